@@ -1,0 +1,147 @@
+"""CNN (VGG-style, CIFAR-10) in PyTorch.
+
+One file serves the 2017 image (torch 0.3.1, Python 3.5) and current PyTorch, so it keeps to
+the API both accept: Variable wrappers (a no-op today), .data instead of .item(), no
+torch.device. Model as in the 2017 benchmark's PyTorch CNN notebook; sizes in common/params.py.
+"""
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+from torch.autograd import Variable
+
+FRAMEWORK = "pytorch"
+VARIANTS = ("reference", "tuned")  # tuned: channels-last memory format (PyTorch >= 1.5)
+_DEV = {"cuda": False, "channels_last": False}
+
+
+def framework_version():
+    return torch.__version__
+
+
+def probe():
+    info = {"cuda": torch.version.cuda, "threads": {"torch": torch.get_num_threads()}}
+    if torch.cuda.is_available():
+        info["cudnn"] = str(torch.backends.cudnn.version())
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+    return info
+
+
+def init(device, seed, variant):
+    if variant not in VARIANTS:
+        raise ValueError("variant %r unknown; pytorch offers %s" % (variant, ", ".join(VARIANTS)))
+    if device == "gpu" and not torch.cuda.is_available():
+        raise RuntimeError("--device gpu, but PyTorch %s sees no CUDA GPU: use --device cpu or "
+                           "a host with a GPU and the NVIDIA container runtime"
+                           % torch.__version__)
+    torch.manual_seed(seed)
+    _DEV["cuda"] = device == "gpu"
+    if _DEV["cuda"]:
+        torch.cuda.manual_seed(seed)
+        torch.backends.cudnn.benchmark = True  # cuDNN autotune: pick the fastest conv kernels
+    _DEV["channels_last"] = variant == "tuned"
+    if _DEV["channels_last"] and not hasattr(torch, "channels_last"):
+        raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
+    return {"layout": "NCHW",
+            "memory_format": "channels_last" if _DEV["channels_last"] else "contiguous"}
+
+
+def _glorot(layer):
+    # Glorot-uniform weights, zero biases (the 2017 Keras defaults every framework matched).
+    xavier = getattr(nn.init, "xavier_uniform_", None) or nn.init.xavier_uniform
+    xavier(layer.weight.data)
+    layer.bias.data.zero_()
+    return layer
+
+
+class SymbolModule(nn.Module):
+    def __init__(self, p):
+        super(SymbolModule, self).__init__()
+        c1, c2, k = p["conv1_filters"], p["conv2_filters"], p["kernel"]
+        pad = k // 2  # 'same' padding
+        self.conv1 = _glorot(nn.Conv2d(p["channels"], c1, k, padding=pad))
+        self.conv2 = _glorot(nn.Conv2d(c1, c1, k, padding=pad))
+        self.conv3 = _glorot(nn.Conv2d(c1, c2, k, padding=pad))
+        self.conv4 = _glorot(nn.Conv2d(c2, c2, k, padding=pad))
+        flat = c2 * (p["height"] // 4) * (p["width"] // 4)
+        self.fc1 = _glorot(nn.Linear(flat, p["dense_units"]))
+        self.fc2 = _glorot(nn.Linear(p["dense_units"], p["n_classes"]))
+        self.drop_conv = nn.Dropout(p["dropout_conv"])
+        self.drop_dense = nn.Dropout(p["dropout_dense"])
+        self.pool = p["pool"]
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), self.pool)
+        x = self.drop_conv(x)
+        x = F.relu(self.conv3(x))
+        x = F.max_pool2d(F.relu(self.conv4(x)), self.pool)
+        x = self.drop_conv(x)
+        x = x.view(x.size(0), -1)
+        x = self.drop_dense(F.relu(self.fc1(x)))
+        return self.fc2(x)  # logits: softmax lives in the loss
+
+
+def build_model(p):
+    model = SymbolModule(p)
+    if _DEV["cuda"]:
+        model = model.cuda()
+    if _DEV["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def count_parameters(model):
+    return sum(w.data.numel() for w in model.parameters())
+
+
+def build_trainer(model, p):
+    return {"model": model,
+            "loss": nn.CrossEntropyLoss(),
+            "optimizer": optim.SGD(model.parameters(), lr=p["lr"], momentum=p["momentum"])}
+
+
+def _tensor(array):
+    t = torch.from_numpy(np.ascontiguousarray(array))
+    if _DEV["cuda"]:
+        t = t.cuda()  # host-to-device copy, inside the timed loop as in 2017
+    if _DEV["channels_last"] and t.dim() == 4:
+        t = t.contiguous(memory_format=torch.channels_last)
+    return t
+
+
+def train_step(state, x, y):
+    model = state["model"]
+    model.train()  # dropout on
+    xb = Variable(_tensor(x))
+    yb = Variable(_tensor(y.astype(np.int64)))
+    state["optimizer"].zero_grad()
+    loss = state["loss"](model(xb), yb)
+    loss.backward()
+    state["optimizer"].step()
+    return loss
+
+
+def to_float(loss):
+    return float(loss.data.cpu().numpy().ravel()[0])
+
+
+_NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs volatile
+
+
+def predict(state, x):
+    model = state["model"]
+    model.eval()  # dropout off
+    if _NO_GRAD is not None:
+        with _NO_GRAD():
+            out = model(Variable(_tensor(x)))
+    else:
+        out = model(Variable(_tensor(x), volatile=True))
+    return out.data.max(1)[1].cpu().numpy()
+
+
+def sync(state):
+    if _DEV["cuda"]:
+        torch.cuda.synchronize()

@@ -1,0 +1,1 @@
+"""Framework-free parts of the task runtime (Python 3.5 syntax, stdlib + numpy only)."""

@@ -1,0 +1,54 @@
+"""What the run ran on: Python, numpy, CPU, threads and the settings that change speed.
+The adapter's probe() adds what only the framework knows (its version, CUDA, cuDNN, GPU)."""
+import os
+import platform
+import sys
+
+import numpy as np
+
+# Environment variables that change speed; every result records those that are set.
+SPEED_SETTINGS = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE", "KMP_AFFINITY", "KMP_BLOCKTIME", "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "XLA_FLAGS", "JAX_PLATFORMS",
+    "KERAS_BACKEND", "CUDA_VISIBLE_DEVICES", "CUDNN_BENCHMARK", "MXNET_CUDNN_AUTOTUNE_DEFAULT",
+    "DLBENCH_VARIANT",
+)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except (IOError, OSError):
+        pass
+    return platform.processor() or None
+
+
+def cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()
+
+
+def probe(adapter):
+    env = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": cpu_count(),
+        "settings": dict((k, os.environ[k]) for k in SPEED_SETTINGS if k in os.environ),
+        "framework_version": None, "cuda": None, "cudnn": None, "gpu": None,
+        "gpu_compute_capability": None, "threads": {},
+    }
+    try:
+        env["framework_version"] = adapter.framework_version()
+        env.update(adapter.probe())
+    except Exception as e:  # the probe must never cost a result
+        env["probe_error"] = "%s: %s" % (type(e).__name__, e)
+    env["executable"] = sys.executable
+    return env

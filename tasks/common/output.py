@@ -1,0 +1,50 @@
+"""Progress events (one JSON object per line on stdout) and the result file writer."""
+import datetime
+import json
+import os
+import sys
+
+SCHEMA_VERSION = 1
+
+
+def now_iso():
+    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+
+
+def emit(event, **fields):
+    """One progress event as one JSON line on stdout, flushed at once for the host."""
+    fields["event"] = event
+    sys.stdout.write(json.dumps(fields, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def new_result(task, framework, adapter, variant, device, params):
+    return {
+        "schema_version": SCHEMA_VERSION, "task": task, "framework": framework,
+        "adapter": adapter, "variant": variant, "device": device, "status": "failed",
+        "reason": "did not finish", "exit_code": None, "params": params,
+        "data": {"source": "synthetic"}, "model": {}, "env": {"python": "", "numpy": ""},
+        "timings": {}, "metrics": {}, "started": now_iso(), "finished": now_iso(),
+    }
+
+
+def _plain(value):
+    """numpy scalars and arrays to plain JSON types."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError("not JSON serialisable: %r" % (value,))
+
+
+def write_result(result, path):
+    """Write atomically (temp file + rename) so a reader never sees half a result."""
+    result["finished"] = now_iso()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True, default=_plain)
+        f.write("\n")
+    os.rename(tmp, path)

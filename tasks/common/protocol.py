@@ -1,0 +1,91 @@
+"""The timing protocol: the runner's clock and the loops it times. Adapters never see it.
+
+Boundaries follow the 2017 benchmark: training time is the wall time of the whole training
+loop, all epochs, minibatch generation and host-to-device copies included, ending after the
+device has finished (adapter.sync). One warm-up step (graph compilation, cuDNN autotune) runs
+before the clock for every framework alike, and its time is recorded separately. Evaluation
+runs afterwards with its own clock. Inference runs one untimed cold batch, then times the
+forward pass over all batches and reports seconds per 1000 images.
+"""
+import time
+
+import numpy as np
+
+from common.batches import batches_in_order, minibatches, n_batches
+from common.output import emit
+
+# The clock: monotonic, highest resolution available (Python 3.3+).
+clock = time.perf_counter
+
+
+def train(adapter, state, data, p, seed):
+    """Warm-up step, then the timed training loop. Returns the timings dict and final loss."""
+    rng = np.random.RandomState(seed)
+    x, y = data["x_train"], data["y_train"]
+    bs = p["batch_size"]
+    steps = n_batches(len(x), bs)
+    if steps == 0:
+        raise ValueError("%d training examples make no complete batch of %d" % (len(x), bs))
+
+    t = clock()
+    adapter.train_step(state, x[:bs], y[:bs])
+    adapter.sync(state)
+    warmup = clock() - t
+
+    epoch_seconds = []
+    loss = None
+    start = clock()
+    for epoch in range(p["epochs"]):
+        t = clock()
+        for xb, yb in minibatches(x, y, bs, rng):
+            loss = adapter.train_step(state, xb, yb)
+        adapter.sync(state)
+        epoch_seconds.append(clock() - t)
+        emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1],
+             loss=adapter.to_float(loss), images_per_second=steps * bs / epoch_seconds[-1])
+    train_seconds = clock() - start
+    return {
+        "train_seconds": train_seconds, "epoch_seconds": epoch_seconds,
+        "warmup_seconds": warmup, "warmup_steps": 1, "batches": steps * p["epochs"],
+        "images_per_second": steps * bs * p["epochs"] / train_seconds if train_seconds else None,
+    }, (adapter.to_float(loss) if loss is not None else None)
+
+
+def evaluate(adapter, state, data, p):
+    """Test accuracy over the complete batches of the test split, timed on its own."""
+    bs = p["batch_size"]
+    x, y = data["x_test"], data["y_test"]
+    steps = n_batches(len(x), bs)
+    if steps == 0:
+        raise ValueError("%d test examples make no complete batch of %d" % (len(x), bs))
+    start = clock()
+    preds = [adapter.predict(state, xb) for xb in batches_in_order(x, bs)]
+    adapter.sync(state)
+    seconds = clock() - start
+    pred = np.concatenate([np.asarray(q).reshape(-1) for q in preds])
+    accuracy = float(np.mean(pred == y[:steps * bs]))
+    return {"eval_seconds": seconds}, accuracy
+
+
+def infer(adapter, model, x, p):
+    """One untimed cold batch, then the timed forward pass over every batch."""
+    bs = p["batch_size"]
+    steps = n_batches(len(x), bs)
+    t = clock()
+    adapter.predict(model, x[:bs])
+    adapter.sync(model)
+    warmup = clock() - t
+
+    start = clock()
+    features = [adapter.predict(model, xb) for xb in batches_in_order(x, bs)]
+    adapter.sync(model)
+    seconds = clock() - start
+    n = steps * bs
+    emit("batch", batches=steps, seconds=seconds, images_per_second=n / seconds)
+    shape = np.asarray(features[-1]).shape  # (batch, features)
+    return {
+        "train_seconds": None, "eval_seconds": seconds, "warmup_seconds": warmup,
+        "warmup_steps": 1, "batches": steps,
+        "seconds_per_1000_images": 1000.0 * seconds / n,
+        "images_per_second": n / seconds,
+    }, int(shape[-1]), n

@@ -1,0 +1,142 @@
+"""Inference (ResNet-50 feature extraction) in PyTorch.
+
+One file serves the 2017 image (torch 0.3.1, Python 3.5) and current PyTorch. The network is
+written out here rather than taken from torchvision, so the image needs only the framework;
+module names follow torchvision's, so a torchvision ResNet-50 state dict loads (its fc.* keys
+are dropped: the model is cut after global average pooling, 2048 features). ResNet-50 layout:
+He et al. 2015, table 1 (stages of 3, 4, 6, 3 bottlenecks, widths 64..512, expansion 4).
+"""
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.autograd import Variable
+
+FRAMEWORK = "pytorch"
+VARIANTS = ("reference", "tuned")  # tuned: channels-last memory format (PyTorch >= 1.5)
+_DEV = {"cuda": False, "channels_last": False}
+
+
+def framework_version():
+    return torch.__version__
+
+
+def probe():
+    info = {"cuda": torch.version.cuda, "threads": {"torch": torch.get_num_threads()}}
+    if torch.cuda.is_available():
+        info["cudnn"] = str(torch.backends.cudnn.version())
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+    return info
+
+
+def init(device, seed, variant):
+    if variant not in VARIANTS:
+        raise ValueError("variant %r unknown; pytorch offers %s" % (variant, ", ".join(VARIANTS)))
+    if device == "gpu" and not torch.cuda.is_available():
+        raise RuntimeError("--device gpu, but PyTorch %s sees no CUDA GPU: use --device cpu or "
+                           "a host with a GPU and the NVIDIA container runtime"
+                           % torch.__version__)
+    torch.manual_seed(seed)
+    _DEV["cuda"] = device == "gpu"
+    if _DEV["cuda"]:
+        torch.cuda.manual_seed(seed)
+        torch.backends.cudnn.benchmark = True  # cuDNN autotune: pick the fastest conv kernels
+    _DEV["channels_last"] = variant == "tuned"
+    if _DEV["channels_last"] and not hasattr(torch, "channels_last"):
+        raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
+    return {"layout": "NCHW",
+            "memory_format": "channels_last" if _DEV["channels_last"] else "contiguous"}
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride):
+        super(Bottleneck, self).__init__()
+        width = planes * self.expansion
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, width, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.downsample = None
+        if stride != 1 or inplanes != width:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, width, 1, stride=stride,
+                                                      bias=False), nn.BatchNorm2d(width))
+
+    def forward(self, x):
+        shortcut = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + shortcut)
+
+
+class SymbolModule(nn.Module):
+    def __init__(self, p):
+        super(SymbolModule, self).__init__()
+        self.conv1 = nn.Conv2d(p["channels"], 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        inplanes, stages = 64, []
+        for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            layers = []
+            for i in range(blocks):
+                layers.append(Bottleneck(inplanes, planes, stride if i == 0 else 1))
+                inplanes = planes * Bottleneck.expansion
+            stages.append(nn.Sequential(*layers))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, 3, stride=2, padding=1)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = F.avg_pool2d(x, x.size(2))  # global average pooling: 7x7 -> 1x1
+        return x.view(x.size(0), -1)    # 2048 features
+
+
+def build_model(p):
+    model = SymbolModule(p)
+    if _DEV["cuda"]:
+        model = model.cuda()
+    if _DEV["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    model.eval()  # inference: batch-norm uses its running statistics
+    return model
+
+
+def count_parameters(model):
+    return sum(w.data.numel() for w in model.parameters())
+
+
+def load_weights(model, path):
+    state = torch.load(path, map_location=lambda storage, loc: storage)
+    state = dict((k, v) for k, v in state.items() if not k.startswith("fc."))
+    model.load_state_dict(state)
+
+
+def _tensor(array):
+    t = torch.from_numpy(np.ascontiguousarray(array))
+    if _DEV["cuda"]:
+        t = t.cuda()  # host-to-device copy, inside the timed loop as in 2017
+    if _DEV["channels_last"]:
+        t = t.contiguous(memory_format=torch.channels_last)
+    return t
+
+
+_NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs volatile
+
+
+def predict(model, x):
+    if _NO_GRAD is not None:
+        with _NO_GRAD():
+            out = model(Variable(_tensor(x)))
+    else:
+        out = model(Variable(_tensor(x), volatile=True))
+    return out.data.cpu().numpy()  # features back on the host, as in 2017
+
+
+def sync(model):
+    if _DEV["cuda"]:
+        torch.cuda.synchronize()

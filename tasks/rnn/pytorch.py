@@ -1,0 +1,116 @@
+"""RNN (GRU sentiment classifier, IMDB) in PyTorch.
+
+One file serves the 2017 image (torch 0.3.1, Python 3.5) and current PyTorch, so it keeps to
+the API both accept: Variable wrappers (a no-op today), .data instead of .item(), no
+torch.device. Model as in the 2017 benchmark's PyTorch RNN notebook; sizes in common/params.py.
+"""
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.optim as optim
+from torch.autograd import Variable
+
+FRAMEWORK = "pytorch"
+VARIANTS = ("reference",)
+_DEV = {"cuda": False}
+
+
+def framework_version():
+    return torch.__version__
+
+
+def probe():
+    info = {"cuda": torch.version.cuda, "threads": {"torch": torch.get_num_threads()}}
+    if torch.cuda.is_available():
+        info["cudnn"] = str(torch.backends.cudnn.version())
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+    return info
+
+
+def init(device, seed, variant):
+    if variant not in VARIANTS:
+        raise ValueError("variant %r unknown; pytorch offers %s" % (variant, ", ".join(VARIANTS)))
+    if device == "gpu" and not torch.cuda.is_available():
+        raise RuntimeError("--device gpu, but PyTorch %s sees no CUDA GPU: use --device cpu or "
+                           "a host with a GPU and the NVIDIA container runtime"
+                           % torch.__version__)
+    torch.manual_seed(seed)
+    _DEV["cuda"] = device == "gpu"
+    if _DEV["cuda"]:
+        torch.cuda.manual_seed(seed)
+        torch.backends.cudnn.benchmark = True  # cuDNN autotune (the GRU runs as a cuDNN RNN)
+    return {"layout": "NTC (batch_first)"}
+
+
+class SymbolModule(nn.Module):
+    def __init__(self, p):
+        super(SymbolModule, self).__init__()
+        self.embedding = nn.Embedding(p["max_features"], p["embedding"])
+        self.gru = nn.GRU(p["embedding"], p["hidden"], batch_first=True)
+        self.fc = nn.Linear(p["hidden"], p["n_classes"])
+
+    def forward(self, x):
+        x = self.embedding(x)
+        out, _ = self.gru(x)     # initial hidden state: zeros
+        return self.fc(out[:, -1, :])  # last output -> logits; softmax lives in the loss
+
+
+def build_model(p):
+    model = SymbolModule(p)
+    if _DEV["cuda"]:
+        model = model.cuda()
+    return model
+
+
+def count_parameters(model):
+    return sum(w.data.numel() for w in model.parameters())
+
+
+def build_trainer(model, p):
+    return {"model": model,
+            "loss": nn.CrossEntropyLoss(),
+            "optimizer": optim.Adam(model.parameters(), lr=p["lr"],
+                                    betas=(p["beta1"], p["beta2"]), eps=p["eps"])}
+
+
+def _tensor(array):
+    t = torch.from_numpy(np.ascontiguousarray(array))
+    if _DEV["cuda"]:
+        t = t.cuda()  # host-to-device copy, inside the timed loop as in 2017
+    return t
+
+
+def train_step(state, x, y):
+    model = state["model"]
+    model.train()
+    xb = Variable(_tensor(x.astype(np.int64)))
+    yb = Variable(_tensor(y.astype(np.int64)))
+    state["optimizer"].zero_grad()
+    loss = state["loss"](model(xb), yb)
+    loss.backward()
+    state["optimizer"].step()
+    return loss
+
+
+def to_float(loss):
+    return float(loss.data.cpu().numpy().ravel()[0])
+
+
+_NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs volatile
+
+
+def predict(state, x):
+    model = state["model"]
+    model.eval()
+    if _NO_GRAD is not None:
+        with _NO_GRAD():
+            out = model(Variable(_tensor(x.astype(np.int64))))
+    else:
+        out = model(Variable(_tensor(x.astype(np.int64)), volatile=True))
+    return out.data.max(1)[1].cpu().numpy()
+
+
+def sync(state):
+    if _DEV["cuda"]:
+        torch.cuda.synchronize()

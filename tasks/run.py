@@ -1,0 +1,146 @@
+"""The one entry point of the container side: run one task with one framework adapter.
+
+    python tasks/run.py TASK --framework ADAPTER [--variant NAME] [--device cpu|gpu]
+                        [--data DIR | --synthetic] [--epochs N] [--limit N] [--seed S]
+                        [--weights FILE] --out FILE
+
+Runs the same way inside an image (tasks/ mounted at /tasks) and from a checkout with any
+local Python that has the framework. See tasks/README.md for the adapter contract.
+"""
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from common import data as datasets  # noqa: E402
+from common import envprobe, output, params, protocol  # noqa: E402
+
+TASKS = ("cnn", "rnn", "inference")
+
+
+def adapters_for(task):
+    folder = os.path.join(HERE, task)
+    return sorted(f[:-3] for f in os.listdir(folder)
+                  if f.endswith(".py") and not f.startswith("_"))
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="run.py", description="Run one dlbench task.")
+    ap.add_argument("task", choices=TASKS)
+    ap.add_argument("--framework", required=True, help="adapter: tasks/TASK/<name>.py")
+    ap.add_argument("--variant", default="reference",
+                    help="reference (framework defaults) or a variant the adapter offers")
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--data", help="folder with cifar-10-python.tar.gz and imdb.npz")
+    src.add_argument("--synthetic", action="store_true",
+                     help="synthetic data of the real shapes (speed only; labelled synthetic)")
+    ap.add_argument("--epochs", type=int, help="override the reference epoch count")
+    ap.add_argument("--limit", type=int, help="keep the first N examples of each split")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weights", help="inference: local file of pretrained weights")
+    ap.add_argument("--out", required=True, help="result JSON to write")
+    args = ap.parse_args(argv)
+    if args.task != "inference" and not args.synthetic and not args.data:
+        ap.error("give --data DIR or --synthetic")
+    for name in ("epochs", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            ap.error("--%s must be at least 1" % name)
+    return args
+
+
+def load_adapter(task, framework):
+    if framework not in adapters_for(task):
+        raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
+                          % (task, framework, task, framework, ", ".join(adapters_for(task))))
+    return importlib.import_module("%s.%s" % (task, framework))
+
+
+def load_data(args, p, layout):
+    if args.task == "inference":
+        return datasets.random_images(p, args.seed, layout=layout, limit=args.limit)
+    if args.task == "cnn":
+        d = (datasets.synthetic_cifar(args.seed, limit=args.limit) if args.synthetic
+             else datasets.load_cifar(args.data, limit=args.limit))
+        if layout == "NHWC":  # converted once, before the clock
+            for k in ("x_train", "x_test"):
+                d[k] = d[k].transpose(0, 2, 3, 1).copy()
+        return d
+    return (datasets.synthetic_imdb(p, args.seed, limit=args.limit) if args.synthetic
+            else datasets.load_imdb(args.data, p, limit=args.limit))
+
+
+def run(args, result):
+    adapter = load_adapter(args.task, args.framework)
+    result["framework"] = getattr(adapter, "FRAMEWORK", args.framework)
+    p = result["params"]
+    settings = adapter.init(args.device, args.seed, args.variant) or {}
+    result["env"] = envprobe.probe(adapter)
+    result["env"]["adapter_settings"] = settings
+    layout = settings.get("layout")
+    output.emit("start", task=args.task, framework=result["framework"], variant=args.variant,
+                device=args.device, framework_version=result["env"].get("framework_version"))
+
+    data = load_data(args, p, layout)
+    result["data"] = data.pop("meta")
+    model = adapter.build_model(p)
+    n_params = int(adapter.count_parameters(model))
+    result["model"] = {"parameters": n_params, "layout": layout, "weights": None}
+    if args.task == "cnn" and n_params != p["parameters"]:
+        raise AssertionError("CNN has %d parameters, the reference model has %d"
+                             % (n_params, p["parameters"]))
+
+    if args.task == "inference":
+        result["model"]["weights"] = "random"
+        if args.weights:
+            adapter.load_weights(model, args.weights)
+            result["model"]["weights"] = args.weights
+        timings, features, n = protocol.infer(adapter, model, data["x"], p)
+        result["timings"] = timings
+        result["metrics"] = {"features": features, "test_accuracy": None, "images": n}
+        if features != p["features"]:
+            raise AssertionError("ResNet-50 gave %d features, expected %d"
+                                 % (features, p["features"]))
+    else:
+        state = adapter.build_trainer(model, p)
+        timings, loss = protocol.train(adapter, state, data, p, args.seed)
+        eval_timings, accuracy = protocol.evaluate(adapter, state, data, p)
+        timings.update(eval_timings)
+        result["timings"] = timings
+        result["metrics"] = {"test_accuracy": accuracy, "final_loss": loss}
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ["DLBENCH_VARIANT"] = args.variant  # adapters that pick a backend at import
+    p = params.for_task(args.task, args.epochs)
+    result = output.new_result(args.task, args.framework, args.framework, args.variant,
+                               args.device, p)
+    try:
+        run(args, result)
+        result["status"], result["reason"], result["exit_code"] = "ok", None, 0
+    except KeyboardInterrupt:
+        result["reason"], result["exit_code"] = "interrupted", 130
+    except Exception as e:
+        reason = "%s: %s" % (type(e).__name__, e) if not isinstance(
+            e, datasets.DataError) else str(e)
+        result["reason"], result["exit_code"] = reason.splitlines()[0] if reason else "error", 1
+        result["traceback"] = traceback.format_exc()
+    output.write_result(result, args.out)
+    output.emit("end", status=result["status"], reason=result["reason"], out=args.out,
+                timings=result["timings"], metrics=result["metrics"])
+    if result["status"] != "ok":
+        sys.stderr.write("dlbench %s/%s failed: %s\n" % (args.task, args.framework,
+                                                          result["reason"]))
+        return result["exit_code"]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
