@@ -1,0 +1,60 @@
+"""Small data files in the real CIFAR-10 and IMDB formats, so tests run the real loaders."""
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+
+CIFAR_BATCHES = ["data_batch_%d" % i for i in range(1, 6)] + ["test_batch"]
+
+
+def cifar_arrays(n, seed=0, learnable=True):
+    """n images per batch file: uint8 rows of 3072 (3 colour planes of 32x32) and labels.
+    learnable: the label decides which colour plane is bright, so a CNN can learn it."""
+    rng = np.random.RandomState(seed)
+    labels = rng.randint(0, 10, size=n)
+    data = rng.randint(0, 128, size=(n, 3, 32, 32)).astype(np.uint8)
+    if learnable:
+        for i, c in enumerate(labels):
+            data[i, c % 3, (c // 3) * 8:(c // 3) * 8 + 8, :] += 120
+    return data.reshape(n, 3072), [int(c) for c in labels]
+
+
+def make_cifar_tarball(path, n=64, seed=0, learnable=True, py2_bytes_keys=True):
+    """A cifar-10-python.tar.gz with five train batches and a test batch of n images each,
+    pickled the way the official file is (dict with b'data', b'labels')."""
+    with tarfile.open(path, "w:gz") as tar:
+        for k, name in enumerate(CIFAR_BATCHES):
+            data, labels = cifar_arrays(n, seed + k, learnable)
+            batch = ({b"batch_label": name.encode(), b"data": data, b"labels": labels}
+                     if py2_bytes_keys else {"data": data, "labels": labels})
+            blob = pickle.dumps(batch, protocol=2)
+            info = tarfile.TarInfo("cifar-10-batches-py/" + name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def imdb_sequences(n, seed=0, vocab=40000, min_len=5, max_len=300):
+    """Ragged lists of raw word indices (1-based frequency ranks) and 0/1 labels."""
+    rng = np.random.RandomState(seed)
+    seqs = np.empty(n, dtype=object)
+    for i in range(n):
+        seqs[i] = [int(w) for w in rng.randint(1, vocab, size=rng.randint(min_len, max_len))]
+    return seqs, rng.randint(0, 2, size=n).astype(np.int64)
+
+
+def make_imdb_npz(path, n=64, seed=0):
+    """An imdb.npz like the Keras file: x_train/x_test object arrays of int lists."""
+    x_train, y_train = imdb_sequences(n, seed)
+    x_test, y_test = imdb_sequences(n, seed + 1)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def make_data_dir(folder, n=64, seed=0):
+    os.makedirs(folder, exist_ok=True)
+    make_cifar_tarball(os.path.join(folder, "cifar-10-python.tar.gz"), n, seed)
+    make_imdb_npz(os.path.join(folder, "imdb.npz"), n, seed)
+    return folder

@@ -1,0 +1,134 @@
+"""The PyTorch tasks end to end on CPU, through tasks/run.py, with tiny sizes."""
+import json
+import os
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from datagen import make_cifar_tarball, make_data_dir
+
+torch = pytest.importorskip("torch")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.path.join(ROOT, "tasks", "run.py")
+SCHEMA = json.load(open(os.path.join(ROOT, "tasks", "common", "result.schema.json")))
+
+
+def run_task(tmp_path, *args, expect_ok=True):
+    out = str(tmp_path / "result.json")
+    proc = subprocess.run([sys.executable, RUN] + list(args) + ["--out", out],
+                          capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, OMP_NUM_THREADS="2"))
+    assert os.path.exists(out), proc.stderr
+    result = json.load(open(out))
+    jsonschema.validate(result, SCHEMA, format_checker=jsonschema.FormatChecker())
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    if expect_ok:
+        assert proc.returncode == 0, proc.stderr
+        assert result["status"] == "ok", result.get("reason")
+    return result, events, proc
+
+
+@pytest.mark.slow
+def test_cnn_real_format_data(tmp_path):
+    data = make_data_dir(str(tmp_path / "data"), n=64)
+    r, events, _ = run_task(tmp_path, "cnn", "--framework", "pytorch", "--data", data,
+                            "--epochs", "2")
+    assert r["data"]["source"] == "real" and r["data"]["sizes"] == {"train": 320, "test": 64}
+    assert r["model"]["parameters"] == 3441592 and r["model"]["layout"] == "NCHW"
+    t = r["timings"]
+    assert len(t["epoch_seconds"]) == 2 and t["batches"] == 2 * (320 // 64)
+    assert t["train_seconds"] >= sum(t["epoch_seconds"]) * 0.99
+    assert t["images_per_second"] > 0 and t["warmup_steps"] == 1
+    assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0
+    assert r["env"]["framework_version"] == torch.__version__
+    assert r["env"]["settings"]["OMP_NUM_THREADS"] == "2"
+    assert [e["event"] for e in events] == ["start", "epoch", "epoch", "end"]
+    assert events[1]["epoch"] == 1 and events[1]["loss"] > 0
+
+
+@pytest.mark.slow
+def test_rnn_real_format_data(tmp_path):
+    data = make_data_dir(str(tmp_path / "data"), n=128)
+    r, events, _ = run_task(tmp_path, "rnn", "--framework", "pytorch", "--data", data,
+                            "--epochs", "1")
+    assert r["data"]["source"] == "real" and r["data"]["dataset"].startswith("imdb")
+    assert r["model"]["parameters"] == 30000 * 125 + 68100 + 202
+    assert r["params"]["epochs"] == 1 and r["timings"]["batches"] == 2
+    assert r["metrics"]["test_accuracy"] is not None
+
+
+@pytest.mark.slow
+def test_inference_synthetic_features(tmp_path):
+    r, events, _ = run_task(tmp_path, "inference", "--framework", "pytorch", "--limit", "64")
+    assert r["data"]["source"] == "synthetic"  # the 2017 protocol times random images
+    assert r["metrics"]["features"] == 2048 and r["metrics"]["images"] == 64
+    assert r["model"]["parameters"] == 23508032 and r["model"]["weights"] == "random"
+    t = r["timings"]
+    assert t["batches"] == 2
+    assert abs(t["seconds_per_1000_images"] * t["images_per_second"] - 1000) < 1e-6
+
+
+@pytest.mark.slow
+def test_inference_loads_local_weights(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tasks"))
+    from inference import pytorch as adapter
+    from common import params
+    adapter.init("cpu", 0, "reference")
+    model = adapter.build_model(params.INFERENCE)
+    state = model.state_dict()
+    state["fc.weight"] = torch.zeros(1000, 2048)  # a torchvision checkpoint carries fc.*
+    torch.save(state, str(tmp_path / "w.pth"))
+    r, _, _ = run_task(tmp_path, "inference", "--framework", "pytorch", "--limit", "32",
+                       "--weights", str(tmp_path / "w.pth"))
+    assert r["model"]["weights"].endswith("w.pth")
+
+
+@pytest.mark.slow
+def test_cnn_learns_a_learnable_problem(tmp_path):
+    """A few hundred SGD steps on a problem with a clear signal beat chance (0.10) clearly."""
+    data = tmp_path / "data"
+    data.mkdir()
+    make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=1280, learnable=True)
+    r, _, _ = run_task(tmp_path, "cnn", "--framework", "pytorch", "--data", str(data),
+                       "--epochs", "2")
+    assert r["timings"]["batches"] == 200
+    assert r["metrics"]["test_accuracy"] > 0.5, r["metrics"]
+
+
+def test_unknown_framework_leaves_failed_result(tmp_path):
+    r, _, proc = run_task(tmp_path, "cnn", "--framework", "nosuch", "--synthetic",
+                          expect_ok=False)
+    assert proc.returncode == 1 and r["status"] == "failed"
+    assert "no cnn adapter 'nosuch'" in r["reason"] and "pytorch" in r["reason"]
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_gpu_absent_is_a_clear_failure(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this host has a GPU")
+    r, _, proc = run_task(tmp_path, "cnn", "--framework", "pytorch", "--synthetic",
+                          "--device", "gpu", expect_ok=False)
+    assert proc.returncode == 1 and "sees no CUDA GPU" in r["reason"]
+    assert "--device cpu" in proc.stderr
+
+
+def test_corrupt_dataset_leaves_failed_result(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cifar-10-python.tar.gz").write_bytes(b"\x1f\x8b garbage")
+    r, _, proc = run_task(tmp_path, "cnn", "--framework", "pytorch", "--data", str(data),
+                          expect_ok=False)
+    assert r["status"] == "failed" and "dlbench data fetch" in r["reason"]
+    assert r["exit_code"] == 1 and proc.returncode == 1
+
+
+def test_usage_errors_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, RUN, "cnn", "--framework", "pytorch",
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--synthetic" in proc.stderr
+    proc = subprocess.run([sys.executable, RUN, "nosuchtask", "--framework", "pytorch",
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert proc.returncode == 2
