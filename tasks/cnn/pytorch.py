@@ -74,10 +74,10 @@ class SymbolModule(nn.Module):
 
     def forward(self, x):
         x = F.relu(self.conv1(x))
-        x = F.max_pool2d(F.relu(self.conv2(x)), self.pool)
+        x = F.relu(F.max_pool2d(self.conv2(x), self.pool))
         x = self.drop_conv(x)
         x = F.relu(self.conv3(x))
-        x = F.max_pool2d(F.relu(self.conv4(x)), self.pool)
+        x = F.relu(F.max_pool2d(self.conv4(x), self.pool))
         x = self.drop_conv(x)
         x = x.view(x.size(0), -1)
         x = self.drop_dense(F.relu(self.fc1(x)))
