@@ -21,11 +21,14 @@ def framework_version():
 
 
 def probe():
-    info = {"cuda": torch.version.cuda, "threads": {"torch": torch.get_num_threads()}}
+    info = {"cuda": getattr(torch.version, "cuda", None),
+            "threads": {"torch": torch.get_num_threads()}}
     if torch.cuda.is_available():
         info["cudnn"] = str(torch.backends.cudnn.version())
         info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+        capability = getattr(torch.cuda, "get_device_capability", None)  # absent in 0.3.1
+        if capability is not None:
+            info["gpu_compute_capability"] = "%d.%d" % capability(0)
     return info
 
 
@@ -56,9 +59,9 @@ def _glorot(layer):
     return layer
 
 
-class SymbolModule(nn.Module):
+class VGGStyleCNN(nn.Module):
     def __init__(self, p):
-        super(SymbolModule, self).__init__()
+        super(VGGStyleCNN, self).__init__()
         c1, c2, k = p["conv1_filters"], p["conv2_filters"], p["kernel"]
         pad = k // 2  # 'same' padding
         self.conv1 = _glorot(nn.Conv2d(p["channels"], c1, k, padding=pad))
@@ -85,7 +88,7 @@ class SymbolModule(nn.Module):
 
 
 def build_model(p):
-    model = SymbolModule(p)
+    model = VGGStyleCNN(p)
     if _DEV["cuda"]:
         model = model.cuda()
     if _DEV["channels_last"]:

@@ -22,11 +22,14 @@ def framework_version():
 
 
 def probe():
-    info = {"cuda": torch.version.cuda, "threads": {"torch": torch.get_num_threads()}}
+    info = {"cuda": getattr(torch.version, "cuda", None),
+            "threads": {"torch": torch.get_num_threads()}}
     if torch.cuda.is_available():
         info["cudnn"] = str(torch.backends.cudnn.version())
         info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+        capability = getattr(torch.cuda, "get_device_capability", None)  # absent in 0.3.1
+        if capability is not None:
+            info["gpu_compute_capability"] = "%d.%d" % capability(0)
     return info
 
 
@@ -74,9 +77,9 @@ class Bottleneck(nn.Module):
         return F.relu(out + shortcut)
 
 
-class SymbolModule(nn.Module):
+class ResNet50Features(nn.Module):
     def __init__(self, p):
-        super(SymbolModule, self).__init__()
+        super(ResNet50Features, self).__init__()
         self.conv1 = nn.Conv2d(p["channels"], 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         inplanes, stages = 64, []
@@ -97,7 +100,7 @@ class SymbolModule(nn.Module):
 
 
 def build_model(p):
-    model = SymbolModule(p)
+    model = ResNet50Features(p)
     if _DEV["cuda"]:
         model = model.cuda()
     if _DEV["channels_last"]:

@@ -20,11 +20,14 @@ def framework_version():
 
 
 def probe():
-    info = {"cuda": torch.version.cuda, "threads": {"torch": torch.get_num_threads()}}
+    info = {"cuda": getattr(torch.version, "cuda", None),
+            "threads": {"torch": torch.get_num_threads()}}
     if torch.cuda.is_available():
         info["cudnn"] = str(torch.backends.cudnn.version())
         info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+        capability = getattr(torch.cuda, "get_device_capability", None)  # absent in 0.3.1
+        if capability is not None:
+            info["gpu_compute_capability"] = "%d.%d" % capability(0)
     return info
 
 
@@ -43,9 +46,9 @@ def init(device, seed, variant):
     return {"layout": "NTC (batch_first)"}
 
 
-class SymbolModule(nn.Module):
+class GRUClassifier(nn.Module):
     def __init__(self, p):
-        super(SymbolModule, self).__init__()
+        super(GRUClassifier, self).__init__()
         self.embedding = nn.Embedding(p["max_features"], p["embedding"])
         self.gru = nn.GRU(p["embedding"], p["hidden"], batch_first=True)
         self.fc = nn.Linear(p["hidden"], p["n_classes"])
@@ -57,7 +60,7 @@ class SymbolModule(nn.Module):
 
 
 def build_model(p):
-    model = SymbolModule(p)
+    model = GRUClassifier(p)
     if _DEV["cuda"]:
         model = model.cuda()
     return model
