@@ -1,0 +1,169 @@
+"""Building an image: make sure its base exists (pull, else the images/_base/ recipe), assemble the
+context, reuse a built image whose context hash matches, else build through the SDK while the
+log streams to a file under results/logs/ and a short progress display."""
+import glob
+import os
+import re
+import subprocess
+import time
+
+import click
+
+from . import catalog, context, engine, paths
+from .errors import HarnessError
+
+_PROVIDES = re.compile(r"^#\s*provides:\s*(.+)$", re.M)
+_STEP = re.compile(r"^Step \d+/\d+ :")
+
+
+class Built(object):
+    def __init__(self, image, image_id, digest, built, seconds, log_path=None):
+        self.image = image
+        self.image_id = image_id
+        self.digest = digest
+        self.built = built          # False: an existing image was reused
+        self.seconds = seconds
+        self.log_path = log_path
+
+
+def stamp():
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def base_recipes(images_root=None):
+    """{image reference: make-base.sh} from the '# provides:' lines under images/_base/."""
+    found = {}
+    pattern = os.path.join(images_root or paths.images_dir(), "_base", "*", "make-base.sh")
+    for script in sorted(glob.glob(pattern)):
+        with open(script) as f:
+            for m in _PROVIDES.finditer(f.read()):
+                for ref in m.group(1).split():
+                    found.setdefault(ref, script)
+    return found
+
+
+def _local_image(ref):
+    import docker
+    try:
+        return engine.client().images.get(ref)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def ensure_base(ref, echo=click.echo, log=None):
+    """The id of base image `ref`: present, pulled, or made by its images/_base/ recipe."""
+    img = _local_image(ref)
+    if img is not None:
+        return img.id
+    echo("base image %s is not here: pulling it" % ref)
+    try:
+        repo, _, tag = ref.partition(":")
+        return engine.client().images.pull(repo, tag=tag or "latest").id
+    except Exception as e:
+        echo("pull failed (%s)" % engine._short(e))
+    script = base_recipes().get(ref)
+    if script is None:
+        raise HarnessError("base image %s cannot be pulled and no images/_base/*/make-base.sh "
+                           "provides it: load it with `docker load` or pass --base" % ref)
+    echo("making %s with %s (debootstrap; a few minutes)" % (ref, os.path.relpath(script)))
+    proc = subprocess.Popen(["sh", script, ref], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    tail = []
+    for line in proc.stdout:
+        if log:
+            log.write(line)
+        tail = (tail + [line.rstrip()])[-5:]
+    if proc.wait() != 0:
+        raise HarnessError("making base image %s failed: %s (run `sh %s` to see why)"
+                           % (ref, tail[-1] if tail else "no output", script))
+    img = _local_image(ref)
+    if img is None:
+        raise HarnessError("%s ran but %s is still missing" % (script, ref))
+    return img.id
+
+
+def find_built(digest):
+    """A local image built from exactly this context, or None."""
+    found = engine.client().images.list(filters={"label": "%s=%s"
+                                                 % (catalog.CONTEXT_HASH_LABEL, digest)})
+    return found[0] if found else None
+
+
+def _build_args(image, base, build_args):
+    args = dict(build_args or {})
+    if base:
+        args["BASE"] = base
+    return args
+
+
+def plan(image, base=None, build_args=None, offline=False, echo=click.echo, log=None):
+    """(context, build args, digest): what a build would send, base image made sure of."""
+    args = _build_args(image, base, build_args)
+    ctx = context.assemble(image, offline=offline)
+    base_ref = args.get("BASE") or image.base
+    base_id = ensure_base(base_ref, echo=echo, log=log) if base_ref else None
+    return ctx, args, ctx.digest(args, base_id)
+
+
+def ensure_built(image, base=None, build_args=None, offline=False, force=False, verbose=False,
+                 echo=click.echo, results_root=None):
+    """Reuse the image built from the same context, or build it now."""
+    start = time.time()
+    ctx, args, digest = plan(image, base, build_args, offline, echo=echo)
+    if not force:
+        existing = find_built(digest)
+        if existing is not None:
+            if image.tag not in existing.tags:
+                existing.tag(image.tag)
+            return Built(image, existing.id, digest, False, time.time() - start)
+    logs = paths.logs_dir(results_root)
+    os.makedirs(logs, exist_ok=True)
+    log_path = os.path.join(logs, "build-%s-%s.log" % (image.name, stamp()))
+    echo("building %s (context %.0f MB%s) -> %s; log: %s"
+         % (image.name, ctx.size() / 1e6, ", offline" if offline else "", image.tag,
+            os.path.relpath(log_path)))
+    with open(log_path, "w") as log:
+        log.write("# dlbench build %s\n# build args: %s\n# pip settings from: %s\n"
+                  % (image.name, args, ", ".join(ctx.settings.sources) or "none"))
+        for note in ctx.notes:
+            log.write("# note: %s\n" % note)
+        image_id = _stream_build(image, ctx, args, digest, log, verbose, echo, log_path)
+    took = time.time() - start
+    echo("built %s in %.0f s (%s)" % (image.name, took, image_id[:19]))
+    return Built(image, image_id, digest, True, took, log_path)
+
+
+def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
+    labels = {catalog.CONTEXT_HASH_LABEL: digest, catalog.IMAGE_NAME_LABEL: image.name}
+    image_id, last = None, ""
+    with ctx.tarfile() as tar:
+        try:
+            stream = engine.client().api.build(
+                fileobj=tar, custom_context=True, tag=image.tag, buildargs=args, labels=labels,
+                rm=True, forcerm=True, pull=False, decode=True)
+            for chunk in stream:
+                if "stream" in chunk:
+                    text = chunk["stream"]
+                    log.write(text)
+                    log.flush()
+                    for line in text.splitlines():
+                        if line.strip():
+                            last = line.strip()
+                            if verbose or _STEP.match(last):
+                                echo("  [%s] %s" % (image.name, last[:150]))
+                if "error" in chunk:
+                    log.write("ERROR: %s\n" % chunk["error"])
+                    raise HarnessError("building %s failed: %s (full log: %s)"
+                                       % (image.name, chunk["error"].strip().splitlines()[-1],
+                                          log_path))
+                aux = chunk.get("aux") or {}
+                if "ID" in aux:
+                    image_id = aux["ID"]
+        except HarnessError:
+            raise
+        except Exception as e:
+            raise HarnessError("building %s failed: %s (log: %s)"
+                               % (image.name, engine._short(e), log_path))
+    if image_id is None:
+        image_id = engine.client().images.get(image.tag).id
+    return image_id

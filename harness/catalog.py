@@ -1,0 +1,225 @@
+"""The catalog of benchmark images, discovered from images/<name>/Dockerfile LABELs.
+
+Nothing is registered by hand: a folder under images/ with a Dockerfile is an image, its folder
+name is its CLI name, and its LABELs say which adapter, tasks and devices it has. Folders whose
+name starts with '_' or '.' (images/_base/: recipes for base images) are not benchmark images.
+The Dockerfile is read as text, so listing needs no build and no engine."""
+import os
+import re
+from collections import OrderedDict
+
+from .errors import HarnessError
+from . import paths
+
+# The LABEL keys an image Dockerfile declares: the one place they are spelled out.
+LABEL_PREFIX = "org.dlbench."
+LABELS = OrderedDict([
+    ("adapter", "tasks/<task>/<adapter>.py that runs in this image (required)"),
+    ("tasks", "comma-separated tasks the image supports: cnn,rnn,inference (required)"),
+    ("devices", "comma-separated devices: cpu,gpu (required)"),
+    ("variants", "comma-separated variants; the first is the default (optional: reference)"),
+    ("cuda", "CUDA version the framework was built for, or none"),
+    ("max-compute-capability", "highest GPU compute capability the build drives, or empty"),
+    ("python", "Python version inside the image"),
+    ("description", "one line for `dlbench list`"),
+])
+REQUIRED = ("adapter", "tasks", "devices")
+# Labels the harness adds at build time (never written in a Dockerfile).
+CONTEXT_HASH_LABEL = LABEL_PREFIX + "context-hash"
+IMAGE_NAME_LABEL = LABEL_PREFIX + "image"
+# Labels on containers the harness starts, so it can find and remove them.
+RUN_LABEL = LABEL_PREFIX + "run"
+REPOSITORY = "dlbench"  # built images are tagged dlbench/<name>:latest
+
+_ARG_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def label_key(short):
+    return LABEL_PREFIX + short
+
+
+def _instructions(text):
+    """(INSTRUCTION, arguments) pairs: comments dropped, backslash continuations joined."""
+    out, pending = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if pending and line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = pending + line
+        pending = ""
+        if line:
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    if pending.strip():
+        word, _, rest = pending.strip().partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def _substitute(value, args):
+    def repl(m):
+        name = m.group(1) or m.group(3)
+        if name in args:
+            return args[name]
+        return m.group(2) or ""
+    return _ARG_REF.sub(repl, value)
+
+
+def _pairs(text):
+    """key=value pairs of a LABEL or ARG line; values may be "quoted" with \\ escapes."""
+    pairs, i, n = [], 0, len(text)
+    while i < n:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        j = i
+        while j < n and text[j] not in "= \t":
+            j += 1
+        key = text[i:j].strip('"')
+        if j >= n or text[j] != "=":
+            pairs.append((key, None))  # ARG without a default
+            i = j
+            continue
+        j += 1
+        value = []
+        if j < n and text[j] in "\"'":
+            quote = text[j]
+            j += 1
+            while j < n and text[j] != quote:
+                if text[j] == "\\" and j + 1 < n and quote == '"':
+                    j += 1
+                value.append(text[j])
+                j += 1
+            j += 1
+        else:
+            while j < n and not text[j].isspace():
+                if text[j] == "\\" and j + 1 < n:
+                    j += 1
+                value.append(text[j])
+                j += 1
+        pairs.append((key, "".join(value)))
+        i = j
+    return pairs
+
+
+def parse_dockerfile(text):
+    """(labels, args): every LABEL of the file (later ones win) with ${ARG} references
+    resolved from the ARG defaults, and the ARG defaults themselves."""
+    args, labels = OrderedDict(), OrderedDict()
+    for word, rest in _instructions(text):
+        if word == "ARG":
+            for key, value in _pairs(rest):
+                if key not in args or value is not None:
+                    args[key] = _substitute(value, args) if value is not None else ""
+        elif word == "LABEL":
+            for key, value in _pairs(rest):
+                labels[key] = _substitute(value or "", args)
+    return labels, args
+
+
+def _split(value):
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+class Image(object):
+    """One benchmark image: images/<name>/Dockerfile and what its LABELs declare."""
+
+    def __init__(self, name, folder, labels, args):
+        self.name = name
+        self.folder = folder
+        self.dockerfile = os.path.join(folder, "Dockerfile")
+        self.labels = labels
+        self.args = args
+
+    def label(self, short, default=None):
+        return self.labels.get(label_key(short), default)
+
+    @property
+    def adapter(self):
+        return self.label("adapter")
+
+    @property
+    def tasks(self):
+        return _split(self.label("tasks"))
+
+    @property
+    def devices(self):
+        return _split(self.label("devices"))
+
+    @property
+    def variants(self):
+        return _split(self.label("variants")) or ("reference",)
+
+    @property
+    def cuda(self):
+        value = self.label("cuda")
+        return None if value in (None, "", "none") else value
+
+    @property
+    def max_compute_capability(self):
+        return self.label("max-compute-capability") or None
+
+    @property
+    def description(self):
+        return self.label("description", "")
+
+    @property
+    def base(self):
+        """The default base image (ARG BASE=...), when the Dockerfile has one."""
+        return self.args.get("BASE") or None
+
+    @property
+    def tag(self):
+        return "%s/%s:latest" % (REPOSITORY, self.name)
+
+    def problems(self, tasks_root=None):
+        """What is wrong with the declaration (missing labels, adapter files absent)."""
+        found = [("missing LABEL %s" % label_key(k)) for k in REQUIRED if not self.label(k)]
+        bad_devices = [d for d in self.devices if d not in ("cpu", "gpu")]
+        if bad_devices:
+            found.append("unknown device(s) %s" % ", ".join(bad_devices))
+        if tasks_root and self.adapter:
+            for task in self.tasks:
+                if not os.path.isfile(os.path.join(tasks_root, task, self.adapter + ".py")):
+                    found.append("no tasks/%s/%s.py" % (task, self.adapter))
+        return found
+
+    def __repr__(self):
+        return "Image(%r)" % self.name
+
+
+def load_image(folder):
+    with open(os.path.join(folder, "Dockerfile")) as f:
+        labels, args = parse_dockerfile(f.read())
+    return Image(os.path.basename(os.path.normpath(folder)), folder, labels, args)
+
+
+def discover(images_root=None):
+    """Every benchmark image under images_root, sorted by name."""
+    images_root = images_root or paths.images_dir()
+    found = []
+    if not os.path.isdir(images_root):
+        return found
+    for name in sorted(os.listdir(images_root)):
+        folder = os.path.join(images_root, name)
+        if name.startswith(("_", ".")) or not os.path.isfile(os.path.join(folder, "Dockerfile")):
+            continue
+        found.append(load_image(folder))
+    return found
+
+
+def lookup(names, images_root=None):
+    """The images named, in the order given; an unknown name lists the known ones."""
+    known = OrderedDict((img.name, img) for img in discover(images_root))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise HarnessError("unknown image %s; known images: %s (see `dlbench list`)"
+                           % (", ".join(repr(n) for n in unknown),
+                              ", ".join(known) or "none under images/"))
+    return [known[n] for n in names]

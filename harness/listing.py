@@ -1,0 +1,22 @@
+"""`dlbench list`: the catalog as a table."""
+import click
+
+from . import catalog, paths
+
+
+def print_catalog():
+    images = catalog.discover()
+    if not images:
+        click.echo("no images under %s (add images/<name>/Dockerfile)" % paths.images_dir())
+        return
+    tasks_root = paths.tasks_dir()
+    rows = [("IMAGE", "ADAPTER", "TASKS", "DEVICES", "CUDA", "DESCRIPTION")]
+    for img in images:
+        rows.append((img.name, img.adapter or "?", ",".join(img.tasks) or "-",
+                     ",".join(img.devices) or "-", img.cuda or "none", img.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    for img in images:
+        for problem in img.problems(tasks_root):
+            click.echo("warning: %s: %s" % (img.name, problem), err=True)
