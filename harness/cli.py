@@ -1,5 +1,6 @@
 """The `dlbench` command line. Each command is a thin shell over one module; add a command by
 writing a function below (or in its own module) and decorating it with @main.command()."""
+import os
 import sys
 
 import click
@@ -49,6 +50,124 @@ def build(names, base, build_args, offline, force, verbose):
                                     force=force, verbose=verbose)
         if not done.built:
             click.echo("%s is up to date (%s)" % (image.name, done.image_id[:19]))
+
+
+TASK_NAMES = ("cnn", "rnn", "inference")
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("-t", "--task", "tasks", multiple=True, type=click.Choice(TASK_NAMES),
+              help="task to run (repeatable); default: every task the image supports")
+@click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="auto",
+              show_default=True, help="auto: the GPU when the host and the image both have one")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="runs of each task, one container each")
+@click.option("--synthetic", is_flag=True,
+              help="synthetic data of the real shapes (speed only; labelled in every result)")
+@click.option("--keep-going", is_flag=True, help="go on after a failed build or run")
+@click.option("--timeout", type=click.IntRange(min=1), default=None,
+              help="seconds per run before its container is killed [default: 6 h]")
+@click.option("--epochs", type=click.IntRange(min=1), help="override the reference epochs")
+@click.option("--limit", type=click.IntRange(min=1), help="first N examples of each split")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--variant", "variants", multiple=True, help="variant to run (repeatable)")
+@click.option("--memory", help="container memory limit, e.g. 8g (default: none)")
+@click.option("-e", "--env", multiple=True, callback=_kv, metavar="KEY=VALUE",
+              help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded)")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="dataset cache [default: ./data or $DLBENCH_DATA]")
+@click.option("--results-dir", type=click.Path(file_okay=False),
+              help="results root [default: ./results or $DLBENCH_RESULTS]")
+@click.option("--base", help="base image for builds (overrides ARG BASE)")
+@click.option("--build-arg", "build_args", multiple=True, callback=_kv, metavar="KEY=VALUE",
+              help="build argument (repeatable)")
+@click.option("--offline", is_flag=True, help="builds use the wheelhouse only")
+@click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
+@click.option("--force", is_flag=True,
+              help="run on a GPU newer than the image's CUDA drives (see harness/gpu_guard.py)")
+def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit, seed,
+          variants, memory, env, data_dir, results_dir, base, build_args, offline, verbose,
+          force):
+    """Build (if needed) the images NAMES and run their tasks, one container per run.
+
+    Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
+    Exit status 1 when any run failed."""
+    from . import runner
+    images = catalog.lookup(names)
+    if device == "gpu":  # issue 6: refuse a GPU newer than the image's CUDA can drive
+        from . import gpu_guard
+        for image in images:
+            gpu_guard.guard(image, force=force, echo=lambda m: click.echo(m, err=True))
+    opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
+                          keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
+                          epochs=epochs, limit=limit, seed=seed, variants=variants,
+                          memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
+                          base=base, build_args=build_args, offline=offline)
+    try:
+        collected = runner.bench(images, opts, verbose=verbose)
+    except KeyboardInterrupt:
+        click.echo("interrupted: containers removed; results so far in %s"
+                   % os.path.join(opts.results_root, opts.run_id), err=True)
+        sys.exit(130)
+    failed = [r for r in collected if r.get("status") != "ok"]
+    click.echo("%d run(s), %d failed; results in %s" % (
+        len(collected), len(failed), os.path.join(opts.results_root, opts.run_id)))
+    if failed or not collected:
+        sys.exit(1)
+
+
+@main.group("data")
+def data_group():
+    """The dataset cache (CIFAR-10, IMDB), mounted read-only at /data in the containers."""
+
+
+@data_group.command("fetch")
+@click.argument("datasets", nargs=-1)
+@click.option("--dest", type=click.Path(file_okay=False),
+              help="cache folder [default: ./data or $DLBENCH_DATA]")
+@click.option("--mirror", metavar="URL",
+              help="fetch from URL/<file name> instead of the original hosts "
+                   "(or $DLBENCH_DATA_MIRROR)")
+def data_fetch(datasets, dest, mirror):
+    """Download DATASETS (default: all) and verify their published checksums; a corrupt or
+    partial file is fetched again."""
+    from . import data
+    data.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
+
+
+@main.command("results")
+@click.option("--results-dir", type=click.Path(file_okay=False),
+              help="results root [default: ./results or $DLBENCH_RESULTS]")
+def results_cmd(results_dir):
+    """Table of the results under results/."""
+    from . import results
+    lines = results.table(results_dir)
+    if not lines:
+        click.echo("no results under %s yet: run `dlbench bench NAME`"
+                   % (results_dir or paths.results_dir()))
+    for line in lines:
+        click.echo(line)
+
+
+@main.command()
+@click.option("--results-dir", type=click.Path(file_okay=False),
+              help="results root [default: ./results or $DLBENCH_RESULTS]")
+@click.option("--out", type=click.Path(file_okay=False), help="where to write the report")
+def report(results_dir, out):
+    """Render the report: these results beside the published 2017 reference numbers."""
+    try:
+        from .report import render_report
+    except ImportError as e:
+        raise click.ClickException("the report module is not available (%s)" % e)
+    written = render_report(results_dir or paths.results_dir(), out_dir=out)
+    for kind, path in sorted((written or {}).items()):
+        click.echo("%s: %s" % (kind, path))
+
+
+# issue 6: pin-rot doctor and vendoring (logic in harness/doctor.py, harness/vendor.py)
+from .doctor import doctor_command  # noqa: E402
+main.add_command(doctor_command)
 
 
 if __name__ == "__main__":
