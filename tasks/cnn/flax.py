@@ -1,0 +1,137 @@
+"""CNN (VGG-style, CIFAR-10) in JAX + Flax + optax.
+
+Functional jit: the model is written as a Flax NNX module, then split into a static graph and a
+pytree of parameters; one pure training step (forward, gradient, optax update) is compiled by
+jax.jit and maps (params, optimiser state, batch) to new ones. Flax convolutions are NHWC, so
+init() asks the runner for NHWC images. Model as in the 2017 benchmark's CNN notebooks; sizes in
+common/params.py.
+"""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+FRAMEWORK = "flax"
+VARIANTS = ("reference",)
+_DEV = {"gpu": False, "seed": 0}
+
+
+def framework_version():
+    import flax  # the jax and optax versions are in probe()
+    return flax.__version__
+
+
+def probe():
+    dev = jax.devices()[0]
+    info = {"cuda": None, "jax": jax.__version__, "optax": optax.__version__,
+            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
+    if dev.platform == "gpu":
+        info["gpu"] = dev.device_kind
+        if getattr(dev, "compute_capability", None):
+            info["gpu_compute_capability"] = str(dev.compute_capability)
+    return info
+
+
+def init(device, seed, variant):
+    if variant not in VARIANTS:
+        raise ValueError("variant %r unknown; flax offers %s" % (variant, ", ".join(VARIANTS)))
+    if device == "gpu" and jax.default_backend() != "gpu":
+        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
+                           "an image with jax[cuda]" % jax.__version__)
+    if device == "cpu":
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+    _DEV["gpu"] = device == "gpu"
+    _DEV["seed"] = seed
+    return {"layout": "NHWC", "jit": "jax.jit"}
+
+
+class VGGStyleCNN(nnx.Module):
+    def __init__(self, p, rngs):
+        c1, c2, k = p["conv1_filters"], p["conv2_filters"], p["kernel"]
+        # Glorot-uniform weights, zero biases (the 2017 Keras defaults every framework matched)
+        glorot = nnx.initializers.glorot_uniform()
+
+        def conv(cin, cout):
+            return nnx.Conv(cin, cout, (k, k), padding="SAME", kernel_init=glorot, rngs=rngs)
+        self.conv1 = conv(p["channels"], c1)
+        self.conv2 = conv(c1, c1)
+        self.conv3 = conv(c1, c2)
+        self.conv4 = conv(c2, c2)
+        flat = c2 * (p["height"] // 4) * (p["width"] // 4)
+        self.fc1 = nnx.Linear(flat, p["dense_units"], kernel_init=glorot, rngs=rngs)
+        self.fc2 = nnx.Linear(p["dense_units"], p["n_classes"], kernel_init=glorot, rngs=rngs)
+        self.drop_conv = nnx.Dropout(p["dropout_conv"])
+        self.drop_dense = nnx.Dropout(p["dropout_dense"])
+        self.pool = (p["pool"], p["pool"])
+
+    def __call__(self, x, key=None):
+        # key: dropout on (training); None: dropout off (eval)
+        keys = jax.random.split(key, 3) if key is not None else (None, None, None)
+        off = key is None
+        x = nnx.relu(self.conv1(x))
+        x = nnx.relu(nnx.max_pool(self.conv2(x), self.pool, self.pool))
+        x = self.drop_conv(x, deterministic=off, rngs=keys[0])
+        x = nnx.relu(self.conv3(x))
+        x = nnx.relu(nnx.max_pool(self.conv4(x), self.pool, self.pool))
+        x = self.drop_conv(x, deterministic=off, rngs=keys[1])
+        x = x.reshape((x.shape[0], -1))  # NHWC flatten order
+        x = self.drop_dense(nnx.relu(self.fc1(x)), deterministic=off, rngs=keys[2])
+        return self.fc2(x)  # logits: softmax lives in the loss
+
+
+def build_model(p):
+    return VGGStyleCNN(p, nnx.Rngs(_DEV["seed"]))
+
+
+def count_parameters(model):
+    return sum(w.size for w in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
+
+
+def build_trainer(model, p):
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    # SGD with momentum: trace = momentum * trace + g; w -= lr * trace (PyTorch's form)
+    tx = optax.sgd(p["lr"], momentum=p["momentum"])
+
+    def loss_fn(params, x, y, key):
+        logits = nnx.merge(graphdef, params, rest)(x, key)  # dropout on
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    def step(params, opt_state, x, y, n):
+        key = jax.random.fold_in(jax.random.PRNGKey(_DEV["seed"]), n)  # new dropout masks
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, key)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    def classes(params, x):
+        return jnp.argmax(nnx.merge(graphdef, params, rest)(x), axis=1)
+
+    # jax.jit compiles each pure function once (during the runner's warm-up step)
+    return {"params": params, "opt_state": tx.init(params), "n": 0,
+            "step": jax.jit(step, donate_argnums=(0, 1)), "classes": jax.jit(classes)}
+
+
+def _tensor(array):
+    return jax.device_put(np.ascontiguousarray(array))  # host-to-device copy
+
+
+def train_step(state, x, y):
+    state["params"], state["opt_state"], loss = state["step"](
+        state["params"], state["opt_state"], _tensor(x), _tensor(y.astype(np.int32)),
+        state["n"])
+    state["n"] += 1
+    return loss  # a jax array: the step may still be running
+
+
+def to_float(loss):
+    return float(loss)
+
+
+def predict(state, x):
+    return np.asarray(state["classes"](state["params"], _tensor(x)))
+
+
+def sync(state):
+    jax.block_until_ready(state["params"])

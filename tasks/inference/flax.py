@@ -1,0 +1,137 @@
+"""Inference (ResNet-50 feature extraction) in JAX + Flax.
+
+Functional jit: the network is a Flax NNX module, split into a static graph and a pytree of
+weights; the forward pass is one pure function compiled by jax.jit. Flax has no model zoo, so
+ResNet-50 is written out with the PyTorch adapter's structure and padding: 23,508,032 trainable
+weights, batch-norm in inference mode on its running statistics (a separate collection), cut
+after global average pooling: 2048 features. ResNet-50 layout: He et al. 2015, table 1. NHWC.
+"""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+FRAMEWORK = "flax"
+VARIANTS = ("reference",)
+_DEV = {"gpu": False, "seed": 0}
+
+
+def framework_version():
+    import flax  # the jax version is in probe()
+    return flax.__version__
+
+
+def probe():
+    dev = jax.devices()[0]
+    info = {"cuda": None, "jax": jax.__version__,
+            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
+    if dev.platform == "gpu":
+        info["gpu"] = dev.device_kind
+        if getattr(dev, "compute_capability", None):
+            info["gpu_compute_capability"] = str(dev.compute_capability)
+    return info
+
+
+def init(device, seed, variant):
+    if variant not in VARIANTS:
+        raise ValueError("variant %r unknown; flax offers %s" % (variant, ", ".join(VARIANTS)))
+    if device == "gpu" and jax.default_backend() != "gpu":
+        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
+                           "an image with jax[cuda]" % jax.__version__)
+    if device == "cpu":
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+    _DEV["gpu"] = device == "gpu"
+    _DEV["seed"] = seed
+    return {"layout": "NHWC", "jit": "jax.jit"}
+
+
+def _conv(cin, cout, k, rngs, stride=1, padding=0):
+    # bias-free, PyTorch's explicit padding; He-normal (fan-out) as torchvision initialises
+    return nnx.Conv(cin, cout, (k, k), strides=stride, padding=[(padding, padding)] * 2,
+                    use_bias=False, rngs=rngs,
+                    kernel_init=nnx.initializers.variance_scaling(2.0, "fan_out", "normal"))
+
+
+def _bn(features, rngs):
+    return nnx.BatchNorm(features, use_running_average=True, epsilon=1e-5, rngs=rngs)
+
+
+class Bottleneck(nnx.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride, rngs):
+        width = planes * self.expansion
+        self.conv1 = _conv(inplanes, planes, 1, rngs)
+        self.bn1 = _bn(planes, rngs)
+        self.conv2 = _conv(planes, planes, 3, rngs, stride=stride, padding=1)
+        self.bn2 = _bn(planes, rngs)
+        self.conv3 = _conv(planes, width, 1, rngs)
+        self.bn3 = _bn(width, rngs)
+        self.downsample = None  # assigned once: NNX fixes an attribute's kind on assignment
+        if stride != 1 or inplanes != width:
+            del self.downsample
+            self.downsample = nnx.Sequential(_conv(inplanes, width, 1, rngs, stride=stride),
+                                             _bn(width, rngs))
+
+    def __call__(self, x):
+        shortcut = x if self.downsample is None else self.downsample(x)
+        out = nnx.relu(self.bn1(self.conv1(x)))
+        out = nnx.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return nnx.relu(out + shortcut)
+
+
+class ResNet50Features(nnx.Module):
+    def __init__(self, p, rngs):
+        self.conv1 = _conv(p["channels"], 64, 7, rngs, stride=2, padding=3)
+        self.bn1 = _bn(64, rngs)
+        inplanes, stages = 64, []
+        for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            layers = []
+            for i in range(blocks):
+                layers.append(Bottleneck(inplanes, planes, stride if i == 0 else 1, rngs))
+                inplanes = planes * Bottleneck.expansion
+            stages.append(nnx.Sequential(*layers))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+
+    def __call__(self, x):
+        x = nnx.relu(self.bn1(self.conv1(x)))
+        x = nnx.max_pool(x, (3, 3), (2, 2), padding=((1, 1), (1, 1)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return jnp.mean(x, axis=(1, 2))  # global average pooling: 2048 features
+
+
+def build_model(p):
+    net = ResNet50Features(p, nnx.Rngs(_DEV["seed"]))
+    graphdef, weights = nnx.split(net)  # inference: batch-norm uses its running statistics
+
+    def forward(weights, x):
+        return nnx.merge(graphdef, weights)(x)
+    # jax.jit compiles the forward pass once (during the runner's untimed cold batch)
+    return {"weights": weights, "forward": jax.jit(forward)}
+
+
+def count_parameters(model):
+    return sum(w.size for w in jax.tree_util.tree_leaves(model["weights"].filter(nnx.Param)))
+
+
+def load_weights(model, path):
+    # np.savez(path, *jax.tree_util.tree_leaves(weights)): the weight pytree's fixed leaf order
+    leaves, tree = jax.tree_util.tree_flatten(model["weights"])
+    with np.load(path) as f:
+        model["weights"] = jax.tree_util.tree_unflatten(
+            tree, [jnp.asarray(f["arr_%d" % i]) for i in range(len(leaves))])
+
+
+def _tensor(array):
+    return jax.device_put(np.ascontiguousarray(array))  # host-to-device copy
+
+
+def predict(model, x):
+    return np.asarray(model["forward"](model["weights"], _tensor(x)))  # features to the host
+
+
+def sync(model):
+    jax.block_until_ready(model["weights"])

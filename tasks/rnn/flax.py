@@ -1,0 +1,113 @@
+"""RNN (GRU sentiment classifier, IMDB) in JAX + Flax + optax.
+
+Functional jit: the model is written as a Flax NNX module, then split into a static graph and a
+pytree of parameters; one pure training step (forward, gradient, optax update) is compiled by
+jax.jit. The GRU is Flax's GRUCell run by nnx.RNN (a lax.scan over the 150 steps); its bias
+convention (input biases plus one on the recurrent 'new' gate) gives 67,800 GRU weights. Model
+as in the 2017 benchmark's RNN notebooks; sizes in common/params.py.
+"""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+FRAMEWORK = "flax"
+VARIANTS = ("reference",)
+_DEV = {"gpu": False, "seed": 0}
+
+
+def framework_version():
+    import flax  # the jax and optax versions are in probe()
+    return flax.__version__
+
+
+def probe():
+    dev = jax.devices()[0]
+    info = {"cuda": None, "jax": jax.__version__, "optax": optax.__version__,
+            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
+    if dev.platform == "gpu":
+        info["gpu"] = dev.device_kind
+        if getattr(dev, "compute_capability", None):
+            info["gpu_compute_capability"] = str(dev.compute_capability)
+    return info
+
+
+def init(device, seed, variant):
+    if variant not in VARIANTS:
+        raise ValueError("variant %r unknown; flax offers %s" % (variant, ", ".join(VARIANTS)))
+    if device == "gpu" and jax.default_backend() != "gpu":
+        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
+                           "an image with jax[cuda]" % jax.__version__)
+    if device == "cpu":
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+    _DEV["gpu"] = device == "gpu"
+    _DEV["seed"] = seed
+    return {"layout": "NTC (batch major)", "jit": "jax.jit", "gru": "nnx.GRUCell in nnx.RNN"}
+
+
+class GRUClassifier(nnx.Module):
+    def __init__(self, p, rngs):
+        self.embedding = nnx.Embed(p["max_features"], p["embedding"], rngs=rngs)
+        self.gru = nnx.RNN(nnx.GRUCell(p["embedding"], p["hidden"], rngs=rngs), rngs=False)
+        self.fc = nnx.Linear(p["hidden"], p["n_classes"], rngs=rngs)
+        self.hidden = p["hidden"]
+
+    def __call__(self, x):
+        x = self.embedding(x)
+        out = self.gru(x, initial_carry=jnp.zeros((x.shape[0], self.hidden)))  # zeros
+        return self.fc(out[:, -1, :])  # last output -> logits; softmax lives in the loss
+
+
+def build_model(p):
+    return GRUClassifier(p, nnx.Rngs(_DEV["seed"]))
+
+
+def count_parameters(model):
+    return sum(w.size for w in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
+
+
+def build_trainer(model, p):
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.adam(p["lr"], b1=p["beta1"], b2=p["beta2"], eps=p["eps"])
+
+    def loss_fn(params, x, y):
+        logits = nnx.merge(graphdef, params, rest)(x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    def step(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    def classes(params, x):
+        return jnp.argmax(nnx.merge(graphdef, params, rest)(x), axis=1)
+
+    # jax.jit compiles each pure function once (during the runner's warm-up step)
+    return {"params": params, "opt_state": tx.init(params),
+            "step": jax.jit(step, donate_argnums=(0, 1)), "classes": jax.jit(classes)}
+
+
+def _tensor(array):
+    return jax.device_put(np.ascontiguousarray(array))  # host-to-device copy
+
+
+def train_step(state, x, y):
+    state["params"], state["opt_state"], loss = state["step"](
+        state["params"], state["opt_state"], _tensor(x.astype(np.int32)),
+        _tensor(y.astype(np.int32)))
+    return loss  # a jax array: the step may still be running
+
+
+def to_float(loss):
+    return float(loss)
+
+
+def predict(state, x):
+    return np.asarray(state["classes"](state["params"], _tensor(x.astype(np.int32))))
+
+
+def sync(state):
+    jax.block_until_ready(state["params"])
