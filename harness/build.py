@@ -31,14 +31,18 @@ def stamp():
 
 
 def base_recipes(images_root=None):
-    """{image reference: make-base.sh} from the '# provides:' lines under images/_base/."""
+    """{image reference: recipe} from the '# provides: TAG' lines under images/_base/*/: a
+    make-base.sh (run as `sh make-base.sh TAG`) or a Dockerfile (built with the tag)."""
     found = {}
-    pattern = os.path.join(images_root or paths.images_dir(), "_base", "*", "make-base.sh")
-    for script in sorted(glob.glob(pattern)):
-        with open(script) as f:
-            for m in _PROVIDES.finditer(f.read()):
-                for ref in m.group(1).split():
-                    found.setdefault(ref, script)
+    root = os.path.join(images_root or paths.images_dir(), "_base")
+    for folder in sorted(glob.glob(os.path.join(root, "*"))):
+        for kind in ("make-base.sh", "Dockerfile"):
+            recipe = os.path.join(folder, kind)
+            if os.path.isfile(recipe):
+                with open(recipe) as f:
+                    for m in _PROVIDES.finditer(f.read()):
+                        for ref in m.group(1).split():
+                            found.setdefault(ref, recipe)
     return found
 
 
@@ -50,22 +54,7 @@ def _local_image(ref):
         return None
 
 
-def ensure_base(ref, echo=click.echo, log=None):
-    """The id of base image `ref`: present, pulled, or made by its images/_base/ recipe."""
-    img = _local_image(ref)
-    if img is not None:
-        return img.id
-    echo("base image %s is not here: pulling it" % ref)
-    try:
-        repo, _, tag = ref.partition(":")
-        return engine.client().images.pull(repo, tag=tag or "latest").id
-    except Exception as e:
-        echo("pull failed (%s)" % engine._short(e))
-    script = base_recipes().get(ref)
-    if script is None:
-        raise HarnessError("base image %s cannot be pulled and no images/_base/*/make-base.sh "
-                           "provides it: load it with `docker load` or pass --base" % ref)
-    echo("making %s with %s (debootstrap; a few minutes)" % (ref, os.path.relpath(script)))
+def _run_script(script, ref, log):
     proc = subprocess.Popen(["sh", script, ref], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     tail = []
@@ -76,9 +65,49 @@ def ensure_base(ref, echo=click.echo, log=None):
     if proc.wait() != 0:
         raise HarnessError("making base image %s failed: %s (run `sh %s` to see why)"
                            % (ref, tail[-1] if tail else "no output", script))
+
+
+def _build_recipe(dockerfile, ref, log):
+    folder = os.path.dirname(dockerfile)
+    try:
+        for chunk in engine.client().api.build(path=folder, tag=ref, rm=True, forcerm=True,
+                                               decode=True):
+            if log and "stream" in chunk:
+                log.write(chunk["stream"])
+            if "error" in chunk:
+                raise HarnessError("making base image %s from %s failed: %s"
+                                   % (ref, folder, chunk["error"].strip().splitlines()[-1]))
+    except HarnessError:
+        raise
+    except Exception as e:
+        raise HarnessError("making base image %s from %s failed: %s"
+                           % (ref, folder, engine._short(e)))
+
+
+def ensure_base(ref, echo=click.echo, log=None):
+    """The id of base image `ref`: present, pulled, or made by its images/_base/ recipe."""
+    img = _local_image(ref)
+    if img is not None:
+        return img.id
+    recipe = base_recipes().get(ref)
+    if recipe is None or not ref.startswith(catalog.REPOSITORY + "/"):
+        echo("base image %s is not here: pulling it" % ref)
+        try:
+            repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "")
+            return engine.client().images.pull(repo, tag=tag or "latest").id
+        except Exception as e:
+            echo("pull failed (%s)" % engine._short(e))
+    if recipe is None:
+        raise HarnessError("base image %s cannot be pulled and no images/_base/*/ recipe "
+                           "provides it: load it with `docker load` or pass --base" % ref)
+    echo("making %s with %s (a few minutes)" % (ref, os.path.relpath(recipe)))
+    if recipe.endswith(".sh"):
+        _run_script(recipe, ref, log)
+    else:
+        _build_recipe(recipe, ref, log)
     img = _local_image(ref)
     if img is None:
-        raise HarnessError("%s ran but %s is still missing" % (script, ref))
+        raise HarnessError("%s ran but %s is still missing" % (recipe, ref))
     return img.id
 
 

@@ -200,6 +200,9 @@ def describe_event(label, ev):
             label, ev.get("epoch"), ev.get("epochs"),
             "%.4f" % ev["loss"] if isinstance(ev.get("loss"), (int, float)) else "-",
             ev.get("seconds") or 0.0)
+    if kind == "batch":
+        return "%s: %s batches, %.1f images/s" % (label, ev.get("batches"),
+                                                 ev.get("images_per_second") or 0.0)
     if kind == "end":
         return "%s: %s%s" % (label, ev.get("status"),
                              "" if ev.get("status") == "ok" else " (%s)" % ev.get("reason"))

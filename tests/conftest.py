@@ -1,0 +1,67 @@
+"""Shared test helpers and fixtures.
+
+Data: make_cifar_tarball(path, n) and make_imdb_npz(path, n) write small files in the real
+CIFAR-10 / IMDB formats (tests/datagen.py holds the generators), so the real loaders run.
+
+Engine: tests marked `engine` need a running Docker engine. Outside CI they are skipped when
+there is none; with CI=true a missing engine is a failure, never a skip."""
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from datagen import make_cifar_tarball, make_data_dir, make_imdb_npz  # noqa: E402,F401
+
+IMAGE = "pytorch-2.13"  # the image the engine tests build and run
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def engine_problem():
+    """None when a Docker engine answers, else why not."""
+    try:
+        import docker
+        docker.from_env(timeout=10).ping()
+        return None
+    except Exception as e:
+        return "%s: %s" % (type(e).__name__, str(e).splitlines()[-1] if str(e) else "")
+
+
+@pytest.fixture(scope="session")
+def engine():
+    problem = engine_problem()
+    if problem:
+        if in_ci():
+            pytest.fail("CI=true but no Docker engine answers (%s)" % problem)
+        pytest.skip("no Docker engine (%s)" % problem)
+    import docker
+    return docker.from_env(timeout=300)
+
+
+@pytest.fixture(scope="session")
+def built_image(engine):
+    """dlbench/pytorch-2.13 built (or reused) through the harness, once per session."""
+    from harness import build, catalog
+    os.environ.setdefault("DLBENCH_ROOT", ROOT)
+    image = catalog.lookup([IMAGE])[0]
+    lines = []
+    done = build.ensure_built(image, echo=lines.append)
+    return done
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """A data cache with small real-format CIFAR-10 and IMDB files."""
+    return make_data_dir(str(tmp_path / "data"), n=64)
+
+
+@pytest.fixture(autouse=True)
+def _project_root(monkeypatch):
+    monkeypatch.setenv("DLBENCH_ROOT", ROOT)

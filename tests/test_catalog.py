@@ -1,0 +1,96 @@
+"""Catalog discovery from Dockerfile LABELs (no engine needed)."""
+import os
+import textwrap
+
+import pytest
+
+from harness import catalog, paths
+from harness.errors import HarnessError
+
+DOCKERFILE = textwrap.dedent('''
+    # a comment with LABEL org.dlbench.adapter="nope"
+    ARG BASE=debian:bookworm-slim
+    ARG CUDA=none
+    FROM ${BASE} AS runtime
+    ARG CUDA
+    LABEL org.dlbench.adapter="mxnet" \\
+          org.dlbench.tasks="cnn, rnn" \\
+          org.dlbench.devices=cpu,gpu
+    # comment between instructions
+    label org.dlbench.cuda="${CUDA}" org.dlbench.description="MXNet \\"1.2\\" build"
+    LABEL org.dlbench.max-compute-capability='7.0'
+''')
+
+
+def write_image(root, name, text=DOCKERFILE):
+    folder = os.path.join(root, name)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "Dockerfile"), "w") as f:
+        f.write(text)
+    return folder
+
+
+def test_parse_labels_quotes_continuations_and_arg_defaults():
+    labels, args = catalog.parse_dockerfile(DOCKERFILE)
+    assert args == {"BASE": "debian:bookworm-slim", "CUDA": "none"}
+    assert labels["org.dlbench.adapter"] == "mxnet"
+    assert labels["org.dlbench.tasks"] == "cnn, rnn"
+    assert labels["org.dlbench.devices"] == "cpu,gpu"
+    assert labels["org.dlbench.cuda"] == "none"
+    assert labels["org.dlbench.description"] == 'MXNet "1.2" build'
+    assert labels["org.dlbench.max-compute-capability"] == "7.0"
+
+
+def test_image_properties(tmp_path):
+    img = catalog.load_image(write_image(str(tmp_path), "mxnet-1.2"))
+    assert img.name == "mxnet-1.2"
+    assert img.adapter == "mxnet"
+    assert img.tasks == ("cnn", "rnn")
+    assert img.devices == ("cpu", "gpu")
+    assert img.variants == ("reference",)
+    assert img.cuda is None
+    assert img.max_compute_capability == "7.0"
+    assert img.base == "debian:bookworm-slim"
+    assert img.tag == "dlbench/mxnet-1.2:latest"
+
+
+def test_discover_skips_base_recipes_and_folders_without_dockerfile(tmp_path):
+    root = str(tmp_path)
+    write_image(root, "b-image")
+    write_image(root, "a-image")
+    write_image(os.path.join(root, "_base"), "debian-bookworm")
+    os.makedirs(os.path.join(root, "notes"))
+    assert [i.name for i in catalog.discover(root)] == ["a-image", "b-image"]
+
+
+def test_problems_name_missing_labels_and_adapter_files(tmp_path):
+    img = catalog.load_image(write_image(str(tmp_path), "bare", "FROM scratch\n"))
+    problems = img.problems()
+    assert any("org.dlbench.adapter" in p for p in problems)
+    assert any("org.dlbench.tasks" in p for p in problems)
+    img = catalog.load_image(write_image(str(tmp_path), "mx"))
+    assert img.problems(paths.tasks_dir()) == ["no tasks/cnn/mxnet.py", "no tasks/rnn/mxnet.py"]
+
+
+def test_lookup_unknown_name_lists_known(tmp_path):
+    root = str(tmp_path)
+    write_image(root, "one")
+    write_image(root, "two")
+    with pytest.raises(HarnessError) as e:
+        catalog.lookup(["three"], root)
+    assert "'three'" in e.value.message and "one, two" in e.value.message
+    assert [i.name for i in catalog.lookup(["two", "one"], root)] == ["two", "one"]
+
+
+def test_real_catalog_has_pytorch_2_13_without_problems():
+    by_name = dict((i.name, i) for i in catalog.discover())
+    img = by_name["pytorch-2.13"]
+    assert img.adapter == "pytorch"
+    assert set(img.tasks) == {"cnn", "rnn", "inference"}
+    assert img.problems(paths.tasks_dir()) == []
+    assert not any(n.startswith("_") for n in by_name)
+
+
+def test_every_image_declares_the_required_labels():
+    for img in catalog.discover():
+        assert [p for p in img.problems() if "LABEL" in p] == [], img.name
