@@ -1,0 +1,95 @@
+"""RNN (GRU sentiment classifier, IMDB) in Keras 3, on the backend the variant names.
+
+Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the backend is fixed when
+keras is imported, so the variant picks it (run.py exports DLBENCH_VARIANT before importing
+this file): tensorflow (the reference, also 'reference'), jax, torch, one result row each like
+the 2017 Keras(TF)/Keras(CNTK)/Keras(Theano) rows. Training uses the compiled train_on_batch
+(tf.function / jax.jit; eager on torch). keras.layers.GRU defaults to the cuDNN/PyTorch form
+(reset_after=True, two bias vectors: 68,100 weights). Model as in the 2017 benchmark's Keras RNN
+notebook; sizes in common/params.py.
+"""
+import os
+
+import numpy as np
+
+_BACKENDS = {"reference": "tensorflow", "tensorflow": "tensorflow", "jax": "jax",
+             "torch": "torch"}
+os.environ["KERAS_BACKEND"] = _BACKENDS.get(os.environ.get("DLBENCH_VARIANT"), "tensorflow")
+import keras  # noqa: E402  (after KERAS_BACKEND)
+
+FRAMEWORK = "keras"
+VARIANTS = ("tensorflow", "jax", "torch")  # the backend; 'reference' = tensorflow
+_DEV = {"gpu": False}
+
+
+def framework_version():
+    return keras.__version__
+
+
+def probe():
+    backend = keras.backend.backend()
+    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": os.cpu_count()}}
+    if backend == "tensorflow":
+        import tensorflow as tf
+        info["backend_version"] = tf.__version__
+        info["cuda"] = tf.sysconfig.get_build_info().get("cuda_version")
+    elif backend == "jax":
+        import jax
+        info["backend_version"] = jax.__version__
+    elif backend == "torch":
+        import torch
+        info["backend_version"] = torch.__version__
+        info["cuda"] = torch.version.cuda
+        info["threads"]["torch"] = torch.get_num_threads()
+    return info
+
+
+def init(device, seed, variant):
+    if _BACKENDS.get(variant) != keras.backend.backend():
+        raise ValueError("variant %r: keras offers %s (the backend); this process imported "
+                         "keras with %s" % (variant, ", ".join(VARIANTS),
+                                             keras.backend.backend()))
+    if device == "gpu":
+        raise RuntimeError("--device gpu: this Keras image is CPU-only (tensorflow-cpu, "
+                           "jax[cpu], torch+cpu); use --device cpu")
+    keras.utils.set_random_seed(seed)
+    return {"layout": "NTC (batch major)", "backend": keras.backend.backend()}
+
+
+def build_model(p):
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((p["maxlen"],), dtype="int32"),
+        L.Embedding(p["max_features"], p["embedding"]),
+        L.GRU(p["hidden"]),  # last output; glorot / orthogonal / zero initialisers
+        L.Dense(p["n_classes"]),  # logits: softmax lives in the loss
+    ])
+
+
+def count_parameters(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def build_trainer(model, p):
+    model.compile(optimizer=keras.optimizers.Adam(p["lr"], beta_1=p["beta1"],
+                                                  beta_2=p["beta2"], epsilon=p["eps"]),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return {"model": model}
+
+
+def train_step(state, x, y):
+    # the compiled step (tf.function / jax.jit on tensorflow / jax; eager on torch), compiled
+    # during the runner's warm-up; returns the loss on the host
+    return state["model"].train_on_batch(x.astype(np.int32), y.astype(np.int32))
+
+
+def to_float(loss):
+    return float(np.asarray(loss).ravel()[0])
+
+
+def predict(state, x):
+    return np.argmax(state["model"].predict_on_batch(x.astype(np.int32)), axis=1)
+
+
+def sync(state):
+    pass  # train_on_batch and predict_on_batch return host values: nothing is left queued
