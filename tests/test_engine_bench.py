@@ -1,0 +1,188 @@
+"""End to end on the real Docker engine: build (or reuse) dlbench/pytorch-2.13 through the
+harness, run its tasks in containers, check what comes back. Needs an engine (CI starts one)."""
+import glob
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import IMAGE, ROOT
+from harness import build, catalog, engine, results, runner
+from harness.cli import main
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+def bench(tmp_path, *argv):
+    out = tmp_path / "results"
+    res = CliRunner().invoke(main, ["bench", IMAGE, "--results-dir", str(out)] + list(argv))
+    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    return res, found, out
+
+
+def leftover_containers(client, run_id=None):
+    label = "org.dlbench.run" + ("=%s" % run_id if run_id else "")
+    return client.containers.list(all=True, filters={"label": label})
+
+
+def test_second_build_reuses_the_image(built_image):
+    image = catalog.lookup([IMAGE])[0]
+    t0 = time.time()
+    again = build.ensure_built(image, echo=lambda *a, **k: None)
+    assert not again.built and again.image_id == built_image.image_id
+    assert time.time() - t0 < 10
+
+
+def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
+    res, found, out = bench(tmp_path, "--synthetic", "--epochs", "1", "--limit", "64")
+    assert res.exit_code == 0, res.output
+    assert sorted(r["task"] for r in found) == ["cnn", "inference", "rnn"]
+    with open(os.path.join(ROOT, "images", IMAGE, "Dockerfile"), "rb") as f:
+        dockerfile_sha = hashlib.sha256(f.read()).hexdigest()
+    for r in found:
+        assert results.validate(r) == [], r["task"]
+        assert r["status"] == "ok" and r["exit_code"] == 0
+        assert r["data"]["source"] == "synthetic"
+        assert r["device"] == "cpu"
+        p = r["provenance"]
+        assert p["image"] == IMAGE and p["image_id"] == built_image.image_id
+        assert p["dockerfile_sha256"] == dockerfile_sha
+        assert any(line.startswith("torch==2.13.0") for line in p["pip_freeze"])
+        assert p["docker_version"] == engine.version()["Version"]
+        assert p["host"] and p["repeat"] == 1 and p["host_wall_seconds"] > 0
+    inference = [r for r in found if r["task"] == "inference"][0]
+    assert inference["metrics"]["features"] == 2048
+    for folder in glob.glob(str(out / ("*/%s/*-r1" % IMAGE))):
+        assert os.stat(os.path.join(folder, "result.json")).st_uid == os.getuid()
+        events = [json.loads(l) for l in open(os.path.join(folder, "events.jsonl"))]
+        assert events[0]["event"] == "start" and events[-1]["event"] == "end"
+        assert os.path.getsize(os.path.join(folder, "container.log")) > 0
+    assert leftover_containers(engine) == []
+    table = CliRunner().invoke(main, ["results", "--results-dir", str(out)])
+    assert table.exit_code == 0 and table.output.count(IMAGE) == 3
+
+
+def test_real_format_data_and_repeats(built_image, data_dir, tmp_path):
+    res, found, _ = bench(tmp_path, "--task", "cnn", "--task", "rnn", "--data-dir", data_dir,
+                          "--epochs", "1", "--repeat", "2")
+    assert res.exit_code == 0, res.output
+    assert sorted((r["task"], r["provenance"]["repeat"]) for r in found) == [
+        ("cnn", 1), ("cnn", 2), ("rnn", 1), ("rnn", 2)]
+    for r in found:
+        assert r["status"] == "ok" and r["data"]["source"] == "real"
+        assert results.validate(r) == []
+
+
+def test_container_is_offline_and_mounts_are_read_only(built_image, engine, tmp_path,
+                                                       data_dir):
+    image = catalog.lookup([IMAGE])[0]
+    opts = runner.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
+    run = runner.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
+                     "cpu", opts, {})
+    os.makedirs(run.dir)
+    args = run.container_args()
+    args.update(detach=False, remove=True, command=["python3", "-c", PROBE])
+    got = json.loads(engine.containers.run(**args).decode())
+    assert got["uid"] == os.getuid()
+    assert got["/tasks"] is False and got["/data"] is False and got["/results"] is True
+    assert got["net"].startswith("no network")
+
+
+PROBE = r'''
+import json, os, socket
+out = {"uid": os.getuid()}
+for d in ("/tasks", "/data", "/results"):
+    try:
+        open(os.path.join(d, "probe"), "w").close(); out[d] = True
+    except OSError:
+        out[d] = False
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3); out["net"] = "connected"
+except OSError as e:
+    out["net"] = "no network: %s" % e
+print(json.dumps(out))
+'''
+
+
+def test_killed_container_yields_failed_result(built_image, engine, tmp_path):
+    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
+                          "--memory", "40m")
+    assert res.exit_code == 1
+    assert len(found) == 1  # stops at the first failure without --keep-going
+    r = found[0]
+    assert results.validate(r) == []
+    assert r["status"] == "failed" and r["exit_code"] == 137
+    assert "out of memory" in r["reason"]
+    assert leftover_containers(engine) == []
+
+
+def test_keep_going_runs_the_rest(built_image, tmp_path):
+    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
+                          "--memory", "40m", "--keep-going")
+    assert res.exit_code == 1
+    assert [r["status"] for r in found] == ["failed", "failed"]
+
+
+def test_task_error_inside_the_container(built_image, tmp_path):
+    bad = tmp_path / "bad-data"
+    bad.mkdir()
+    (bad / "cifar-10-python.tar.gz").write_bytes(b"not a tarball")
+    res, found, _ = bench(tmp_path, "--task", "cnn", "--data-dir", str(bad), "--epochs", "1")
+    assert res.exit_code == 1
+    r = found[0]
+    assert r["status"] == "failed" and r["exit_code"] == 1 and r["reason"]
+    assert r["data"]["source"] == "real" and results.validate(r) == []
+
+
+def test_timeout_kills_and_removes_the_container(built_image, engine, tmp_path):
+    t0 = time.time()
+    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--timeout", "4")
+    assert res.exit_code == 1
+    assert time.time() - t0 < 60
+    r = found[0]
+    assert r["status"] == "failed" and "timed out after 4 s" in r["reason"]
+    assert results.validate(r) == []
+    assert leftover_containers(engine, r["provenance"]["run_id"]) == []
+
+
+def test_ctrl_c_stops_and_removes_the_container(built_image, engine, tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "bench", IMAGE, "--synthetic",
+                             "--task", "cnn", "--results-dir", str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        run_id, deadline = None, time.time() + 120
+        while time.time() < deadline and run_id is None:
+            time.sleep(0.5)
+            runs = glob.glob(str(out / "*" / IMAGE))
+            if runs:
+                candidate = os.path.basename(os.path.dirname(runs[0]))
+                if [c for c in leftover_containers(engine, candidate) if c.status == "running"]:
+                    run_id = candidate
+        assert run_id, "no running container appeared"
+        time.sleep(2)  # let it get going
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    assert leftover_containers(engine, run_id) == []
+    r = results.read(glob.glob(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))[0])
+    assert r["status"] == "failed" and "interrupted" in r["reason"]
+    assert results.validate(r) == []
+
+
+def test_gpu_without_gpu_runtime_is_one_line(built_image, tmp_path):
+    if engine.has_gpu_runtime():
+        pytest.skip("this host has a GPU runtime")
+    res, found, _ = bench(tmp_path, "--synthetic", "--device", "gpu")
+    assert res.exit_code == 1 and found == []
+    assert "no NVIDIA GPU runtime" in res.output and "--device cpu" in res.output
