@@ -167,7 +167,10 @@ def report(results_dir, out):
 
 # issue 6: pin-rot doctor and vendoring (logic in harness/doctor.py, harness/vendor.py)
 from .doctor import doctor_command  # noqa: E402
+from .vendor import vendor_command, vendor_build_command  # noqa: E402
 main.add_command(doctor_command)
+main.add_command(vendor_command)
+main.add_command(vendor_build_command)
 
 
 if __name__ == "__main__":

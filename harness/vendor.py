@@ -1,0 +1,391 @@
+"""`dlbench vendor NAME`: one archive with everything the image's build fetches, and
+`dlbench vendor-build ARCHIVE`: build from it with the network switched off.
+
+The archive (an uncompressed tar: its big members are compressed already) holds
+
+  manifest.json        name, build args, Python, the base reference and id, and the sha256 and
+                       size of every other member
+  base/image.tar       `docker save` of the base image (the tag its FROM resolves to)
+  base/cache.tar       `docker save` of the image as built here: a layer cache (cache_from) for
+                       the steps before `COPY _dlbench/` (apt-get of distribution packages)
+  image/<name>/...     the image folder (Dockerfile, requirements*.txt, ...)
+  wheels/...           `pip download` of the requirements the build installs, for the image's
+                       Python and platform, with the host's pip settings (index, CA bundle,
+                       find-links wheelhouse, constraints)
+  artifacts/...        the Dockerfile's NAME_URL files, checked against NAME_SHA256
+  data/...             datasets found valid in the data cache (checksums in the manifest)
+
+vendor-build checks every member against the manifest, `docker load`s the base, and builds with
+pip --no-index --find-links on the vendored wheels (URL artifacts go to _dlbench/artifacts/,
+which the Dockerfiles use before their URL), in a build whose containers have network_mode
+"none": nothing can be fetched, so a successful build proves the archive is complete.
+"""
+import datetime
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+import click
+
+from . import catalog, context, doctor, engine, paths, pipconf
+from .errors import HarnessError
+
+FORMAT = 1
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _python_tags(python):
+    major, minor = (doctor._vtuple(python) + (0, 0))[:2]
+    cp = "cp%d%d" % (major, minor)
+    abi = cp + ("m" if (major, minor) < (3, 8) else "")
+    return "%d.%d" % (major, minor), abi
+
+
+def requirement_files(image, build_args):
+    """The requirements files the build installs: `-r .../requirements*.txt` in RUN lines with
+    build arguments resolved, else every requirements*.txt of the folder."""
+    with open(image.dockerfile) as f:
+        text = f.read()
+    _, args = catalog.parse_dockerfile(text)
+    args.update(build_args)
+    chosen = []
+    for word, rest in catalog._instructions(text):
+        if word != "RUN":
+            continue
+        for m in re.finditer(r"-r\s+(\S+)", catalog._substitute(rest, args)):
+            name = os.path.basename(m.group(1).strip("'\""))
+            if os.path.isfile(os.path.join(image.folder, name)) and name not in chosen:
+                chosen.append(name)
+    if not chosen:
+        chosen = sorted(n for n in os.listdir(image.folder)
+                        if n.startswith("requirements") and n.endswith(".txt"))
+    return chosen
+
+
+def download_wheels(image, needs, build_args, dest, echo):
+    """pip download, for the image's Python on linux x86_64, with the host's pip settings."""
+    os.makedirs(dest, exist_ok=True)
+    host = "%d.%d" % sys.version_info[:2]
+    python = needs.python or host
+    pip = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+           "--progress-bar", "off", "-d", dest]
+    files = requirement_files(image, build_args)
+    run_pins = [(p, v) for p, v, where in needs.pins if where.endswith(" RUN")]
+    if python == host:
+        cmds = [pip + ["-r", os.path.join(image.folder, f)] for f in files]
+        cmds += [pip + ["%s==%s" % pv] for pv in run_pins]
+    else:
+        # Another Python: pip resolves nothing for a foreign interpreter, so fetch each pin
+        # (the requirements files pin everything) as a wheel for that Python, else its sdist.
+        version, abi = _python_tags(python)
+        target = ["--no-deps", "--only-binary=:all:", "--python-version", version,
+                  "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none",
+                  "--platform", "linux_x86_64", "--platform", "manylinux1_x86_64",
+                  "--platform", "manylinux2010_x86_64", "--platform", "manylinux2014_x86_64",
+                  "--platform", "any"]
+        pins = []
+        for f in files:
+            pins.extend(doctor.requirement_pins(os.path.join(image.folder, f)))
+        pins += run_pins
+        cmds = []
+        for project, v in pins:
+            spec = "%s==%s" % (project, v)
+            cmds.append((pip + target + [spec], pip + ["--no-deps", "--no-binary=:all:", spec]))
+    for cmd in cmds:
+        alternatives = cmd if isinstance(cmd, tuple) else (cmd,)
+        for i, c in enumerate(alternatives):
+            proc = subprocess.run(c, capture_output=True, text=True)
+            if proc.returncode == 0:
+                break
+            if i == len(alternatives) - 1:
+                tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                raise HarnessError("pip download failed for %s: %s" % (c[-1], tail))
+    echo("  wheels: %d files" % len(os.listdir(dest)))
+    return files
+
+
+def fetch_artifacts(needs, dest, supplied, http, echo):
+    """Each NAME_URL of the image (not apt repositories or keys' folders) into dest, verified."""
+    os.makedirs(dest, exist_ok=True)
+    out = []
+    for prefix, url, sha in needs.artifacts:
+        if prefix.endswith("_REPO"):
+            continue
+        filename = url.rstrip("/").rsplit("/", 1)[-1]
+        path = os.path.join(dest, filename)
+        if prefix in supplied:
+            shutil.copyfile(supplied[prefix], path)
+        else:
+            try:
+                with http.open(url) as resp, open(path, "wb") as f:
+                    shutil.copyfileobj(resp, f, 1 << 20)
+            except (doctor.Unreachable, doctor.Gone) as e:
+                raise HarnessError("%s_URL %s: %s; pass --artifact %s=FILE with a copy you "
+                                   "trust" % (prefix, url, e, prefix))
+        got = _sha256(path)
+        if sha and got != sha.lower():
+            raise HarnessError("%s_URL: sha256 %s, expected %s" % (prefix, got, sha))
+        out.append({"arg": prefix, "url": url, "file": "artifacts/" + filename,
+                    "sha256": got, "pinned": bool(sha)})
+        echo("  artifact %s (%s)" % (filename, "sha256 verified" if sha else "unpinned"))
+    return out
+
+
+def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_cache=True,
+           echo=click.echo):
+    """Write the archive; returns its path."""
+    image = catalog.lookup([name])[0]
+    build_args = dict(build_args or {})
+    needs = doctor.image_needs(image.folder)
+    base_ref = build_args.get("BASE") or image.base
+    out = out or os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    work = tempfile.mkdtemp(prefix="dlbench-vendor-")
+    try:
+        manifest = {"format": FORMAT, "image": name, "python": needs.python,
+                    "build_args": build_args,
+                    "created": datetime.datetime.utcnow().replace(microsecond=0).isoformat()
+                    + "Z", "members": {}}
+        # base image
+        if base_ref:
+            try:
+                base = engine.client().images.get(base_ref)
+            except Exception:
+                raise HarnessError("base image %s is not in the local engine: build or pull it "
+                                   "first (`dlbench build %s` does)" % (base_ref, name))
+            os.makedirs(os.path.join(work, "base"))
+            echo("  docker save %s" % base_ref)
+            with open(os.path.join(work, "base", "image.tar"), "wb") as f:
+                for chunk in base.save(named=base_ref):
+                    f.write(chunk)
+            manifest["base"] = {"ref": base_ref, "id": base.id, "file": "base/image.tar"}
+        # The built image, as a layer cache for the steps before the pip settings: its
+        # distribution-package layers (apt-get) then need no network either. The steps from
+        # `COPY _dlbench/` on differ in the offline context (no index) and run again offline.
+        if with_cache:
+            try:
+                built = engine.client().images.get(image.tag)
+            except Exception:
+                raise HarnessError("%s is not built here: run `dlbench build %s` first (its "
+                                   "apt layers go into the archive as a build cache), or pass "
+                                   "--no-cache-image" % (image.tag, name))
+            echo("  docker save %s (layer cache for the apt steps)" % image.tag)
+            cache_tag = "dlbench-vendor/%s:cache" % name
+            built.tag(cache_tag)
+            built = engine.client().images.get(cache_tag)
+            with open(os.path.join(work, "base", "cache.tar"), "wb") as f:
+                for chunk in built.save(named=cache_tag):
+                    f.write(chunk)
+            manifest["cache"] = {"ref": cache_tag, "id": built.id, "file": "base/cache.tar"}
+        # image folder
+        shutil.copytree(image.folder, os.path.join(work, "image", name),
+                        ignore=shutil.ignore_patterns(context.GENERATED, ".*"))
+        # wheels, artifacts
+        manifest["requirements"] = download_wheels(image, needs, build_args,
+                                                   os.path.join(work, "wheels"), echo)
+        http = doctor.Http(timeout=60)
+        manifest["artifacts"] = fetch_artifacts(needs, os.path.join(work, "artifacts"),
+                                                supplied or {}, http, echo)
+        # datasets with their published checksums
+        manifest["data"] = []
+        if with_data:
+            from . import data
+            folder = paths.data_dir()
+            for ds in data.DATASETS.values():
+                if os.path.isdir(folder) and data.is_valid(ds, folder):
+                    os.makedirs(os.path.join(work, "data"), exist_ok=True)
+                    shutil.copyfile(os.path.join(folder, ds.filename),
+                                    os.path.join(work, "data", ds.filename))
+                    manifest["data"].append({"name": ds.name, "file": "data/" + ds.filename,
+                                             ds.algorithm: ds.checksum, "source": ds.source})
+                else:
+                    echo("  dataset %s: not in %s (run `dlbench data fetch`); left out"
+                         % (ds.name, folder))
+        for dirpath, _, filenames in os.walk(work):
+            for fn in sorted(filenames):
+                path = os.path.join(dirpath, fn)
+                rel = os.path.relpath(path, work)
+                manifest["members"][rel] = {"sha256": _sha256(path),
+                                            "size": os.path.getsize(path)}
+        tmp_out = out + ".part"
+        with tarfile.open(tmp_out, "w") as tar:
+            data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(data_bytes)
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data_bytes))
+            for rel in sorted(manifest["members"]):
+                tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
+        os.replace(tmp_out, out)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def unpack(archive, dest):
+    """Extract and verify every member against manifest.json; returns the manifest."""
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in member.name.split("/") or \
+                    not (member.isfile() or member.isdir()):
+                raise HarnessError("%s: unsafe member %s" % (archive, member.name))
+        tar.extractall(dest)
+    path = os.path.join(dest, "manifest.json")
+    if not os.path.isfile(path):
+        raise HarnessError("%s has no manifest.json: not a dlbench vendor archive" % archive)
+    with open(path) as f:
+        manifest = json.load(f)
+    for rel, meta in manifest["members"].items():
+        full = os.path.join(dest, rel)
+        if not os.path.isfile(full) or _sha256(full) != meta["sha256"]:
+            raise HarnessError("%s: member %s is missing or its sha256 differs from the "
+                               "manifest" % (archive, rel))
+    for rel in _files(dest):
+        if rel != "manifest.json" and rel not in manifest["members"]:
+            raise HarnessError("%s: member %s is not in the manifest" % (archive, rel))
+    return manifest
+
+
+def _files(root):
+    for dirpath, _, filenames in os.walk(root):
+        for fn in filenames:
+            yield os.path.relpath(os.path.join(dirpath, fn), root)
+
+
+class VendoredContext(context.Context):
+    """The harness's build context, with pip pointed at the vendored wheels only (no index)
+    and the URL artifacts under _dlbench/artifacts/."""
+
+    def __init__(self, image, wheels_dir, artifacts_dir):
+        self._wheels_dir = wheels_dir
+        self._artifacts_dir = artifacts_dir
+        settings = pipconf.PipSettings({"find-links": wheels_dir, "no-index": "true"},
+                                       ["dlbench vendor archive"])
+        context.Context.__init__(self, image, settings, offline=True)
+
+    def _wheels(self):
+        out = {}
+        for folder, prefix in ((self._wheels_dir, "/wheels/"),
+                               (self._artifacts_dir, "/artifacts/")):
+            if os.path.isdir(folder):
+                for name in sorted(os.listdir(folder)):
+                    out[context.GENERATED + prefix + name] = os.path.join(folder, name)
+        return out
+
+
+def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag=None):
+    """Load the base, build the image from the archive with no network. Returns (image id,
+    seconds of the build itself)."""
+    import docker
+    work = tempfile.mkdtemp(prefix="dlbench-vendor-build-")
+    try:
+        manifest = unpack(archive, work)
+        name = manifest["image"]
+        client = engine.client()
+        base = manifest.get("base")
+        if base:
+            with open(os.path.join(work, base["file"]), "rb") as f:
+                loaded = client.images.load(f)
+            echo("  loaded base %s (%s)" % (base["ref"], ", ".join(
+                t for img in loaded for t in img.tags) or loaded[0].id[:19]))
+        cache_from = []
+        cache = manifest.get("cache")
+        if cache:
+            with open(os.path.join(work, cache["file"]), "rb") as f:
+                client.images.load(f)
+            cache_from = [cache["ref"]]
+            echo("  loaded layer cache %s" % cache["ref"])
+        image = catalog.load_image(os.path.join(work, "image", name))
+        ctx = VendoredContext(image, os.path.join(work, "wheels"), os.path.join(work, "artifacts"))
+        args = dict(manifest.get("build_args") or {})
+        if base:
+            args.setdefault("BASE", base["ref"])
+        labels = {catalog.CONTEXT_HASH_LABEL: ctx.digest(args, base and base["id"]),
+                  catalog.IMAGE_NAME_LABEL: name,
+                  catalog.LABEL_PREFIX + "vendor-archive": os.path.basename(archive)}
+        start = time.time()
+        image_id, last = None, ""
+        with ctx.tarfile() as tar:
+            stream = client.api.build(fileobj=tar, custom_context=True, tag=tag or image.tag,
+                                      buildargs=args, labels=labels, rm=True, forcerm=True,
+                                      pull=False, decode=True, network_mode=network_mode,
+                                      cache_from=cache_from or None)
+            for chunk in stream:
+                if "stream" in chunk:
+                    for line in chunk["stream"].splitlines():
+                        if line.strip():
+                            last = line.strip()
+                            if verbose or last.startswith("Step "):
+                                echo("  [%s] %s" % (name, last[:150]))
+                if "error" in chunk:
+                    raise HarnessError("offline build of %s failed: %s (last: %s)" % (
+                        name, chunk["error"].strip().splitlines()[-1], last[:200]))
+                aux = chunk.get("aux") or {}
+                if "ID" in aux:
+                    image_id = aux["ID"]
+        took = time.time() - start
+        if image_id is None:
+            try:
+                image_id = client.images.get(tag or image.tag).id
+            except docker.errors.ImageNotFound:
+                raise HarnessError("offline build of %s produced no image" % name)
+        return image_id, took
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _kv(ctx, param, values):
+    out = {}
+    for v in values:
+        key, sep, value = v.partition("=")
+        if not sep or not key:
+            raise click.BadParameter("expected KEY=VALUE, got %r" % v)
+        out[key] = value
+    return out
+
+
+@click.command("vendor")
+@click.argument("name")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="archive path (default: results/vendor/NAME.tar)")
+@click.option("--build-arg", "build_args", multiple=True, callback=_kv, metavar="KEY=VALUE",
+              help="build arguments the vendored build will use (they choose requirements)")
+@click.option("--artifact", "artifacts", multiple=True, callback=_kv, metavar="NAME=FILE",
+              help="a local copy of the Dockerfile's NAME_URL file (checked against NAME_SHA256)")
+@click.option("--no-data", is_flag=True, help="leave the datasets out")
+@click.option("--no-cache-image", is_flag=True,
+              help="leave out the built image (the layer cache for apt steps); the offline "
+                   "build then needs those steps cached on its engine already")
+def vendor_command(name, out, build_args, artifacts, no_data, no_cache_image):
+    """Save everything NAME's build needs into one archive (base image, wheels, URL artifacts,
+    datasets, the image folder, manifest.json with sha256 of every member)."""
+    start = time.time()
+    path = vendor(name, out, build_args, artifacts, with_data=not no_data,
+                  with_cache=not no_cache_image)
+    click.echo("wrote %s (%.0f MB) in %.0f s; build it offline with: dlbench vendor-build %s"
+               % (path, os.path.getsize(path) / 1e6, time.time() - start, path))
+
+
+@click.command("vendor-build")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tag", help="tag the result (default: dlbench/NAME:latest)")
+@click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
+def vendor_build_command(archive, tag, verbose):
+    """Build the image in a `dlbench vendor` ARCHIVE with no network (network_mode none)."""
+    image_id, took = build_from(archive, verbose=verbose, tag=tag)
+    click.echo("built %s from %s with no network in %.0f s" % (image_id[:19], archive, took))
