@@ -1,0 +1,61 @@
+# dlbench: make targets are thin wrappers over the `dlbench` command line (pip install -e .).
+#
+#   make install                          install the dlbench command (editable) with test deps
+#   make base                             make debian:bookworm-slim (pull, else debootstrap)
+#   make build FRAMEWORK=pytorch-2.13     build (or reuse) one image
+#   make bench FRAMEWORK=pytorch-2.13 [TASK=cnn] [DEVICE=cpu|gpu|auto] [ARGS="--synthetic"]
+#   make data                             fetch CIFAR-10 and IMDB into ./data (checksummed)
+#   make results / make report            table of results/ / the rendered report
+#   make test                             the test suite (engine tests need a Docker engine)
+#   make compose.yaml                     regenerate compose.yaml from images/*/Dockerfile
+
+PYTHON    ?= python3
+DLBENCH   ?= dlbench
+FRAMEWORK ?= pytorch-2.13
+TASK      ?=
+DEVICE    ?= auto
+ARGS      ?=
+
+TASK_OPTS = $(foreach t,$(subst $(comma), ,$(TASK)),--task $(t))
+comma := ,
+
+.PHONY: help install base build bench data results report test test-unit overhead list
+
+help:
+	@sed -n '3,11p' Makefile
+
+install:
+	$(PYTHON) -m pip install -e '.[test]'
+
+list:
+	$(DLBENCH) list
+
+base:
+	sh images/_base/debian-bookworm/make-base.sh debian:bookworm-slim
+
+build:
+	$(DLBENCH) build $(FRAMEWORK) $(ARGS)
+
+bench:
+	$(DLBENCH) bench $(FRAMEWORK) $(TASK_OPTS) --device $(DEVICE) $(ARGS)
+
+data:
+	$(DLBENCH) data fetch
+
+results:
+	$(DLBENCH) results
+
+report:
+	$(DLBENCH) report
+
+test:
+	$(PYTHON) -m pytest -ra
+
+test-unit:
+	$(PYTHON) -m pytest -ra -m "not engine"
+
+overhead:
+	$(PYTHON) bench/harness_overhead.py
+
+compose.yaml: $(wildcard images/*/Dockerfile) harness/compose.py
+	$(PYTHON) -m harness.compose > $@
