@@ -283,9 +283,29 @@ def execute(run, tracker, echo=click.echo):
     if out is not None:
         out.join(30)
     result = _gather(run, exit_code, reason, started, out)
+    inside = None
     if container is not None:
+        inside = _container_seconds(container)
         tracker.remove(container)
-    return collect(run, result, time.time() - t0)
+    return collect(run, result, time.time() - t0, inside)
+
+
+def _container_seconds(container):
+    """How long the container's process ran, by the engine's clock (StartedAt..FinishedAt)."""
+    import datetime
+
+    def parse(stamp):
+        stamp = stamp.rstrip("Z")
+        head, _, frac = stamp.partition(".")
+        t = datetime.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S")
+        return t + datetime.timedelta(microseconds=int((frac + "000000")[:6] or 0))
+
+    try:
+        container.reload()
+        state = container.attrs["State"]
+        return round((parse(state["FinishedAt"]) - parse(state["StartedAt"])).total_seconds(), 3)
+    except Exception:
+        return None
 
 
 def _kill(container):
@@ -355,7 +375,7 @@ def _gather(run, exit_code, reason, started, out):
     return result
 
 
-def collect(run, result, wall):
+def collect(run, result, wall, container_seconds=None):
     """Validate, add provenance, write result.json; an invalid result is kept beside it."""
     problems = results.validate(result)
     if problems:
@@ -368,6 +388,7 @@ def collect(run, result, wall):
             result.get("started") if isinstance(result.get("started"), str) else None)
     prov = dict(run.prov)
     prov.update(repeat=run.repeat, run_id=run.opts.run_id, host_wall_seconds=round(wall, 3),
+                container_seconds=container_seconds,
                 log=os.path.relpath(run.log_path, run.opts.results_root))
     result["provenance"] = prov
     problems = results.validate(result)
