@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 FRAMEWORK = "tensorflow"
-VARIANTS = ("reference", "tuned")  # tuned: XLA, tf.function(jit_compile=True)
-_DEV = {"gpu": False, "xla": False}
+VARIANTS = ("reference",)  # oneDNN + NHWC is TF's fast CPU path; XLA was no faster here
+_DEV = {"gpu": False}
 
 
 def framework_version():
@@ -46,8 +46,7 @@ def init(device, seed, variant):
         tf.config.set_visible_devices([], "GPU")
     tf.random.set_seed(seed)
     _DEV["gpu"] = device == "gpu"
-    _DEV["xla"] = variant == "tuned"
-    return {"layout": "NHWC", "xla": _DEV["xla"],
+    return {"layout": "NHWC",
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
 
 
@@ -130,8 +129,8 @@ def build_trainer(model, p):
 
     # tf.function traces each step once into a graph (compiled during the runner's warm-up)
     return {"model": model, "velocity": velocity,
-            "step": tf.function(step, jit_compile=_DEV["xla"]),
-            "classes": tf.function(classes, jit_compile=_DEV["xla"])}
+            "step": tf.function(step),
+            "classes": tf.function(classes)}
 
 
 def _tensor(array):
