@@ -26,9 +26,9 @@ def bench(tmp_path, *argv):
     return res, found, out
 
 
-def leftover_containers(client, run_id=None):
-    label = "org.dlbench.run" + ("=%s" % run_id if run_id else "")
-    return client.containers.list(all=True, filters={"label": label})
+def leftover_containers(client, run_id):
+    """Containers of this run still there (other runs may share the engine)."""
+    return client.containers.list(all=True, filters={"label": "org.dlbench.run=%s" % run_id})
 
 
 def test_second_build_reuses_the_image(built_image):
@@ -63,7 +63,7 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
         events = [json.loads(l) for l in open(os.path.join(folder, "events.jsonl"))]
         assert events[0]["event"] == "start" and events[-1]["event"] == "end"
         assert os.path.getsize(os.path.join(folder, "container.log")) > 0
-    assert leftover_containers(engine) == []
+    assert leftover_containers(engine, found[0]["provenance"]["run_id"]) == []
     table = CliRunner().invoke(main, ["results", "--results-dir", str(out)])
     assert table.exit_code == 0 and table.output.count(IMAGE) == 3
 
@@ -119,7 +119,7 @@ def test_killed_container_yields_failed_result(built_image, engine, tmp_path):
     assert results.validate(r) == []
     assert r["status"] == "failed" and r["exit_code"] == 137
     assert "out of memory" in r["reason"]
-    assert leftover_containers(engine) == []
+    assert leftover_containers(engine, r["provenance"]["run_id"]) == []
 
 
 def test_keep_going_runs_the_rest(built_image, tmp_path):
