@@ -400,6 +400,12 @@ def collect(run, result, wall, container_seconds=None):
 
 # ------------------------------------------------------------------------------- the whole bench
 
+def _shown(path):
+    """A path as the user would type it: relative under the current folder, else absolute."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def bench(images, opts, echo=click.echo, verbose=False):
     """Build (or reuse) each image and run its tasks; returns the list of results."""
     check_request(images, opts)
@@ -422,7 +428,7 @@ def bench(images, opts, echo=click.echo, verbose=False):
             prov = provenance.for_image(image, image_obj)
             echo("%s: image %s%s, device %s, results in %s" % (
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
-                os.path.relpath(os.path.join(run_root, image.name))))
+                _shown(os.path.join(run_root, image.name))))
             for task in (opts.tasks or image.tasks):
                 for variant in (opts.variants or image.variants[:1]):
                     for k in range(1, opts.repeat + 1):
