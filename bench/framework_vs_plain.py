@@ -1,0 +1,257 @@
+"""Adapter vs plain loop, one framework per process (a script, not a test): prints figures.
+
+For one of the non-PyTorch columns (tensorflow2, keras3 on a backend, flax), times in ONE
+process, alternating A/B over --pairs rounds:
+  CNN        the adapter through tasks/common/protocol.train (the runner's clock and loop)
+             against a plain hand-written training loop of the same CNN in the same framework
+             (written again below, not taken from the adapter): a tf.function step, Keras's
+             model.fit, a jax.jit step;
+  inference  the adapter through protocol.infer against calling the framework's compiled
+             forward pass directly (tf.function / model.predict / jax.jit) on the same model.
+Prints images/s of each and the ratio adapter/plain (goal: >= 0.95). Synthetic inputs of the
+real shapes; every figure printed here is synthetic-data throughput on this machine's CPU.
+
+    python bench/framework_vs_plain.py tensorflow2
+    python bench/framework_vs_plain.py keras3 --variant jax      (tensorflow | jax | torch)
+    python bench/framework_vs_plain.py flax --examples 3200 --images 160 --pairs 2
+
+bench/runner_vs_plain.py is the PyTorch counterpart (fresh processes per run).
+"""
+import argparse
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tasks"))
+clock = time.perf_counter
+
+
+def plain_cnn_tensorflow(x, y, epochs, bs, seed):
+    import tensorflow as tf
+    tf.random.set_seed(seed)
+
+    def glorot(shape, fan_in, fan_out):
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return tf.Variable(tf.random.uniform(shape, -a, a))
+    shapes = [(3, 50), (50, 50), (50, 100), (100, 100)]
+    convs = [(glorot([3, 3, i, o], 9 * i, 9 * o), tf.Variable(tf.zeros([o]))) for i, o in shapes]
+    fc1 = (glorot([6400, 512], 6400, 512), tf.Variable(tf.zeros([512])))
+    fc2 = (glorot([512, 10], 512, 10), tf.Variable(tf.zeros([10])))
+    weights = [w for layer in convs + [fc1, fc2] for w in layer]
+    assert sum(int(np.prod(w.shape)) for w in weights) == 3441592
+    velocity = [tf.Variable(tf.zeros_like(w)) for w in weights]
+
+    def conv(h, layer):
+        return tf.nn.bias_add(tf.nn.conv2d(h, layer[0], 1, "SAME"), layer[1])
+
+    @tf.function
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            h = tf.nn.relu(conv(xb, convs[0]))
+            h = tf.nn.dropout(tf.nn.relu(tf.nn.max_pool2d(conv(h, convs[1]), 2, 2, "VALID")), .25)
+            h = tf.nn.relu(conv(h, convs[2]))
+            h = tf.nn.dropout(tf.nn.relu(tf.nn.max_pool2d(conv(h, convs[3]), 2, 2, "VALID")), .25)
+            h = tf.nn.dropout(tf.nn.relu(tf.matmul(tf.reshape(h, [bs, -1]), fc1[0]) + fc1[1]), .5)
+            logits = tf.matmul(h, fc2[0]) + fc2[1]
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(yb, logits))
+        for w, v, g in zip(weights, velocity, tape.gradient(loss, weights)):
+            v.assign(0.9 * v + g)
+            w.assign_sub(0.01 * v)
+        return loss
+
+    return _loop(lambda xb, yb: step(xb, yb), x, y, epochs, bs, seed)
+
+
+def plain_cnn_keras(x, y, epochs, bs, seed):
+    import keras
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        L.Conv2D(50, 3, padding="same", activation="relu"), L.Conv2D(50, 3, padding="same"),
+        L.MaxPooling2D(2), L.Activation("relu"), L.Dropout(0.25),
+        L.Conv2D(100, 3, padding="same", activation="relu"), L.Conv2D(100, 3, padding="same"),
+        L.MaxPooling2D(2), L.Activation("relu"), L.Dropout(0.25),
+        L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5), L.Dense(10)])
+    assert model.count_params() == 3441592
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.train_on_batch(x[:bs], y[:bs])  # warm-up (compiles the train function fit uses)
+    steps = len(x) // bs
+    n = steps * bs
+    start = clock()
+    model.fit(x[:n], y[:n], batch_size=bs, epochs=epochs, shuffle=True, verbose=0)
+    seconds = clock() - start
+    return n * epochs / seconds
+
+
+def plain_cnn_flax(x, y, epochs, bs, seed):
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            g = nnx.initializers.glorot_uniform()
+            self.c = nnx.List([nnx.Conv(i, o, (3, 3), kernel_init=g, rngs=rngs)
+                               for i, o in ((3, 50), (50, 50), (50, 100), (100, 100))])
+            self.f1 = nnx.Linear(6400, 512, kernel_init=g, rngs=rngs)
+            self.f2 = nnx.Linear(512, 10, kernel_init=g, rngs=rngs)
+            self.d1, self.d2 = nnx.Dropout(0.25), nnx.Dropout(0.5)
+
+        def __call__(self, h, key):
+            k = jax.random.split(key, 3)
+            h = nnx.relu(self.c[0](h))
+            h = self.d1(nnx.relu(nnx.max_pool(self.c[1](h), (2, 2), (2, 2))), rngs=k[0])
+            h = nnx.relu(self.c[2](h))
+            h = self.d1(nnx.relu(nnx.max_pool(self.c[3](h), (2, 2), (2, 2))), rngs=k[1])
+            h = self.d2(nnx.relu(self.f1(h.reshape((h.shape[0], -1)))), rngs=k[2])
+            return self.f2(h)
+
+    graphdef, params, rest = nnx.split(Net(nnx.Rngs(seed)), nnx.Param, ...)
+    assert sum(w.size for w in jax.tree_util.tree_leaves(params)) == 3441592
+    tx = optax.sgd(0.01, momentum=0.9)
+
+    @jax.jit
+    def step(params, opt_state, xb, yb, key):
+        def loss_fn(params):
+            logits = nnx.merge(graphdef, params, rest)(xb, key)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    box = {"params": params, "opt": tx.init(params), "key": jax.random.PRNGKey(seed)}
+
+    def one(xb, yb):
+        box["key"], key = jax.random.split(box["key"])
+        box["params"], box["opt"], loss = step(box["params"], box["opt"], xb, yb, key)
+        return loss
+    return _loop(one, x, y, epochs, bs, seed, done=lambda: jax.block_until_ready(box["params"]),
+                 to_device=jnp.asarray)
+
+
+def _loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda a: a):
+    rng = np.random.RandomState(seed)
+    step(to_device(x[:bs]), to_device(y[:bs]))  # warm-up: compile, as the runner does
+    done()
+    steps = len(x) // bs
+    start = clock()
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for i in range(steps):
+            idx = order[i * bs:(i + 1) * bs]
+            step(to_device(x[idx]), to_device(y[idx]))
+    done()
+    return steps * bs * epochs / (clock() - start)
+
+
+def plain_forward(framework, adapter, model, x, bs):
+    """The framework's compiled forward pass called directly on the adapter's model."""
+    batches = [x[i:i + bs] for i in range(0, len(x) - bs + 1, bs)]
+    if framework == "keras3":
+        model.predict(x[:bs], batch_size=bs, verbose=0)
+        start = clock()
+        model.predict(x[:len(batches) * bs], batch_size=bs, verbose=0)
+        return len(batches) * bs / (clock() - start)
+    if framework == "tensorflow2":
+        import tensorflow as tf
+        fn = lambda b: model.forward(tf.constant(b)).numpy()  # noqa: E731
+    else:
+        fn = lambda b: np.asarray(model["forward"](model["weights"], b))  # noqa: E731
+    fn(batches[0])
+    start = clock()
+    for b in batches:
+        fn(b)
+    return len(batches) * bs / (clock() - start)
+
+
+PLAIN_CNN = {"tensorflow2": plain_cnn_tensorflow, "keras3": plain_cnn_keras,
+             "flax": plain_cnn_flax}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("framework", choices=sorted(PLAIN_CNN))
+    ap.add_argument("--variant", default=None, help="keras3: tensorflow (default), jax, torch")
+    ap.add_argument("--examples", type=int, default=3200, help="CNN training examples")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--images", type=int, default=160, help="inference images (batches of 32)")
+    ap.add_argument("--pairs", type=int, default=2, help="adapter/plain rounds, alternating")
+    ap.add_argument("--skip-inference", action="store_true")
+    args = ap.parse_args()
+    variant = args.variant or ("tensorflow" if args.framework == "keras3" else "reference")
+    os.environ["DLBENCH_VARIANT"] = variant  # before the adapter imports its framework
+
+    from common import data, params, protocol
+    from common.output import emit  # noqa: F401  (protocol prints epoch events)
+    cnn = importlib.import_module("cnn." + args.framework)
+    settings = cnn.init("cpu", 0, variant)
+    print("# %s/%s vs plain %s loop: %s, synthetic data, CPU, %s, %s %s"
+          % (args.framework, variant, args.framework, platform.node(), platform.processor()
+             or platform.machine(), cnn.FRAMEWORK, cnn.framework_version()))
+    p = params.for_task("cnn", args.epochs)
+    d = data.synthetic_cifar(0, limit=args.examples)
+    for k in ("x_train", "x_test"):
+        d[k] = d[k].transpose(0, 2, 3, 1).copy()  # NHWC, as run.py does for these adapters
+    assert settings["layout"] == "NHWC"
+    runner, plain = [], []
+    devnull = open(os.devnull, "w")
+    for i in range(args.pairs):
+        order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
+        for which in order:
+            if which == "adapter":
+                state = cnn.build_trainer(cnn.build_model(p), p)
+                stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
+                try:
+                    timings, _ = protocol.train(cnn, state, d, p, 0)
+                finally:
+                    sys.stdout = stdout
+                runner.append(timings["images_per_second"])
+            else:
+                plain.append(PLAIN_CNN[args.framework](d["x_train"], d["y_train"], args.epochs,
+                                                       p["batch_size"], 0))
+        print("cnn round %d: adapter %.1f img/s, plain %.1f img/s"
+              % (i + 1, runner[-1], plain[-1]))
+        sys.stdout.flush()
+    rm, pm = statistics.median(runner), statistics.median(plain)
+    print("CNN   %s/%s (%d examples x %d epochs): adapter %.1f img/s, plain %.1f img/s, "
+          "adapter/plain %.3f" % (args.framework, variant, args.examples, args.epochs, rm, pm,
+                                 rm / pm))
+    if args.skip_inference:
+        return
+    inf = importlib.import_module("inference." + args.framework)
+    inf.init("cpu", 0, variant)
+    pi = params.for_task("inference")
+    x = data.random_images(pi, 0, layout="NHWC", limit=args.images)["x"]
+    model = inf.build_model(pi)
+    runner, plain = [], []
+    for i in range(args.pairs):
+        order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
+        for which in order:
+            if which == "adapter":
+                stdout, sys.stdout = sys.stdout, devnull
+                try:
+                    timings, _, _ = protocol.infer(inf, model, x, pi)
+                finally:
+                    sys.stdout = stdout
+                runner.append(timings["images_per_second"])
+            else:
+                plain.append(plain_forward(args.framework, inf, model, x, pi["batch_size"]))
+        print("inference round %d: adapter %.2f img/s, plain %.2f img/s"
+              % (i + 1, runner[-1], plain[-1]))
+        sys.stdout.flush()
+    rm, pm = statistics.median(runner), statistics.median(plain)
+    print("INFER %s/%s (ResNet-50, %d images, batch 32): adapter %.2f img/s, plain %.2f img/s, "
+          "adapter/plain %.3f" % (args.framework, variant, len(x), rm, pm, rm / pm))
+
+
+if __name__ == "__main__":
+    main()
