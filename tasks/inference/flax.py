@@ -8,6 +8,7 @@ after global average pooling: 2048 features. ResNet-50 layout: He et al. 2015, t
 """
 import os
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +20,6 @@ _DEV = {"gpu": False, "seed": 0}
 
 
 def framework_version():
-    import flax  # the jax version is in probe()
     return flax.__version__
 
 

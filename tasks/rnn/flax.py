@@ -8,6 +8,7 @@ as in the 2017 benchmark's RNN notebooks; sizes in common/params.py.
 """
 import os
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +21,6 @@ _DEV = {"gpu": False, "seed": 0}
 
 
 def framework_version():
-    import flax  # the jax and optax versions are in probe()
     return flax.__version__
 
 
