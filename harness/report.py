@@ -1,0 +1,618 @@
+"""`dlbench report`: every result under results/ rendered beside the published 2017 numbers, as
+one self-contained HTML page (inline CSS and SVG charts, no JavaScript, no network) and a Markdown
+file with the same tables.
+
+Model, per task:
+  * a row is one framework image + variant + data source + workload (epochs, --limit): repeats
+    of the same thing are pooled, synthetic and real runs never are, nor full and partial runs;
+  * a hardware column is one probed device (GPU name, or CPU name and CPU count);
+  * a cell is the runs of one row on one hardware: median, min-max and count of the timing,
+    images/s and test accuracy, plus the failed runs with their reasons;
+  * rows are grouped under the 2017 reference framework they map to
+    (harness/data/reference_2017.json, "frameworks" -> "match"); every 2017 row is shown, and
+    rows of this run without a 2017 counterpart follow.
+
+Ranking (per task and hardware, among rows with the same data source and workload): order by
+median; two neighbours are distinguishable only when both have at least two successful repeats
+and their [min, max] ranges do not overlap. Neighbours that are not distinguishable share a tie,
+shown with "≈" and the ranks the tie spans. A single repeat has no known spread, so it is never
+ranked apart from its neighbours."""
+import datetime
+import json
+import os
+import statistics
+
+import jinja2
+
+from . import charts
+from . import paths
+from . import results as results_mod
+
+TASKS = ("cnn", "rnn", "inference")
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE_PATH = os.path.join(HERE, "data", "reference_2017.json")
+TEMPLATES = os.path.join(HERE, "templates")
+
+
+# ---------------------------------------------------------------- loading
+
+def load_reference(path=None):
+    with open(path or REFERENCE_PATH) as f:
+        return json.load(f)
+
+
+def load_results(results_dir):
+    """(good, unreadable): good is [(path, result)] of schema-valid results; unreadable is
+    [{"path", "error", "task"}] of files that do not parse or do not follow the schema."""
+    good, bad = [], []
+    for path in results_mod.result_paths(results_dir):
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            bad.append({"path": path, "error": "not JSON: %s" % str(e)[:200], "task": None})
+            continue
+        if not isinstance(doc, dict):
+            bad.append({"path": path, "error": "not a JSON object", "task": None})
+            continue
+        problems = results_mod.validate(doc)
+        if problems:
+            bad.append({"path": path, "task": doc.get("task") if doc.get("task") in TASKS else None,
+                        "error": "does not follow the result schema: " + "; ".join(problems[:3])
+                        + (" (and %d more)" % (len(problems) - 3) if len(problems) > 3 else "")})
+            continue
+        good.append((path, doc))
+    return good, bad
+
+
+# ---------------------------------------------------------------- one result
+
+def _sorted_unique(values):
+    return sorted(set(v for v in values if v not in (None, "", [])), key=str)
+
+
+def _fmt_num(v, digits=None):
+    if v is None:
+        return ""
+    if digits is not None:
+        return "%.*f" % (digits, v)
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def workload(result, ref_task):
+    """(key, partial_text): what amount of work the run did, against the 2017 workload."""
+    ref = ref_task.get("workload") or {}
+    params = result.get("params") or {}
+    data = result.get("data") or {}
+    limited = data.get("limited")
+    sizes = data.get("sizes") or {}
+    parts = []
+    if result.get("task") == "inference":
+        batches = params.get("batches")
+        used = sizes.get("images") or limited
+        full = (ref.get("batches") or 0) * (ref.get("batch_size") or 0)
+        if limited is not None or (batches is not None and batches != ref.get("batches")):
+            n_batches = (result.get("timings") or {}).get("batches")
+            parts.append("%s of %s images%s" % (used if used is not None else "?", full,
+                         " (%s of %s batches)" % (n_batches, ref.get("batches"))
+                         if n_batches else ""))
+        key = (batches, limited)
+    else:
+        epochs = params.get("epochs")
+        if epochs is not None and epochs != ref.get("epochs"):
+            parts.append("%s of %s epochs" % (epochs, ref.get("epochs")))
+        if limited is not None:
+            used = sizes.get("train") or limited
+            parts.append("%s of %s examples" % (used, ref.get("train_examples")))
+        key = (epochs, limited)
+    return key, ("partial: " + ", ".join(parts)) if parts else None
+
+
+def hardware_of(result):
+    """(device, name, cpu_count) as probed; name None when the run failed before probing."""
+    env = result.get("env") or {}
+    device = result.get("device") or ("gpu" if env.get("gpu") else "cpu")
+    if device == "gpu":
+        return ("gpu", env.get("gpu") or None, None)
+    return ("cpu", env.get("cpu") or None, env.get("cpu_count"))
+
+
+def hardware_label(hw):
+    device, name, count = hw
+    if name is None:
+        return "%s (device not probed)" % device.upper()
+    if device == "cpu":
+        return "%s CPU%s" % (name, " ×%d" % count if count else "")
+    return name
+
+
+def primary_value(result):
+    t = result.get("timings") or {}
+    if result.get("task") == "inference":
+        return t.get("seconds_per_1000_images")
+    return t.get("train_seconds")
+
+
+def match_reference(result, reference):
+    adapter = result.get("adapter") or result.get("framework")
+    variant = result.get("variant")
+    for fw in reference["frameworks"]:
+        for m in fw.get("match", []):
+            if m.get("adapter") == adapter and ("variant" not in m or m["variant"] == variant):
+                return fw["name"]
+    return None
+
+
+class Entry:
+    """One result file, reduced to what the report needs."""
+
+    def __init__(self, path, result, reference, results_dir):
+        self.path = path
+        self.relpath = os.path.relpath(path, results_dir)
+        self.result = result
+        prov = result.get("provenance") or {}
+        self.prov = prov
+        self.task = result["task"]
+        self.image = prov.get("image") or result.get("framework") or result.get("adapter")
+        self.variant = result.get("variant") or "reference"
+        self.source = (result.get("data") or {}).get("source") or "real"
+        ref_task = reference["tasks"][self.task]
+        self.workload_key, self.partial = workload(result, ref_task)
+        self.hardware = hardware_of(result)
+        self.ok = result.get("status") == "ok" and primary_value(result) is not None
+        self.status = result.get("status")
+        self.reason = result.get("reason") or (
+            None if self.ok else "no timing recorded" if result.get("status") == "ok" else
+            "no reason recorded")
+        self.value = primary_value(result) if self.ok else None
+        t, m = result.get("timings") or {}, result.get("metrics") or {}
+        self.ips = t.get("images_per_second") if self.ok else None
+        self.accuracy = m.get("test_accuracy") if self.ok else None
+        self.reference_name = match_reference(result, reference)
+        self.repeat = prov.get("repeat")
+        self.run_id = prov.get("run_id")
+
+
+# ---------------------------------------------------------------- cells, rows, ranking
+
+def _stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+class Cell:
+    def __init__(self, entries):
+        self.entries = entries
+        self.ok = [e for e in entries if e.ok]
+        self.failed = [e for e in entries if not e.ok]
+        self.time = _stats([e.value for e in self.ok])
+        self.ips = _stats([e.ips for e in self.ok])
+        self.accuracy = _stats([e.accuracy for e in self.ok])
+        self.rank = None          # text shown, e.g. "1" or "≈ 2–3"
+        self.rank_note = None     # why (tooltip / footnote text)
+        self.rank_tied = False
+
+    @property
+    def failed_reasons(self):
+        return _sorted_unique(e.reason for e in self.failed)
+
+
+class Row:
+    def __init__(self, task, image, variant, source, workload_key, partial, reference_name):
+        self.task = task
+        self.image = image
+        self.variant = variant
+        self.source = source
+        self.workload_key = workload_key
+        self.partial = partial
+        self.reference_name = reference_name
+        self.entries = []
+        self.cells = {}
+        self.reference = None  # the 2017 row of this task (dict) or None
+        self.footnote = None
+
+    @property
+    def synthetic(self):
+        return self.source == "synthetic"
+
+    @property
+    def label(self):
+        return self.image + ("" if self.variant == "reference" else " · " + self.variant)
+
+    def group_key(self):
+        return (self.source, self.workload_key)
+
+
+def _resolve_hardware(entries):
+    """Give runs that failed before probing the device the one probed device of their kind."""
+    known = {}
+    for e in entries:
+        if e.hardware[1] is not None:
+            known.setdefault(e.hardware[0], set()).add(e.hardware)
+    for e in entries:
+        if e.hardware[1] is None and len(known.get(e.hardware[0], ())) == 1:
+            e.hardware = next(iter(known[e.hardware[0]]))
+
+
+def _hardware_order(hw):
+    return (0 if hw[0] == "gpu" else 1, hw[1] is None, hw[1] or "", hw[2] or 0)
+
+
+def build_rows(entries, task):
+    rows = {}
+    for e in entries:
+        if e.task != task:
+            continue
+        key = (e.image, e.variant, e.source, e.workload_key)
+        if key not in rows:
+            rows[key] = Row(task, e.image, e.variant, e.source, e.workload_key, e.partial,
+                            e.reference_name)
+        rows[key].entries.append(e)
+    # A run that failed before recording its parameters (no epochs) joins a sibling row of the
+    # same image, variant and data source rather than standing alone.
+    for key in list(rows):
+        row = rows[key]
+        if all(not e.ok for e in row.entries) and key[3][0] is None:
+            siblings = [k for k in rows if k != key and k[:3] == key[:3]]
+            if siblings:
+                target = rows[sorted(siblings, key=str)[0]]
+                target.entries.extend(row.entries)
+                del rows[key]
+    return list(rows.values())
+
+
+def rank_cells(cells, lower_is_better=True):
+    """Mark rank/ties on cells that hold comparable successful timings (see module doc)."""
+    cells = [c for c in cells if c.time]
+    if len(cells) < 2:
+        for c in cells:
+            c.rank_note = "no other comparable row on this hardware"
+        return
+    cells.sort(key=lambda c: c.time["median"] * (1 if lower_is_better else -1))
+    tiers, current = [], [cells[0]]
+    for a, b in zip(cells, cells[1:]):
+        if lower_is_better:
+            apart = a.time["max"] < b.time["min"]
+        else:
+            apart = a.time["min"] > b.time["max"]
+        if apart and a.time["n"] >= 2 and b.time["n"] >= 2:
+            tiers.append(current)
+            current = [b]
+        else:
+            current.append(b)
+    tiers.append(current)
+    position = 1
+    for tier in tiers:
+        last = position + len(tier) - 1
+        for c in tier:
+            if len(tier) == 1:
+                c.rank = str(position)
+                c.rank_note = "ranges of the repeats do not overlap with its neighbours"
+            else:
+                c.rank_tied = True
+                c.rank = "≈ %d–%d" % (position, last)
+                single = any(o.time["n"] < 2 for o in tier)
+                c.rank_note = ("not distinguishable: " +
+                               ("a single repeat has no known spread" if single
+                                else "the min–max ranges of the repeats overlap"))
+        position = last + 1
+
+
+# ---------------------------------------------------------------- the report model
+
+def _prov_lines(row, results_dir):
+    es = row.entries
+    # runs that failed before probing have an empty env: describe the probed ones
+    probed = [e for e in es if (e.result.get("env") or {}).get("framework_version")] or es
+    env = [e.result.get("env") or {} for e in probed]
+    prov = [e.prov for e in es]
+    started = _sorted_unique(e.result.get("started") for e in es)
+    finished = _sorted_unique(e.result.get("finished") for e in es)
+    items = [
+        ("image", _sorted_unique(p.get("image") or p.get("image_tag") for p in prov) or [row.image]),
+        ("image id", _sorted_unique(p.get("image_id") for p in prov)),
+        ("image digest", _sorted_unique(p.get("image_digest") for p in prov)),
+        ("Dockerfile sha256", _sorted_unique(p.get("dockerfile_sha256") for p in prov)),
+        ("adapter", _sorted_unique("%s (%s)" % (e.result.get("adapter"), e.variant) for e in es)),
+        ("framework", _sorted_unique(
+            ("%s %s" % (e.result.get("framework"),
+                        (e.result.get("env") or {}).get("framework_version") or "")).strip()
+            for e in probed)),
+        ("CUDA", _sorted_unique(v.get("cuda") for v in env)),
+        ("cuDNN", _sorted_unique(v.get("cudnn") for v in env)),
+        ("Python", _sorted_unique(v.get("python") for v in env)),
+        ("numpy", _sorted_unique(v.get("numpy") for v in env)),
+        ("GPU driver", _sorted_unique(p.get("gpu_driver") for p in prov)),
+        ("Docker", _sorted_unique(p.get("docker_version") for p in prov)),
+        ("host", _sorted_unique(p.get("host") for p in prov)),
+        ("data", _sorted_unique("%s: %s" % (e.source, (e.result.get("data") or {}).get("dataset") or "")
+                                for e in es)),
+        ("runs", _sorted_unique(e.run_id for e in es)),
+        ("dates", ["%s – %s" % (started[0], finished[-1])] if started and finished else []),
+    ]
+    return [(k, ", ".join(str(x) for x in v)) for k, v in items if v]
+
+
+def _cell_view(cell, reference_task):
+    """Strings for one table cell (shared by HTML and Markdown)."""
+    if cell is None:
+        return None
+    v = {"time": None, "spread": None, "ips": None, "accuracy": None, "n": 0,
+         "failed": len(cell.failed), "reasons": cell.failed_reasons, "rank": cell.rank,
+         "rank_note": cell.rank_note, "rank_tied": cell.rank_tied}
+    if cell.time:
+        t = cell.time
+        v["n"] = t["n"]
+        v["time"] = _fmt_num(t["median"])
+        if t["n"] > 1:
+            v["spread"] = "%s–%s" % (_fmt_num(t["min"]), _fmt_num(t["max"]))
+    if cell.ips:
+        v["ips"] = _fmt_num(cell.ips["median"])
+    if cell.accuracy:
+        v["accuracy"] = _fmt_num(cell.accuracy["median"], 3)
+    return v
+
+
+def build_model(results_dir, reference=None):
+    reference = reference or load_reference()
+    good, unreadable = load_results(results_dir)
+    entries = []
+    for path, doc in good:
+        try:
+            entries.append(Entry(path, doc, reference, results_dir))
+        except (KeyError, TypeError, ValueError) as e:
+            unreadable.append({"path": path, "task": doc.get("task"),
+                               "error": "cannot be read for the report: %s" % e})
+    for u in unreadable:
+        u["relpath"] = os.path.relpath(u["path"], results_dir)
+    _resolve_hardware(entries)
+    hardware = sorted(set(e.hardware for e in entries), key=_hardware_order)
+    hw_cols = [{"key": hw, "label": hardware_label(hw), "device": hw[0],
+                "index": i} for i, hw in enumerate(hardware)]
+    ref_hw = reference["hardware"]
+    fw_order = [f["name"] for f in reference["frameworks"]]
+    fw_info = {f["name"]: f for f in reference["frameworks"]}
+
+    sections = []
+    for task in TASKS:
+        ref_task = reference["tasks"][task]
+        rows = build_rows(entries, task)
+        for row in rows:
+            for hw in hardware:
+                es = [e for e in row.entries if e.hardware == hw]
+                if es:
+                    row.cells[hw] = Cell(es)
+        # rank within hardware x comparable workload
+        for hw in hardware:
+            groups = {}
+            for row in rows:
+                if hw in row.cells:
+                    groups.setdefault(row.group_key(), []).append(row.cells[hw])
+            for cells in groups.values():
+                rank_cells(cells, ref_task.get("lower_is_better", True))
+
+        ref_rows = {r["framework"]: r for r in ref_task["rows"]}
+        table_order = [r["framework"] for r in ref_task["rows"]]
+        by_ref = {}
+        for row in rows:
+            by_ref.setdefault(row.reference_name, []).append(row)
+        groups = []
+        names = table_order + [n for n in fw_order if n not in table_order and n in by_ref]
+        for name in names:
+            members = sorted(by_ref.get(name, []), key=lambda r: (r.image, r.variant, r.source,
+                                                                   str(r.workload_key)))
+            groups.append({"name": name, "reference": ref_rows.get(name),
+                           "versions": fw_info.get(name, {}).get("versions"), "rows": members})
+        extra = sorted(by_ref.get(None, []), key=lambda r: (r.image, r.variant, r.source,
+                                                            str(r.workload_key)))
+        for row in extra:
+            groups.append({"name": None, "reference": None, "versions": None, "rows": [row]})
+
+        # flatten into table lines with footnotes
+        lines, footnotes, n = [], [], 0
+        for g in groups:
+            ref = g["reference"]
+            ref_view = {
+                "K80": "%g" % ref["K80"] if ref and ref.get("K80") is not None else None,
+                "P100": "%g" % ref["P100"] if ref and ref.get("P100") is not None else None,
+                "accuracy": "%g" % ref["accuracy"] if ref and ref.get("accuracy") else None,
+                "notes": (ref or {}).get("notes") or [],
+                "in_table": ref is not None,
+            }
+            members = g["rows"] or [None]
+            for i, row in enumerate(members):
+                line = {"group": g["name"], "first": i == 0, "span": len(members), "ref": ref_view,
+                        "versions": g["versions"], "row": None, "cells": [],
+                        "group_index": len([x for x in lines if x["first"]])}
+                if row is not None:
+                    n += 1
+                    row.footnote = n
+                    line["row"] = {"label": row.label, "image": row.image,
+                                   "variant": row.variant, "synthetic": row.synthetic,
+                                   "partial": row.partial, "footnote": n,
+                                   "anchor": "%s-p%d" % (task, n)}
+                    line["cells"] = [_cell_view(row.cells.get(hw["key"]), ref_task)
+                                     for hw in hw_cols]
+                    items = _prov_lines(row, results_dir)
+                    short = dict(items)
+                    summary = " · ".join(x for x in (
+                        short.get("framework"),
+                        ", ".join(x.split(",")[0][:19] + "…" for x in
+                                  [short.get("image digest") or short.get("image id")] if x),
+                        "CUDA %s / cuDNN %s" % (short["CUDA"], short.get("cuDNN", "?"))
+                        if short.get("CUDA") else None,
+                        short.get("dates"),
+                        "%d result file%s" % (len(row.entries), "s" if len(row.entries) != 1 else ""),
+                    ) if x)
+                    footnotes.append({"n": n, "summary": summary, "anchor": "%s-p%d" % (task, n), "label": row.label,
+                                      "synthetic": row.synthetic, "partial": row.partial,
+                                      "items": items,
+                                      "files": sorted(e.relpath for e in row.entries),
+                                      "failures": sorted(
+                                          ("%s (r%s): %s" % (e.relpath, e.repeat, e.reason))
+                                          for e in row.entries if not e.ok)})
+                else:
+                    line["cells"] = [None for _ in hw_cols]
+                lines.append(line)
+
+        sections.append({
+            "task": task, "title": ref_task["title"], "unit": ref_task["unit"],
+            "unit_label": ref_task["unit_label"], "source_table": ref_task["table"],
+            "published_accuracy": ref_task.get("published_accuracy"),
+            "workload": ref_task.get("workload"),
+            "lines": lines, "footnotes": footnotes,
+            "ref_notes": [(r["framework"], note) for r in ref_task["rows"]
+                          for note in r.get("notes", [])],
+            "charts": _charts(task, ref_task, ref_hw, hw_cols, groups),
+            "n_results": sum(len(r.entries) for r in rows),
+            "n_failed": sum(1 for r in rows for e in r.entries if not e.ok),
+            "has_synthetic": any(r.synthetic for r in rows),
+            "has_partial": any(r.partial for r in rows),
+            "unreadable": [u for u in unreadable if u.get("task") == task],
+        })
+
+    return {
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "results_dir": results_dir,
+        "hardware": hw_cols,
+        "reference_hardware": ref_hw,
+        "reference_source": reference["source"],
+        "sections": sections,
+        "unreadable": unreadable,
+        "n_results": len(entries),
+        "n_failed": sum(1 for e in entries if not e.ok),
+        "n_synthetic": sum(1 for e in entries if e.source == "synthetic"),
+        "runs": _sorted_unique(e.run_id for e in entries),
+    }
+
+
+def _derived_ips(ref_task, seconds):
+    """2017 images/s from a published time: complete minibatches x epochs / seconds."""
+    w = ref_task.get("workload") or {}
+    if not seconds:
+        return None
+    if "epochs" in w:
+        per_epoch = (w["train_examples"] // w["batch_size"]) * w["batch_size"]
+        return w["epochs"] * per_epoch / float(seconds)
+    return 1000.0 / seconds
+
+
+def _charts(task, ref_task, ref_hw, hw_cols, groups):
+    series = [{"label": "2017 %s" % h["label"], "kind": "reference"} for h in ref_hw] + \
+             [{"label": "this run: %s" % h["label"], "kind": "run"} for h in hw_cols]
+    training = task != "inference"
+
+    def chart_groups(metric):
+        out = []
+        for g in groups:
+            ref = g["reference"]
+            rows = g["rows"]
+            ref_bars = []
+            for i, h in enumerate(ref_hw):
+                v = ref.get(h["key"]) if ref else None
+                if v is not None:
+                    value = v if metric == "time" else _derived_ips(ref_task, v)
+                    ref_bars.append({"series": i, "value": value,
+                                     "tip": "%s, 2017, %s: %s" % (g["name"], h["label"],
+                                                                  charts._fmt(value))})
+            if not rows:
+                if ref_bars:
+                    out.append({"label": g["name"], "sublabel": "2017 only", "bars": ref_bars})
+                continue
+            for k, row in enumerate(rows):
+                bars = list(ref_bars) if k == 0 else []
+                for j, h in enumerate(hw_cols):
+                    cell = row.cells.get(h["key"])
+                    if cell is None:
+                        continue
+                    if metric == "time" and training and row.partial:
+                        continue  # a partial run's total time is not comparable
+                    stats = cell.time if metric == "time" else cell.ips
+                    marks = (" †synthetic" if row.synthetic else "") + \
+                        (" ‡" + row.partial if row.partial else "")
+                    if stats:
+                        tip = "%s on %s: median %s over %d run(s)%s%s" % (
+                            row.label, h["label"], charts._fmt(stats["median"]), stats["n"],
+                            ", %s–%s" % (charts._fmt(stats["min"]), charts._fmt(stats["max"]))
+                            if stats["n"] > 1 else "", marks)
+                        bars.append({"series": len(ref_hw) + j, "value": stats["median"],
+                                     "synthetic": row.synthetic, "partial": bool(row.partial),
+                                     "failed": bool(cell.failed), "tip": tip})
+                    elif cell.failed:
+                        bars.append({"series": len(ref_hw) + j, "value": None, "failed": True,
+                                     "synthetic": row.synthetic, "partial": bool(row.partial),
+                                     "tip": "%s on %s failed: %s" % (
+                                         row.label, h["label"], "; ".join(cell.failed_reasons))})
+                if bars:
+                    label = (g["name"] + " · " if g["name"] else "") + row.image
+                    sub = " ".join(x for x in (
+                        row.variant if row.variant != "reference" else "",
+                        "†synthetic" if row.synthetic else "",
+                        "‡partial" if row.partial else "") if x)
+                    out.append({"label": label, "sublabel": sub, "bars": bars})
+        return out
+
+    result = []
+    if training:
+        result.append(charts.bar_chart(
+            "chart-%s-time" % task, "%s — time, lower is better" % ref_task["title"],
+            "seconds for the full %d-epoch run (partial runs are in the throughput chart)"
+            % ref_task["workload"]["epochs"], series, chart_groups("time")))
+        result.append(charts.bar_chart(
+            "chart-%s-ips" % task, "%s — throughput, higher is better" % ref_task["title"],
+            "training images per second (2017: derived from the published times)",
+            series, chart_groups("ips")))
+    else:
+        result.append(charts.bar_chart(
+            "chart-%s-time" % task, "%s — seconds per 1000 images, lower is better"
+            % ref_task["title"], "seconds per 1000 images", series, chart_groups("time")))
+    return result
+
+
+# ---------------------------------------------------------------- rendering
+
+def _md_cell(value):
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _environment(autoescape):
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=autoescape,
+                             trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["mdcell"] = _md_cell
+    return env
+
+
+def render(model):
+    html = _environment(True).get_template("report.html.j2").render(**model)
+    md = _environment(False).get_template("report.md.j2").render(**model)
+    return html, md
+
+
+def render_report(results_dir=None, out_dir=None):
+    """Render results_dir into report.html and report.md (in out_dir, default results_dir).
+    Returns {"html": path, "md": path}."""
+    results_dir = os.path.abspath(results_dir or paths.results_dir())
+    out_dir = os.path.abspath(out_dir or results_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    model = build_model(results_dir)
+    model["results_href"] = os.path.relpath(results_dir, out_dir)
+    html, md = render(model)
+    written = {}
+    for kind, name, text in (("html", "report.html", html), ("md", "report.md", md)):
+        path = os.path.join(out_dir, name)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        written[kind] = path
+    return written
+
