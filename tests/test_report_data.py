@@ -3,6 +3,7 @@ partial run, a run with no 2017 counterpart, two devices (a GPU and a CPU), and 
 cannot be used. Every file but the two broken ones follows tasks/common/result.schema.json (the
 tests check that too), laid out as the harness writes them:
 results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/result.json."""
+import hashlib
 import json
 import os
 
@@ -62,7 +63,7 @@ def result(image, task, seconds=None, variant="reference", device="gpu", repeat=
         "params": params if probed else {}, "data": data,
         "model": {"parameters": 3441592}, "env": env, "timings": timings, "metrics": metrics,
         "started": "2026-11-28T12:%02d:00Z" % repeat, "finished": "2026-11-28T12:%02d:59Z" % repeat,
-        "provenance": {"image": image, "image_id": "sha256:" + ("%x" % abs(hash(image)))[:12] * 5,
+        "provenance": {"image": image, "image_id": "sha256:" + hashlib.sha256(image.encode()).hexdigest(),
                        "image_digest": None, "dockerfile_sha256": "d" * 64,
                        "pip_freeze": ["numpy==2.4.6"], "host": "bench-host",
                        "docker_version": "26.1.5", "gpu_driver": "570.86" if device == "gpu" else None,
@@ -129,3 +130,13 @@ def make_results(root):
     with open(os.path.join(invalid, "result.json"), "w") as f:
         json.dump({"task": "rnn", "status": "ok", "timings": {"train_seconds": 1.0}}, f)
     return docs
+
+
+def test_scenario_files_follow_the_result_schema(tmp_path):
+    """The report tests read what the harness writes: the scenario must be schema-valid."""
+    from harness import results
+    docs = make_results(str(tmp_path))
+    assert len(docs) >= 20
+    for doc in docs:
+        assert results.validate(doc) == [], doc["provenance"]
+    assert len(results.result_paths(str(tmp_path))) == len(docs) + 2

@@ -1,0 +1,374 @@
+"""`dlbench report`: numbers and markings land in the right cells of the HTML and Markdown
+tables, every 2017 row is shown, failed/synthetic/partial runs are marked, unreadable files are
+listed, ranks appear only where repeat ranges separate."""
+import html.parser
+import json
+import os
+import re
+import statistics
+
+import pytest
+from click.testing import CliRunner
+
+from harness import report
+from harness.cli import main as cli_main
+from test_report_data import CPU, GPU, make_results, result, write
+
+HW_GPU, HW_CPU = 0, 1  # GPUs come first in the column order
+
+
+class TableParser(html.parser.HTMLParser):
+    """Cells of every <table class="results">, keyed by (task, framework group, row label)
+    and data-col; text with whitespace collapsed, plus each cell's title attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.task, self.key, self.col, self.buf = {}, None, None, None, []
+        self.group = None
+        self.depth_td = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and "results" in (a.get("class") or ""):
+            self.task = a.get("data-task")
+        elif tag == "tr" and self.task and "data-row" in a:
+            if a.get("data-framework") is not None:
+                self.group = a["data-framework"]
+            label = a["data-row"]
+            if a.get("data-source") == "synthetic":
+                label += " †"
+            if a.get("data-partial") == "partial":
+                label += " ‡"
+            self.key = (self.task, self.group, label)
+            self.rows.setdefault(self.key, {})
+        elif tag == "td" and self.key and a.get("data-col"):
+            self.col, self.buf = a["data-col"], []
+            self.rows[self.key][self.col + ".title"] = a.get("title") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self.col:
+            self.rows[self.key][self.col] = re.sub(r"\s+", " ", "".join(self.buf)).strip()
+            self.col = None
+        elif tag == "table":
+            self.task = None
+
+    def handle_data(self, data):
+        if self.col:
+            self.buf.append(data)
+
+
+def md_tables(text):
+    """{task title: [dict(header -> cell)]} from the Markdown pipe tables."""
+    tables, title, header = {}, None, None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            title, header = line[3:].strip(), None
+        elif line.startswith("|") and title:
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            if header is None:
+                header = cells
+                # repeated hardware columns: prefix each with its device group
+                seen, current = [], ""
+                for h in header:
+                    if h.endswith(" s") or h.endswith(" s/1000 img"):
+                        current = h.rsplit(" ", 1)[0] if h.endswith(" s") else h[:-len(" s/1000 img")]
+                        seen.append(current + " time")
+                    elif h in ("img/s", "acc.", "rank") and current:
+                        seen.append(current + " " + h)
+                    else:
+                        seen.append(h)
+                header = seen
+            elif not set(line) <= set("|-: "):
+                tables.setdefault(title, []).append(dict(zip(header, cells)))
+    return tables
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("results"))
+    docs = make_results(root)
+    written = report.render_report(root)
+    with open(written["html"], encoding="utf-8") as f:
+        html_text = f.read()
+    with open(written["md"], encoding="utf-8") as f:
+        md_text = f.read()
+    parser = TableParser()
+    parser.feed(html_text)
+    return {"root": root, "docs": docs, "written": written, "html": html_text, "md": md_text,
+            "rows": parser.rows, "md_tables": md_tables(md_text)}
+
+
+def row(rendered, task, group, label):
+    return rendered["rows"][(task, group, label)]
+
+
+def gpu_hw_label():
+    return GPU
+
+
+def test_writes_html_and_markdown_into_the_results_folder(rendered):
+    w = rendered["written"]
+    assert set(w) == {"html", "md"}
+    assert w["html"] == os.path.join(rendered["root"], "report.html")
+    assert w["md"] == os.path.join(rendered["root"], "report.md")
+    assert rendered["html"].startswith("<!DOCTYPE html>")
+    # self-contained: no external scripts, stylesheets or images
+    assert not re.search(r'<(script|link|img)\b', rendered["html"])
+    assert "http://" not in rendered["html"].replace("http://www.w3.org/2000/svg", "")
+
+
+def test_out_dir_option(tmp_path):
+    make_results(str(tmp_path / "r"))
+    written = report.render_report(str(tmp_path / "r"), out_dir=str(tmp_path / "out"))
+    assert os.path.dirname(written["html"]) == str(tmp_path / "out")
+    # links to result files stay valid from the other folder
+    with open(written["html"]) as f:
+        page = f.read()
+    href = re.search(r'href="([^"#]+result\.json)"', page).group(1)
+    assert os.path.exists(os.path.join(str(tmp_path / "out"), href))
+
+
+def test_every_2017_row_is_shown_with_its_published_numbers(rendered):
+    ref = report.load_reference()
+    for task, t in ref["tasks"].items():
+        for r in t["rows"]:
+            cells = [v for (tk, grp, _), v in rendered["rows"].items()
+                     if tk == task and grp == r["framework"] and "ref-K80" in v]
+            assert len(cells) == 1, (task, r["framework"])
+            expect_k80 = "—" if r["K80"] is None else "%g" % r["K80"]
+            expect_p100 = "—" if r["P100"] is None else "%g" % r["P100"]
+            assert cells[0]["ref-K80"] == expect_k80, (task, r["framework"])
+            assert cells[0]["ref-P100"] == expect_p100, (task, r["framework"])
+    # spot checks straight from the issue
+    assert row(rendered, "cnn", "PyTorch", "pytorch-2.13")["ref-K80"] == "169"
+    assert row(rendered, "cnn", "PyTorch", "pytorch-2.13")["ref-P100"] == "51"
+    assert row(rendered, "cnn", "Caffe2", "")["ref-K80"] == "148"
+    assert row(rendered, "inference", "Tensorflow", "")["ref-K80"] == "6.5"
+    assert row(rendered, "inference", "MXNet(Gluon)", "")["ref-K80"] == "—"
+    assert row(rendered, "rnn", "CNTK", "")["ref-P100"] == "15"
+    assert row(rendered, "cnn", "Caffe2", "")["image"] == "not run"
+
+
+def test_gpu_cells_median_spread_images_per_second_accuracy(rendered):
+    r = row(rendered, "cnn", "PyTorch", "pytorch-2.13")
+    assert r["hw0-time"].startswith("41.0")
+    assert "40.0–42.0" in r["hw0-time"] and "n=3" in r["hw0-time"]
+    ips = statistics.median(d["timings"]["images_per_second"] for d in rendered["docs"]
+                            if d["task"] == "cnn" and d["provenance"]["image"] == "pytorch-2.13"
+                            and d["device"] == "gpu")
+    assert r["hw0-ips"] == "%.0f" % ips
+    assert r["hw0-acc"] == "0.772"
+    assert "†" not in r["hw0-time"] and "‡" not in r["hw0-time"]
+    # nothing on the CPU for this row
+    assert r["hw1-time"] == "—"
+
+
+def test_hardware_columns_are_the_probed_devices(rendered):
+    assert "<th class=\"hw\" colspan=\"4\" data-hw=\"0\">%s</th>" % GPU in rendered["html"]
+    assert "%s CPU ×16" % CPU in rendered["html"]
+
+
+def test_ranks_only_where_repeat_ranges_separate(rendered):
+    assert row(rendered, "cnn", "PyTorch", "pytorch-2.13")["hw0-rank"] == "1"
+    # tensorflow 60-62 and keras/jax 61.5-63 overlap: not distinguishable
+    assert row(rendered, "cnn", "Tensorflow", "tensorflow-2.21")["hw0-rank"] == "≈ 2–3"
+    assert row(rendered, "cnn", "", "keras-3.15 · jax")["hw0-rank"] == "≈ 2–3"
+    assert "not distinguishable" in row(rendered, "cnn", "", "keras-3.15 · jax")["hw0-rank.title"]
+    assert row(rendered, "cnn", "Keras(TF)", "keras-3.15 · tensorflow")["hw0-rank"] == "4"
+    # a lone comparable row on the CPU (flax: real, full) is not ranked; nor is the synthetic one
+    assert row(rendered, "cnn", "", "flax-0.12")["hw1-rank"] == "–"
+    assert row(rendered, "cnn", "PyTorch", "pytorch-2.13")["hw0-rank"] == "1"
+    # rnn: two repeats each, ranges apart
+    assert row(rendered, "rnn", "PyTorch", "pytorch-2.13")["hw0-rank"] == "1"
+    assert row(rendered, "rnn", "Tensorflow", "tensorflow-2.21")["hw0-rank"] == "2"
+
+
+def test_synthetic_partial_runs_are_separate_rows_and_marked(rendered):
+    html_rows = [(k, v) for k, v in rendered["rows"].items()
+                 if k[0] == "cnn" and k[2].startswith("pytorch-2.13")]
+    assert len(html_rows) == 2  # real GPU row, synthetic CPU row: never pooled
+    synth = [v for k, v in html_rows if "synthetic" in v["image"]][0]
+    assert "partial: 2 of 10 epochs, 640 of 50000 examples" in synth["image"]
+    assert synth["hw1-time"].startswith("30.5†‡")
+    assert synth["hw1-acc"].endswith("†")
+    assert synth["hw1-rank"] == "–"
+    assert 'data-source="synthetic"' in rendered["html"]
+    # inference is always random images: marked too
+    inf = row(rendered, "inference", "PyTorch", "pytorch-2.13 †")
+    assert "synthetic" in inf["image"]
+    assert inf["hw0-time"].startswith("1.20†")
+
+
+def test_inference_partial_run_says_how_much_was_run(rendered):
+    rows = [v for k, v in rendered["rows"].items() if k[0] == "inference" and k[1] == "PyTorch"]
+    partial = [v for v in rows if "partial" in v["image"]]
+    assert len(partial) == 1
+    assert "256 of 1280 images (8 of 40 batches)" in partial[0]["image"]
+    assert partial[0]["hw1-time"].startswith("95.0†‡")
+
+
+def test_failed_runs_show_with_their_reason(rendered):
+    tf = row(rendered, "cnn", "Tensorflow", "tensorflow-2.21")
+    # failed before probing anything: still lands in the CPU column of the tensorflow row
+    assert "failed" in tf["hw1-time"] and "timed out after 3600 s" in tf["hw1-time"]
+    keras = row(rendered, "cnn", "Keras(TF)", "keras-3.15 · tensorflow")
+    assert keras["hw0-time"].startswith("81.0") and "1 failed" in keras["hw0-time"]
+    assert "CUDA out of memory while allocating 2.0 GiB" in rendered["html"]
+    assert "CUDA out of memory while allocating 2.0 GiB" in rendered["md"]
+    assert re.search(r'<div class="stat bad"><b>2</b>failed runs', rendered["html"])
+
+
+def test_rows_without_a_2017_counterpart(rendered):
+    flax = row(rendered, "cnn", "", "flax-0.12")
+    assert flax["framework"] == "no 2017 counterpart"
+    assert flax["hw1-time"].startswith("2400") and "n=1" in flax["hw1-time"]
+
+
+def test_unreadable_results_are_listed_not_dropped(rendered):
+    for name in ("broken", "invalid"):
+        rel = os.path.join("20261128-120000-abcd", name)
+        assert rel in rendered["html"] and rel in rendered["md"]
+    assert "not JSON" in rendered["html"]
+    assert "does not follow the result schema" in rendered["html"]
+    assert "2 result files could not be used" in rendered["html"]
+
+
+def test_provenance_footnotes(rendered):
+    # every run row links to its footnote, which names image, id, versions and dates
+    links = re.findall(r'<a href="#(cnn-p\d+)">', rendered["html"])
+    assert len(links) == 6
+    for anchor in links:
+        assert 'id="%s"' % anchor in rendered["html"]
+    block = rendered["html"].split('id="cnn-p3"')[1].split("</li>")[0]
+    assert "pytorch-2.13" in block and "sha256:" in block and "CUDA 12.8 / cuDNN 9.10.2" in block
+    assert "2026-11-28T12:01:00Z" in block and "pytorch 2.13.0" in block
+
+
+def test_markdown_has_the_same_tables(rendered):
+    t = rendered["md_tables"]
+    cnn = t["CNN training: VGG-style network on CIFAR-10"]
+    assert len([r for r in cnn if r["Image"] == "not run"]) == 10
+    pt = [r for r in cnn if r["2017 framework"] == "PyTorch" and r["Image"].startswith("pytorch-2.13 [")]
+    assert len(pt) == 1
+    assert pt[0]["2017 K80 (s)"] == "169" and pt[0]["2017 P100 (s)"] == "51"
+    assert pt[0][GPU + " time"] == "41.0 (40.0–42.0, n=3)"
+    assert pt[0][GPU + " rank"] == "1"
+    synth = [r for r in cnn if "†synthetic" in r["Image"]]
+    assert len(synth) == 1 and "‡partial: 2 of 10 epochs" in synth[0]["Image"]
+    cpu_col = "%s CPU ×16 time" % CPU
+    assert synth[0][cpu_col].startswith("30.5†‡")
+    tf = [r for r in cnn if r["Image"].startswith("tensorflow-2.21")][0]
+    assert tf[cpu_col].startswith("✗ failed (1): timed out after 3600 s")
+    assert tf[GPU + " rank"] == "≈ 2–3"
+    inf = t["ResNet-50 inference: feature extraction"]
+    assert [r["2017 K80 (s/1000 img)"] for r in inf if r["2017 framework"] == "Knet"] == ["6.3"]
+    # every table row has as many cells as its header
+    width = None
+    for line in rendered["md"].splitlines():
+        if not line.startswith("|"):
+            width = None
+        elif width is None:
+            width = line.count("|")
+        else:
+            assert len(re.findall(r"(?<!\\)\|", line)) == width, line
+
+
+def test_charts_per_task_with_reference_and_synthetic_marks(rendered):
+    charts = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="([^"]+)"',
+                        rendered["html"])
+    assert charts == ["chart-cnn-time", "chart-cnn-ips", "chart-rnn-time", "chart-rnn-ips",
+                      "chart-inference-time"]
+    ips = rendered["html"].split('id="chart-cnn-ips"')[1].split("</svg>")[0]
+    assert "2017 K80 / CUDA 8 / cuDNN 6" in ips and "this run: " + GPU in ips
+    assert 'class="bar synthetic partial"' in ips and "url(#chart-cnn-ips-hatch)" in ips
+    assert "† synthetic data" in ips
+    # a partial run's total time is not drawn against the full 2017 times
+    time_chart = rendered["html"].split('id="chart-cnn-time"')[1].split("</svg>")[0]
+    assert "synthetic" not in time_chart.split("</defs>")[1].split("<text")[0]
+    assert "30.5" not in time_chart
+    assert "✗ failed" in time_chart  # tensorflow on the CPU
+    # 2017 images/s derived from the published time: PyTorch P100, 10 x 49984 / 51 s
+    assert "%.0f" % (10 * 49984 / 51.0) in ips
+
+
+def test_escaping(tmp_path):
+    doc = result("pytorch-2.13", "cnn", status="failed", reason="<b>boom</b> | pipe")
+    write(str(tmp_path), doc)
+    written = report.render_report(str(tmp_path))
+    page = open(written["html"]).read()
+    assert "<b>boom</b>" not in page and "&lt;b&gt;boom&lt;/b&gt; | pipe" in page
+    md = open(written["md"]).read()
+    assert "<b>boom</b> \\| pipe" in md
+
+
+def test_empty_results_folder_still_shows_the_reference(tmp_path):
+    written = report.render_report(str(tmp_path))
+    page = open(written["html"]).read()
+    assert "<b>0</b>results" in page
+    assert page.count("not run") >= 13 + 10 + 12
+
+
+def test_cli_report_command(tmp_path):
+    make_results(str(tmp_path))
+    out = CliRunner().invoke(cli_main, ["report", "--results-dir", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert os.path.exists(tmp_path / "report.html") and os.path.exists(tmp_path / "report.md")
+
+
+class C:
+    def __init__(self, *values):
+        self.time = {"median": statistics.median(values), "min": min(values), "max": max(values),
+                     "n": len(values)}
+        self.rank = self.rank_note = None
+        self.rank_tied = False
+
+
+def test_rank_rule():
+    a, b, c = C(1, 2, 3), C(4, 5, 6), C(5.5, 7, 8)
+    report.rank_cells([c, a, b])
+    assert (a.rank, b.rank, c.rank) == ("1", "≈ 2–3", "≈ 2–3")
+    single = [C(1), C(10)]
+    report.rank_cells(single)
+    assert [x.rank for x in single] == ["≈ 1–2", "≈ 1–2"]
+    assert "single repeat" in single[0].rank_note
+    apart = [C(3, 3.1), C(1, 1.1), C(2, 2.1)]
+    report.rank_cells(apart)
+    assert [x.rank for x in apart] == ["3", "1", "2"]
+    alone = [C(1, 2)]
+    report.rank_cells(alone)
+    assert alone[0].rank is None
+
+
+def test_reference_file_facts():
+    ref = report.load_reference()
+    names = {f["name"] for f in ref["frameworks"]}
+    facts = {
+        "cnn": {"Caffe2": (148, 54), "Chainer": (162, 69), "CNTK": (163, 53),
+                "MXNet(Gluon)": (152, 57), "Keras(CNTK)": (194, 76), "Keras(TF)": (241, 76),
+                "Keras(Theano)": (269, 93), "Tensorflow": (173, 57), "Lasagne(Theano)": (253, 65),
+                "MXNet(Module)": (145, 52), "PyTorch": (169, 51), "Knet": (159, None),
+                "R-Keras(TF)": (205, 72)},
+        "inference": {"Caffe2": (14.1, 7.9), "Chainer": (9.3, 2.7), "CNTK": (8.5, 1.6),
+                      "MXNet(Gluon)": (None, 1.7), "Keras(CNTK)": (21.7, 5.9),
+                      "Keras(TF)": (10.2, 2.9), "Tensorflow": (6.5, 1.8),
+                      "MXNet(Module)": (7.7, 1.6), "PyTorch": (7.7, 1.9), "Knet": (6.3, None),
+                      "R-Keras(TF)": (17, 7.4)},
+        "rnn": {"CNTK": (32, 15), "Keras(CNTK)": (86, 53), "Keras(TF)": (35, 26),
+                "MXNet(Module)": (29, 24), "PyTorch": (31, 16), "Tensorflow": (30, 22),
+                "Knet": (29, None), "R-Keras(TF)": (35, 25)},
+    }
+    for task, expected in facts.items():
+        rows = {r["framework"]: (r["K80"], r["P100"]) for r in ref["tasks"][task]["rows"]}
+        for fw, pair in expected.items():
+            assert rows[fw] == pair, (task, fw)
+        assert set(rows) <= names
+    # the mapping lives in the data file
+    assert report.match_reference({"adapter": "keras3", "variant": "tensorflow"}, ref) == "Keras(TF)"
+    assert report.match_reference({"adapter": "keras3", "variant": "jax"}, ref) is None
+    assert report.match_reference({"adapter": "tensorflow2", "variant": "reference"}, ref) == "Tensorflow"
+    assert report.match_reference({"adapter": "pytorch", "variant": "tuned"}, ref) == "PyTorch"
+    src = ref["source"]
+    assert src["repository"].endswith("ilkarman/DeepLearningFrameworks")
+    assert re.match(r"^[0-9a-f]{40}$", src["commit_read"])
+    assert "CUDA 8.0.61" in src["environment"] and "cuDNN 6.0.21" in src["environment"]
+    assert json.dumps(ref)  # plain JSON, loadable without extra dependencies
