@@ -19,7 +19,7 @@ ARGS      ?=
 TASK_OPTS = $(foreach t,$(subst $(comma), ,$(TASK)),--task $(t))
 comma := ,
 
-.PHONY: help install base build bench data results report test test-unit overhead list
+.PHONY: help install base build bench data results report report-screenshot test test-unit overhead list
 
 help:
 	@sed -n '3,11p' Makefile
@@ -47,6 +47,10 @@ results:
 
 report:
 	$(DLBENCH) report
+
+# render, then a full-page PNG of results/report.html by headless Chromium (Debian: chromium)
+report-screenshot: report
+	$(PYTHON) -m harness.browser screenshot results/report.html results/report.png
 
 test:
 	$(PYTHON) -m pytest -ra
