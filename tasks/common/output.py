@@ -18,12 +18,14 @@ def emit(event, **fields):
     sys.stdout.flush()
 
 
-def new_result(task, framework, adapter, variant, device, params):
+def new_result(task, framework, adapter, variant, device, params, source):
+    """The result as it stands before the run: failed until the run says otherwise, with the
+    data source the command line asked for (a run that fails early keeps the right label)."""
     return {
         "schema_version": SCHEMA_VERSION, "task": task, "framework": framework,
         "adapter": adapter, "variant": variant, "device": device, "status": "failed",
         "reason": "did not finish", "exit_code": None, "params": params,
-        "data": {"source": "synthetic"}, "model": {}, "env": {"python": "", "numpy": ""},
+        "data": {"source": source}, "model": {}, "env": {"python": "", "numpy": ""},
         "timings": {}, "metrics": {}, "started": now_iso(), "finished": now_iso(),
     }
 
