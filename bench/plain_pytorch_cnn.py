@@ -1,10 +1,13 @@
 """A plain, hand-written PyTorch training loop of the benchmark CNN: no runner, no adapter.
 
-The yardstick for bench/runner_vs_plain.py: same layers, same hyper-parameters, same synthetic
-input shapes, timed with one clock around the whole loop. Prints one JSON line.
+The yardstick for bench/runner_vs_plain.py: same layers, same initialisation, same
+hyper-parameters and the very same synthetic inputs (tasks/common/data.py, data only: no runner,
+no adapter), timed with one clock around the whole loop. Prints one JSON line.
 """
 import argparse
 import json
+import os
+import sys
 import time
 
 import numpy as np
@@ -30,9 +33,19 @@ if args.channels_last:
 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
 
+for layer in net:
+    if isinstance(layer, (nn.Conv2d, nn.Linear)):
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+
+# The runner's synthetic CIFAR-10 stand-in (seed 0), so both loops see the same numbers:
+# CPU kernels can run at different speeds on different values (denormals).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tasks"))
+from common.data import synthetic_cifar  # noqa: E402
+d = synthetic_cifar(0, limit=args.examples)
+x, y = d["x_train"], d["y_train"].astype(np.int64)
+args.examples = len(x)
 rng = np.random.RandomState(0)
-x = rng.rand(args.examples, 3, 32, 32).astype(np.float32)
-y = rng.randint(0, 10, args.examples).astype(np.int64)
 bs = 64
 steps = args.examples // bs
 
