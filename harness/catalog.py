@@ -4,6 +4,7 @@ Nothing is registered by hand: a folder under images/ with a Dockerfile is an im
 name is its CLI name, and its LABELs say which adapter, tasks and devices it has. Folders whose
 name starts with '_' or '.' (images/_base/: recipes for base images) are not benchmark images.
 The Dockerfile is read as text, so listing needs no build and no engine."""
+import ast
 import os
 import re
 from collections import OrderedDict
@@ -223,3 +224,22 @@ def lookup(names, images_root=None):
                            % (", ".join(repr(n) for n in unknown),
                               ", ".join(known) or "none under images/"))
     return [known[n] for n in names]
+
+
+def adapter_variants(tasks_root, task, adapter):
+    """The VARIANTS tuple an adapter file declares (read with ast, nothing imported), or None
+    when the file declares none or cannot be read: then every variant is passed through."""
+    path = os.path.join(tasks_root, task, adapter + ".py")
+    try:
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == "VARIANTS"):
+            try:
+                return tuple(ast.literal_eval(node.value))
+            except ValueError:
+                return None
+    return None

@@ -71,7 +71,7 @@ TASK_NAMES = ("cnn", "rnn", "inference")
 @click.option("--epochs", type=click.IntRange(min=1), help="override the reference epochs")
 @click.option("--limit", type=click.IntRange(min=1), help="first N examples of each split")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--variant", "variants", multiple=True, help="variant to run (repeatable)")
+@click.option("--variant", "variants", multiple=True, help="variant to run (repeatable); 'all': every variant each image declares")
 @click.option("--memory", help="container memory limit, e.g. 8g (default: none)")
 @click.option("-e", "--env", multiple=True, callback=_kv, metavar="KEY=VALUE",
               help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded)")

@@ -12,7 +12,7 @@ import uuid
 
 import click
 
-from . import build, data, engine, paths, provenance, results
+from . import build, catalog, data, engine, paths, provenance, results
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -57,7 +57,7 @@ def check_request(images, opts):
         if bad:
             raise HarnessError("%s has no task %s; it supports: %s"
                                % (image.name, ", ".join(bad), ", ".join(image.tasks)))
-        badv = [v for v in opts.variants if v not in image.variants]
+        badv = [v for v in opts.variants if v != ALL_VARIANTS and v not in image.variants]
         if badv:
             raise HarnessError("%s has no variant %s; it has: %s"
                                % (image.name, ", ".join(badv), ", ".join(image.variants)))
@@ -375,6 +375,19 @@ def _gather(run, exit_code, reason, started, out):
     return result
 
 
+ALL_VARIANTS = "all"
+
+
+def variants_to_run(image, asked, task=None):
+    """--variant all: every variant the image declares that this task's adapter offers (the
+    PyTorch RNN has no tuned variant); none asked: the image's first (reference)."""
+    if ALL_VARIANTS in asked:
+        offered = catalog.adapter_variants(paths.tasks_dir(), task, image.adapter) if task else None
+        return [v for v in image.variants
+                if offered is None or v in offered or v == image.variants[0]]
+    return list(asked) or list(image.variants[:1])
+
+
 def collect(run, result, wall, container_seconds=None):
     """Validate, add provenance, write result.json; an invalid result is kept beside it."""
     problems = results.validate(result)
@@ -430,7 +443,7 @@ def bench(images, opts, echo=click.echo, verbose=False):
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
                 _shown(os.path.join(run_root, image.name))))
             for task in (opts.tasks or image.tasks):
-                for variant in (opts.variants or image.variants[:1]):
+                for variant in variants_to_run(image, opts.variants, task):
                     for k in range(1, opts.repeat + 1):
                         run = Run(image, image_obj, task, variant, k, device, opts, prov)
                         result = execute(run, tracker, echo)
