@@ -6,16 +6,7 @@ import sys
 import click
 
 from . import catalog, paths
-
-
-def _kv(ctx, param, values):
-    out = {}
-    for v in values:
-        key, sep, value = v.partition("=")
-        if not sep or not key:
-            raise click.BadParameter("expected KEY=VALUE, got %r" % v)
-        out[key] = value
-    return out
+from .options import _kv
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

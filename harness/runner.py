@@ -367,11 +367,6 @@ def _gather(run, exit_code, reason, started, out):
         result.update(status="failed",
                       reason="container exited with code %s after an ok result" % exit_code)
     result["exit_code"] = exit_code if exit_code is not None else result.get("exit_code")
-    data_meta = result.get("data")
-    if (result.get("status") != "ok" and isinstance(data_meta, dict)
-            and data_meta.get("source") != run.source):
-        # failed before it loaded any data: say what was asked for, and that the host said it
-        data_meta.update(source=run.source, source_set_by_host=True)
     return result
 
 

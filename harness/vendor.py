@@ -37,6 +37,7 @@ import click
 
 from . import catalog, context, doctor, engine, paths, pipconf
 from .errors import HarnessError
+from .options import _kv
 
 FORMAT = 1
 
@@ -347,16 +348,6 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
         return image_id, took
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _kv(ctx, param, values):
-    out = {}
-    for v in values:
-        key, sep, value = v.partition("=")
-        if not sep or not key:
-            raise click.BadParameter("expected KEY=VALUE, got %r" % v)
-        out[key] = value
-    return out
 
 
 @click.command("vendor")
