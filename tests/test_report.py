@@ -364,6 +364,10 @@ def test_reference_file_facts():
         assert set(rows) <= names
     # the mapping lives in the data file
     assert report.match_reference({"adapter": "keras3", "variant": "tensorflow"}, ref) == "Keras(TF)"
+    assert report.match_reference({"adapter": "keras3", "variant": "tensorflow-tuned"},
+                                  ref) == "Keras(TF)"
+    assert report.match_reference({"adapter": "tensorflow2", "variant": "tuned"},
+                                  ref) == "Tensorflow"
     assert report.match_reference({"adapter": "keras3", "variant": "jax"}, ref) is None
     assert report.match_reference({"adapter": "tensorflow2", "variant": "reference"}, ref) == "Tensorflow"
     assert report.match_reference({"adapter": "pytorch", "variant": "tuned"}, ref) == "PyTorch"

@@ -81,11 +81,21 @@ def test_keras_backend_follows_the_variant():
         backends = [ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
                     and getattr(n.targets[0], "id", None) == "_BACKENDS"][0]
         assert backends["reference"] == "tensorflow"
-        assert set(variants_of(task, "keras3")) == {"tensorflow", "jax", "torch"}
+        assert set(variants_of(task, "keras3")) == {"tensorflow", "tensorflow-tuned", "jax",
+                                                    "torch"}
         for v in variants_of(task, "keras3"):
-            assert backends[v] == v
-        # KERAS_BACKEND is set before keras is imported
+            assert backends[v] == v.replace("-tuned", "")
+        # KERAS_BACKEND and the tuned variant's oneDNN switch are set before keras is imported
         assert src.index('os.environ["KERAS_BACKEND"]') < src.index("import keras")
+        assert src.index('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"') < src.index("import keras")
+
+
+def test_tensorflow_tuned_switches_onednn_on_before_import():
+    for task in ("cnn", "rnn", "inference"):
+        src = open(os.path.join(TASKS, task, "tensorflow2.py")).read()
+        assert variants_of(task, "tensorflow2") == ("reference", "tuned")
+        assert (src.index('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"')
+                < src.index("import tensorflow as tf"))
 
 
 PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
@@ -97,8 +107,9 @@ def available(adapter):
     return subprocess.call([PYTHON, "-c", code]) == 0
 
 
-RUNS = [("tensorflow2", "reference"), ("flax", "reference"), ("keras3", "tensorflow"),
-        ("keras3", "jax"), ("keras3", "torch")]
+RUNS = [("tensorflow2", "reference"), ("tensorflow2", "tuned"), ("flax", "reference"),
+        ("keras3", "tensorflow"), ("keras3", "tensorflow-tuned"), ("keras3", "jax"),
+        ("keras3", "torch")]
 
 
 @pytest.mark.slow
@@ -118,7 +129,9 @@ def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
     assert r["variant"] == variant
     settings = r["env"]["adapter_settings"]
     if adapter == "keras3":
-        assert settings["backend"] == variant
+        assert settings["backend"] == variant.replace("-tuned", "")
+    if variant.endswith("tuned"):
+        assert settings["onednn"] is True, settings
     if task == "cnn":
         assert r["model"]["parameters"] == 3441592 and settings["layout"] == "NHWC"
         assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0

@@ -26,4 +26,5 @@ def test_all_variants_per_task(monkeypatch):
     assert variants_to_run(torch_image, (), "cnn") == ["reference"]
     assert variants_to_run(torch_image, ("tuned",), "cnn") == ["tuned"]
     keras = image("keras-3.15")
-    assert variants_to_run(keras, ("all",), "rnn") == ["tensorflow", "jax", "torch"]
+    assert variants_to_run(keras, ("all",), "rnn") == ["tensorflow", "tensorflow-tuned", "jax",
+                                                       "torch"]

@@ -8,15 +8,30 @@ the 2017 benchmark's CNN notebooks; sizes in common/params.py.
 import os
 
 import numpy as np
-import tensorflow as tf
+
+# tuned: TensorFlow's oneDNN CPU kernels, chosen when tensorflow is imported (run.py names the
+# variant first). TF >= 2.9 turns them on by default only on CPUs with AVX512_VNNI, AVX512_BF16
+# or AMX (TF 2.9 release notes); on others, such as an AVX2-only EPYC, the default is off.
+if os.environ.get("DLBENCH_VARIANT") == "tuned":
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+import tensorflow as tf  # noqa: E402  (after TF_ENABLE_ONEDNN_OPTS)
 
 FRAMEWORK = "tensorflow"
-VARIANTS = ("reference",)  # oneDNN + NHWC is TF's fast CPU path; XLA was no faster here
+VARIANTS = ("reference", "tuned")  # tuned: oneDNN kernels on (XLA was slower here)
 _DEV = {"gpu": False}
 
 
 def framework_version():
     return tf.__version__
+
+
+def _onednn_on():
+    """Whether this process runs TensorFlow's oneDNN kernels (None where TF cannot say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
 
 
 def probe():
@@ -44,10 +59,13 @@ def init(device, seed, variant):
                            "container runtime" % tf.__version__)
     if device == "cpu" and gpus:
         tf.config.set_visible_devices([], "GPU")
+    if variant == "tuned" and _onednn_on() is False:
+        raise RuntimeError("variant tuned: tensorflow was imported before TF_ENABLE_ONEDNN_OPTS "
+                           "was set; run it through run.py")
     tf.random.set_seed(seed)
     _DEV["gpu"] = device == "gpu"
     return {"layout": "NHWC",
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
+            "onednn": _onednn_on()}
 
 
 def _glorot(shape, fan_in, fan_out):

@@ -3,7 +3,8 @@
 Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the backend is fixed when
 keras is imported, so the variant picks it (run.py exports DLBENCH_VARIANT before importing
 this file): tensorflow (the reference, also 'reference'), jax, torch, one result row each like
-the 2017 Keras(TF)/Keras(CNTK)/Keras(Theano) rows. Training uses the compiled train_on_batch
+the 2017 Keras(TF)/Keras(CNTK)/Keras(Theano) rows; tensorflow-tuned is the tensorflow backend
+with TensorFlow's oneDNN kernels switched on. Training uses the compiled train_on_batch
 (tf.function / jax.jit; eager on torch). keras.layers.GRU defaults to the cuDNN/PyTorch form
 (reset_after=True, two bias vectors: 68,100 weights). Model as in the 2017 benchmark's Keras RNN
 notebook; sizes in common/params.py.
@@ -12,18 +13,34 @@ import os
 
 import numpy as np
 
-_BACKENDS = {"reference": "tensorflow", "tensorflow": "tensorflow", "jax": "jax",
-             "torch": "torch"}
+_BACKENDS = {"reference": "tensorflow", "tensorflow": "tensorflow",
+             "tensorflow-tuned": "tensorflow", "jax": "jax", "torch": "torch"}
 os.environ["KERAS_BACKEND"] = _BACKENDS.get(os.environ.get("DLBENCH_VARIANT"), "tensorflow")
+# tensorflow-tuned: TensorFlow's oneDNN CPU kernels, read when tensorflow is imported. TF >= 2.9
+# turns them on by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX (TF 2.9 release
+# notes); on others, such as an AVX2-only EPYC, the default is off.
+if os.environ.get("DLBENCH_VARIANT") == "tensorflow-tuned":
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 import keras  # noqa: E402  (after KERAS_BACKEND)
 
 FRAMEWORK = "keras"
-VARIANTS = ("tensorflow", "jax", "torch")  # the backend; 'reference' = tensorflow
+VARIANTS = ("tensorflow", "tensorflow-tuned", "jax", "torch")  # backend (+ oneDNN)
 _DEV = {"gpu": False}
 
 
 def framework_version():
     return keras.__version__
+
+
+def _onednn_on():
+    """On the tensorflow backend: whether TensorFlow runs its oneDNN kernels (else None)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
 
 
 def probe():
@@ -49,11 +66,15 @@ def init(device, seed, variant):
         raise ValueError("variant %r: keras offers %s (the backend); this process imported "
                          "keras with %s" % (variant, ", ".join(VARIANTS),
                                              keras.backend.backend()))
+    if variant == "tensorflow-tuned" and _onednn_on() is False:
+        raise RuntimeError("variant tensorflow-tuned: tensorflow was imported before "
+                           "TF_ENABLE_ONEDNN_OPTS was set; run it through run.py")
     if device == "gpu":
         raise RuntimeError("--device gpu: this Keras image is CPU-only (tensorflow-cpu, "
                            "jax[cpu], torch+cpu); use --device cpu")
     keras.utils.set_random_seed(seed)
-    return {"layout": "NTC (batch major)", "backend": keras.backend.backend()}
+    return {"layout": "NTC (batch major)", "backend": keras.backend.backend(),
+            "onednn": _onednn_on()}
 
 
 def build_model(p):
