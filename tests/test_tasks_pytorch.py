@@ -98,6 +98,28 @@ def test_cnn_learns_a_learnable_problem(tmp_path):
     assert r["metrics"]["test_accuracy"] > 0.5, r["metrics"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["cnn", "inference"])
+def test_tuned_variant_runs_channels_last(tmp_path, task):
+    """The tuned (channels-last) variant goes through every layer, the flatten included, and
+    the CNN still learns (50 steps on the learnable file; chance is 0.1)."""
+    if task == "cnn":
+        data = tmp_path / "data"
+        data.mkdir()
+        make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=320, learnable=True)
+        args = ["--data", str(data), "--epochs", "2"]
+    else:
+        args = ["--limit", "64"]
+    r, _, _ = run_task(tmp_path, task, "--framework", "pytorch", "--variant", "tuned", *args)
+    assert r["variant"] == "tuned"
+    assert r["env"]["adapter_settings"]["memory_format"] == "channels_last"
+    if task == "cnn":
+        assert r["timings"]["batches"] == 50
+        assert r["metrics"]["test_accuracy"] > 0.5, r["metrics"]
+    else:
+        assert r["metrics"]["features"] == 2048
+
+
 def test_unknown_framework_leaves_failed_result(tmp_path):
     r, _, proc = run_task(tmp_path, "cnn", "--framework", "nosuch", "--synthetic",
                           expect_ok=False)

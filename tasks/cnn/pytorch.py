@@ -82,7 +82,7 @@ class VGGStyleCNN(nn.Module):
         x = F.relu(self.conv3(x))
         x = F.relu(F.max_pool2d(self.conv4(x), self.pool))
         x = self.drop_conv(x)
-        x = x.view(x.size(0), -1)
+        x = x.contiguous().view(x.size(0), -1)  # NCHW flatten order (a copy when channels-last)
         x = self.drop_dense(F.relu(self.fc1(x)))
         return self.fc2(x)  # logits: softmax lives in the loss
 
