@@ -8,6 +8,7 @@
 #   make results / make report            table of results/ / the rendered report
 #   make test                             the test suite (engine tests need a Docker engine)
 #   make compose.yaml                     regenerate compose.yaml from images/*/Dockerfile
+#   make adapters-vs-plain [VS_ARGS=...]  each adapter against a plain loop, inside its own image
 
 PYTHON    ?= python3
 DLBENCH   ?= dlbench
@@ -19,7 +20,7 @@ ARGS      ?=
 TASK_OPTS = $(foreach t,$(subst $(comma), ,$(TASK)),--task $(t))
 comma := ,
 
-.PHONY: help install base build bench data results report report-screenshot test test-unit overhead list
+.PHONY: help install base build bench data results report report-screenshot test test-unit overhead adapters-vs-plain list
 
 help:
 	@sed -n '3,11p' Makefile
@@ -60,6 +61,22 @@ test-unit:
 
 overhead:
 	$(PYTHON) bench/harness_overhead.py
+
+# bench/framework_vs_plain.py for every image/variant below, run inside the framework's own
+# (already built) image: network off, the repository mounted read-only. Prints figures.
+VS_RUNS ?= tensorflow-2.21:tensorflow2:reference tensorflow-2.21:tensorflow2:tuned \
+           keras-3.15:keras3:tensorflow keras-3.15:keras3:tensorflow-tuned keras-3.15:keras3:jax \
+           keras-3.15:keras3:torch flax-0.12:flax:reference
+VS_ARGS ?= --examples 3200 --images 96 --pairs 3
+adapters-vs-plain:
+	@for run in $(VS_RUNS); do \
+	    image=$${run%%:*}; rest=$${run#*:}; adapter=$${rest%%:*}; variant=$${rest#*:}; \
+	    echo "### $$image $$adapter $$variant"; \
+	    docker run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/src:ro \
+	        -w /src -e TF_CPP_MIN_LOG_LEVEL=2 dlbench/$$image \
+	        python3 bench/framework_vs_plain.py $$adapter --variant $$variant $(VS_ARGS) \
+	        || exit 1; \
+	done
 
 compose.yaml: $(wildcard images/*/Dockerfile) harness/compose.py
 	$(PYTHON) -m harness.compose > $@
