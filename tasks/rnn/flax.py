@@ -86,8 +86,9 @@ def build_trainer(model, p):
         return jnp.argmax(nnx.merge(graphdef, params, rest)(x), axis=1)
 
     # jax.jit compiles each pure function once (during the runner's warm-up step)
+    # no buffer donation, as in the plain loop (CPU, CNN vs plain: 0.89 with it, 0.98 without)
     return {"params": params, "opt_state": tx.init(params),
-            "step": jax.jit(step, donate_argnums=(0, 1)), "classes": jax.jit(classes)}
+            "step": jax.jit(step), "classes": jax.jit(classes)}
 
 
 def _tensor(array):
