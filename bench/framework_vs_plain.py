@@ -217,6 +217,14 @@ def plain_forward(framework, adapter, model, x, bs):
     return len(batches) * bs / (clock() - start)
 
 
+def ratios(adapter, plain):
+    """adapter/plain per round (each round ran both, back to back) and their median: the
+    figure quoted against the goal, as bench/runner_vs_plain.py does."""
+    r = [a / p for a, p in zip(adapter, plain)]
+    return "adapter/plain per round %s, median %.3f (goal >= 0.95)" % (
+        ", ".join("%.3f" % x for x in r), statistics.median(r))
+
+
 PLAIN_CNN = {"tensorflow2": plain_cnn_tensorflow, "keras3": plain_cnn_keras,
              "flax": plain_cnn_flax}
 
@@ -269,9 +277,9 @@ def main():
               % (i + 1, runner[-1], plain[-1]))
         sys.stdout.flush()
     rm, pm = statistics.median(runner), statistics.median(plain)
-    print("CNN   %s/%s (%d examples x %d epochs): adapter %.1f img/s, plain %.1f img/s, "
-          "adapter/plain %.3f" % (args.framework, variant, args.examples, args.epochs, rm, pm,
-                                 rm / pm))
+    print("CNN   %s/%s (%d examples x %d epochs): adapter %.1f img/s, plain %.1f img/s "
+          "(medians); %s" % (args.framework, variant, args.examples, args.epochs, rm, pm,
+                             ratios(runner, plain)))
     if args.skip_inference:
         return
     inf = importlib.import_module("inference." + args.framework)
@@ -296,8 +304,8 @@ def main():
               % (i + 1, runner[-1], plain[-1]))
         sys.stdout.flush()
     rm, pm = statistics.median(runner), statistics.median(plain)
-    print("INFER %s/%s (ResNet-50, %d images, batch 32): adapter %.2f img/s, plain %.2f img/s, "
-          "adapter/plain %.3f" % (args.framework, variant, len(x), rm, pm, rm / pm))
+    print("INFER %s/%s (ResNet-50, %d images, batch 32): adapter %.2f img/s, plain %.2f img/s "
+          "(medians); %s" % (args.framework, variant, len(x), rm, pm, ratios(runner, plain)))
 
 
 if __name__ == "__main__":
