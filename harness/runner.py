@@ -158,6 +158,10 @@ class _Output(threading.Thread):
         self.last_lines = []
 
     def run(self):
+        # Ctrl-C must reach the main thread: a SIGINT the kernel hands to this thread leaves the
+        # main thread blocked in the engine's wait call (up to a whole wait slice, see _wait)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         r = self.job
         with open(r.log_path, "wb") as log, open(r.events_path, "w") as events:
             buf = b""
@@ -231,6 +235,9 @@ class Tracker(object):
             self.remove(c)
 
 
+WAIT_SLICE = 10  # seconds per engine wait call: the longest a signal can sit unhandled
+
+
 def _wait(container, timeout):
     """Exit code, or None when the timeout passed first."""
     deadline = time.time() + timeout
@@ -239,7 +246,7 @@ def _wait(container, timeout):
         if left <= 0:
             return None
         try:
-            return container.wait(timeout=min(left, 60))["StatusCode"]
+            return container.wait(timeout=min(left, WAIT_SLICE))["StatusCode"]
         except Exception as e:  # requests' ReadTimeout / ConnectionError on a slow wait
             if "timed out" not in str(e).lower() and "timeout" not in type(e).__name__.lower():
                 raise

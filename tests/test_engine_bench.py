@@ -180,6 +180,34 @@ def test_ctrl_c_stops_and_removes_the_container(built_image, engine, tmp_path):
     assert results.validate(r) == []
 
 
+def test_output_thread_leaves_ctrl_c_to_the_main_thread(built_image, engine, tmp_path):
+    """The thread following a container's log blocks SIGINT, so the kernel delivers Ctrl-C to
+    the main thread (blocked in the engine's wait call), which then stops the run at once.
+    Without it the signal could land on this thread and sit unhandled while the main thread
+    waits: a CI run once saw Ctrl-C ignored for over 60 s that way."""
+    import types
+    container = engine.containers.run(built_image.image.tag, ["python3", "-c",
+                                      "import time; print('up', flush=True); time.sleep(30)"],
+                                      detach=True, network_mode="none")
+    try:
+        job = types.SimpleNamespace(log_path=str(tmp_path / "container.log"),
+                                    events_path=str(tmp_path / "events.jsonl"))
+        out = runner._Output(container, job, lambda *a, **k: None)
+        out.start()
+        deadline = time.time() + 30
+        while time.time() < deadline and not out.last_lines:
+            time.sleep(0.2)  # the thread is now inside the engine's log stream
+        assert out.last_lines == ["up"]
+        status = open("/proc/self/task/%d/status" % out.native_id).read()
+        blocked = int([l for l in status.splitlines() if l.startswith("SigBlk:")][0].split()[1],
+                      16)
+        assert blocked & (1 << (signal.SIGINT - 1)), status
+    finally:
+        container.remove(force=True)
+    out.join(10)
+    assert not out.is_alive()
+
+
 def test_gpu_without_gpu_runtime_is_one_line(built_image, tmp_path):
     if engine.has_gpu_runtime():
         pytest.skip("this host has a GPU runtime")
