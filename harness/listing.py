@@ -10,10 +10,11 @@ def print_catalog():
         click.echo("no images under %s (add images/<name>/Dockerfile)" % paths.images_dir())
         return
     tasks_root = paths.tasks_dir()
-    rows = [("IMAGE", "ADAPTER", "TASKS", "DEVICES", "CUDA", "DESCRIPTION")]
+    rows = [("IMAGE", "ADAPTER", "TASKS", "VARIANTS", "DEVICES", "CUDA", "DESCRIPTION")]
     for img in images:
         rows.append((img.name, img.adapter or "?", ",".join(img.tasks) or "-",
-                     ",".join(img.devices) or "-", img.cuda or "none", img.description))
+                     ",".join(img.variants) or "reference", ",".join(img.devices) or "-",
+                     img.cuda or "none", img.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
