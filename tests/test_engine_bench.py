@@ -171,7 +171,9 @@ def test_ctrl_c_stops_and_removes_the_container(built_image, engine, tmp_path):
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            proc.kill()  # the harness did not stop: its container must not outlive the test
+            for c in leftover_containers(engine, run_id) if run_id else []:
+                c.remove(force=True)
     assert proc.returncode == 130, output
     assert "Traceback" not in output
     assert leftover_containers(engine, run_id) == []
