@@ -65,14 +65,15 @@ def init(device, seed, variant):
         raise ValueError("variant %r: keras offers %s (the backend); this process imported "
                          "keras with %s" % (variant, ", ".join(VARIANTS),
                                              keras.backend.backend()))
-    if variant == "tensorflow-tuned" and _onednn_on() is False:
+    onednn = _onednn_on()
+    if variant == "tensorflow-tuned" and onednn is False:
         raise RuntimeError("variant tensorflow-tuned: tensorflow was imported before "
                            "TF_ENABLE_ONEDNN_OPTS was set; run it through run.py")
     if device == "gpu":
         raise RuntimeError("--device gpu: this Keras image is CPU-only (tensorflow-cpu, "
                            "jax[cpu], torch+cpu); use --device cpu")
     keras.utils.set_random_seed(seed)
-    return {"layout": "NHWC", "backend": keras.backend.backend(), "onednn": _onednn_on(),
+    return {"layout": "NHWC", "backend": keras.backend.backend(), "onednn": onednn,
             "image_data_format": keras.config.image_data_format()}
 
 

@@ -61,13 +61,14 @@ def init(device, seed, variant):
                            "container runtime" % tf.__version__)
     if device == "cpu" and gpus:
         tf.config.set_visible_devices([], "GPU")
-    if variant == "tuned" and _onednn_on() is False:
+    onednn = _onednn_on()
+    if variant == "tuned" and onednn is False:
         raise RuntimeError("variant tuned: tensorflow was imported before TF_ENABLE_ONEDNN_OPTS "
                            "was set; run it through run.py")
     tf.random.set_seed(seed)
     _DEV["gpu"] = device == "gpu"
     return {"layout": "NHWC",
-            "onednn": _onednn_on()}
+            "onednn": onednn}
 
 
 class ConvBN(tf.Module):

@@ -66,7 +66,8 @@ def init(device, seed, variant):
         raise ValueError("variant %r: keras offers %s (the backend); this process imported "
                          "keras with %s" % (variant, ", ".join(VARIANTS),
                                              keras.backend.backend()))
-    if variant == "tensorflow-tuned" and _onednn_on() is False:
+    onednn = _onednn_on()
+    if variant == "tensorflow-tuned" and onednn is False:
         raise RuntimeError("variant tensorflow-tuned: tensorflow was imported before "
                            "TF_ENABLE_ONEDNN_OPTS was set; run it through run.py")
     if device == "gpu":
@@ -74,7 +75,7 @@ def init(device, seed, variant):
                            "jax[cpu], torch+cpu); use --device cpu")
     keras.utils.set_random_seed(seed)
     return {"layout": "NTC (batch major)", "backend": keras.backend.backend(),
-            "onednn": _onednn_on()}
+            "onednn": onednn}
 
 
 def build_model(p):
