@@ -1,8 +1,8 @@
 """The one entry point of the container side: run one task with one framework adapter.
 
-    python tasks/run.py TASK --framework ADAPTER [--variant NAME] [--device cpu|gpu]
-                        [--data DIR | --synthetic] [--epochs N] [--limit N] [--seed S]
-                        [--weights FILE] --out FILE
+    python tasks/run.py TASK --adapter ADAPTER [--variant NAME] [--device cpu|gpu]
+                       [--data DIR | --synthetic] [--epochs N] [--limit N] [--seed S]
+                       [--weights FILE] --out FILE
 
 Runs the same way inside an image (tasks/ mounted at /tasks) and from a checkout with any
 local Python that has the framework. See tasks/README.md for the adapter contract.
@@ -12,7 +12,6 @@ import time
 PROCESS_START = time.perf_counter()
 
 import argparse  # noqa: E402
-import importlib  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
@@ -22,23 +21,15 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from common import data as datasets  # noqa: E402
-from common import envprobe, output, params, protocol  # noqa: E402
-
-TASKS = ("cnn", "rnn", "inference")
-
-
-def adapters_for(task):
-    folder = os.path.join(HERE, task)
-    return sorted(f[:-3] for f in os.listdir(folder)
-                  if f.endswith(".py") and not f.startswith("_"))
-
+from common import adapters, envprobe, output, params, protocol  # noqa: E402
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="run.py", description="Run one dlbench task.")
-    ap.add_argument("task", choices=TASKS)
-    ap.add_argument("--framework", required=True, help="adapter: tasks/TASK/<name>.py")
-    ap.add_argument("--variant", default="reference",
-                    help="reference (framework defaults) or a variant the adapter offers")
+    ap.add_argument("task", choices=params.TASKS)
+    ap.add_argument("--adapter", "--framework", dest="adapter", required=True,
+                    help="frameworks/<name>.py and TASK/<name>.py (--framework: older name)")
+    ap.add_argument("--variant", help="a variant the framework module declares "
+                                      "[default: its first, the reference]")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--data", help="folder with cifar-10-python.tar.gz and imdb.npz")
@@ -59,13 +50,6 @@ def parse_args(argv):
     return args
 
 
-def load_adapter(task, framework):
-    if framework not in adapters_for(task):
-        raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
-                          % (task, framework, task, framework, ", ".join(adapters_for(task))))
-    return importlib.import_module("%s.%s" % (task, framework))
-
-
 def load_data(args, p, layout):
     if args.task == "inference":
         return datasets.random_images(p, args.seed, layout=layout, limit=args.limit)
@@ -81,14 +65,13 @@ def load_data(args, p, layout):
 
 
 def run(args, result):
-    adapter = load_adapter(args.task, args.framework)
-    result["framework"] = getattr(adapter, "FRAMEWORK", args.framework)
+    fw, adapter, settings = adapters.start(args.task, args.adapter, result["variant"],
+                                           args.device, args.seed)
     p = result["params"]
-    settings = adapter.init(args.device, args.seed, args.variant) or {}
-    result["env"] = envprobe.probe(adapter)
+    result["env"] = envprobe.probe(fw)
     result["env"]["adapter_settings"] = settings
     layout = settings.get("layout")
-    output.emit("start", task=args.task, framework=result["framework"], variant=args.variant,
+    output.emit("start", task=args.task, framework=result["framework"], variant=result["variant"],
                 device=args.device, framework_version=result["env"].get("framework_version"))
 
     data = load_data(args, p, layout)
@@ -122,11 +105,17 @@ def run(args, result):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ["DLBENCH_VARIANT"] = args.variant  # adapters that pick a backend at import
     p = params.for_task(args.task, args.epochs)
     # inference always times random images (the 2017 protocol): synthetic by design
     source = "synthetic" if args.synthetic or args.task == "inference" else "real"
-    result = output.new_result(args.task, args.framework, args.framework, args.variant,
+    framework, variant = args.adapter, args.variant
+    try:  # the framework module imports nothing of the framework: its names are safe to read
+        fw = adapters.framework(args.adapter)
+        framework = fw.NAME
+        variant = variant or adapters.variant_names(fw, args.task)[0]
+    except (LookupError, IndexError):
+        pass  # run() fails with the reason, into the result
+    result = output.new_result(args.task, framework, args.adapter, variant or "reference",
                                args.device, p, source)
     try:
         run(args, result)
@@ -145,7 +134,7 @@ def main(argv=None):
     output.emit("end", status=result["status"], reason=result["reason"], out=args.out,
                 timings=result["timings"], metrics=result["metrics"])
     if result["status"] != "ok":
-        sys.stderr.write("dlbench %s/%s failed: %s\n" % (args.task, args.framework,
+        sys.stderr.write("dlbench %s/%s failed: %s\n" % (args.task, args.adapter,
                                                           result["reason"]))
         return result["exit_code"]
     return 0

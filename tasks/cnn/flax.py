@@ -2,50 +2,18 @@
 
 Functional jit: the model is written as a Flax NNX module, then split into a static graph and a
 pytree of parameters; one pure training step (forward, gradient, optax update) is compiled by
-jax.jit and maps (params, optimiser state, batch) to new ones. Flax convolutions are NHWC, so
-init() asks the runner for NHWC images. Model as in the 2017 benchmark's CNN notebooks; sizes in
-common/params.py.
+jax.jit and maps (params, optimiser state, batch) to new ones. Flax convolutions are NHWC. Model
+as in the 2017 benchmark's CNN notebooks; sizes in common/params.py.
 """
-import os
-
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-FRAMEWORK = "flax"
-VARIANTS = ("reference",)
-_DEV = {"gpu": False, "seed": 0}
+from frameworks import flax as fw
 
-
-def framework_version():
-    return flax.__version__
-
-
-def probe():
-    dev = jax.devices()[0]
-    info = {"cuda": None, "jax": jax.__version__, "optax": optax.__version__,
-            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
-    if dev.platform == "gpu":
-        info["gpu"] = dev.device_kind
-        if getattr(dev, "compute_capability", None):
-            info["gpu_compute_capability"] = str(dev.compute_capability)
-    return info
-
-
-def init(device, seed, variant):
-    if variant not in VARIANTS:
-        raise ValueError("variant %r unknown; flax offers %s" % (variant, ", ".join(VARIANTS)))
-    if device == "gpu" and jax.default_backend() != "gpu":
-        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
-                           "an image with jax[cuda]" % jax.__version__)
-    if device == "cpu":
-        jax.config.update("jax_default_device", jax.devices("cpu")[0])
-    _DEV["gpu"] = device == "gpu"
-    _DEV["seed"] = seed
-    return {"layout": "NHWC", "jit": "jax.jit"}
+SETTINGS = {"layout": "NHWC"}  # Flax convolutions are channels-last
 
 
 class VGGStyleCNN(nnx.Module):
@@ -83,7 +51,7 @@ class VGGStyleCNN(nnx.Module):
 
 
 def build_model(p):
-    return VGGStyleCNN(p, nnx.Rngs(_DEV["seed"]))
+    return VGGStyleCNN(p, nnx.Rngs(fw.DEVICE["seed"]))
 
 
 def count_parameters(model):
@@ -100,7 +68,7 @@ def build_trainer(model, p):
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
     def step(params, opt_state, x, y, n):
-        key = jax.random.fold_in(jax.random.PRNGKey(_DEV["seed"]), n)  # new dropout masks
+        key = jax.random.fold_in(jax.random.PRNGKey(fw.DEVICE["seed"]), n)  # new dropout masks
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y, key)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss

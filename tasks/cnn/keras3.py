@@ -1,80 +1,14 @@
 """CNN (VGG-style, CIFAR-10) in Keras 3, on the backend the variant names.
 
-Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the backend is fixed when
-keras is imported, so the variant picks it (run.py exports DLBENCH_VARIANT before importing
-this file): tensorflow (the reference, also 'reference'), jax, torch, one result row each like
-the 2017 Keras(TF)/Keras(CNTK)/Keras(Theano) rows; tensorflow-tuned is the tensorflow backend
-with TensorFlow's oneDNN kernels switched on. Training uses the compiled train_on_batch
-(tf.function / jax.jit; eager on torch). Keras's default layout is channels_last, so init()
-asks the runner for NHWC images. Model as in the 2017 benchmark's Keras CNN notebook.
+Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the variant names the backend
+(frameworks/keras3.py sets it before keras is imported). Training uses the compiled train_on_batch
+(tf.function / jax.jit; eager on torch). Keras's default layout is channels_last: NHWC images.
+Model as in the 2017 benchmark's Keras CNN notebook.
 """
-import os
-
+import keras
 import numpy as np
 
-_BACKENDS = {"reference": "tensorflow", "tensorflow": "tensorflow",
-             "tensorflow-tuned": "tensorflow", "jax": "jax", "torch": "torch"}
-os.environ["KERAS_BACKEND"] = _BACKENDS.get(os.environ.get("DLBENCH_VARIANT"), "tensorflow")
-# tensorflow-tuned: TensorFlow's oneDNN CPU kernels, read when tensorflow is imported. TF >= 2.9
-# turns them on by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX (TF 2.9 release
-# notes); on others, such as an AVX2-only EPYC, the default is off.
-if os.environ.get("DLBENCH_VARIANT") == "tensorflow-tuned":
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
-import keras  # noqa: E402  (after KERAS_BACKEND)
-
-FRAMEWORK = "keras"
-VARIANTS = ("tensorflow", "tensorflow-tuned", "jax", "torch")  # backend (+ oneDNN)
-_DEV = {"gpu": False}
-
-
-def framework_version():
-    return keras.__version__
-
-
-def _onednn_on():
-    """On the tensorflow backend: whether TensorFlow runs its oneDNN kernels (else None)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return None
-
-
-def probe():
-    backend = keras.backend.backend()
-    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": os.cpu_count()}}
-    if backend == "tensorflow":
-        import tensorflow as tf
-        info["backend_version"] = tf.__version__
-        info["cuda"] = tf.sysconfig.get_build_info().get("cuda_version")
-    elif backend == "jax":
-        import jax
-        info["backend_version"] = jax.__version__
-    elif backend == "torch":
-        import torch
-        info["backend_version"] = torch.__version__
-        info["cuda"] = torch.version.cuda
-        info["threads"]["torch"] = torch.get_num_threads()
-    return info
-
-
-def init(device, seed, variant):
-    if _BACKENDS.get(variant) != keras.backend.backend():
-        raise ValueError("variant %r: keras offers %s (the backend); this process imported "
-                         "keras with %s" % (variant, ", ".join(VARIANTS),
-                                             keras.backend.backend()))
-    onednn = _onednn_on()
-    if variant == "tensorflow-tuned" and onednn is False:
-        raise RuntimeError("variant tensorflow-tuned: tensorflow was imported before "
-                           "TF_ENABLE_ONEDNN_OPTS was set; run it through run.py")
-    if device == "gpu":
-        raise RuntimeError("--device gpu: this Keras image is CPU-only (tensorflow-cpu, "
-                           "jax[cpu], torch+cpu); use --device cpu")
-    keras.utils.set_random_seed(seed)
-    return {"layout": "NHWC", "backend": keras.backend.backend(), "onednn": onednn,
-            "image_data_format": keras.config.image_data_format()}
+SETTINGS = {"layout": "NHWC"}  # Keras's default image_data_format: channels_last
 
 
 def build_model(p):

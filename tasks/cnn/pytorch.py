@@ -11,44 +11,9 @@ import torch.nn.functional as F
 import torch.optim as optim
 from torch.autograd import Variable
 
-FRAMEWORK = "pytorch"
-VARIANTS = ("reference", "tuned")  # tuned: channels-last memory format (PyTorch >= 1.5)
-_DEV = {"cuda": False, "channels_last": False}
+from frameworks import pytorch as fw
 
-
-def framework_version():
-    return torch.__version__
-
-
-def probe():
-    info = {"cuda": getattr(torch.version, "cuda", None),
-            "threads": {"torch": torch.get_num_threads()}}
-    if torch.cuda.is_available():
-        info["cudnn"] = str(torch.backends.cudnn.version())
-        info["gpu"] = torch.cuda.get_device_name(0)
-        capability = getattr(torch.cuda, "get_device_capability", None)  # absent in 0.3.1
-        if capability is not None:
-            info["gpu_compute_capability"] = "%d.%d" % capability(0)
-    return info
-
-
-def init(device, seed, variant):
-    if variant not in VARIANTS:
-        raise ValueError("variant %r unknown; pytorch offers %s" % (variant, ", ".join(VARIANTS)))
-    if device == "gpu" and not torch.cuda.is_available():
-        raise RuntimeError("--device gpu, but PyTorch %s sees no CUDA GPU: use --device cpu or "
-                           "a host with a GPU and the NVIDIA container runtime"
-                           % torch.__version__)
-    torch.manual_seed(seed)
-    _DEV["cuda"] = device == "gpu"
-    if _DEV["cuda"]:
-        torch.cuda.manual_seed(seed)
-        torch.backends.cudnn.benchmark = True  # cuDNN autotune: pick the fastest conv kernels
-    _DEV["channels_last"] = variant == "tuned"
-    if _DEV["channels_last"] and not hasattr(torch, "channels_last"):
-        raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
-    return {"layout": "NCHW",
-            "memory_format": "channels_last" if _DEV["channels_last"] else "contiguous"}
+SETTINGS = {"layout": "NCHW"}
 
 
 def _glorot(layer):
@@ -89,9 +54,9 @@ class VGGStyleCNN(nn.Module):
 
 def build_model(p):
     model = VGGStyleCNN(p)
-    if _DEV["cuda"]:
+    if fw.DEVICE["cuda"]:
         model = model.cuda()
-    if _DEV["channels_last"]:
+    if fw.DEVICE["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -108,9 +73,9 @@ def build_trainer(model, p):
 
 def _tensor(array):
     t = torch.from_numpy(np.ascontiguousarray(array))
-    if _DEV["cuda"]:
+    if fw.DEVICE["cuda"]:
         t = t.cuda()  # host-to-device copy, inside the timed loop as in 2017
-    if _DEV["channels_last"] and t.dim() == 4:
+    if fw.DEVICE["channels_last"] and t.dim() == 4:
         t = t.contiguous(memory_format=torch.channels_last)
     return t
 
@@ -146,5 +111,5 @@ def predict(state, x):
 
 
 def sync(state):
-    if _DEV["cuda"]:
+    if fw.DEVICE["cuda"]:
         torch.cuda.synchronize()

@@ -12,7 +12,6 @@ SPEED_SETTINGS = (
     "OPENBLAS_L2_SIZE", "KMP_AFFINITY", "KMP_BLOCKTIME", "TF_ENABLE_ONEDNN_OPTS",
     "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "XLA_FLAGS", "JAX_PLATFORMS",
     "KERAS_BACKEND", "CUDA_VISIBLE_DEVICES", "CUDNN_BENCHMARK", "MXNET_CUDNN_AUTOTUNE_DEFAULT",
-    "DLBENCH_VARIANT",
 )
 
 
@@ -34,7 +33,7 @@ def cpu_count():
         return os.cpu_count()
 
 
-def probe(adapter):
+def probe(fw):
     env = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -46,8 +45,8 @@ def probe(adapter):
         "gpu_compute_capability": None, "threads": {},
     }
     try:
-        env["framework_version"] = adapter.framework_version()
-        env.update(adapter.probe())
+        env["framework_version"] = fw.version()
+        env.update(fw.probe())
     except Exception as e:  # the probe must never cost a result
         env["probe_error"] = "%s: %s" % (type(e).__name__, e)
     env["executable"] = sys.executable

@@ -57,6 +57,7 @@ INFERENCE = {
     "features": 2048,       # ResNet-50 cut after global average pooling
 }
 
+TASKS = ("cnn", "rnn", "inference")  # the tasks, in report order: the one place they are listed
 BY_TASK = {"cnn": CNN, "rnn": RNN, "inference": INFERENCE}
 
 

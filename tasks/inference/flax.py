@@ -6,45 +6,14 @@ ResNet-50 is written out with the PyTorch adapter's structure and padding: 23,50
 weights, batch-norm in inference mode on its running statistics (a separate collection), cut
 after global average pooling: 2048 features. ResNet-50 layout: He et al. 2015, table 1. NHWC.
 """
-import os
-
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-FRAMEWORK = "flax"
-VARIANTS = ("reference",)
-_DEV = {"gpu": False, "seed": 0}
+from frameworks import flax as fw
 
-
-def framework_version():
-    return flax.__version__
-
-
-def probe():
-    dev = jax.devices()[0]
-    info = {"cuda": None, "jax": jax.__version__,
-            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
-    if dev.platform == "gpu":
-        info["gpu"] = dev.device_kind
-        if getattr(dev, "compute_capability", None):
-            info["gpu_compute_capability"] = str(dev.compute_capability)
-    return info
-
-
-def init(device, seed, variant):
-    if variant not in VARIANTS:
-        raise ValueError("variant %r unknown; flax offers %s" % (variant, ", ".join(VARIANTS)))
-    if device == "gpu" and jax.default_backend() != "gpu":
-        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
-                           "an image with jax[cuda]" % jax.__version__)
-    if device == "cpu":
-        jax.config.update("jax_default_device", jax.devices("cpu")[0])
-    _DEV["gpu"] = device == "gpu"
-    _DEV["seed"] = seed
-    return {"layout": "NHWC", "jit": "jax.jit"}
+SETTINGS = {"layout": "NHWC"}
 
 
 def _conv(cin, cout, k, rngs, stride=1, padding=0):
@@ -104,7 +73,7 @@ class ResNet50Features(nnx.Module):
 
 
 def build_model(p):
-    net = ResNet50Features(p, nnx.Rngs(_DEV["seed"]))
+    net = ResNet50Features(p, nnx.Rngs(fw.DEVICE["seed"]))
     graphdef, weights = nnx.split(net)  # inference: batch-norm uses its running statistics
 
     def forward(weights, x):

@@ -6,46 +6,15 @@ jax.jit. The GRU is Flax's GRUCell run by nnx.RNN (a lax.scan over the 150 steps
 convention (input biases plus one on the recurrent 'new' gate) gives 67,800 GRU weights. Model
 as in the 2017 benchmark's RNN notebooks; sizes in common/params.py.
 """
-import os
-
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-FRAMEWORK = "flax"
-VARIANTS = ("reference",)
-_DEV = {"gpu": False, "seed": 0}
+from frameworks import flax as fw
 
-
-def framework_version():
-    return flax.__version__
-
-
-def probe():
-    dev = jax.devices()[0]
-    info = {"cuda": None, "jax": jax.__version__, "optax": optax.__version__,
-            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
-    if dev.platform == "gpu":
-        info["gpu"] = dev.device_kind
-        if getattr(dev, "compute_capability", None):
-            info["gpu_compute_capability"] = str(dev.compute_capability)
-    return info
-
-
-def init(device, seed, variant):
-    if variant not in VARIANTS:
-        raise ValueError("variant %r unknown; flax offers %s" % (variant, ", ".join(VARIANTS)))
-    if device == "gpu" and jax.default_backend() != "gpu":
-        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
-                           "an image with jax[cuda]" % jax.__version__)
-    if device == "cpu":
-        jax.config.update("jax_default_device", jax.devices("cpu")[0])
-    _DEV["gpu"] = device == "gpu"
-    _DEV["seed"] = seed
-    return {"layout": "NTC (batch major)", "jit": "jax.jit", "gru": "nnx.GRUCell in nnx.RNN"}
+SETTINGS = {"layout": "NTC (batch major)", "gru": "nnx.GRUCell in nnx.RNN"}
 
 
 class GRUClassifier(nnx.Module):
@@ -62,7 +31,7 @@ class GRUClassifier(nnx.Module):
 
 
 def build_model(p):
-    return GRUClassifier(p, nnx.Rngs(_DEV["seed"]))
+    return GRUClassifier(p, nnx.Rngs(fw.DEVICE["seed"]))
 
 
 def count_parameters(model):

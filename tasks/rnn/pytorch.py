@@ -10,40 +10,9 @@ import torch.nn as nn
 import torch.optim as optim
 from torch.autograd import Variable
 
-FRAMEWORK = "pytorch"
-VARIANTS = ("reference",)
-_DEV = {"cuda": False}
+from frameworks import pytorch as fw
 
-
-def framework_version():
-    return torch.__version__
-
-
-def probe():
-    info = {"cuda": getattr(torch.version, "cuda", None),
-            "threads": {"torch": torch.get_num_threads()}}
-    if torch.cuda.is_available():
-        info["cudnn"] = str(torch.backends.cudnn.version())
-        info["gpu"] = torch.cuda.get_device_name(0)
-        capability = getattr(torch.cuda, "get_device_capability", None)  # absent in 0.3.1
-        if capability is not None:
-            info["gpu_compute_capability"] = "%d.%d" % capability(0)
-    return info
-
-
-def init(device, seed, variant):
-    if variant not in VARIANTS:
-        raise ValueError("variant %r unknown; pytorch offers %s" % (variant, ", ".join(VARIANTS)))
-    if device == "gpu" and not torch.cuda.is_available():
-        raise RuntimeError("--device gpu, but PyTorch %s sees no CUDA GPU: use --device cpu or "
-                           "a host with a GPU and the NVIDIA container runtime"
-                           % torch.__version__)
-    torch.manual_seed(seed)
-    _DEV["cuda"] = device == "gpu"
-    if _DEV["cuda"]:
-        torch.cuda.manual_seed(seed)
-        torch.backends.cudnn.benchmark = True  # cuDNN autotune (the GRU runs as a cuDNN RNN)
-    return {"layout": "NTC (batch_first)"}
+SETTINGS = {"layout": "NTC (batch_first)"}
 
 
 class GRUClassifier(nn.Module):
@@ -61,7 +30,7 @@ class GRUClassifier(nn.Module):
 
 def build_model(p):
     model = GRUClassifier(p)
-    if _DEV["cuda"]:
+    if fw.DEVICE["cuda"]:
         model = model.cuda()
     return model
 
@@ -79,7 +48,7 @@ def build_trainer(model, p):
 
 def _tensor(array):
     t = torch.from_numpy(np.ascontiguousarray(array))
-    if _DEV["cuda"]:
+    if fw.DEVICE["cuda"]:
         t = t.cuda()  # host-to-device copy, inside the timed loop as in 2017
     return t
 
@@ -115,5 +84,5 @@ def predict(state, x):
 
 
 def sync(state):
-    if _DEV["cuda"]:
+    if fw.DEVICE["cuda"]:
         torch.cuda.synchronize()

@@ -7,68 +7,12 @@ padding, so it has the same 23,508,032 trainable weights; batch-norm runs in inf
 its (non-trainable) running statistics. Cut after global average pooling: 2048 features.
 ResNet-50 layout: He et al. 2015, table 1. NHWC, TensorFlow's CPU layout.
 """
-import os
-
 import numpy as np
+import tensorflow as tf
 
-# tuned: TensorFlow's oneDNN CPU kernels, chosen when tensorflow is imported (run.py names the
-# variant first). TF >= 2.9 turns them on by default only on CPUs with AVX512_VNNI, AVX512_BF16
-# or AMX (TF 2.9 release notes); on others, such as an AVX2-only EPYC, the default is off.
-if os.environ.get("DLBENCH_VARIANT") == "tuned":
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
-import tensorflow as tf  # noqa: E402  (after TF_ENABLE_ONEDNN_OPTS)
+from frameworks import tensorflow as fw
 
-FRAMEWORK = "tensorflow"
-VARIANTS = ("reference", "tuned")  # tuned: oneDNN kernels on (XLA was slower here)
-_DEV = {"gpu": False}
-
-
-def framework_version():
-    return tf.__version__
-
-
-def _onednn_on():
-    """Whether this process runs TensorFlow's oneDNN kernels (None where TF cannot say)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return None
-
-
-def probe():
-    build = tf.sysconfig.get_build_info()
-    info = {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
-            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}}
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        info["gpu"] = details.get("device_name")
-        if details.get("compute_capability"):
-            info["gpu_compute_capability"] = "%d.%d" % details["compute_capability"]
-    return info
-
-
-def init(device, seed, variant):
-    if variant not in VARIANTS:
-        raise ValueError("variant %r unknown; tensorflow offers %s"
-                         % (variant, ", ".join(VARIANTS)))
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "gpu" and not gpus:
-        raise RuntimeError("--device gpu, but TensorFlow %s sees no CUDA GPU: use --device cpu, "
-                           "the CUDA build of the image, or a host with a GPU and the NVIDIA "
-                           "container runtime" % tf.__version__)
-    if device == "cpu" and gpus:
-        tf.config.set_visible_devices([], "GPU")
-    onednn = _onednn_on()
-    if variant == "tuned" and onednn is False:
-        raise RuntimeError("variant tuned: tensorflow was imported before TF_ENABLE_ONEDNN_OPTS "
-                           "was set; run it through run.py")
-    tf.random.set_seed(seed)
-    _DEV["gpu"] = device == "gpu"
-    return {"layout": "NHWC",
-            "onednn": onednn}
+SETTINGS = {"layout": "NHWC"}
 
 
 class ConvBN(tf.Module):
@@ -131,7 +75,7 @@ class ResNet50Features(tf.Module):
 
 
 def build_model(p):
-    with tf.device("/GPU:0" if _DEV["gpu"] else "/CPU:0"):
+    with tf.device("/GPU:0" if fw.DEVICE["gpu"] else "/CPU:0"):
         model = ResNet50Features(p)
     # inference: batch-norm uses its running statistics; one compiled forward function
     model.forward = tf.function(model.__call__)
@@ -158,5 +102,5 @@ def predict(model, x):
 
 
 def sync(model):
-    if _DEV["gpu"]:
+    if fw.DEVICE["gpu"]:
         tf.test.experimental.sync_devices()

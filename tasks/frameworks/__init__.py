@@ -1,0 +1,1 @@
+"""One module per framework: what all of its task files share (see tasks/README.md)."""

@@ -1,0 +1,48 @@
+"""JAX + Flax (NNX) + optax: what every Flax task file shares.
+
+Functional jit: each task writes its network as a Flax NNX module, splits it into a static graph
+and a pytree of parameters, and compiles pure functions with jax.jit. The host imports this
+module without JAX installed: jax is imported by load().
+"""
+import os
+
+NAME = "flax"
+PACKAGES = ("jax", "flax", "optax")
+VARIANTS = [
+    {"name": "reference", "doc": "jax.jit on XLA's defaults, NHWC", "env": {}, "row": None},
+]
+DEVICE = {"gpu": False, "seed": 0}
+jax = None
+
+
+def load():
+    global jax
+    import jax
+
+
+def version():
+    import flax
+    return flax.__version__
+
+
+def probe():
+    import optax
+    dev = jax.devices()[0]
+    info = {"cuda": None, "jax": jax.__version__, "optax": optax.__version__,
+            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
+    if dev.platform == "gpu":
+        info["gpu"] = dev.device_kind
+        if getattr(dev, "compute_capability", None):
+            info["gpu_compute_capability"] = str(dev.compute_capability)
+    return info
+
+
+def init(device, seed, variant):
+    if device == "gpu" and jax.default_backend() != "gpu":
+        raise RuntimeError("--device gpu, but JAX %s has no GPU backend: use --device cpu or "
+                           "an image with jax[cuda]" % jax.__version__)
+    if device == "cpu":
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+    DEVICE["gpu"] = device == "gpu"
+    DEVICE["seed"] = seed
+    return {"jit": "jax.jit"}

@@ -1,0 +1,67 @@
+"""TensorFlow 2: what every TensorFlow task file shares.
+
+The host imports this module to discover the framework without TensorFlow installed:
+tensorflow is imported by load(), which run.py calls after the variant's environment is set.
+"""
+NAME = "tensorflow"
+PACKAGES = ("tensorflow",)
+# tuned: TensorFlow's oneDNN CPU kernels, read when tensorflow is imported. TF >= 2.9 turns them
+# on by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX (TF 2.9 release notes); on
+# others, such as an AVX2-only EPYC, the default is off. (XLA was tried and was slower here.)
+VARIANTS = [
+    {"name": "reference", "doc": "TensorFlow's defaults (tf.function), NHWC",
+     "env": {}, "row": "Tensorflow"},
+    {"name": "tuned", "doc": "oneDNN CPU kernels on",
+     "env": {"TF_ENABLE_ONEDNN_OPTS": "1"}, "row": "Tensorflow"},
+]
+DEVICE = {"gpu": False}
+tf = None
+
+
+def load():
+    global tf
+    import tensorflow as tf
+
+
+def version():
+    return tf.__version__
+
+
+def onednn_on():
+    """Whether this process runs TensorFlow's oneDNN kernels (None where TF cannot say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+def probe():
+    build = tf.sysconfig.get_build_info()
+    info = {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
+            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}}
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        info["gpu"] = details.get("device_name")
+        if details.get("compute_capability"):
+            info["gpu_compute_capability"] = "%d.%d" % details["compute_capability"]
+    return info
+
+
+def init(device, seed, variant):
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise RuntimeError("--device gpu, but TensorFlow %s sees no CUDA GPU: use --device cpu, "
+                           "the CUDA build of the image, or a host with a GPU and the NVIDIA "
+                           "container runtime" % tf.__version__)
+    if device == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    onednn = onednn_on()
+    if variant == "tuned" and onednn is False:
+        raise RuntimeError("variant tuned: tensorflow was imported before TF_ENABLE_ONEDNN_OPTS "
+                           "was set; run it through run.py")
+    tf.random.set_seed(seed)
+    DEVICE["gpu"] = device == "gpu"
+    return {"onednn": onednn}
