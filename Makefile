@@ -7,7 +7,7 @@
 #   make data                             fetch CIFAR-10 and IMDB into ./data (checksummed)
 #   make results / make report            table of results/ / the rendered report
 #   make test                             the test suite (engine tests need a Docker engine)
-#   make compose.yaml                     regenerate compose.yaml from images/*/Dockerfile
+#   make compose.yaml                     generate compose.yaml from images/*/Dockerfile
 #   make adapters-vs-plain [VS_ARGS=...]  each adapter against a plain loop, inside its own image
 
 PYTHON    ?= python3
@@ -62,15 +62,13 @@ test-unit:
 overhead:
 	$(PYTHON) bench/harness_overhead.py
 
-# bench/framework_vs_plain.py for every image/variant below, run inside the framework's own
-# (already built) image: network off, the repository mounted read-only. Prints figures.
-VS_RUNS ?= tensorflow-2.21:tensorflow2:reference tensorflow-2.21:tensorflow2:tuned \
-           keras-3.15:keras3:tensorflow keras-3.15:keras3:tensorflow-tuned keras-3.15:keras3:jax \
-           keras-3.15:keras3:torch flax-0.12:flax:reference
+# bench/framework_vs_plain.py for every image and variant built here (`dlbench list --runs`:
+# discovered, nothing listed by hand), inside the framework's own (already built) image: network
+# off, the repository mounted read-only. Prints figures; a framework without a plain loop in the
+# script says so (PyTorch's is bench/runner_vs_plain.py).
 VS_ARGS ?= --examples 3200 --images 96 --pairs 3
 adapters-vs-plain:
-	@for run in $(VS_RUNS); do \
-	    image=$${run%%:*}; rest=$${run#*:}; adapter=$${rest%%:*}; variant=$${rest#*:}; \
+	@$(DLBENCH) list --runs | while read -r image adapter variant; do \
 	    echo "### $$image $$adapter $$variant"; \
 	    docker run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/src:ro \
 	        -w /src -e TF_CPP_MIN_LOG_LEVEL=2 dlbench/$$image \
@@ -78,5 +76,6 @@ adapters-vs-plain:
 	        || exit 1; \
 	done
 
+# compose.yaml is generated (not committed), so an image dropped into images/ needs no edit
 compose.yaml: $(wildcard images/*/Dockerfile) harness/compose.py
 	$(PYTHON) -m harness.compose > $@

@@ -27,7 +27,7 @@ PLAIN = os.path.join(ROOT, "bench", "plain_pytorch_cnn.py")
 def run_task(task, *extra):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "r.json")
-        subprocess.run([sys.executable, RUN, task, "--framework", "pytorch", "--out", out]
+        subprocess.run([sys.executable, RUN, task, "--adapter", "pytorch", "--out", out]
                        + list(extra), check=False, stdout=subprocess.DEVNULL)
         result = json.load(open(out))
     if result["status"] != "ok":

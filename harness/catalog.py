@@ -23,6 +23,8 @@ LABELS = OrderedDict([
     ("max-compute-capability", "highest GPU compute capability the build drives, or empty"),
     ("python", "Python version inside the image"),
     ("description", "one line for `dlbench list`"),
+    ("era", "2017 for a seed-faithful image of the 2017 stack (built on a machine with internet "
+            "and a K80/P100-era GPU); current (the default) for images built anywhere"),
 ])
 REQUIRED = ("adapter", "tasks", "devices")
 # Labels the harness adds at build time (never written in a Dockerfile).
@@ -169,6 +171,10 @@ class Image(object):
     @property
     def description(self):
         return self.label("description", "")
+
+    @property
+    def era(self):
+        return self.label("era") or "current"
 
     @property
     def base(self):

@@ -19,10 +19,16 @@ def main():
 
 
 @main.command("list")
-def list_images():
+@click.option("--runs", is_flag=True,
+              help="one 'IMAGE ADAPTER VARIANT' line per variant of each image built here "
+                   "(for scripts)")
+def list_images(runs):
     """List the benchmark images (images/*/Dockerfile) and the tasks each supports."""
     from . import listing
-    listing.print_catalog()
+    if runs:
+        listing.print_runs()
+    else:
+        listing.print_catalog()
 
 
 @main.command()

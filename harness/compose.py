@@ -9,12 +9,12 @@ import sys
 from . import catalog
 
 HEADER = """\
-# Generated from images/*/Dockerfile by `make compose.yaml` (python -m harness.compose); do not
-# edit by hand. The same containers `dlbench bench` starts, for running a task by hand:
+# Generated from images/*/Dockerfile by `make compose.yaml` (python -m harness.compose); not
+# committed, never edited by hand. The containers `dlbench bench` starts, to run a task by hand:
 #
 #   dlbench build pytorch-2.13
 #   DLBENCH_UID=$(id -u) DLBENCH_GID=$(id -g) docker-compose run --rm pytorch-2.13 \\
-#       python3 /tasks/run.py cnn --framework pytorch --synthetic --epochs 1 \\
+#       python3 /tasks/run.py cnn --adapter pytorch --synthetic --epochs 1 \\
 #       --out /results/result.json
 #
 # GPU services (the equivalent of --gpus all) are in the `gpu` profile:

@@ -21,3 +21,12 @@ def print_catalog():
     for img in images:
         for problem in img.problems(tasks_root):
             click.echo("warning: %s: %s" % (img.name, problem), err=True)
+
+
+def print_runs():
+    """One line per (image, adapter, variant) of the images built here (2017-era ones
+    excepted), for scripts: `make adapters-vs-plain` loops over it."""
+    for img in catalog.discover():
+        if img.era == "current" and img.adapter:
+            for variant in img.variants:
+                click.echo("%s %s %s" % (img.name, img.adapter, variant))

@@ -1,34 +1,38 @@
-"""Every adapter is a column of the Rosetta Stone: tasks/<task>/<adapter>.py defines the same
-public functions, in the same order, as tasks/<task>/pytorch.py, so two files diff down to the
-framework. Read with ast: no framework is imported."""
+"""Every adapter is a column of the Rosetta Stone. tasks/frameworks/<adapter>.py holds what the
+framework's task files share; tasks/<task>/<adapter>.py holds only the task's functions, the same
+ones in the same order as tasks/<task>/pytorch.py, so two files diff down to the framework.
+Adapters are discovered (every file in tasks/frameworks/), never listed here. Task files are
+read with ast (no framework imported); framework modules are imported, as the host does."""
 import ast
 import os
+import sys
 
 import pytest
 
+from harness import frameworks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
-TASK_NAMES = ("cnn", "rnn", "inference")
 REFERENCE = "pytorch"
-CONTRACT = {
-    "cnn": ["framework_version", "probe", "init", "build_model", "count_parameters",
-            "build_trainer", "train_step", "to_float", "predict", "sync"],
-    "inference": ["framework_version", "probe", "init", "build_model", "count_parameters",
-                  "load_weights", "predict", "sync"],
-}
-CONTRACT["rnn"] = CONTRACT["cnn"]
+TRAINING = ["build_model", "count_parameters", "build_trainer", "train_step", "to_float",
+            "predict", "sync"]
+CONTRACT = {"cnn": TRAINING, "rnn": TRAINING,
+            "inference": ["build_model", "count_parameters", "load_weights", "predict", "sync"]}
+FRAMEWORK_FUNCTIONS = ["load", "version", "probe", "init"]
+FRAMEWORK_CONSTANTS = ["NAME", "PACKAGES", "VARIANTS", "DEVICE"]
 
 
 def adapters(task):
-    folder = os.path.join(TASKS, task)
-    return sorted(f[:-3] for f in os.listdir(folder)
-                  if f.endswith(".py") and not f.startswith("_") and f[:-3] != REFERENCE)
+    return [fw.adapter for fw in frameworks.discover(TASKS) if task in fw.tasks()]
 
 
-def parse(task, adapter):
-    path = os.path.join(TASKS, task, adapter + ".py")
+def parse(path):
     with open(path) as f:
         return ast.parse(f.read(), path)
+
+
+def task_tree(task, adapter):
+    return parse(os.path.join(TASKS, task, adapter + ".py"))
 
 
 def public_functions(tree):
@@ -36,16 +40,9 @@ def public_functions(tree):
             if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
 
 
-def constants(tree):
-    out = {}
-    for n in tree.body:
-        if isinstance(n, ast.Assign) and len(n.targets) == 1 and \
-                isinstance(n.targets[0], ast.Name):
-            try:
-                out[n.targets[0].id] = ast.literal_eval(n.value)
-            except ValueError:
-                out[n.targets[0].id] = None
-    return out
+def assigned(tree):
+    return [n.targets[0].id for n in tree.body if isinstance(n, ast.Assign)
+            and isinstance(n.targets[0], ast.Name)]
 
 
 def signature(tree, name):
@@ -53,60 +50,101 @@ def signature(tree, name):
     return [a.arg for a in fn.args.args]
 
 
-PAIRS = [(t, a) for t in TASK_NAMES for a in adapters(t)]
+PAIRS = [(t, a) for t in frameworks.task_names(TASKS) for a in adapters(t) if a != REFERENCE]
+ADAPTERS = frameworks.adapter_names(TASKS)
+
+
+def test_every_task_file_has_a_framework_module():
+    for task in frameworks.task_names(TASKS):
+        for name in os.listdir(os.path.join(TASKS, task)):
+            if name.endswith(".py") and not name.startswith("_"):
+                assert name[:-3] in ADAPTERS, "tasks/%s/%s has no tasks/frameworks/%s" % (
+                    task, name, name)
 
 
 def test_there_are_other_columns_than_pytorch():
-    for task in TASK_NAMES:
-        assert {"tensorflow2", "keras3", "flax"} <= set(adapters(task)), task
+    for task in frameworks.task_names(TASKS):
+        assert {"tensorflow", "keras3", "flax"} <= set(adapters(task)), task
 
 
 def test_the_reference_column_is_the_contract():
-    for task in TASK_NAMES:
-        assert public_functions(parse(task, REFERENCE)) == CONTRACT[task]
+    for task in frameworks.task_names(TASKS):
+        assert public_functions(task_tree(task, REFERENCE)) == CONTRACT[task]
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS)
 def test_same_public_functions_in_the_same_order(task, adapter):
-    assert public_functions(parse(task, adapter)) == public_functions(parse(task, REFERENCE))
+    assert public_functions(task_tree(task, adapter)) == CONTRACT[task]
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS)
 def test_same_arguments(task, adapter):
-    tree, ref = parse(task, adapter), parse(task, REFERENCE)
+    tree, ref = task_tree(task, adapter), task_tree(task, REFERENCE)
     for name in CONTRACT[task]:
         assert signature(tree, name) == signature(ref, name), name
 
 
-@pytest.mark.parametrize("task,adapter", PAIRS)
-def test_framework_and_variants_declared_first(task, adapter):
-    tree = parse(task, adapter)
-    found = constants(tree)
-    assert isinstance(found.get("FRAMEWORK"), str) and found["FRAMEWORK"]
-    variants = found.get("VARIANTS")
-    assert isinstance(variants, tuple) and variants and all(isinstance(v, str) for v in variants)
-    first_def = [i for i, n in enumerate(tree.body) if isinstance(n, (ast.FunctionDef,
-                                                                      ast.ClassDef))][0]
-    names = [n.targets[0].id for n in tree.body[:first_def] if isinstance(n, ast.Assign)
-             and isinstance(n.targets[0], ast.Name)]
-    assert "FRAMEWORK" in names and "VARIANTS" in names
+@pytest.mark.parametrize("task,adapter", PAIRS + [(t, REFERENCE) for t in CONTRACT])
+def test_task_files_keep_no_framework_preamble(task, adapter):
+    """What a framework shares lives in its framework module, never in a task file again."""
+    tree = task_tree(task, adapter)
+    names = set(assigned(tree)) | set(n.name for n in tree.body
+                                      if isinstance(n, ast.FunctionDef))
+    for shared in FRAMEWORK_CONSTANTS + FRAMEWORK_FUNCTIONS + ["FRAMEWORK",
+                                                               "framework_version"]:
+        assert shared not in names, "tasks/%s/%s.py defines %s" % (task, adapter, shared)
+    assert "os.environ" not in ast.dump(tree) and "environ" not in open(
+        os.path.join(TASKS, task, adapter + ".py")).read()
+    settings = [n for n in tree.body if isinstance(n, ast.Assign)
+                and getattr(n.targets[0], "id", None) == "SETTINGS"]
+    assert settings, "tasks/%s/%s.py: no SETTINGS" % (task, adapter)
+    value = ast.literal_eval(settings[0].value)
+    assert isinstance(value.get("layout"), str) and value["layout"]
 
 
-@pytest.mark.parametrize("task,adapter", PAIRS)
-def test_init_rejects_unknown_variants_and_records_a_layout(task, adapter):
-    tree = parse(task, adapter)
-    fn = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "init"][0]
-    src = ast.dump(fn)
-    assert "ValueError" in src  # an unknown --variant is an error, not a silent default
-    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return)]
-    assert returns and all(isinstance(r.value, ast.Dict) for r in returns)
-    keys = [k.value for r in returns for k in r.value.keys if isinstance(k, ast.Constant)]
-    assert "layout" in keys
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_framework_module_shape(adapter):
+    path = os.path.join(TASKS, "frameworks", adapter + ".py")
+    tree = parse(path)
+    assert public_functions(tree)[:len(FRAMEWORK_FUNCTIONS)] == FRAMEWORK_FUNCTIONS
+    assert [n for n in assigned(tree) if n in FRAMEWORK_CONSTANTS] == FRAMEWORK_CONSTANTS
+    assert signature(tree, "init") == ["device", "seed", "variant"]
+    # the host imports it: only the standard library at its top
+    stdlib = set(sys.stdlib_module_names)
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) \
+                else [node.module]
+            for name in names:
+                assert name.split(".")[0] in stdlib, "%s imports %s at its top" % (path, name)
+    fw = frameworks.load(adapter, TASKS)
+    assert isinstance(fw.name, str) and fw.name
+    assert fw.packages and all(isinstance(p, str) for p in fw.packages)
+    assert fw.variants, "no variants"
+    seen = set()
+    for v in fw.variants:
+        assert set(v) <= {"name", "doc", "env", "tasks", "row"}, v
+        assert v["name"] not in seen and v["name"] and v["doc"]
+        seen.add(v["name"])
+        assert all(isinstance(k, str) and isinstance(x, str) for k, x in v["env"].items())
+        assert set(v.get("tasks", ())) <= set(fw.tasks()), v
+        assert v.get("row") is None or isinstance(v["row"], str)
+    assert fw.tasks(), "no task files for %s" % adapter
+
+
+def test_rows_name_rows_of_the_2017_reference():
+    import json
+    ref = json.load(open(os.path.join(ROOT, "harness", "data", "reference_2017.json")))
+    names = {f["name"] for f in ref["frameworks"]}
+    for fw in frameworks.discover(TASKS):
+        for v in fw.variants:
+            assert v.get("row") is None or v["row"] in names, (fw.adapter, v)
 
 
 def test_adapters_never_read_the_clock():
-    for task, adapter in PAIRS:
-        src = open(os.path.join(TASKS, task, adapter + ".py")).read()
-        for word in ("import time", "perf_counter", "time.time("):
-            assert word not in src, "%s/%s: %s (the runner owns the clock)" % (task, adapter,
-                                                                               word)
+    for task, adapter in PAIRS + [(t, REFERENCE) for t in CONTRACT]:
+        for path in (os.path.join(TASKS, task, adapter + ".py"),
+                     os.path.join(TASKS, "frameworks", adapter + ".py")):
+            src = open(path).read()
+            for word in ("import time", "perf_counter", "time.time("):
+                assert word not in src, "%s: %s (the runner owns the clock)" % (path, word)

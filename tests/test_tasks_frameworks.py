@@ -1,11 +1,10 @@
-"""The TensorFlow 2, Keras 3 and Flax columns without Docker.
+"""The columns other than PyTorch (every current image's adapter, discovered) without Docker.
 
-Static checks (no framework needed): image pins, labels against the adapters' VARIANTS, the
-Keras variant -> backend map. Runs through tasks/run.py on tiny data where the framework is
+Static checks (no framework needed): image pins, labels against the framework modules'
+variants, the Keras variant -> backend map. Runs through tasks/run.py on tiny data where the framework is
 importable by this Python or by $DLBENCH_FRAMEWORK_PYTHON (e.g. a venv with tensorflow-cpu,
 keras, jax, flax, optax, torch); skipped otherwise: the engine tests (test_engine_frameworks.py)
 run the same inside the images."""
-import ast
 import json
 import os
 import re
@@ -14,21 +13,14 @@ import sys
 
 import pytest
 
-from harness import catalog
+from harness import catalog, frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
-IMAGES = {"tensorflow2": "tensorflow-2.21", "keras3": "keras-3.15", "flax": "flax-0.12"}
-NEEDS = {"tensorflow2": ("tensorflow",), "flax": ("jax", "flax", "optax"),
-         "keras3": ("keras", "tensorflow", "jax", "torch")}
+# the images built here (not the 2017 ones), by adapter, as the catalog finds them
+IMAGES = dict((img.adapter, img.name) for img in catalog.discover(os.path.join(ROOT, "images"))
+              if img.era == "current" and img.adapter != "pytorch")
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?==[0-9][A-Za-z0-9.+]*$")
-
-
-def variants_of(task, adapter):
-    path = os.path.join(TASKS, task, adapter + ".py")
-    for n in ast.parse(open(path).read(), path).body:
-        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "VARIANTS":
-            return ast.literal_eval(n.value)
 
 
 def image(name):
@@ -47,9 +39,9 @@ def test_image_declares_the_adapter_and_every_task(adapter):
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
 def test_every_label_variant_is_offered_by_every_task(adapter):
     img = image(IMAGES[adapter])
+    fw = frameworks.load(adapter, TASKS)
     for task in img.tasks:
-        offered = variants_of(task, adapter)
-        assert set(img.variants) <= set(offered), (task, img.variants, offered)
+        assert set(img.variants) <= set(fw.variant_names(task)), (task, img.variants)
 
 
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
@@ -75,27 +67,18 @@ def test_images_stay_small():
 
 
 def test_keras_backend_follows_the_variant():
-    for task in ("cnn", "rnn", "inference"):
-        src = open(os.path.join(TASKS, task, "keras3.py")).read()
-        tree = ast.parse(src)
-        backends = [ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
-                    and getattr(n.targets[0], "id", None) == "_BACKENDS"][0]
-        assert backends["reference"] == "tensorflow"
-        assert set(variants_of(task, "keras3")) == {"tensorflow", "tensorflow-tuned", "jax",
-                                                    "torch"}
-        for v in variants_of(task, "keras3"):
-            assert backends[v] == v.replace("-tuned", "")
-        # KERAS_BACKEND and the tuned variant's oneDNN switch are set before keras is imported
-        assert src.index('os.environ["KERAS_BACKEND"]') < src.index("import keras")
-        assert src.index('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"') < src.index("import keras")
+    fw = frameworks.load("keras3", TASKS)
+    assert fw.variant_names() == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
+    for v in fw.variants:  # set by run.py before keras is imported
+        assert v["env"]["KERAS_BACKEND"] == v["name"].replace("-tuned", "")
+        assert (v["env"].get("TF_ENABLE_ONEDNN_OPTS") == "1") == v["name"].endswith("-tuned")
 
 
 def test_tensorflow_tuned_switches_onednn_on_before_import():
-    for task in ("cnn", "rnn", "inference"):
-        src = open(os.path.join(TASKS, task, "tensorflow2.py")).read()
-        assert variants_of(task, "tensorflow2") == ("reference", "tuned")
-        assert (src.index('os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"')
-                < src.index("import tensorflow as tf"))
+    fw = frameworks.load("tensorflow", TASKS)
+    assert fw.variant_names() == ["reference", "tuned"]
+    assert fw.variant("tuned")["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    assert fw.variant("reference")["env"] == {}
 
 
 PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
@@ -103,13 +86,11 @@ PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
 
 def available(adapter):
     code = "import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None " \
-           "for m in %r))" % (NEEDS[adapter],)
+           "for m in %r))" % (frameworks.load(adapter, TASKS).packages,)
     return subprocess.call([PYTHON, "-c", code]) == 0
 
 
-RUNS = [("tensorflow2", "reference"), ("tensorflow2", "tuned"), ("flax", "reference"),
-        ("keras3", "tensorflow"), ("keras3", "tensorflow-tuned"), ("keras3", "jax"),
-        ("keras3", "torch")]
+RUNS = [(a, v) for a in sorted(IMAGES) for v in frameworks.load(a, TASKS).variant_names()]
 
 
 @pytest.mark.slow
@@ -117,11 +98,12 @@ RUNS = [("tensorflow2", "reference"), ("tensorflow2", "tuned"), ("flax", "refere
 @pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
 def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
     if not available(adapter):
-        pytest.skip("%s needs %s on this host" % (adapter, ", ".join(NEEDS[adapter])))
+        pytest.skip("%s needs %s on this host"
+                    % (adapter, ", ".join(frameworks.load(adapter, TASKS).packages)))
     out = tmp_path / "r.json"
     limit = "32" if task == "inference" else "128"
     proc = subprocess.run([PYTHON, os.path.join(TASKS, "run.py"), task,
-                           "--framework", adapter, "--variant", variant, "--synthetic",
+                           "--adapter", adapter, "--variant", variant, "--synthetic",
                            "--epochs", "1", "--limit", limit, "--out", str(out)],
                           capture_output=True, text=True, timeout=600)
     r = json.load(open(str(out)))

@@ -34,7 +34,7 @@ def run_task(tmp_path, *args, expect_ok=True):
 @pytest.mark.slow
 def test_cnn_real_format_data(tmp_path):
     data = make_data_dir(str(tmp_path / "data"), n=64)
-    r, events, _ = run_task(tmp_path, "cnn", "--framework", "pytorch", "--data", data,
+    r, events, _ = run_task(tmp_path, "cnn", "--adapter", "pytorch", "--data", data,
                             "--epochs", "2")
     assert r["data"]["source"] == "real" and r["data"]["sizes"] == {"train": 320, "test": 64}
     assert r["model"]["parameters"] == 3441592 and r["model"]["layout"] == "NCHW"
@@ -52,7 +52,7 @@ def test_cnn_real_format_data(tmp_path):
 @pytest.mark.slow
 def test_rnn_real_format_data(tmp_path):
     data = make_data_dir(str(tmp_path / "data"), n=128)
-    r, events, _ = run_task(tmp_path, "rnn", "--framework", "pytorch", "--data", data,
+    r, events, _ = run_task(tmp_path, "rnn", "--adapter", "pytorch", "--data", data,
                             "--epochs", "1")
     assert r["data"]["source"] == "real" and r["data"]["dataset"].startswith("imdb")
     assert r["model"]["parameters"] == 30000 * 125 + 68100 + 202
@@ -62,7 +62,7 @@ def test_rnn_real_format_data(tmp_path):
 
 @pytest.mark.slow
 def test_inference_synthetic_features(tmp_path):
-    r, events, _ = run_task(tmp_path, "inference", "--framework", "pytorch", "--limit", "64")
+    r, events, _ = run_task(tmp_path, "inference", "--adapter", "pytorch", "--limit", "64")
     assert r["data"]["source"] == "synthetic"  # the 2017 protocol times random images
     assert r["metrics"]["features"] == 2048 and r["metrics"]["images"] == 64
     assert r["model"]["parameters"] == 23508032 and r["model"]["weights"] == "random"
@@ -74,14 +74,13 @@ def test_inference_synthetic_features(tmp_path):
 @pytest.mark.slow
 def test_inference_loads_local_weights(tmp_path):
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
-    from inference import pytorch as adapter
-    from common import params
-    adapter.init("cpu", 0, "reference")
+    from common import adapters, params
+    _, adapter, _ = adapters.start("inference", "pytorch", "reference", "cpu", 0)
     model = adapter.build_model(params.INFERENCE)
     state = model.state_dict()
     state["fc.weight"] = torch.zeros(1000, 2048)  # a torchvision checkpoint carries fc.*
     torch.save(state, str(tmp_path / "w.pth"))
-    r, _, _ = run_task(tmp_path, "inference", "--framework", "pytorch", "--limit", "32",
+    r, _, _ = run_task(tmp_path, "inference", "--adapter", "pytorch", "--limit", "32",
                        "--weights", str(tmp_path / "w.pth"))
     assert r["model"]["weights"].endswith("w.pth")
 
@@ -92,7 +91,7 @@ def test_cnn_learns_a_learnable_problem(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=1280, learnable=True)
-    r, _, _ = run_task(tmp_path, "cnn", "--framework", "pytorch", "--data", str(data),
+    r, _, _ = run_task(tmp_path, "cnn", "--adapter", "pytorch", "--data", str(data),
                        "--epochs", "2")
     assert r["timings"]["batches"] == 200
     assert r["metrics"]["test_accuracy"] > 0.5, r["metrics"]
@@ -110,7 +109,7 @@ def test_tuned_variant_runs_channels_last(tmp_path, task):
         args = ["--data", str(data), "--epochs", "2"]
     else:
         args = ["--limit", "64"]
-    r, _, _ = run_task(tmp_path, task, "--framework", "pytorch", "--variant", "tuned", *args)
+    r, _, _ = run_task(tmp_path, task, "--adapter", "pytorch", "--variant", "tuned", *args)
     assert r["variant"] == "tuned"
     assert r["env"]["adapter_settings"]["memory_format"] == "channels_last"
     if task == "cnn":
@@ -121,17 +120,17 @@ def test_tuned_variant_runs_channels_last(tmp_path, task):
 
 
 def test_unknown_framework_leaves_failed_result(tmp_path):
-    r, _, proc = run_task(tmp_path, "cnn", "--framework", "nosuch", "--synthetic",
+    r, _, proc = run_task(tmp_path, "cnn", "--adapter", "nosuch", "--synthetic",
                           expect_ok=False)
     assert proc.returncode == 1 and r["status"] == "failed"
-    assert "no cnn adapter 'nosuch'" in r["reason"] and "pytorch" in r["reason"]
+    assert "tasks/frameworks/nosuch.py" in r["reason"] and "pytorch" in r["reason"]
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_gpu_absent_is_a_clear_failure(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this host has a GPU")
-    r, _, proc = run_task(tmp_path, "cnn", "--framework", "pytorch", "--synthetic",
+    r, _, proc = run_task(tmp_path, "cnn", "--adapter", "pytorch", "--synthetic",
                           "--device", "gpu", expect_ok=False)
     assert proc.returncode == 1 and "sees no CUDA GPU" in r["reason"]
     assert "--device cpu" in proc.stderr
@@ -141,16 +140,36 @@ def test_corrupt_dataset_leaves_failed_result(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "cifar-10-python.tar.gz").write_bytes(b"\x1f\x8b garbage")
-    r, _, proc = run_task(tmp_path, "cnn", "--framework", "pytorch", "--data", str(data),
+    r, _, proc = run_task(tmp_path, "cnn", "--adapter", "pytorch", "--data", str(data),
                           expect_ok=False)
     assert r["status"] == "failed" and "dlbench data fetch" in r["reason"]
     assert r["exit_code"] == 1 and proc.returncode == 1
 
 
 def test_usage_errors_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, RUN, "cnn", "--framework", "pytorch",
+    proc = subprocess.run([sys.executable, RUN, "cnn", "--adapter", "pytorch",
                            "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert proc.returncode == 2 and "--synthetic" in proc.stderr
-    proc = subprocess.run([sys.executable, RUN, "nosuchtask", "--framework", "pytorch",
+    proc = subprocess.run([sys.executable, RUN, "nosuchtask", "--adapter", "pytorch",
                            "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("task,variant,words", [
+    ("cnn", "nosuch", ["variant 'nosuch' unknown", "reference, tuned"]),
+    ("rnn", "tuned", ["has no rnn task", "cnn, inference"]),  # declared for CNN/inference only
+])
+def test_variant_checked_once_against_the_framework_module(tmp_path, task, variant, words):
+    r, _, proc = run_task(tmp_path, task, "--adapter", "pytorch", "--variant", variant,
+                          "--synthetic", expect_ok=False)
+    assert proc.returncode == 1 and r["status"] == "failed"
+    assert r["framework"] == "pytorch" and r["variant"] == variant
+    for word in words:
+        assert word in r["reason"], r["reason"]
+
+
+def test_default_variant_is_the_framework_modules_first(tmp_path):
+    r, _, _ = run_task(tmp_path, "cnn", "--framework", "pytorch", "--synthetic", "--limit", "64",
+                       "--epochs", "1")  # --framework: the option's older name still works
+    assert r["variant"] == "reference" and r["adapter"] == "pytorch"
+    assert r["env"]["adapter_settings"]["layout"] == "NCHW"

@@ -7,17 +7,15 @@ import sys
 
 import pytest
 
+from harness import frameworks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 
-# What each adapter may import besides the standard library and numpy: its framework.
-FRAMEWORK_PACKAGES = {
-    "pytorch": {"torch"},
-    "tensorflow2": {"tensorflow"},
-    "keras3": {"keras", "tensorflow", "jax", "torch"},
-    "flax": {"jax", "flax", "optax"},
-}
-LOCAL = {"common", "cnn", "rnn", "inference"}
+# What each adapter may import besides the standard library and numpy: its framework, as its
+# framework module declares (PACKAGES); the tasks/ packages themselves are local.
+FRAMEWORK_PACKAGES = dict((fw.adapter, set(fw.packages)) for fw in frameworks.discover(TASKS))
+LOCAL = {"common", "frameworks"} | set(frameworks.task_names(TASKS))
 
 
 def python_files():
@@ -52,21 +50,28 @@ def test_vermin_catches_an_f_string(tmp_path):
     assert proc.returncode != 0
 
 
-def test_imports_only_stdlib_numpy_and_the_framework():
+def forbidden_imports(path):
+    """What this tasks/ file imports beyond stdlib, numpy, tasks/ itself and its framework's
+    declared packages (common/ and run.py: no framework at all)."""
     stdlib = set(sys.stdlib_module_names)
-    bad = []
-    for path in python_files():
-        adapter = os.path.splitext(os.path.basename(path))[0]
-        allowed = stdlib | {"numpy"} | LOCAL | FRAMEWORK_PACKAGES.get(adapter, set())
-        in_common = os.path.basename(os.path.dirname(path)) == "common" or adapter == "run"
-        for mod in top_level_imports(path):
-            if mod not in allowed or (in_common and mod not in stdlib | {"numpy"} | LOCAL):
-                bad.append("%s imports %s" % (os.path.relpath(path, ROOT), mod))
+    adapter = os.path.splitext(os.path.basename(path))[0]
+    allowed = stdlib | {"numpy"} | LOCAL
+    if os.path.basename(os.path.dirname(path)) != "common" and adapter != "run":
+        allowed = allowed | FRAMEWORK_PACKAGES.get(adapter, set())
+    return ["%s imports %s" % (os.path.relpath(path, ROOT), mod)
+            for mod in top_level_imports(path) if mod not in allowed]
+
+
+def test_imports_only_stdlib_numpy_and_the_framework():
+    bad = [problem for path in python_files() for problem in forbidden_imports(path)]
     assert not bad, bad
 
 
-def test_every_adapter_has_a_known_framework():
-    for task in ("cnn", "rnn", "inference"):
-        for name in os.listdir(os.path.join(TASKS, task)):
-            if name.endswith(".py") and not name.startswith("_"):
-                assert name[:-3] in FRAMEWORK_PACKAGES, "add %s to FRAMEWORK_PACKAGES" % name
+def test_the_import_check_can_fail(tmp_path):
+    """A PyTorch task file importing TensorFlow, or common/ importing torch, is caught."""
+    (tmp_path / "cnn").mkdir()
+    (tmp_path / "common").mkdir()
+    (tmp_path / "cnn" / "pytorch.py").write_text("import numpy as np\nimport tensorflow\n")
+    (tmp_path / "common" / "x.py").write_text("import torch\n")
+    assert forbidden_imports(str(tmp_path / "cnn" / "pytorch.py"))
+    assert forbidden_imports(str(tmp_path / "common" / "x.py"))

@@ -32,7 +32,7 @@ def version():
     return keras.__version__
 
 
-def onednn_on():
+def _onednn_on():
     """On the tensorflow backend: whether TensorFlow runs its oneDNN kernels (else None)."""
     if keras.backend.backend() != "tensorflow":
         return None
@@ -67,7 +67,7 @@ def init(device, seed, variant):
         raise RuntimeError("variant %r needs the %s backend; this process imported keras with "
                            "%s: run it through run.py" % (variant, wanted[0] if wanted else "?",
                                                           keras.backend.backend()))
-    onednn = onednn_on()
+    onednn = _onednn_on()
     if variant == "tensorflow-tuned" and onednn is False:
         raise RuntimeError("variant tensorflow-tuned: tensorflow was imported before "
                            "TF_ENABLE_ONEDNN_OPTS was set; run it through run.py")

@@ -27,7 +27,7 @@ def version():
     return tf.__version__
 
 
-def onednn_on():
+def _onednn_on():
     """Whether this process runs TensorFlow's oneDNN kernels (None where TF cannot say)."""
     try:
         from tensorflow.python.util import _pywrap_util_port
@@ -58,7 +58,7 @@ def init(device, seed, variant):
                            "container runtime" % tf.__version__)
     if device == "cpu" and gpus:
         tf.config.set_visible_devices([], "GPU")
-    onednn = onednn_on()
+    onednn = _onednn_on()
     if variant == "tuned" and onednn is False:
         raise RuntimeError("variant tuned: tensorflow was imported before TF_ENABLE_ONEDNN_OPTS "
                            "was set; run it through run.py")
