@@ -4,13 +4,12 @@ Nothing is registered by hand: a folder under images/ with a Dockerfile is an im
 name is its CLI name, and its LABELs say which adapter, tasks and devices it has. Folders whose
 name starts with '_' or '.' (images/_base/: recipes for base images) are not benchmark images.
 The Dockerfile is read as text, so listing needs no build and no engine."""
-import ast
 import os
 import re
 from collections import OrderedDict
 
 from .errors import HarnessError
-from . import paths
+from . import frameworks, paths
 
 # The LABEL keys an image Dockerfile declares: the one place they are spelled out.
 LABEL_PREFIX = "org.dlbench."
@@ -157,7 +156,14 @@ class Image(object):
 
     @property
     def variants(self):
-        return _split(self.label("variants")) or ("reference",)
+        """The LABEL's variants (a subset of the framework module's, e.g. an old framework
+        version that lacks a feature), else every variant the framework module declares."""
+        declared = _split(self.label("variants"))
+        if declared:
+            return declared
+        fw = frameworks.find(self.adapter, os.path.join(os.path.dirname(
+            os.path.dirname(self.folder)), "tasks")) if self.adapter else None
+        return tuple(fw.variant_names()) if fw else ("reference",)
 
     @property
     def cuda(self):
@@ -195,6 +201,14 @@ class Image(object):
             for task in self.tasks:
                 if not os.path.isfile(os.path.join(tasks_root, task, self.adapter + ".py")):
                     found.append("no tasks/%s/%s.py" % (task, self.adapter))
+            try:
+                offered = frameworks.load(self.adapter, tasks_root).variant_names()
+                unknown = [v for v in self.variants if v not in offered]
+                if unknown:
+                    found.append("variant(s) %s not declared in tasks/frameworks/%s.py (it has "
+                                 "%s)" % (", ".join(unknown), self.adapter, ", ".join(offered)))
+            except HarnessError as e:
+                found.append(e.message)
         return found
 
     def __repr__(self):
@@ -230,22 +244,3 @@ def lookup(names, images_root=None):
                            % (", ".join(repr(n) for n in unknown),
                               ", ".join(known) or "none under images/"))
     return [known[n] for n in names]
-
-
-def adapter_variants(tasks_root, task, adapter):
-    """The VARIANTS tuple an adapter file declares (read with ast, nothing imported), or None
-    when the file declares none or cannot be read: then every variant is passed through."""
-    path = os.path.join(tasks_root, task, adapter + ".py")
-    try:
-        with open(path) as f:
-            tree = ast.parse(f.read(), path)
-    except (OSError, SyntaxError):
-        return None
-    for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and getattr(node.targets[0], "id", None) == "VARIANTS"):
-            try:
-                return tuple(ast.literal_eval(node.value))
-            except ValueError:
-                return None
-    return None

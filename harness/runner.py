@@ -12,7 +12,7 @@ import uuid
 
 import click
 
-from . import build, catalog, data, engine, paths, provenance, results
+from . import build, catalog, data, engine, frameworks, paths, provenance, results
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -381,12 +381,11 @@ ALL_VARIANTS = "all"
 
 
 def variants_to_run(image, asked, task=None):
-    """--variant all: every variant the image declares that this task's adapter offers (the
-    PyTorch RNN has no tuned variant); none asked: the image's first (reference)."""
+    """--variant all: every variant of the image that its framework module runs for this task
+    (PyTorch's tuned variant has no RNN); none asked: the image's first (reference)."""
     if ALL_VARIANTS in asked:
-        offered = catalog.adapter_variants(paths.tasks_dir(), task, image.adapter) if task else None
-        return [v for v in image.variants
-                if offered is None or v in offered or v == image.variants[0]]
+        offered = frameworks.load(image.adapter).variant_names(task)
+        return [v for v in image.variants if v in offered]
     return list(asked) or list(image.variants[:1])
 
 

@@ -69,7 +69,9 @@ def test_problems_name_missing_labels_and_adapter_files(tmp_path):
     assert any("org.dlbench.adapter" in p for p in problems)
     assert any("org.dlbench.tasks" in p for p in problems)
     img = catalog.load_image(write_image(str(tmp_path), "mx"))
-    assert img.problems(paths.tasks_dir()) == ["no tasks/cnn/mxnet.py", "no tasks/rnn/mxnet.py"]
+    problems = img.problems(paths.tasks_dir())
+    assert problems[:2] == ["no tasks/cnn/mxnet.py", "no tasks/rnn/mxnet.py"]
+    assert "no framework module tasks/frameworks/mxnet.py" in problems[2]
 
 
 def test_lookup_unknown_name_lists_known(tmp_path):

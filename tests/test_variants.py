@@ -1,7 +1,7 @@
-"""--variant all expands per image and per task from the adapters' own VARIANTS."""
+"""--variant all expands per image and per task from the framework modules' variants."""
 import os
 
-from harness import catalog, paths
+from harness import catalog, frameworks, paths
 from harness.runner import variants_to_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -11,11 +11,11 @@ def image(name):
     return catalog.lookup([name], os.path.join(ROOT, "images"))[0]
 
 
-def test_adapter_variants_read_without_import():
-    tasks = paths.tasks_dir(ROOT)
-    assert catalog.adapter_variants(tasks, "cnn", "pytorch") == ("reference", "tuned")
-    assert catalog.adapter_variants(tasks, "rnn", "pytorch") == ("reference",)
-    assert catalog.adapter_variants(tasks, "cnn", "nosuch") is None
+def test_variants_per_task_from_the_framework_module():
+    fw = frameworks.load("pytorch", paths.tasks_dir(ROOT))
+    assert fw.variant_names("cnn") == ["reference", "tuned"]
+    assert fw.variant_names("rnn") == ["reference"]
+    assert frameworks.find("nosuch", paths.tasks_dir(ROOT)) is None
 
 
 def test_all_variants_per_task(monkeypatch):
@@ -28,3 +28,24 @@ def test_all_variants_per_task(monkeypatch):
     keras = image("keras-3.15")
     assert variants_to_run(keras, ("all",), "rnn") == ["tensorflow", "tensorflow-tuned", "jax",
                                                        "torch"]
+    old_torch = image("pytorch")  # the 2017 image's label narrows it: torch 0.3.1 has no
+    assert variants_to_run(old_torch, ("all",), "cnn") == ["reference"]  # channels-last
+
+
+def test_an_image_without_a_variants_label_has_the_modules_variants(tmp_path):
+    folder = tmp_path / "images" / "x-1.0"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text(
+        'FROM scratch\nLABEL org.dlbench.adapter="pytorch" org.dlbench.tasks="cnn" '
+        'org.dlbench.devices="cpu"\n')
+    os.symlink(os.path.join(ROOT, "tasks"), str(tmp_path / "tasks"))
+    img = catalog.load_image(str(folder))
+    assert img.variants == ("reference", "tuned")
+    assert img.problems(str(tmp_path / "tasks")) == []
+
+
+def test_a_label_variant_the_module_lacks_is_a_problem():
+    img = image("pytorch-2.13")
+    img.labels["org.dlbench.variants"] = "reference,turbo"
+    problems = img.problems(paths.tasks_dir(ROOT))
+    assert any("turbo" in p and "tasks/frameworks/pytorch.py" in p for p in problems), problems
