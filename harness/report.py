@@ -2,7 +2,7 @@
 one self-contained HTML page (inline CSS and SVG charts, no JavaScript, no network) and a Markdown
 file with the same tables.
 
-Model, per task:
+What it shows, per task:
   * a row is one framework image + variant + data source + workload (epochs, --limit): repeats
     of the same thing are pooled, synthetic and real runs never are, nor full and partial runs;
   * a hardware column is one probed device (GPU name, or CPU name and CPU count);
@@ -76,11 +76,7 @@ def _fmt_num(v, digits=None):
         return ""
     if digits is not None:
         return "%.*f" % (digits, v)
-    if v >= 100:
-        return "%.0f" % v
-    if v >= 10:
-        return "%.1f" % v
-    return "%.2f" % v
+    return charts.fmt_number(v)
 
 
 def workload(result, ref_task):
@@ -340,7 +336,7 @@ def _prov_lines(row, results_dir):
     return [(k, ", ".join(str(x) for x in v)) for k, v in items if v]
 
 
-def _cell_view(cell, reference_task):
+def _cell_view(cell):
     """Strings for one table cell (shared by HTML and Markdown)."""
     if cell is None:
         return None
@@ -360,7 +356,9 @@ def _cell_view(cell, reference_task):
     return v
 
 
-def build_model(results_dir, reference=None):
+def build_view(results_dir, reference=None):
+    """Everything the templates show (sections, tables, charts, unreadable files), as plain
+    dicts and strings."""
     reference = reference or load_reference()
     good, unreadable = load_results(results_dir)
     entries = []
@@ -438,8 +436,7 @@ def build_model(results_dir, reference=None):
                                    "variant": row.variant, "synthetic": row.synthetic,
                                    "partial": row.partial, "footnote": n,
                                    "anchor": "%s-p%d" % (task, n)}
-                    line["cells"] = [_cell_view(row.cells.get(hw["key"]), ref_task)
-                                     for hw in hw_cols]
+                    line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
                     items = _prov_lines(row, results_dir)
                     short = dict(items)
                     summary = " · ".join(x for x in (
@@ -521,7 +518,7 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
                     value = v if metric == "time" else _derived_ips(ref_task, v)
                     ref_bars.append({"series": i, "value": value,
                                      "tip": "%s, 2017, %s: %s" % (g["name"], h["label"],
-                                                                  charts._fmt(value))})
+                                                                  charts.fmt_number(value))})
             if not rows:
                 if ref_bars:
                     out.append({"label": g["name"], "sublabel": "2017 only", "bars": ref_bars})
@@ -539,8 +536,8 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
                         (" ‡" + row.partial if row.partial else "")
                     if stats:
                         tip = "%s on %s: median %s over %d run(s)%s%s" % (
-                            row.label, h["label"], charts._fmt(stats["median"]), stats["n"],
-                            ", %s–%s" % (charts._fmt(stats["min"]), charts._fmt(stats["max"]))
+                            row.label, h["label"], charts.fmt_number(stats["median"]), stats["n"],
+                            ", %s–%s" % (charts.fmt_number(stats["min"]), charts.fmt_number(stats["max"]))
                             if stats["n"] > 1 else "", marks)
                         bars.append({"series": len(ref_hw) + j, "value": stats["median"],
                                      "synthetic": row.synthetic, "partial": bool(row.partial),
@@ -591,9 +588,9 @@ def _environment(autoescape):
     return env
 
 
-def render(model):
-    html = _environment(True).get_template("report.html.j2").render(**model)
-    md = _environment(False).get_template("report.md.j2").render(**model)
+def render(view):
+    html = _environment(True).get_template("report.html.j2").render(**view)
+    md = _environment(False).get_template("report.md.j2").render(**view)
     return html, md
 
 
@@ -603,9 +600,9 @@ def render_report(results_dir=None, out_dir=None):
     results_dir = os.path.abspath(results_dir or paths.results_dir())
     out_dir = os.path.abspath(out_dir or results_dir)
     os.makedirs(out_dir, exist_ok=True)
-    model = build_model(results_dir)
-    model["results_href"] = os.path.relpath(results_dir, out_dir)
-    html, md = render(model)
+    view = build_view(results_dir)
+    view["results_href"] = os.path.relpath(results_dir, out_dir)
+    html, md = render(view)
     written = {}
     for kind, name, text in (("html", "report.html", html), ("md", "report.md", md)):
         path = os.path.join(out_dir, name)
