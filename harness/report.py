@@ -42,27 +42,11 @@ def load_reference(path=None):
 
 
 def load_results(results_dir):
-    """(good, unreadable): good is [(path, result)] of schema-valid results; unreadable is
-    [{"path", "error", "task"}] of files that do not parse or do not follow the schema."""
-    good, bad = [], []
-    for path in results_mod.result_paths(results_dir):
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            bad.append({"path": path, "error": "not JSON: %s" % str(e)[:200], "task": None})
-            continue
-        if not isinstance(doc, dict):
-            bad.append({"path": path, "error": "not a JSON object", "task": None})
-            continue
-        problems = results_mod.validate(doc)
-        if problems:
-            bad.append({"path": path, "task": doc.get("task") if doc.get("task") in TASKS else None,
-                        "error": "does not follow the result schema: " + "; ".join(problems[:3])
-                        + (" (and %d more)" % (len(problems) - 3) if len(problems) > 3 else "")})
-            continue
-        good.append((path, doc))
-    return good, bad
+    """(good, unreadable): good is [(path, result)] of schema-valid results, older schema
+    versions upgraded (harness/upgrades.py); unreadable is [{"path", "error", "task"}] of files
+    that do not parse, have no / an unknown / a newer schema_version, or do not follow the
+    schema (results.load)."""
+    return results_mod.load_all(results_dir)
 
 
 # ---------------------------------------------------------------- one result
@@ -153,7 +137,7 @@ class Entry:
         prov = result.get("provenance") or {}
         self.prov = prov
         self.task = result["task"]
-        self.image = prov.get("image") or result.get("framework") or result.get("adapter")
+        self.image = result.get("image") or prov.get("image") or result.get("adapter")
         self.variant = result.get("variant") or "reference"
         self.source = (result.get("data") or {}).get("source") or "real"
         ref_task = reference["tasks"][self.task]
@@ -312,7 +296,8 @@ def _prov_lines(row, results_dir):
     started = _sorted_unique(e.result.get("started") for e in es)
     finished = _sorted_unique(e.result.get("finished") for e in es)
     items = [
-        ("image", _sorted_unique(p.get("image") or p.get("image_tag") for p in prov) or [row.image]),
+        ("image", _sorted_unique(e.result.get("image") or e.prov.get("image")
+                                 or e.prov.get("image_tag") for e in es) or [row.image]),
         ("image id", _sorted_unique(p.get("image_id") for p in prov)),
         ("image digest", _sorted_unique(p.get("image_digest") for p in prov)),
         ("Dockerfile sha256", _sorted_unique(p.get("dockerfile_sha256") for p in prov)),
