@@ -198,15 +198,28 @@ HEADER = ("RUN", "IMAGE", "TASK", "VARIANT", "R", "DEVICE", "DATA", "STATUS", "T
           "IMG/S", "ACC", "REASON")
 
 
+def _unreadable_row(path, why):
+    rel = os.path.relpath(path)  # as the user would type it: relative under the current folder
+    return ("?", path if rel.startswith("..") else rel, "", "", "", "", "", "unreadable", "",
+            "", "", why if len(why) <= 120 else why[:117] + "...")
+
+
 def table(results_root=None):
-    """Lines of a plain-text table of every result under results/."""
+    """Lines of a plain-text table of every result under results/; files that cannot be used
+    (see `load`) are listed as unreadable with the reason, never dropped."""
     rows = [HEADER]
-    for path in result_paths(results_root):
+    good, bad = load_all(results_root)
+    found = [(path, doc, None) for path, doc in good] + [(u["path"], None, u["error"])
+                                                         for u in bad]
+    for path, doc, why in sorted(found, key=lambda f: f[0]):
+        if why is not None:
+            rows.append(_unreadable_row(path, why))
+            continue
         try:
-            rows.append(summary_row(read(path)))
-        except (OSError, ValueError) as e:
-            rows.append(("?", os.path.relpath(path), "", "", "", "", "", "unreadable", "", "",
-                         "", str(e)[:60]))
+            rows.append(summary_row(doc))
+        except Exception as e:  # a schema-valid file the table cannot show: still list it
+            rows.append(_unreadable_row(path, "cannot be shown: %s: %s"
+                                        % (type(e).__name__, e)))
     if len(rows) == 1:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]

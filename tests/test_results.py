@@ -5,8 +5,10 @@ import os
 import shutil
 
 import pytest
+from click.testing import CliRunner
 
 from harness import results
+from harness.cli import main as cli_main
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -131,3 +133,65 @@ def test_table_lists_results_and_skips_logs(tmp_path):
     assert "pytorch-2.13" in lines[1] and "synthetic" in lines[1] and "1.5 s train" in lines[1]
     assert results.table(str(tmp_path / "empty")) == []
 
+
+WRONG_SHAPES = {
+    "list": "[]", "null": "null", "string": '"ok"', "number": "1", "truncated": '{"task": ',
+    "timings-list": json.dumps(dict(ok_result(), timings=[])),
+    "provenance-list": json.dumps(dict(ok_result(), provenance=[])),
+    "newer": json.dumps(dict(ok_result(), schema_version=3)),
+    "no-version": json.dumps({k: v for k, v in ok_result().items() if k != "schema_version"}),
+}
+
+
+def wrong_shapes_tree(root):
+    good = root / "r1" / "pytorch-2.13" / "cnn-r1"
+    good.mkdir(parents=True)
+    results.write(ok_result(), str(good / "result.json"))
+    old = root / "r0" / "tensorflow-2.21"
+    for name in ("result-v1-tensorflow2-cnn-ok.json", "result-v1-host-failed.json"):
+        folder = old / name.split("-", 2)[2][:-5]
+        folder.mkdir(parents=True)
+        shutil.copy(os.path.join(FIXTURES, name), str(folder / "result.json"))
+    for name, text in WRONG_SHAPES.items():
+        folder = root / "r2" / "bad" / name
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(text)
+
+
+def test_table_lists_wrong_shapes_as_unreadable_and_keeps_the_rest(tmp_path):
+    wrong_shapes_tree(tmp_path)
+    lines = results.table(str(tmp_path))
+    assert len(lines) == 1 + 3 + len(WRONG_SHAPES)
+    body = lines[1:]
+    bad = [line for line in body if "/bad/" in line]
+    assert len(bad) == len(WRONG_SHAPES) and all("unreadable" in line for line in bad)
+    text = "\n".join(bad)
+    for why in ("not a JSON object (a list)", "not a JSON object (a null)",
+                "not a JSON object (a string)", "not a JSON object (a number)", "not JSON",
+                "does not follow the result schema: timings",
+                "does not follow the result schema: provenance",
+                "written by a newer dlbench (schema 3); this one reads up to 2",
+                "no schema_version"):
+        assert why in text, why
+    # the good and the upgraded v1 results are still there
+    assert any("pytorch-2.13" in line and "1.5 s train" in line for line in body)
+    v1 = [line for line in body if line.startswith("20261128-083806-b9b2")]
+    assert len(v1) == 2 and all("tensorflow-2.21" in line for line in v1)
+    assert any("ok" in line and "1903.5 s train" in line and "0.771" in line for line in v1)
+    assert any("failed" in line and "timed out after 3600 s" in line for line in v1)
+
+
+def test_cli_results_survives_wrong_shapes(tmp_path):
+    wrong_shapes_tree(tmp_path)
+    out = CliRunner().invoke(cli_main, ["results", "--results-dir", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert out.exception is None
+    assert out.output.count("unreadable") == len(WRONG_SHAPES)
+    assert "this one reads up to 2" in out.output and "1.5 s train" in out.output
+
+
+def test_write_is_atomic_and_readable(tmp_path):
+    path = str(tmp_path / "result.json")
+    results.write(ok_result(), path)
+    assert json.load(open(path))["task"] == "cnn"
+    assert not os.path.exists(path + ".tmp")
