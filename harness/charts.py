@@ -21,7 +21,8 @@ TOP = 58
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif"
 
 
-def _fmt(v):
+def fmt_number(v):
+    """A positive figure with 2-3 significant digits: 1234 -> 1234, 12.34 -> 12.3, 1.234 -> 1.23."""
     if v >= 100:
         return "%.0f" % v
     if v >= 10:
@@ -151,7 +152,7 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
             marks = ("†" if b.get("synthetic") else "") + ("‡" if b.get("partial") else "") + \
                 (" ✗" if b.get("failed") else "")
             out.append('<text x="%.1f" y="%.1f" font-size="10" fill="#333">%s%s</text></g>'
-                       % (LABEL_W + w + 4, y + BAR_H - 2, escape(_fmt(b["value"])), escape(marks)))
+                       % (LABEL_W + w + 4, y + BAR_H - 2, escape(fmt_number(b["value"])), escape(marks)))
             y += BAR_H + BAR_GAP
         y += GROUP_GAP + pad
     plot_bottom = y - GROUP_GAP / 2.0

@@ -2,7 +2,7 @@
 one self-contained HTML page (inline CSS and SVG charts, no JavaScript, no network) and a Markdown
 file with the same tables.
 
-Model, per task:
+What it shows, per task:
   * a row is one framework image + variant + data source + workload (epochs, --limit): repeats
     of the same thing are pooled, synthetic and real runs never are, nor full and partial runs;
   * a hardware column is one probed device (GPU name, or CPU name and CPU count);
@@ -42,27 +42,11 @@ def load_reference(path=None):
 
 
 def load_results(results_dir):
-    """(good, unreadable): good is [(path, result)] of schema-valid results; unreadable is
-    [{"path", "error", "task"}] of files that do not parse or do not follow the schema."""
-    good, bad = [], []
-    for path in results_mod.result_paths(results_dir):
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            bad.append({"path": path, "error": "not JSON: %s" % str(e)[:200], "task": None})
-            continue
-        if not isinstance(doc, dict):
-            bad.append({"path": path, "error": "not a JSON object", "task": None})
-            continue
-        problems = results_mod.validate(doc)
-        if problems:
-            bad.append({"path": path, "task": doc.get("task") if doc.get("task") in TASKS else None,
-                        "error": "does not follow the result schema: " + "; ".join(problems[:3])
-                        + (" (and %d more)" % (len(problems) - 3) if len(problems) > 3 else "")})
-            continue
-        good.append((path, doc))
-    return good, bad
+    """(good, unreadable): good is [(path, result)] of schema-valid results, older schema
+    versions upgraded (harness/upgrades.py); unreadable is [{"path", "error", "task"}] of files
+    that do not parse, have no / an unknown / a newer schema_version, or do not follow the
+    schema (results.load)."""
+    return results_mod.load_all(results_dir)
 
 
 # ---------------------------------------------------------------- one result
@@ -76,11 +60,7 @@ def _fmt_num(v, digits=None):
         return ""
     if digits is not None:
         return "%.*f" % (digits, v)
-    if v >= 100:
-        return "%.0f" % v
-    if v >= 10:
-        return "%.1f" % v
-    return "%.2f" % v
+    return charts.fmt_number(v)
 
 
 def workload(result, ref_task):
@@ -157,7 +137,7 @@ class Entry:
         prov = result.get("provenance") or {}
         self.prov = prov
         self.task = result["task"]
-        self.image = prov.get("image") or result.get("framework") or result.get("adapter")
+        self.image = result.get("image") or prov.get("image") or result.get("adapter")
         self.variant = result.get("variant") or "reference"
         self.source = (result.get("data") or {}).get("source") or "real"
         ref_task = reference["tasks"][self.task]
@@ -316,7 +296,8 @@ def _prov_lines(row, results_dir):
     started = _sorted_unique(e.result.get("started") for e in es)
     finished = _sorted_unique(e.result.get("finished") for e in es)
     items = [
-        ("image", _sorted_unique(p.get("image") or p.get("image_tag") for p in prov) or [row.image]),
+        ("image", _sorted_unique(e.result.get("image") or e.prov.get("image")
+                                 or e.prov.get("image_tag") for e in es) or [row.image]),
         ("image id", _sorted_unique(p.get("image_id") for p in prov)),
         ("image digest", _sorted_unique(p.get("image_digest") for p in prov)),
         ("Dockerfile sha256", _sorted_unique(p.get("dockerfile_sha256") for p in prov)),
@@ -340,7 +321,7 @@ def _prov_lines(row, results_dir):
     return [(k, ", ".join(str(x) for x in v)) for k, v in items if v]
 
 
-def _cell_view(cell, reference_task):
+def _cell_view(cell):
     """Strings for one table cell (shared by HTML and Markdown)."""
     if cell is None:
         return None
@@ -360,7 +341,9 @@ def _cell_view(cell, reference_task):
     return v
 
 
-def build_model(results_dir, reference=None):
+def build_view(results_dir, reference=None):
+    """Everything the templates show (sections, tables, charts, unreadable files), as plain
+    dicts and strings."""
     reference = reference or load_reference()
     good, unreadable = load_results(results_dir)
     entries = []
@@ -438,8 +421,7 @@ def build_model(results_dir, reference=None):
                                    "variant": row.variant, "synthetic": row.synthetic,
                                    "partial": row.partial, "footnote": n,
                                    "anchor": "%s-p%d" % (task, n)}
-                    line["cells"] = [_cell_view(row.cells.get(hw["key"]), ref_task)
-                                     for hw in hw_cols]
+                    line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
                     items = _prov_lines(row, results_dir)
                     short = dict(items)
                     summary = " · ".join(x for x in (
@@ -521,7 +503,7 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
                     value = v if metric == "time" else _derived_ips(ref_task, v)
                     ref_bars.append({"series": i, "value": value,
                                      "tip": "%s, 2017, %s: %s" % (g["name"], h["label"],
-                                                                  charts._fmt(value))})
+                                                                  charts.fmt_number(value))})
             if not rows:
                 if ref_bars:
                     out.append({"label": g["name"], "sublabel": "2017 only", "bars": ref_bars})
@@ -539,8 +521,8 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
                         (" ‡" + row.partial if row.partial else "")
                     if stats:
                         tip = "%s on %s: median %s over %d run(s)%s%s" % (
-                            row.label, h["label"], charts._fmt(stats["median"]), stats["n"],
-                            ", %s–%s" % (charts._fmt(stats["min"]), charts._fmt(stats["max"]))
+                            row.label, h["label"], charts.fmt_number(stats["median"]), stats["n"],
+                            ", %s–%s" % (charts.fmt_number(stats["min"]), charts.fmt_number(stats["max"]))
                             if stats["n"] > 1 else "", marks)
                         bars.append({"series": len(ref_hw) + j, "value": stats["median"],
                                      "synthetic": row.synthetic, "partial": bool(row.partial),
@@ -591,9 +573,9 @@ def _environment(autoescape):
     return env
 
 
-def render(model):
-    html = _environment(True).get_template("report.html.j2").render(**model)
-    md = _environment(False).get_template("report.md.j2").render(**model)
+def render(view):
+    html = _environment(True).get_template("report.html.j2").render(**view)
+    md = _environment(False).get_template("report.md.j2").render(**view)
     return html, md
 
 
@@ -603,9 +585,9 @@ def render_report(results_dir=None, out_dir=None):
     results_dir = os.path.abspath(results_dir or paths.results_dir())
     out_dir = os.path.abspath(out_dir or results_dir)
     os.makedirs(out_dir, exist_ok=True)
-    model = build_model(results_dir)
-    model["results_href"] = os.path.relpath(results_dir, out_dir)
-    html, md = render(model)
+    view = build_view(results_dir)
+    view["results_href"] = os.path.relpath(results_dir, out_dir)
+    html, md = render(view)
     written = {}
     for kind, name, text in (("html", "report.html", html), ("md", "report.md", md)):
         path = os.path.join(out_dir, name)

@@ -2,13 +2,21 @@
 validation, the failed result the host writes when a container could not, provenance, and the
 table of what is under results/.
 
+Every result read from disk goes through `read` (JSON, then harness/upgrades.py brings an older
+schema_version up to the current one) or `load` (that, then schema validation), so results
+written by an older dlbench stay readable after a schema bump. Files are never rewritten.
+
 Layout: results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/{result.json,container.log,
 events.jsonl}; build logs in results/logs/."""
+import ast
 import datetime
 import json
 import os
 
 from . import paths
+from . import upgrades
+
+SCHEMA_VERSION = upgrades.CURRENT  # what the host writes and reads up to (== the schema's const)
 
 _schemas = {}
 
@@ -37,17 +45,50 @@ def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def framework_of(task, adapter, tasks_root=None):
+    """The framework's own name as tasks/<task>/<adapter>.py declares it (`FRAMEWORK = "..."`,
+    read with ast, nothing imported); the adapter name when the file or the line is missing."""
+    try:
+        path = os.path.join(tasks_root or paths.tasks_dir(), task, adapter + ".py")
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and getattr(node.targets[0], "id", None) == "FRAMEWORK"):
+                value = ast.literal_eval(node.value)
+                if isinstance(value, str) and value:
+                    return value
+    except Exception:  # on a failure path: never cost the failed result itself
+        pass
+    return adapter
+
+
 def failed_result(task, adapter, variant, device, source, reason, exit_code, started=None,
-                  params=None):
-    """A schema-conforming failed result, for when the container wrote none (or a broken one)."""
+                  params=None, framework=None, image=None):
+    """A schema-conforming failed result, for when the container wrote none (or a broken one).
+
+    adapter: the adapter module (tasks/<task>/<adapter>.py); framework: the framework's own name
+    (None: the FRAMEWORK the adapter file declares, see framework_of); image: the benchmark
+    image's name (None: add_provenance sets it from the provenance when the result is
+    collected)."""
     return {
-        "schema_version": schema()["properties"]["schema_version"]["const"],
-        "task": task, "framework": adapter, "adapter": adapter, "variant": variant,
+        "schema_version": SCHEMA_VERSION,
+        "task": task, "framework": framework or framework_of(task, adapter), "adapter": adapter,
+        "variant": variant, "image": image,
         "status": "failed", "reason": reason, "exit_code": exit_code, "device": device,
         "params": params or {}, "data": {"source": source},
         "model": {}, "env": {"python": "", "numpy": ""}, "timings": {}, "metrics": {},
         "started": started or now_iso(), "finished": now_iso(),
     }
+
+
+def add_provenance(result, prov):
+    """Attach the host's provenance to a collected result, and the top-level `image` from it
+    (the container writes image null: it does not know its image's name)."""
+    result["provenance"] = prov
+    if result.get("image") is None and isinstance(prov.get("image"), str):
+        result["image"] = prov["image"]
+    return result
 
 
 def write(result, path):
@@ -60,8 +101,65 @@ def write(result, path):
 
 
 def read(path):
+    """The result in `path` at the current schema version (older versions upgraded, see
+    harness/upgrades.py). Raises OSError, or ValueError when the file is not JSON, not an
+    object, or has no, an unknown or a newer schema_version (upgrades.UpgradeError)."""
     with open(path) as f:
-        return json.load(f)
+        doc = json.load(f)
+    return upgrades.upgrade(doc)
+
+
+class Unreadable(ValueError):
+    """A result file that cannot be used: why (str(e)) and its task when it names a known one."""
+
+    def __init__(self, message, task=None):
+        ValueError.__init__(self, message)
+        self.task = task
+
+
+def _task_of(doc):
+    tasks = schema()["properties"]["task"]["enum"]
+    task = doc.get("task") if isinstance(doc, dict) else None
+    return task if isinstance(task, str) and task in tasks else None
+
+
+def load(path):
+    """The result in `path`, upgraded to the current schema version and schema-valid, or raise
+    Unreadable with the reason (the file cannot be read, is not JSON, has no / an unknown / a
+    newer schema_version, or does not follow the schema)."""
+    try:
+        with open(path, "rb") as f:
+            raw = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise Unreadable("cannot be read: %s" % str(e)[:200])
+    except ValueError as e:  # bad JSON or bad UTF-8
+        raise Unreadable("not JSON: %s" % str(e)[:200])
+    task = _task_of(raw)
+    try:
+        doc = upgrades.upgrade(raw)
+    except upgrades.UpgradeError as e:
+        raise Unreadable(str(e), task)
+    problems = validate(doc)
+    if problems:
+        old = raw["schema_version"]
+        raise Unreadable(
+            "does not follow the result schema%s: " % (
+                " (after upgrading from schema %d)" % old if old != SCHEMA_VERSION else "")
+            + "; ".join(problems[:3])
+            + (" (and %d more)" % (len(problems) - 3) if len(problems) > 3 else ""), task)
+    return doc
+
+
+def load_all(results_root=None):
+    """(good, unreadable) of every result under results_root: good is [(path, result)] of
+    readable, upgraded, schema-valid results; unreadable is [{"path", "error", "task"}]."""
+    good, bad = [], []
+    for path in result_paths(results_root):
+        try:
+            good.append((path, load(path)))
+        except Unreadable as e:
+            bad.append({"path": path, "error": str(e), "task": e.task})
+    return good, bad
 
 
 def result_paths(results_root=None):
@@ -83,11 +181,12 @@ def _num(value, fmt):
 def summary_row(result):
     t, m = result.get("timings") or {}, result.get("metrics") or {}
     prov = result.get("provenance") or {}
+    image = result.get("image") or prov.get("image")
     if result.get("task") == "inference":
         speed = _num(t.get("seconds_per_1000_images"), "%.2f s/1000 img")
     else:
         speed = _num(t.get("train_seconds"), "%.1f s train")
-    return (prov.get("run_id") or "-", prov.get("image") or "-", result.get("task", "?"),
+    return (prov.get("run_id") or "-", image or "-", result.get("task", "?"),
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
             result.get("device") or "-", (result.get("data") or {}).get("source", "?"),
             result.get("status", "?"), speed, _num(t.get("images_per_second"), "%.0f"),
@@ -99,15 +198,28 @@ HEADER = ("RUN", "IMAGE", "TASK", "VARIANT", "R", "DEVICE", "DATA", "STATUS", "T
           "IMG/S", "ACC", "REASON")
 
 
+def _unreadable_row(path, why):
+    rel = os.path.relpath(path)  # as the user would type it: relative under the current folder
+    return ("?", path if rel.startswith("..") else rel, "", "", "", "", "", "unreadable", "",
+            "", "", why if len(why) <= 120 else why[:117] + "...")
+
+
 def table(results_root=None):
-    """Lines of a plain-text table of every result under results/."""
+    """Lines of a plain-text table of every result under results/; files that cannot be used
+    (see `load`) are listed as unreadable with the reason, never dropped."""
     rows = [HEADER]
-    for path in result_paths(results_root):
+    good, bad = load_all(results_root)
+    found = [(path, doc, None) for path, doc in good] + [(u["path"], None, u["error"])
+                                                         for u in bad]
+    for path, doc, why in sorted(found, key=lambda f: f[0]):
+        if why is not None:
+            rows.append(_unreadable_row(path, why))
+            continue
         try:
-            rows.append(summary_row(read(path)))
-        except (OSError, ValueError) as e:
-            rows.append(("?", os.path.relpath(path), "", "", "", "", "", "unreadable", "", "",
-                         "", str(e)[:60]))
+            rows.append(summary_row(doc))
+        except Exception as e:  # a schema-valid file the table cannot show: still list it
+            rows.append(_unreadable_row(path, "cannot be shown: %s: %s"
+                                        % (type(e).__name__, e)))
     if len(rows) == 1:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]

@@ -5,6 +5,7 @@ import html.parser
 import json
 import os
 import re
+import shutil
 import statistics
 
 import pytest
@@ -233,6 +234,34 @@ def test_unreadable_results_are_listed_not_dropped(rendered):
     assert "2 result files could not be used" in rendered["html"]
 
 
+def test_results_of_an_older_schema_are_upgraded_and_newer_ones_listed(tmp_path):
+    """v1 results (adapter tensorflow2; the host's failed result named the adapter as the
+    framework) land in the TensorFlow row; a result from a newer dlbench is listed with why."""
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+    for name, run in (("result-v1-tensorflow2-cnn-ok.json", "cnn-r1"),
+                      ("result-v1-host-failed.json", "cnn-tuned-r1")):
+        folder = tmp_path / "20261128-083806-b9b2" / "tensorflow-2.21" / run
+        folder.mkdir(parents=True)
+        shutil.copy(os.path.join(fixtures, name), str(folder / "result.json"))
+    newer = result("pytorch-2.13", "cnn", 40.0)
+    newer["schema_version"] = 3
+    write(str(tmp_path), newer)
+    view = report.build_view(str(tmp_path))
+    assert view["n_results"] == 2 and view["n_failed"] == 1
+    assert [u["error"] for u in view["unreadable"]] == [
+        "written by a newer dlbench (schema 3); this one reads up to 2"]
+    assert view["unreadable"][0]["task"] == "cnn"
+    written = report.render_report(str(tmp_path))
+    parser = TableParser()
+    parser.feed(open(written["html"], encoding="utf-8").read())
+    ok = parser.rows[("cnn", "Tensorflow", "tensorflow-2.21")]
+    assert ok["hw0-time"].startswith("1903") and ok["hw0-acc"] == "0.771"
+    tuned = parser.rows[("cnn", "Tensorflow", "tensorflow-2.21 · tuned")]
+    assert "timed out after 3600 s" in tuned["hw0-time"]
+    md = open(written["md"], encoding="utf-8").read()
+    assert "this one reads up to 2" in md and "framework tensorflow 2.21.0" in md
+
+
 def test_provenance_footnotes(rendered):
     # every run row links to its footnote, which names image, id, versions and dates
     links = re.findall(r'<a href="#(cnn-p\d+)">', rendered["html"])
@@ -366,10 +395,10 @@ def test_reference_file_facts():
     assert report.match_reference({"adapter": "keras3", "variant": "tensorflow"}, ref) == "Keras(TF)"
     assert report.match_reference({"adapter": "keras3", "variant": "tensorflow-tuned"},
                                   ref) == "Keras(TF)"
-    assert report.match_reference({"adapter": "tensorflow2", "variant": "tuned"},
+    assert report.match_reference({"adapter": "tensorflow", "variant": "tuned"},
                                   ref) == "Tensorflow"
     assert report.match_reference({"adapter": "keras3", "variant": "jax"}, ref) is None
-    assert report.match_reference({"adapter": "tensorflow2", "variant": "reference"}, ref) == "Tensorflow"
+    assert report.match_reference({"adapter": "tensorflow", "variant": "reference"}, ref) == "Tensorflow"
     assert report.match_reference({"adapter": "pytorch", "variant": "tuned"}, ref) == "PyTorch"
     src = ref["source"]
     assert src["repository"].endswith("ilkarman/DeepLearningFrameworks")

@@ -1,7 +1,7 @@
 """Result files for the report tests: several frameworks, repeats, failed runs, a synthetic
 partial run, a run with no 2017 counterpart, two devices (a GPU and a CPU), and two files that
-cannot be used. Every file but the two broken ones follows tasks/common/result.schema.json (the
-tests check that too), laid out as the harness writes them:
+cannot be used. Every file but the two broken ones follows tasks/common/result.schema.json at
+the current schema version (the tests check that too), laid out as the harness writes them:
 results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/result.json."""
 import hashlib
 import json
@@ -11,8 +11,9 @@ GPU = "NVIDIA H100 80GB HBM3"
 CPU = "AMD EPYC 9654 96-Core Processor"
 RUN = "20261128-120000-abcd"
 
-ADAPTER = {"pytorch-2.13": "pytorch", "tensorflow-2.21": "tensorflow2", "keras-3.15": "keras3",
+ADAPTER = {"pytorch-2.13": "pytorch", "tensorflow-2.21": "tensorflow", "keras-3.15": "keras3",
            "flax-0.12": "flax"}
+FRAMEWORK = {"pytorch": "pytorch", "tensorflow": "tensorflow", "keras3": "keras", "flax": "flax"}
 PARAMS = {
     "cnn": {"epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.9, "n_classes": 10},
     "rnn": {"epochs": 3, "batch_size": 64, "lr": 0.001, "n_classes": 2},
@@ -46,7 +47,7 @@ def result(image, task, seconds=None, variant="reference", device="gpu", repeat=
             metrics = {"test_accuracy": accuracy, "final_loss": 0.5}
     env = {"python": "3.11.2", "numpy": "2.4.6"}
     if probed:
-        env.update({"framework_version": {"pytorch": "2.13.0", "tensorflow2": "2.21.0",
+        env.update({"framework_version": {"pytorch": "2.13.0", "tensorflow": "2.21.0",
                                           "keras3": "3.15.0", "flax": "0.12.0"}[adapter],
                     "cuda": "12.8" if device == "gpu" else None,
                     "cudnn": "9.10.2" if device == "gpu" else None,
@@ -57,8 +58,8 @@ def result(image, task, seconds=None, variant="reference", device="gpu", repeat=
     if limit:
         data["sizes"] = {"train": limit, "test": limit} if task != "inference" else {"images": limit}
     doc = {
-        "schema_version": 1, "task": task, "framework": adapter, "adapter": adapter,
-        "variant": variant, "status": status, "reason": reason,
+        "schema_version": 2, "task": task, "framework": FRAMEWORK[adapter], "adapter": adapter,
+        "variant": variant, "image": image, "status": status, "reason": reason,
         "exit_code": 0 if status == "ok" else 1, "device": device,
         "params": params if probed else {}, "data": data,
         "model": {"parameters": 3441592}, "env": env, "timings": timings, "metrics": metrics,
@@ -128,7 +129,8 @@ def make_results(root):
     invalid = os.path.join(root, RUN, "invalid", "rnn-r1")
     os.makedirs(invalid)
     with open(os.path.join(invalid, "result.json"), "w") as f:
-        json.dump({"task": "rnn", "status": "ok", "timings": {"train_seconds": 1.0}}, f)
+        json.dump({"schema_version": 2, "task": "rnn", "status": "ok",
+                   "timings": {"train_seconds": 1.0}}, f)
     return docs
 
 

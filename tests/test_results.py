@@ -1,14 +1,23 @@
-"""Result validation against tasks/common/result.schema.json and the results table."""
+"""Result validation against tasks/common/result.schema.json, the host's failed result, reading
+results (older schema versions upgraded) and the results table."""
 import json
 import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
 
 from harness import results
+from harness.cli import main as cli_main
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
 def ok_result():
     return {
-        "schema_version": 1, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
-        "variant": "reference", "status": "ok", "reason": None, "exit_code": 0, "device": "cpu",
+        "schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
+        "variant": "reference", "image": "pytorch-2.13", "status": "ok", "reason": None,
+        "exit_code": 0, "device": "cpu",
         "params": {"epochs": 1}, "data": {"source": "synthetic"},
         "env": {"python": "3.11.2", "numpy": "2.4.6"},
         "timings": {"train_seconds": 1.5, "images_per_second": 100.0},
@@ -40,6 +49,77 @@ def test_failed_result_of_the_host_conforms():
                               "killed: out of memory", 137)
     assert results.validate(r) == []
     assert r["status"] == "failed" and r["exit_code"] == 137 and r["data"]["source"] == "real"
+    assert r["schema_version"] == results.SCHEMA_VERSION and r["image"] is None
+
+
+def test_failed_result_names_the_framework_not_the_adapter():
+    # framework=None: the FRAMEWORK the adapter file declares (read, not imported)
+    r = results.failed_result("cnn", "keras3", "jax", "cpu", "real", "timed out", 137)
+    assert (r["framework"], r["adapter"]) == ("keras", "keras3")
+    r = results.failed_result("cnn", "keras3", "jax", "cpu", "real", "timed out", 137,
+                              framework="keras", image="keras-3.15")
+    assert (r["framework"], r["adapter"], r["image"]) == ("keras", "keras3", "keras-3.15")
+    assert results.validate(r) == []
+    # no such adapter file: the adapter's name is all the host knows
+    r = results.failed_result("cnn", "nosuch", "reference", "cpu", "real", "no image", None)
+    assert r["framework"] == "nosuch" and results.validate(r) == []
+
+
+def test_framework_of_reads_the_adapter_file(tmp_path):
+    (tmp_path / "cnn").mkdir()
+    (tmp_path / "cnn" / "mine.py").write_text('import numpy\nFRAMEWORK = "myframework"\n')
+    (tmp_path / "cnn" / "broken.py").write_text("FRAMEWORK = (\n")
+    (tmp_path / "cnn" / "computed.py").write_text("FRAMEWORK = 'a' + 'b'\n")
+    root = str(tmp_path)
+    assert results.framework_of("cnn", "mine", root) == "myframework"
+    assert results.framework_of("cnn", "broken", root) == "broken"
+    assert results.framework_of("cnn", "computed", root) == "computed"
+    assert results.framework_of("cnn", "absent", root) == "absent"
+    assert results.framework_of("cnn", "pytorch") == "pytorch"  # the real tasks/ folder
+
+
+def test_add_provenance_sets_the_image():
+    r = results.failed_result("cnn", "pytorch", "reference", "cpu", "real", "x", 1)
+    results.add_provenance(r, {"image": "pytorch-2.13", "run_id": "r1", "repeat": 1})
+    assert r["image"] == "pytorch-2.13" and r["provenance"]["run_id"] == "r1"
+    assert results.validate(r) == []
+    doc = dict(ok_result(), image="kept")
+    assert results.add_provenance(doc, {"image": "other"})["image"] == "kept"
+
+
+def test_read_upgrades_old_results(tmp_path):
+    path = str(tmp_path / "result.json")
+    shutil.copy(os.path.join(FIXTURES, "result-v1-host-failed.json"), path)
+    doc = results.read(path)
+    assert doc["schema_version"] == results.SCHEMA_VERSION
+    assert (doc["framework"], doc["adapter"], doc["image"]) == (
+        "tensorflow", "tensorflow", "tensorflow-2.21")
+    assert json.load(open(path))["schema_version"] == 1  # the file is never rewritten
+    assert results.load(path) == doc
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"task": "cnn", ', "not JSON"),
+    ("[]", "not a JSON object (a list)"),
+    ("null", "not a JSON object (a null)"),
+    ('"result"', "not a JSON object (a string)"),
+    ("{}", "no schema_version: not a dlbench result"),
+    (json.dumps(dict(ok_result(), schema_version=3)),
+     "written by a newer dlbench (schema 3); this one reads up to 2"),
+    (json.dumps(dict(ok_result(), timings=[])), "does not follow the result schema: timings"),
+    (json.dumps(dict(ok_result(), schema_version=1, timings=[])),
+     "does not follow the result schema (after upgrading from schema 1): timings"),
+])
+def test_load_says_why_a_file_cannot_be_used(tmp_path, text, why):
+    path = tmp_path / "result.json"
+    path.write_text(text)
+    with pytest.raises(results.Unreadable) as e:
+        results.load(str(path))
+    assert str(e.value).startswith(why), str(e.value)
+    assert e.value.task == ("cnn" if why.startswith(("written", "does not")) else None)
+    if not why.startswith("does not follow"):  # read does not validate; the rest it says too
+        with pytest.raises(ValueError):
+            results.read(str(path))
 
 
 def test_table_lists_results_and_skips_logs(tmp_path):
@@ -52,6 +132,62 @@ def test_table_lists_results_and_skips_logs(tmp_path):
     assert len(lines) == 2
     assert "pytorch-2.13" in lines[1] and "synthetic" in lines[1] and "1.5 s train" in lines[1]
     assert results.table(str(tmp_path / "empty")) == []
+
+
+WRONG_SHAPES = {
+    "list": "[]", "null": "null", "string": '"ok"', "number": "1", "truncated": '{"task": ',
+    "timings-list": json.dumps(dict(ok_result(), timings=[])),
+    "provenance-list": json.dumps(dict(ok_result(), provenance=[])),
+    "newer": json.dumps(dict(ok_result(), schema_version=3)),
+    "no-version": json.dumps({k: v for k, v in ok_result().items() if k != "schema_version"}),
+}
+
+
+def wrong_shapes_tree(root):
+    good = root / "r1" / "pytorch-2.13" / "cnn-r1"
+    good.mkdir(parents=True)
+    results.write(ok_result(), str(good / "result.json"))
+    old = root / "r0" / "tensorflow-2.21"
+    for name in ("result-v1-tensorflow2-cnn-ok.json", "result-v1-host-failed.json"):
+        folder = old / name.split("-", 2)[2][:-5]
+        folder.mkdir(parents=True)
+        shutil.copy(os.path.join(FIXTURES, name), str(folder / "result.json"))
+    for name, text in WRONG_SHAPES.items():
+        folder = root / "r2" / "bad" / name
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(text)
+
+
+def test_table_lists_wrong_shapes_as_unreadable_and_keeps_the_rest(tmp_path):
+    wrong_shapes_tree(tmp_path)
+    lines = results.table(str(tmp_path))
+    assert len(lines) == 1 + 3 + len(WRONG_SHAPES)
+    body = lines[1:]
+    bad = [line for line in body if "/bad/" in line]
+    assert len(bad) == len(WRONG_SHAPES) and all("unreadable" in line for line in bad)
+    text = "\n".join(bad)
+    for why in ("not a JSON object (a list)", "not a JSON object (a null)",
+                "not a JSON object (a string)", "not a JSON object (a number)", "not JSON",
+                "does not follow the result schema: timings",
+                "does not follow the result schema: provenance",
+                "written by a newer dlbench (schema 3); this one reads up to 2",
+                "no schema_version"):
+        assert why in text, why
+    # the good and the upgraded v1 results are still there
+    assert any("pytorch-2.13" in line and "1.5 s train" in line for line in body)
+    v1 = [line for line in body if line.startswith("20261128-083806-b9b2")]
+    assert len(v1) == 2 and all("tensorflow-2.21" in line for line in v1)
+    assert any("ok" in line and "1903.5 s train" in line and "0.771" in line for line in v1)
+    assert any("failed" in line and "timed out after 3600 s" in line for line in v1)
+
+
+def test_cli_results_survives_wrong_shapes(tmp_path):
+    wrong_shapes_tree(tmp_path)
+    out = CliRunner().invoke(cli_main, ["results", "--results-dir", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert out.exception is None
+    assert out.output.count("unreadable") == len(WRONG_SHAPES)
+    assert "this one reads up to 2" in out.output and "1.5 s train" in out.output
 
 
 def test_write_is_atomic_and_readable(tmp_path):

@@ -4,7 +4,9 @@ import json
 import os
 import sys
 
-SCHEMA_VERSION = 1
+# The version of common/result.schema.json this writes. On a bump, the host's
+# harness/upgrades.py gets the step from the previous version (old results stay readable).
+SCHEMA_VERSION = 2
 
 
 def now_iso():
@@ -20,10 +22,13 @@ def emit(event, **fields):
 
 def new_result(task, framework, adapter, variant, device, params, source):
     """The result as it stands before the run: failed until the run says otherwise, with the
-    data source the command line asked for (a run that fails early keeps the right label)."""
+    data source the command line asked for (a run that fails early keeps the right label).
+    framework is the framework's own name (the adapter's FRAMEWORK), adapter the module name
+    (tasks/<task>/<adapter>.py); image stays None here: the host sets it when it collects."""
     return {
         "schema_version": SCHEMA_VERSION, "task": task, "framework": framework,
-        "adapter": adapter, "variant": variant, "device": device, "status": "failed",
+        "adapter": adapter, "variant": variant, "image": None, "device": device,
+        "status": "failed",
         "reason": "did not finish", "exit_code": None, "params": params,
         "data": {"source": source}, "model": {}, "env": {"python": "", "numpy": ""},
         "timings": {}, "metrics": {}, "started": now_iso(), "finished": now_iso(),
