@@ -8,12 +8,11 @@ written by an older dlbench stay readable after a schema bump. Files are never r
 
 Layout: results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/{result.json,container.log,
 events.jsonl}; build logs in results/logs/."""
-import ast
 import datetime
 import json
 import os
 
-from . import paths
+from . import frameworks, paths
 from . import upgrades
 
 SCHEMA_VERSION = upgrades.CURRENT  # what the host writes and reads up to (== the schema's const)
@@ -45,22 +44,14 @@ def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def framework_of(task, adapter, tasks_root=None):
-    """The framework's own name as tasks/<task>/<adapter>.py declares it (`FRAMEWORK = "..."`,
-    read with ast, nothing imported); the adapter name when the file or the line is missing."""
+def framework_of(adapter, tasks_root=None):
+    """The framework's own name as tasks/frameworks/<adapter>.py declares it (NAME); the adapter
+    name when there is no such module (never raises: it serves failure paths)."""
     try:
-        path = os.path.join(tasks_root or paths.tasks_dir(), task, adapter + ".py")
-        with open(path) as f:
-            tree = ast.parse(f.read(), path)
-        for node in tree.body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and getattr(node.targets[0], "id", None) == "FRAMEWORK"):
-                value = ast.literal_eval(node.value)
-                if isinstance(value, str) and value:
-                    return value
+        fw = frameworks.find(adapter, tasks_root)
     except Exception:  # on a failure path: never cost the failed result itself
-        pass
-    return adapter
+        fw = None
+    return fw.name if fw is not None else adapter
 
 
 def failed_result(task, adapter, variant, device, source, reason, exit_code, started=None,
@@ -68,12 +59,12 @@ def failed_result(task, adapter, variant, device, source, reason, exit_code, sta
     """A schema-conforming failed result, for when the container wrote none (or a broken one).
 
     adapter: the adapter module (tasks/<task>/<adapter>.py); framework: the framework's own name
-    (None: the FRAMEWORK the adapter file declares, see framework_of); image: the benchmark
+    (None: the NAME its framework module declares, see framework_of); image: the benchmark
     image's name (None: add_provenance sets it from the provenance when the result is
     collected)."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "task": task, "framework": framework or framework_of(task, adapter), "adapter": adapter,
+        "task": task, "framework": framework or framework_of(adapter), "adapter": adapter,
         "variant": variant, "image": image,
         "status": "failed", "reason": reason, "exit_code": exit_code, "device": device,
         "params": params or {}, "data": {"source": source},

@@ -65,17 +65,17 @@ def test_failed_result_names_the_framework_not_the_adapter():
     assert r["framework"] == "nosuch" and results.validate(r) == []
 
 
-def test_framework_of_reads_the_adapter_file(tmp_path):
-    (tmp_path / "cnn").mkdir()
-    (tmp_path / "cnn" / "mine.py").write_text('import numpy\nFRAMEWORK = "myframework"\n')
-    (tmp_path / "cnn" / "broken.py").write_text("FRAMEWORK = (\n")
-    (tmp_path / "cnn" / "computed.py").write_text("FRAMEWORK = 'a' + 'b'\n")
+def test_framework_of_reads_the_framework_module(tmp_path):
+    (tmp_path / "frameworks").mkdir()
+    (tmp_path / "frameworks" / "mine.py").write_text('NAME = "myframework"\nPACKAGES = ()\n'
+                                                     'VARIANTS = []\n')
+    (tmp_path / "frameworks" / "broken.py").write_text("NAME = (\n")
     root = str(tmp_path)
-    assert results.framework_of("cnn", "mine", root) == "myframework"
-    assert results.framework_of("cnn", "broken", root) == "broken"
-    assert results.framework_of("cnn", "computed", root) == "computed"
-    assert results.framework_of("cnn", "absent", root) == "absent"
-    assert results.framework_of("cnn", "pytorch") == "pytorch"  # the real tasks/ folder
+    assert results.framework_of("mine", root) == "myframework"
+    assert results.framework_of("broken", root) == "broken"
+    assert results.framework_of("absent", root) == "absent"
+    assert results.framework_of("keras3") == "keras"  # the real tasks/ folder
+    assert results.framework_of("tensorflow") == "tensorflow"
 
 
 def test_add_provenance_sets_the_image():
