@@ -286,7 +286,7 @@ def execute(run, tracker, echo=click.echo):
     except HarnessError:
         raise
     except Exception as e:
-        reason = "could not run the container: %s" % engine._short(e)
+        reason = "could not run the container: %s" % engine.short_error(e)
     if out is not None:
         out.join(30)
     result = _gather(run, exit_code, reason, started, out)
