@@ -27,7 +27,7 @@ def client():
 
 
 def short_error(e):
-    """An exception as one short line for an error message: its last line, 200 characters at most."""
+    """An exception as one line for an error message: its last line, 200 characters at most."""
     text = str(e).strip().splitlines()
     return (text[-1] if text else type(e).__name__)[:200]
 
