@@ -81,7 +81,8 @@ def check_request(images, opts):
 
 def resolve_device(image, image_obj, requested):
     """cpu or gpu for this image: auto takes the GPU when the host and the build both can."""
-    built_cuda = (image_obj.labels or {}).get("org.dlbench.cuda", "none") not in ("", "none")
+    cuda = (image_obj.labels or {}).get(catalog.label_key("cuda"), "none")
+    built_cuda = cuda not in ("", "none")
     if requested == "gpu":
         if not built_cuda:
             raise HarnessError("%s was built without CUDA (label org.dlbench.cuda=none): build "
@@ -138,8 +139,8 @@ class Run(object):
             name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),
             network_mode="none", user="%d:%d" % (os.getuid(), os.getgid()),
             volumes=volumes, environment=dict(o.env), working_dir="/tmp",
-            labels={"org.dlbench.run": o.run_id, "org.dlbench.image": self.image.name,
-                    "org.dlbench.task": self.task},
+            labels={catalog.RUN_LABEL: o.run_id, catalog.IMAGE_NAME_LABEL: self.image.name,
+                    catalog.TASK_LABEL: self.task},
         )
         if self.device == "gpu":
             args["device_requests"] = engine.gpu_device_requests()
