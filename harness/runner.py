@@ -9,7 +9,7 @@ import uuid
 
 import click
 
-from . import build, catalog, collect, containers, data, engine, paths, provenance
+from . import build, catalog, collect, containers, data, engine, gpu_guard, paths, provenance
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -21,7 +21,7 @@ class Options(object):
     def __init__(self, tasks=(), device="auto", repeat=1, synthetic=False, keep_going=False,
                  timeout=DEFAULT_TIMEOUT, epochs=None, limit=None, seed=0, variants=(),
                  memory=None, env=None, data_dir=None, results_root=None, base=None,
-                 build_args=None, offline=False, run_id=None):
+                 build_args=None, offline=False, run_id=None, ignore_gpu_guard=False):
         self.tasks = tuple(tasks)
         self.device = device
         self.repeat = repeat
@@ -39,13 +39,15 @@ class Options(object):
         self.base = base
         self.build_args = dict(build_args or {})
         self.offline = offline
+        self.ignore_gpu_guard = ignore_gpu_guard
         self.run_id = run_id or "%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])
 
 
 # ---------------------------------------------------------------- checks before anything runs
 
-def check_request(images, opts):
-    """Every argument error, before any build or run: one line, what to do."""
+def check_request(images, opts, echo=click.echo):
+    """Every argument error, before any build or run: one line, what to do. With --device gpu
+    every run is a GPU run, so the GPU guard runs here too, before anything is built."""
     for image in images:
         problems = image.problems(paths.tasks_dir())
         if problems:
@@ -65,6 +67,9 @@ def check_request(images, opts):
         raise HarnessError("--device gpu, but this host's Docker engine has no NVIDIA GPU "
                            "runtime: install the NVIDIA driver and nvidia-container-toolkit "
                            "(then restart dockerd), or use --device cpu")
+    if opts.device == "gpu":
+        for image in images:
+            _guard_gpu(image, opts, echo)
     if not opts.synthetic:
         needed = set()
         for image in images:
@@ -90,6 +95,22 @@ def resolve_device(image, image_obj, requested):
         if built_cuda and "gpu" in image.devices and engine.has_gpu_runtime():
             return "gpu"
     return "cpu"
+
+
+def device_for(image, image_obj, opts, echo=click.echo):
+    """The device of this image's runs (resolve_device), and the GPU guard for a GPU one,
+    whatever --device said: --device auto on a GPU host must not start an image too old for the
+    GPU. (--device gpu was guarded in check_request, before the build.)"""
+    device = resolve_device(image, image_obj, opts.device)
+    if device == "gpu" and opts.device != "gpu":
+        _guard_gpu(image, opts, echo)
+    return device
+
+
+def _guard_gpu(image, opts, echo):
+    """harness/gpu_guard.py: refuse (one line) an image whose CUDA cannot drive this host's GPU,
+    or only warn with --ignore-gpu-guard."""
+    gpu_guard.guard(image, ignore=opts.ignore_gpu_guard, echo=lambda m: echo(m, err=True))
 
 
 # ---------------------------------------------------------------------- one container, one run
@@ -170,7 +191,7 @@ def _shown(path):
 
 def bench(images, opts, echo=click.echo, verbose=False):
     """Build (or reuse) each image and run its tasks; returns the list of results."""
-    check_request(images, opts)
+    check_request(images, opts, echo)
     tracker = containers.Tracker()
     collected = []
     run_root = os.path.join(opts.results_root, opts.run_id)
@@ -186,7 +207,7 @@ def bench(images, opts, echo=click.echo, verbose=False):
                 echo("%s: %s (skipped, --keep-going)" % (image.name, e.message), err=True)
                 continue
             image_obj = engine.client().images.get(built.image_id)
-            device = resolve_device(image, image_obj, opts.device)
+            device = device_for(image, image_obj, opts, echo)
             prov = provenance.for_image(image, image_obj)
             echo("%s: image %s%s, device %s, results in %s" % (
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
