@@ -2,7 +2,12 @@
 read-only at /tasks, the data cache read-only at /data, its own results folder writable at
 /results, no network, the invoking user's uid, a timeout; its output streamed to a progress
 display and saved; its result collected, validated against the schema and given provenance.
-A run that dies without a result (killed, timed out, out of memory) still gets one (failed)."""
+A run that dies without a result (killed, timed out, out of memory) still gets one (failed).
+
+This module is the orchestration: the options, the checks before anything runs, the device of
+each image (and the GPU guard), the runs and their order. One run's container, from start to
+written result.json, is harness/collect.py; the container lifecycle (tracking, following the
+output, waiting, killing) is harness/containers.py."""
 import os
 import time
 import uuid
@@ -63,11 +68,11 @@ def check_request(images, opts, echo=click.echo):
         if opts.device == "gpu" and "gpu" not in image.devices:
             raise HarnessError("%s runs on %s only; use --device cpu"
                                % (image.name, ",".join(image.devices)))
-    if opts.device == "gpu" and not engine.has_gpu_runtime():
-        raise HarnessError("--device gpu, but this host's Docker engine has no NVIDIA GPU "
-                           "runtime: install the NVIDIA driver and nvidia-container-toolkit "
-                           "(then restart dockerd), or use --device cpu")
     if opts.device == "gpu":
+        if not engine.has_gpu_runtime():
+            raise HarnessError("--device gpu, but this host's Docker engine has no NVIDIA GPU "
+                               "runtime: install the NVIDIA driver and nvidia-container-toolkit "
+                               "(then restart dockerd), or use --device cpu")
         for image in images:
             _guard_gpu(image, opts, echo)
     if not opts.synthetic:
@@ -116,6 +121,9 @@ def _guard_gpu(image, opts, echo):
 # ---------------------------------------------------------------------- one container, one run
 
 class Run(object):
+    """One run: one container of image for (task, variant, repeat) on device; its results
+    folder, the command inside the container, and the container's arguments."""
+
     def __init__(self, image, image_obj, task, variant, repeat, device, opts, prov):
         self.image, self.image_obj = image, image_obj
         self.task, self.variant, self.repeat, self.device = task, variant, repeat, device
