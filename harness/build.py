@@ -81,7 +81,7 @@ def _build_recipe(dockerfile, ref, log):
         raise
     except Exception as e:
         raise HarnessError("making base image %s from %s failed: %s"
-                           % (ref, folder, engine._short(e)))
+                           % (ref, folder, engine.short_error(e)))
 
 
 def ensure_base(ref, echo=click.echo, log=None):
@@ -96,7 +96,7 @@ def ensure_base(ref, echo=click.echo, log=None):
             repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "")
             return engine.client().images.pull(repo, tag=tag or "latest").id
         except Exception as e:
-            echo("pull failed (%s)" % engine._short(e))
+            echo("pull failed (%s)" % engine.short_error(e))
     if recipe is None:
         raise HarnessError("base image %s cannot be pulled and no images/_base/*/ recipe "
                            "provides it: load it with `docker load` or pass --base" % ref)
@@ -192,7 +192,7 @@ def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
             raise
         except Exception as e:
             raise HarnessError("building %s failed: %s (log: %s)"
-                               % (image.name, engine._short(e), log_path))
+                               % (image.name, engine.short_error(e), log_path))
     if image_id is None:
         image_id = engine.client().images.get(image.tag).id
     return image_id

@@ -31,6 +31,7 @@ CONTEXT_HASH_LABEL = LABEL_PREFIX + "context-hash"
 IMAGE_NAME_LABEL = LABEL_PREFIX + "image"
 # Labels on containers the harness starts, so it can find and remove them.
 RUN_LABEL = LABEL_PREFIX + "run"
+TASK_LABEL = LABEL_PREFIX + "task"  # with RUN_LABEL and IMAGE_NAME_LABEL
 REPOSITORY = "dlbench"  # built images are tagged dlbench/<name>:latest
 
 _ARG_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")

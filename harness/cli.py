@@ -68,7 +68,8 @@ TASK_NAMES = ("cnn", "rnn", "inference")
 @click.option("--epochs", type=click.IntRange(min=1), help="override the reference epochs")
 @click.option("--limit", type=click.IntRange(min=1), help="first N examples of each split")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--variant", "variants", multiple=True, help="variant to run (repeatable); 'all': every variant each image declares")
+@click.option("--variant", "variants", multiple=True,
+              help="variant to run (repeatable); 'all': every variant each image declares")
 @click.option("--memory", help="container memory limit, e.g. 8g (default: none)")
 @click.option("-e", "--env", multiple=True, callback=_kv, metavar="KEY=VALUE",
               help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded)")
@@ -81,26 +82,24 @@ TASK_NAMES = ("cnn", "rnn", "inference")
               help="build argument (repeatable)")
 @click.option("--offline", is_flag=True, help="builds use the wheelhouse only")
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
-@click.option("--force", is_flag=True,
-              help="run on a GPU newer than the image's CUDA drives (see harness/gpu_guard.py)")
+@click.option("--ignore-gpu-guard", is_flag=True,
+              help="start GPU runs even on a GPU newer than the image's CUDA drives (the GPU "
+                   "guard refuses them otherwise; see harness/gpu_guard.py)")
 def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit, seed,
           variants, memory, env, data_dir, results_dir, base, build_args, offline, verbose,
-          force):
+          ignore_gpu_guard):
     """Build (if needed) the images NAMES and run their tasks, one container per run.
 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
     Exit status 1 when any run failed."""
     from . import runner
     images = catalog.lookup(names)
-    if device == "gpu":  # issue 6: refuse a GPU newer than the image's CUDA can drive
-        from . import gpu_guard
-        for image in images:
-            gpu_guard.guard(image, force=force, echo=lambda m: click.echo(m, err=True))
     opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
                           keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
                           epochs=epochs, limit=limit, seed=seed, variants=variants,
                           memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
-                          base=base, build_args=build_args, offline=offline)
+                          base=base, build_args=build_args, offline=offline,
+                          ignore_gpu_guard=ignore_gpu_guard)
     try:
         collected = runner.bench(images, opts, verbose=verbose)
     except KeyboardInterrupt:

@@ -21,12 +21,13 @@ def client():
             raise HarnessError(
                 "cannot reach the Docker engine (%s): start it (e.g. `sudo systemctl start "
                 "docker`, or `sudo dockerd &`) and check that you may use it (`docker info`)"
-                % _short(e))
+                % short_error(e))
         _client = c
     return _client
 
 
-def _short(e):
+def short_error(e):
+    """An exception as one line for an error message: its last line, 200 characters at most."""
     text = str(e).strip().splitlines()
     return (text[-1] if text else type(e).__name__)[:200]
 

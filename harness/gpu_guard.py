@@ -4,8 +4,8 @@ A framework built against CUDA 8 carries kernels for GPUs up to Pascal (compute 
 on a newer GPU it fails late and obscurely ("no kernel image is available for execution on the
 device") or, worse, runs on a fallback path and reports a misleading time. An image declares the
 highest capability it drives in LABEL org.dlbench.max-compute-capability (empty: no limit). Before
-a GPU run the harness compares it with the host GPU's capability (nvidia-smi) and refuses with one
-line, unless --force.
+a GPU run (--device gpu, or --device auto that resolved to the GPU) `dlbench bench` compares it
+with the host GPU's capability (nvidia-smi) and refuses with one line, unless --ignore-gpu-guard.
 
 DLBENCH_FAKE_GPU="9.0,NVIDIA H100" replaces the nvidia-smi probe. It exists ONLY for the tests
 (the test machine has no GPU); do not set it anywhere else.
@@ -138,9 +138,13 @@ def modern_alternatives(image, images):
     return out
 
 
-def guard(image, force=False, images=None, environ=None, echo=None):
+IGNORE_OPTION = "--ignore-gpu-guard"  # bench's option that runs a refused image anyway
+
+
+def guard(image, ignore=False, images=None, environ=None, echo=None):
     """Raise HarnessError (one line) when the host GPU is beyond what the image drives.
-    With force, say it once (through echo) and go on. Returns the message or ''."""
+    With ignore (--ignore-gpu-guard), say it once (through echo) and go on. Returns the message
+    or ''."""
     cap, name = probe(environ)
     if images is None:
         images = catalog.discover(os.path.dirname(image.folder))
@@ -148,8 +152,8 @@ def guard(image, force=False, images=None, environ=None, echo=None):
                           modern_alternatives(image, images))
     if ok:
         return ""
-    if not force:
-        raise HarnessError(message + " (--force runs it anyway)")
+    if not ignore:
+        raise HarnessError(message + " (%s runs it anyway)" % IGNORE_OPTION)
     if echo:
-        echo("warning: " + message + "; running anyway (--force)")
+        echo("warning: " + message + "; running anyway (%s)" % IGNORE_OPTION)
     return message

@@ -31,7 +31,7 @@ def pip_freeze(image_id):
             environment={"PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": "/tmp"},
             stdout=True, stderr=False)
     except Exception as e:
-        return ["# pip freeze failed: %s" % engine._short(e)]
+        return ["# pip freeze failed: %s" % engine.short_error(e)]
     lines = [line for line in out.decode("utf-8", "replace").splitlines() if line]
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache + ".tmp", "w") as f:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import IMAGE, ROOT
-from harness import build, catalog, engine, results, runner
+from harness import build, catalog, containers, engine, results, runner
 from harness.cli import main
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -187,14 +187,12 @@ def test_output_thread_leaves_ctrl_c_to_the_main_thread(built_image, engine, tmp
     the main thread (blocked in the engine's wait call), which then stops the run at once.
     Without it the signal could land on this thread and sit unhandled while the main thread
     waits: a CI run once saw Ctrl-C ignored for over 60 s that way."""
-    import types
     container = engine.containers.run(built_image.image.tag, ["python3", "-c",
                                       "import time; print('up', flush=True); time.sleep(30)"],
                                       detach=True, network_mode="none")
     try:
-        job = types.SimpleNamespace(log_path=str(tmp_path / "container.log"),
-                                    events_path=str(tmp_path / "events.jsonl"))
-        out = runner._Output(container, job, lambda *a, **k: None)
+        out = containers.LogFollower(container, str(tmp_path / "container.log"),
+                                     str(tmp_path / "events.jsonl"), lambda ev: None)
         out.start()
         deadline = time.time() + 30
         while time.time() < deadline and not out.last_lines:

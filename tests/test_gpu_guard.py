@@ -1,12 +1,17 @@
-"""The GPU-architecture guard: the pure comparison as a table, the probe, and the CLI refusing
-(one line) / going on with --force. The host has no GPU: DLBENCH_FAKE_GPU stands in for
-nvidia-smi, as documented in harness/gpu_guard.py (tests only)."""
+"""The GPU-architecture guard: the pure comparison as a table, the probe, and bench refusing
+(one line) / going on with --ignore-gpu-guard, for --device gpu and for --device auto that
+resolves to the GPU. The host has no GPU: DLBENCH_FAKE_GPU stands in for nvidia-smi, as
+documented in harness/gpu_guard.py (tests only); engine.has_gpu_runtime, the build and the
+engine are stood in for (tests/fakes.py)."""
 import os
+import types
 
 import pytest
 from click.testing import CliRunner
 
-from harness import catalog, cli, gpu_guard
+from fakes import FakeContainer, FakeEngine
+from harness import build, catalog, cli, engine, gpu_guard, provenance, runner
+from harness.errors import HarnessError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CUDA8 = {"org.dlbench.cuda": "8.0", "org.dlbench.max-compute-capability": "6.1"}
@@ -108,9 +113,10 @@ def test_the_2017_image_declares_pascal_and_the_guard_uses_it():
     env = {"DLBENCH_FAKE_GPU": "9.0,NVIDIA H100"}
     with pytest.raises(Exception) as e:
         gpu_guard.guard(old, images=images, environ=env)
-    assert "sm_61" in str(e.value) and "sm_90" in str(e.value) and "--force" in str(e.value)
+    assert "sm_61" in str(e.value) and "sm_90" in str(e.value)
+    assert "--ignore-gpu-guard" in str(e.value)
     said = []
-    message = gpu_guard.guard(old, force=True, images=images, environ=env, echo=said.append)
+    message = gpu_guard.guard(old, ignore=True, images=images, environ=env, echo=said.append)
     assert message and said and said[0].startswith("warning: image pytorch")
     assert gpu_guard.guard(old, images=images, environ={"DLBENCH_FAKE_GPU": "6.0,P100"}) == ""
     modern = [i for i in images if i.name != "pytorch" and i.adapter == "pytorch"]
@@ -119,20 +125,119 @@ def test_the_2017_image_declares_pascal_and_the_guard_uses_it():
     assert [i.name for i in modern] == gpu_guard.modern_alternatives(old, images)
 
 
-def test_cli_refuses_with_one_line_and_force_goes_on(monkeypatch):
-    monkeypatch.setenv("DLBENCH_ROOT", ROOT)
-    monkeypatch.setenv("DLBENCH_FAKE_GPU", "9.0,NVIDIA H100")
-    result = CliRunner().invoke(cli.main, ["bench", "pytorch", "--device", "gpu", "--synthetic"])
+H100 = "9.0,NVIDIA H100"
+REFUSAL = ("Error: image pytorch drives CUDA 8 / up to sm_61; this GPU is sm_90 (NVIDIA H100); "
+           "use pytorch-2.13 or a K80/P100 host (--ignore-gpu-guard runs it anyway)")
+WARNING = ("warning: image pytorch drives CUDA 8 / up to sm_61; this GPU is sm_90 (NVIDIA H100); "
+           "use pytorch-2.13 or a K80/P100 host; running anyway (--ignore-gpu-guard)")
+
+
+def lookup(name):
+    return catalog.lookup([name], os.path.join(ROOT, "images"))[0]
+
+
+def built_as(cuda):
+    """The built image as the engine shows it: its org.dlbench.cuda label decides auto."""
+    return types.SimpleNamespace(id="sha256:" + "cd" * 32, labels={"org.dlbench.cuda": cuda})
+
+
+@pytest.fixture
+def gpu_host(monkeypatch):
+    """An H100 host whose engine has the NVIDIA runtime."""
+    monkeypatch.setenv("DLBENCH_FAKE_GPU", H100)
+    monkeypatch.setattr(engine, "has_gpu_runtime", lambda: True)
+
+
+def test_auto_on_a_gpu_host_guards_a_cuda_build(gpu_host):
+    old, said = lookup("pytorch"), []
+    with pytest.raises(HarnessError) as e:
+        runner.device_for(old, built_as("8.0"), runner.Options(device="auto"),
+                          echo=lambda m, **kw: said.append(m))
+    assert "Error: " + e.value.message == REFUSAL and said == []
+    opts = runner.Options(device="auto", ignore_gpu_guard=True)
+    got = runner.device_for(old, built_as("8.0"), opts,
+                            echo=lambda m, **kw: said.append((m, kw)))
+    assert got == "gpu" and said == [(WARNING, {"err": True})]
+
+
+def test_auto_guards_only_what_resolves_to_the_gpu(gpu_host, monkeypatch):
+    old, said = lookup("pytorch"), []
+
+    def echo(m, **kw):
+        said.append(m)
+
+    auto = runner.Options(device="auto")
+    # a CPU build of the 2017 image: auto takes the CPU, nothing to guard
+    assert runner.device_for(old, built_as("none"), auto, echo) == "cpu"
+    assert runner.device_for(old, built_as(""), auto, echo) == "cpu"
+    # --device cpu: never the GPU
+    assert runner.device_for(old, built_as("8.0"), runner.Options(device="cpu"), echo) == "cpu"
+    # a modern CUDA build on the H100: the GPU, and the guard has nothing to say
+    assert runner.device_for(lookup("pytorch-2.13"), built_as("12.8"), auto, echo) == "gpu"
+    # the 2017 image on a P100: allowed
+    monkeypatch.setenv("DLBENCH_FAKE_GPU", "6.0,Tesla P100")
+    assert runner.device_for(old, built_as("8.0"), auto, echo) == "gpu"
+    # no NVIDIA runtime in the engine: auto takes the CPU
+    monkeypatch.setenv("DLBENCH_FAKE_GPU", H100)
+    monkeypatch.setattr(engine, "has_gpu_runtime", lambda: False)
+    assert runner.device_for(old, built_as("8.0"), auto, echo) == "cpu"
+    assert said == []
+
+
+@pytest.fixture
+def stand_ins(gpu_host, monkeypatch, tmp_path):
+    """The build, the engine and provenance stood in for: bench runs end to end without Docker.
+    Returns the fake engine (what it started) and the builds asked for."""
+    builds = []
+
+    def ensure_built(image, **kw):
+        builds.append(image.name)
+        return types.SimpleNamespace(image_id="sha256:" + "cd" * 32, built=False)
+
+    fake = FakeEngine(FakeContainer(b"no result\n", exit_code=1),
+                      image_labels={"org.dlbench.cuda": "8.0"})
+    monkeypatch.setattr(build, "ensure_built", ensure_built)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    monkeypatch.setattr(provenance, "for_image", lambda image, image_obj: {"image": image.name})
+    return types.SimpleNamespace(engine=fake, builds=builds,
+                                 results=str(tmp_path / "results"))
+
+
+def bench(stand_ins, *argv):
+    return CliRunner().invoke(cli.main, ["bench", "pytorch", "--synthetic", "--task", "cnn",
+                                         "--results-dir", stand_ins.results] + list(argv))
+
+
+def test_bench_auto_refuses_the_2017_image_on_a_newer_gpu(stand_ins):
+    result = bench(stand_ins)  # --device auto is the default
     assert result.exit_code == 1
     lines = [l for l in result.output.splitlines() if l.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0] == ("Error: image pytorch drives CUDA 8 / up to sm_61; this GPU is sm_90 "
-                        "(NVIDIA H100); use pytorch-2.13 or a K80/P100 host "
-                        "(--force runs it anyway)")
-    # --force: the guard lets it through (what fails next is this GPU-less host's engine, or
-    # the build; either way not the guard).
-    forced = CliRunner().invoke(cli.main, ["bench", "pytorch", "--device", "gpu", "--synthetic",
-                                           "--force"])
-    assert "drives CUDA 8 / up to sm_61" in forced.output
-    assert "running anyway (--force)" in forced.output
-    assert "(--force runs it anyway)" not in forced.output
+    assert lines == [REFUSAL], result.output
+    assert stand_ins.builds == ["pytorch"] and stand_ins.engine.started == []
+
+
+def test_bench_auto_with_ignore_gpu_guard_warns_once_and_runs_on_the_gpu(stand_ins):
+    result = bench(stand_ins, "--ignore-gpu-guard")
+    assert result.output.count(WARNING) == 1, result.output
+    assert "device gpu" in result.output
+    [args] = stand_ins.engine.started
+    assert args["device_requests"] and args["command"][args["command"].index("--device") + 1] \
+        == "gpu"
+    assert result.exit_code == 1  # the stand-in container wrote no result: a failed run
+
+
+def test_bench_device_gpu_refuses_before_building(stand_ins):
+    result = bench(stand_ins, "--device", "gpu")
+    assert result.exit_code == 1
+    assert [l for l in result.output.splitlines() if l.strip()] == [REFUSAL], result.output
+    assert stand_ins.builds == [] and stand_ins.engine.started == []
+    forced = bench(stand_ins, "--device", "gpu", "--ignore-gpu-guard")
+    assert forced.output.count(WARNING) == 1, forced.output  # guarded once, before the build
+    assert stand_ins.builds == ["pytorch"] and len(stand_ins.engine.started) == 1
+
+
+def test_bench_has_no_force_option(stand_ins):
+    result = bench(stand_ins, "--force")
+    assert result.exit_code == 2
+    assert "No such option" in result.output and "--force" in result.output
+    assert stand_ins.builds == []

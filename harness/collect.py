@@ -1,0 +1,124 @@
+"""One run's container from start to written result.json: the code that must never lose a result.
+
+run_container starts the run's container, follows its output, waits for its end (killing it at
+the timeout) and collects what it wrote. Whatever happens (no result file, a truncated one, JSON
+that is not an object, a result that breaks the schema, a timeout or out-of-memory kill after the
+container wrote an ok result, a non-zero exit after an ok result, an engine error, Ctrl-C),
+result.json is written, failed with its reason when the run did not succeed, and a broken file
+the container wrote is kept beside it as result.json.invalid.
+
+`run` is a runner.Run: its task, image, variant, device, source, opts, prov, repeat, label,
+dir, result_path, log_path, events_path and container_args()."""
+import os
+import time
+
+from . import containers, engine, progress, results
+from .errors import HarnessError
+
+
+def run_container(run, tracker, echo):
+    """Run one container to its end and collect its result; returns the result written.
+    Ctrl-C kills and removes the container, writes an interrupted result, and re-raises."""
+    os.makedirs(run.dir, exist_ok=True)
+    started, t0 = results.now_iso(), time.time()
+    reason, exit_code, out = None, None, None
+    container = None
+    try:
+        container = engine.client().containers.run(**run.container_args())
+        tracker.add(container)
+        out = containers.LogFollower(
+            container, run.log_path, run.events_path,
+            lambda ev: echo("  " + progress.describe_event(run.label, ev)))
+        out.start()
+        exit_code = containers.wait_exit(container, run.opts.timeout)
+        if exit_code is None:
+            reason = "timed out after %d s (--timeout): container killed" % run.opts.timeout
+            containers.kill(container)
+            exit_code = containers.exit_code(container)
+        else:
+            container.reload()
+            if container.attrs.get("State", {}).get("OOMKilled"):
+                reason = "killed: out of memory (memory limit %s)" % (run.opts.memory or "host")
+    except KeyboardInterrupt:
+        with containers.sigint_ignored():
+            if container is not None:
+                containers.kill(container)
+                tracker.remove(container)
+            if out is not None:
+                out.join(5)
+            result = failed_result(run, "interrupted (Ctrl-C)", 130, started)
+            record(run, result, time.time() - t0)
+        raise
+    except HarnessError:
+        raise
+    except Exception as e:
+        reason = "could not run the container: %s" % engine.short_error(e)
+    if out is not None:
+        out.join(30)
+    result = gather(run, exit_code, reason, started,
+                    out.last_lines[-1] if out is not None and out.last_lines else None)
+    inside = None
+    if container is not None:
+        inside = containers.seconds_run(container)
+        tracker.remove(container)
+    return record(run, result, time.time() - t0, inside)
+
+
+def failed_result(run, reason, exit_code, started):
+    """The failed result of this run (schema-conforming), with its reason and exit code."""
+    return results.failed_result(run.task, run.image.adapter, run.variant, run.device,
+                                 run.source, reason, exit_code, started, image=run.image.name)
+
+
+def gather(run, exit_code, reason, started, last_line=None):
+    """The result the container wrote at run.result_path, or a failed one in its place.
+    reason: why the host stopped the run (timeout, out of memory), or None; it wins over an ok
+    result. last_line: the container's last line of output, for the reason when it wrote none.
+    A file that is not a JSON object is moved to result.json.invalid."""
+    def failed(why):
+        return failed_result(run, why, exit_code, started)
+
+    if not os.path.isfile(run.result_path):
+        if reason is None:
+            reason = "container exited with code %s without writing a result: %s" % (
+                exit_code, (last_line or "no output")[:200])
+        return failed(reason)
+    try:
+        result = results.read(run.result_path)
+    except (OSError, ValueError) as e:  # not JSON, not an object, an unknown schema version
+        os.replace(run.result_path, run.result_path + ".invalid")
+        return failed(reason or "unreadable result.json (kept as result.json.invalid): %s" % e)
+    if reason is not None:  # killed after writing (timeout, OOM): the kill wins
+        result.update(status="failed", reason=reason)
+    if exit_code not in (0, None) and result.get("status") == "ok":
+        result.update(status="failed",
+                      reason="container exited with code %s after an ok result" % exit_code)
+    result["exit_code"] = exit_code if exit_code is not None else result.get("exit_code")
+    return result
+
+
+def record(run, result, wall, container_seconds=None):
+    """Validate, add provenance, write run.result_path; returns what was written. A result that
+    breaks the schema is replaced by a failed one (the container's file is kept beside it as
+    result.json.invalid)."""
+    problems = results.validate(result)
+    if problems:
+        if os.path.isfile(run.result_path):
+            os.replace(run.result_path, run.result_path + ".invalid")
+        why = "result does not match the schema (kept as result.json.invalid): %s" % problems[0]
+        if result.get("status") == "failed" and isinstance(result.get("reason"), str):
+            why = "%s; %s" % (result["reason"], why)  # a kill's reason is never lost
+        result = failed_result(
+            run, why,
+            result.get("exit_code") if isinstance(result.get("exit_code"), int) else None,
+            result.get("started") if isinstance(result.get("started"), str) else None)
+    prov = dict(run.prov)
+    prov.update(repeat=run.repeat, run_id=run.opts.run_id, host_wall_seconds=round(wall, 3),
+                container_seconds=container_seconds,
+                log=os.path.relpath(run.log_path, run.opts.results_root))
+    results.add_provenance(result, prov)
+    problems = results.validate(result)
+    if problems:  # a harness bug; still keep the result
+        result["provenance_problems"] = problems
+    results.write(result, run.result_path)
+    return result

@@ -1,0 +1,151 @@
+"""The lifecycle of the containers `dlbench bench` starts, whatever runs in them: the containers
+this process started (so Ctrl-C or an error removes them all), the thread that follows a
+container's output, waiting for its end in short slices (so Ctrl-C is handled at once), killing
+it, its exit code and run time by the engine's clock, and keeping a second Ctrl-C from
+interrupting the cleanup of the first.
+
+A container here is a Docker SDK container object; only its wait, reload, attrs, kill, logs and
+remove are used."""
+import datetime
+import json
+import signal
+import threading
+import time
+
+
+class Tracker(object):
+    """The containers this process started, so Ctrl-C or an error removes them all."""
+
+    def __init__(self):
+        self.containers = []
+
+    def add(self, c):
+        self.containers.append(c)
+
+    def remove(self, c):
+        try:
+            c.remove(force=True)
+        except Exception:
+            pass
+        if c in self.containers:
+            self.containers.remove(c)
+
+    def remove_all(self):
+        for c in list(self.containers):
+            self.remove(c)
+
+
+class LogFollower(threading.Thread):
+    """Follows a container's output: saves it to log_path, writes its progress events (JSON
+    objects with an "event" key, one a line) to events_path and hands each to on_event(event),
+    and keeps the last 20 non-empty lines (last_lines) for the reason of a run that wrote no
+    result."""
+
+    def __init__(self, container, log_path, events_path, on_event):
+        threading.Thread.__init__(self, daemon=True)
+        self.container, self.log_path, self.events_path = container, log_path, events_path
+        self.on_event = on_event
+        self.last_lines = []
+
+    def run(self):
+        # Ctrl-C must reach the main thread: a SIGINT the kernel hands to this thread leaves the
+        # main thread blocked in the engine's wait call (up to a whole wait slice, see wait_exit)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        with open(self.log_path, "wb") as log, open(self.events_path, "w") as events:
+            buf = b""
+            try:
+                for chunk in self.container.logs(stream=True, follow=True):
+                    log.write(chunk)
+                    log.flush()
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        self._line(line.decode("utf-8", "replace"), events)
+            except Exception:  # the container went away under us: the log is what we have
+                pass
+            if buf:
+                self._line(buf.decode("utf-8", "replace"), events)
+
+    def _line(self, text, events):
+        text = text.rstrip("\r")
+        if text.strip():
+            self.last_lines = (self.last_lines + [text])[-20:]
+        if text.startswith("{"):
+            try:
+                ev = json.loads(text)
+            except ValueError:
+                return
+            if isinstance(ev, dict) and "event" in ev:
+                events.write(text + "\n")
+                events.flush()
+                self.on_event(ev)
+
+
+WAIT_SLICE = 10  # seconds per engine wait call: the longest a signal can sit unhandled
+
+
+def wait_exit(container, timeout):
+    """Exit code, or None when the timeout passed first."""
+    deadline = time.time() + timeout
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return None
+        try:
+            return container.wait(timeout=min(left, WAIT_SLICE))["StatusCode"]
+        except Exception as e:  # requests' ReadTimeout / ConnectionError on a slow wait
+            if "timed out" not in str(e).lower() and "timeout" not in type(e).__name__.lower():
+                raise
+
+
+def kill(container):
+    """Kill it and wait (30 s at most) until it is gone; never raises."""
+    try:
+        container.kill()
+    except Exception:
+        pass
+    try:
+        container.wait(timeout=30)
+    except Exception:
+        pass
+
+
+def exit_code(container):
+    """Its exit code by the engine, or None when the engine cannot say."""
+    try:
+        container.reload()
+        return container.attrs["State"]["ExitCode"]
+    except Exception:
+        return None
+
+
+def seconds_run(container):
+    """How long the container's process ran, by the engine's clock (StartedAt..FinishedAt);
+    None when the engine cannot say."""
+    def parse(stamp):
+        stamp = stamp.rstrip("Z")
+        head, _, frac = stamp.partition(".")
+        t = datetime.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S")
+        return t + datetime.timedelta(microseconds=int((frac + "000000")[:6] or 0))
+
+    try:
+        container.reload()
+        state = container.attrs["State"]
+        return round((parse(state["FinishedAt"]) - parse(state["StartedAt"])).total_seconds(), 3)
+    except Exception:
+        return None
+
+
+class sigint_ignored(object):
+    """A second Ctrl-C must not interrupt the cleanup of the first."""
+
+    def __enter__(self):
+        try:
+            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            self.old = None
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)

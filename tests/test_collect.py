@@ -1,0 +1,209 @@
+"""harness/collect.py with a stand-in container (tests/fakes.py): every way a run can end leaves
+a written, schema-valid result.json; a failed one carries its reason, and a broken file the
+container wrote is kept as result.json.invalid. The real engine: tests/test_engine_bench.py."""
+import json
+import os
+import signal
+import types
+
+import pytest
+
+from fakes import FakeContainer, FakeEngine
+from harness import catalog, collect, containers, engine, progress, results, runner
+
+EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
+           "device": "cpu"},
+          {"event": "epoch", "epoch": 1, "epochs": 1, "loss": 2.25, "seconds": 1.5},
+          {"event": "end", "status": "ok"}]
+OUTPUT = ("".join(json.dumps(e) + "\n" for e in EVENTS[:2]) + "not an event {\n"
+          + json.dumps(EVENTS[2]) + "\n").encode()
+
+
+def ok_result():
+    """What the container writes after a good run (the host adds provenance)."""
+    return {
+        "schema_version": 1, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
+        "variant": "reference", "status": "ok", "reason": None, "exit_code": 0, "device": "cpu",
+        "params": {"epochs": 1}, "data": {"source": "synthetic"},
+        "env": {"python": "3.11.2", "numpy": "2.4.6"},
+        "timings": {"train_seconds": 1.5, "images_per_second": 100.0},
+        "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
+        "finished": "2026-01-01T00:00:02Z",
+    }
+
+
+OK = json.dumps(ok_result())
+
+
+def make_run(tmp_path, **options):
+    image = catalog.lookup(["pytorch-2.13"])[0]
+    image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
+    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
+                          **options)
+    prov = {"image": image.name, "image_id": image_obj.id, "pip_freeze": ["torch==2.13.0"]}
+    return runner.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, prov)
+
+
+def execute(tmp_path, monkeypatch, container=None, writes=None, error=None, **options):
+    """run_container on a stand-in engine; returns (result returned, run, said, tracker)."""
+    fake = FakeEngine(container, writes=writes, error=error)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, said, tracker = make_run(tmp_path, **options), [], containers.Tracker()
+    result = collect.run_container(run, tracker, lambda line, **kw: said.append(line))
+    return result, run, said, tracker
+
+
+def written(run, result):
+    """The result.json on disk: the one returned, schema-valid, with the host's provenance."""
+    on_disk = results.read(run.result_path)
+    assert on_disk == result
+    assert results.validate(on_disk) == []
+    assert "provenance_problems" not in on_disk
+    p = on_disk["provenance"]
+    assert p["run_id"] == run.opts.run_id and p["repeat"] == 1 and p["image"] == "pytorch-2.13"
+    assert p["log"] == os.path.join(run.opts.run_id, "pytorch-2.13", "cnn-r1", "container.log")
+    return on_disk
+
+
+def failed(run, result, reason_start):
+    r = written(run, result)
+    assert r["status"] == "failed", r
+    assert r["reason"].startswith(reason_start), r["reason"]
+    return r
+
+
+def invalid_kept(run, text):
+    with open(run.result_path + ".invalid") as f:
+        assert f.read() == text
+
+
+def test_ok_run_keeps_the_result_its_log_and_its_events(tmp_path, monkeypatch):
+    c = FakeContainer(OUTPUT, exit_code=0)
+    result, run, said, tracker = execute(tmp_path, monkeypatch, c, writes=OK)
+    r = written(run, result)
+    assert r["status"] == "ok" and r["exit_code"] == 0 and r["metrics"]["test_accuracy"] == 0.5
+    assert r["provenance"]["container_seconds"] == 2.5
+    assert r["provenance"]["host_wall_seconds"] >= 0
+    with open(run.log_path, "rb") as f:
+        assert f.read() == OUTPUT
+    with open(run.events_path) as f:
+        assert [json.loads(line) for line in f] == EVENTS
+    assert said == ["  " + progress.describe_event("pytorch-2.13 cnn r1", e) for e in EVENTS]
+    assert c.removed and tracker.containers == [] and not c.killed
+    assert not os.path.exists(run.result_path + ".invalid")
+
+
+def test_no_result_file_says_the_exit_code_and_the_last_line(tmp_path, monkeypatch):
+    c = FakeContainer(b"Traceback (most recent call last):\nValueError: boom\n", exit_code=1)
+    result, run, _, _ = execute(tmp_path, monkeypatch, c)
+    r = failed(run, result, "container exited with code 1 without writing a result: "
+                            "ValueError: boom")
+    assert r["exit_code"] == 1 and r["data"]["source"] == "synthetic"
+    assert not os.path.exists(run.result_path + ".invalid")
+
+
+def test_no_result_file_and_no_output(tmp_path, monkeypatch):
+    result, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(b"", exit_code=0))
+    failed(run, result, "container exited with code 0 without writing a result: no output")
+
+
+def test_truncated_json_is_kept_as_invalid(tmp_path, monkeypatch):
+    truncated = OK[:len(OK) // 2]
+    result, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=truncated)
+    r = failed(run, result, "unreadable result.json (kept as result.json.invalid): ")
+    assert r["exit_code"] == 0
+    invalid_kept(run, truncated)
+
+
+def test_json_that_is_not_an_object_is_kept_as_invalid(tmp_path, monkeypatch):
+    result, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes="[1, 2]")
+    failed(run, result, "result.json is not an object (kept as result.json.invalid)")
+    invalid_kept(run, "[1, 2]")
+
+
+def test_schema_invalid_result_is_kept_as_invalid(tmp_path, monkeypatch):
+    bad = ok_result()
+    del bad["env"]
+    bad["data"]["source"] = "made-up"
+    text = json.dumps(bad)
+    result, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=text)
+    r = failed(run, result, "result does not match the schema (kept as result.json.invalid): ")
+    assert r["exit_code"] == 0 and r["started"] == bad["started"]
+    invalid_kept(run, text)
+
+
+def test_a_kill_reason_survives_a_schema_invalid_result(tmp_path, monkeypatch):
+    bad = ok_result()
+    del bad["env"]
+    c = FakeContainer(OUTPUT, exit_code=137, oom=True)
+    result, run, _, _ = execute(tmp_path, monkeypatch, c, writes=json.dumps(bad), memory="40m")
+    r = failed(run, result, "killed: out of memory (memory limit 40m); result does not match "
+                            "the schema (kept as result.json.invalid): ")
+    assert r["image"] == "pytorch-2.13" and r["framework"] == "pytorch"
+
+
+def test_timeout_kill_wins_over_an_ok_result_written_before(tmp_path, monkeypatch):
+    c = FakeContainer(OUTPUT, hang=True)
+    result, run, _, tracker = execute(tmp_path, monkeypatch, c, writes=OK, timeout=1)
+    r = failed(run, result, "timed out after 1 s (--timeout): container killed")
+    assert c.killed and c.removed and tracker.containers == []
+    assert r["exit_code"] == 137
+    assert r["metrics"]["test_accuracy"] == 0.5  # what the container measured stays
+    slices, after_kill = c.waits[:-1], c.waits[-1]
+    assert len(slices) > 2 and all(0 < t <= containers.WAIT_SLICE for t in slices)
+    assert after_kill == 30
+
+
+def test_oom_kill_wins_over_an_ok_result_written_before(tmp_path, monkeypatch):
+    c = FakeContainer(OUTPUT, exit_code=137, oom=True)
+    result, run, _, _ = execute(tmp_path, monkeypatch, c, writes=OK, memory="40m")
+    r = failed(run, result, "killed: out of memory (memory limit 40m)")
+    assert r["exit_code"] == 137
+
+
+def test_kill_reason_wins_over_an_unreadable_result(tmp_path, monkeypatch):
+    c = FakeContainer(OUTPUT, exit_code=137, oom=True)
+    result, run, _, _ = execute(tmp_path, monkeypatch, c, writes='{"task": "cn')
+    failed(run, result, "killed: out of memory (memory limit host)")
+    invalid_kept(run, '{"task": "cn')
+
+
+def test_nonzero_exit_after_an_ok_result(tmp_path, monkeypatch):
+    result, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT, exit_code=3),
+                                writes=OK)
+    r = failed(run, result, "container exited with code 3 after an ok result")
+    assert r["exit_code"] == 3
+
+
+def test_engine_error_starting_the_container(tmp_path, monkeypatch):
+    error = RuntimeError("500 Server Error\nNo such image: sha256:abab")
+    result, run, _, tracker = execute(tmp_path, monkeypatch, error=error)
+    r = failed(run, result, "could not run the container: No such image: sha256:abab")
+    assert r["exit_code"] is None and r["provenance"]["container_seconds"] is None
+    assert tracker.containers == []
+
+
+def test_ctrl_c_kills_removes_writes_interrupted_and_reraises(tmp_path, monkeypatch):
+    c = FakeContainer(OUTPUT, interrupt=True)
+    fake = FakeEngine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path), containers.Tracker()
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        collect.run_container(run, tracker, lambda *a, **k: None)
+    assert signal.getsignal(signal.SIGINT) is before  # the cleanup's SIG_IGN is undone
+    assert c.killed and c.removed and tracker.containers == []
+    r = results.read(run.result_path)
+    assert results.validate(r) == []
+    assert r["status"] == "failed" and r["reason"] == "interrupted (Ctrl-C)"
+    assert r["exit_code"] == 130
+
+
+def test_container_args_carry_the_catalog_labels(tmp_path, monkeypatch):
+    _, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    args = run.container_args()
+    assert args["labels"] == {catalog.RUN_LABEL: run.opts.run_id,
+                              catalog.IMAGE_NAME_LABEL: "pytorch-2.13",
+                              catalog.TASK_LABEL: "cnn"}
+    assert args["network_mode"] == "none" and "device_requests" not in args
