@@ -118,7 +118,7 @@ def test_truncated_json_is_kept_as_invalid(tmp_path, monkeypatch):
 
 def test_json_that_is_not_an_object_is_kept_as_invalid(tmp_path, monkeypatch):
     result, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes="[1, 2]")
-    failed(run, result, "result.json is not an object (kept as result.json.invalid)")
+    failed(run, result, "unreadable result.json (kept as result.json.invalid): not a JSON object")
     invalid_kept(run, "[1, 2]")
 
 
