@@ -1,7 +1,6 @@
 """Building an image: make sure its base exists (pull, else the images/_base/ recipe), assemble the
 context, reuse a built image whose context hash matches, else build through the SDK while the
 log streams to a file under results/logs/ and a short progress display."""
-import glob
 import os
 import re
 import subprocess
@@ -12,7 +11,6 @@ import click
 from . import catalog, context, engine, paths
 from .errors import HarnessError
 
-_PROVIDES = re.compile(r"^#\s*provides:\s*(.+)$", re.M)
 _STEP = re.compile(r"^Step \d+/\d+ :")
 
 
@@ -28,22 +26,6 @@ class Built(object):
 
 def stamp():
     return time.strftime("%Y%m%d-%H%M%S")
-
-
-def base_recipes(images_root=None):
-    """{image reference: recipe} from the '# provides: TAG' lines under images/_base/*/: a
-    make-base.sh (run as `sh make-base.sh TAG`) or a Dockerfile (built with the tag)."""
-    found = {}
-    root = os.path.join(images_root or paths.images_dir(), "_base")
-    for folder in sorted(glob.glob(os.path.join(root, "*"))):
-        for kind in ("make-base.sh", "Dockerfile"):
-            recipe = os.path.join(folder, kind)
-            if os.path.isfile(recipe):
-                with open(recipe) as f:
-                    for m in _PROVIDES.finditer(f.read()):
-                        for ref in m.group(1).split():
-                            found.setdefault(ref, recipe)
-    return found
 
 
 def _local_image(ref):
@@ -89,7 +71,7 @@ def ensure_base(ref, echo=click.echo, log=None):
     img = _local_image(ref)
     if img is not None:
         return img.id
-    recipe = base_recipes().get(ref)
+    recipe = catalog.base_recipes().get(ref)
     if recipe is None or not ref.startswith(catalog.REPOSITORY + "/"):
         echo("base image %s is not here: pulling it" % ref)
         try:

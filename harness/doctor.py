@@ -47,7 +47,6 @@ FAILING = (ROTTED, UNREACHABLE)
 DEFAULT_INDEX = "https://pypi.org/simple"
 USER_AGENT = "dlbench-doctor/1"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;,]+)")
-_PROVIDES = re.compile(r"^#\s*provides:\s*(\S+)", re.M)
 
 # glibc of the distribution a base image name starts from: manylinux wheels newer than this do
 # not load there. Unknown bases: no limit (reported by tag only).
@@ -103,12 +102,12 @@ def _dockerfile_needs(path, needs):
     labels, args = catalog.parse_dockerfile(text)
     needs.python = needs.python or labels.get(catalog.label_key("python")) or None
     stages = set()
-    for word, rest in catalog._instructions(text):
+    for word, rest in catalog.dockerfile_instructions(text):
         if word == "FROM":
             words = [w for w in rest.split() if not w.startswith("--")]
             if not words:
                 continue
-            ref = catalog._substitute(words[0], args)
+            ref = catalog.substitute_args(words[0], args)
             if len(words) >= 3 and words[1].lower() == "as":
                 alias = words[2].lower()
             else:
@@ -118,7 +117,7 @@ def _dockerfile_needs(path, needs):
             if alias:
                 stages.add(alias)
         elif word == "RUN":
-            for project, version in pip_install_pins(catalog._substitute(rest, args)):
+            for project, version in pip_install_pins(catalog.substitute_args(rest, args)):
                 needs.pins.append((project, version, os.path.basename(path) + " RUN"))
     for key, url in args.items():
         if key.endswith("_URL") and url:
@@ -158,22 +157,9 @@ def requirement_pins(path):
 
 
 def recipes(images_root=None):
-    """tag -> recipe folder, for every images/_base/*/ whose files say `# provides: TAG`."""
-    root = os.path.join(images_root or paths.images_dir(), "_base")
-    found = {}
-    if not os.path.isdir(root):
-        return found
-    for name in sorted(os.listdir(root)):
-        folder = os.path.join(root, name)
-        if not os.path.isdir(folder):
-            continue
-        for entry in sorted(os.listdir(folder)):
-            path = os.path.join(folder, entry)
-            if os.path.isfile(path) and (entry == "Dockerfile" or entry.endswith(".sh")):
-                with open(path, errors="replace") as f:
-                    for tag in _PROVIDES.findall(f.read()):
-                        found.setdefault(tag, folder)
-    return found
+    """tag -> recipe folder, for every base image an images/_base recipe makes."""
+    return dict((ref, os.path.dirname(recipe))
+                for ref, recipe in catalog.base_recipes(images_root).items())
 
 
 def image_needs(folder, images_root=None, _seen=None):

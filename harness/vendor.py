@@ -65,10 +65,10 @@ def requirement_files(image, build_args):
     _, args = catalog.parse_dockerfile(text)
     args.update(build_args)
     chosen = []
-    for word, rest in catalog._instructions(text):
+    for word, rest in catalog.dockerfile_instructions(text):
         if word != "RUN":
             continue
-        for m in re.finditer(r"-r\s+(\S+)", catalog._substitute(rest, args)):
+        for m in re.finditer(r"-r\s+(\S+)", catalog.substitute_args(rest, args)):
             name = os.path.basename(m.group(1).strip("'\""))
             if os.path.isfile(os.path.join(image.folder, name)) and name not in chosen:
                 chosen.append(name)
