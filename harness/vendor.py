@@ -37,7 +37,7 @@ import click
 
 from . import catalog, context, doctor, engine, paths, pipconf
 from .errors import HarnessError
-from .options import _kv
+from .options import key_value_pairs
 
 FORMAT = 1
 
@@ -354,9 +354,11 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
 @click.argument("name")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="archive path (default: results/vendor/NAME.tar)")
-@click.option("--build-arg", "build_args", multiple=True, callback=_kv, metavar="KEY=VALUE",
+@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs,
+              metavar="KEY=VALUE",
               help="build arguments the vendored build will use (they choose requirements)")
-@click.option("--artifact", "artifacts", multiple=True, callback=_kv, metavar="NAME=FILE",
+@click.option("--artifact", "artifacts", multiple=True, callback=key_value_pairs,
+              metavar="NAME=FILE",
               help="a local copy of the Dockerfile's NAME_URL file (checked against NAME_SHA256)")
 @click.option("--no-data", is_flag=True, help="leave the datasets out")
 @click.option("--no-cache-image", is_flag=True,
