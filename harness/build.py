@@ -15,12 +15,11 @@ _STEP = re.compile(r"^Step \d+/\d+ :")
 
 
 class Built(object):
-    def __init__(self, image, image_id, digest, built, seconds, log_path=None):
+    def __init__(self, image, image_id, digest, built, log_path=None):
         self.image = image
         self.image_id = image_id
         self.digest = digest
         self.built = built          # False: an existing image was reused
-        self.seconds = seconds
         self.log_path = log_path
 
 
@@ -100,7 +99,7 @@ def find_built(digest):
     return found[0] if found else None
 
 
-def _build_args(image, base, build_args):
+def _build_args(base, build_args):
     args = dict(build_args or {})
     if base:
         args["BASE"] = base
@@ -109,7 +108,7 @@ def _build_args(image, base, build_args):
 
 def plan(image, base=None, build_args=None, offline=False, echo=click.echo, log=None):
     """(context, build args, digest): what a build would send, base image made sure of."""
-    args = _build_args(image, base, build_args)
+    args = _build_args(base, build_args)
     ctx = context.assemble(image, offline=offline)
     base_ref = args.get("BASE") or image.base
     base_id = ensure_base(base_ref, echo=echo, log=log) if base_ref else None
@@ -126,7 +125,7 @@ def ensure_built(image, base=None, build_args=None, offline=False, force=False, 
         if existing is not None:
             if image.tag not in existing.tags:
                 existing.tag(image.tag)
-            return Built(image, existing.id, digest, False, time.time() - start)
+            return Built(image, existing.id, digest, False)
     logs = paths.logs_dir(results_root)
     os.makedirs(logs, exist_ok=True)
     log_path = os.path.join(logs, "build-%s-%s.log" % (image.name, stamp()))
@@ -141,7 +140,7 @@ def ensure_built(image, base=None, build_args=None, offline=False, force=False, 
         image_id = _stream_build(image, ctx, args, digest, log, verbose, echo, log_path)
     took = time.time() - start
     echo("built %s in %.0f s (%s)" % (image.name, took, image_id[:19]))
-    return Built(image, image_id, digest, True, took, log_path)
+    return Built(image, image_id, digest, True, log_path)
 
 
 def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
