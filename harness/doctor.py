@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import subprocess
 import urllib.error
 import urllib.parse
@@ -39,7 +38,7 @@ import urllib.request
 from collections import OrderedDict
 from html.parser import HTMLParser
 
-from . import catalog, paths, pipconf
+from . import catalog, paths, pipconf, tls
 
 OK, ROTTED, UNREACHABLE, LOCAL_ONLY, UNVERIFIED = (
     "ok", "rotted", "unreachable", "local only", "unverified")
@@ -188,19 +187,10 @@ def image_needs(folder, images_root=None, _seen=None):
 # HTTP
 
 
-def ssl_context(environ=None):
-    """Trust what pip trusts: PIP_CERT / pip.conf cert, then REQUESTS_CA_BUNDLE, SSL_CERT_FILE."""
-    env = os.environ if environ is None else environ
-    cafile = pipconf.read(env).cert or env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE")
-    if cafile and os.path.isfile(cafile):
-        return ssl.create_default_context(cafile=cafile)
-    return ssl.create_default_context()
-
-
 class Http(object):
     def __init__(self, timeout=20, context=None):
         self.timeout = timeout
-        self.context = context if context is not None else ssl_context()
+        self.context = context if context is not None else tls.ssl_context()
 
     def open(self, url, method="GET", headers=None):
         req = urllib.request.Request(url, method=method, headers=dict(
@@ -737,7 +727,7 @@ def index_urls_from_pip(settings):
 def run(images, index_url=None, timeout=20, environ=None, artifacts=True):
     env = os.environ if environ is None else environ
     settings = pipconf.read(env)
-    http = Http(timeout=timeout, context=ssl_context(env))
+    http = Http(timeout=timeout, context=tls.ssl_context(env))
     urls = [index_url] if index_url else index_urls_from_pip(settings)
     local_dirs = settings.local_wheel_dirs()
     made_by = recipes()
