@@ -123,8 +123,8 @@ def data_group():
 def data_fetch(datasets, dest, mirror):
     """Download DATASETS (default: all) and verify their published checksums; a corrupt or
     partial file is fetched again."""
-    from . import data
-    data.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
+    from . import datacache
+    datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 
 
 @main.command("results")

@@ -12,7 +12,7 @@ import uuid
 
 import click
 
-from . import build, catalog, data, engine, paths, provenance, results
+from . import build, catalog, datacache, engine, paths, provenance, results
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -72,7 +72,7 @@ def check_request(images, opts):
         needed = set()
         for image in images:
             needed.update(opts.tasks or image.tasks)
-        missing = data.missing_for(sorted(needed), opts.data_dir)
+        missing = datacache.missing_for(sorted(needed), opts.data_dir)
         if missing:
             raise HarnessError("no %s in %s: run `dlbench data fetch` (or pass --synthetic for "
                                "a speed-only run on synthetic data)"

@@ -205,10 +205,10 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
         # datasets with their published checksums
         manifest["data"] = []
         if with_data:
-            from . import data
+            from . import datacache
             folder = paths.data_dir()
-            for ds in data.DATASETS.values():
-                if os.path.isdir(folder) and data.is_valid(ds, folder):
+            for ds in datacache.DATASETS.values():
+                if os.path.isdir(folder) and datacache.is_valid(ds, folder):
                     os.makedirs(os.path.join(work, "data"), exist_ok=True)
                     shutil.copyfile(os.path.join(folder, ds.filename),
                                     os.path.join(work, "data", ds.filename))

@@ -11,7 +11,7 @@ import urllib.error
 
 import pytest
 
-from harness import data, doctor, tls
+from harness import datacache, doctor, tls
 
 BODY = b"served over TLS\n" * 10
 
@@ -129,12 +129,12 @@ def test_dataset_download_trusts_pips_cert_first(https_server, other_bundle, tmp
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     out = tmp_path / "file.part"
-    assert data.download(url, str(out), "sha256", echo=lambda *a, **k: None)
+    assert datacache.download(url, str(out), "sha256", echo=lambda *a, **k: None)
     assert out.read_bytes() == BODY
     # without pip's cert the next setting is used, and it does not trust this server
     monkeypatch.delenv("PIP_CERT")
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
-        data.download(url, str(out), "sha256", echo=lambda *a, **k: None)
+        datacache.download(url, str(out), "sha256", echo=lambda *a, **k: None)
 
 
 def test_doctor_http_uses_the_same_order(https_server, other_bundle, tmp_path):
