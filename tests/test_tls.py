@@ -11,7 +11,7 @@ import urllib.error
 
 import pytest
 
-from harness import datacache, doctor, tls
+from harness import datacache, remote, tls
 
 BODY = b"served over TLS\n" * 10
 
@@ -122,7 +122,7 @@ def other_bundle(tmp_path):
 
 
 def test_dataset_download_trusts_pips_cert_first(https_server, other_bundle, tmp_path,
-                                                  monkeypatch):
+                                                 monkeypatch):
     url, cert = https_server
     for key, value in env_with(tmp_path, None, PIP_CERT=cert, REQUESTS_CA_BUNDLE=other_bundle,
                                SSL_CERT_FILE=other_bundle).items():
@@ -137,12 +137,12 @@ def test_dataset_download_trusts_pips_cert_first(https_server, other_bundle, tmp
         datacache.download(url, str(out), "sha256", echo=lambda *a, **k: None)
 
 
-def test_doctor_http_uses_the_same_order(https_server, other_bundle, tmp_path):
+def test_doctor_and_vendor_http_client_uses_the_same_order(https_server, other_bundle, tmp_path):
     url, cert = https_server
     env = env_with(tmp_path, cert, REQUESTS_CA_BUNDLE=other_bundle)
-    http = doctor.Http(timeout=5, context=tls.ssl_context(env))
+    http = remote.Http(timeout=5, context=tls.ssl_context(env))
     assert http.read(url)[0] == BODY
     env = env_with(tmp_path, None, REQUESTS_CA_BUNDLE=other_bundle)
-    http = doctor.Http(timeout=5, context=tls.ssl_context(env))
-    with pytest.raises(doctor.Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+    http = remote.Http(timeout=5, context=tls.ssl_context(env))
+    with pytest.raises(remote.Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
         http.read(url)
