@@ -251,6 +251,16 @@ def test_doctor_follows_the_recipes_builds_use():
         "cuda-9.0-cudnn7"
 
 
+def test_version_and_name_helpers():
+    assert pkgindex.version_tuple("1.14.1rc1") == (1, 14, 1)
+    assert pkgindex.version_tuple("2.13.0+cpu") == (2, 13, 0)
+    assert pkgindex.same_version("1.11", "1.11.0") and not pkgindex.same_version("1.0", "1.0rc1")
+    assert pkgindex.normalise("Foo.Bar__baz") == "foo-bar-baz"
+    assert pkgindex.dist_version("Foo_Bar-1.0-py3-none-any.whl") == ("foo-bar", "1.0")
+    assert pkgindex.python_satisfies("3.5", ">=3.5, !=3.6.*")
+    assert not pkgindex.python_satisfies("3.6", ">=3.5, !=3.6.*")
+
+
 def test_reference_parsing():
     assert registry.split_reference("ubuntu:16.04") == ("docker.io", "library/ubuntu", "16.04")
     assert registry.split_reference("nvidia/cuda:8.0-runtime") == \
