@@ -1,7 +1,6 @@
 """Building an image: make sure its base exists (pull, else the images/_base/ recipe), assemble the
 context, reuse a built image whose context hash matches, else build through the SDK while the
 log streams to a file under results/logs/ and a short progress display."""
-import glob
 import os
 import re
 import subprocess
@@ -12,38 +11,20 @@ import click
 from . import catalog, context, engine, paths
 from .errors import HarnessError
 
-_PROVIDES = re.compile(r"^#\s*provides:\s*(.+)$", re.M)
 _STEP = re.compile(r"^Step \d+/\d+ :")
 
 
 class Built(object):
-    def __init__(self, image, image_id, digest, built, seconds, log_path=None):
+    def __init__(self, image, image_id, digest, built, log_path=None):
         self.image = image
         self.image_id = image_id
         self.digest = digest
         self.built = built          # False: an existing image was reused
-        self.seconds = seconds
         self.log_path = log_path
 
 
 def stamp():
     return time.strftime("%Y%m%d-%H%M%S")
-
-
-def base_recipes(images_root=None):
-    """{image reference: recipe} from the '# provides: TAG' lines under images/_base/*/: a
-    make-base.sh (run as `sh make-base.sh TAG`) or a Dockerfile (built with the tag)."""
-    found = {}
-    root = os.path.join(images_root or paths.images_dir(), "_base")
-    for folder in sorted(glob.glob(os.path.join(root, "*"))):
-        for kind in ("make-base.sh", "Dockerfile"):
-            recipe = os.path.join(folder, kind)
-            if os.path.isfile(recipe):
-                with open(recipe) as f:
-                    for m in _PROVIDES.finditer(f.read()):
-                        for ref in m.group(1).split():
-                            found.setdefault(ref, recipe)
-    return found
 
 
 def _local_image(ref):
@@ -89,7 +70,7 @@ def ensure_base(ref, echo=click.echo, log=None):
     img = _local_image(ref)
     if img is not None:
         return img.id
-    recipe = base_recipes().get(ref)
+    recipe = catalog.base_recipes().get(ref)
     if recipe is None or not ref.startswith(catalog.REPOSITORY + "/"):
         echo("base image %s is not here: pulling it" % ref)
         try:
@@ -118,7 +99,7 @@ def find_built(digest):
     return found[0] if found else None
 
 
-def _build_args(image, base, build_args):
+def _build_args(base, build_args):
     args = dict(build_args or {})
     if base:
         args["BASE"] = base
@@ -127,7 +108,7 @@ def _build_args(image, base, build_args):
 
 def plan(image, base=None, build_args=None, offline=False, echo=click.echo, log=None):
     """(context, build args, digest): what a build would send, base image made sure of."""
-    args = _build_args(image, base, build_args)
+    args = _build_args(base, build_args)
     ctx = context.assemble(image, offline=offline)
     base_ref = args.get("BASE") or image.base
     base_id = ensure_base(base_ref, echo=echo, log=log) if base_ref else None
@@ -144,7 +125,7 @@ def ensure_built(image, base=None, build_args=None, offline=False, force=False, 
         if existing is not None:
             if image.tag not in existing.tags:
                 existing.tag(image.tag)
-            return Built(image, existing.id, digest, False, time.time() - start)
+            return Built(image, existing.id, digest, False)
     logs = paths.logs_dir(results_root)
     os.makedirs(logs, exist_ok=True)
     log_path = os.path.join(logs, "build-%s-%s.log" % (image.name, stamp()))
@@ -159,7 +140,7 @@ def ensure_built(image, base=None, build_args=None, offline=False, force=False, 
         image_id = _stream_build(image, ctx, args, digest, log, verbose, echo, log_path)
     took = time.time() - start
     echo("built %s in %.0f s (%s)" % (image.name, took, image_id[:19]))
-    return Built(image, image_id, digest, True, took, log_path)
+    return Built(image, image_id, digest, True, log_path)
 
 
 def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):

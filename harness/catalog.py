@@ -11,20 +11,9 @@ from collections import OrderedDict
 from .errors import HarnessError
 from . import frameworks, paths
 
-# The LABEL keys an image Dockerfile declares: the one place they are spelled out.
+# The LABEL keys an image Dockerfile declares (org.dlbench.<short name>) are documented in the
+# README's "Adding a framework" table; Image below reads them.
 LABEL_PREFIX = "org.dlbench."
-LABELS = OrderedDict([
-    ("adapter", "tasks/<task>/<adapter>.py that runs in this image (required)"),
-    ("tasks", "comma-separated tasks the image supports: cnn,rnn,inference (required)"),
-    ("devices", "comma-separated devices: cpu,gpu (required)"),
-    ("variants", "comma-separated variants; the first is the default (optional: reference)"),
-    ("cuda", "CUDA version the framework was built for, or none"),
-    ("max-compute-capability", "highest GPU compute capability the build drives, or empty"),
-    ("python", "Python version inside the image"),
-    ("description", "one line for `dlbench list`"),
-    ("era", "2017 for a seed-faithful image of the 2017 stack (built on a machine with internet "
-            "and a K80/P100-era GPU); current (the default) for images built anywhere"),
-])
 REQUIRED = ("adapter", "tasks", "devices")
 # Labels the harness adds at build time (never written in a Dockerfile).
 CONTEXT_HASH_LABEL = LABEL_PREFIX + "context-hash"
@@ -34,6 +23,10 @@ RUN_LABEL = LABEL_PREFIX + "run"
 TASK_LABEL = LABEL_PREFIX + "task"  # with RUN_LABEL and IMAGE_NAME_LABEL
 REPOSITORY = "dlbench"  # built images are tagged dlbench/<name>:latest
 
+# A base recipe names the image references it makes on a line of its own: `# provides: REF...`
+_PROVIDES = re.compile(r"^#[ \t]*provides:[ \t]*(.*)$", re.M)
+# The files of an images/_base/<recipe>/ folder that are recipes, in the order one is chosen
+RECIPE_FILES = ("make-base.sh", "Dockerfile")
 _ARG_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -41,7 +34,7 @@ def label_key(short):
     return LABEL_PREFIX + short
 
 
-def _instructions(text):
+def dockerfile_instructions(text):
     """(INSTRUCTION, arguments) pairs: comments dropped, backslash continuations joined."""
     out, pending = [], ""
     for raw in text.splitlines():
@@ -64,7 +57,9 @@ def _instructions(text):
     return out
 
 
-def _substitute(value, args):
+def substitute_args(value, args):
+    """value with every $NAME / ${NAME} / ${NAME:-default} replaced from args; a name not in
+    args takes its default, else becomes empty."""
     def repl(m):
         name = m.group(1) or m.group(3)
         if name in args:
@@ -115,14 +110,14 @@ def parse_dockerfile(text):
     """(labels, args): every LABEL of the file (later ones win) with ${ARG} references
     resolved from the ARG defaults, and the ARG defaults themselves."""
     args, labels = OrderedDict(), OrderedDict()
-    for word, rest in _instructions(text):
+    for word, rest in dockerfile_instructions(text):
         if word == "ARG":
             for key, value in _pairs(rest):
                 if key not in args or value is not None:
-                    args[key] = _substitute(value, args) if value is not None else ""
+                    args[key] = substitute_args(value, args) if value is not None else ""
         elif word == "LABEL":
             for key, value in _pairs(rest):
-                labels[key] = _substitute(value or "", args)
+                labels[key] = substitute_args(value or "", args)
     return labels, args
 
 
@@ -245,3 +240,33 @@ def lookup(names, images_root=None):
                            % (", ".join(repr(n) for n in unknown),
                               ", ".join(known) or "none under images/"))
     return [known[n] for n in names]
+
+
+def provided_references(text):
+    """The image references a recipe file's `# provides: REF [REF...]` lines name."""
+    return [ref for m in _PROVIDES.finditer(text) for ref in m.group(1).split()]
+
+
+def base_recipes(images_root=None):
+    """{image reference: recipe file} for the base images that images/_base/*/ recipes make.
+
+    A recipe is a folder's make-base.sh (run as `sh make-base.sh REF`) or its Dockerfile (built
+    with the tag REF), and says what it makes in `# provides: REF` lines. Folders are read in
+    name order ('.' folders skipped), make-base.sh before the Dockerfile; the first recipe that
+    provides a reference makes it. The one reading of these lines, for builds and doctor."""
+    root = os.path.join(images_root or paths.images_dir(), "_base")
+    found = OrderedDict()
+    if not os.path.isdir(root):
+        return found
+    for name in sorted(os.listdir(root)):
+        folder = os.path.join(root, name)
+        if name.startswith(".") or not os.path.isdir(folder):
+            continue
+        for kind in RECIPE_FILES:
+            recipe = os.path.join(folder, kind)
+            if os.path.isfile(recipe):
+                with open(recipe, errors="replace") as f:
+                    for ref in provided_references(f.read()):
+                        found.setdefault(ref, recipe)
+    return found
+

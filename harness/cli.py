@@ -6,7 +6,7 @@ import sys
 import click
 
 from . import catalog, paths
-from .options import _kv
+from .options import key_value_pairs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +34,7 @@ def list_images(runs):
 @main.command()
 @click.argument("names", nargs=-1, required=True)
 @click.option("--base", help="base image (overrides the Dockerfile's ARG BASE)")
-@click.option("--build-arg", "build_args", multiple=True, callback=_kv, metavar="KEY=VALUE",
+@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
               help="extra build argument (repeatable), e.g. TORCH_BUILD=cuda")
 @click.option("--offline", is_flag=True, help="pip uses the wheelhouse only (no index)")
 @click.option("--force", is_flag=True, help="build even when an image of this context exists")
@@ -71,14 +71,14 @@ TASK_NAMES = ("cnn", "rnn", "inference")
 @click.option("--variant", "variants", multiple=True,
               help="variant to run (repeatable); 'all': every variant each image declares")
 @click.option("--memory", help="container memory limit, e.g. 8g (default: none)")
-@click.option("-e", "--env", multiple=True, callback=_kv, metavar="KEY=VALUE",
+@click.option("-e", "--env", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
               help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded)")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="dataset cache [default: ./data or $DLBENCH_DATA]")
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")
 @click.option("--base", help="base image for builds (overrides ARG BASE)")
-@click.option("--build-arg", "build_args", multiple=True, callback=_kv, metavar="KEY=VALUE",
+@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
               help="build argument (repeatable)")
 @click.option("--offline", is_flag=True, help="builds use the wheelhouse only")
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
@@ -128,8 +128,8 @@ def data_group():
 def data_fetch(datasets, dest, mirror):
     """Download DATASETS (default: all) and verify their published checksums; a corrupt or
     partial file is fetched again."""
-    from . import data
-    data.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
+    from . import datacache
+    datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 
 
 @main.command("results")

@@ -17,16 +17,13 @@ import tarfile
 import tempfile
 
 from . import pipconf
+from .pkgindex import normalise
 
 GENERATED = "_dlbench"
 IN_IMAGE = "/opt/dlbench-build"  # where the Dockerfile COPYs _dlbench/
 HASH_VERSION = "1"
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _DIST_EXT = (".whl", ".tar.gz", ".zip")
-
-
-def normalise(project):
-    return re.sub(r"[-_.]+", "-", project).lower()
 
 
 def requirement_names(folder):

@@ -2,7 +2,7 @@
 import click
 
 
-def _kv(ctx, param, values):
+def key_value_pairs(ctx, param, values):
     """Callback for repeatable KEY=VALUE options: a dict, or a usage error naming the bad one."""
     out = {}
     for v in values:

@@ -14,8 +14,8 @@ import uuid
 
 import click
 
-from . import (build, catalog, collect, containers, data, engine, frameworks, gpu_guard, paths,
-               provenance)
+from . import (build, catalog, collect, containers, datacache, engine, frameworks,
+               gpu_guard, paths, provenance)
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -80,7 +80,7 @@ def check_request(images, opts, echo=click.echo):
         needed = set()
         for image in images:
             needed.update(opts.tasks or image.tasks)
-        missing = data.missing_for(sorted(needed), opts.data_dir)
+        missing = datacache.missing_for(sorted(needed), opts.data_dir)
         if missing:
             raise HarnessError("no %s in %s: run `dlbench data fetch` (or pass --synthetic for "
                                "a speed-only run on synthetic data)"

@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,9 +34,9 @@ import time
 
 import click
 
-from . import catalog, context, doctor, engine, paths, pipconf
+from . import buildneeds, catalog, context, engine, paths, pipconf, pkgindex, remote
 from .errors import HarnessError
-from .options import _kv
+from .options import key_value_pairs
 
 FORMAT = 1
 
@@ -51,31 +50,10 @@ def _sha256(path):
 
 
 def _python_tags(python):
-    major, minor = (doctor._vtuple(python) + (0, 0))[:2]
+    major, minor = (pkgindex.version_tuple(python) + (0, 0))[:2]
     cp = "cp%d%d" % (major, minor)
     abi = cp + ("m" if (major, minor) < (3, 8) else "")
     return "%d.%d" % (major, minor), abi
-
-
-def requirement_files(image, build_args):
-    """The requirements files the build installs: `-r .../requirements*.txt` in RUN lines with
-    build arguments resolved, else every requirements*.txt of the folder."""
-    with open(image.dockerfile) as f:
-        text = f.read()
-    _, args = catalog.parse_dockerfile(text)
-    args.update(build_args)
-    chosen = []
-    for word, rest in catalog._instructions(text):
-        if word != "RUN":
-            continue
-        for m in re.finditer(r"-r\s+(\S+)", catalog._substitute(rest, args)):
-            name = os.path.basename(m.group(1).strip("'\""))
-            if os.path.isfile(os.path.join(image.folder, name)) and name not in chosen:
-                chosen.append(name)
-    if not chosen:
-        chosen = sorted(n for n in os.listdir(image.folder)
-                        if n.startswith("requirements") and n.endswith(".txt"))
-    return chosen
 
 
 def download_wheels(image, needs, build_args, dest, echo):
@@ -85,7 +63,7 @@ def download_wheels(image, needs, build_args, dest, echo):
     python = needs.python or host
     pip = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
            "--progress-bar", "off", "-d", dest]
-    files = requirement_files(image, build_args)
+    files = needs.requirement_files(build_args)
     run_pins = [(p, v) for p, v, where in needs.pins if where.endswith(" RUN")]
     if python == host:
         cmds = [pip + ["-r", os.path.join(image.folder, f)] for f in files]
@@ -101,7 +79,7 @@ def download_wheels(image, needs, build_args, dest, echo):
                   "--platform", "any"]
         pins = []
         for f in files:
-            pins.extend(doctor.requirement_pins(os.path.join(image.folder, f)))
+            pins.extend(buildneeds.requirement_pins(os.path.join(image.folder, f)))
         pins += run_pins
         cmds = []
         for project, v in pins:
@@ -135,7 +113,7 @@ def fetch_artifacts(needs, dest, supplied, http, echo):
             try:
                 with http.open(url) as resp, open(path, "wb") as f:
                     shutil.copyfileobj(resp, f, 1 << 20)
-            except (doctor.Unreachable, doctor.Gone) as e:
+            except (remote.Unreachable, remote.Gone) as e:
                 raise HarnessError("%s_URL %s: %s; pass --artifact %s=FILE with a copy you "
                                    "trust" % (prefix, url, e, prefix))
         got = _sha256(path)
@@ -152,7 +130,7 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
     """Write the archive; returns its path."""
     image = catalog.lookup([name])[0]
     build_args = dict(build_args or {})
-    needs = doctor.image_needs(image.folder)
+    needs = buildneeds.image_needs(image.folder)
     base_ref = build_args.get("BASE") or image.base
     out = out or os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -199,16 +177,16 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
         # wheels, artifacts
         manifest["requirements"] = download_wheels(image, needs, build_args,
                                                    os.path.join(work, "wheels"), echo)
-        http = doctor.Http(timeout=60)
+        http = remote.Http(timeout=60)
         manifest["artifacts"] = fetch_artifacts(needs, os.path.join(work, "artifacts"),
                                                 supplied or {}, http, echo)
         # datasets with their published checksums
         manifest["data"] = []
         if with_data:
-            from . import data
+            from . import datacache
             folder = paths.data_dir()
-            for ds in data.DATASETS.values():
-                if os.path.isdir(folder) and data.is_valid(ds, folder):
+            for ds in datacache.DATASETS.values():
+                if os.path.isdir(folder) and datacache.is_valid(ds, folder):
                     os.makedirs(os.path.join(work, "data"), exist_ok=True)
                     shutil.copyfile(os.path.join(folder, ds.filename),
                                     os.path.join(work, "data", ds.filename))
@@ -354,9 +332,11 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
 @click.argument("name")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="archive path (default: results/vendor/NAME.tar)")
-@click.option("--build-arg", "build_args", multiple=True, callback=_kv, metavar="KEY=VALUE",
+@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs,
+              metavar="KEY=VALUE",
               help="build arguments the vendored build will use (they choose requirements)")
-@click.option("--artifact", "artifacts", multiple=True, callback=_kv, metavar="NAME=FILE",
+@click.option("--artifact", "artifacts", multiple=True, callback=key_value_pairs,
+              metavar="NAME=FILE",
               help="a local copy of the Dockerfile's NAME_URL file (checked against NAME_SHA256)")
 @click.option("--no-data", is_flag=True, help="leave the datasets out")
 @click.option("--no-cache-image", is_flag=True,

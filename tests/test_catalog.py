@@ -96,3 +96,50 @@ def test_real_catalog_has_pytorch_2_13_without_problems():
 def test_every_image_declares_the_required_labels():
     for img in catalog.discover():
         assert [p for p in img.problems() if "LABEL" in p] == [], img.name
+
+
+def write_recipe(root, folder, name, text):
+    path = os.path.join(root, "_base", folder, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_base_recipes_one_reading_of_provides_lines(tmp_path):
+    root = str(tmp_path)
+    script = write_recipe(root, "a-debian", "make-base.sh",
+                          "#!/bin/sh\n# provides: debian:bookworm-slim debian:bookworm\nset -eu\n")
+    a_docker = write_recipe(root, "a-debian", "Dockerfile",
+                            "#provides:   dlbench/a:1\n# provides: debian:bookworm-slim\n")
+    b_docker = write_recipe(root, "b-cuda", "Dockerfile",
+                            "# CUDA base\n#\n# provides: dlbench/cuda:8.0 \nFROM ubuntu:16.04\n"
+                            "#   docker build -t dlbench/cuda:8.0 .\n")
+    write_recipe(root, "b-cuda", "helper.sh", "# provides: dlbench/helper:1\n")  # not a recipe
+    write_recipe(root, "b-cuda", "README.md", "# provides: dlbench/readme:1\n")
+    write_recipe(root, ".hidden", "Dockerfile", "# provides: dlbench/hidden:1\n")
+    write_recipe(root, "c-empty", "Dockerfile", "# provides:\nFROM scratch\n"
+                 "#\nprovides: dlbench/next-line:1\n")
+    found = catalog.base_recipes(root)
+    assert found == {"debian:bookworm-slim": script, "debian:bookworm": script,
+                     "dlbench/a:1": a_docker, "dlbench/cuda:8.0": b_docker}
+    assert catalog.base_recipes(str(tmp_path / "nowhere")) == {}
+
+
+def test_the_real_base_recipes():
+    found = catalog.base_recipes()
+    rel = dict((ref, os.path.relpath(path, paths.images_dir())) for ref, path in found.items())
+    assert rel == {
+        "dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04": os.path.join("_base", "cuda-8.0-cudnn6",
+                                                                    "Dockerfile"),
+        "dlbench/cuda:9.0-cudnn7-runtime-ubuntu16.04": os.path.join("_base", "cuda-9.0-cudnn7",
+                                                                    "Dockerfile"),
+        "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh")}
+
+
+def test_dockerfile_instructions_and_arg_substitution():
+    text = "# c\nARG A=1\nRUN echo ${A} \\\n  # inside\n  && echo $B ${C:-dflt}\nrun x\n"
+    assert catalog.dockerfile_instructions(text) == [
+        ("ARG", "A=1"), ("RUN", "echo ${A}  && echo $B ${C:-dflt}"), ("RUN", "x")]
+    assert catalog.substitute_args("${A}/$B/${C:-dflt}/${A:-no}", {"A": "1", "B": "2"}) == \
+        "1/2/dflt/1"

@@ -1,6 +1,7 @@
 """dlbench doctor against real servers on 127.0.0.1: a PEP 503 index (HTML pages, plus a PEP 691
 JSON page), a file server for URL artifacts, a registry v2 endpoint with a token challenge, and a
-closed port for `unreachable`. Nothing of harness.doctor is replaced."""
+closed port for `unreachable`. Nothing of the doctor's modules is replaced (harness.doctor and the
+package-index, registry, HTTP and build-needs modules it runs)."""
 import hashlib
 import http.server as httpserver
 import json
@@ -12,7 +13,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from harness import doctor
+from harness import buildneeds, doctor, pkgindex, registry, remote
 
 ARTIFACT = b"pretend this is torch-0.3.1-cp35-cp35m-linux_x86_64.whl\n" * 100
 ARTIFACT_SHA = hashlib.sha256(ARTIFACT).hexdigest()
@@ -114,33 +115,33 @@ def closed_port():
 
 @pytest.fixture
 def http():
-    return doctor.Http(timeout=5)
+    return remote.Http(timeout=5)
 
 
 def pin(server, http, project, version, python="3.5", local_dirs=(), glibc=(2, 23)):
-    index = doctor.Index(server + "/simple", http)
-    return doctor.check_pin(project, version, python, [index], local_dirs, glibc)
+    index = pkgindex.Index(server + "/simple", http)
+    return pkgindex.check_pin(project, version, python, [index], local_dirs, glibc)
 
 
 @pytest.mark.parametrize("project,version,python,expected", [
-    ("numpy", "1.14.1", "3.5", doctor.OK),
-    ("numpy", "1.14.1", "3.11", doctor.OK),       # no cp311 wheel, but the sdist builds
-    ("numpy", "1.14.2", "3.5", doctor.ROTTED),    # a version the index never had
-    ("numpy", "2.4.6", "3.5", doctor.ROTTED),     # only a cp311 wheel
-    ("numpy", "2.4.6", "3.11", doctor.OK),
-    ("six", "1.11.0", "3.5", doctor.OK),          # py2.py3-none-any
-    ("six", "1.11", "3.5", doctor.OK),            # 1.11 == 1.11.0
-    ("newonly", "1.0", "3.5", doctor.ROTTED),     # cp38 wheel; py3 wheel needs >=3.7
-    ("newonly", "1.0", "3.7", doctor.OK),
-    ("glibcnew", "2.0", "3.5", doctor.ROTTED),    # manylinux_2_28 on a glibc 2.23 base
-    ("srconly", "3.12", "3.5", doctor.OK),
-    ("gone", "1.0", "3.5", doctor.ROTTED),
-    ("yankedok", "0.2.0", "3.5", doctor.OK),
-    ("nosuchproject", "1.0", "3.5", doctor.ROTTED),
-    ("torch", "2.13.0+cpu", "3.11", doctor.OK),
-    ("torch", "2.13.0", "3.11", doctor.ROTTED),   # local version must match
-    ("jsonpkg", "1.0", "3.5", doctor.OK),         # PEP 691 JSON page, abi3 wheel
-    ("jsonpkg", "1.0", "3.4", doctor.ROTTED),
+    ("numpy", "1.14.1", "3.5", remote.OK),
+    ("numpy", "1.14.1", "3.11", remote.OK),       # no cp311 wheel, but the sdist builds
+    ("numpy", "1.14.2", "3.5", remote.ROTTED),    # a version the index never had
+    ("numpy", "2.4.6", "3.5", remote.ROTTED),     # only a cp311 wheel
+    ("numpy", "2.4.6", "3.11", remote.OK),
+    ("six", "1.11.0", "3.5", remote.OK),          # py2.py3-none-any
+    ("six", "1.11", "3.5", remote.OK),            # 1.11 == 1.11.0
+    ("newonly", "1.0", "3.5", remote.ROTTED),     # cp38 wheel; py3 wheel needs >=3.7
+    ("newonly", "1.0", "3.7", remote.OK),
+    ("glibcnew", "2.0", "3.5", remote.ROTTED),    # manylinux_2_28 on a glibc 2.23 base
+    ("srconly", "3.12", "3.5", remote.OK),
+    ("gone", "1.0", "3.5", remote.ROTTED),
+    ("yankedok", "0.2.0", "3.5", remote.OK),
+    ("nosuchproject", "1.0", "3.5", remote.ROTTED),
+    ("torch", "2.13.0+cpu", "3.11", remote.OK),
+    ("torch", "2.13.0", "3.11", remote.ROTTED),   # local version must match
+    ("jsonpkg", "1.0", "3.5", remote.OK),         # PEP 691 JSON page, abi3 wheel
+    ("jsonpkg", "1.0", "3.4", remote.ROTTED),
 ])
 def test_pins_against_a_loopback_index(server, http, project, version, python, expected):
     status, detail = pin(server, http, project, version, python,
@@ -150,7 +151,7 @@ def test_pins_against_a_loopback_index(server, http, project, version, python, e
 
 def test_rotted_detail_names_what_exists(server, http):
     status, detail = pin(server, http, "numpy", "1.14.2")
-    assert status == doctor.ROTTED
+    assert status == remote.ROTTED
     assert "1.14.1" in detail and "pin an obtainable version" in detail
     status, detail = pin(server, http, "glibcnew", "2.0")
     assert "no file for CPython 3.5" in detail
@@ -158,94 +159,114 @@ def test_rotted_detail_names_what_exists(server, http):
 
 def test_yanked_is_flagged(server, http):
     status, detail = pin(server, http, "yankedok", "0.2.0")
-    assert status == doctor.OK and "YANKED" in detail
+    assert status == remote.OK and "YANKED" in detail
 
 
 def test_unreachable_index_is_not_a_pass(closed_port, http):
-    index = doctor.Index("http://127.0.0.1:%d/simple" % closed_port, http)
-    status, detail = doctor.check_pin("numpy", "1.14.1", "3.5", [index])
-    assert status == doctor.UNREACHABLE
+    index = pkgindex.Index("http://127.0.0.1:%d/simple" % closed_port, http)
+    status, detail = pkgindex.check_pin("numpy", "1.14.1", "3.5", [index])
+    assert status == remote.UNREACHABLE
     assert "127.0.0.1:%d" % closed_port in detail
 
 
 def test_server_error_is_unreachable(server, http):
-    index = doctor.Index(server + "/broken", http)
+    index = pkgindex.Index(server + "/broken", http)
     # /broken/numpy/ -> 404 here, so use the 503 page itself through the artifact check
-    status, _ = doctor.check_artifact(server + "/broken", "", http)
-    assert status == doctor.UNREACHABLE
+    status, _ = remote.check_artifact(server + "/broken", "", http)
+    assert status == remote.UNREACHABLE
     assert index.url.endswith("/broken")
 
 
 def test_unreachable_but_in_the_wheelhouse_is_local_only(closed_port, http, tmp_path):
     (tmp_path / "numpy-1.14.1-cp35-cp35m-manylinux1_x86_64.whl").write_bytes(b"x")
-    index = doctor.Index("http://127.0.0.1:%d/simple" % closed_port, http)
-    status, detail = doctor.check_pin("numpy", "1.14.1", "3.5", [index], [str(tmp_path)],
-                                      (2, 23))
-    assert status == doctor.LOCAL_ONLY
+    index = pkgindex.Index("http://127.0.0.1:%d/simple" % closed_port, http)
+    status, detail = pkgindex.check_pin("numpy", "1.14.1", "3.5", [index], [str(tmp_path)],
+                                        (2, 23))
+    assert status == remote.LOCAL_ONLY
     assert str(tmp_path) in detail and "vendor" in detail
     # a wheel for another Python in the wheelhouse does not count
-    status, _ = doctor.check_pin("numpy", "1.14.1", "3.6", [index], [str(tmp_path)], (2, 23))
-    assert status == doctor.UNREACHABLE
+    status, _ = pkgindex.check_pin("numpy", "1.14.1", "3.6", [index], [str(tmp_path)], (2, 23))
+    assert status == remote.UNREACHABLE
 
 
 def test_file_index_counts_as_local(tmp_path, http):
     folder = tmp_path / "simple" / "six"
     folder.mkdir(parents=True)
     (folder / "six-1.11.0-py2.py3-none-any.whl").write_bytes(b"x")
-    index = doctor.Index("file://%s" % (tmp_path / "simple"), http)
-    status, _ = doctor.check_pin("six", "1.11.0", "3.5", [index])
-    assert status == doctor.LOCAL_ONLY
+    index = pkgindex.Index("file://%s" % (tmp_path / "simple"), http)
+    status, _ = pkgindex.check_pin("six", "1.11.0", "3.5", [index])
+    assert status == remote.LOCAL_ONLY
 
 
 def test_second_index_is_consulted(server, closed_port, http):
-    first = doctor.Index("http://127.0.0.1:%d/simple" % closed_port, http)
-    second = doctor.Index(server + "/simple", http)
-    status, detail = doctor.check_pin("six", "1.11.0", "3.5", [first, second])
-    assert status == doctor.OK and "from %s/simple" % server in detail
+    first = pkgindex.Index("http://127.0.0.1:%d/simple" % closed_port, http)
+    second = pkgindex.Index(server + "/simple", http)
+    status, detail = pkgindex.check_pin("six", "1.11.0", "3.5", [first, second])
+    assert status == remote.OK and "from %s/simple" % server in detail
 
 
 def test_artifact_sha256(server, closed_port, http):
     url = server + "/files/artifact.whl"
-    assert doctor.check_artifact(url, ARTIFACT_SHA, http)[0] == doctor.OK
-    status, detail = doctor.check_artifact(url, "0" * 64, http)
-    assert status == doctor.ROTTED and ARTIFACT_SHA in detail
-    assert doctor.check_artifact(url, "", http)[0] == doctor.UNVERIFIED
-    assert doctor.check_artifact(server + "/files/deleted.whl", ARTIFACT_SHA, http)[0] \
-        == doctor.ROTTED
-    status, _ = doctor.check_artifact("http://127.0.0.1:%d/a.whl" % closed_port,
+    assert remote.check_artifact(url, ARTIFACT_SHA, http)[0] == remote.OK
+    status, detail = remote.check_artifact(url, "0" * 64, http)
+    assert status == remote.ROTTED and ARTIFACT_SHA in detail
+    assert remote.check_artifact(url, "", http)[0] == remote.UNVERIFIED
+    assert remote.check_artifact(server + "/files/deleted.whl", ARTIFACT_SHA, http)[0] \
+        == remote.ROTTED
+    status, _ = remote.check_artifact("http://127.0.0.1:%d/a.whl" % closed_port,
                                       ARTIFACT_SHA, http)
-    assert status == doctor.UNREACHABLE
+    assert status == remote.UNREACHABLE
 
 
 def test_registry_with_token_challenge(server, closed_port, http):
     host = server[len("http://"):]
-    assert doctor.check_registry(host + "/library/ubuntu:16.04", http)[0] == doctor.OK
-    status, detail = doctor.check_registry(host + "/library/ubuntu:8.0-deleted", http)
-    assert status == doctor.ROTTED and "no longer serves" in detail
-    status, _ = doctor.check_registry("127.0.0.1:%d/library/ubuntu:16.04" % closed_port, http)
-    assert status == doctor.UNREACHABLE
+    assert registry.check_registry(host + "/library/ubuntu:16.04", http)[0] == remote.OK
+    status, detail = registry.check_registry(host + "/library/ubuntu:8.0-deleted", http)
+    assert status == remote.ROTTED and "no longer serves" in detail
+    status, _ = registry.check_registry("127.0.0.1:%d/library/ubuntu:16.04" % closed_port, http)
+    assert status == remote.UNREACHABLE
 
 
 def test_base_local_only_and_recipe_hint(server, closed_port, http):
     ref = "127.0.0.1:%d/library/debian:bookworm-slim" % closed_port
     status, detail = doctor.check_base(ref, http, {}, local=lambda r: True)
-    assert status == doctor.LOCAL_ONLY and "local engine" in detail
+    assert status == remote.LOCAL_ONLY and "local engine" in detail
     status, _ = doctor.check_base(ref, http, {}, local=lambda r: False)
-    assert status == doctor.UNREACHABLE
+    assert status == remote.UNREACHABLE
     recipe = os.path.join(os.path.dirname(os.path.dirname(__file__)), "images", "_base",
                           "cuda-8.0-cudnn6")
     status, detail = doctor.check_base("dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04", http,
                                        {"dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04": recipe},
                                        local=lambda r: False)
-    assert status == doctor.TO_BUILD and "images/_base/cuda-8.0-cudnn6" in detail
+    assert status == remote.TO_BUILD and "images/_base/cuda-8.0-cudnn6" in detail
+
+
+def test_doctor_follows_the_recipes_builds_use():
+    from harness import catalog
+    made_by = doctor.recipes()
+    assert made_by == dict((ref, os.path.dirname(path))
+                           for ref, path in catalog.base_recipes().items())
+    assert os.path.basename(made_by["debian:bookworm-slim"]) == "debian-bookworm"
+    assert os.path.basename(made_by["dlbench/cuda:9.0-cudnn7-runtime-ubuntu16.04"]) == \
+        "cuda-9.0-cudnn7"
+
+
+def test_version_and_name_helpers():
+    assert pkgindex.version_tuple("1.14.1rc1") == (1, 14, 1)
+    assert pkgindex.version_tuple("2.13.0+cpu") == (2, 13, 0)
+    assert pkgindex.same_version("1.11", "1.11.0") and not pkgindex.same_version("1.0", "1.0rc1")
+    assert pkgindex.normalise("Foo.Bar__baz") == "foo-bar-baz"
+    assert pkgindex.dist_version("Foo_Bar-1.0-py3-none-any.whl") == ("foo-bar", "1.0")
+    assert pkgindex.python_satisfies("3.5", ">=3.5, !=3.6.*")
+    assert not pkgindex.python_satisfies("3.6", ">=3.5, !=3.6.*")
 
 
 def test_reference_parsing():
-    assert doctor.split_reference("ubuntu:16.04") == ("docker.io", "library/ubuntu", "16.04")
-    assert doctor.split_reference("nvidia/cuda:8.0-runtime") == \
+    assert registry.split_reference("ubuntu:16.04") == ("docker.io", "library/ubuntu", "16.04")
+    assert registry.split_reference("nvidia/cuda:8.0-runtime") == \
         ("docker.io", "nvidia/cuda", "8.0-runtime")
-    assert doctor.split_reference("nvcr.io/nvidia/cuda:9.0") == ("nvcr.io", "nvidia/cuda", "9.0")
-    assert doctor.split_reference("localhost:5000/x") == ("localhost:5000", "x", "latest")
+    assert registry.split_reference("nvcr.io/nvidia/cuda:9.0") == ("nvcr.io", "nvidia/cuda", "9.0")
+    assert registry.split_reference("localhost:5000/x") == ("localhost:5000", "x", "latest")
 
 
 def test_dockerfile_needs(tmp_path):
@@ -263,7 +284,7 @@ def test_dockerfile_needs(tmp_path):
         """))
     (tmp_path / "requirements.txt").write_text("# c\npillow==5.0.0  # x\nloose>=1\n"
                                                "pyyaml==3.12 ; python_version >= '3'\n")
-    needs = doctor.image_needs(str(tmp_path), images_root=str(tmp_path))
+    needs = buildneeds.image_needs(str(tmp_path), images_root=str(tmp_path))
     assert needs.bases == ["ubuntu:16.04"]
     assert needs.python == "3.5"
     assert [(p, v) for p, v, _ in needs.pins] == [
@@ -276,7 +297,7 @@ def test_dockerfile_needs(tmp_path):
 
 def test_the_2017_image_declares_its_needs():
     root = os.path.join(os.path.dirname(os.path.dirname(__file__)), "images")
-    needs = doctor.image_needs(os.path.join(root, "pytorch"), images_root=root)
+    needs = buildneeds.image_needs(os.path.join(root, "pytorch"), images_root=root)
     assert needs.python == "3.5"
     pins = dict((p, v) for p, v, _ in needs.pins)
     assert pins["numpy"] == "1.14.1" and pins["torchvision"] == "0.2.0"
@@ -286,7 +307,7 @@ def test_the_2017_image_declares_its_needs():
     assert needs.bases == ["dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04"]
     assert [r.name for r in needs.recipes] == ["cuda-8.0-cudnn6"]
     assert needs.recipes[0].bases == ["ubuntu:16.04"]
-    assert doctor.glibc_for(["ubuntu:16.04"]) == (2, 23)
+    assert pkgindex.glibc_for(["ubuntu:16.04"]) == (2, 23)
 
 
 def test_cli_table_and_exit_status(server, tmp_path, monkeypatch):

@@ -71,13 +71,13 @@ def project(tmp_path, monkeypatch):
 
 
 def test_requirement_files_follow_build_args():
-    from harness import catalog
+    from harness import buildneeds
     root = os.path.join(os.path.dirname(os.path.dirname(__file__)), "images")
-    image = catalog.load_image(os.path.join(root, "pytorch-2.13"))
-    assert vendor.requirement_files(image, {}) == ["requirements-cpu.txt"]
-    assert vendor.requirement_files(image, {"TORCH_BUILD": "cuda"}) == ["requirements-cuda.txt"]
-    old = catalog.load_image(os.path.join(root, "pytorch"))
-    assert vendor.requirement_files(old, {}) == ["requirements.txt"]
+    needs = buildneeds.image_needs(os.path.join(root, "pytorch-2.13"), images_root=root)
+    assert needs.requirement_files({}) == ["requirements-cpu.txt"]
+    assert needs.requirement_files({"TORCH_BUILD": "cuda"}) == ["requirements-cuda.txt"]
+    old = buildneeds.image_needs(os.path.join(root, "pytorch"), images_root=root)
+    assert old.requirement_files({}) == ["requirements.txt"]
 
 
 def test_python_tags():

@@ -4,7 +4,6 @@ checksums, mounted read-only at /data in every container. A file that fails its 
 file that becomes the real name only after it checks out."""
 import hashlib
 import os
-import ssl
 import time
 import urllib.error
 import urllib.request
@@ -12,6 +11,7 @@ from collections import OrderedDict
 
 import click
 
+from . import tls
 from .errors import HarnessError
 
 MIRROR_ENV = "DLBENCH_DATA_MIRROR"
@@ -70,22 +70,11 @@ def missing_for(tasks, folder):
     return out
 
 
-def _ssl_context():
-    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"):
-        cafile = os.environ.get(var)
-        if cafile and os.path.isfile(cafile):
-            return ssl.create_default_context(cafile=cafile)
-    system = "/etc/ssl/certs/ca-certificates.crt"
-    if os.path.isfile(system):
-        return ssl.create_default_context(cafile=system)
-    return ssl.create_default_context()
-
-
 def download(url, path, algorithm, echo=click.echo, timeout=60):
     """Stream url to path (a .part file), returning the checksum of what arrived."""
     h = hashlib.new(algorithm)
     req = urllib.request.Request(url, headers={"User-Agent": "dlbench"})
-    ctx = _ssl_context() if url.startswith("https:") else None
+    ctx = tls.ssl_context() if url.startswith("https:") else None
     with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp, \
             open(path, "wb") as out:
         total = int(resp.headers.get("Content-Length") or 0)
