@@ -34,7 +34,8 @@ def list_images(runs):
 @main.command()
 @click.argument("names", nargs=-1, required=True)
 @click.option("--base", help="base image (overrides the Dockerfile's ARG BASE)")
-@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
+@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs,
+              metavar="KEY=VALUE",
               help="extra build argument (repeatable), e.g. TORCH_BUILD=cuda")
 @click.option("--offline", is_flag=True, help="pip uses the wheelhouse only (no index)")
 @click.option("--force", is_flag=True, help="build even when an image of this context exists")
@@ -49,12 +50,20 @@ def build(names, base, build_args, offline, force, verbose):
             click.echo("%s is up to date (%s)" % (image.name, done.image_id[:19]))
 
 
-TASK_NAMES = ("cnn", "rnn", "inference")
+def _known_tasks(ctx, param, values):
+    """--task values against the task list tasks/ declares (tasks/common/params.py TASKS)."""
+    from . import frameworks
+    known = frameworks.task_names()
+    bad = [v for v in values if v not in known]
+    if bad:
+        raise click.BadParameter("%s: not a task; the tasks are %s"
+                                 % (", ".join(repr(b) for b in bad), ", ".join(known)))
+    return values
 
 
 @main.command()
 @click.argument("names", nargs=-1, required=True)
-@click.option("-t", "--task", "tasks", multiple=True, type=click.Choice(TASK_NAMES),
+@click.option("-t", "--task", "tasks", multiple=True, callback=_known_tasks,
               help="task to run (repeatable); default: every task the image supports")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="auto",
               show_default=True, help="auto: the GPU when the host and the image both have one")
@@ -78,7 +87,8 @@ TASK_NAMES = ("cnn", "rnn", "inference")
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")
 @click.option("--base", help="base image for builds (overrides ARG BASE)")
-@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
+@click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs,
+              metavar="KEY=VALUE",
               help="build argument (repeatable)")
 @click.option("--offline", is_flag=True, help="builds use the wheelhouse only")
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")

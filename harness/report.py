@@ -25,10 +25,10 @@ import statistics
 import jinja2
 
 from . import charts
+from . import frameworks
 from . import paths
 from . import results as results_mod
 
-TASKS = ("cnn", "rnn", "inference")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE_PATH = os.path.join(HERE, "data", "reference_2017.json")
 TEMPLATES = os.path.join(HERE, "templates")
@@ -118,13 +118,11 @@ def primary_value(result):
 
 
 def match_reference(result, reference):
-    adapter = result.get("adapter") or result.get("framework")
-    variant = result.get("variant")
-    for fw in reference["frameworks"]:
-        for m in fw.get("match", []):
-            if m.get("adapter") == adapter and ("variant" not in m or m["variant"] == variant):
-                return fw["name"]
-    return None
+    """The 2017 row this result stands beside: what its framework module declares for its
+    variant (tasks/frameworks/<adapter>.py), when the reference has that row; else None."""
+    fw = frameworks.find(result.get("adapter") or "")
+    row = fw.reference_row(result.get("variant")) if fw is not None else None
+    return row if row in {f["name"] for f in reference["frameworks"]} else None
 
 
 class Entry:
@@ -364,7 +362,7 @@ def build_view(results_dir, reference=None):
     fw_info = {f["name"]: f for f in reference["frameworks"]}
 
     sections = []
-    for task in TASKS:
+    for task in frameworks.task_names():
         ref_task = reference["tasks"][task]
         rows = build_rows(entries, task)
         for row in rows:

@@ -96,3 +96,8 @@ def test_engine_down_is_one_line(tmp_path):
 def test_results_when_empty(tmp_path):
     res = run("results", "--results-dir", str(tmp_path))
     assert res.exit_code == 0 and "no results" in res.output
+
+
+def test_unknown_task_lists_the_tasks_tasks_declares():
+    line = one_line_error(run("bench", "pytorch-2.13", "--task", "bogus"))
+    assert "'bogus': not a task; the tasks are cnn, rnn, inference" in line

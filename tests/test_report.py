@@ -391,7 +391,7 @@ def test_reference_file_facts():
         for fw, pair in expected.items():
             assert rows[fw] == pair, (task, fw)
         assert set(rows) <= names
-    # the mapping lives in the data file
+    # the mapping is declared by the framework modules, for rows the data file has
     assert report.match_reference({"adapter": "keras3", "variant": "tensorflow"}, ref) == "Keras(TF)"
     assert report.match_reference({"adapter": "keras3", "variant": "tensorflow-tuned"},
                                   ref) == "Keras(TF)"
