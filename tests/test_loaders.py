@@ -64,14 +64,15 @@ def test_missing_data_is_a_clear_error(tmp_path):
         data.load_imdb(str(tmp_path), params.RNN)
 
 
-def test_keras_imdb_rules():
+def test_imdb_rules_of_2017():
     p = dict(params.RNN, max_features=10, maxlen=5)
-    out = data.keras_imdb_preprocess([[1, 2, 3], [4, 5, 6, 7, 8, 9], []], p["max_features"],
-                                     p["maxlen"])
-    # start 1, words shifted by 3, >= 10 -> OOV 2, left zero padding, keep the last 5
-    assert out.tolist()[0] == [0, 1, 4, 5, 6]
+    out = data.imdb_preprocess([[1, 2, 3], [4, 5, 6, 7, 8, 9], []], p["max_features"],
+                               p["maxlen"])
+    # start 1, words shifted by 3, >= 10 -> OOV 2, keep the last 5, zero padding at the END
+    # (2017's utils.imdb_for_library writes the kept tokens from position 0)
+    assert out.tolist()[0] == [1, 4, 5, 6, 0]
     assert out.tolist()[1] == [8, 9, 2, 2, 2]
-    assert out.tolist()[2] == [0, 0, 0, 0, 1]
+    assert out.tolist()[2] == [1, 0, 0, 0, 0]
     assert out.dtype == np.int32
 
 
@@ -81,10 +82,13 @@ def test_imdb_npz(tmp_path):
     assert d["x_train"].shape == (30, 150) and d["x_test"].shape == (30, 150)
     assert d["x_train"].dtype == np.int32 and d["y_train"].dtype == np.int32
     assert d["x_train"].max() < params.RNN["max_features"]
-    # every row starts with the start token right after its padding
+    # padding at the end: a row's tokens come first, then only zeros; a row shorter than
+    # 150 tokens starts with the start token
     for row in d["x_train"]:
         nz = np.flatnonzero(row)
-        assert row[nz[0]] == 1 or len(nz) == 150
+        assert (nz == np.arange(len(nz))).all()
+        assert row[0] == 1 or len(nz) == 150
+    assert any(row[-1] == 0 for row in d["x_train"])  # some reviews are shorter: padded
     assert d["meta"]["source"] == "real" and len(d["meta"]["file_sha256"]) == 64
 
 

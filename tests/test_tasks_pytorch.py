@@ -42,6 +42,8 @@ def test_cnn_real_format_data(tmp_path):
     assert len(t["epoch_seconds"]) == 2 and t["batches"] == 2 * (320 // 64)
     assert t["train_seconds"] >= sum(t["epoch_seconds"]) * 0.99
     assert t["images_per_second"] > 0 and t["warmup_steps"] == 1
+    # the 2017-style cell time: the warm-up step and the loop, everything included
+    assert t["cell_seconds"] >= t["train_seconds"] + t["warmup_seconds"]
     assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0
     assert r["env"]["framework_version"] == torch.__version__
     assert r["env"]["settings"]["OMP_NUM_THREADS"] == "2"
@@ -67,7 +69,7 @@ def test_inference_synthetic_features(tmp_path):
     assert r["metrics"]["features"] == 2048 and r["metrics"]["images"] == 64
     assert r["model"]["parameters"] == 23508032 and r["model"]["weights"] == "random"
     t = r["timings"]
-    assert t["batches"] == 2
+    assert t["batches"] == 2 and t["warmup_steps"] == 2  # 2017: one untimed pass over all
     assert abs(t["seconds_per_1000_images"] * t["images_per_second"] - 1000) < 1e-6
 
 

@@ -19,7 +19,8 @@ SETTINGS = {"layout": "NHWC"}  # Flax convolutions are channels-last
 class VGGStyleCNN(nnx.Module):
     def __init__(self, p, rngs):
         c1, c2, k = p["conv1_filters"], p["conv2_filters"], p["kernel"]
-        # Glorot-uniform weights, zero biases (the 2017 Keras defaults every framework matched)
+        # Glorot-uniform weights, zero biases: Flax had no 2017 notebook, so it follows the
+        # TensorFlow/Keras notebooks' rule
         glorot = nnx.initializers.glorot_uniform()
 
         def conv(cin, cout):

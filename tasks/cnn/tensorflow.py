@@ -14,7 +14,8 @@ SETTINGS = {"layout": "NHWC"}  # TensorFlow's CPU convolutions are channels-last
 
 
 def _glorot(shape, fan_in, fan_out):
-    # Glorot-uniform weights (the 2017 Keras default every framework matched).
+    # Glorot-uniform weights, zero biases: tf.layers' defaults, which the 2017 Tensorflow_CNN
+    # notebook used (PyTorch's column keeps PyTorch's own defaults, as its notebook did).
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return tf.Variable(tf.random.uniform(shape, -limit, limit, dtype=tf.float32))
 

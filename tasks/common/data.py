@@ -155,18 +155,18 @@ def _cifar_arrays(x_train, y_train, x_test, y_test, limit, meta):
 
 # ---------------------------------------------------------------- IMDB
 
-def keras_imdb_preprocess(sequences, max_features, maxlen, start_char=1, oov_char=2,
-                          index_from=3):
-    """The Keras IMDB rules (keras.datasets.imdb.load_data + pad_sequences defaults):
-    prepend start_char, shift word indices by index_from, replace indices >= max_features
-    by oov_char, keep the last maxlen tokens and zero-pad on the left."""
+def imdb_preprocess(sequences, max_features, maxlen, start_char=1, oov_char=2, index_from=3):
+    """The 2017 benchmark's IMDB rules (notebooks/common/utils.py imdb_for_library, which every
+    2017 RNN notebook used): prepend start_char, shift word indices by index_from, replace
+    indices >= max_features by oov_char, keep the last maxlen tokens and write them from
+    position 0, so the zero padding goes at the END (unlike Keras's pad_sequences, which pads
+    in front). The GRU's last output is therefore read after the padding, as in 2017."""
     out = np.zeros((len(sequences), maxlen), dtype=np.int32)
     for i, seq in enumerate(sequences):
         words = [start_char] + [int(w) + index_from for w in seq]
         words = [w if w < max_features else oov_char for w in words]
         words = words[-maxlen:]
-        if words:
-            out[i, maxlen - len(words):] = words
+        out[i, :len(words)] = words
     return out
 
 
@@ -189,7 +189,7 @@ def load_imdb(root, p, limit=None):
         raw = dict((k, v[:limit]) for k, v in raw.items())
 
     def prep(x):
-        return keras_imdb_preprocess(x, p["max_features"], p["maxlen"], p["start_char"],
+        return imdb_preprocess(x, p["max_features"], p["maxlen"], p["start_char"],
                                      p["oov_char"], p["index_from"])
 
     out = {"x_train": prep(raw["x_train"]), "y_train": np.asarray(raw["y_train"], np.int32),

@@ -36,7 +36,7 @@ RNN = {
     "eps": 1e-8,
     "n_classes": 2,
     "max_features": 30000,  # vocabulary (embedding rows)
-    "maxlen": 150,          # keep the last 150 tokens, zero-pad on the left
+    "maxlen": 150,          # keep the last 150 tokens, zero-pad at the END (2017 utils)
     "embedding": 125,
     "hidden": 100,
     "start_char": 1,

@@ -1,0 +1,60 @@
+"""tasks/common/protocol.py: what each clock covers, with a stand-in adapter that records what
+the runner asked of it (the real adapters run through it in test_tasks_*.py and the engine
+tests)."""
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tasks"))
+from common import params, protocol  # noqa: E402
+
+
+class Recorder(object):
+    """Each call is logged; a step takes `step` seconds, so the clocks have something to time."""
+
+    def __init__(self, step=0.002):
+        self.calls, self.step = [], step
+
+    def train_step(self, state, x, y):
+        self.calls.append(("train", len(x)))
+        time.sleep(self.step)
+        return 1.0
+
+    def predict(self, model, x):
+        self.calls.append(("predict", len(x)))
+        time.sleep(self.step)
+        return np.zeros((len(x), 2048), np.float32)
+
+    def sync(self, state):
+        self.calls.append(("sync", None))
+
+    def to_float(self, loss):
+        return float(loss)
+
+
+def test_inference_warms_up_with_a_full_pass_like_2017(capsys):
+    p = params.for_task("inference")
+    a = Recorder()
+    x = np.zeros((5 * p["batch_size"], 3, 4, 4), np.float32)
+    timings, features, n = protocol.infer(a, None, x, p)
+    predicts = [c for c in a.calls if c[0] == "predict"]
+    assert len(predicts) == 10  # 5 untimed, then 5 timed
+    assert timings["warmup_steps"] == 5 and timings["batches"] == 5 and n == 160
+    assert features == 2048 and timings["warmup_seconds"] >= 5 * a.step
+
+
+def test_cell_time_covers_the_warm_up_step_and_the_loop(capsys):
+    p = params.for_task("cnn", epochs=2)
+    a = Recorder()
+    data = {"x_train": np.zeros((3 * p["batch_size"], 3, 2, 2), np.float32),
+            "y_train": np.zeros(3 * p["batch_size"], np.int32)}
+    timings, loss = protocol.train(a, None, data, p, 0)
+    steps = [c for c in a.calls if c[0] == "train"]
+    assert len(steps) == 1 + 2 * 3  # the warm-up step, then 2 epochs of 3 batches
+    assert timings["batches"] == 6 and timings["warmup_steps"] == 1
+    assert timings["cell_seconds"] >= timings["train_seconds"] + timings["warmup_seconds"]
+    assert timings["train_seconds"] >= 6 * a.step
+    assert timings["cell_seconds"] >= 7 * a.step
