@@ -57,7 +57,7 @@ def _build_recipe(dockerfile, ref, log):
                 log.write(chunk["stream"])
             if "error" in chunk:
                 raise HarnessError("making base image %s from %s failed: %s"
-                                   % (ref, folder, chunk["error"].strip().splitlines()[-1]))
+                                   % (ref, folder, engine.one_line(chunk["error"])))
     except HarnessError:
         raise
     except Exception as e:
@@ -164,7 +164,7 @@ def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
                 if "error" in chunk:
                     log.write("ERROR: %s\n" % chunk["error"])
                     raise HarnessError("building %s failed: %s (full log: %s)"
-                                       % (image.name, chunk["error"].strip().splitlines()[-1],
+                                       % (image.name, engine.one_line(chunk["error"]),
                                           log_path))
                 aux = chunk.get("aux") or {}
                 if "ID" in aux:

@@ -300,23 +300,30 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
         start = time.time()
         image_id, last = None, ""
         with ctx.tarfile() as tar:
-            stream = client.api.build(fileobj=tar, custom_context=True, tag=tag or image.tag,
-                                      buildargs=args, labels=labels, rm=True, forcerm=True,
-                                      pull=False, decode=True, network_mode=network_mode,
-                                      cache_from=cache_from or None)
-            for chunk in stream:
-                if "stream" in chunk:
-                    for line in chunk["stream"].splitlines():
-                        if line.strip():
-                            last = line.strip()
-                            if verbose or last.startswith("Step "):
-                                echo("  [%s] %s" % (name, last[:150]))
-                if "error" in chunk:
-                    raise HarnessError("offline build of %s failed: %s (last: %s)" % (
-                        name, chunk["error"].strip().splitlines()[-1], last[:200]))
-                aux = chunk.get("aux") or {}
-                if "ID" in aux:
-                    image_id = aux["ID"]
+            try:
+                stream = client.api.build(fileobj=tar, custom_context=True,
+                                          tag=tag or image.tag, buildargs=args, labels=labels,
+                                          rm=True, forcerm=True, pull=False, decode=True,
+                                          network_mode=network_mode,
+                                          cache_from=cache_from or None)
+                for chunk in stream:
+                    if "stream" in chunk:
+                        for line in chunk["stream"].splitlines():
+                            if line.strip():
+                                last = line.strip()
+                                if verbose or last.startswith("Step "):
+                                    echo("  [%s] %s" % (name, last[:150]))
+                    if "error" in chunk:
+                        raise HarnessError("offline build of %s failed: %s (last: %s)" % (
+                            name, engine.one_line(chunk["error"]), last[:200]))
+                    aux = chunk.get("aux") or {}
+                    if "ID" in aux:
+                        image_id = aux["ID"]
+            except HarnessError:
+                raise
+            except Exception as e:  # the engine refused the build (a Dockerfile parse error)
+                raise HarnessError("offline build of %s failed: %s"
+                                   % (name, engine.short_error(e)))
         took = time.time() - start
         if image_id is None:
             try:
