@@ -13,6 +13,7 @@ import click
 
 from . import tls
 from .errors import HarnessError
+from .options import writable_dir
 
 MIRROR_ENV = "DLBENCH_DATA_MIRROR"
 
@@ -129,6 +130,7 @@ def fetch(names, folder, mirror=None, echo=click.echo, datasets=None):
     if unknown:
         raise HarnessError("unknown dataset %s; known: %s"
                            % (", ".join(unknown), ", ".join(table)))
+    writable_dir(folder, "data folder")
     first_error = None
     for name in (names or list(table)):
         try:

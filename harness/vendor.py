@@ -36,7 +36,7 @@ import click
 
 from . import buildneeds, catalog, context, engine, paths, pipconf, pkgindex, remote
 from .errors import HarnessError
-from .options import key_value_pairs
+from .options import key_value_pairs, writable_file
 
 FORMAT = 1
 
@@ -132,8 +132,11 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
     build_args = dict(build_args or {})
     needs = buildneeds.image_needs(image.folder)
     base_ref = build_args.get("BASE") or image.base
-    out = out or os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if out is None:
+        out = os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
+        writable_file(out, "archive")
+    else:
+        writable_file(out, "-o")
     work = tempfile.mkdtemp(prefix="dlbench-vendor-")
     try:
         manifest = {"format": FORMAT, "image": name, "python": needs.python,
@@ -202,15 +205,20 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
                 manifest["members"][rel] = {"sha256": _sha256(path),
                                             "size": os.path.getsize(path)}
         tmp_out = out + ".part"
-        with tarfile.open(tmp_out, "w") as tar:
-            data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            info = tarfile.TarInfo("manifest.json")
-            info.size = len(data_bytes)
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(data_bytes))
-            for rel in sorted(manifest["members"]):
-                tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
-        os.replace(tmp_out, out)
+        try:
+            with tarfile.open(tmp_out, "w") as tar:
+                data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+                info = tarfile.TarInfo("manifest.json")
+                info.size = len(data_bytes)
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data_bytes))
+                for rel in sorted(manifest["members"]):
+                    tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
+            os.replace(tmp_out, out)
+        except OSError as e:
+            if os.path.exists(tmp_out):
+                os.remove(tmp_out)
+            raise HarnessError("cannot write %s: %s" % (out, e.strerror or e))
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

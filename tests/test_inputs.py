@@ -123,3 +123,82 @@ def test_a_dockerfile_parse_error_is_shown(tmp_path, monkeypatch):
         build._stream_build(image, _BuildContext(), {}, "digest", io.StringIO(), False,
                             lambda *a, **k: None, "build.log")
     assert PARSE in e.value.message and "http+docker" not in e.value.message
+
+
+# ------------------------------------------------------------ 5. paths that cannot be written
+
+def _impossible(tmp_path):
+    """Folders no one can create: one in /proc, one under a regular file."""
+    regular = tmp_path / "a-file"
+    regular.write_text("x")
+    return ["/proc/dlbench-x", str(regular / "sub")]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["proc", "under-a-file"])
+def test_bench_results_dir_that_cannot_be_written(tmp_path, which):
+    path = _impossible(tmp_path)[which]
+    line = one_line_error(run_cli("bench", "pytorch-2.13", "--synthetic", "--results-dir", path))
+    assert line.startswith("Error: --results-dir %s: cannot write there (" % path)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["proc", "under-a-file"])
+def test_report_out_that_cannot_be_written(tmp_path, which):
+    path = _impossible(tmp_path)[which]
+    line = one_line_error(run_cli("report", "--results-dir", str(tmp_path), "--out", path))
+    assert line.startswith("Error: --out %s: cannot write there (" % path)
+    # the report goes into the results folder by default: the same check
+    line = one_line_error(run_cli("report", "--results-dir", path))
+    assert line.startswith("Error: report folder %s: cannot write there (" % path)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["proc", "under-a-file"])
+def test_vendor_out_that_cannot_be_written(tmp_path, which):
+    path = os.path.join(_impossible(tmp_path)[which], "x.tar")
+    line = one_line_error(run_cli("vendor", "pytorch-2.13", "-o", path))
+    assert line.startswith("Error: -o %s: cannot write there (" % path)
+
+
+def test_data_fetch_dest_that_cannot_be_written(tmp_path):
+    path = _impossible(tmp_path)[1]
+    line = one_line_error(run_cli("data", "fetch", "--dest", path))
+    assert line.startswith("Error: data folder %s: cannot write there (" % path)
+
+
+# ------------------------------------------------------------ 6. --memory and --seed up front
+
+@pytest.mark.parametrize("value", ["abc", "4m", "1k", "-1", "0", "8x", "", "5.9m"])
+def test_bad_memory_is_a_usage_error(tmp_path, value):
+    res = run_cli("bench", "pytorch-2.13", "--synthetic", "--results-dir", str(tmp_path),
+                  "--memory", value)
+    assert res.exit_code == 2, res.output
+    assert "Invalid value for '--memory'" in res.output and "Traceback" not in res.output
+    assert os.listdir(str(tmp_path)) == []  # no run folder
+
+
+@pytest.mark.parametrize("value, size", [
+    ("8g", 8 * 1024 ** 3), ("512m", 512 * 1024 ** 2), ("6m", 6 * 1024 ** 2),
+    ("1.5g", 3 * 1024 ** 3 // 2), ("8GB", 8 * 1024 ** 3), ("6291456", 6291456),
+    ("6144k", 6 * 1024 ** 2), ("6291456b", 6291456),
+])
+def test_memory_as_docker_reads_it(value, size):
+    from harness import options
+    assert options.memory_bytes(value) == size
+
+
+@pytest.mark.parametrize("argv", [
+    ("--seed", "-1"), ("--seed", "99999999999"), ("--seed", "4294967296"),
+    ("--seed", "4294967295", "--repeat", "2"),
+])
+def test_bad_seed_is_a_usage_error(tmp_path, argv):
+    res = run_cli("bench", "pytorch-2.13", "--synthetic", "--results-dir", str(tmp_path), *argv)
+    assert res.exit_code == 2, res.output
+    assert "'--seed'" in res.output and "Traceback" not in res.output
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_the_largest_seed_numpy_takes_is_accepted():
+    from harness import options
+    options.check_seeds(2 ** 32 - 1, 1)
+    options.check_seeds(2 ** 32 - 3, 3)
+    with pytest.raises(Exception):
+        options.check_seeds(2 ** 32 - 3, 4)
