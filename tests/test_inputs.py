@@ -202,3 +202,83 @@ def test_the_largest_seed_numpy_takes_is_accepted():
     options.check_seeds(2 ** 32 - 3, 3)
     with pytest.raises(Exception):
         options.check_seeds(2 ** 32 - 3, 4)
+
+
+# ------------------------------------------------------------ 7. no forged numbers
+
+def ok_result(**timings):
+    doc = {
+        "schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
+        "variant": "reference", "image": "pytorch-2.13", "status": "ok", "reason": None,
+        "exit_code": 0, "device": "cpu", "params": {"epochs": 1},
+        "data": {"source": "synthetic"}, "env": {"python": "3.11.2", "numpy": "2.4.6"},
+        "timings": {"train_seconds": 1.5, "images_per_second": 100.0, "epoch_seconds": [1.5]},
+        "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
+        "finished": "2026-01-01T00:00:02Z",
+        "provenance": {"image": "pytorch-2.13", "run_id": "r1", "repeat": 1},
+    }
+    doc["timings"].update(timings)
+    return doc
+
+
+@pytest.mark.parametrize("change, where", [
+    (lambda r: r["timings"].update(images_per_second=-5.0), "timings/images_per_second"),
+    (lambda r: r["timings"].update(train_seconds=-0.1), "timings/train_seconds"),
+    (lambda r: r["timings"].update(epoch_seconds=[1.0, -1.0]), "timings/epoch_seconds/1"),
+    (lambda r: r["timings"].update(seconds_per_1000_images=-1), "timings/seconds_per_1000"),
+    (lambda r: r["timings"].update(batches=-40), "timings/batches"),
+    (lambda r: r["metrics"].update(test_accuracy=1.5), "metrics/test_accuracy"),
+    (lambda r: r["metrics"].update(test_accuracy=-0.5), "metrics/test_accuracy"),
+    (lambda r: r.update(status="great"), "status"),
+    (lambda r: r["provenance"].update(host_wall_seconds=-3), "provenance/host_wall_seconds"),
+])
+def test_schema_refuses_impossible_figures(change, where):
+    from harness import results
+    doc = ok_result()
+    assert results.validate(doc) == []
+    change(doc)
+    problems = results.validate(doc)
+    assert any(p.startswith(where) for p in problems), problems
+
+
+@pytest.mark.parametrize("text, said", [
+    ('NaN', "timings/images_per_second is NaN"),
+    ('Infinity', "timings/images_per_second is Infinity"),
+    ('-Infinity', "timings/images_per_second is -Infinity"),
+    ('1e999', "timings/images_per_second is Infinity"),  # overflows to inf when read
+])
+def test_a_non_finite_number_makes_a_result_unreadable(tmp_path, text, said):
+    from harness import results
+    path = tmp_path / "run" / "pytorch-2.13" / "cnn-r1" / "result.json"
+    path.parent.mkdir(parents=True)
+    body = json.dumps(ok_result(images_per_second=123456.0)).replace("123456.0", text)
+    path.write_text(body)
+    with pytest.raises(results.Unreadable) as e:
+        results.load(str(path))
+    assert said in str(e.value) and "non-finite" in str(e.value)
+    assert e.value.task == "cnn"
+    with pytest.raises(ValueError) as e:
+        results.read(str(path))
+    assert said in str(e.value)
+    good, bad = results.load_all(str(tmp_path))
+    assert good == [] and [b["path"] for b in bad] == [str(path)]
+    table = "\n".join(results.table(str(tmp_path)))
+    assert "unreadable" in table and "is %s" % said.split(" is ")[1] in table
+
+
+def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch):
+    from fakes import FakeContainer
+    from harness import results
+    body = json.dumps(ok_result(images_per_second=123456.0)).replace("123456.0", "NaN")
+    fake = FakeEngine(FakeContainer(b""), writes=body)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    image = catalog.lookup(["pytorch-2.13"])[0]
+    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
+    run = runner.Run(image, types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={}), "cnn",
+                     "reference", 1, "cpu", opts, {"image": image.name})
+    result = collect.run_container(run, containers.Tracker(), lambda *a, **k: None)
+    assert result["status"] == "failed"
+    assert "timings/images_per_second is NaN" in result["reason"]
+    assert os.path.isfile(run.result_path + ".invalid")
+    assert results.load(run.result_path)["status"] == "failed"
