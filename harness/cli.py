@@ -85,7 +85,8 @@ def _known_tasks(ctx, param, values):
               help="container memory limit, e.g. 8g: a number with a unit b, k, m or g, at "
                    "least 6m (default: none)")
 @click.option("-e", "--env", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
-              help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded)")
+              help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded: "
+                   "provenance.user_env of each result)")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="dataset cache [default: ./data or $DLBENCH_DATA]")
 @click.option("--results-dir", type=click.Path(file_okay=False),

@@ -311,6 +311,9 @@ def _prov_lines(row, results_dir):
         ("GPU driver", _sorted_unique(p.get("gpu_driver") for p in prov)),
         ("Docker", _sorted_unique(p.get("docker_version") for p in prov)),
         ("host", _sorted_unique(p.get("host") for p in prov)),
+        ("environment set (-e)", _sorted_unique(
+            " ".join("%s=%s" % kv for kv in sorted(p["user_env"].items()))
+            for p in prov if isinstance(p.get("user_env"), dict))),
         ("data", _sorted_unique("%s: %s" % (e.source, (e.result.get("data") or {}).get("dataset") or "")
                                 for e in es)),
         ("runs", _sorted_unique(e.run_id for e in es)),

@@ -282,3 +282,39 @@ def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch)
     assert "timings/images_per_second is NaN" in result["reason"]
     assert os.path.isfile(run.result_path + ".invalid")
     assert results.load(run.result_path)["status"] == "failed"
+
+
+# ------------------------------------------------------------ 9. every -e variable recorded
+
+def test_every_env_variable_the_user_set_is_recorded(tmp_path, monkeypatch):
+    from fakes import FakeContainer
+    from harness import provenance, results
+    monkeypatch.setattr(build, "ensure_built", lambda image, **kw: types.SimpleNamespace(
+        image_id="sha256:" + "cd" * 32, built=False))
+    fake = FakeEngine(FakeContainer(b""), writes=json.dumps(ok_result()))
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    monkeypatch.setattr(provenance, "for_image", lambda image, image_obj: {"image": image.name})
+    root = tmp_path / "results"
+    res = run_cli("bench", "pytorch-2.13", "--synthetic", "--task", "cnn", "--device", "cpu",
+                  "--results-dir", str(root), "-e", "OMP_NUM_THREADS=4",
+                  "-e", "MY_TUNING_KNOB=fast", "-e", "EMPTY=")
+    assert res.exit_code == 0, res.output
+    [args] = fake.started
+    env = {"OMP_NUM_THREADS": "4", "MY_TUNING_KNOB": "fast", "EMPTY": ""}
+    assert args["environment"] == env
+    [(path, doc)], bad = results.load_all(str(root))
+    assert bad == [] and doc["provenance"]["user_env"] == env
+
+
+def test_the_report_footnotes_the_variables_set(tmp_path):
+    from harness import report, results
+    doc = ok_result()
+    doc["provenance"]["user_env"] = {"OMP_NUM_THREADS": "4", "B": "2"}
+    folder = tmp_path / "r1" / "pytorch-2.13" / "cnn-r1"
+    folder.mkdir(parents=True)
+    results.write(doc, str(folder / "result.json"))
+    written = report.render_report(str(tmp_path))
+    for kind in ("html", "md"):
+        with open(written[kind], encoding="utf-8") as f:
+            assert "environment set (-e) B=2 OMP_NUM_THREADS=4" in f.read().replace(
+                "</dt><dd>", " ").replace("<dt>", "")
