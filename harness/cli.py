@@ -144,7 +144,8 @@ def data_group():
                    "(or $DLBENCH_DATA_MIRROR)")
 def data_fetch(datasets, dest, mirror):
     """Download DATASETS (default: all) and verify their published checksums; a corrupt or
-    partial file is fetched again."""
+    partial file is fetched again (and kept as FILE.bad-<time> once a verified copy replaces
+    it)."""
     from . import datacache
     datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 

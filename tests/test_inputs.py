@@ -318,3 +318,80 @@ def test_the_report_footnotes_the_variables_set(tmp_path):
         with open(written[kind], encoding="utf-8") as f:
             assert "environment set (-e) B=2 OMP_NUM_THREADS=4" in f.read().replace(
                 "</dt><dd>", " ").replace("<dt>", "")
+
+
+# ------------------------------------------------------------ 10. a user's dataset file is kept
+
+@pytest.fixture
+def www(tmp_path):
+    import functools
+    import http.server
+    import threading
+    folder = tmp_path / "www"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d" % httpd.server_address[1], folder
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _imdb(checksum_of):
+    import hashlib
+    from harness import datacache
+    d = datacache.DATASETS["imdb"]
+    return datacache.Dataset("imdb", d.filename, d.url, "sha256",
+                             hashlib.sha256(checksum_of).hexdigest(), "test")
+
+
+def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
+    from harness import datacache
+    dest = tmp_path / "cache"
+    dest.mkdir()
+    (dest / "imdb.npz").write_bytes(b"my own copy")
+    said = []
+    with pytest.raises(HarnessError) as e:
+        datacache.fetch_one(_imdb(b"the published file"), str(dest),
+                            mirror="http://127.0.0.1:9", echo=said.append)
+    assert (dest / "imdb.npz").read_bytes() == b"my own copy"
+    assert sorted(os.listdir(str(dest))) == ["imdb.npz"]
+    assert "is left as it was" in e.value.message
+    assert any("stays until one arrives" in s for s in said)
+
+
+def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_path, www):
+    from harness import datacache
+    url, folder = www
+    (folder / "imdb.npz").write_bytes(b"something else")
+    dest = tmp_path / "cache"
+    dest.mkdir()
+    (dest / "imdb.npz").write_bytes(b"my own copy")
+    with pytest.raises(HarnessError) as e:
+        datacache.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
+                            echo=lambda *a, **k: None)
+    assert (dest / "imdb.npz").read_bytes() == b"my own copy"
+    assert sorted(os.listdir(str(dest))) == ["imdb.npz"]
+    assert "is left as it was" in e.value.message
+
+
+def test_a_verified_download_replaces_the_file_and_keeps_it_aside(tmp_path, www):
+    from harness import datacache
+    url, folder = www
+    (folder / "imdb.npz").write_bytes(b"the published file")
+    dest = tmp_path / "cache"
+    dest.mkdir()
+    (dest / "imdb.npz").write_bytes(b"my own copy")
+    said = []
+    assert datacache.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
+                               echo=said.append) == "fetched"
+    assert (dest / "imdb.npz").read_bytes() == b"the published file"
+    [aside] = [n for n in os.listdir(str(dest)) if n != "imdb.npz"]
+    assert aside.startswith("imdb.npz.bad-")
+    assert (dest / aside).read_bytes() == b"my own copy"
+    assert any("kept as %s" % (dest / aside) in s for s in said)
