@@ -395,3 +395,50 @@ def test_a_verified_download_replaces_the_file_and_keeps_it_aside(tmp_path, www)
     assert aside.startswith("imdb.npz.bad-")
     assert (dest / aside).read_bytes() == b"my own copy"
     assert any("kept as %s" % (dest / aside) in s for s in said)
+
+
+# ------------------------------------------------------------ 12. build refuses missing LABELs
+
+@pytest.mark.parametrize("labels, missing", [
+    ("", ["org.dlbench.adapter", "org.dlbench.tasks", "org.dlbench.devices"]),
+    ('LABEL org.dlbench.adapter="pytorch" org.dlbench.tasks="cnn"\n', ["org.dlbench.devices"]),
+])
+def test_build_refuses_a_dockerfile_without_the_required_labels(tmp_path, monkeypatch, labels,
+                                                                missing):
+    import shutil
+    shutil.copytree(os.path.join(ROOT, "tasks"), str(tmp_path / "tasks"))
+    folder = tmp_path / "images" / "nolabels"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text("FROM debian:bookworm-slim\n" + labels)
+    monkeypatch.setenv("DLBENCH_ROOT", str(tmp_path))
+    asked = []
+    monkeypatch.setattr(engine, "client", lambda: asked.append("client") or 1 / 0)
+    line = one_line_error(run_cli("build", "nolabels"))
+    assert line.startswith("Error: images/nolabels/Dockerfile: ")
+    for label in missing:
+        assert "missing LABEL %s" % label in line
+    assert line.count("missing LABEL") == len(missing)
+    assert asked == []  # refused before the engine was asked anything
+
+
+@pytest.mark.engine
+@pytest.mark.usefixtures("engine")
+def test_the_engine_says_why_it_cannot_parse_a_dockerfile(tmp_path, monkeypatch):
+    """4, with the engine: a build of a Dockerfile it cannot parse names the cause."""
+    import shutil
+    import docker
+    try:
+        docker.from_env(timeout=30).images.get("debian:bookworm-slim")
+    except Exception:
+        pytest.skip("needs debian:bookworm-slim in the engine")
+    shutil.copytree(os.path.join(ROOT, "tasks"), str(tmp_path / "tasks"))
+    folder = tmp_path / "images" / "unparsable"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text(
+        'FROM debian:bookworm-slim\n'
+        'LABEL org.dlbench.adapter="pytorch" org.dlbench.tasks="cnn" org.dlbench.devices="cpu"\n'
+        'ENV A="\\"unterminated" B\n')
+    monkeypatch.setenv("DLBENCH_ROOT", str(tmp_path))
+    line = one_line_error(run_cli("build", "unparsable"))
+    assert "failed to parse Dockerfile" in line and "can't find = in" in line, line
+    assert "http+docker" not in line
