@@ -14,7 +14,7 @@ import math
 import os
 
 from . import frameworks, paths
-from . import upgrades
+from . import safetext, upgrades
 
 SCHEMA_VERSION = upgrades.CURRENT  # what the host writes and reads up to (== the schema's const)
 
@@ -254,5 +254,6 @@ def table(results_root=None):
                                         % (type(e).__name__, e)))
     if len(rows) == 1:
         return []
+    rows = [tuple(safetext.visible(c) for c in r) for r in rows]  # no ESC/CR from a file
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
