@@ -461,7 +461,7 @@ def _archive(path, members, manifest=None):
                     for n, b in members.items()})
             files["manifest.json"] = json.dumps(manifest).encode()
         for name, body in files.items():
-            info = __import__("tarfile").TarInfo(name)
+            info = tarfile.TarInfo(name)
             info.size = len(body)
             tar.addfile(info, io.BytesIO(body))
     return str(path)
@@ -654,7 +654,7 @@ def test_report_md_escapes_strings_from_results(tmp_path):
     assert "\\*\\*loud\\*\\*" in md and "\\u202eevil" in md
     assert not any(line.startswith("| injected") for line in md.splitlines())
     # every row of a table has as many cells as its header
-    table, width = [], None
+    table = []
     for line in md.splitlines() + [""]:
         if line.startswith("|"):
             table.append(_unescaped_pipes(line))
