@@ -242,8 +242,9 @@ def unpack(archive, dest):
                     raise HarnessError("%s: unsafe member %s" % (archive, member.name))
             tar.extractall(dest)
     except tarfile.TarError as e:
-        raise HarnessError("%s is not a dlbench vendor archive (not a tar archive: %s)"
-                           % (archive, e))
+        raise HarnessError("%s is not a dlbench vendor archive (not a tar archive%s)"
+                           % (archive, "" if "could not be opened" in str(e)
+                              else ": " + engine.one_line(e, 200)))
     except (OSError, EOFError) as e:
         raise HarnessError("%s cannot be unpacked: %s" % (archive, getattr(e, "strerror", None)
                                                           or e))

@@ -490,8 +490,10 @@ def _vendor_build(archive):
 def test_vendor_build_of_a_file_that_is_no_archive(tmp_path, no_engine):
     path = tmp_path / "notes.txt"
     path.write_text("not a tar archive at all\n" * 100)
-    line = one_line_error(_vendor_build(str(path)))
-    assert "not a dlbench vendor archive (not a tar archive" in line
+    res = _vendor_build(str(path))
+    line = one_line_error(res)
+    assert line == "Error: %s is not a dlbench vendor archive (not a tar archive)" % path
+    assert res.output.strip() == line
     assert no_engine == []
 
 
