@@ -57,7 +57,7 @@ def _build_recipe(dockerfile, ref, log):
                 log.write(chunk["stream"])
             if "error" in chunk:
                 raise HarnessError("making base image %s from %s failed: %s"
-                                   % (ref, folder, chunk["error"].strip().splitlines()[-1]))
+                                   % (ref, folder, engine.one_line(chunk["error"])))
     except HarnessError:
         raise
     except Exception as e:
@@ -115,9 +115,21 @@ def plan(image, base=None, build_args=None, offline=False, echo=click.echo, log=
     return ctx, args, ctx.digest(args, base_id)
 
 
+def check_declaration(image, tasks_root=None):
+    """Raise one line naming what the image's LABELs lack (catalog.Image.problems): the check
+    `bench` makes before it runs an image, made before a build."""
+    problems = image.problems(tasks_root or paths.tasks_dir())
+    if problems:
+        raise HarnessError("images/%s/Dockerfile: %s: not built (`bench` refuses such an image; "
+                           "see the LABEL table in the README)" % (image.name, "; ".join(problems)))
+
+
 def ensure_built(image, base=None, build_args=None, offline=False, force=False, verbose=False,
                  echo=click.echo, results_root=None):
-    """Reuse the image built from the same context, or build it now."""
+    """Reuse the image built from the same context, or build it now. An image whose Dockerfile
+    lacks a required LABEL (or names adapter files that are not there) is refused before
+    anything is sent: `bench` would refuse the image it made."""
+    check_declaration(image)
     start = time.time()
     ctx, args, digest = plan(image, base, build_args, offline, echo=echo)
     if not force:
@@ -164,7 +176,7 @@ def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
                 if "error" in chunk:
                     log.write("ERROR: %s\n" % chunk["error"])
                     raise HarnessError("building %s failed: %s (full log: %s)"
-                                       % (image.name, chunk["error"].strip().splitlines()[-1],
+                                       % (image.name, engine.one_line(chunk["error"]),
                                           log_path))
                 aux = chunk.get("aux") or {}
                 if "ID" in aux:

@@ -49,6 +49,17 @@ class Needs(object):
                     chosen.append(name)
         return chosen or requirements_txt(self.folder)
 
+    def base_refs(self, build_args=None):
+        """The images the build's FROM lines start from, with the build arguments over the ARG
+        defaults (earlier stages and scratch left out): `FROM ${BASE}` and a literal
+        `FROM debian:bookworm-slim` alike. Without build arguments, .bases: doctor and vendor
+        read the same list."""
+        if not build_args:
+            return list(self.bases)
+        args = OrderedDict(self.args)
+        args.update(build_args)
+        return from_references(self.instructions, args)
+
 
 def read_dockerfile(path, needs):
     """Add what the Dockerfile at path fetches to needs (and keep its reading there)."""
@@ -58,28 +69,34 @@ def read_dockerfile(path, needs):
     needs.args = args
     needs.instructions = catalog.dockerfile_instructions(text)
     needs.python = needs.python or labels.get(catalog.label_key("python")) or None
-    stages = set()
+    needs.bases.extend(r for r in from_references(needs.instructions, args)
+                       if r not in needs.bases)
     for word, rest in needs.instructions:
-        if word == "FROM":
-            words = [w for w in rest.split() if not w.startswith("--")]
-            if not words:
-                continue
-            ref = catalog.substitute_args(words[0], args)
-            if len(words) >= 3 and words[1].lower() == "as":
-                alias = words[2].lower()
-            else:
-                alias = None
-            if ref and ref.lower() not in stages and ref != "scratch" and ref not in needs.bases:
-                needs.bases.append(ref)
-            if alias:
-                stages.add(alias)
-        elif word == "RUN":
+        if word == "RUN":
             for project, version in pip_install_pins(catalog.substitute_args(rest, args)):
                 needs.pins.append((project, version, os.path.basename(path) + " RUN"))
     for key, url in args.items():
         if key.endswith("_URL") and url:
             prefix = key[:-len("_URL")]
             needs.artifacts.append((prefix, url, args.get(prefix + "_SHA256", "") or ""))
+
+
+def from_references(instructions, args):
+    """The image references of the FROM instructions, ${ARG}s resolved from args, in order and
+    once each; a FROM naming an earlier stage (AS name) and scratch are no image to fetch."""
+    refs, stages = [], set()
+    for word, rest in instructions:
+        if word != "FROM":
+            continue
+        words = [w for w in rest.split() if not w.startswith("--")]
+        if not words:
+            continue
+        ref = catalog.substitute_args(words[0], args)
+        if ref and ref.lower() not in stages and ref != "scratch" and ref not in refs:
+            refs.append(ref)
+        if len(words) >= 3 and words[1].lower() == "as":
+            stages.add(words[2].lower())
+    return refs
 
 
 def requirements_txt(folder):

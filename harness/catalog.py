@@ -4,6 +4,7 @@ Nothing is registered by hand: a folder under images/ with a Dockerfile is an im
 name is its CLI name, and its LABELs say which adapter, tasks and devices it has. Folders whose
 name starts with '_' or '.' (images/_base/: recipes for base images) are not benchmark images.
 The Dockerfile is read as text, so listing needs no build and no engine."""
+import json
 import os
 import re
 from collections import OrderedDict
@@ -32,6 +33,30 @@ _ARG_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-
 
 def label_key(short):
     return LABEL_PREFIX + short
+
+
+# An image name is a folder under images/ and the repository part of its Docker tag
+# (dlbench/NAME): lowercase letters and digits, with single . or _, a double _, or dashes
+# between them (Docker's rule for a path component), 128 characters at most.
+_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+
+
+def name_problem(name):
+    """Why `name` cannot be an image name, or None when it can be one."""
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 128:
+        return ("%s is not an image name: lowercase letters and digits, with . _ or - between "
+                "them (a folder under images/)" % (repr(name) if isinstance(name, str)
+                                                   else json.dumps(name)))
+    return None
+
+
+def check_name(name):
+    """Raise HarnessError when `name` cannot be an image name: the one check of names, whether
+    they come from the command line (lookup) or from a file (a vendor archive's manifest)."""
+    problem = name_problem(name)
+    if problem:
+        raise HarnessError(problem)
+    return name
 
 
 def dockerfile_instructions(text):
@@ -189,7 +214,8 @@ class Image(object):
 
     def problems(self, tasks_root=None):
         """What is wrong with the declaration (missing labels, adapter files absent)."""
-        found = [("missing LABEL %s" % label_key(k)) for k in REQUIRED if not self.label(k)]
+        found = [p for p in (name_problem(self.name),) if p]
+        found += [("missing LABEL %s" % label_key(k)) for k in REQUIRED if not self.label(k)]
         bad_devices = [d for d in self.devices if d not in ("cpu", "gpu")]
         if bad_devices:
             found.append("unknown device(s) %s" % ", ".join(bad_devices))
@@ -233,6 +259,8 @@ def discover(images_root=None):
 
 def lookup(names, images_root=None):
     """The images named, in the order given; an unknown name lists the known ones."""
+    for n in names:
+        check_name(n)
     known = OrderedDict((img.name, img) for img in discover(images_root))
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -6,7 +6,8 @@ import sys
 import click
 
 from . import catalog, paths
-from .options import key_value_pairs
+from .errors import HarnessError
+from .options import (SEED, check_seeds, key_value_pairs, memory_limit, writable_dir)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,12 +77,16 @@ def _known_tasks(ctx, param, values):
               help="seconds per run before its container is killed [default: 6 h]")
 @click.option("--epochs", type=click.IntRange(min=1), help="override the reference epochs")
 @click.option("--limit", type=click.IntRange(min=1), help="first N examples of each split")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="random seed of repeat 1 (repeat N: seed + N - 1); 0 .. 2**32-1")
 @click.option("--variant", "variants", multiple=True,
               help="variant to run (repeatable); 'all': every variant each image declares")
-@click.option("--memory", help="container memory limit, e.g. 8g (default: none)")
+@click.option("--memory", callback=memory_limit,
+              help="container memory limit, e.g. 8g: a number with a unit b, k, m or g, at "
+                   "least 6m (default: none)")
 @click.option("-e", "--env", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
-              help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded)")
+              help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded: "
+                   "provenance.user_env of each result)")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="dataset cache [default: ./data or $DLBENCH_DATA]")
 @click.option("--results-dir", type=click.Path(file_okay=False),
@@ -103,6 +108,7 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
     Exit status 1 when any run failed."""
     from . import runner
+    check_seeds(seed, repeat)
     images = catalog.lookup(names)
     opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
                           keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
@@ -110,6 +116,7 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
                           memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
                           base=base, build_args=build_args, offline=offline,
                           ignore_gpu_guard=ignore_gpu_guard)
+    writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     try:
         collected = runner.bench(images, opts, verbose=verbose)
     except KeyboardInterrupt:
@@ -137,7 +144,8 @@ def data_group():
                    "(or $DLBENCH_DATA_MIRROR)")
 def data_fetch(datasets, dest, mirror):
     """Download DATASETS (default: all) and verify their published checksums; a corrupt or
-    partial file is fetched again."""
+    partial file is fetched again (and kept as FILE.bad-<time> once a verified copy replaces
+    it)."""
     from . import datacache
     datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 
@@ -166,7 +174,13 @@ def report(results_dir, out):
         from .report import render_report
     except ImportError as e:
         raise click.ClickException("the report module is not available (%s)" % e)
-    written = render_report(results_dir or paths.results_dir(), out_dir=out)
+    results_dir = results_dir or paths.results_dir()
+    out_dir = writable_dir(out or results_dir, "--out" if out else "report folder")
+    try:
+        written = render_report(results_dir, out_dir=out_dir)
+    except OSError as e:
+        raise HarnessError("cannot write the report into %s: %s"
+                           % (out_dir, e.strerror or e))
     for kind, path in sorted((written or {}).items()):
         click.echo("%s: %s" % (kind, path))
 

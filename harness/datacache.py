@@ -1,7 +1,8 @@
 """The dataset cache: CIFAR-10 and IMDB downloaded once, checked against their published
 checksums, mounted read-only at /data in every container. A file that fails its checksum
 (corrupt, or partial from an interrupted download) is fetched again; downloads go to a .part
-file that becomes the real name only after it checks out."""
+file that becomes the real name only after it checks out, and the file it replaces is kept
+beside it as <file>.bad-<time>: a user's file is never deleted."""
 import hashlib
 import os
 import time
@@ -13,6 +14,7 @@ import click
 
 from . import tls
 from .errors import HarnessError
+from .options import writable_dir
 
 MIRROR_ENV = "DLBENCH_DATA_MIRROR"
 
@@ -90,15 +92,22 @@ def download(url, path, algorithm, echo=click.echo, timeout=60):
 
 
 def fetch_one(dataset, folder, mirror=None, echo=click.echo):
-    """Make folder/<file> a verified copy; returns 'cached' or 'fetched'. Raises HarnessError."""
+    """Make folder/<file> a verified copy; returns 'cached' or 'fetched'. Raises HarnessError.
+
+    A file there that fails its checksum stays where it is while the download runs; only a
+    verified download replaces it, and then it is kept beside it as <file>.bad-<time> (it may
+    be the user's own copy). When the download fails, the file is left as it was."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, dataset.filename)
-    if os.path.isfile(path):
+    replaced = os.path.isfile(path)
+    if replaced:
         if file_checksum(path, dataset.algorithm) == dataset.checksum:
             return "cached"
-        echo("%s: %s fails its %s check (corrupt or partial): fetching it again"
-             % (dataset.name, path, dataset.algorithm))
-        os.remove(path)
+        echo("%s: %s fails its %s check (corrupt or partial): fetching a verified copy; the "
+             "file stays until one arrives, then is kept as %s.bad-<time>"
+             % (dataset.name, path, dataset.algorithm, dataset.filename))
+    kept = ("; %s is left as it was (it fails its %s check)" % (path, dataset.algorithm)
+            if replaced else "")
     url = dataset.url_from(mirror)
     part = path + ".part"
     echo("%s: downloading %s" % (dataset.name, url))
@@ -109,16 +118,31 @@ def fetch_one(dataset, folder, mirror=None, echo=click.echo):
             os.remove(part)
         reason = getattr(e, "reason", None) or e
         raise HarnessError("cannot download %s from %s (%s): check the network or proxy, pass "
-                           "--mirror URL, or copy the file into %s yourself"
-                           % (dataset.filename, url, reason, folder))
+                           "--mirror URL, or copy the file into %s yourself%s"
+                           % (dataset.filename, url, reason, folder, kept))
     if got != dataset.checksum:
         os.remove(part)
         raise HarnessError("%s from %s has %s %s, expected %s (published: %s): the download is "
-                           "corrupt or the mirror serves another file"
+                           "corrupt or the mirror serves another file%s"
                            % (dataset.filename, url, dataset.algorithm, got, dataset.checksum,
-                              dataset.source))
+                              dataset.source, kept))
+    if replaced:
+        aside = _aside(path)
+        os.replace(path, aside)
+        echo("%s: the file that failed its check is kept as %s (delete it when you no longer "
+             "need it)" % (dataset.name, aside))
     os.replace(part, path)
     return "fetched"
+
+
+def _aside(path):
+    """A free name beside path for a file that failed its check: path.bad-<time>[-N]."""
+    base = "%s.bad-%s" % (path, time.strftime("%Y%m%d-%H%M%S"))
+    aside, n = base, 1
+    while os.path.exists(aside):
+        n += 1
+        aside = "%s-%d" % (base, n)
+    return aside
 
 
 def fetch(names, folder, mirror=None, echo=click.echo, datasets=None):
@@ -129,6 +153,7 @@ def fetch(names, folder, mirror=None, echo=click.echo, datasets=None):
     if unknown:
         raise HarnessError("unknown dataset %s; known: %s"
                            % (", ".join(unknown), ", ".join(table)))
+    writable_dir(folder, "data folder")
     first_error = None
     for name in (names or list(table)):
         try:

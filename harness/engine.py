@@ -26,10 +26,44 @@ def client():
     return _client
 
 
-def short_error(e):
-    """An exception as one line for an error message: its last line, 200 characters at most."""
-    text = str(e).strip().splitlines()
-    return (text[-1] if text else type(e).__name__)[:200]
+SHORT_ERROR_LIMIT = 400
+
+
+def short_error(e, limit=SHORT_ERROR_LIMIT):
+    """An exception as one line for an error message, its cause kept.
+
+    The engine's own message where there is one: an APIError's explanation (its str begins
+    with the request URL, which would push the cause out: `400 Client Error for
+    http+docker://localhost/v1.41/containers/<id>/start: Bad Request ("failed to create shim
+    task: ...")`), a BuildError's msg; otherwise the last line of the exception's text. Runs
+    of whitespace become one space; a text over `limit` characters keeps its head and its
+    tail (where the cause usually is), joined by " ... "."""
+    text = None
+    explanation = getattr(e, "explanation", None)
+    if explanation:
+        text = explanation.decode("utf-8", "replace") if isinstance(explanation, bytes) \
+            else str(explanation)
+    elif type(e).__name__ == "BuildError" and getattr(e, "msg", None):
+        text = str(e.msg)
+    elif getattr(e, "response", None) is not None and hasattr(e, "status_code"):
+        # an APIError without an explanation: its status, not the URL
+        response = e.response
+        text = "%s %s" % (getattr(response, "status_code", ""), getattr(response, "reason", ""))
+    if not text or not text.strip():
+        lines = [line for line in str(e).splitlines() if line.strip()]
+        text = lines[-1] if lines else type(e).__name__
+    return one_line(text, limit)
+
+
+def one_line(text, limit=SHORT_ERROR_LIMIT):
+    """text as one line (whitespace runs, newlines included, become one space), at most limit
+    characters: a longer one keeps its head and its tail, joined by " ... "."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    tail = limit - head - 5
+    return text[:head] + " ... " + text[-tail:]
 
 
 _info = None

@@ -23,11 +23,13 @@ import os
 import statistics
 
 import jinja2
+import markupsafe
 
 from . import charts
 from . import frameworks
 from . import paths
 from . import results as results_mod
+from . import safetext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE_PATH = os.path.join(HERE, "data", "reference_2017.json")
@@ -311,6 +313,9 @@ def _prov_lines(row, results_dir):
         ("GPU driver", _sorted_unique(p.get("gpu_driver") for p in prov)),
         ("Docker", _sorted_unique(p.get("docker_version") for p in prov)),
         ("host", _sorted_unique(p.get("host") for p in prov)),
+        ("environment set (-e)", _sorted_unique(
+            " ".join("%s=%s" % kv for kv in sorted(p["user_env"].items()))
+            for p in prov if isinstance(p.get("user_env"), dict))),
         ("data", _sorted_unique("%s: %s" % (e.source, (e.result.get("data") or {}).get("dataset") or "")
                                 for e in es)),
         ("runs", _sorted_unique(e.run_id for e in es)),
@@ -537,6 +542,11 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
                         "†synthetic" if row.synthetic else "",
                         "‡partial" if row.partial else "") if x)
                     out.append({"label": label, "sublabel": sub, "bars": bars})
+        for group in out:  # strings from result files, shown in the SVG: no control characters
+            group["label"], group["sublabel"] = (safetext.visible(group["label"]),
+                                                 safetext.visible(group["sublabel"]))
+            for bar in group["bars"]:
+                bar["tip"] = safetext.visible(bar["tip"])
         return out
 
     result = []
@@ -559,15 +569,25 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
 # ---------------------------------------------------------------- rendering
 
 def _md_cell(value):
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A string from the results as inert Markdown (safetext.markdown): no tag, link, emphasis
+    or table cell can be injected, control characters shown as escapes."""
+    return safetext.markdown(value)
+
+
+def _shown(value):
+    """Every string a template prints: control characters as visible escapes (markup the
+    templates and charts made themselves passes untouched)."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return safetext.visible(value)
+    return value
 
 
 def _environment(autoescape):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=autoescape,
                              trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.StrictUndefined, finalize=_shown)
     env.filters["mdcell"] = _md_cell
+    env.filters["md"] = _md_cell
     return env
 
 

@@ -10,10 +10,11 @@ Layout: results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/{result.json,conta
 events.jsonl}; build logs in results/logs/."""
 import datetime
 import json
+import math
 import os
 
 from . import frameworks, paths
-from . import upgrades
+from . import safetext, upgrades
 
 SCHEMA_VERSION = upgrades.CURRENT  # what the host writes and reads up to (== the schema's const)
 
@@ -93,11 +94,47 @@ def write(result, path):
 
 def read(path):
     """The result in `path` at the current schema version (older versions upgraded, see
-    harness/upgrades.py). Raises OSError, or ValueError when the file is not JSON, not an
-    object, or has no, an unknown or a newer schema_version (upgrades.UpgradeError)."""
+    harness/upgrades.py). Raises OSError, or ValueError when the file is not JSON, holds a
+    non-finite number (NonFinite), is not an object, or has no, an unknown or a newer
+    schema_version (upgrades.UpgradeError)."""
     with open(path) as f:
         doc = json.load(f)
+    refuse_non_finite(doc)
     return upgrades.upgrade(doc)
+
+
+class NonFinite(ValueError):
+    """A result that holds NaN or Infinity: Python's json reads them (NaN, Infinity, 1e999), but
+    they are no JSON numbers and no figure a run can have measured."""
+
+
+def non_finite(doc, where=""):
+    """The places ("timings/images_per_second", "metrics/test_accuracy") where doc holds NaN,
+    Infinity or -Infinity, in document order."""
+    found = []
+    if isinstance(doc, float) and not math.isfinite(doc):
+        found.append((where or "(top)", doc))
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            found.extend(non_finite(value, "%s/%s" % (where, key) if where else str(key)))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            found.extend(non_finite(value, "%s/%d" % (where, i) if where else str(i)))
+    return found
+
+
+def refuse_non_finite(doc):
+    """Raise NonFinite naming where doc holds NaN or Infinity."""
+    found = non_finite(doc)
+    if found:
+        shown = ", ".join("%s is %s" % (w, _json_constant(v)) for w, v in found[:3])
+        raise NonFinite("holds a non-finite number (%s%s): JSON has no NaN or Infinity and a "
+                        "result must not hold one" % (
+                            shown, " and %d more" % (len(found) - 3) if len(found) > 3 else ""))
+
+
+def _json_constant(value):
+    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
 
 
 class Unreadable(ValueError):
@@ -126,6 +163,10 @@ def load(path):
     except ValueError as e:  # bad JSON or bad UTF-8
         raise Unreadable("not JSON: %s" % str(e)[:200])
     task = _task_of(raw)
+    try:
+        refuse_non_finite(raw)
+    except NonFinite as e:
+        raise Unreadable(str(e), task)
     try:
         doc = upgrades.upgrade(raw)
     except upgrades.UpgradeError as e:
@@ -213,5 +254,6 @@ def table(results_root=None):
                                         % (type(e).__name__, e)))
     if len(rows) == 1:
         return []
+    rows = [tuple(safetext.visible(c) for c in r) for r in rows]  # no ESC/CR from a file
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

@@ -217,6 +217,7 @@ def bench(images, opts, echo=click.echo, verbose=False):
             image_obj = engine.client().images.get(built.image_id)
             device = device_for(image, image_obj, opts, echo)
             prov = provenance.for_image(image, image_obj)
+            prov["user_env"] = dict(opts.env)  # every -e KEY=VALUE, names and values
             echo("%s: image %s%s, device %s, results in %s" % (
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
                 _shown(os.path.join(run_root, image.name))))

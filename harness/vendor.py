@@ -36,9 +36,10 @@ import click
 
 from . import buildneeds, catalog, context, engine, paths, pipconf, pkgindex, remote
 from .errors import HarnessError
-from .options import key_value_pairs
+from .options import key_value_pairs, writable_file
 
-FORMAT = 1
+FORMAT = 2  # 2: "bases", every FROM image (1: "base", the ARG BASE image only)
+FORMATS = (1, 2)  # what vendor-build reads
 
 
 def _sha256(path):
@@ -131,28 +132,35 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
     image = catalog.lookup([name])[0]
     build_args = dict(build_args or {})
     needs = buildneeds.image_needs(image.folder)
-    base_ref = build_args.get("BASE") or image.base
-    out = out or os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    # every image the FROM lines start from (`FROM ${BASE}` and a literal `FROM debian:...`
+    # alike): the reading doctor checks, with these build arguments
+    base_refs = needs.base_refs(build_args)
+    if out is None:
+        out = os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
+        writable_file(out, "archive")
+    else:
+        writable_file(out, "-o")
     work = tempfile.mkdtemp(prefix="dlbench-vendor-")
     try:
         manifest = {"format": FORMAT, "image": name, "python": needs.python,
                     "build_args": build_args,
                     "created": datetime.datetime.utcnow().replace(microsecond=0).isoformat()
                     + "Z", "members": {}}
-        # base image
-        if base_ref:
+        # base images
+        os.makedirs(os.path.join(work, "base"))
+        manifest["bases"] = []
+        for i, base_ref in enumerate(base_refs):
             try:
                 base = engine.client().images.get(base_ref)
             except Exception:
                 raise HarnessError("base image %s is not in the local engine: build or pull it "
                                    "first (`dlbench build %s` does)" % (base_ref, name))
-            os.makedirs(os.path.join(work, "base"))
             echo("  docker save %s" % base_ref)
-            with open(os.path.join(work, "base", "image.tar"), "wb") as f:
+            rel = "base/image.tar" if i == 0 else "base/image-%d.tar" % (i + 1)
+            with open(os.path.join(work, rel), "wb") as f:
                 for chunk in base.save(named=base_ref):
                     f.write(chunk)
-            manifest["base"] = {"ref": base_ref, "id": base.id, "file": "base/image.tar"}
+            manifest["bases"].append({"ref": base_ref, "id": base.id, "file": rel})
         # The built image, as a layer cache for the steps before the pip settings: its
         # distribution-package layers (apt-get) then need no network either. The steps from
         # `COPY _dlbench/` on differ in the offline context (no index) and run again offline.
@@ -167,6 +175,7 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
             cache_tag = "dlbench-vendor/%s:cache" % name
             built.tag(cache_tag)
             built = engine.client().images.get(cache_tag)
+            os.makedirs(os.path.join(work, "base"), exist_ok=True)
             with open(os.path.join(work, "base", "cache.tar"), "wb") as f:
                 for chunk in built.save(named=cache_tag):
                     f.write(chunk)
@@ -202,33 +211,52 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
                 manifest["members"][rel] = {"sha256": _sha256(path),
                                             "size": os.path.getsize(path)}
         tmp_out = out + ".part"
-        with tarfile.open(tmp_out, "w") as tar:
-            data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            info = tarfile.TarInfo("manifest.json")
-            info.size = len(data_bytes)
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(data_bytes))
-            for rel in sorted(manifest["members"]):
-                tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
-        os.replace(tmp_out, out)
+        try:
+            with tarfile.open(tmp_out, "w") as tar:
+                data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+                info = tarfile.TarInfo("manifest.json")
+                info.size = len(data_bytes)
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data_bytes))
+                for rel in sorted(manifest["members"]):
+                    tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
+            os.replace(tmp_out, out)
+        except OSError as e:
+            if os.path.exists(tmp_out):
+                os.remove(tmp_out)
+            raise HarnessError("cannot write %s: %s" % (out, e.strerror or e))
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def unpack(archive, dest):
-    """Extract and verify every member against manifest.json; returns the manifest."""
-    with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            if member.name.startswith("/") or ".." in member.name.split("/") or \
-                    not (member.isfile() or member.isdir()):
-                raise HarnessError("%s: unsafe member %s" % (archive, member.name))
-        tar.extractall(dest)
+    """Extract and verify every member against manifest.json (check_manifest); returns the
+    manifest. Raises HarnessError (one line) for a file that is no tar archive, an unsafe
+    member, a missing or malformed manifest, a member that is missing, changed or unlisted."""
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.name.startswith("/") or ".." in member.name.split("/") or \
+                        not (member.isfile() or member.isdir()):
+                    raise HarnessError("%s: unsafe member %s" % (archive, member.name))
+            tar.extractall(dest)
+    except tarfile.TarError as e:
+        raise HarnessError("%s is not a dlbench vendor archive (not a tar archive%s)"
+                           % (archive, "" if "could not be opened" in str(e)
+                              else ": " + engine.one_line(e, 200)))
+    except (OSError, EOFError) as e:
+        raise HarnessError("%s cannot be unpacked: %s" % (archive, getattr(e, "strerror", None)
+                                                          or e))
     path = os.path.join(dest, "manifest.json")
     if not os.path.isfile(path):
         raise HarnessError("%s has no manifest.json: not a dlbench vendor archive" % archive)
-    with open(path) as f:
-        manifest = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except ValueError as e:
+        raise HarnessError("%s: manifest.json is not JSON (%s)" % (archive, e))
+    manifest = check_manifest(manifest, archive)
     for rel, meta in manifest["members"].items():
         full = os.path.join(dest, rel)
         if not os.path.isfile(full) or _sha256(full) != meta["sha256"]:
@@ -237,6 +265,63 @@ def unpack(archive, dest):
     for rel in _files(dest):
         if rel != "manifest.json" and rel not in manifest["members"]:
             raise HarnessError("%s: member %s is not in the manifest" % (archive, rel))
+    return manifest
+
+
+def _safe_member(rel):
+    """A member path that stays inside the archive: relative, no '..', no empty parts."""
+    parts = rel.split("/") if isinstance(rel, str) else []
+    return bool(parts) and not rel.startswith("/") and "\\" not in rel and \
+        all(p not in ("", ".", "..") for p in parts)
+
+
+def check_manifest(manifest, archive):
+    """The manifest of a vendor archive, every field vendor-build uses checked before anything
+    is read through it: the image name as strictly as on the command line (catalog.check_name:
+    `"image": "../../../etc"` is refused, never a path), member paths inside the archive, the
+    files it names among the members, build arguments as strings. Returns it with "bases" (a
+    format 1 archive's "base" becomes a list of one)."""
+    def bad(why):
+        raise HarnessError("%s: manifest.json %s" % (archive, why))
+
+    if not isinstance(manifest, dict):
+        bad("is not a JSON object")
+    if manifest.get("format") not in FORMATS:
+        bad("has format %s; this dlbench reads format %s" % (
+            json.dumps(manifest.get("format")), " or ".join(str(f) for f in FORMATS)))
+    try:
+        catalog.check_name(manifest.get("image"))
+    except HarnessError as e:
+        bad("image: %s" % e.message)
+    members = manifest.get("members")
+    if not isinstance(members, dict):
+        bad("has no members table")
+    for rel, meta in members.items():
+        if not _safe_member(rel):
+            bad("lists the member %r, a path outside the archive" % rel)
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+            bad("gives member %s no sha256" % rel)
+    dockerfile = "image/%s/Dockerfile" % manifest["image"]
+    if dockerfile not in members:
+        bad("lists no %s" % dockerfile)
+    args = manifest.get("build_args") or {}
+    if not isinstance(args, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                             for k, v in args.items()):
+        bad("has build_args that are not KEY: \"VALUE\" strings")
+    bases = manifest.get("bases")
+    if bases is None:
+        bases = [manifest["base"]] if manifest.get("base") else []
+    if not isinstance(bases, list):
+        bad("has bases that are not a list")
+    for entry in bases + ([manifest["cache"]] if manifest.get("cache") else []):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry.get(k)
+                                                  for k in ("ref", "id", "file")):
+            bad("has a base image entry without ref, id and file: %s" % json.dumps(entry)[:100])
+        if entry["file"] not in members:
+            bad("names %s, which is not among its members" % entry["file"])
+        if any(c.isspace() for c in entry["ref"]) or entry["ref"].startswith("-"):
+            bad("names the image reference %r" % entry["ref"])
+    manifest["bases"] = bases
     return manifest
 
 
@@ -275,9 +360,14 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
     try:
         manifest = unpack(archive, work)
         name = manifest["image"]
+        image = catalog.load_image(os.path.join(work, "image", name))
+        problems = image.problems()
+        if problems:
+            raise HarnessError("%s: image/%s/Dockerfile: %s" % (archive, name,
+                                                                "; ".join(problems)))
         client = engine.client()
-        base = manifest.get("base")
-        if base:
+        bases = manifest["bases"]
+        for base in bases:
             with open(os.path.join(work, base["file"]), "rb") as f:
                 loaded = client.images.load(f)
             echo("  loaded base %s (%s)" % (base["ref"], ", ".join(
@@ -289,34 +379,41 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
                 client.images.load(f)
             cache_from = [cache["ref"]]
             echo("  loaded layer cache %s" % cache["ref"])
-        image = catalog.load_image(os.path.join(work, "image", name))
         ctx = VendoredContext(image, os.path.join(work, "wheels"), os.path.join(work, "artifacts"))
         args = dict(manifest.get("build_args") or {})
-        if base:
-            args.setdefault("BASE", base["ref"])
-        labels = {catalog.CONTEXT_HASH_LABEL: ctx.digest(args, base and base["id"]),
+        if bases and "BASE" in image.args:
+            args.setdefault("BASE", bases[0]["ref"])
+        base_ids = ",".join(b["id"] for b in bases) or None
+        labels = {catalog.CONTEXT_HASH_LABEL: ctx.digest(args, base_ids),
                   catalog.IMAGE_NAME_LABEL: name,
                   catalog.LABEL_PREFIX + "vendor-archive": os.path.basename(archive)}
         start = time.time()
         image_id, last = None, ""
         with ctx.tarfile() as tar:
-            stream = client.api.build(fileobj=tar, custom_context=True, tag=tag or image.tag,
-                                      buildargs=args, labels=labels, rm=True, forcerm=True,
-                                      pull=False, decode=True, network_mode=network_mode,
-                                      cache_from=cache_from or None)
-            for chunk in stream:
-                if "stream" in chunk:
-                    for line in chunk["stream"].splitlines():
-                        if line.strip():
-                            last = line.strip()
-                            if verbose or last.startswith("Step "):
-                                echo("  [%s] %s" % (name, last[:150]))
-                if "error" in chunk:
-                    raise HarnessError("offline build of %s failed: %s (last: %s)" % (
-                        name, chunk["error"].strip().splitlines()[-1], last[:200]))
-                aux = chunk.get("aux") or {}
-                if "ID" in aux:
-                    image_id = aux["ID"]
+            try:
+                stream = client.api.build(fileobj=tar, custom_context=True,
+                                          tag=tag or image.tag, buildargs=args, labels=labels,
+                                          rm=True, forcerm=True, pull=False, decode=True,
+                                          network_mode=network_mode,
+                                          cache_from=cache_from or None)
+                for chunk in stream:
+                    if "stream" in chunk:
+                        for line in chunk["stream"].splitlines():
+                            if line.strip():
+                                last = line.strip()
+                                if verbose or last.startswith("Step "):
+                                    echo("  [%s] %s" % (name, last[:150]))
+                    if "error" in chunk:
+                        raise HarnessError("offline build of %s failed: %s (last: %s)" % (
+                            name, engine.one_line(chunk["error"]), last[:200]))
+                    aux = chunk.get("aux") or {}
+                    if "ID" in aux:
+                        image_id = aux["ID"]
+            except HarnessError:
+                raise
+            except Exception as e:  # the engine refused the build (a Dockerfile parse error)
+                raise HarnessError("offline build of %s failed: %s"
+                                   % (name, engine.short_error(e)))
         took = time.time() - start
         if image_id is None:
             try:

@@ -327,7 +327,7 @@ def test_escaping(tmp_path):
     page = open(written["html"]).read()
     assert "<b>boom</b>" not in page and "&lt;b&gt;boom&lt;/b&gt; | pipe" in page
     md = open(written["md"]).read()
-    assert "<b>boom</b> \\| pipe" in md
+    assert "<b>boom</b>" not in md and "&lt;b&gt;boom&lt;/b&gt; \\| pipe" in md
 
 
 def test_empty_results_folder_still_shows_the_reference(tmp_path):
