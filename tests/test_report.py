@@ -405,3 +405,15 @@ def test_reference_file_facts():
     assert re.match(r"^[0-9a-f]{40}$", src["commit_read"])
     assert "CUDA 8.0.61" in src["environment"] and "cuDNN 6.0.21" in src["environment"]
     assert json.dumps(ref)  # plain JSON, loadable without extra dependencies
+
+
+def test_training_time_is_the_2017_style_cell_time():
+    """The figure beside the 2017 one is what the notebooks' %%time measured (cell_seconds),
+    not the steady state; results written before cell_seconds existed keep train_seconds."""
+    r = {"task": "cnn", "timings": {"train_seconds": 50.0, "cell_seconds": 53.5}}
+    assert report.primary_value(r) == 53.5
+    assert report.primary_value({"task": "rnn", "timings": {"train_seconds": 20.0}}) == 20.0
+    assert report.primary_value({"task": "inference", "timings": {
+        "seconds_per_1000_images": 3.0, "cell_seconds": None}}) == 3.0
+    ref = report.load_reference()
+    assert "cell time" in ref["tasks"]["cnn"]["unit_label"]
