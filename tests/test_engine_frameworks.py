@@ -76,6 +76,11 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
         assert settings["variant_env"] == fw.variant(r["variant"])["env"]
         if img.adapter == "keras3":
             assert settings["backend"] == r["variant"].replace("-tuned", "")
+        precision = settings["precision"]  # true fp32 pinned, and recorded
+        assert precision["dtype"] == "float32", precision
+        assert not any(precision.get(k) for k in ("tf32", "cudnn_tf32", "matmul_tf32"))
+        assert precision.get("jax_default_matmul_precision", "highest") == "highest"
+        assert precision.get("float32_matmul_precision", "highest") == "highest"
         if settings["variant_env"].get("TF_ENABLE_ONEDNN_OPTS") == "1":
             assert settings["onednn"] is True, settings  # TensorFlow's oneDNN kernels: on
         if r["task"] == "cnn":

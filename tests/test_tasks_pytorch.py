@@ -47,6 +47,9 @@ def test_cnn_real_format_data(tmp_path):
     assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0
     assert r["env"]["framework_version"] == torch.__version__
     assert r["env"]["settings"]["OMP_NUM_THREADS"] == "2"
+    precision = r["env"]["adapter_settings"]["precision"]  # true fp32, recorded (no TF32)
+    assert precision == {"dtype": "float32", "cudnn_tf32": False, "matmul_tf32": False,
+                         "float32_matmul_precision": "highest"}
     assert [e["event"] for e in events] == ["start", "epoch", "epoch", "end"]
     assert events[1]["epoch"] == 1 and events[1]["loss"] > 0
 

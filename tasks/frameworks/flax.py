@@ -45,4 +45,8 @@ def init(device, seed, variant):
         jax.config.update("jax_default_device", jax.devices("cpu")[0])
     DEVICE["gpu"] = device == "gpu"
     DEVICE["seed"] = seed
-    return {"jit": "jax.jit"}
+    # true fp32 (XLA's default fp32 matmul precision on Ampere and newer GPUs is TF32-like)
+    jax.config.update("jax_default_matmul_precision", "highest")
+    return {"jit": "jax.jit", "precision": {
+        "dtype": "float32",
+        "jax_default_matmul_precision": jax.config.jax_default_matmul_precision}}

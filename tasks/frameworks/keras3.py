@@ -20,6 +20,8 @@ VARIANTS = [
     {"name": "torch", "doc": "PyTorch backend", "env": {"KERAS_BACKEND": "torch"}, "row": None},
 ]
 DEVICE = {"gpu": False}
+# what could switch oneDNN to bf16 fast math on the CPU (unset: strict fp32), recorded as set
+FPMATH_ENV = ("ONEDNN_DEFAULT_FPMATH_MODE", "TF_SET_ONEDNN_FPMATH_MODE")
 keras = None
 
 
@@ -76,4 +78,28 @@ def init(device, seed, variant):
                            "jax[cpu], torch+cpu); use --device cpu")
     keras.utils.set_random_seed(seed)
     return {"backend": keras.backend.backend(), "onednn": onednn,
-            "image_data_format": keras.config.image_data_format()}
+            "image_data_format": keras.config.image_data_format(), "precision": _true_fp32()}
+
+
+def _true_fp32():
+    """Pin true fp32 on the active backend, as the 2017 K80/P100 ran (no TF32): each backend's
+    own switch (TensorFlow, JAX and PyTorch use TF32 on Ampere and newer GPUs by default).
+    Returns what is in effect."""
+    backend = keras.backend.backend()
+    info = {"dtype": keras.config.floatx(), "policy": keras.config.dtype_policy().name}
+    if backend == "tensorflow":
+        import tensorflow as tf
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        info["tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
+        info["onednn_fpmath_env"] = dict((k, os.environ.get(k)) for k in FPMATH_ENV)
+    elif backend == "jax":
+        import jax
+        jax.config.update("jax_default_matmul_precision", "highest")
+        info["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+    elif backend == "torch":
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+        info["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    return info

@@ -51,4 +51,22 @@ def init(device, seed, variant):
     DEVICE["channels_last"] = variant == "tuned"
     if DEVICE["channels_last"] and not hasattr(torch, "channels_last"):
         raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
-    return {"memory_format": "channels_last" if DEVICE["channels_last"] else "contiguous"}
+    return {"memory_format": "channels_last" if DEVICE["channels_last"] else "contiguous",
+            "precision": _true_fp32()}
+
+
+def _true_fp32():
+    """Pin true fp32, as the 2017 K80/P100 ran (they have no TF32): on Ampere and newer GPUs
+    PyTorch lets cuDNN convolutions use TF32 by default. Returns what is in effect."""
+    cuda_matmul = getattr(getattr(torch.backends, "cuda", None), "matmul", None)
+    if cuda_matmul is not None and hasattr(cuda_matmul, "allow_tf32"):  # PyTorch >= 1.7
+        cuda_matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    if hasattr(torch, "set_float32_matmul_precision"):  # PyTorch >= 1.12 (CPU and GPU)
+        torch.set_float32_matmul_precision("highest")
+    return {"dtype": "float32",
+            "cudnn_tf32": getattr(torch.backends.cudnn, "allow_tf32", False),
+            "matmul_tf32": getattr(cuda_matmul, "allow_tf32", False),
+            "float32_matmul_precision": (torch.get_float32_matmul_precision()
+                                         if hasattr(torch, "get_float32_matmul_precision")
+                                         else "highest")}

@@ -3,6 +3,8 @@
 The host imports this module to discover the framework without TensorFlow installed:
 tensorflow is imported by load(), which run.py calls after the variant's environment is set.
 """
+import os
+
 NAME = "tensorflow"
 PACKAGES = ("tensorflow",)
 # tuned: TensorFlow's oneDNN CPU kernels, read when tensorflow is imported. TF >= 2.9 turns them
@@ -15,6 +17,8 @@ VARIANTS = [
      "env": {"TF_ENABLE_ONEDNN_OPTS": "1"}, "row": "Tensorflow"},
 ]
 DEVICE = {"gpu": False}
+# what could switch oneDNN to bf16 fast math on the CPU (unset: strict fp32), recorded as set
+FPMATH_ENV = ("ONEDNN_DEFAULT_FPMATH_MODE", "TF_SET_ONEDNN_FPMATH_MODE")
 tf = None
 
 
@@ -64,4 +68,14 @@ def init(device, seed, variant):
                            "was set; run it through run.py")
     tf.random.set_seed(seed)
     DEVICE["gpu"] = device == "gpu"
-    return {"onednn": onednn}
+    return {"onednn": onednn, "precision": _true_fp32()}
+
+
+def _true_fp32():
+    """Pin true fp32, as the 2017 K80/P100 ran: TensorFlow >= 2.4 uses TF32 on Ampere and newer
+    GPUs by default. On the CPU, oneDNN's bf16 fast math stays off unless one of FPMATH_ENV asks
+    for it (recorded). Returns what is in effect."""
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    return {"dtype": "float32",
+            "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "onednn_fpmath_env": dict((k, os.environ.get(k)) for k in FPMATH_ENV)}
