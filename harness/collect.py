@@ -12,7 +12,7 @@ dir, result_path, log_path, events_path and container_args()."""
 import os
 import time
 
-from . import containers, engine, progress, results
+from . import containers, engine, hardening, progress, results
 from .errors import HarnessError
 
 
@@ -101,6 +101,7 @@ def record(run, result, wall, container_seconds=None):
     """Validate, add provenance, write run.result_path; returns what was written. A result that
     breaks the schema is replaced by a failed one (the container's file is kept beside it as
     result.json.invalid)."""
+    hardening.reclaim_results_dir(run.dir)  # the container is done: its folder is ours again
     problems = results.validate(result)
     if problems:
         if os.path.isfile(run.result_path):

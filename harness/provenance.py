@@ -5,7 +5,7 @@ import hashlib
 import os
 import socket
 
-from . import engine
+from . import engine, hardening
 
 
 def cache_dir():
@@ -19,17 +19,17 @@ def dockerfile_sha256(path):
 
 
 def pip_freeze(image_id):
-    """`python3 -m pip freeze --all` inside the image (no network), cached by image id."""
+    """`python3 -m pip freeze --all` inside the image, cached by image id; the container gets the
+    settings of every dlbench container (harness/hardening.py: no network, no capabilities, ...)."""
     cache = os.path.join(cache_dir(), "pip-freeze", image_id.replace(":", "_") + ".txt")
     if os.path.isfile(cache):
         with open(cache) as f:
             return [line for line in f.read().splitlines() if line]
+    args = hardening.settings(environment={"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     try:
         out = engine.client().containers.run(
             image_id, ["python3", "-m", "pip", "freeze", "--all"], remove=True,
-            network_mode="none", user="%d:%d" % (os.getuid(), os.getgid()),
-            environment={"PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": "/tmp"},
-            stdout=True, stderr=False)
+            stdout=True, stderr=False, **args)
     except Exception as e:
         return ["# pip freeze failed: %s" % engine.short_error(e)]
     lines = [line for line in out.decode("utf-8", "replace").splitlines() if line]

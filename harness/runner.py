@@ -1,6 +1,7 @@
 """`dlbench bench`: one container per (image, task, variant, repeat), each with the tasks mounted
 read-only at /tasks, the data cache read-only at /data, its own results folder writable at
-/results, no network, the invoking user's uid, a timeout; its output streamed to a progress
+/results, no network, the hardening of harness/hardening.py (an unprivileged uid, no
+capabilities, a read-only root, pids and log limits), a timeout; its output streamed to a progress
 display and saved; its result collected, validated against the schema and given provenance.
 A run that dies without a result (killed, timed out, out of memory) still gets one (failed).
 
@@ -15,7 +16,7 @@ import uuid
 import click
 
 from . import (build, catalog, collect, containers, datacache, engine, frameworks,
-               gpu_guard, paths, provenance)
+               gpu_guard, hardening, paths, provenance)
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -156,16 +157,20 @@ class Run(object):
         return cmd
 
     def container_args(self):
+        """The container's arguments: hardening.settings() (user, no capabilities, read-only
+        root with a tmpfs at /tmp, pids and log limits, no network) plus this run's image,
+        command, mounts and labels. Hands the results folder to the container's user when
+        that is not the caller (hardening.prepare_results_dir)."""
         o = self.opts
         volumes = {paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
                    self.dir: {"bind": "/results", "mode": "rw"}}
         if os.path.isdir(o.data_dir):
             volumes[o.data_dir] = {"bind": "/data", "mode": "ro"}
-        args = dict(
+        args = hardening.settings(environment=o.env)
+        args.update(
             image=self.image_obj.id, command=self.command(), detach=True,
             name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),
-            network_mode="none", user="%d:%d" % (os.getuid(), os.getgid()),
-            volumes=volumes, environment=dict(o.env), working_dir="/tmp",
+            volumes=volumes,
             labels={catalog.RUN_LABEL: o.run_id, catalog.IMAGE_NAME_LABEL: self.image.name,
                     catalog.TASK_LABEL: self.task},
         )
@@ -174,6 +179,7 @@ class Run(object):
         if o.memory:
             args["mem_limit"] = o.memory
             args["memswap_limit"] = o.memory  # no swap: an over-limit run is killed, not slowed
+        hardening.prepare_results_dir(self.dir, args["user"])
         return args
 
 

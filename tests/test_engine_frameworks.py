@@ -6,7 +6,10 @@ other Keras backends' RNN and inference runs would cost about two CI minutes mor
 here), check the results. Each image's CNN, on every variant, must also learn a real-format
 CIFAR-10 tarball whose labels are visible in the pixels (50 SGD steps, measured here to reach
 test accuracy 1.0 in every framework; chance is 0.1): a speed figure from a model that cannot
-learn means nothing. Needs an engine."""
+learn means nothing. Every run gets the hardened container of harness/hardening.py (no
+capabilities, read-only root with a tmpfs at /tmp, pids and log limits, an unprivileged uid):
+these runs are the check that every image's tasks work under it, and that the files they leave
+belong to the caller. Needs an engine."""
 import glob
 import os
 
@@ -63,6 +66,7 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
         assert res.exit_code == 0, res.output
         expected += [(task, v) for v in variants]
     assert sorted((r["task"], r["variant"]) for r in found) == sorted(expected)
+    assert_owned_by_caller(out)
     for r in found:
         assert results.validate(r) == [], (r["task"], r["variant"])
         assert r["status"] == "ok" and r["data"]["source"] == "synthetic", r.get("reason")
@@ -92,6 +96,16 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
         else:
             assert r["model"]["parameters"] == 23508032
             assert r["metrics"]["features"] == 2048
+
+
+def assert_owned_by_caller(folder):
+    """Every folder and file a bench left is the caller's, also when the container ran as
+    nobody (a root caller: hardening.prepare_results_dir / reclaim_results_dir)."""
+    me = (os.getuid(), os.getgid())
+    for path, dirs, files in os.walk(str(folder)):
+        for p in [path] + [os.path.join(path, n) for n in dirs + files]:
+            st = os.lstat(p)
+            assert (st.st_uid, st.st_gid) == me, p
 
 
 def test_unknown_variant_is_refused_before_running(image, tmp_path):
