@@ -6,7 +6,7 @@ caller's uid), plus a `<image>-gpu` service in the `gpu` profile with the GPU re
 """
 import sys
 
-from . import catalog
+from . import catalog, hardening
 
 HEADER = """\
 # Generated from images/*/Dockerfile by `make compose.yaml` (python -m harness.compose); not
@@ -21,15 +21,7 @@ HEADER = """\
 #   docker-compose --profile gpu run --rm pytorch-2.13-gpu python3 /tasks/run.py ... --device gpu
 # Results land in ${DLBENCH_OUT:-./results/compose}; data comes from ${DLBENCH_DATA:-./data}.
 
-x-dlbench-run: &run
-  network_mode: none
-  user: "${DLBENCH_UID:-0}:${DLBENCH_GID:-0}"
-  working_dir: /tmp
-  volumes:
-    - ./tasks:/tasks:ro
-    - ${DLBENCH_DATA:-./data}:/data:ro
-    - ${DLBENCH_OUT:-./results/compose}:/results
-
+{run_anchor}
 x-dlbench-gpu: &gpu
   deploy:
     resources:
@@ -43,9 +35,32 @@ services:
 """
 
 
+def run_anchor():
+    """The x-dlbench-run anchor: the mounts `bench` gives and the container settings of
+    harness/hardening.py (the same dict, so the two cannot drift apart)."""
+    h = hardening.settings()
+    lines = ["x-dlbench-run: &run",
+             "  network_mode: %s" % h["network_mode"],
+             '  user: "${DLBENCH_UID:-%d}:${DLBENCH_GID:-%d}"' % hardening.NOBODY,
+             "  working_dir: %s" % h["working_dir"],
+             "  read_only: %s" % ("true" if h["read_only"] else "false"),
+             "  cap_drop: [%s]" % ", ".join(h["cap_drop"]),
+             "  security_opt: [%s]" % ", ".join(h["security_opt"]),
+             "  pids_limit: %d" % h["pids_limit"],
+             "  tmpfs:"]
+    lines += ["    - %s:%s" % (path, opts) for path, opts in sorted(h["tmpfs"].items())]
+    lines += ["  environment:"]
+    lines += ["    %s: %s" % (k, v) for k, v in sorted(h["environment"].items())]
+    lines += ["  logging:", "    driver: %s" % h["log_config"]["type"], "    options:"]
+    lines += ['      %s: "%s"' % (k, v) for k, v in sorted(h["log_config"]["config"].items())]
+    lines += ["  volumes:", "    - ./tasks:/tasks:ro", "    - ${DLBENCH_DATA:-./data}:/data:ro",
+              "    - ${DLBENCH_OUT:-./results/compose}:/results"]
+    return "\n".join(lines) + "\n"
+
+
 def render(images=None):
     images = catalog.discover() if images is None else images
-    out = [HEADER]
+    out = [HEADER.replace("{run_anchor}", run_anchor())]
     for img in images:
         out.append("  %s:\n    <<: *run\n    image: %s\n" % (img.name, img.tag))
         if "gpu" in img.devices:

@@ -34,3 +34,16 @@ def test_docker_compose_accepts_it(tmp_path):
                   "gpu", "config", "-q"]):
         res = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stderr
+
+
+def test_services_get_the_hardened_settings_bench_gives():
+    from harness import hardening
+    text = compose.render()
+    h = hardening.settings()
+    assert "  read_only: true\n" in text and "  cap_drop: [ALL]\n" in text
+    assert "  security_opt: [no-new-privileges]\n" in text
+    assert "  pids_limit: %d\n" % h["pids_limit"] in text
+    for path, opts in h["tmpfs"].items():
+        assert "    - %s:%s\n" % (path, opts) in text
+    assert '      max-size: "%s"\n' % h["log_config"]["config"]["max-size"] in text
+    assert '"${DLBENCH_UID:-65534}:${DLBENCH_GID:-65534}"' in text  # never root by default
