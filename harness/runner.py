@@ -7,7 +7,8 @@ A run that dies without a result (killed, timed out, out of memory) still gets o
 This module is the orchestration: the options, the checks before anything runs, the device of
 each image (and the GPU guard), the runs and their order. One run's container, from start to
 written result.json, is harness/collect.py; the container lifecycle (tracking, following the
-output, waiting, killing) is harness/containers.py."""
+output, waiting, killing) is harness/containers.py; the stop signals (Ctrl-C, SIGTERM, SIGHUP)
+are harness/signals.py."""
 import os
 import time
 import uuid
@@ -15,7 +16,7 @@ import uuid
 import click
 
 from . import (build, catalog, collect, containers, datacache, engine, frameworks,
-               gpu_guard, paths, provenance)
+               gpu_guard, paths, provenance, signals)
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -232,6 +233,6 @@ def bench(images, opts, echo=click.echo, verbose=False):
                             if not opts.keep_going:
                                 return collected
     finally:
-        with containers.sigint_ignored():
+        with signals.held():
             tracker.remove_all()
     return collected

@@ -9,7 +9,7 @@ import types
 import pytest
 
 from fakes import FakeContainer, FakeEngine
-from harness import catalog, collect, containers, engine, progress, results, runner
+from harness import catalog, collect, containers, engine, progress, results, runner, signals
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
            "device": "cpu"},
@@ -192,7 +192,7 @@ def test_ctrl_c_kills_removes_writes_interrupted_and_reraises(tmp_path, monkeypa
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         collect.run_container(run, tracker, lambda *a, **k: None)
-    assert signal.getsignal(signal.SIGINT) is before  # the cleanup's SIG_IGN is undone
+    assert signal.getsignal(signal.SIGINT) is before  # the cleanup's handlers are undone
     assert c.killed and c.removed and tracker.containers == []
     r = results.read(run.result_path)
     assert results.validate(r) == []
@@ -207,3 +207,112 @@ def test_container_args_carry_the_catalog_labels(tmp_path, monkeypatch):
                               catalog.IMAGE_NAME_LABEL: "pytorch-2.13",
                               catalog.TASK_LABEL: "cnn"}
     assert args["network_mode"] == "none" and "device_requests" not in args
+
+
+def test_a_start_failure_leaves_a_failed_result_and_removes_the_container(tmp_path,
+                                                                           monkeypatch):
+    """The container is made, tracked, then started: a start the engine refuses (here its
+    command cannot be found) leaves no container in state Created, and the engine's own words
+    in the result."""
+    class APIError(Exception):
+        explanation = ('failed to create task for container: failed to create shim task: OCI '
+                       'runtime create failed: runc create failed: unable to start container '
+                       'process: exec: "python3": executable file not found in $PATH: unknown')
+
+    c = FakeContainer(OUTPUT, start_error=APIError("500 Server Error for http+docker://local"
+                                                   "host/v1.41/containers/x/start"))
+    result, run, _, tracker = execute(tmp_path, monkeypatch, c, writes=OK)
+    r = failed(run, result, "could not start the container: failed to create task")
+    assert 'exec: "python3": executable file not found in $PATH' in r["reason"]
+    assert r["exit_code"] is None
+    assert c.removed and tracker.containers == [] and not c.started
+    assert not os.path.exists(run.log_path)  # it never ran: nothing followed
+
+
+class Signalling(FakeContainer):
+    """Sends `sig` to this process from inside the engine call named `at`."""
+
+    def __init__(self, sig, at, **kw):
+        FakeContainer.__init__(self, OUTPUT, **kw)
+        self.sig, self.at = sig, at
+
+    def _maybe(self, where):
+        if where == self.at and self.sig is not None:
+            sig, self.sig = self.sig, None
+            os.kill(os.getpid(), sig)
+            time_sleep(0.05)
+
+    def wait(self, timeout=None):
+        self._maybe("wait")
+        return FakeContainer.wait(self, timeout)
+
+    def reload(self):
+        FakeContainer.reload(self)
+        if self.waits:  # the host saw it exit
+            self._maybe("reload after its exit")
+
+
+def time_sleep(s):
+    import time
+    time.sleep(s)
+
+
+@pytest.mark.parametrize("sig,reason,code", [
+    (signal.SIGTERM, "terminated (SIGTERM)", 143),
+    (signal.SIGHUP, "terminated (SIGHUP)", 129),
+    (signal.SIGINT, "interrupted (Ctrl-C)", 130),
+])
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_signal_while_the_container_runs(tmp_path, monkeypatch, sig, reason, code):
+    c = Signalling(sig, "wait", hang=True)
+    fake = FakeEngine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path, timeout=20), containers.Tracker()  # lost: fail, not hang
+    with signals.handled():
+        with pytest.raises(KeyboardInterrupt) as caught:
+            collect.run_container(run, tracker, lambda *a, **k: None)
+    assert signals.signum_of(caught.value) == sig
+    assert c.killed and c.removed and tracker.containers == []
+    r = results.read(run.result_path)
+    assert results.validate(r) == [] and r["provenance"]["run_id"] == run.opts.run_id
+    assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == code
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_while_the_engine_makes_the_container_still_removes_it(tmp_path, monkeypatch):
+    """SIGTERM inside the engine's create call: the container it made is tracked first, then
+    the stop acts (before, it could be made and never known)."""
+    c = FakeContainer(OUTPUT, hang=True)
+
+    class Engine(FakeEngine):
+        def create(self, **args):
+            made = FakeEngine.create(self, **args)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time_sleep(0.05)
+            return made
+
+    fake = Engine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path, timeout=20), containers.Tracker()
+    with signals.handled():
+        with pytest.raises(signals.Stopped):
+            collect.run_container(run, tracker, lambda *a, **k: None)
+    assert c.removed and not c.started and tracker.containers == []
+    assert results.read(run.result_path)["reason"] == "terminated (SIGTERM)"
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_after_the_run_ended_keeps_its_result(tmp_path, monkeypatch):
+    """The container has exited with its result: a SIGTERM now waits until that result is
+    collected (with the host's provenance), then stops the bench."""
+    c = Signalling(signal.SIGTERM, "reload after its exit", exit_code=0)
+    fake = FakeEngine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path), containers.Tracker()
+    with signals.handled():
+        with pytest.raises(signals.Stopped):
+            collect.run_container(run, tracker, lambda *a, **k: None)
+    r = results.read(run.result_path)
+    assert r["status"] == "ok" and r["metrics"]["test_accuracy"] == 0.5
+    assert r["provenance"]["run_id"] == run.opts.run_id
+    assert c.removed and tracker.containers == []
