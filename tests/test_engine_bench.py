@@ -220,7 +220,7 @@ def test_stop_signal_stops_and_removes_the_container(built_image, engine, tmp_pa
     assert "Traceback" not in output
     assert reason in output  # "terminated (SIGTERM): containers removed; results so far in"
     assert leftover_containers(engine, run_id) == []
-    r = results.read(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
+    r = results.load(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
     assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == status
 
 
