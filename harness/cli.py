@@ -159,8 +159,14 @@ def data_fetch(datasets, dest, mirror):
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")
 def results_cmd(results_dir):
-    """Table of the results under results/."""
-    from . import results
+    """Table of the results under results/.
+
+    First, run containers whose dlbench process died (killed with SIGKILL, ...) are collected:
+    one line each, the container stopped and removed, a failed result written for its run."""
+    from . import orphans, results
+    client = orphans.quick_client()
+    if client is not None:  # no engine here: the table is still shown
+        orphans.sweep(client, click.echo)
     lines = results.table(results_dir)
     if not lines:
         click.echo("no results under %s yet: run `dlbench bench NAME`"

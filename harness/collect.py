@@ -7,10 +7,12 @@ result that breaks the schema, a timeout or out-of-memory kill after the contain
 result, a non-zero exit after an ok result, an engine error, Ctrl-C, SIGTERM or SIGHUP),
 result.json is written, failed with its reason when the run did not succeed, and a broken file
 the container wrote is kept beside it as result.json.invalid. A container is never left behind:
-a stop signal kills and removes it.
+a stop signal kills and removes it, and one that outlives a killed dlbench is found and collected
+by the next `bench` or `results` (harness/orphans.py, from the labels runner.Run.create_args
+adds).
 
 `run` is a runner.Run: its task, image, variant, device, source, opts, prov, repeat, label,
-dir, result_path, log_path, events_path and container_args()."""
+dir, result_path, log_path, events_path and create_args()."""
 import os
 import time
 
@@ -42,7 +44,7 @@ def run_container(run, tracker, echo):
     container, ended = None, False
     try:
         with signals.deferred():  # the container the engine makes is tracked before a stop acts
-            container = engine.client().containers.create(**run.container_args())
+            container = engine.client().containers.create(**run.create_args())
             tracker.add(container)
         try:
             container.start()

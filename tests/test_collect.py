@@ -9,7 +9,8 @@ import types
 import pytest
 
 from fakes import FakeContainer, FakeEngine
-from harness import catalog, collect, containers, engine, progress, results, runner, signals
+from harness import (catalog, collect, containers, engine, orphans, progress, results,
+                     runner, signals)
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
            "device": "cpu"},
@@ -209,6 +210,24 @@ def test_container_args_carry_the_catalog_labels(tmp_path, monkeypatch):
     assert args["network_mode"] == "none" and "device_requests" not in args
 
 
+def test_create_args_name_the_dlbench_process_and_the_result_folder(tmp_path, monkeypatch):
+    """What a later dlbench needs to tell whether this run's dlbench still lives, and to write
+    its result should it not (harness/orphans.py)."""
+    _, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    labels = run.create_args()["labels"]
+    me = orphans.Identity.this_process()
+    assert labels[orphans.PID_LABEL] == str(os.getpid())
+    assert labels[orphans.HOST_LABEL] == me.host and labels[orphans.PID_START_LABEL] == me.start
+    assert labels[orphans.BOOT_LABEL] == me.boot_id and labels[orphans.PID_NS_LABEL] == me.pid_ns
+    assert labels[orphans.DIR_LABEL] == run.dir
+    assert labels[orphans.ROOT_LABEL] == run.opts.results_root
+    assert (labels[orphans.VARIANT_LABEL], labels[orphans.DEVICE_LABEL],
+            labels[orphans.SOURCE_LABEL], labels[orphans.REPEAT_LABEL],
+            labels[orphans.ADAPTER_LABEL]) == ("reference", "cpu", "synthetic", "1", "pytorch")
+    assert labels[catalog.RUN_LABEL] == run.opts.run_id  # the catalog labels stay
+    assert orphans.owner_state(labels, me) == orphans.ALIVE
+
+
 def test_a_start_failure_leaves_a_failed_result_and_removes_the_container(tmp_path,
                                                                            monkeypatch):
     """The container is made, tracked, then started: a start the engine refuses (here its
@@ -274,7 +293,7 @@ def test_a_stop_signal_while_the_container_runs(tmp_path, monkeypatch, sig, reas
     assert signals.signum_of(caught.value) == sig
     assert c.killed and c.removed and tracker.containers == []
     r = results.read(run.result_path)
-    assert results.validate(r) == [] and r["provenance"]["run_id"] == run.opts.run_id
+    assert results.validate(r) == [] and results.host_provenance_problem(r) is None
     assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == code
 
 

@@ -224,6 +224,36 @@ def test_stop_signal_stops_and_removes_the_container(built_image, engine, tmp_pa
     assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == status
 
 
+def test_a_killed_dlbench_leaves_no_orphan(built_image, engine, tmp_path):
+    """SIGKILL cannot be handled: the container runs on. The next `dlbench results` (or bench)
+    finds it by its labels (this host, a dead pid), removes it and writes the run's failed
+    result."""
+    out = tmp_path / "results"
+    proc = start_bench(out)
+    try:
+        run_id = wait_for_running_container(engine, out, proc)
+        proc.kill()
+        proc.communicate(timeout=60)
+        assert [c.status for c in leftover_containers(engine, run_id)] == ["running"]
+        listed = subprocess.run([sys.executable, "-m", "harness.cli", "results",
+                                 "--results-dir", str(out)], cwd=ROOT, capture_output=True,
+                                text=True, timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "orphaned container dlbench-%s" % run_id in listed.stderr, listed.stderr
+    assert leftover_containers(engine, run_id) == []
+    r = results.load(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
+    assert r["status"] == "failed"
+    assert r["reason"].startswith("host died: dlbench (pid %d) ended without collecting this "
+                                  "run (container killed)" % proc.pid), r["reason"]
+    assert r["exit_code"] == 137 and r["provenance"]["run_id"] == run_id
+    row = [l for l in listed.stdout.splitlines() if l.startswith(run_id)][0]
+    assert "failed" in row and "host died" in row
+
+
 def test_a_container_that_cannot_start(built_image, engine, tmp_path):
     """The engine makes the container but cannot start it (no python3 on PATH): a failed result
     with the engine's words, and no container left in state Created."""
