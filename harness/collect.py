@@ -9,14 +9,14 @@ result.json is written, failed with its reason when the run did not succeed, and
 the container wrote is kept beside it as result.json.invalid. A container is never left behind:
 a stop signal kills and removes it, and one that outlives a killed dlbench is found and collected
 by the next `bench` or `results` (harness/orphans.py, from the labels runner.Run.create_args
-adds).
+adds). While it runs, harness/contention.py watches whether other work shares the CPU.
 
 `run` is a runner.Run: its task, image, variant, device, source, opts, prov, repeat, label,
 dir, result_path, log_path, events_path and create_args()."""
 import os
 import time
 
-from . import containers, engine, progress, results, signals
+from . import containers, contention, engine, progress, results, signals
 from .errors import HarnessError
 
 
@@ -40,7 +40,7 @@ def run_container(run, tracker, echo):
     written (a finished measurement is never thrown away)."""
     os.makedirs(run.dir, exist_ok=True)
     started, t0 = results.now_iso(), time.time()
-    reason, exit_code, out = None, None, None
+    reason, exit_code, out, seen = None, None, None, None
     container, ended = None, False
     try:
         with signals.deferred():  # the container the engine makes is tracked before a stop acts
@@ -56,8 +56,11 @@ def run_container(run, tracker, echo):
                     container, run.log_path, run.events_path,
                     lambda ev: echo("  " + progress.describe_event(run.label, ev)))
                 out.start()
-            exit_code = containers.wait_exit(container, run.opts.timeout)
+            watch = contention.Watch(container, engine.client())
+            watch.begin()
+            exit_code = containers.wait_exit(container, run.opts.timeout, watch.sample)
             ended = True
+            seen = watch.end()
     except KeyboardInterrupt as stop:
         with signals.held():
             if container is not None:
@@ -94,7 +97,13 @@ def run_container(run, tracker, echo):
         if container is not None:
             inside = containers.seconds_run(container) if out is not None else None
             tracker.remove(container)
-        return record(run, result, time.time() - t0, inside)
+        result = record(run, result, time.time() - t0, inside, seen)
+        if result.get("status") == "ok" and seen and seen.get("flagged"):
+            try:
+                echo("  " + contention.warning(run.label, seen), err=True)
+            except OSError:  # no terminal any more
+                pass
+        return result
 
 
 def failed_result(run, reason, exit_code, started):
@@ -130,10 +139,11 @@ def gather(run, exit_code, reason, started, last_line=None):
     return result
 
 
-def record(run, result, wall, container_seconds=None):
+def record(run, result, wall, container_seconds=None, contention_seen=None):
     """Validate, add provenance, write run.result_path; returns what was written. A result that
     breaks the schema is replaced by a failed one (the container's file is kept beside it as
-    result.json.invalid)."""
+    result.json.invalid). contention_seen: harness/contention.py's record of the run, kept as
+    provenance.contention."""
     problems = results.validate(result)
     if problems:
         if os.path.isfile(run.result_path):
@@ -149,6 +159,8 @@ def record(run, result, wall, container_seconds=None):
     prov.update(repeat=run.repeat, run_id=run.opts.run_id, host_wall_seconds=round(wall, 3),
                 container_seconds=container_seconds,
                 log=os.path.relpath(run.log_path, run.opts.results_root))
+    if contention_seen is not None:
+        prov["contention"] = contention_seen
     results.add_provenance(result, prov)
     problems = results.validate(result)
     if problems:  # a harness bug; still keep the result

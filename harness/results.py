@@ -193,6 +193,21 @@ def _num(value, fmt):
     return fmt % value if isinstance(value, (int, float)) else "-"
 
 
+CONTENDED = "!"  # the STATUS marker of an ok run that shared the CPU (see contention_note)
+
+
+def contention_note(result):
+    """"CPU contention: ..." when the host saw other work use the CPU during this run beyond
+    the threshold (provenance.contention, harness/contention.py), else None."""
+    seen = (result.get("provenance") or {}).get("contention")
+    if not isinstance(seen, dict) or not seen.get("flagged"):
+        return None
+    other, cpus = seen.get("other_cpus"), seen.get("cpus")
+    if isinstance(other, (int, float)) and isinstance(cpus, (int, float)):
+        return "CPU contention: other work used %.1f of %g CPUs" % (other, cpus)
+    return "CPU contention"
+
+
 def summary_row(result):
     t, m = result.get("timings") or {}, result.get("metrics") or {}
     prov = result.get("provenance") or {}
@@ -201,12 +216,16 @@ def summary_row(result):
         speed = _num(t.get("seconds_per_1000_images"), "%.2f s/1000 img")
     else:
         speed = _num(t.get("train_seconds"), "%.1f s train")
+    status, note = result.get("status", "?"), ""
+    if status != "ok":
+        note = (result.get("reason") or "")[:60]
+    elif contention_note(result):
+        status, note = status + CONTENDED, contention_note(result)
     return (prov.get("run_id") or "-", image or "-", result.get("task", "?"),
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
             result.get("device") or "-", (result.get("data") or {}).get("source", "?"),
-            result.get("status", "?"), speed, _num(t.get("images_per_second"), "%.0f"),
-            _num(m.get("test_accuracy"), "%.3f"),
-            (result.get("reason") or "")[:60] if result.get("status") != "ok" else "")
+            status, speed, _num(t.get("images_per_second"), "%.0f"),
+            _num(m.get("test_accuracy"), "%.3f"), note)
 
 
 HEADER = ("RUN", "IMAGE", "TASK", "VARIANT", "R", "DEVICE", "DATA", "STATUS", "TIME",
@@ -221,7 +240,8 @@ def _unreadable_row(path, why, status="unreadable"):
 
 def table(results_root=None):
     """Lines of a plain-text table of every result under results/; files that cannot be used
-    (see `load`) are listed as unreadable (or no-provenance) with the reason, never dropped."""
+    (see `load`) are listed as unreadable (or no-provenance) with the reason, never dropped. An
+    ok run that shared the CPU is marked "ok!" with a note, and a legend line ends the table."""
     rows = [HEADER]
     good, bad = load_all(results_root)
     found = [(path, doc, None, None) for path, doc in good] + [
@@ -238,4 +258,8 @@ def table(results_root=None):
     if len(rows) == 1:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if any(r[7] == "ok" + CONTENDED for r in rows[1:]):
+        lines.append("%s: other work used the CPU during the run beyond the threshold "
+                     "(provenance.contention): its timing may be spoiled" % ("ok" + CONTENDED))
+    return lines

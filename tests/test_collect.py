@@ -9,8 +9,8 @@ import types
 import pytest
 
 from fakes import FakeContainer, FakeEngine
-from harness import (catalog, collect, containers, engine, orphans, progress, results,
-                     runner, signals)
+from harness import (catalog, collect, containers, contention, engine, orphans, progress,
+                     results, runner, signals)
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
            "device": "cpu"},
@@ -335,3 +335,40 @@ def test_a_stop_after_the_run_ended_keeps_its_result(tmp_path, monkeypatch):
     assert r["status"] == "ok" and r["metrics"]["test_accuracy"] == 0.5
     assert r["provenance"]["run_id"] == run.opts.run_id
     assert c.removed and tracker.containers == []
+
+
+def test_contention_is_recorded_and_a_flagged_run_warns(tmp_path, monkeypatch):
+    seen = contention.assess((0.0, 0, 0, 0), (10.0, 1900, 2000, 10 * 10 ** 9), 2,
+                             others=["other-bench"])  # 1.9 CPUs busy, 1 ours: 0.9 others
+    assert seen["flagged"]
+
+    class Watch(object):
+        def __init__(self, container, client):
+            pass
+
+        def begin(self):
+            pass
+
+        def sample(self):
+            pass
+
+        def end(self):
+            return seen
+
+    monkeypatch.setattr(contention, "Watch", Watch)
+    result, run, said, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    r = written(run, result)
+    assert r["status"] == "ok" and r["provenance"]["contention"] == seen
+    warning = [line for line in said if "WARNING" in line]
+    assert warning == ["  pytorch-2.13 cnn r1: WARNING: other work used 0.9 of 2 CPUs during "
+                       "the run (threshold 0.5; other containers: other-bench): its timing "
+                       "may be spoiled"]
+
+
+def test_every_collected_run_says_what_it_saw_of_the_cpu(tmp_path, monkeypatch):
+    """The real watch on a stand-in container too short to sample twice: recorded, not
+    measured, not flagged."""
+    result, run, said, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    seen = written(run, result)["provenance"]["contention"]
+    assert seen["measured"] is False and seen["flagged"] is False and seen["why_not_measured"]
+    assert not [line for line in said if "WARNING" in line]

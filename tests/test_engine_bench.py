@@ -56,6 +56,7 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
         assert any(line.startswith("torch==2.13.0") for line in p["pip_freeze"])
         assert p["docker_version"] == engine.version()["Version"]
         assert p["host"] and p["repeat"] == 1 and p["host_wall_seconds"] > 0
+        assert p["contention"]["cpus"] >= 1 and "flagged" in p["contention"]
     inference = [r for r in found if r["task"] == "inference"][0]
     assert inference["metrics"]["features"] == 2048
     for folder in glob.glob(str(out / ("*/%s/*-r1" % IMAGE))):

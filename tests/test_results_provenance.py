@@ -1,12 +1,13 @@
 """A result without the host's provenance is not a benchmark row (results.load, the one check
 `dlbench results` and `dlbench report` go through): a container that outlived its killed
-dlbench writes its own "ok" result, which no host collected."""
+dlbench writes its own "ok" result, which no host collected. And an ok run that shared the CPU
+is marked in `dlbench results`."""
 import json
 import os
 
 from click.testing import CliRunner
 
-from harness import cli, report, results
+from harness import cli, contention, report, results
 
 
 def container_written():
@@ -74,3 +75,17 @@ def test_the_report_does_not_count_it(tmp_path):
     [u] = view["unreadable"]
     assert u["relpath"] == os.path.join("r0", "pytorch-2.13", "cnn-r1", "result.json")
     assert u["error"].startswith("no host provenance")
+
+
+def test_results_marks_an_ok_run_that_shared_the_cpu(tmp_path):
+    seen = contention.assess((0.0, 0, 0, 0), (10.0, 1900, 2000, 10 * 10 ** 9), 2, ["x"])
+    quiet = contention.assess((0.0, 0, 0, 0), (10.0, 1050, 2000, 10 * 10 ** 9), 2)
+    put(tmp_path, "r1", collected("r1", contention=seen))
+    put(tmp_path, "r2", collected("r2", contention=quiet))
+    put(tmp_path, "r3", collected("r3"))  # collected by an older dlbench: nothing recorded
+    lines = results.table(str(tmp_path))
+    [r1] = [l for l in lines if l.startswith("r1 ")]
+    [r2] = [l for l in lines if l.startswith("r2 ")]
+    assert " ok! " in r1 and r1.endswith("CPU contention: other work used 0.9 of 2 CPUs")
+    assert " ok! " not in r2 and "contention" not in r2
+    assert lines[-1].startswith("ok!: other work used the CPU during the run")
