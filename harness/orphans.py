@@ -219,16 +219,15 @@ def collect_orphan(c, here, echo):
                        "restarting": " (container killed)",
                        "created": " (container never started)"}.get(
                 was, " (container had exited with code %s)" % exit_code)
-            if os.path.isfile(path):
-                os.replace(path, path + UNCOLLECTED)
-                reason += "; the container's own result kept as result.json" + UNCOLLECTED
-            _save_log(c, os.path.join(folder, "container.log"))
-            result = _dead_host_result(c, labels, state, exit_code, reason, here)
-            try:
-                results.write(result, path)
+            try:  # e.g. another user's results folder: say so, still remove the container
+                if os.path.isfile(path):
+                    os.replace(path, path + UNCOLLECTED)
+                    reason += "; the container's own result kept as result.json" + UNCOLLECTED
+                _save_log(c, os.path.join(folder, "container.log"))
+                results.write(_dead_host_result(c, labels, state, exit_code, reason, here), path)
                 written = path
             except OSError as e:
-                note = "cannot write %s: %s" % (path, e)
+                note = "cannot write its result in %s: %s" % (folder, e)
     try:
         c.remove(force=True)
         removed = "removed"

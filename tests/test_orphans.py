@@ -198,6 +198,21 @@ def test_sweep_of_a_container_that_never_started_and_a_folder_that_is_gone(tmp_p
     assert "result folder" in said[1] and "is gone" in said[1]
 
 
+def test_sweep_of_a_folder_it_may_not_write_still_removes_the_container(tmp_path, monkeypatch):
+    """Another user's results folder: the line says why no result was written."""
+    dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 560, "42")
+    folder = run_folder(tmp_path)
+
+    def refused(result, path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(results, "write", refused)
+    c = FakeContainer(labels=labels_of(dead, str(folder)), hang=True)
+    written, said = sweep(c)
+    assert written == [] and c.killed and c.removed
+    assert "cannot write its result in %s" % folder in said[0] and "Permission denied" in said[0]
+
+
 def test_sweep_without_an_answer_from_the_engine_does_nothing():
     class Down(object):
         class containers(object):
