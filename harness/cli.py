@@ -106,8 +106,10 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
     """Build (if needed) the images NAMES and run their tasks, one container per run.
 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
-    Exit status 1 when any run failed."""
-    from . import runner
+    Exit status 1 when any run failed. Ctrl-C, SIGTERM and SIGHUP stop it: the running
+    container is removed, its result written failed, exit status 128 + the signal (130, 143,
+    129)."""
+    from . import runner, signals
     check_seeds(seed, repeat)
     images = catalog.lookup(names)
     opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
@@ -117,17 +119,28 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
                           base=base, build_args=build_args, offline=offline,
                           ignore_gpu_guard=ignore_gpu_guard)
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
-    try:
-        collected = runner.bench(images, opts, verbose=verbose)
-    except KeyboardInterrupt:
-        click.echo("interrupted: containers removed; results so far in %s"
-                   % os.path.join(opts.results_root, opts.run_id), err=True)
-        sys.exit(130)
+    with signals.handled():
+        try:
+            collected = runner.bench(images, opts, verbose=verbose)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or signals.Stopped for SIGTERM / SIGHUP
+            sig = signals.signum_of(stop)
+            with signals.held():
+                _say("%s: containers removed; results so far in %s"
+                     % (signals.reason(sig), os.path.join(opts.results_root, opts.run_id)))
+            sys.exit(signals.exit_status(sig))
     failed = [r for r in collected if r.get("status") != "ok"]
     click.echo("%d run(s), %d failed; results in %s" % (
         len(collected), len(failed), os.path.join(opts.results_root, opts.run_id)))
     if failed or not collected:
         sys.exit(1)
+
+
+def _say(text):
+    """A line on stderr that may find no terminal (after SIGHUP): then the result files say it."""
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        pass
 
 
 @main.group("data")
@@ -154,8 +167,14 @@ def data_fetch(datasets, dest, mirror):
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")
 def results_cmd(results_dir):
-    """Table of the results under results/."""
-    from . import results
+    """Table of the results under results/.
+
+    First, run containers whose dlbench process died (killed with SIGKILL, ...) are collected:
+    one line each, the container stopped and removed, a failed result written for its run."""
+    from . import orphans, results
+    client = orphans.quick_client()
+    if client is not None:  # no engine here: the table is still shown
+        orphans.sweep(client, click.echo)
     lines = results.table(results_dir)
     if not lines:
         click.echo("no results under %s yet: run `dlbench bench NAME`"

@@ -1,16 +1,17 @@
 """The lifecycle of the containers `dlbench bench` starts, whatever runs in them: the containers
-this process started (so Ctrl-C or an error removes them all), the thread that follows a
-container's output, waiting for its end in short slices (so Ctrl-C is handled at once), killing
-it, its exit code and run time by the engine's clock, and keeping a second Ctrl-C from
-interrupting the cleanup of the first.
+this process started (so a stop signal or an error removes them all), the thread that follows a
+container's output (with the stop signals blocked, so they reach the main thread: see
+harness/signals.py), waiting for its end in short slices, killing it, and its exit code and run
+time by the engine's clock.
 
 A container here is a Docker SDK container object; only its wait, reload, attrs, kill, logs and
 remove are used."""
 import datetime
 import json
-import signal
 import threading
 import time
+
+from . import signals
 
 
 class Tracker(object):
@@ -48,10 +49,10 @@ class LogFollower(threading.Thread):
         self.last_lines = []
 
     def run(self):
-        # Ctrl-C must reach the main thread: a SIGINT the kernel hands to this thread leaves the
-        # main thread blocked in the engine's wait call (up to a whole wait slice, see wait_exit)
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # The stop signals must reach the main thread: one the kernel hands to this thread
+        # leaves the main thread blocked in the engine's wait call until its slice ends. (Start
+        # the thread inside signals.blocked() to close the moment before this line as well.)
+        signals.block_in_this_thread()
         with open(self.log_path, "wb") as log, open(self.events_path, "w") as events:
             buf = b""
             try:
@@ -79,14 +80,21 @@ class LogFollower(threading.Thread):
             if isinstance(ev, dict) and "event" in ev:
                 events.write(text + "\n")
                 events.flush()
-                self.on_event(ev)
+                try:
+                    self.on_event(ev)
+                except Exception:  # e.g. the terminal went away (SIGHUP): keep saving the log
+                    pass
 
 
-WAIT_SLICE = 10  # seconds per engine wait call: the longest a signal can sit unhandled
+# Seconds per engine wait call. A stop signal interrupts the call at once (it is delivered to
+# the main thread, which waits here); the slice bounds the delay should it ever land elsewhere,
+# and paces between_slices (the contention samples). One small HTTP call each: cheap.
+WAIT_SLICE = 2
 
 
-def wait_exit(container, timeout):
-    """Exit code, or None when the timeout passed first."""
+def wait_exit(container, timeout, between_slices=None):
+    """Exit code, or None when the timeout passed first. between_slices(): called after each
+    slice that ended without the container's exit (never raises into the wait)."""
     deadline = time.time() + timeout
     while True:
         left = deadline - time.time()
@@ -97,6 +105,11 @@ def wait_exit(container, timeout):
         except Exception as e:  # requests' ReadTimeout / ConnectionError on a slow wait
             if "timed out" not in str(e).lower() and "timeout" not in type(e).__name__.lower():
                 raise
+        if between_slices is not None:
+            try:
+                between_slices()
+            except Exception:
+                pass
 
 
 def kill(container):
@@ -135,17 +148,3 @@ def seconds_run(container):
         return round((parse(state["FinishedAt"]) - parse(state["StartedAt"])).total_seconds(), 3)
     except Exception:
         return None
-
-
-class sigint_ignored(object):
-    """A second Ctrl-C must not interrupt the cleanup of the first."""
-
-    def __enter__(self):
-        try:
-            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            self.old = None
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)

@@ -44,10 +44,11 @@ def load_reference(path=None):
 
 
 def load_results(results_dir):
-    """(good, unreadable): good is [(path, result)] of schema-valid results, older schema
-    versions upgraded (harness/upgrades.py); unreadable is [{"path", "error", "task"}] of files
-    that do not parse, have no / an unknown / a newer schema_version, or do not follow the
-    schema (results.load)."""
+    """(good, unreadable): good is [(path, result)] of schema-valid results the host collected,
+    older schema versions upgraded (harness/upgrades.py); unreadable is [{"path", "error",
+    "task", "status"}] of files that do not parse, have no / an unknown / a newer
+    schema_version, do not follow the schema, or have no host provenance (a result the
+    container wrote that no dlbench collected: not a measurement) (results.load)."""
     return results_mod.load_all(results_dir)
 
 

@@ -138,11 +138,29 @@ def _json_constant(value):
 
 
 class Unreadable(ValueError):
-    """A result file that cannot be used: why (str(e)) and its task when it names a known one."""
+    """A result file that cannot be used: why (str(e)), its task when it names a known one, and
+    its status in `dlbench results` ("unreadable", or "no-provenance": a well-formed result no
+    dlbench collected)."""
 
-    def __init__(self, message, task=None):
+    def __init__(self, message, task=None, status="unreadable"):
         ValueError.__init__(self, message)
         self.task = task
+        self.status = status
+
+
+NO_PROVENANCE = "no-provenance"
+
+
+def host_provenance_problem(result):
+    """None when `result` carries the provenance the host adds when it collects a run (an object
+    with the run id, see collect.record and orphans), else why it is not a benchmark row: the
+    container wrote it and no dlbench collected it (its dlbench was killed before it could, and
+    the container ran on), or it was made by `python tasks/run.py` without Docker."""
+    prov = result.get("provenance") if isinstance(result, dict) else None
+    if isinstance(prov, dict) and isinstance(prov.get("run_id"), str) and prov["run_id"]:
+        return None
+    return ("no host provenance: written by the run itself and never collected by dlbench (its "
+            "dlbench was killed before it could, or it ran without Docker); not a measurement")
 
 
 def _task_of(doc):
@@ -152,9 +170,11 @@ def _task_of(doc):
 
 
 def load(path):
-    """The result in `path`, upgraded to the current schema version and schema-valid, or raise
-    Unreadable with the reason (the file cannot be read, is not JSON, has no / an unknown / a
-    newer schema_version, or does not follow the schema)."""
+    """The result in `path`, upgraded to the current schema version, schema-valid and collected
+    by the host (host_provenance_problem), or raise Unreadable with the reason (the file cannot
+    be read, is not JSON, has no / an unknown / a newer schema_version, does not follow the
+    schema, or has no host provenance: status "no-provenance"). The one check `dlbench results`
+    and `dlbench report` both go through."""
     try:
         with open(path, "rb") as f:
             raw = json.loads(f.read().decode("utf-8"))
@@ -179,18 +199,22 @@ def load(path):
                 " (after upgrading from schema %d)" % old if old != SCHEMA_VERSION else "")
             + "; ".join(problems[:3])
             + (" (and %d more)" % (len(problems) - 3) if len(problems) > 3 else ""), task)
+    missing = host_provenance_problem(doc)
+    if missing:
+        raise Unreadable(missing, task, status=NO_PROVENANCE)
     return doc
 
 
 def load_all(results_root=None):
     """(good, unreadable) of every result under results_root: good is [(path, result)] of
-    readable, upgraded, schema-valid results; unreadable is [{"path", "error", "task"}]."""
+    readable, upgraded, schema-valid results the host collected; unreadable is [{"path",
+    "error", "task", "status"}] (see `load`)."""
     good, bad = [], []
     for path in result_paths(results_root):
         try:
             good.append((path, load(path)))
         except Unreadable as e:
-            bad.append({"path": path, "error": str(e), "task": e.task})
+            bad.append({"path": path, "error": str(e), "task": e.task, "status": e.status})
     return good, bad
 
 
@@ -210,6 +234,21 @@ def _num(value, fmt):
     return fmt % value if isinstance(value, (int, float)) else "-"
 
 
+CONTENDED = "!"  # the STATUS marker of an ok run that shared the CPU (see contention_note)
+
+
+def contention_note(result):
+    """"CPU contention: ..." when the host saw other work use the CPU during this run beyond
+    the threshold (provenance.contention, harness/contention.py), else None."""
+    seen = (result.get("provenance") or {}).get("contention")
+    if not isinstance(seen, dict) or not seen.get("flagged"):
+        return None
+    other, cpus = seen.get("other_cpus"), seen.get("cpus")
+    if isinstance(other, (int, float)) and isinstance(cpus, (int, float)):
+        return "CPU contention: other work used %.1f of %g CPUs" % (other, cpus)
+    return "CPU contention"
+
+
 def summary_row(result):
     t, m = result.get("timings") or {}, result.get("metrics") or {}
     prov = result.get("provenance") or {}
@@ -218,34 +257,39 @@ def summary_row(result):
         speed = _num(t.get("seconds_per_1000_images"), "%.2f s/1000 img")
     else:
         speed = _num(t.get("train_seconds"), "%.1f s train")
+    status, note = result.get("status", "?"), ""
+    if status != "ok":
+        note = (result.get("reason") or "")[:60]
+    elif contention_note(result):
+        status, note = status + CONTENDED, contention_note(result)
     return (prov.get("run_id") or "-", image or "-", result.get("task", "?"),
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
             result.get("device") or "-", (result.get("data") or {}).get("source", "?"),
-            result.get("status", "?"), speed, _num(t.get("images_per_second"), "%.0f"),
-            _num(m.get("test_accuracy"), "%.3f"),
-            (result.get("reason") or "")[:60] if result.get("status") != "ok" else "")
+            status, speed, _num(t.get("images_per_second"), "%.0f"),
+            _num(m.get("test_accuracy"), "%.3f"), note)
 
 
 HEADER = ("RUN", "IMAGE", "TASK", "VARIANT", "R", "DEVICE", "DATA", "STATUS", "TIME",
           "IMG/S", "ACC", "REASON")
 
 
-def _unreadable_row(path, why):
+def _unreadable_row(path, why, status="unreadable"):
     rel = os.path.relpath(path)  # as the user would type it: relative under the current folder
-    return ("?", path if rel.startswith("..") else rel, "", "", "", "", "", "unreadable", "",
+    return ("?", path if rel.startswith("..") else rel, "", "", "", "", "", status, "",
             "", "", why if len(why) <= 120 else why[:117] + "...")
 
 
 def table(results_root=None):
     """Lines of a plain-text table of every result under results/; files that cannot be used
-    (see `load`) are listed as unreadable with the reason, never dropped."""
+    (see `load`) are listed as unreadable (or no-provenance) with the reason, never dropped. An
+    ok run that shared the CPU is marked "ok!" with a note, and a legend line ends the table."""
     rows = [HEADER]
     good, bad = load_all(results_root)
-    found = [(path, doc, None) for path, doc in good] + [(u["path"], None, u["error"])
-                                                         for u in bad]
-    for path, doc, why in sorted(found, key=lambda f: f[0]):
+    found = [(path, doc, None, None) for path, doc in good] + [
+        (u["path"], None, u["error"], u.get("status")) for u in bad]
+    for path, doc, why, status in sorted(found, key=lambda f: f[0]):
         if why is not None:
-            rows.append(_unreadable_row(path, why))
+            rows.append(_unreadable_row(path, why, status or "unreadable"))
             continue
         try:
             rows.append(summary_row(doc))
@@ -256,4 +300,8 @@ def table(results_root=None):
         return []
     rows = [tuple(safetext.visible(c) for c in r) for r in rows]  # no ESC/CR from a file
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if any(r[7] == "ok" + CONTENDED for r in rows[1:]):
+        lines.append("%s: other work used the CPU during the run beyond the threshold "
+                     "(provenance.contention): its timing may be spoiled" % ("ok" + CONTENDED))
+    return lines

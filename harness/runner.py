@@ -8,7 +8,9 @@ A run that dies without a result (killed, timed out, out of memory) still gets o
 This module is the orchestration: the options, the checks before anything runs, the device of
 each image (and the GPU guard), the runs and their order. One run's container, from start to
 written result.json, is harness/collect.py; the container lifecycle (tracking, following the
-output, waiting, killing) is harness/containers.py."""
+output, waiting, killing) is harness/containers.py; the stop signals (Ctrl-C, SIGTERM, SIGHUP)
+are harness/signals.py; containers whose dlbench died are collected by harness/orphans.py
+before a bench starts anything."""
 import os
 import time
 import uuid
@@ -16,7 +18,7 @@ import uuid
 import click
 
 from . import (build, catalog, collect, containers, datacache, engine, frameworks,
-               gpu_guard, hardening, paths, provenance)
+               gpu_guard, hardening, orphans, paths, provenance, signals)
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -182,6 +184,14 @@ class Run(object):
         hardening.prepare_results_dir(self.dir, args["user"])
         return args
 
+    def create_args(self):
+        """container_args() with the labels that name the dlbench process running this run and
+        its result folder (harness/orphans.py: a later dlbench collects the container should
+        this one die), for the engine's containers.create."""
+        args = self.container_args()
+        args["labels"] = dict(args.get("labels") or {}, **orphans.owner_labels(self))
+        return args
+
 
 ALL_VARIANTS = "all"
 
@@ -204,8 +214,10 @@ def _shown(path):
 
 
 def bench(images, opts, echo=click.echo, verbose=False):
-    """Build (or reuse) each image and run its tasks; returns the list of results."""
+    """Build (or reuse) each image and run its tasks; returns the list of results. First the
+    run containers of dlbench processes that died are collected (harness/orphans.py)."""
     check_request(images, opts, echo)
+    orphans.sweep(engine.client(), echo)
     tracker = containers.Tracker()
     collected = []
     run_root = os.path.join(opts.results_root, opts.run_id)
@@ -239,6 +251,6 @@ def bench(images, opts, echo=click.echo, verbose=False):
                             if not opts.keep_going:
                                 return collected
     finally:
-        with containers.sigint_ignored():
+        with signals.held():
             tracker.remove_all()
     return collected

@@ -62,6 +62,21 @@ def data_dir(tmp_path):
     return make_data_dir(str(tmp_path / "data"), n=64)
 
 
+@pytest.fixture
+def terminal_signals():
+    """SIGINT, SIGTERM and SIGHUP at their default actions for the test, as in a terminal's
+    foreground job: a test runner started in the background by a non-interactive shell (a CI
+    script may be) inherits SIGINT ignored, and an ignored signal stays ignored in dlbench
+    (harness/signals.py), so a test that sends SIGINT needs this."""
+    import signal
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+                signal.SIGHUP: signal.SIG_DFL}
+    old = {sig: signal.signal(sig, handler) for sig, handler in defaults.items()}
+    yield
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
+
+
 @pytest.fixture(autouse=True)
 def _project_root(monkeypatch):
     monkeypatch.setenv("DLBENCH_ROOT", ROOT)

@@ -1,6 +1,7 @@
-"""Stand-ins for the Docker engine in unit tests: one container object (the wait, reload, attrs,
-kill, logs and remove that harness/containers.py and harness/collect.py use) and a client whose
-containers.run returns it. The real engine is exercised by tests/test_engine_*.py."""
+"""Stand-ins for the Docker engine in unit tests: one container object (the start, wait, reload,
+attrs, kill, logs and remove that harness/containers.py, collect.py and orphans.py use) and a
+client whose containers.create returns it and whose containers.list lists `listed`. The real
+engine is exercised by tests/test_engine_*.py."""
 import os
 import time
 
@@ -13,19 +14,38 @@ class FakeContainer(object):
     """A container that prints `output`, then exits with `exit_code`. hang: it runs until
     killed (each wait slice ends in a ReadTimeout after at most 0.2 s); interrupt: the first
     wait raises KeyboardInterrupt (Ctrl-C while the host waits); oom: the engine reports it
-    killed for memory."""
+    killed for memory; start_error: raised by start() (the engine could not start it); labels,
+    status ("created", "running", "exited"), name: what containers.list shows."""
 
     STARTED, FINISHED = "2026-01-01T00:00:00.123456789Z", "2026-01-01T00:00:02.623456789Z"
 
-    def __init__(self, output=b"", exit_code=0, oom=False, hang=False, interrupt=False):
+    def __init__(self, output=b"", exit_code=0, oom=False, hang=False, interrupt=False,
+                 start_error=None, labels=None, status="running", name="fake", pid=None):
         self.output, self.code, self.oom = output, exit_code, oom
         self.hang, self.interrupt = hang, interrupt
-        self.killed = self.removed = False
+        self.start_error = start_error
+        self.killed = self.removed = self.started = False
         self.waits = []
         self.attrs = {}
+        self.labels, self.status, self.name = dict(labels or {}), status, name
+        self.id = "%s-id" % name
+        self.pid = pid
+        self.on_start = None  # set by FakeEngine.create: writes the result the run "writes"
 
-    def logs(self, stream=False, follow=False):
-        assert stream and follow
+    def start(self):
+        if self.start_error is not None:
+            raise self.start_error
+        self.started, self.status = True, "running"
+        if self.on_start is not None:
+            self.on_start()
+
+    def logs(self, stream=False, follow=False, stdout=True, stderr=True):
+        if not stream:  # all of it at once (what orphans saves)
+            return self.output
+        assert follow
+        return self._chunks()
+
+    def _chunks(self):
         for i in range(0, len(self.output), 7):  # chunks that cut lines in two
             yield self.output[i:i + 7]
 
@@ -39,37 +59,76 @@ class FakeContainer(object):
         return {"StatusCode": self.code}
 
     def kill(self):
+        if self.status != "running":
+            raise RuntimeError("409 Conflict: container %s is not running" % self.name)
         self.killed = True
         self.code = 137
+        self.status = "exited"
 
     def reload(self):
+        if self.removed:
+            raise RuntimeError("404 Client Error: Not Found (no such container: %s)" % self.name)
         self.attrs = {"State": {"ExitCode": self.code, "OOMKilled": self.oom,
-                                "StartedAt": self.STARTED, "FinishedAt": self.FINISHED}}
+                                "StartedAt": self.STARTED, "FinishedAt": self.FINISHED,
+                                "Status": self.status, "Pid": self.pid or 0},
+                      "Image": "sha256:" + "ab" * 32}
 
     def remove(self, force=False):
         self.removed = True
 
 
 class FakeEngine(object):
-    """engine.client() for unit tests: containers.run(**args) writes `writes` (text) as the
-    container's result.json into the folder mounted at /results, and returns `container`;
-    error: raised by containers.run instead. images.get returns an image with `image_labels`."""
+    """engine.client() for unit tests: containers.create(**args) returns `container`, whose
+    start() writes `writes` (text) as the container's result.json into the folder mounted at
+    /results; error: raised by containers.create instead. containers.list(all, filters) lists
+    `listed` (and `container`, once made), by their status and "label" filter. images.get
+    returns an image with `image_labels`."""
 
-    def __init__(self, container=None, writes=None, error=None, image_labels=None):
+    def __init__(self, container=None, writes=None, error=None, image_labels=None, listed=()):
         self.container, self.writes, self.error = container, writes, error
         self.image_labels = dict(image_labels or {})
         self.containers, self.images = self, self
-        self.started = []  # the arguments of every containers.run
+        self.listed = list(listed)
+        self.started = []  # the arguments of every containers.create
 
-    def run(self, **args):
+    def create(self, **args):
         self.started.append(args)
         if self.error is not None:
             raise self.error
+        c = self.container
+        c.labels = dict(args.get("labels") or {})
         if self.writes is not None:
             folder = [h for h, m in args["volumes"].items() if m["bind"] == "/results"][0]
-            with open(os.path.join(folder, "result.json"), "w") as f:
-                f.write(self.writes)
-        return self.container
+
+            def write():
+                with open(os.path.join(folder, "result.json"), "w") as f:
+                    f.write(self.writes)
+            c.on_start = write
+        c.status = "created"
+        self.listed.append(c)
+        return c
+
+    def run(self, **args):
+        c = self.create(**args)
+        c.start()
+        return c
+
+    def list(self, all=False, filters=None):
+        filters = filters or {}
+        out = []
+        for c in self.listed:
+            if c.removed or (not all and c.status != "running"):
+                continue
+            if filters.get("status") and c.status != filters["status"]:
+                continue
+            label = filters.get("label")
+            if label and label.split("=", 1)[0] not in c.labels:
+                continue
+            if label and "=" in label and c.labels.get(label.split("=", 1)[0]) != \
+                    label.split("=", 1)[1]:
+                continue
+            out.append(c)
+        return out
 
     def get(self, image_id):
         return FakeImage(image_id, self.image_labels)

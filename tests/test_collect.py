@@ -9,7 +9,8 @@ import types
 import pytest
 
 from fakes import FakeContainer, FakeEngine
-from harness import catalog, collect, containers, engine, progress, results, runner
+from harness import (catalog, collect, containers, contention, engine, orphans, progress,
+                     results, runner, signals)
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
            "device": "cpu"},
@@ -192,7 +193,7 @@ def test_ctrl_c_kills_removes_writes_interrupted_and_reraises(tmp_path, monkeypa
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         collect.run_container(run, tracker, lambda *a, **k: None)
-    assert signal.getsignal(signal.SIGINT) is before  # the cleanup's SIG_IGN is undone
+    assert signal.getsignal(signal.SIGINT) is before  # the cleanup's handlers are undone
     assert c.killed and c.removed and tracker.containers == []
     r = results.read(run.result_path)
     assert results.validate(r) == []
@@ -207,3 +208,167 @@ def test_container_args_carry_the_catalog_labels(tmp_path, monkeypatch):
                               catalog.IMAGE_NAME_LABEL: "pytorch-2.13",
                               catalog.TASK_LABEL: "cnn"}
     assert args["network_mode"] == "none" and "device_requests" not in args
+
+
+def test_create_args_name_the_dlbench_process_and_the_result_folder(tmp_path, monkeypatch):
+    """What a later dlbench needs to tell whether this run's dlbench still lives, and to write
+    its result should it not (harness/orphans.py)."""
+    _, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    labels = run.create_args()["labels"]
+    me = orphans.Identity.this_process()
+    assert labels[orphans.PID_LABEL] == str(os.getpid())
+    assert labels[orphans.HOST_LABEL] == me.host and labels[orphans.PID_START_LABEL] == me.start
+    assert labels[orphans.BOOT_LABEL] == me.boot_id and labels[orphans.PID_NS_LABEL] == me.pid_ns
+    assert labels[orphans.DIR_LABEL] == run.dir
+    assert labels[orphans.ROOT_LABEL] == run.opts.results_root
+    assert (labels[orphans.VARIANT_LABEL], labels[orphans.DEVICE_LABEL],
+            labels[orphans.SOURCE_LABEL], labels[orphans.REPEAT_LABEL],
+            labels[orphans.ADAPTER_LABEL]) == ("reference", "cpu", "synthetic", "1", "pytorch")
+    assert labels[catalog.RUN_LABEL] == run.opts.run_id  # the catalog labels stay
+    assert orphans.owner_state(labels, me) == orphans.ALIVE
+
+
+def test_a_start_failure_leaves_a_failed_result_and_removes_the_container(tmp_path,
+                                                                           monkeypatch):
+    """The container is made, tracked, then started: a start the engine refuses (here its
+    command cannot be found) leaves no container in state Created, and the engine's own words
+    in the result."""
+    class APIError(Exception):
+        explanation = ('failed to create task for container: failed to create shim task: OCI '
+                       'runtime create failed: runc create failed: unable to start container '
+                       'process: exec: "python3": executable file not found in $PATH: unknown')
+
+    c = FakeContainer(OUTPUT, start_error=APIError("500 Server Error for http+docker://local"
+                                                   "host/v1.41/containers/x/start"))
+    result, run, _, tracker = execute(tmp_path, monkeypatch, c, writes=OK)
+    r = failed(run, result, "could not start the container: failed to create task")
+    assert 'exec: "python3": executable file not found in $PATH' in r["reason"]
+    assert r["exit_code"] is None
+    assert c.removed and tracker.containers == [] and not c.started
+    assert not os.path.exists(run.log_path)  # it never ran: nothing followed
+
+
+class Signalling(FakeContainer):
+    """Sends `sig` to this process from inside the engine call named `at`."""
+
+    def __init__(self, sig, at, **kw):
+        FakeContainer.__init__(self, OUTPUT, **kw)
+        self.sig, self.at = sig, at
+
+    def _maybe(self, where):
+        if where == self.at and self.sig is not None:
+            sig, self.sig = self.sig, None
+            os.kill(os.getpid(), sig)
+            time_sleep(0.05)
+
+    def wait(self, timeout=None):
+        self._maybe("wait")
+        return FakeContainer.wait(self, timeout)
+
+    def reload(self):
+        FakeContainer.reload(self)
+        if self.waits:  # the host saw it exit
+            self._maybe("reload after its exit")
+
+
+def time_sleep(s):
+    import time
+    time.sleep(s)
+
+
+@pytest.mark.parametrize("sig,reason,code", [
+    (signal.SIGTERM, "terminated (SIGTERM)", 143),
+    (signal.SIGHUP, "terminated (SIGHUP)", 129),
+    (signal.SIGINT, "interrupted (Ctrl-C)", 130),
+])
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_signal_while_the_container_runs(tmp_path, monkeypatch, sig, reason, code):
+    c = Signalling(sig, "wait", hang=True)
+    fake = FakeEngine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path, timeout=20), containers.Tracker()  # lost: fail, not hang
+    with signals.handled():
+        with pytest.raises(KeyboardInterrupt) as caught:
+            collect.run_container(run, tracker, lambda *a, **k: None)
+    assert signals.signum_of(caught.value) == sig
+    assert c.killed and c.removed and tracker.containers == []
+    r = results.read(run.result_path)
+    assert results.validate(r) == [] and results.host_provenance_problem(r) is None
+    assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == code
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_while_the_engine_makes_the_container_still_removes_it(tmp_path, monkeypatch):
+    """SIGTERM inside the engine's create call: the container it made is tracked first, then
+    the stop acts (before, it could be made and never known)."""
+    c = FakeContainer(OUTPUT, hang=True)
+
+    class Engine(FakeEngine):
+        def create(self, **args):
+            made = FakeEngine.create(self, **args)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time_sleep(0.05)
+            return made
+
+    fake = Engine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path, timeout=20), containers.Tracker()
+    with signals.handled():
+        with pytest.raises(signals.Stopped):
+            collect.run_container(run, tracker, lambda *a, **k: None)
+    assert c.removed and not c.started and tracker.containers == []
+    assert results.read(run.result_path)["reason"] == "terminated (SIGTERM)"
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_after_the_run_ended_keeps_its_result(tmp_path, monkeypatch):
+    """The container has exited with its result: a SIGTERM now waits until that result is
+    collected (with the host's provenance), then stops the bench."""
+    c = Signalling(signal.SIGTERM, "reload after its exit", exit_code=0)
+    fake = FakeEngine(c, writes=OK)
+    monkeypatch.setattr(engine, "client", lambda: fake)
+    run, tracker = make_run(tmp_path), containers.Tracker()
+    with signals.handled():
+        with pytest.raises(signals.Stopped):
+            collect.run_container(run, tracker, lambda *a, **k: None)
+    r = results.read(run.result_path)
+    assert r["status"] == "ok" and r["metrics"]["test_accuracy"] == 0.5
+    assert r["provenance"]["run_id"] == run.opts.run_id
+    assert c.removed and tracker.containers == []
+
+
+def test_contention_is_recorded_and_a_flagged_run_warns(tmp_path, monkeypatch):
+    seen = contention.assess((0.0, 0, 0, 0), (10.0, 1900, 2000, 10 * 10 ** 9), 2,
+                             others=["other-bench"])  # 1.9 CPUs busy, 1 ours: 0.9 others
+    assert seen["flagged"]
+
+    class Watch(object):
+        def __init__(self, container, client):
+            pass
+
+        def begin(self):
+            pass
+
+        def sample(self):
+            pass
+
+        def end(self):
+            return seen
+
+    monkeypatch.setattr(contention, "Watch", Watch)
+    result, run, said, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    r = written(run, result)
+    assert r["status"] == "ok" and r["provenance"]["contention"] == seen
+    warning = [line for line in said if "WARNING" in line]
+    assert warning == ["  pytorch-2.13 cnn r1: WARNING: other work used 0.9 of 2 CPUs during "
+                       "the run (threshold 0.5; other containers: other-bench): its timing "
+                       "may be spoiled"]
+
+
+def test_every_collected_run_says_what_it_saw_of_the_cpu(tmp_path, monkeypatch):
+    """The real watch on a stand-in container too short to sample twice: recorded, not
+    measured, not flagged."""
+    result, run, said, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
+    seen = written(run, result)["provenance"]["contention"]
+    assert seen["measured"] is False and seen["flagged"] is False and seen["why_not_measured"]
+    assert not [line for line in said if "WARNING" in line]

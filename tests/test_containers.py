@@ -74,11 +74,36 @@ def test_tracker_removes_everything_even_when_a_remove_fails():
     assert a.removed and tracker.containers == []
 
 
-def test_sigint_ignored_during_cleanup_and_restored():
-    before = signal.getsignal(signal.SIGINT)
-    with containers.sigint_ignored():
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    assert signal.getsignal(signal.SIGINT) is before
+def test_wait_exit_calls_between_slices_and_survives_its_errors():
+    calls = []
+
+    def between():
+        calls.append(1)
+        raise RuntimeError("a sample that failed")
+
+    assert containers.wait_exit(SlowWait(3), 3600, between) == 4
+    assert len(calls) == 3
+
+
+def test_wait_slices_are_short():
+    """A stop signal interrupts the wait at once; the slice bounds the delay should the kernel
+    ever hand it to another thread."""
+    assert containers.WAIT_SLICE <= 2
+
+
+def test_log_follower_keeps_saving_when_the_display_fails(tmp_path):
+    """After SIGHUP the terminal is gone and echo raises: the log and events are still saved."""
+    output = b'{"event": "start"}\nline\n{"event": "end"}\n'
+
+    def display(ev):
+        raise OSError(5, "Input/output error")
+
+    out = containers.LogFollower(FakeContainer(output), str(tmp_path / "log"),
+                                 str(tmp_path / "events"), display)
+    out.start()
+    out.join(10)
+    assert (tmp_path / "log").read_bytes() == output
+    assert len((tmp_path / "events").read_text().splitlines()) == 2
 
 
 def test_log_follower_saves_output_and_events(tmp_path):
@@ -98,9 +123,9 @@ def test_log_follower_saves_output_and_events(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
-def test_log_follower_blocks_sigint(tmp_path):
-    """SIGINT blocked in the thread that follows the log, so the kernel hands Ctrl-C to the main
-    thread (see the engine test of the same name for why)."""
+def test_log_follower_blocks_the_stop_signals(tmp_path):
+    """SIGINT, SIGTERM and SIGHUP blocked in the thread that follows the log, so the kernel hands
+    them to the main thread (harness/signals.py)."""
     inside, release = threading.Event(), threading.Event()
 
     class Streaming(FakeContainer):
@@ -117,7 +142,8 @@ def test_log_follower_blocks_sigint(tmp_path):
         with open("/proc/self/task/%d/status" % out.native_id) as f:
             status = f.read()
         blocked = [l for l in status.splitlines() if l.startswith("SigBlk:")][0].split()[1]
-        assert int(blocked, 16) & (1 << (signal.SIGINT - 1)), status
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            assert int(blocked, 16) & (1 << (sig - 1)), status
     finally:
         release.set()
         out.join(10)

@@ -1,0 +1,244 @@
+"""harness/orphans.py: is a run's dlbench still alive (a reused pid, another boot, another host or
+pid namespace), and the sweep that collects the containers of dead ones (stand-in engine and
+containers, tests/fakes.py) without touching a live run's. The real engine, with a dlbench
+killed by SIGKILL: tests/test_engine_bench.py."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from fakes import FakeContainer, FakeEngine
+from harness import catalog, cli, orphans, results
+
+HERE = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 4242, "1000")
+
+
+def labels_of(owner, folder="/nonexistent/run", **extra):
+    labels = owner.labels()
+    labels.update({catalog.RUN_LABEL: "20260101-000000-abcd",
+                   catalog.IMAGE_NAME_LABEL: "pytorch-2.13", catalog.TASK_LABEL: "cnn",
+                   orphans.DIR_LABEL: folder, orphans.ROOT_LABEL: os.path.dirname(
+                       os.path.dirname(os.path.dirname(folder))),
+                   orphans.ADAPTER_LABEL: "pytorch", orphans.VARIANT_LABEL: "reference",
+                   orphans.DEVICE_LABEL: "cpu", orphans.SOURCE_LABEL: "synthetic",
+                   orphans.REPEAT_LABEL: "1"})
+    labels.update(extra)
+    return labels
+
+
+def starts(table):
+    """A stand-in process table: pid -> start time."""
+    return lambda pid: table.get(pid)
+
+
+OWNER = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 777, "5000")
+
+
+@pytest.mark.parametrize("owner,table,state", [
+    (OWNER, {777: "5000"}, orphans.ALIVE),                        # running
+    (OWNER, {}, orphans.DEAD),                                    # no such process
+    (OWNER, {777: "9999"}, orphans.DEAD),                         # pid reused by another
+    (orphans.Identity("bench-host", "boot-0", "pid:[4026531836]", 777, "5000"), {777: "5000"},
+     orphans.DEAD),                                               # the host booted since
+    (orphans.Identity("other-host", "boot-1", "pid:[4026531836]", 777, "5000"), {},
+     orphans.UNKNOWN),                                            # another host's run
+    (orphans.Identity("bench-host", "boot-1", "pid:[4026532000]", 777, "5000"), {},
+     orphans.UNKNOWN),                                            # another pid namespace
+])
+def test_owner_state(owner, table, state):
+    assert orphans.owner_state(labels_of(owner), HERE, starts(table)) == state
+
+
+def test_owner_state_without_proc_goes_by_the_pid():
+    """No /proc (no boot id, namespace or start time): a pid that exists is taken as alive
+    (never touch a live run), one that does not as dead."""
+    here = orphans.Identity("bench-host", "", "", 1, "")
+    owner = orphans.Identity("bench-host", "", "", 777, "")
+    assert orphans.owner_state(labels_of(owner), here, starts({777: ""})) == orphans.ALIVE
+    assert orphans.owner_state(labels_of(owner), here, starts({})) == orphans.DEAD
+
+
+def test_a_container_without_owner_labels_is_never_judged():
+    """Started by a dlbench that did not label its process (or by hand): unknown."""
+    old = {catalog.RUN_LABEL: "r", catalog.IMAGE_NAME_LABEL: "pytorch-2.13"}
+    assert orphans.owner_state(old, HERE, starts({})) == orphans.UNKNOWN
+    assert orphans.owner_state(dict(old, **{orphans.HOST_LABEL: "bench-host",
+                                            orphans.PID_LABEL: "x"}), HERE, starts({})) \
+        == orphans.UNKNOWN
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/self/stat"), reason="needs Linux /proc")
+def test_this_process_is_alive_and_an_ended_one_is_dead():
+    me = orphans.Identity.this_process()
+    assert me.pid == os.getpid() and me.start.isdigit() and me.boot_id and me.pid_ns
+    assert orphans.owner_state(me.labels(), me) == orphans.ALIVE
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    gone = orphans.Identity(me.host, me.boot_id, me.pid_ns, child.pid, "1")
+    assert orphans.process_start(child.pid) is None
+    assert orphans.owner_state(gone.labels(), me) == orphans.DEAD
+    # a live pid with another start time: the dead run's pid was reused
+    reused = orphans.Identity(me.host, me.boot_id, me.pid_ns, os.getpid(),
+                              str(int(me.start) + 1))
+    assert orphans.owner_state(reused.labels(), me) == orphans.DEAD
+
+
+def test_process_start_reads_a_comm_with_spaces_and_parentheses(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "31").mkdir(parents=True)
+    (proc / "self").mkdir()
+    fields = ["S"] + [str(i) for i in range(4, 22)] + ["123456"] + ["0"] * 30
+    (proc / "31" / "stat").write_text("31 (a) b (c)) " + " ".join(fields) + "\n")
+    assert orphans.process_start(31, str(proc)) == "123456"
+    assert orphans.process_start(32, str(proc)) is None
+
+
+def run_folder(tmp_path):
+    folder = tmp_path / "results" / "20260101-000000-abcd" / "pytorch-2.13" / "cnn-r1"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def ok_doc(**extra):
+    doc = {"schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
+           "variant": "reference", "image": None, "status": "ok", "reason": None,
+           "exit_code": 0, "device": "cpu", "params": {"epochs": 1},
+           "data": {"source": "synthetic"}, "env": {"python": "3.11.2", "numpy": "2.4.6"},
+           "timings": {"train_seconds": 1.5, "images_per_second": 100.0},
+           "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
+           "finished": "2026-01-01T00:00:02Z"}
+    doc.update(extra)
+    return doc
+
+
+def sweep(*found):
+    said = []
+    written = orphans.sweep(FakeEngine(listed=found), lambda line, **kw: said.append(line),
+                            HERE, starts({OWNER.pid: OWNER.start}))
+    return written, said
+
+
+def test_sweep_collects_a_running_orphan_and_spares_live_and_foreign_runs(tmp_path):
+    dead_owner = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 555, "42")
+    folder = run_folder(tmp_path)
+    (folder / "container.log").write_bytes(b"up\n")  # what the dead dlbench had saved
+    orphan = FakeContainer(b"up\nepoch 1\n", labels=labels_of(dead_owner, str(folder)),
+                           name="dlbench-orphan", hang=True)
+    live = FakeContainer(labels=labels_of(OWNER, str(tmp_path / "live")), name="live")
+    foreign = FakeContainer(labels=labels_of(orphans.Identity("other-host", "b", "n", 555,
+                                                              "42")), name="foreign")
+    unlabelled = FakeContainer(labels={catalog.RUN_LABEL: "old"}, name="old")
+    written, said = sweep(orphan, live, foreign, unlabelled)
+
+    assert orphan.killed and orphan.removed
+    for spared in (live, foreign, unlabelled):
+        assert not spared.killed and not spared.removed
+    path = str(folder / "result.json")
+    assert written == [path]
+    r = results.load(path)  # schema-valid, with the host's provenance: a row of its own
+    assert r["status"] == "failed" and r["exit_code"] == 137
+    assert r["reason"].startswith("host died: dlbench (pid 555) ended without collecting this "
+                                  "run")
+    assert (r["task"], r["adapter"], r["variant"], r["device"], r["image"]) == (
+        "cnn", "pytorch", "reference", "cpu", "pytorch-2.13")
+    assert r["data"]["source"] == "synthetic" and r["started"] == "2026-01-01T00:00:00Z"
+    p = r["provenance"]
+    assert p["run_id"] == "20260101-000000-abcd" and p["repeat"] == 1
+    assert p["log"] == os.path.join("20260101-000000-abcd", "pytorch-2.13", "cnn-r1",
+                                    "container.log")
+    assert (folder / "container.log").read_bytes() == b"up\nepoch 1\n"  # the whole output
+    assert len(said) == 1 and "dlbench-orphan" in said[0] and "pid 555" in said[0]
+    assert "was running" in said[0] and "failed result written" in said[0]
+
+
+def test_sweep_keeps_the_container_s_own_result_aside(tmp_path):
+    """The container outlived its dlbench and wrote its own "ok" result (no host provenance):
+    the run gets a failed result, the container's file is kept as result.json.uncollected."""
+    dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 556, "42")
+    folder = run_folder(tmp_path)
+    own = json.dumps(ok_doc())
+    (folder / "result.json").write_text(own)
+    exited = FakeContainer(labels=labels_of(dead, str(folder)), status="exited", exit_code=0)
+    written, said = sweep(exited)
+    assert exited.removed and not exited.killed
+    r = results.load(written[0])
+    assert r["status"] == "failed" and r["exit_code"] == 0
+    assert "(container had exited with code 0)" in r["reason"]
+    assert r["reason"].endswith("the container's own result kept as result.json.uncollected")
+    assert (folder / "result.json.uncollected").read_text() == own
+
+
+def test_sweep_leaves_a_collected_result_alone(tmp_path):
+    """dlbench died after it wrote the run's result but before it removed the container."""
+    dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 557, "42")
+    folder = run_folder(tmp_path)
+    doc = ok_doc(image="pytorch-2.13", provenance={"run_id": "20260101-000000-abcd",
+                                                   "image": "pytorch-2.13", "repeat": 1})
+    (folder / "result.json").write_text(json.dumps(doc))
+    c = FakeContainer(labels=labels_of(dead, str(folder)), status="exited")
+    written, said = sweep(c)
+    assert written == [] and c.removed
+    assert json.loads((folder / "result.json").read_text()) == doc
+    assert "already collected" in said[0]
+
+
+def test_sweep_of_a_container_that_never_started_and_a_folder_that_is_gone(tmp_path):
+    dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 558, "42")
+    folder = run_folder(tmp_path)
+    created = FakeContainer(labels=labels_of(dead, str(folder)), status="created")
+    gone = FakeContainer(labels=labels_of(dead, str(tmp_path / "deleted" / "a" / "b" / "c")),
+                         status="exited", name="gone")
+    written, said = sweep(created, gone)
+    r = results.load(written[0])
+    assert r["exit_code"] is None and "(container never started)" in r["reason"]
+    assert created.removed and gone.removed
+    assert "result folder" in said[1] and "is gone" in said[1]
+
+
+def test_sweep_of_a_folder_it_may_not_write_still_removes_the_container(tmp_path, monkeypatch):
+    """Another user's results folder: the line says why no result was written."""
+    dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 560, "42")
+    folder = run_folder(tmp_path)
+
+    def refused(result, path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(results, "write", refused)
+    c = FakeContainer(labels=labels_of(dead, str(folder)), hang=True)
+    written, said = sweep(c)
+    assert written == [] and c.killed and c.removed
+    assert "cannot write its result in %s" % folder in said[0] and "Permission denied" in said[0]
+
+
+def test_sweep_without_an_answer_from_the_engine_does_nothing():
+    class Down(object):
+        class containers(object):
+            @staticmethod
+            def list(**kw):
+                raise ConnectionError("engine down")
+
+    assert orphans.sweep(Down(), lambda *a, **k: None, HERE) == []
+
+
+def test_results_command_collects_orphans_then_lists_them(tmp_path, monkeypatch):
+    dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 559, "42")
+    folder = run_folder(tmp_path)
+    c = FakeContainer(labels=labels_of(dead, str(folder)), hang=True, name="dlbench-x")
+    fake = FakeEngine(listed=[c])
+    monkeypatch.setattr(orphans, "quick_client", lambda: fake)
+    monkeypatch.setattr(orphans.Identity, "this_process", classmethod(lambda cls: HERE))
+    monkeypatch.setattr(orphans, "process_start", starts({}))
+    out = CliRunner().invoke(cli.main, ["results", "--results-dir", str(tmp_path / "results")])
+    assert out.exit_code == 0, out.output
+    assert c.removed and "orphaned container dlbench-x" in out.output
+    row = [l for l in out.output.splitlines() if l.startswith("20260101-000000-abcd")][0]
+    assert "failed" in row and "host died: dlbench (pid 559)" in row
+
+
+def test_results_command_works_without_an_engine(tmp_path, monkeypatch):
+    monkeypatch.setattr(orphans, "quick_client", lambda: None)
+    out = CliRunner().invoke(cli.main, ["results", "--results-dir", str(tmp_path)])
+    assert out.exit_code == 0 and "no results" in out.output
