@@ -3,8 +3,6 @@ while it runs and probed from inside; the pids limit stopping a thread bomb; a c
 output saved whole under the log bound; pip freeze in a hardened container. Every image's tasks
 under these settings: tests/test_engine_frameworks.py. Needs an engine."""
 import json
-import os
-import time
 
 import pytest
 
