@@ -20,8 +20,6 @@ VARIANTS = [
     {"name": "torch", "doc": "PyTorch backend", "env": {"KERAS_BACKEND": "torch"}, "row": None},
 ]
 DEVICE = {"gpu": False}
-# what could switch oneDNN to bf16 fast math on the CPU (unset: strict fp32), recorded as set
-FPMATH_ENV = ("ONEDNN_DEFAULT_FPMATH_MODE", "TF_SET_ONEDNN_FPMATH_MODE")
 keras = None
 
 
@@ -36,13 +34,14 @@ def version():
 
 def _onednn_on():
     """On the tensorflow backend: whether TensorFlow runs its oneDNN kernels (else None)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return None
+    return _tensorflow_module().onednn_on() if keras.backend.backend() == "tensorflow" else None
+
+
+def _tensorflow_module():
+    """frameworks/tensorflow.py, loaded: TensorFlow's own switches, shared, not copied."""
+    from frameworks import tensorflow as tensorflow_module
+    tensorflow_module.load()
+    return tensorflow_module
 
 
 def probe():
@@ -88,10 +87,9 @@ def _true_fp32():
     backend = keras.backend.backend()
     info = {"dtype": keras.config.floatx(), "policy": keras.config.dtype_policy().name}
     if backend == "tensorflow":
-        import tensorflow as tf
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-        info["tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
-        info["onednn_fpmath_env"] = dict((k, os.environ.get(k)) for k in FPMATH_ENV)
+        tensorflow_precision = _tensorflow_module().true_fp32()
+        tensorflow_precision.pop("dtype")
+        info.update(tensorflow_precision)
     elif backend == "jax":
         import jax
         jax.config.update("jax_default_matmul_precision", "highest")

@@ -31,15 +31,6 @@ def version():
     return tf.__version__
 
 
-def _onednn_on():
-    """Whether this process runs TensorFlow's oneDNN kernels (None where TF cannot say)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return None
-
-
 def probe():
     build = tf.sysconfig.get_build_info()
     info = {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
@@ -62,16 +53,16 @@ def init(device, seed, variant):
                            "container runtime" % tf.__version__)
     if device == "cpu" and gpus:
         tf.config.set_visible_devices([], "GPU")
-    onednn = _onednn_on()
+    onednn = onednn_on()
     if variant == "tuned" and onednn is False:
         raise RuntimeError("variant tuned: tensorflow was imported before TF_ENABLE_ONEDNN_OPTS "
                            "was set; run it through run.py")
     tf.random.set_seed(seed)
     DEVICE["gpu"] = device == "gpu"
-    return {"onednn": onednn, "precision": _true_fp32()}
+    return {"onednn": onednn, "precision": true_fp32()}
 
 
-def _true_fp32():
+def true_fp32():
     """Pin true fp32, as the 2017 K80/P100 ran: TensorFlow >= 2.4 uses TF32 on Ampere and newer
     GPUs by default. On the CPU, oneDNN's bf16 fast math stays off unless one of FPMATH_ENV asks
     for it (recorded). Returns what is in effect."""
@@ -79,3 +70,12 @@ def _true_fp32():
     return {"dtype": "float32",
             "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
             "onednn_fpmath_env": dict((k, os.environ.get(k)) for k in FPMATH_ENV)}
+
+
+def onednn_on():
+    """Whether this process runs TensorFlow's oneDNN kernels (None where TF cannot say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
