@@ -82,6 +82,14 @@ def run(args, result):
     if args.task == "cnn" and n_params != p["parameters"]:
         raise AssertionError("CNN has %d parameters, the reference model has %d"
                              % (n_params, p["parameters"]))
+    if args.task == "inference":  # each framework's own ResNet-50: its task file declares it
+        expected = getattr(adapter, "PARAMETERS", None)
+        if expected is None:
+            raise AssertionError("tasks/inference/%s.py declares no PARAMETERS (the count its "
+                                 "ResNet-50 must have)" % args.adapter)
+        if n_params != expected:
+            raise AssertionError("ResNet-50 has %d parameters, tasks/inference/%s.py declares "
+                                 "PARAMETERS = %d" % (n_params, args.adapter, expected))
 
     if args.task == "inference":
         result["model"]["weights"] = "random"
