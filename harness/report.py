@@ -159,6 +159,12 @@ class Entry:
         self.ips = t.get("images_per_second") if self.ok else None
         self.accuracy = m.get("test_accuracy") if self.ok else None
         self.reference_name = match_reference(result, reference)
+        model = result.get("model") or {}
+        # what tasks/run.py counted and checked against the task file's declared count
+        self.parameters = model.get("parameters") if isinstance(
+            model.get("parameters"), int) else None
+        settings = (result.get("env") or {}).get("adapter_settings") or {}
+        self.network = settings.get("network") if isinstance(settings, dict) else None
         self.repeat = prov.get("repeat")
         self.run_id = prov.get("run_id")
 
@@ -211,6 +217,18 @@ class Row:
     @property
     def label(self):
         return self.image + ("" if self.variant == "reference" else " · " + self.variant)
+
+    @property
+    def parameters(self):
+        """The model's weight counts its runs recorded (one, unless the row pools runs of
+        different task files), as text: "23,587,712"; "" when no run got that far."""
+        return ", ".join("{:,}".format(n) for n in sorted(set(
+            e.parameters for e in self.entries if e.parameters is not None)))
+
+    @property
+    def networks(self):
+        """Which network the runs built (the task file's SETTINGS["network"]), when recorded."""
+        return _sorted_unique(e.network for e in self.entries)
 
     def group_key(self):
         return (self.source, self.workload_key)
@@ -324,6 +342,8 @@ def _prov_lines(row, results_dir):
             for p in prov if isinstance(p.get("user_env"), dict))),
         ("data", _sorted_unique("%s: %s" % (e.source, (e.result.get("data") or {}).get("dataset") or "")
                                 for e in es)),
+        ("network", row.networks),
+        ("weights", [row.parameters] if row.parameters else []),
         ("runs", _sorted_unique(e.run_id for e in es)),
         ("dates", ["%s – %s" % (started[0], finished[-1])] if started and finished else []),
     ]
@@ -428,6 +448,7 @@ def build_view(results_dir, reference=None):
                     row.footnote = n
                     line["row"] = {"label": row.label, "image": row.image,
                                    "variant": row.variant, "synthetic": row.synthetic,
+                                   "parameters": row.parameters,
                                    "partial": row.partial, "footnote": n,
                                    "anchor": "%s-p%d" % (task, n)}
                     line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]

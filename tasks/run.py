@@ -82,6 +82,15 @@ def run(args, result):
     if args.task == "cnn" and n_params != p["parameters"]:
         raise AssertionError("CNN has %d parameters, the reference model has %d"
                              % (n_params, p["parameters"]))
+    # a task file whose model is its framework's own (each 2017 ResNet-50; TensorFlow's GRU with
+    # 2017's trainable initial state) declares its count: inference files must
+    expected = getattr(adapter, "PARAMETERS", None)
+    if expected is None and args.task == "inference":
+        raise AssertionError("tasks/inference/%s.py declares no PARAMETERS (the count its "
+                             "ResNet-50 must have)" % args.adapter)
+    if expected is not None and n_params != expected:
+        raise AssertionError("%s model has %d parameters, tasks/%s/%s.py declares PARAMETERS = %d"
+                             % (args.task, n_params, args.task, args.adapter, expected))
 
     if args.task == "inference":
         result["model"]["weights"] = "random"

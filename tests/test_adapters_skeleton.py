@@ -11,6 +11,8 @@ import pytest
 
 from harness import frameworks
 
+from taskfiles import declared
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 REFERENCE = "pytorch"
@@ -100,6 +102,29 @@ def test_task_files_keep_no_framework_preamble(task, adapter):
     assert settings, "tasks/%s/%s.py: no SETTINGS" % (task, adapter)
     value = ast.literal_eval(settings[0].value)
     assert isinstance(value.get("layout"), str) and value["layout"]
+
+
+@pytest.mark.parametrize("adapter", adapters("inference"))
+def test_every_inference_file_declares_its_resnet(adapter):
+    """Each framework runs the ResNet-50 its 2017 notebook used, so the counts differ: the task
+    file declares its count once (PARAMETERS, asserted by tasks/run.py before timing) and names
+    the network (SETTINGS["network"], recorded in the result)."""
+    expected = declared("inference", adapter, "PARAMETERS")
+    assert isinstance(expected, int) and not isinstance(expected, bool), \
+        "tasks/inference/%s.py declares no PARAMETERS = <int>" % adapter
+    # ResNet-50 without its classifier: 23.5M trainable weights in every variant, plus 53,120
+    # batch-norm statistics
+    assert 23500000 <= expected <= 23600000, expected
+    network = declared("inference", adapter, "SETTINGS")["network"]
+    assert isinstance(network, str) and network
+
+
+def test_declared_resnet_counts_follow_the_2017_networks():
+    """keras.applications' ResNet50 (biased convolutions) as Keras(TF) ran it in 2017; TF-slim's
+    resnet_v1_50 and torchvision's resnet50 (bias-free) hold the same number of weights."""
+    assert declared("inference", "keras3", "PARAMETERS") == 23587712
+    for adapter in ("tensorflow", "pytorch", "flax"):
+        assert declared("inference", adapter, "PARAMETERS") == 23561152, adapter
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)

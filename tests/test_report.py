@@ -417,3 +417,48 @@ def test_training_time_is_the_2017_style_cell_time():
         "seconds_per_1000_images": 3.0, "cell_seconds": None}}) == 3.0
     ref = report.load_reference()
     assert "cell time" in ref["tasks"]["cnn"]["unit_label"]
+
+
+def test_weights_column_shows_each_rows_parameter_count(tmp_path):
+    """Each framework's ResNet-50 is the one its 2017 notebook used, so the counts differ: every
+    run row shows the count its runs recorded (HTML and Markdown), and its footnote names the
+    network; a run that failed before building the model adds no count."""
+    root = str(tmp_path)
+    for r, s in enumerate((3.0, 3.2), 1):
+        write(root, result("keras-3.15", "inference", s, variant="tensorflow", repeat=r))
+    write(root, result("keras-3.15", "inference", variant="tensorflow", repeat=3,
+                       status="failed", reason="killed", probed=False))
+    write(root, result("tensorflow-2.21", "inference", 2.0))
+    write(root, result("pytorch-2.13", "inference", 1.5))
+    write(root, result("pytorch-2.13", "cnn", 40.0, accuracy=0.77))
+    written = report.render_report(root)
+    parser = TableParser()
+    page = open(written["html"], encoding="utf-8").read()
+    parser.feed(page)
+    rows = parser.rows
+    assert rows[("inference", "Keras(TF)", "keras-3.15 · tensorflow †")]["params"] == "23,587,712"
+    assert rows[("inference", "Tensorflow", "tensorflow-2.21 †")]["params"] == "23,561,152"
+    assert rows[("inference", "PyTorch", "pytorch-2.13 †")]["params"] == "23,561,152"
+    assert rows[("cnn", "PyTorch", "pytorch-2.13")]["params"] == "3,441,592"
+    assert rows[("cnn", "Caffe2", "")]["params"] == ""  # a 2017 row this run has no image for
+    assert "<th rowspan=\"2\" title=\"the model's weight count" in page
+    block = page.split('id="inference-p1"')[1].split("</li>")[0]  # keras, first in table order
+    assert "<dt>weights</dt><dd>23,587,712</dd>" in block
+    assert "keras.applications.ResNet50(include_top=False, pooling=&#39;avg&#39;)" in block
+    md = open(written["md"], encoding="utf-8").read()
+    inf = md_tables(md)["ResNet-50 inference: feature extraction"]
+    weights = dict((r["Image"].split(" [")[0], r["Weights"]) for r in inf
+                   if r["Image"] != "not run")
+    assert weights == {"keras-3.15 · tensorflow †synthetic": "23,587,712",
+                       "tensorflow-2.21 †synthetic": "23,561,152",
+                       "pytorch-2.13 †synthetic": "23,561,152"}
+    assert "weights 23,587,712" in md and "network keras.applications.ResNet50" in md
+    # a row pooling runs of different counts (a task file changed between runs) shows both
+    write(root, result("pytorch-2.13", "cnn", 41.0, accuracy=0.77, repeat=2))
+    doc = result("pytorch-2.13", "cnn", 42.0, accuracy=0.77, repeat=3)
+    doc["model"]["parameters"] = 3441000
+    write(root, doc)
+    view = report.build_view(root)
+    cnn = [line for s in view["sections"] if s["task"] == "cnn" for line in s["lines"]
+           if line["row"] and line["row"]["image"] == "pytorch-2.13"]
+    assert cnn[0]["row"]["parameters"] == "3,441,000, 3,441,592"

@@ -20,6 +20,16 @@ PARAMS = {
     "inference": {"batch_size": 32, "batches": 40, "features": 2048},
 }
 TRAIN = {"cnn": 50000, "rnn": 25000}
+# the model's weight count each run records (tasks/run.py): the CNN's everywhere, the RNN's in
+# the two-bias GRU convention, each inference adapter's declared ResNet-50 count
+WEIGHTS = {"cnn": dict.fromkeys(ADAPTER.values(), 3441592),
+           "rnn": dict.fromkeys(ADAPTER.values(), 3750202 + 68100),
+           "inference": {"pytorch": 23561152, "tensorflow": 23561152, "keras3": 23587712,
+                         "flax": 23561152}}
+NETWORK = {"pytorch": "torchvision resnet50 structure, fc removed",
+           "tensorflow": "TF-slim resnet_v1_50 (num_classes=None), plain TF",
+           "keras3": "keras.applications.ResNet50(include_top=False, pooling='avg')",
+           "flax": "torchvision resnet50 structure, fc removed"}
 
 
 def result(image, task, seconds=None, variant="reference", device="gpu", repeat=1,
@@ -53,6 +63,8 @@ def result(image, task, seconds=None, variant="reference", device="gpu", repeat=
                     "cudnn": "9.10.2" if device == "gpu" else None,
                     "gpu": GPU if device == "gpu" else None,
                     "cpu": CPU, "cpu_count": 16})
+        if task == "inference":
+            env["adapter_settings"] = {"layout": "NHWC", "network": NETWORK[adapter]}
     data = {"source": source, "limited": limit,
             "dataset": "synthetic" if source == "synthetic" else "cifar-10"}
     if limit:
@@ -62,7 +74,8 @@ def result(image, task, seconds=None, variant="reference", device="gpu", repeat=
         "variant": variant, "image": image, "status": status, "reason": reason,
         "exit_code": 0 if status == "ok" else 1, "device": device,
         "params": params if probed else {}, "data": data,
-        "model": {"parameters": 3441592}, "env": env, "timings": timings, "metrics": metrics,
+        "model": {"parameters": WEIGHTS[task][adapter] if probed else None},
+        "env": env, "timings": timings, "metrics": metrics,
         "started": "2026-11-28T12:%02d:00Z" % repeat, "finished": "2026-11-28T12:%02d:59Z" % repeat,
         "provenance": {"image": image, "image_id": "sha256:" + hashlib.sha256(image.encode()).hexdigest(),
                        "image_digest": None, "dockerfile_sha256": "d" * 64,

@@ -25,7 +25,7 @@ PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
 
 sys.path.insert(0, TASKS)
 from common import params  # noqa: E402
-from declared import constant  # noqa: E402
+from taskfiles import declared  # noqa: E402
 
 TINY = {"max_features": 11, "embedding": 4, "hidden": 3, "batch_size": 2, "steps": 7}
 
@@ -35,7 +35,7 @@ def test_declared_parameter_count_is_the_2017_notebooks():
     e, h, n = p["embedding"], p["hidden"], p["batch_size"]
     gru = 3 * (e * h + h * h + 2 * h)  # cuDNN form: two bias vectors
     assert gru == 68100
-    assert constant("rnn", "tensorflow", "PARAMETERS") == 3824702 == (
+    assert declared("rnn", "tensorflow", "PARAMETERS") == 3824702 == (
         p["max_features"] * e + gru + n * h + h * p["n_classes"] + p["n_classes"])
 
 
@@ -82,11 +82,11 @@ for i, name in enumerate(("fc_kernel", "fc_bias")):
 x = rng.randint(0, tiny["max_features"], size=(tiny["batch_size"], tiny["steps"])).astype(np.int32)
 out["weights"] = dict((k, v.tolist()) for k, v in weights.items())
 out["x"] = x.tolist()
-out["logits_eager"] = model(tf.constant(x)).numpy().tolist()
-out["logits_graph"] = tf.function(lambda t: model(t))(tf.constant(x)).numpy().tolist()
+out["logits_eager"] = model(tf.declared(x)).numpy().tolist()
+out["logits_graph"] = tf.function(lambda t: model(t))(tf.declared(x)).numpy().tolist()
 out["cudnn_params"] = model.cudnn_params().numpy().tolist()
 with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(model(tf.constant(x), training=True))
+    loss = tf.reduce_sum(model(tf.declared(x), training=True))
 grads = tape.gradient(loss, model.trainable_variables)
 out["zero_gradients"] = [v.name for v, g in zip(model.trainable_variables, grads)
                          if g is None or not np.any(tf.convert_to_tensor(g).numpy())]

@@ -1,10 +1,11 @@
 """Inference (ResNet-50 feature extraction) in JAX + Flax.
 
 Functional jit: the network is a Flax NNX module, split into a static graph and a pytree of
-weights; the forward pass is one pure function compiled by jax.jit. Flax has no model zoo, so
-ResNet-50 is written out with the PyTorch adapter's structure and padding: 23,508,032 trainable
-weights, batch-norm in inference mode on its running statistics (a separate collection), cut
-after global average pooling: 2048 features. ResNet-50 layout: He et al. 2015, table 1. NHWC.
+weights; the forward pass is one pure function compiled by jax.jit. Flax had no 2017 notebook
+and has no model zoo, so ResNet-50 is written out with the PyTorch adapter's structure and
+padding (torchvision's resnet50, as 2017's PyTorch notebook used it): batch-norm in inference
+mode on its running statistics (a separate collection), cut after global average pooling: 2048
+features. ResNet-50 layout: He et al. 2015, table 1. NHWC.
 """
 import jax
 import jax.numpy as jnp
@@ -13,7 +14,11 @@ from flax import nnx
 
 from frameworks import flax as fw
 
-SETTINGS = {"layout": "NHWC"}
+SETTINGS = {"layout": "NHWC", "network": "torchvision resnet50 structure, fc removed"}
+
+# Every weight the network holds, batch-norm running statistics included (the keras3 adapter's
+# count): the PyTorch adapter's 23,508,032 parameters and 53,120 running statistics.
+PARAMETERS = 23561152
 
 
 def _conv(cin, cout, k, rngs, stride=1, padding=0):
@@ -83,7 +88,9 @@ def build_model(p):
 
 
 def count_parameters(model):
-    return sum(w.size for w in jax.tree_util.tree_leaves(model["weights"].filter(nnx.Param)))
+    # parameters and running statistics (nnx.BatchStat)
+    return sum(w.size for w in jax.tree_util.tree_leaves(
+        model["weights"].filter(nnx.Param, nnx.BatchStat)))
 
 
 def load_weights(model, path):

@@ -2,60 +2,49 @@
 
 Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the variant names the backend
 (frameworks/keras3.py sets it before keras is imported). The forward pass is the compiled
-predict_on_batch (tf.function / jax.jit; eager on torch). keras.applications.ResNet50 differs from
-the PyTorch model (biased convolutions, stride in the first 1x1 conv: 23,534,592 trainable
-weights), so the network is written out with the PyTorch adapter's structure and padding:
-23,508,032 trainable weights, batch-norm in inference mode on its running statistics, cut after
-global average pooling: 2048 features. ResNet-50 layout: He et al. 2015, table 1. NHWC.
+predict_on_batch (tf.function / jax.jit; eager on torch).
+
+The network is Keras's own model zoo, as 2017 used it: ilkarman/DeepLearningFrameworks,
+notebooks/Keras_TF_Inference.ipynb (Keras 2.1.4, TensorFlow 1.4) builds
+`ResNet50(include_top=False, input_shape=(224,224,3))` from keras.applications.resnet50 and
+times `predict_on_batch` on channels-last random images, batch 32. That Keras (2.1.x
+keras/applications/resnet50.py) put the stride of each stage's first block on its first 1x1
+convolution, gave every convolution a bias, and applied AveragePooling2D((7, 7)) even without the
+top: on 224x224 images the same global average pooling as pooling="avg" here, 2048 features.
+Keras 3's ResNet50 has the same layers and weights; it pads before the first max-pooling (a
+later Keras added that), so the first stage runs on 56x56 maps where Keras 2.1's ran on 55x55.
+
+Weights are random (weights=None): 2017 loaded ImageNet weights, but times random images, and a
+benchmark never downloads; `--weights FILE` loads a local file (Keras's notop .h5 included).
 """
 import keras
 import numpy as np
 
-SETTINGS = {"layout": "NHWC"}
+SETTINGS = {"layout": "NHWC",
+            "network": "keras.applications.ResNet50(include_top=False, pooling='avg')"}
 
-
-def _conv_bn(x, filters, k, stride=1, padding=0, relu=True):
-    # bias-free convolution with PyTorch's explicit padding, then batch-norm (PyTorch's epsilon)
-    if padding:
-        x = keras.layers.ZeroPadding2D(padding)(x)
-    x = keras.layers.Conv2D(filters, k, strides=stride, use_bias=False,
-                            kernel_initializer="he_normal")(x)
-    x = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9)(x)
-    return keras.layers.ReLU()(x) if relu else x
-
-
-def _bottleneck(x, inplanes, planes, stride):
-    width = planes * 4  # expansion 4
-    shortcut = x
-    if stride != 1 or inplanes != width:
-        shortcut = _conv_bn(x, width, 1, stride=stride, relu=False)
-    out = _conv_bn(x, planes, 1)
-    out = _conv_bn(out, planes, 3, stride=stride, padding=1)
-    out = _conv_bn(out, width, 1, relu=False)
-    return keras.layers.ReLU()(keras.layers.Add()([out, shortcut]))
+# Every weight the network holds, batch-norm moving statistics included: Keras's "Total params"
+# (model.count_params(), what model.summary() prints). 25,636,712 with the top (the Keras 2
+# applications table) less fc1000's 2048 x 1000 + 1000; counted here: 53 convolutions with
+# biases (23,481,472) and 53 batch-norms of 4 x 26,560 (106,240). Trainable: 23,534,592.
+PARAMETERS = 23587712
 
 
 def build_model(p):
-    inputs = keras.Input((p["height"], p["width"], p["channels"]))
-    x = _conv_bn(inputs, 64, 7, stride=2, padding=3)
-    x = keras.layers.ZeroPadding2D(1)(x)  # after relu: zero padding = PyTorch's -inf padding
-    x = keras.layers.MaxPooling2D(3, strides=2)(x)
-    inplanes = 64
-    for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(blocks):
-            x = _bottleneck(x, inplanes, planes, stride if i == 0 else 1)
-            inplanes = planes * 4
-    x = keras.layers.GlobalAveragePooling2D()(x)  # 2048 features
-    # inference: predict_on_batch runs batch-norm on its running statistics
-    return keras.Model(inputs, x, name="resnet50_features")
+    # inference: predict_on_batch runs batch-norm on its moving statistics
+    return keras.applications.ResNet50(
+        include_top=False, weights=None, pooling="avg",
+        input_shape=(p["height"], p["width"], p["channels"]))
 
 
 def count_parameters(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return sum(int(np.prod(w.shape)) for w in model.weights)  # trainable and moving statistics
 
 
 def load_weights(model, path):
-    model.load_weights(path)  # a Keras .weights.h5 of this model (model.save_weights)
+    # a .weights.h5 of this model (model.save_weights), or Keras's legacy
+    # resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (layers matched by name)
+    model.load_weights(path)
 
 
 def predict(model, x):

@@ -1,10 +1,14 @@
 """Inference (ResNet-50 feature extraction) in PyTorch.
 
-One file serves the 2017 image (torch 0.3.1, Python 3.5) and current PyTorch. The network is
-written out here rather than taken from torchvision, so the image needs only the framework;
-module names follow torchvision's, so a torchvision ResNet-50 state dict loads (its fc.* keys
-are dropped: the model is cut after global average pooling, 2048 features). ResNet-50 layout:
-He et al. 2015, table 1 (stages of 3, 4, 6, 3 bottlenecks, widths 64..512, expansion 4).
+One file serves the 2017 image (torch 0.3.1, Python 3.5) and current PyTorch. 2017 used
+torchvision's resnet50 with its last child (fc) chopped off, leaving AvgPool2d(7) on 224x224
+images: global average pooling, 2048 features (ilkarman/DeepLearningFrameworks,
+notebooks/PyTorch_Inference.ipynb; NCHW random images, batch 32). The network is written out
+here rather than taken from torchvision, so the image needs only the framework, with
+torchvision's structure (stride on the 3x3 convolution of each stage's first block, bias-free
+convolutions) and module names, so a torchvision ResNet-50 state dict loads (its fc.* keys are
+dropped). ResNet-50 layout: He et al. 2015, table 1 (stages of 3, 4, 6, 3 bottlenecks, widths
+64..512, expansion 4).
 """
 import numpy as np
 import torch
@@ -14,7 +18,12 @@ from torch.autograd import Variable
 
 from frameworks import pytorch as fw
 
-SETTINGS = {"layout": "NCHW"}
+SETTINGS = {"layout": "NCHW", "network": "torchvision resnet50 structure, fc removed"}
+
+# Every weight the network holds, batch-norm running statistics included (the keras3 adapter's
+# count, Keras's "Total params"): torchvision's 23,508,032 parameters without fc (25,557,032
+# with it, less 2048 x 1000 + 1000) and 53 batch-norms' running mean and variance (53,120).
+PARAMETERS = 23561152
 
 
 class Bottleneck(nn.Module):
@@ -75,7 +84,9 @@ def build_model(p):
 
 
 def count_parameters(model):
-    return sum(w.data.numel() for w in model.parameters())
+    # parameters and running statistics; not num_batches_tracked (PyTorch >= 0.4.1), a counter
+    return sum(v.numel() for k, v in model.state_dict().items()
+               if not k.endswith("num_batches_tracked"))
 
 
 def load_weights(model, path):

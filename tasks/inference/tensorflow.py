@@ -1,33 +1,63 @@
 """Inference (ResNet-50 feature extraction) in TensorFlow 2.
 
-Plain TensorFlow: variables in tf.Modules, tf.nn ops and a tf.function forward pass; no Keras
-(its column is keras3, and keras.applications' ResNet-50 differs: biased convolutions, stride in
-the first 1x1 conv). The network is written out with the PyTorch adapter's structure and
-padding, so it has the same 23,508,032 trainable weights; batch-norm runs in inference mode on
-its (non-trainable) running statistics. Cut after global average pooling: 2048 features.
-ResNet-50 layout: He et al. 2015, table 1. NHWC, TensorFlow's CPU layout.
+The network is TF-slim's resnet_v1_50, as 2017 used it: ilkarman/DeepLearningFrameworks,
+notebooks/Tensorflow_Inference.ipynb (TensorFlow 1.4) builds
+`resnet_v1.resnet_v1_50(input_tensor, is_training=False)` from tensorflow.contrib.slim.nets under
+`resnet_arg_scope()`, with num_classes left at None ("we return the features before the logit
+layer": global average pooling, 2048 features), and feeds channels-last random images, batch 32.
+TF-slim left TensorFlow with contrib in 2.0, so its structure is written out here in plain
+TensorFlow (tf.Module variables, tf.nn ops, one tf.function forward pass; no Keras: its column
+is keras3). From tensorflow/contrib/slim/python/slim/nets/resnet_v1.py and resnet_utils.py:
+
+* root: conv2d_same 7x7/2 (explicit 3+3 zero padding, then VALID), max-pool 3x3/2 'SAME';
+* blocks of 3, 4, 6, 3 bottleneck units (widths 64..512, output 4x); a block's stride sits in its
+  LAST unit (blocks 1-3: 2, block 4: 1), on the 3x3 convolution (conv2d_same);
+* the shortcut is a 1x1 projection where the depth changes (each block's first unit, stride 1)
+  and otherwise the input, subsampled by a 1x1 max-pool where the unit strides;
+* every convolution is slim.conv2d with normalizer_fn=batch_norm: no bias; batch-norm with
+  scale (gamma) and centre (beta), epsilon 1e-5, on its moving statistics (is_training=False);
+* weights: slim.variance_scaling_initializer() (factor 2, fan-in, truncated normal).
+
+Random weights: 2017 restored the resnet_v1_50_2016_08_28 checkpoint, but times random images,
+and a benchmark never downloads; `--weights FILE` loads a local file. NHWC, TensorFlow's CPU
+layout.
 """
 import numpy as np
 import tensorflow as tf
 
 from frameworks import tensorflow as fw
 
-SETTINGS = {"layout": "NHWC"}
+SETTINGS = {"layout": "NHWC", "network": "TF-slim resnet_v1_50 (num_classes=None), plain TF"}
+
+# Every weight the network holds, batch-norm moving statistics included (the keras3 adapter's
+# count): 53 bias-free convolutions (23,454,912) and 53 batch-norms of 4 x 26,560 (106,240).
+# slim's resnet_v1_50 without logits has the same variables (its trainable ones: 23,508,032,
+# the torchvision count: where the stride sits changes no weight shape).
+PARAMETERS = 23561152
+
+
+def _same_padding(k):
+    # resnet_utils.conv2d_same: k - 1 zeros in all, (k - 1) // 2 before, then a VALID conv (for
+    # stride 1 and odd k the same as slim's 'SAME')
+    before = (k - 1) // 2
+    after = k - 1 - before
+    return [[0, 0], [before, after], [before, after], [0, 0]]
 
 
 class ConvBN(tf.Module):
-    """A bias-free convolution and its batch-norm, with PyTorch's explicit padding."""
+    """slim.conv2d under resnet_arg_scope: a bias-free convolution, then batch-norm."""
 
-    def __init__(self, cin, cout, k, stride=1, padding=0):
+    def __init__(self, cin, cout, k, stride=1):
         super(ConvBN, self).__init__()
-        std = np.sqrt(2.0 / (k * k * cout))  # He-normal (fan-out), as torchvision initialises
-        self.kernel = tf.Variable(tf.random.normal([k, k, cin, cout], stddev=std))
+        # variance_scaling_initializer(): truncated normal, stddev sqrt(1.3 * 2 / fan_in)
+        std = np.sqrt(1.3 * 2.0 / (k * k * cin))
+        self.kernel = tf.Variable(tf.random.truncated_normal([k, k, cin, cout], stddev=std))
         self.gamma = tf.Variable(tf.ones([cout]))
         self.beta = tf.Variable(tf.zeros([cout]))
         self.mean = tf.Variable(tf.zeros([cout]), trainable=False)
         self.var = tf.Variable(tf.ones([cout]), trainable=False)
         self.stride = stride
-        self.padding = [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+        self.padding = _same_padding(k)
 
     def __call__(self, x):
         x = tf.nn.conv2d(x, self.kernel, self.stride, self.padding)
@@ -35,20 +65,26 @@ class ConvBN(tf.Module):
 
 
 class Bottleneck(tf.Module):
-    expansion = 4
+    """resnet_v1.bottleneck: 1x1, 3x3 (the unit's stride), 1x1 (4x wider), add, relu."""
 
-    def __init__(self, inplanes, planes, stride):
+    def __init__(self, depth_in, depth_bottleneck, stride):
         super(Bottleneck, self).__init__()
-        width = planes * self.expansion
-        self.conv1 = ConvBN(inplanes, planes, 1)
-        self.conv2 = ConvBN(planes, planes, 3, stride=stride, padding=1)
-        self.conv3 = ConvBN(planes, width, 1)
-        self.downsample = None
-        if stride != 1 or inplanes != width:
-            self.downsample = ConvBN(inplanes, width, 1, stride=stride)
+        depth = depth_bottleneck * 4
+        self.stride = stride
+        self.shortcut = None  # depth unchanged: the input, subsampled
+        if depth != depth_in:
+            self.shortcut = ConvBN(depth_in, depth, 1, stride=stride)
+        self.conv1 = ConvBN(depth_in, depth_bottleneck, 1)
+        self.conv2 = ConvBN(depth_bottleneck, depth_bottleneck, 3, stride=stride)
+        self.conv3 = ConvBN(depth_bottleneck, depth, 1)
 
     def __call__(self, x):
-        shortcut = x if self.downsample is None else self.downsample(x)
+        if self.shortcut is not None:
+            shortcut = self.shortcut(x)
+        elif self.stride > 1:  # resnet_utils.subsample: a 1x1 max-pool with the stride
+            shortcut = tf.nn.max_pool2d(x, 1, self.stride, "SAME")
+        else:
+            shortcut = x
         out = tf.nn.relu(self.conv1(x))
         out = tf.nn.relu(self.conv2(out))
         out = self.conv3(out)
@@ -58,32 +94,32 @@ class Bottleneck(tf.Module):
 class ResNet50Features(tf.Module):
     def __init__(self, p):
         super(ResNet50Features, self).__init__()
-        self.conv1 = ConvBN(p["channels"], 64, 7, stride=2, padding=3)
-        inplanes, self.blocks = 64, []
-        for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-            for i in range(blocks):
-                self.blocks.append(Bottleneck(inplanes, planes, stride if i == 0 else 1))
-                inplanes = planes * Bottleneck.expansion
+        self.conv1 = ConvBN(p["channels"], 64, 7, stride=2)
+        depth_in, self.units = 64, []
+        # resnet_v1_50: (base depth, units, stride of the block's last unit)
+        for base, units, stride in ((64, 3, 2), (128, 4, 2), (256, 6, 2), (512, 3, 1)):
+            for i in range(units):
+                self.units.append(Bottleneck(depth_in, base, stride if i == units - 1 else 1))
+                depth_in = base * 4
 
     def __call__(self, x):
         x = tf.nn.relu(self.conv1(x))
-        x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-np.inf)
-        x = tf.nn.max_pool2d(x, 3, 2, "VALID")  # PyTorch's max_pool2d(3, 2, padding=1)
-        for block in self.blocks:
-            x = block(x)
-        return tf.reduce_mean(x, axis=[1, 2])  # global average pooling: 2048 features
+        x = tf.nn.max_pool2d(x, 3, 2, "SAME")  # pool1: 112x112 -> 56x56
+        for unit in self.units:
+            x = unit(x)
+        return tf.reduce_mean(x, axis=[1, 2])  # pool5, global average pooling: 2048 features
 
 
 def build_model(p):
     with tf.device("/GPU:0" if fw.DEVICE["gpu"] else "/CPU:0"):
         model = ResNet50Features(p)
-    # inference: batch-norm uses its running statistics; one compiled forward function
+    # inference: batch-norm uses its moving statistics; one compiled forward function
     model.forward = tf.function(model.__call__)
     return model
 
 
 def count_parameters(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_variables)
+    return sum(int(np.prod(w.shape)) for w in model.variables)  # trainable and moving statistics
 
 
 def load_weights(model, path):
