@@ -150,5 +150,5 @@ def test_the_report_still_renders_with_the_new_sections(tmp_path):
     written = report.render_report(str(tmp_path))
     md = open(written["md"]).read()
     assert "| Knet | not run |  | 159 | — | 0.775 |" in md  # (empty Weights cell: not run)
-    assert "| MXNet(Gluon) | not run | — | — | 0.858 |" in md
+    assert "| MXNet(Gluon) | not run |  | — | — | 0.858 |" in md
     assert os.path.exists(written["html"])
