@@ -138,3 +138,30 @@ class FakeImage(object):
     def __init__(self, image_id, labels):
         self.id, self.labels = image_id, labels
         self.attrs = {"RepoDigests": []}
+
+
+def written_result(**extra):
+    """A schema-2 ok CNN result as tasks/run.py writes it inside a container (no provenance,
+    image null); keyword arguments replace its top-level fields."""
+    doc = {"schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
+           "variant": "reference", "image": None, "status": "ok", "reason": None,
+           "exit_code": 0, "device": "cpu", "params": {"epochs": 1},
+           "data": {"source": "synthetic"}, "env": {"python": "3.11.2", "numpy": "2.4.6"},
+           "timings": {"train_seconds": 1.5, "images_per_second": 100.0},
+           "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
+           "finished": "2026-01-01T00:00:02Z"}
+    doc.update(extra)
+    return doc
+
+
+def stand_in_run(tmp_path, **options):
+    """A runner.Run of pytorch-2.13's CNN on a stand-in image object, results under tmp_path."""
+    import types
+    from harness import catalog, runner
+    image = catalog.lookup(["pytorch-2.13"])[0]
+    image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
+    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
+                          **options)
+    prov = {"image": image.name, "image_id": image_obj.id, "pip_freeze": ["torch==2.13.0"]}
+    return runner.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, prov)

@@ -4,13 +4,12 @@ container wrote is kept as result.json.invalid. The real engine: tests/test_engi
 import json
 import os
 import signal
-import types
 
 import pytest
 
-from fakes import FakeContainer, FakeEngine
+from fakes import FakeContainer, FakeEngine, stand_in_run
 from harness import (catalog, collect, containers, contention, engine, orphans, progress,
-                     results, runner, signals)
+                     results, signals)
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
            "device": "cpu"},
@@ -37,13 +36,7 @@ OK = json.dumps(ok_result())
 
 
 def make_run(tmp_path, **options):
-    image = catalog.lookup(["pytorch-2.13"])[0]
-    image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
-                          **options)
-    prov = {"image": image.name, "image_id": image_obj.id, "pip_freeze": ["torch==2.13.0"]}
-    return runner.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, prov)
+    return stand_in_run(tmp_path, **options)
 
 
 def execute(tmp_path, monkeypatch, container=None, writes=None, error=None, **options):

@@ -13,8 +13,8 @@ import types
 import pytest
 from click.testing import CliRunner
 
-from fakes import FakeEngine
-from harness import build, catalog, collect, containers, engine, runner
+from fakes import FakeEngine, stand_in_run, written_result
+from harness import build, catalog, collect, containers, engine
 from harness.cli import main
 from harness.errors import HarnessError
 
@@ -94,11 +94,7 @@ def test_a_container_that_cannot_start_says_why_in_its_result(tmp_path, monkeypa
     fake = FakeEngine(error=api_error("/containers/%s/start" % CONTAINER, SHIM, 500,
                                       "Internal Server Error"))
     monkeypatch.setattr(engine, "client", lambda: fake)
-    image = catalog.lookup(["pytorch-2.13"])[0]
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
-    run = runner.Run(image, types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={}), "cnn",
-                     "reference", 1, "cpu", opts, {"image": image.name})
+    run = stand_in_run(tmp_path)
     result = collect.run_container(run, containers.Tracker(), lambda *a, **k: None)
     assert result["status"] == "failed"
     assert result["reason"] == "could not run the container: " + SHIM
@@ -208,17 +204,10 @@ def test_the_largest_seed_numpy_takes_is_accepted():
 # ------------------------------------------------------------ 7. no forged numbers
 
 def ok_result(**timings):
-    doc = {
-        "schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
-        "variant": "reference", "image": "pytorch-2.13", "status": "ok", "reason": None,
-        "exit_code": 0, "device": "cpu", "params": {"epochs": 1},
-        "data": {"source": "synthetic"}, "env": {"python": "3.11.2", "numpy": "2.4.6"},
-        "timings": {"train_seconds": 1.5, "images_per_second": 100.0, "epoch_seconds": [1.5]},
-        "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
-        "finished": "2026-01-01T00:00:02Z",
-        "provenance": {"image": "pytorch-2.13", "run_id": "r1", "repeat": 1},
-    }
-    doc["timings"].update(timings)
+    """A collected result (host provenance present), its timings replaced by the arguments."""
+    doc = written_result(image="pytorch-2.13", provenance={"image": "pytorch-2.13",
+                                                           "run_id": "r1", "repeat": 1})
+    doc["timings"].update(epoch_seconds=[1.5], **timings)
     return doc
 
 
@@ -273,11 +262,7 @@ def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch)
     body = json.dumps(ok_result(images_per_second=123456.0)).replace("123456.0", "NaN")
     fake = FakeEngine(FakeContainer(b""), writes=body)
     monkeypatch.setattr(engine, "client", lambda: fake)
-    image = catalog.lookup(["pytorch-2.13"])[0]
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
-    run = runner.Run(image, types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={}), "cnn",
-                     "reference", 1, "cpu", opts, {"image": image.name})
+    run = stand_in_run(tmp_path)
     result = collect.run_container(run, containers.Tracker(), lambda *a, **k: None)
     assert result["status"] == "failed"
     assert "timings/images_per_second is NaN" in result["reason"]

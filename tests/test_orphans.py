@@ -10,7 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from fakes import FakeContainer, FakeEngine
+from fakes import FakeContainer, FakeEngine, written_result
 from harness import catalog, cli, orphans, results
 
 HERE = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 4242, "1000")
@@ -102,18 +102,6 @@ def run_folder(tmp_path):
     return folder
 
 
-def ok_doc(**extra):
-    doc = {"schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
-           "variant": "reference", "image": None, "status": "ok", "reason": None,
-           "exit_code": 0, "device": "cpu", "params": {"epochs": 1},
-           "data": {"source": "synthetic"}, "env": {"python": "3.11.2", "numpy": "2.4.6"},
-           "timings": {"train_seconds": 1.5, "images_per_second": 100.0},
-           "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
-           "finished": "2026-01-01T00:00:02Z"}
-    doc.update(extra)
-    return doc
-
-
 def sweep(*found):
     said = []
     written = orphans.sweep(FakeEngine(listed=found), lambda line, **kw: said.append(line),
@@ -159,7 +147,7 @@ def test_sweep_keeps_the_container_s_own_result_aside(tmp_path):
     the run gets a failed result, the container's file is kept as result.json.uncollected."""
     dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 556, "42")
     folder = run_folder(tmp_path)
-    own = json.dumps(ok_doc())
+    own = json.dumps(written_result())
     (folder / "result.json").write_text(own)
     exited = FakeContainer(labels=labels_of(dead, str(folder)), status="exited", exit_code=0)
     written, said = sweep(exited)
@@ -175,7 +163,7 @@ def test_sweep_leaves_a_collected_result_alone(tmp_path):
     """dlbench died after it wrote the run's result but before it removed the container."""
     dead = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 557, "42")
     folder = run_folder(tmp_path)
-    doc = ok_doc(image="pytorch-2.13", provenance={"run_id": "20260101-000000-abcd",
+    doc = written_result(image="pytorch-2.13", provenance={"run_id": "20260101-000000-abcd",
                                                    "image": "pytorch-2.13", "repeat": 1})
     (folder / "result.json").write_text(json.dumps(doc))
     c = FakeContainer(labels=labels_of(dead, str(folder)), status="exited")

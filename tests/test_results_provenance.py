@@ -7,22 +7,12 @@ import os
 
 from click.testing import CliRunner
 
+from fakes import written_result
 from harness import cli, contention, report, results
 
 
-def container_written():
-    """What tasks/run.py writes inside the container: no provenance, image null."""
-    return {"schema_version": 2, "task": "cnn", "framework": "pytorch", "adapter": "pytorch",
-            "variant": "reference", "image": None, "status": "ok", "reason": None,
-            "exit_code": 0, "device": "cpu", "params": {"epochs": 1},
-            "data": {"source": "synthetic"}, "env": {"python": "3.11.2", "numpy": "2.4.6"},
-            "timings": {"train_seconds": 1.5, "images_per_second": 100.0},
-            "metrics": {"test_accuracy": 0.5}, "started": "2026-01-01T00:00:00Z",
-            "finished": "2026-01-01T00:00:02Z"}
-
-
 def collected(run_id="r1", **prov):
-    doc = container_written()
+    doc = written_result()
     doc["image"] = "pytorch-2.13"
     doc["provenance"] = dict({"image": "pytorch-2.13", "run_id": run_id, "repeat": 1,
                               "host": "bench-host"}, **prov)
@@ -39,10 +29,10 @@ def put(root, run_id, doc):
 
 
 def test_a_result_no_host_collected_is_not_a_row(tmp_path):
-    forged = put(tmp_path, "r0", container_written())
+    forged = put(tmp_path, "r0", written_result())
     good_path = put(tmp_path, "r1", collected())
-    for doc in (container_written(), dict(container_written(), provenance={}),
-                dict(container_written(), provenance={"run_id": ""})):
+    for doc in (written_result(), dict(written_result(), provenance={}),
+                dict(written_result(), provenance={"run_id": ""})):
         assert results.host_provenance_problem(doc)
     assert results.host_provenance_problem(collected()) is None
 
@@ -57,7 +47,7 @@ def test_a_result_no_host_collected_is_not_a_row(tmp_path):
 def test_results_lists_it_as_no_provenance(tmp_path, monkeypatch):
     from harness import orphans
     monkeypatch.setattr(orphans, "quick_client", lambda: None)
-    put(tmp_path, "r0", container_written())
+    put(tmp_path, "r0", written_result())
     put(tmp_path, "r1", collected())
     out = CliRunner().invoke(cli.main, ["results", "--results-dir", str(tmp_path)])
     assert out.exit_code == 0, out.output
@@ -68,7 +58,7 @@ def test_results_lists_it_as_no_provenance(tmp_path, monkeypatch):
 
 
 def test_the_report_does_not_count_it(tmp_path):
-    put(tmp_path, "r0", container_written())
+    put(tmp_path, "r0", written_result())
     put(tmp_path, "r1", collected())
     view = report.build_view(str(tmp_path))
     assert view["n_results"] == 1
