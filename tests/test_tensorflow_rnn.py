@@ -82,11 +82,11 @@ for i, name in enumerate(("fc_kernel", "fc_bias")):
 x = rng.randint(0, tiny["max_features"], size=(tiny["batch_size"], tiny["steps"])).astype(np.int32)
 out["weights"] = dict((k, v.tolist()) for k, v in weights.items())
 out["x"] = x.tolist()
-out["logits_eager"] = model(tf.declared(x)).numpy().tolist()
-out["logits_graph"] = tf.function(lambda t: model(t))(tf.declared(x)).numpy().tolist()
+out["logits_eager"] = model(tf.constant(x)).numpy().tolist()
+out["logits_graph"] = tf.function(lambda t: model(t))(tf.constant(x)).numpy().tolist()
 out["cudnn_params"] = model.cudnn_params().numpy().tolist()
 with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(model(tf.declared(x), training=True))
+    loss = tf.reduce_sum(model(tf.constant(x), training=True))
 grads = tape.gradient(loss, model.trainable_variables)
 out["zero_gradients"] = [v.name for v, g in zip(model.trainable_variables, grads)
                          if g is None or not np.any(tf.convert_to_tensor(g).numpy())]
