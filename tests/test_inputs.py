@@ -337,11 +337,17 @@ def _imdb(checksum_of):
                              hashlib.sha256(checksum_of).hexdigest(), "test")
 
 
-def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
-    from harness import datacache
+def _cache_with_own_copy(tmp_path):
+    """A dataset cache holding the user's own imdb.npz, which fails the published checksum."""
     dest = tmp_path / "cache"
     dest.mkdir()
     (dest / "imdb.npz").write_bytes(b"my own copy")
+    return dest
+
+
+def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
+    from harness import datacache
+    dest = _cache_with_own_copy(tmp_path)
     said = []
     with pytest.raises(HarnessError) as e:
         datacache.fetch_one(_imdb(b"the published file"), str(dest),
@@ -356,9 +362,7 @@ def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_pat
     from harness import datacache
     url, folder = www
     (folder / "imdb.npz").write_bytes(b"something else")
-    dest = tmp_path / "cache"
-    dest.mkdir()
-    (dest / "imdb.npz").write_bytes(b"my own copy")
+    dest = _cache_with_own_copy(tmp_path)
     with pytest.raises(HarnessError) as e:
         datacache.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
                             echo=lambda *a, **k: None)
@@ -371,9 +375,7 @@ def test_a_verified_download_replaces_the_file_and_keeps_it_aside(tmp_path, www)
     from harness import datacache
     url, folder = www
     (folder / "imdb.npz").write_bytes(b"the published file")
-    dest = tmp_path / "cache"
-    dest.mkdir()
-    (dest / "imdb.npz").write_bytes(b"my own copy")
+    dest = _cache_with_own_copy(tmp_path)
     said = []
     assert datacache.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
                                echo=said.append) == "fetched"
