@@ -131,6 +131,7 @@ class Run(object):
     def __init__(self, image, image_obj, task, variant, repeat, device, opts, prov):
         self.image, self.image_obj = image, image_obj
         self.task, self.variant, self.repeat, self.device = task, variant, repeat, device
+        self.adapter = image.adapter_for(variant)  # the image's adapter declaring the variant
         self.opts, self.prov = opts, prov
         leaf = task if variant == "reference" else "%s-%s" % (task, variant)
         self.dir = os.path.join(opts.results_root, opts.run_id, image.name,
@@ -147,7 +148,7 @@ class Run(object):
 
     def command(self):
         o = self.opts
-        cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.image.adapter,
+        cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.adapter,
                "--variant", self.variant, "--device", self.device]
         if self.task != "inference":
             cmd += ["--synthetic"] if o.synthetic else ["--data", "/data"]
@@ -197,10 +198,10 @@ ALL_VARIANTS = "all"
 
 
 def variants_to_run(image, asked, task=None):
-    """--variant all: every variant of the image that its framework module runs for this task
+    """--variant all: every variant of the image that its framework modules run for this task
     (PyTorch's tuned variant has no RNN); none asked: the image's first (reference)."""
     if ALL_VARIANTS in asked:
-        offered = frameworks.load(image.adapter).variant_names(task)
+        offered = [v for a in image.adapters for v in frameworks.load(a).variant_names(task)]
         return [v for v in image.variants if v in offered]
     return list(asked) or list(image.variants[:1])
 
