@@ -33,13 +33,11 @@ CONFIG = {}        # tf.ConfigProto arguments for every Session, set by init
 def load():
     global tf, tensorflow
     import tensorflow
-    if major() >= 2:
-        tf = tensorflow.compat.v1
-        tf.disable_v2_behavior()  # graph mode and TensorFlow 1 semantics, before any graph
-    else:
-        tf = tensorflow
+    tf = tensorflow.compat.v1 if major() >= 2 else tensorflow
     # TensorFlow 2's notices that TensorFlow 1 calls are deprecated stay off the progress stream
     tf.logging.set_verbosity(tf.logging.ERROR)
+    if major() >= 2:
+        tf.disable_v2_behavior()  # graph mode and TensorFlow 1 semantics, before any graph
 
 
 def version():
