@@ -105,7 +105,7 @@ def load_weights(model, path):
     # np.savez(path, *values), in the order the graph created the variables
     with np.load(path) as f:
         for i, w in enumerate(model["weights"]):
-            w.load(f["arr_%d" % i], model["session"])
+            model["session"].run(w.assign(f["arr_%d" % i]))
 
 
 def predict(model, x):
