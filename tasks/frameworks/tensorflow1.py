@@ -51,8 +51,9 @@ def probe():
                         "inter_op": CONFIG.get("inter_op_parallelism_threads", 0)},
             "api": "tensorflow.compat.v1" if major() >= 2 else "tensorflow",
             "built_with_cuda": bool(tf.test.is_built_with_cuda())}
-    if hasattr(tensorflow.sysconfig, "get_build_info"):  # TensorFlow >= 2.3
-        build = tensorflow.sysconfig.get_build_info()
+    sysconfig = getattr(tensorflow, "sysconfig", None)
+    if hasattr(sysconfig, "get_build_info"):  # TensorFlow >= 2.3
+        build = sysconfig.get_build_info()
         info["cuda"], info["cudnn"] = build.get("cuda_version"), build.get("cudnn_version")
     gpus = gpu_devices()
     if gpus:
