@@ -150,4 +150,6 @@ def test_cnn_learns_a_learnable_problem(image, tmp_path):
     for r in found:
         assert r["status"] == "ok" and r["data"]["source"] == "real", r.get("reason")
         assert r["timings"]["batches"] == 25 * epochs
+        # the clock stopped after the device finished (a real adapter's sync works)
+        assert r["checks"]["clock"]["flagged"] is False, (r["variant"], r["checks"])
         assert r["metrics"]["test_accuracy"] > 0.5, (r["variant"], r["metrics"])
