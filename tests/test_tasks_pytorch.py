@@ -197,3 +197,20 @@ def test_gpu_math_variants_are_refused_on_the_cpu_with_a_result(tmp_path, varian
     assert proc.returncode != 0 and r["status"] == "failed"
     assert "runs on gpu only" in r["reason"], r["reason"]
     assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1, proc.stderr
+
+
+def test_cnn_starts_from_pytorchs_default_init_as_2017():
+    """2017's PyTorch_CNN set no initialiser: weights and biases uniform(+-1/sqrt(fan_in)),
+    biases not zero (Glorot's bound for conv2, sqrt(6/(450+450)) = 0.082, is wider than
+    1/sqrt(450) = 0.047, so a Glorot init fails this)."""
+    sys.path.insert(0, os.path.join(ROOT, "tasks"))
+    from common import adapters, params
+    _, adapter, _ = adapters.start("cnn", "pytorch", "reference", "cpu", 0)
+    model = adapter.build_model(params.CNN)
+    for name in ("conv2", "conv4", "fc1"):
+        layer = getattr(model, name)
+        fan_in = layer.weight[0].numel()
+        bound = fan_in ** -0.5
+        w, b = layer.weight.detach().abs(), layer.bias.detach().abs()
+        assert float(w.max()) <= bound and float(w.max()) > 0.9 * bound, name
+        assert float(b.max()) <= bound and float(b.max()) > 0.5 * bound, name
