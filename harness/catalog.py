@@ -192,11 +192,11 @@ class Image(object):
                 return adapter
         return self.adapter
 
-    def offered_variants(self, task=None):
-        """Every variant the image's adapters declare (that runs this task, when given), in
-        label order of the adapters."""
+    def offered_variants(self, task=None, device=None):
+        """Every variant the image's adapters declare (that runs this task and device, when
+        given), in label order of the adapters."""
         return [v for _, fw in self._frameworks() if fw is not None
-                for v in fw.variant_names(task)]
+                for v in fw.variant_names(task, device)]
 
     @property
     def tasks(self):
