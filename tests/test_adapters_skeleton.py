@@ -123,7 +123,7 @@ def test_declared_resnet_counts_follow_the_2017_networks():
     """keras.applications' ResNet50 (biased convolutions) as Keras(TF) ran it in 2017; TF-slim's
     resnet_v1_50 and torchvision's resnet50 (bias-free) hold the same number of weights."""
     assert declared("inference", "keras3", "PARAMETERS") == 23587712
-    for adapter in ("tensorflow", "pytorch", "flax"):
+    for adapter in ("tensorflow", "tensorflow1", "pytorch", "flax"):
         assert declared("inference", adapter, "PARAMETERS") == 23561152, adapter
 
 

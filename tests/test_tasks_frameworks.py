@@ -19,9 +19,10 @@ from taskfiles import declared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
-# the images built here (not the 2017 ones), by adapter, as the catalog finds them
-IMAGES = dict((img.adapter, img.name) for img in catalog.discover(os.path.join(ROOT, "images"))
-              if img.era == "current" and img.adapter != "pytorch")
+# the images built here (not the 2017 ones), by adapter (an image may run several: its LABEL
+# lists them), as the catalog finds them
+IMAGES = dict((adapter, img.name) for img in catalog.discover(os.path.join(ROOT, "images"))
+              if img.era == "current" for adapter in img.adapters if adapter != "pytorch")
 # name==version, or name===version (exactly that string: refuses a wheelhouse's +cpu build)
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?===?[0-9][A-Za-z0-9.+]*$")
 
@@ -33,7 +34,7 @@ def image(name):
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
 def test_image_declares_the_adapter_and_every_task(adapter):
     img = image(IMAGES[adapter])
-    assert img.adapter == adapter
+    assert adapter in img.adapters
     assert img.tasks == ("cnn", "rnn", "inference")
     assert img.problems(TASKS) == []
     assert "cpu" in img.devices
@@ -43,9 +44,12 @@ def test_image_declares_the_adapter_and_every_task(adapter):
 def test_every_label_variant_is_declared_and_every_task_runs_the_first(adapter):
     img = image(IMAGES[adapter])
     fw = frameworks.load(adapter, TASKS)
-    assert set(img.variants) <= set(fw.variant_names()), img.variants
+    assert set(img.variants) <= set(img.offered_variants()), img.variants
+    mine = [v for v in img.variants if img.adapter_for(v) == adapter]  # this adapter's, in order
+    assert mine and set(mine) <= set(fw.variant_names()), (adapter, img.variants)
     for task in img.tasks:
-        assert img.variants[0] in fw.variant_names(task), task
+        assert img.variants[0] in img.offered_variants(task), task
+        assert mine[0] in fw.variant_names(task), task
 
 
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
@@ -88,6 +92,22 @@ def test_tensorflow_tuned_switches_onednn_on_before_import():
     assert fw.variant_names() == ["reference", "tuned", "tf32"]
     assert fw.variant("tuned")["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1"}
     assert fw.variant("reference")["env"] == {}
+
+
+def test_tensorflow_graph_is_the_tensorflow1_adapter_beside_the_same_row():
+    """TensorFlow 1's program (tensorflow1: placeholders, a Session) is the tensorflow-2.21
+    image's `graph` variant and the 2017 image's only one; both TensorFlow programs stand beside
+    2017's Tensorflow row, under the framework's one name."""
+    tf1, tf2 = frameworks.load("tensorflow1", TASKS), frameworks.load("tensorflow", TASKS)
+    assert tf1.variant_names() == ["graph"] and tf1.variant("graph")["env"] == {}
+    assert tf1.name == tf2.name == "tensorflow"
+    assert tf1.reference_row("graph") == tf2.reference_row("reference") == "Tensorflow"
+    modern, old = image("tensorflow-2.21"), image("tensorflow")
+    assert modern.adapters == ("tensorflow", "tensorflow1")
+    assert [modern.adapter_for(v) for v in modern.variants] == [
+        "tensorflow", "tensorflow", "tensorflow", "tensorflow1"]
+    assert old.adapters == ("tensorflow1",) and old.variants == ("graph",)
+    assert old.era == "2017" and old.label("python") == "3.5" and old.problems(TASKS) == []
 
 
 PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
