@@ -20,11 +20,13 @@ def _symbol(p):
     c1, c2, k, pool = p["conv1_filters"], p["conv2_filters"], p["kernel"], p["pool"]
     pad = (k // 2, k // 2)  # 'same' padding
     x = mx.sym.Variable("data")
-    x = mx.sym.Activation(mx.sym.Convolution(x, num_filter=c1, kernel=(k, k), pad=pad), act_type="relu")
+    x = mx.sym.Convolution(x, num_filter=c1, kernel=(k, k), pad=pad)
+    x = mx.sym.Activation(x, act_type="relu")
     x = mx.sym.Convolution(x, num_filter=c1, kernel=(k, k), pad=pad)
     x = mx.sym.Pooling(x, pool_type="max", kernel=(pool, pool), stride=(pool, pool))
     x = mx.sym.Dropout(mx.sym.Activation(x, act_type="relu"), p=p["dropout_conv"])
-    x = mx.sym.Activation(mx.sym.Convolution(x, num_filter=c2, kernel=(k, k), pad=pad), act_type="relu")
+    x = mx.sym.Convolution(x, num_filter=c2, kernel=(k, k), pad=pad)
+    x = mx.sym.Activation(x, act_type="relu")
     x = mx.sym.Convolution(x, num_filter=c2, kernel=(k, k), pad=pad)
     x = mx.sym.Pooling(x, pool_type="max", kernel=(pool, pool), stride=(pool, pool))
     x = mx.sym.Dropout(mx.sym.Activation(x, act_type="relu"), p=p["dropout_conv"])
@@ -39,19 +41,21 @@ def _block(p):
     exist (and are counted) before the first batch."""
     c1, c2, k, pool = p["conv1_filters"], p["conv2_filters"], p["kernel"], p["pool"]
     nn = gluon.nn
+    flat = c2 * (p["height"] // 4) * (p["width"] // 4)
     net = nn.HybridSequential()
     with net.name_scope():
-        net.add(nn.Conv2D(c1, k, padding=k // 2, in_channels=p["channels"], activation="relu"),
+        for layer in (
+                nn.Conv2D(c1, k, padding=k // 2, in_channels=p["channels"], activation="relu"),
                 nn.Conv2D(c1, k, padding=k // 2, in_channels=c1),
                 nn.MaxPool2D(pool, pool), nn.Activation("relu"), nn.Dropout(p["dropout_conv"]),
                 nn.Conv2D(c2, k, padding=k // 2, in_channels=c1, activation="relu"),
                 nn.Conv2D(c2, k, padding=k // 2, in_channels=c2),
                 nn.MaxPool2D(pool, pool), nn.Activation("relu"), nn.Dropout(p["dropout_conv"]),
                 nn.Flatten(),
-                nn.Dense(p["dense_units"], activation="relu",
-                         in_units=c2 * (p["height"] // 4) * (p["width"] // 4)),
+                nn.Dense(p["dense_units"], activation="relu", in_units=flat),
                 nn.Dropout(p["dropout_dense"]),
-                nn.Dense(p["n_classes"], in_units=p["dense_units"]))  # logits
+                nn.Dense(p["n_classes"], in_units=p["dense_units"])):  # logits
+            net.add(layer)  # one at a time: MXNet 0.12's add takes one block
     return net
 
 
@@ -114,7 +118,7 @@ def to_float(loss):
         probabilities, labels = loss[0].asnumpy(), loss[1].asnumpy().astype(np.int64)
         picked = probabilities[np.arange(len(labels)), labels]
         return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
-    return float(loss.mean().asnumpy()[0])
+    return float(mx.nd.mean(loss).asnumpy()[0])
 
 
 def predict(state, x):
@@ -124,7 +128,7 @@ def predict(state, x):
         out = model.get_outputs()[0]
     else:
         out = model(_array(x))  # not recording: dropout off
-    return out.argmax(axis=1).asnumpy().astype(np.int64)
+    return mx.nd.argmax(out, axis=1).asnumpy().astype(np.int64)
 
 
 def sync(state):

@@ -116,7 +116,11 @@ def load_weights(model, path):
         model.set_params(arg, aux)  # fc1 (the classifier) is left out
         return
     # a model zoo resnet50_v1 file: "features.N..." names (MXNet >= 1.3), "output..." dropped
-    own = model._collect_params_with_prefix()
+    by_prefix = getattr(model, "_collect_params_with_prefix", None)
+    if by_prefix is None:  # MXNet 0.12: files name parameters by their global names
+        model.collect_params().load(path, ctx=fw.DEVICE["ctx"], ignore_extra=True)
+        return
+    own = by_prefix()
     for name, value in saved.items():
         if name.startswith("features."):
             own[name[len("features."):]].set_data(value)

@@ -47,8 +47,16 @@ class _GRUClassifier(gluon.Block):
         return self.fc(out[-1])            # last step -> logits; softmax lives in the loss
 
 
+def _version():
+    return tuple(int(part) for part in mx.__version__.split(".")[:2])
+
+
 def build_model(p):
     if fw.DEVICE["api"] == "module":
+        if not fw.DEVICE["gpu"] and _version() < (1, 3):
+            raise RuntimeError("MXNet %s's fused RNN operator runs on GPUs only (its CPU GRU "
+                               "came in 1.3): use --device gpu, the gluon variant, or the "
+                               "mxnet-1.9 image" % mx.__version__)
         model = mx.mod.Module(_symbol(p), context=fw.DEVICE["ctx"])
         # the batch is axis 1 of time-major data: Module reads it from the layout
         model.bind(data_shapes=[mx.io.DataDesc("data", (p["maxlen"], p["batch_size"]),
@@ -111,7 +119,7 @@ def to_float(loss):
         probabilities, labels = loss[0].asnumpy(), loss[1].asnumpy().astype(np.int64)
         picked = probabilities[np.arange(len(labels)), labels]
         return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
-    return float(loss.mean().asnumpy()[0])
+    return float(mx.nd.mean(loss).asnumpy()[0])
 
 
 def predict(state, x):
@@ -122,7 +130,7 @@ def predict(state, x):
         out = model.get_outputs()[0]
     else:
         out = model(_array(_time_major(x)))
-    return out.argmax(axis=1).asnumpy().astype(np.int64)
+    return mx.nd.argmax(out, axis=1).asnumpy().astype(np.int64)
 
 
 def sync(state):
