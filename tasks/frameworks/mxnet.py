@@ -65,7 +65,7 @@ def probe():
         info["cuda"] = "%d.%d" % (cuda // 1000, cuda % 1000 // 10)
     if cudnn:
         info["cudnn"] = str(cudnn)
-    if _gpu_count() > 0:
+    if DEVICE["gpu"]:
         info["gpu"] = _nvidia_smi_name()
     return info
 

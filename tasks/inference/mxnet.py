@@ -90,7 +90,10 @@ def build_model(p):
         model.bind(data_shapes=[("data", shape)], for_training=False)  # moving statistics
         model.init_params(initializer=mx.init.Xavier(rnd_type="uniform"))
         return model
-    model = mx.gluon.model_zoo.vision.resnet50_v1(pretrained=False).features
+    resnet = mx.gluon.model_zoo.vision.resnet50_v1(pretrained=False)
+    model = resnet.features  # up to global average pooling (MXNet >= 1.0)
+    if hasattr(resnet, "classifier"):  # MXNet 0.12 kept the pooling in the classifier
+        model.add(mx.gluon.nn.GlobalAvgPool2D())
     model.initialize(mx.init.Xavier(), ctx=fw.DEVICE["ctx"])
     model(mx.nd.zeros((1,) + shape[1:], ctx=fw.DEVICE["ctx"]))  # sizes the batch-norms
     try:

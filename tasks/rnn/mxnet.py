@@ -44,7 +44,7 @@ class _GRUClassifier(gluon.Block):
 
     def forward(self, x):
         out = self.gru(self.embedding(x))  # initial state: zeros
-        return self.fc(out[-1])            # last step -> logits; softmax lives in the loss
+        return self.fc(mx.nd.SequenceLast(out))  # last step -> logits; softmax in the loss
 
 
 def _version():
