@@ -7,8 +7,10 @@
 
 Each task file keeps both paths side by side; build_model picks one by DEVICE["api"], which
 init() sets from the variant. The -tuned variants set the OpenMP thread count (MXNet's CPU
-operators are OpenMP loops) and the OpenBLAS kernel: the OpenBLAS inside older builds may not
-recognise a newer CPU and fall back to a slow generic kernel. The reference variants run
+operators are OpenMP loops; without OMP_NUM_THREADS MXNet 1.x on x86 uses half the CPUs), a
+passive OpenMP wait policy, and the OpenBLAS kernel: the OpenBLAS inside older builds may not
+recognise a newer CPU and fall back to a slow generic kernel (0.3.13 in MXNet 1.9's wheel picks
+"Barcelona" on an AVX-512 EPYC). The reference variants run
 MXNet's defaults; every result records what ran (env.blas, env.threads).
 
 One file serves the 2017 image (MXNet 0.12.1, Python 3.5) and MXNet 1.9, so it keeps to the API
@@ -19,22 +21,28 @@ import os
 
 NAME = "mxnet"
 PACKAGES = ("mxnet",)
-_TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}"}
+# tuned: one OpenMP thread per CPU this process may use, the OpenBLAS kernel for this CPU, and
+# OpenMP threads that sleep instead of spinning between parallel regions: with spinning (GNU
+# OpenMP's default), two threads on a 2-CPU machine shared with other work trained the CNN at
+# 15 img/s against 141 with PASSIVE (gluon-tuned, 320 synthetic images, load average 17)
+_TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}",
+              "OMP_WAIT_POLICY": "PASSIVE"}
 VARIANTS = [
     {"name": "module", "doc": "symbolic API, mx.mod.Module; MXNet's default threads and BLAS",
      "env": {}, "row": "MXNet(Module)"},
     {"name": "gluon", "doc": "Gluon HybridBlocks, hybridized; MXNet's default threads and BLAS",
      "env": {}, "row": "MXNet(Gluon)"},
-    {"name": "module-tuned", "doc": "module, one OpenMP thread per CPU, OpenBLAS kernel named",
+    {"name": "module-tuned", "doc": "module; OpenMP threads = CPUs (passive), OpenBLAS kernel set",
      "env": dict(_TUNED_ENV), "row": "MXNet(Module)"},
-    {"name": "gluon-tuned", "doc": "gluon, one OpenMP thread per CPU, OpenBLAS kernel named",
+    {"name": "gluon-tuned", "doc": "gluon; OpenMP threads = CPUs (passive), OpenBLAS kernel set",
      "env": dict(_TUNED_ENV), "row": "MXNet(Gluon)"},
 ]
 # set by init(), read by the task files: which API builds the model, and where it runs
 DEVICE = {"gpu": False, "api": "module", "ctx": None}
-# MXNet's own knobs that change speed, recorded as set (unset: MXNet's default)
-MXNET_ENV = ("MXNET_ENGINE_TYPE", "MXNET_CPU_WORKER_NTHREADS", "MXNET_CUDNN_AUTOTUNE_DEFAULT",
-             "MXNET_EXEC_BULK_EXEC_TRAIN", "MXNET_MKLDNN_ENABLED", "NVIDIA_TF32_OVERRIDE")
+# knobs that change MXNet's speed, recorded as set (unset: the default)
+MXNET_ENV = ("OMP_WAIT_POLICY", "MXNET_ENGINE_TYPE", "MXNET_CPU_WORKER_NTHREADS",
+             "MXNET_CUDNN_AUTOTUNE_DEFAULT", "MXNET_EXEC_BULK_EXEC_TRAIN", "MXNET_MKLDNN_ENABLED",
+             "NVIDIA_TF32_OVERRIDE")
 mx = None  # the framework module, once load() has imported it
 
 

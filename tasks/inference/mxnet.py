@@ -111,6 +111,8 @@ def count_parameters(model):
 
 
 def load_weights(model, path):
+    # before the first forward pass (as run.py calls it): MXNet 1.x's oneDNN graph folds the
+    # batch-norms into the convolutions' weights on the first inference pass
     saved = mx.nd.load(path)
     if fw.DEVICE["api"] == "module":  # a checkpoint's .params: "arg:NAME" / "aux:NAME"
         weights, statistics = model.get_params()
