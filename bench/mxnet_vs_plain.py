@@ -16,7 +16,8 @@ Synthetic inputs of the real shapes; every figure printed here is synthetic-data
 
     python bench/mxnet_vs_plain.py gluon-tuned --pairs 3
     python bench/mxnet_vs_plain.py module --tasks cnn,rnn
-Inside the image: docker run --rm -v $PWD:/w:ro dlbench/mxnet-1.9 python3 /w/bench/mxnet_vs_plain.py gluon
+Inside the image (the checkout mounted read-only at /w):
+    docker run --rm -v $PWD:/w:ro dlbench/mxnet-1.9 python3 /w/bench/mxnet_vs_plain.py gluon
 """
 import argparse
 import os
