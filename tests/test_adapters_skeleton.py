@@ -125,6 +125,11 @@ def test_declared_resnet_counts_follow_the_2017_networks():
     assert declared("inference", "keras3", "PARAMETERS") == 23587712
     for adapter in ("tensorflow", "tensorflow1", "pytorch", "flax"):
         assert declared("inference", adapter, "PARAMETERS") == 23561152, adapter
+    # MXNet(Module): MXNet's pre-activation resnet-50 checkpoint network (53 batch-norms over
+    # 22,787 channels, bias-free convolutions); MXNet(Gluon): model zoo resnet50_v1 (torchvision's
+    # count plus the 18,880 biases of the bottlenecks' 1x1 convolutions)
+    assert declared("inference", "mxnet", "PARAMETERS") == 23454912 + 4 * 22787
+    assert declared("inference", "mxnet", "PARAMETERS_GLUON") == 23561152 + 18880
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
