@@ -51,7 +51,7 @@ def _gpu_count():
 
 
 def probe():
-    info = {"cuda": None, "cupy": None, "threads": {},
+    info = {"cuda": None, "cupy": None, "threads": {"cpu_count": os.cpu_count()},
             "config": {"use_cudnn": chainer.config.use_cudnn,
                        "use_ideep": getattr(chainer.config, "use_ideep", None),
                        "autotune": getattr(chainer.config, "autotune", None)}}
@@ -66,10 +66,12 @@ def probe():
         if _cuda().cudnn_enabled:
             info["cudnn"] = str(_cuda().cuda.cudnn.getVersion())
         if _gpu_count():
-            props = cupy.cuda.runtime.getDeviceProperties(0)
-            name = props.get("name")
-            info["gpu"] = name.decode() if isinstance(name, bytes) else name
-            info["gpu_compute_capability"] = "%d.%d" % (props["major"], props["minor"])
+            info["gpu_compute_capability"] = "%s.%s" % tuple(
+                str(cupy.cuda.Device(0).compute_capability))  # "60" -> "6.0"
+            properties = getattr(cupy.cuda.runtime, "getDeviceProperties", None)  # CuPy >= 6
+            if properties is not None:
+                name = properties(0).get("name")
+                info["gpu"] = name.decode() if isinstance(name, bytes) else name
     return info
 
 
