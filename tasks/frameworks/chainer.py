@@ -14,7 +14,7 @@ by load(), which run.py calls after the variant's environment is set.
 import os
 
 NAME = "chainer"
-PACKAGES = ("chainer", "cupy")
+PACKAGES = ("chainer",)  # CuPy is reached through chainer.backends.cuda, never imported here
 VARIANTS = [
     {"name": "reference", "doc": "Chainer's defaults (numpy's OpenBLAS as it starts), NCHW",
      "env": {}, "row": "Chainer"},
