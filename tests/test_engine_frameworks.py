@@ -91,6 +91,10 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
                 assert "{" not in settings["variant_env"][key] and settings["variant_env"][key]
         if "{cpu_count}" in declared_env.get("OMP_NUM_THREADS", ""):
             assert int(settings["variant_env"]["OMP_NUM_THREADS"]) >= 1
+        coretype = settings["variant_env"].get("OPENBLAS_CORETYPE")
+        if coretype:  # the kernel asked for is the kernel an OpenBLAS of the process ran
+            kernels = [b.get("kernel") for b in r["env"]["blas"] if b["kind"] == "openblas"]
+            assert coretype.lower() in [str(k).lower() for k in kernels], (coretype, kernels)
         if img.adapter == "keras3":
             assert settings["backend"] == r["variant"].replace("-tuned", "")
         precision = settings["precision"]  # true fp32 pinned, and recorded

@@ -12,6 +12,7 @@ imports this module to discover the framework without Chainer installed: chainer
 by load(), which run.py calls after the variant's environment is set.
 """
 import os
+import sys
 
 NAME = "chainer"
 PACKAGES = ("chainer",)  # CuPy is reached through chainer.backends.cuda, never imported here
@@ -26,10 +27,42 @@ DEVICE = {"gpu": False}  # set by init(), read by the task files
 chainer = None  # the framework module, once load() has imported it
 
 
+# What numpy's OpenBLAS reads once, when numpy is imported: threads and kernel.
+BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_CORETYPE")
+
+
 def load():
     global chainer
+    # Chainer's BLAS is numpy's, and run.py imports numpy before the variant's environment is
+    # set: the tuned variant's OMP_NUM_THREADS / OPENBLAS_CORETYPE would come too late. When they
+    # differ from the environment this process started with (/proc/self/environ), start the
+    # same command again with them set from the beginning (nothing has been printed or timed
+    # yet); the new process finds them in effect and goes on. tasks/common/blas.py records the
+    # kernel and threads that ran.
+    started = _started_with()
+    if "numpy" in sys.modules and started is not None and any(
+            os.environ.get(k) != started.get(k) for k in BLAS_ENV):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+    # True fp32, as the 2017 K80/P100 ran (they have no TF32): cuDNN 8+ lets its default math
+    # use TF32 for fp32 convolutions on Ampere and newer GPUs, and CuPy keeps that default; this
+    # variable, read by the CUDA libraries, turns TF32 off in cuDNN and cuBLAS. Set before CuPy
+    # is imported; a value the user set is kept (and recorded).
+    os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
     import chainer
     import chainer.backends.cuda  # noqa: F401  (chainer.backends.cuda: CuPy, if importable)
+
+
+def _started_with():
+    """The environment this process was started with, or None where /proc cannot say."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read()
+    except (IOError, OSError):
+        return None
+    return dict(item.decode("utf-8", "replace").split("=", 1)
+                for item in raw.split(b"\0") if b"=" in item)
 
 
 def version():
@@ -66,8 +99,8 @@ def probe():
         if _cuda().cudnn_enabled:
             info["cudnn"] = str(_cuda().cuda.cudnn.getVersion())
         if _gpu_count():
-            info["gpu_compute_capability"] = "%s.%s" % tuple(
-                str(cupy.cuda.Device(0).compute_capability))  # "60" -> "6.0"
+            cc = str(cupy.cuda.Device(0).compute_capability)  # "60", "90", "100"
+            info["gpu_compute_capability"] = cc[:-1] + "." + cc[-1]
             properties = getattr(cupy.cuda.runtime, "getDeviceProperties", None)  # CuPy >= 6
             if properties is not None:
                 name = properties(0).get("name")
@@ -101,16 +134,13 @@ def init(device, seed, variant):
 
 def _true_fp32():
     """fp32 everywhere, as 2017: the task files make float32 arrays and Chainer computes in the
-    arrays' dtype (its mixed-precision dtype config, Chainer >= 4, is left at float32). cuDNN
-    convolutions may use TF32 on Ampere and newer GPUs only if CuPy's allow_tf32 is set, which
-    these files never set; recorded here."""
+    arrays' dtype (its dtype config, Chainer >= 4, stays float32); on a GPU, TF32 is off unless
+    NVIDIA_TF32_OVERRIDE was set to something else than load()'s "0". Returns what is in
+    effect."""
+    override = os.environ.get("NVIDIA_TF32_OVERRIDE")
     return {"dtype": str(getattr(chainer.config, "dtype", "float32")),
-            "tf32": bool(_allow_tf32())}
-
-
-def _allow_tf32():
-    # CuPy >= 11 reads CUPY_TF32 when it starts (off unless "1"); older CuPy has no TF32 at all
-    return DEVICE["gpu"] and os.environ.get("CUPY_TF32", "0") == "1"
+            "tf32": bool(DEVICE["gpu"] and override != "0"),
+            "nvidia_tf32_override": override}
 
 
 def to_device(array):
