@@ -452,6 +452,9 @@ def build_view(results_dir, reference=None):
                 "accuracy": "%g" % ref["accuracy"] if ref and ref.get("accuracy") else None,
                 "notes": (ref or {}).get("notes") or [],
                 "in_table": ref is not None,
+                # a 2017 framework without a row in this task's table (Chainer had no RNN)
+                "missing": "no 2017 %s %s" % (g["name"], ref_task["title"].split()[0])
+                if ref is None and g["name"] else None,
             }
             members = g["rows"] or [None]
             for i, row in enumerate(members):

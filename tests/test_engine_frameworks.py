@@ -93,6 +93,10 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
         assert any(line.split("==")[0].startswith(p) for p in fw.packages for line in freeze)
         settings = r["env"]["adapter_settings"]
         assert_variant_env(fw.variant(r["variant"])["env"], settings["variant_env"], r["env"])
+        coretype = settings["variant_env"].get("OPENBLAS_CORETYPE")
+        if coretype:  # the kernel asked for is the kernel an OpenBLAS of the process ran
+            kernels = [b.get("kernel") for b in r["env"]["blas"] if b["kind"] == "openblas"]
+            assert coretype.lower() in [str(k).lower() for k in kernels], (coretype, kernels)
         if r["adapter"] == "keras3":
             assert settings["backend"] == r["variant"].split("-")[0]
         precision = settings["precision"]  # true fp32 pinned, and recorded
