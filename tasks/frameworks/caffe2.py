@@ -13,9 +13,15 @@ import os
 
 NAME = "caffe2"
 PACKAGES = ("caffe2",)
+# tuned: OpenMP threads sleep while they wait instead of spinning. Caffe2's CPU convolution
+# runs an im2col and a GEMM per image, each a short parallel region: on a CPU shared with other
+# work, threads spinning at those barriers while their peer is descheduled made a CNN step
+# 15-30x slower here (2 cores, load 10-13: 45-90 s a step by default, 2.5-2.9 s with PASSIVE).
 VARIANTS = [
     {"name": "reference", "doc": "Caffe2's defaults, NCHW blobs, brew helpers",
      "env": {}, "tasks": ("cnn", "inference"), "row": "Caffe2"},
+    {"name": "tuned", "doc": "OpenMP threads sleep while waiting (OMP_WAIT_POLICY=PASSIVE)",
+     "env": {"OMP_WAIT_POLICY": "PASSIVE"}, "tasks": ("cnn", "inference"), "row": "Caffe2"},
 ]
 # set by init(), read by the task files: the DeviceOption every net and FeedBlob runs with
 DEVICE = {"gpu": False, "opts": None}
