@@ -13,6 +13,8 @@ import os
 
 NAME = "caffe2"
 PACKAGES = ("caffe2",)
+# the pip distribution that installs caffe2 in caffe2-torch1.8 (the 2017 image compiles it: none)
+DISTRIBUTIONS = ("torch",)
 # tuned: OpenMP threads sleep while they wait instead of spinning. Caffe2's CPU convolution
 # runs an im2col and a GEMM per image, each a short parallel region: on a CPU shared with other
 # work, threads spinning at those barriers while their peer is descheduled made a CNN step
