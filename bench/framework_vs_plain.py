@@ -215,7 +215,9 @@ def plain_cnn_caffe2(x, y, epochs, bs, seed):
     prob = net.Softmax(layer("FC", h, "f2", [10, 512]), "prob")
     loss = net.AveragedLoss(net.LabelCrossEntropy([prob, "label"], "xent"), "loss")
     grads = net.AddGradientOperators([loss])
-    lr = init.ConstantFill([], "lr", shape=[1], value=-0.01)  # negative: as Caffe2's optimizer
+    # +0.01: the value optimizer.build_sgd feeds MomentumSGDUpdate (read from the adapter's
+    # workspace; its LearningRate op turns the -0.01 it is given into +0.01)
+    lr = init.ConstantFill([], "lr", shape=[1], value=0.01)
     for w in weights:
         m = init.ConstantFill([w], str(w) + "_m", value=0.0)
         net.MomentumSGDUpdate([grads[w], m, lr, w], [grads[w], m, w], momentum=0.9)
