@@ -134,6 +134,8 @@ def test_the_real_base_recipes():
                                                                     "Dockerfile"),
         "dlbench/cuda:9.0-cudnn7-runtime-ubuntu16.04": os.path.join("_base", "cuda-9.0-cudnn7",
                                                                     "Dockerfile"),
+        "dlbench/cuda:8.0-cudnn6-devel-ubuntu16.04": os.path.join(
+            "_base", "cuda-8.0-cudnn6-devel", "Dockerfile"),
         "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh")}
 
 
