@@ -196,12 +196,23 @@ class Run(object):
 ALL_VARIANTS = "all"
 
 
-def variants_to_run(image, asked, task=None):
+def variants_to_run(image, asked, task=None, device=None):
     """--variant all: every variant of the image that its framework module runs for this task
-    (PyTorch's tuned variant has no RNN); none asked: the image's first (reference)."""
+    (PyTorch's tuned variant has no RNN) and device (TF32 and mixed precision are GPU-only);
+    none asked: the image's first (reference). A variant asked by name that cannot run on the
+    device is refused before anything runs."""
+    fw = frameworks.load(image.adapter)
     if ALL_VARIANTS in asked:
-        offered = frameworks.load(image.adapter).variant_names(task)
+        offered = fw.variant_names(task, device)
         return [v for v in image.variants if v in offered]
+    if device is not None:
+        elsewhere = [v for v in asked if v not in fw.variant_names(device=device)]
+        if elsewhere:
+            devices = (fw.variant(elsewhere[0]) or {}).get("devices") or ["?"]
+            raise HarnessError("variant %s of %s runs on %s only, and this run is on %s: use "
+                               "--device %s or another variant"
+                               % (elsewhere[0], image.name, " and ".join(devices), device,
+                                  devices[0]))
     return list(asked) or list(image.variants[:1])
 
 
@@ -240,7 +251,7 @@ def bench(images, opts, echo=click.echo, verbose=False):
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
                 _shown(os.path.join(run_root, image.name))))
             for task in (opts.tasks or image.tasks):
-                for variant in variants_to_run(image, opts.variants, task):
+                for variant in variants_to_run(image, opts.variants, task, device):
                     for k in range(1, opts.repeat + 1):
                         run = Run(image, image_obj, task, variant, k, device, opts, prov)
                         result = collect.run_container(run, tracker, echo)

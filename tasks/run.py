@@ -100,12 +100,16 @@ def run(args, result):
         timings, features, n = protocol.infer(adapter, model, data["x"], p)
         result["timings"] = timings
         result["metrics"] = {"features": features, "test_accuracy": None, "images": n}
+        result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
+                                                          timings["eval_seconds"])}
         if features != p["features"]:
             raise AssertionError("ResNet-50 gave %d features, expected %d"
                                  % (features, p["features"]))
     else:
         state = adapter.build_trainer(model, p)
         timings, loss = protocol.train(adapter, state, data, p, args.seed)
+        result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
+                                                          timings["train_seconds"])}
         eval_timings, accuracy = protocol.evaluate(adapter, state, data, p)
         timings.update(eval_timings)
         result["timings"] = timings

@@ -148,7 +148,10 @@ def test_framework_module_shape(adapter):
     assert fw.variants, "no variants"
     seen = set()
     for v in fw.variants:
-        assert set(v) <= {"name", "doc", "env", "tasks", "row"}, v
+        assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row"}, v
+        assert set(v.get("devices", ("cpu",))) <= {"cpu", "gpu"}, v
+        if v.get("devices") == ["gpu"]:  # a GPU math mode is never beside a 2017 fp32 number
+            assert v["row"] is None, v
         assert v["name"] not in seen and v["name"] and v["doc"]
         seen.add(v["name"])
         assert all(isinstance(k, str) and isinstance(x, str) for k, x in v["env"].items())

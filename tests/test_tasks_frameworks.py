@@ -22,7 +22,8 @@ TASKS = os.path.join(ROOT, "tasks")
 # the images built here (not the 2017 ones), by adapter, as the catalog finds them
 IMAGES = dict((img.adapter, img.name) for img in catalog.discover(os.path.join(ROOT, "images"))
               if img.era == "current" and img.adapter != "pytorch")
-PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?==[0-9][A-Za-z0-9.+]*$")
+# name==version, or name===version (exactly that string: refuses a wheelhouse's +cpu build)
+PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?===?[0-9][A-Za-z0-9.+]*$")
 
 
 def image(name):
@@ -77,15 +78,20 @@ def test_images_stay_small():
 
 def test_keras_backend_follows_the_variant():
     fw = frameworks.load("keras3", TASKS)
-    assert fw.variant_names() == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
+    assert fw.variant_names(device="cpu") == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
+    assert fw.variant_names(device="gpu") == fw.variant_names()
     for v in fw.variants:  # set by run.py before keras is imported
-        assert v["env"]["KERAS_BACKEND"] == v["name"].replace("-tuned", "")
+        assert v["env"]["KERAS_BACKEND"] == v["name"].split("-")[0]
         assert (v["env"].get("TF_ENABLE_ONEDNN_OPTS") == "1") == v["name"].endswith("-tuned")
+        # GPU math modes: never on the CPU, never beside a 2017 (fp32) number
+        if v["name"].endswith(("-tf32", "-mixed-bf16")):
+            assert v["devices"] == ["gpu"] and v["row"] is None
 
 
 def test_tensorflow_tuned_switches_onednn_on_before_import():
     fw = frameworks.load("tensorflow", TASKS)
-    assert fw.variant_names() == ["reference", "tuned"]
+    assert fw.variant_names(device="cpu") == ["reference", "tuned"]
+    assert fw.variant_names() == ["reference", "tuned", "tf32"]
     assert fw.variant("tuned")["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1"}
     assert fw.variant("reference")["env"] == {}
 
@@ -100,7 +106,7 @@ def available(adapter):
 
 
 RUNS = [(t, a, v) for a in sorted(IMAGES) for t in frameworks.load(a, TASKS).tasks()
-        for v in frameworks.load(a, TASKS).variant_names(t)]
+        for v in frameworks.load(a, TASKS).variant_names(t, "cpu")]
 
 
 @pytest.mark.slow
@@ -120,7 +126,7 @@ def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
     assert r["variant"] == variant
     settings = r["env"]["adapter_settings"]
     if adapter == "keras3":
-        assert settings["backend"] == variant.replace("-tuned", "")
+        assert settings["backend"] == variant.split("-")[0]
     if variant.endswith("tuned"):
         assert settings["onednn"] is True, settings
     if task == "cnn":

@@ -35,14 +35,20 @@ def variant_names(fw, task=None):
     return [v["name"] for v in fw.VARIANTS if task is None or task in v.get("tasks", (task,))]
 
 
-def variant(fw, name, task):
-    """The variant's declaration; an unknown name, or one this task lacks, is a ValueError."""
+def variant(fw, name, task, device=None):
+    """The variant's declaration; an unknown name, one this task lacks, or one that does not run
+    on this device (optional `devices`, e.g. TF32 and mixed precision: GPU math modes) is a
+    ValueError."""
     for v in fw.VARIANTS:
         if v["name"] == name:
-            if task in v.get("tasks", (task,)):
-                return v
-            raise ValueError("variant %r of %s has no %s task; it runs: %s"
-                             % (name, fw.NAME, task, ", ".join(v["tasks"])))
+            if task not in v.get("tasks", (task,)):
+                raise ValueError("variant %r of %s has no %s task; it runs: %s"
+                                 % (name, fw.NAME, task, ", ".join(v["tasks"])))
+            if device is not None and device not in v.get("devices", (device,)):
+                raise ValueError("variant %r of %s runs on %s only; use --device %s or another "
+                                 "variant" % (name, fw.NAME, " and ".join(v["devices"]),
+                                              v["devices"][0]))
+            return v
     raise ValueError("variant %r unknown; %s offers %s"
                      % (name, fw.NAME, ", ".join(variant_names(fw, task))))
 
@@ -53,8 +59,13 @@ def start(task, adapter, variant_name, device, seed):
     if adapter not in adapters_for(task):
         raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
                           % (task, adapter, task, adapter, ", ".join(adapters_for(task))))
-    declared = variant(fw, variant_name, task)
+    declared = variant(fw, variant_name, task, device)
     env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
+    if device == "cpu":
+        # a CPU run hides every GPU from the framework before it is imported, so a CUDA build
+        # never initialises CUDA or places work there (Keras's torch backend picks its device at
+        # import) on a GPU host; recorded with the variant's env
+        env["CUDA_VISIBLE_DEVICES"] = ""
     os.environ.update(env)  # read when the framework is imported
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))
