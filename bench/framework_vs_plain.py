@@ -1,7 +1,7 @@
 """Adapter vs plain loop, one framework per process (a script, not a test): prints figures.
 
-For one of the non-PyTorch columns (tensorflow, tensorflow1, keras3 on a backend, flax), times
-in ONE process, alternating A/B over --pairs rounds:
+For one of the non-PyTorch columns (tensorflow, tensorflow1, keras3 on a backend, flax,
+caffe2), times in ONE process, alternating A/B over --pairs rounds:
   CNN        the adapter through tasks/common/protocol.train (the runner's clock and loop)
              against a plain hand-written training loop of the same CNN in the same framework
              (written again below, not taken from the adapter): a tf.function step, a
@@ -9,10 +9,10 @@ in ONE process, alternating A/B over --pairs rounds:
              its own tf.Graph; tensorflow1 runs it through tf.compat.v1 on TensorFlow 2), Keras's
              custom-training-loop pattern on the active backend (model.fit is no fair yardstick
              here: its tf.data pipeline ran it at 156 img/s against train_on_batch's 217), a
-             jax.jit step;
+             jax.jit step, one hand-written Caffe2 core.Net run by workspace.RunNet;
   inference  the adapter through protocol.infer against calling the framework's compiled
-             forward pass directly (tf.function / sess.run / model.predict / jax.jit) on the
-             same model.
+             forward pass directly (tf.function / sess.run / model.predict / jax.jit /
+             FeedBlob, RunNet, FetchBlob) on the same model.
 Prints images/s of each and the ratio adapter/plain (goal: >= 0.95). Synthetic inputs of the
 real shapes; every figure printed here is synthetic-data throughput on this machine's CPU.
 
@@ -230,6 +230,57 @@ def plain_cnn_flax(x, y, epochs, bs, seed):
                  to_device=jnp.asarray)
 
 
+def plain_cnn_caffe2(x, y, epochs, bs, seed):
+    """The CNN as one hand-written core.Net of Caffe2 operators (no brew, no model_helper, no
+    optimizer module): Xavier/zero fillers in an init net, the forward ops, the loss, the
+    gradient ops, one MomentumSGDUpdate per weight; one FeedBlob pair and one RunNet a step."""
+    from caffe2.proto import caffe2_pb2
+    from caffe2.python import core, workspace
+    workspace.ResetWorkspace()
+    dev = core.DeviceOption(caffe2_pb2.CPU, 0, seed)
+    init, net = core.Net("plain_init"), core.Net("plain_train")
+    for n in (init, net):
+        n.Proto().device_option.CopyFrom(dev)
+    weights = []
+
+    def layer(op, h, name, w_shape, **kw):
+        w = init.XavierFill([], name + "_w", shape=w_shape)
+        b = init.ConstantFill([], name + "_b", shape=[w_shape[0]], value=0.0)
+        weights.extend([w, b])
+        return getattr(net, op)([h, w, b], name, **kw)
+    h = layer("Conv", "data", "c1", [50, 3, 3, 3], kernel=3, pad=1, order="NCHW")
+    h = net.Relu(h, "r1")
+    h = net.Relu(net.MaxPool(layer("Conv", h, "c2", [50, 50, 3, 3], kernel=3, pad=1),
+                             "p1", kernel=2, stride=2), "r2")
+    h = net.Dropout(h, ["d1", "d1_mask"], ratio=0.25, is_test=0)[0]
+    h = net.Relu(layer("Conv", h, "c3", [100, 50, 3, 3], kernel=3, pad=1), "r3")
+    h = net.Relu(net.MaxPool(layer("Conv", h, "c4", [100, 100, 3, 3], kernel=3, pad=1),
+                             "p2", kernel=2, stride=2), "r4")
+    h = net.Dropout(h, ["d2", "d2_mask"], ratio=0.25, is_test=0)[0]
+    h = net.Relu(layer("FC", h, "f1", [512, 6400]), "r5")
+    h = net.Dropout(h, ["d3", "d3_mask"], ratio=0.5, is_test=0)[0]
+    prob = net.Softmax(layer("FC", h, "f2", [10, 512]), "prob")
+    loss = net.AveragedLoss(net.LabelCrossEntropy([prob, "label"], "xent"), "loss")
+    grads = net.AddGradientOperators([loss])
+    # +0.01: the value optimizer.build_sgd feeds MomentumSGDUpdate (read from the adapter's
+    # workspace; its LearningRate op turns the -0.01 it is given into +0.01)
+    lr = init.ConstantFill([], "lr", shape=[1], value=0.01)
+    for w in weights:
+        m = init.ConstantFill([w], str(w) + "_m", value=0.0)
+        net.MomentumSGDUpdate([grads[w], m, lr, w], [grads[w], m, w], momentum=0.9)
+    workspace.RunNetOnce(init)
+    assert sum(workspace.FetchBlob(str(w)).size for w in weights) == 3441592
+    workspace.FeedBlob("data", x[:bs], device_option=dev)
+    workspace.FeedBlob("label", y[:bs].astype(np.int32), device_option=dev)
+    workspace.CreateNet(net)
+
+    def step(xb, yb):
+        workspace.FeedBlob("data", xb, device_option=dev)
+        workspace.FeedBlob("label", yb.astype(np.int32), device_option=dev)
+        workspace.RunNet(net)
+    return _loop(step, x, y, epochs, bs, seed)
+
+
 def _loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda a: a):
     rng = np.random.RandomState(seed)
     step(to_device(x[:bs]), to_device(y[:bs]))  # warm-up: compile, as the runner does
@@ -253,7 +304,14 @@ def plain_forward(framework, adapter, model, x, bs):
         start = clock()
         model.predict(x[:len(batches) * bs], batch_size=bs, verbose=0)
         return len(batches) * bs / (clock() - start)
-    if framework == "tensorflow":
+    if framework == "caffe2":  # RunNet and FetchBlob on the adapter's net
+        from caffe2.python import workspace
+
+        def fn(b):
+            workspace.FeedBlob("data", b)
+            workspace.RunNet(model.net)
+            return workspace.FetchBlob(model.features)
+    elif framework == "tensorflow":
         import tensorflow as tf
         fn = lambda b: model.forward(tf.constant(b)).numpy()  # noqa: E731
     elif framework == "tensorflow1":
@@ -276,7 +334,7 @@ def ratios(adapter, plain):
 
 
 PLAIN_CNN = {"tensorflow": plain_cnn_tensorflow, "tensorflow1": plain_cnn_tensorflow1,
-             "keras3": plain_cnn_keras, "flax": plain_cnn_flax}
+             "keras3": plain_cnn_keras, "flax": plain_cnn_flax, "caffe2": plain_cnn_caffe2}
 
 
 def own_graph(fw):
@@ -317,9 +375,10 @@ def main():
              or platform.machine(), fw.NAME, fw.version()))
     p = params.for_task("cnn", args.epochs)
     d = data.synthetic_cifar(0, limit=args.examples)
-    for k in ("x_train", "x_test"):
-        d[k] = d[k].transpose(0, 2, 3, 1).copy()  # NHWC, as run.py does for these adapters
-    assert settings["layout"] == "NHWC"
+    layout = settings["layout"]  # NHWC, or NCHW (caffe2): run.py converts, so do we
+    if layout == "NHWC":
+        for k in ("x_train", "x_test"):
+            d[k] = d[k].transpose(0, 2, 3, 1).copy()
     runner, plain = [], []
     devnull = open(os.devnull, "w")
     for i in range(args.pairs):
@@ -348,7 +407,7 @@ def main():
         return
     inf = importlib.import_module("inference." + args.framework)
     pi = params.for_task("inference")
-    x = data.random_images(pi, 0, layout="NHWC", limit=args.images)["x"]
+    x = data.random_images(pi, 0, layout=layout, limit=args.images)["x"]
     with own_graph(fw):
         model = inf.build_model(pi)
     runner, plain = [], []
