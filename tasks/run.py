@@ -20,8 +20,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from common import adapters  # noqa: E402  (standard library only)
+
+# the variant's environment before numpy is imported: numpy's OpenBLAS reads it when it loads
+adapters.set_env_early(sys.argv[1:])
+
 from common import data as datasets  # noqa: E402
-from common import adapters, envprobe, output, params, protocol  # noqa: E402
+from common import envprobe, output, params, protocol  # noqa: E402
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="run.py", description="Run one dlbench task.")

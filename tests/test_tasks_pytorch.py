@@ -98,27 +98,15 @@ def test_inference_loads_local_weights(tmp_path):
 
 
 @pytest.mark.slow
-def test_cnn_learns_a_learnable_problem(tmp_path):
-    """A few hundred SGD steps on a problem with a clear signal beat chance (0.10) clearly."""
-    data = tmp_path / "data"
-    data.mkdir()
-    make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=1280, learnable=True)
-    r, _, _ = run_task(tmp_path, "cnn", "--adapter", "pytorch", "--data", str(data),
-                       "--epochs", "2")
-    assert r["timings"]["batches"] == 200
-    assert r["metrics"]["test_accuracy"] > 0.5, r["metrics"]
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("task", ["cnn", "inference"])
 def test_tuned_variant_runs_channels_last(tmp_path, task):
     """The tuned (channels-last) variant goes through every layer, the flatten included, and
-    the CNN still learns (200 steps on the learnable file, past the ~100-step plateau of
-    PyTorch's default init; chance is 0.1)."""
+    the CNN trains on real-format files. (Whether each variant learns is the engine tests'
+    learning check: PyTorch's default init needs a few hundred steps, test_engine_frameworks.)"""
     if task == "cnn":
         data = tmp_path / "data"
         data.mkdir()
-        make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=1280, learnable=True)
+        make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=320, learnable=True)
         args = ["--data", str(data), "--epochs", "2"]
     else:
         args = ["--limit", "64"]
@@ -126,8 +114,8 @@ def test_tuned_variant_runs_channels_last(tmp_path, task):
     assert r["variant"] == "tuned"
     assert r["env"]["adapter_settings"]["memory_format"] == "channels_last"
     if task == "cnn":
-        assert r["timings"]["batches"] == 200
-        assert r["metrics"]["test_accuracy"] > 0.5, r["metrics"]
+        assert r["timings"]["batches"] == 50
+        assert r["metrics"]["final_loss"] > 0 and 0 <= r["metrics"]["test_accuracy"] <= 1
     else:
         assert r["metrics"]["features"] == 2048
 
@@ -214,3 +202,25 @@ def test_cnn_starts_from_pytorchs_default_init_as_2017():
         w, b = layer.weight.detach().abs(), layer.bias.detach().abs()
         assert float(w.max()) <= bound and float(w.max()) > 0.9 * bound, name
         assert float(b.max()) <= bound and float(b.max()) > 0.5 * bound, name
+
+
+def test_channels_last_computes_the_same_logits_as_nchw():
+    """The tuned variant's channels-last tensors give the same network: same weights, same
+    images, same logits (a flatten in the wrong memory order would scramble fc1's input)."""
+    import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, "tasks"))
+    from common import adapters, params
+    fw, m, _ = adapters.start("cnn", "pytorch", "reference", "cpu", 0)
+    nchw = m.build_model(params.CNN).eval()
+    fw.DEVICE["channels_last"] = True
+    try:
+        last = m.build_model(params.CNN)
+        last.load_state_dict(nchw.state_dict())
+        last.eval()
+        x = np.random.RandomState(0).rand(8, 3, 32, 32).astype(np.float32)
+        with torch.no_grad():
+            a, b = nchw(torch.from_numpy(x)), last(m._tensor(x))
+    finally:
+        fw.DEVICE["channels_last"] = False
+    assert b.is_contiguous(memory_format=torch.channels_last) or b.dim() == 2
+    assert torch.allclose(a, b, atol=1e-5), float((a - b).abs().max())

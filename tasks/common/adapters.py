@@ -53,6 +53,39 @@ def variant(fw, name, task, device=None):
                      % (name, fw.NAME, ", ".join(variant_names(fw, task))))
 
 
+def variant_env(fw, declared, device):
+    """The environment a run of this variant sets: its `env` with the placeholders filled in,
+    and for a CPU run every GPU hidden."""
+    env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
+    if device == "cpu":
+        # a CPU run hides every GPU from the framework before it is imported, so a CUDA build
+        # never initialises CUDA or places work there (Keras's torch backend picks its device at
+        # import) on a GPU host; recorded with the variant's env
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def set_env_early(argv):
+    """Called by run.py before numpy is imported: numpy's own OpenBLAS reads its thread count
+    and kernel (OMP_NUM_THREADS, OPENBLAS_CORETYPE) once, when numpy loads it, so the variant's
+    environment must be in place first. Reads only TASK, --adapter, --variant and --device from
+    the command line; anything it cannot make sense of is left to run.py's own checks."""
+    import argparse
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("task", nargs="?")
+    ap.add_argument("--adapter", "--framework", dest="adapter")
+    ap.add_argument("--variant")
+    ap.add_argument("--device", default="cpu")
+    try:
+        args, _ = ap.parse_known_args(argv)
+        fw = framework(args.adapter)
+        name = args.variant or variant_names(fw, args.task)[0]
+        os.environ.update(variant_env(fw, variant(fw, name, args.task, args.device),
+                                      args.device))
+    except (LookupError, ValueError, IndexError, TypeError, SystemExit, ImportError):
+        pass
+
+
 def start(task, adapter, variant_name, device, seed):
     """(framework module, task module, settings to record): everything set up, nothing timed."""
     fw = framework(adapter)
@@ -60,12 +93,7 @@ def start(task, adapter, variant_name, device, seed):
         raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
                           % (task, adapter, task, adapter, ", ".join(adapters_for(task))))
     declared = variant(fw, variant_name, task, device)
-    env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
-    if device == "cpu":
-        # a CPU run hides every GPU from the framework before it is imported, so a CUDA build
-        # never initialises CUDA or places work there (Keras's torch backend picks its device at
-        # import) on a GPU host; recorded with the variant's env
-        env["CUDA_VISIBLE_DEVICES"] = ""
+    env = variant_env(fw, declared, device)
     os.environ.update(env)  # read when the framework is imported
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))

@@ -12,7 +12,6 @@ imports this module to discover the framework without Chainer installed: chainer
 by load(), which run.py calls after the variant's environment is set.
 """
 import os
-import sys
 
 NAME = "chainer"
 PACKAGES = ("chainer",)  # CuPy is reached through chainer.backends.cuda, never imported here
@@ -27,24 +26,12 @@ DEVICE = {"gpu": False}  # set by init(), read by the task files
 chainer = None  # the framework module, once load() has imported it
 
 
-# What numpy's OpenBLAS reads once, when numpy is imported: threads and kernel.
-BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_CORETYPE")
-
-
 def load():
     global chainer
-    # Chainer's BLAS is numpy's, and run.py imports numpy before the variant's environment is
-    # set: the tuned variant's OMP_NUM_THREADS / OPENBLAS_CORETYPE would come too late. When they
-    # differ from the environment this process started with (/proc/self/environ), start the
-    # same command again with them set from the beginning (nothing has been printed or timed
-    # yet); the new process finds them in effect and goes on. tasks/common/blas.py records the
-    # kernel and threads that ran.
-    started = _started_with()
-    if "numpy" in sys.modules and started is not None and any(
-            os.environ.get(k) != started.get(k) for k in BLAS_ENV):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable] + sys.argv)
+    # Chainer's BLAS is numpy's: run.py sets the variant's OMP_NUM_THREADS / OPENBLAS_CORETYPE
+    # before it imports numpy (common/adapters.set_env_early), so numpy's OpenBLAS starts with
+    # them; tasks/common/blas.py records the kernel and threads that ran.
+    #
     # True fp32, as the 2017 K80/P100 ran (they have no TF32): cuDNN 8+ lets its default math
     # use TF32 for fp32 convolutions on Ampere and newer GPUs, and CuPy keeps that default; this
     # variable, read by the CUDA libraries, turns TF32 off in cuDNN and cuBLAS. Set before CuPy
@@ -52,17 +39,6 @@ def load():
     os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
     import chainer
     import chainer.backends.cuda  # noqa: F401  (chainer.backends.cuda: CuPy, if importable)
-
-
-def _started_with():
-    """The environment this process was started with, or None where /proc cannot say."""
-    try:
-        with open("/proc/self/environ", "rb") as f:
-            raw = f.read()
-    except (IOError, OSError):
-        return None
-    return dict(item.decode("utf-8", "replace").split("=", 1)
-                for item in raw.split(b"\0") if b"=" in item)
 
 
 def version():
