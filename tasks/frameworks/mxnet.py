@@ -25,10 +25,10 @@ PACKAGES = ("mxnet",)
 # OpenMP threads that sleep instead of spinning between parallel regions: with spinning (GNU
 # OpenMP's default), two threads on a 2-CPU machine shared with other work trained the CNN at
 # 15 img/s against 141 with PASSIVE (gluon-tuned, 320 synthetic images, load average 17).
-# The kernel is Haswell (AVX2), not {openblas_coretype}: the OpenBLAS 0.3.13 in MXNet 1.9's
-# wheel, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (probed in the container), so
-# Haswell is the best kernel it runs; unasked, it picked the generic "Barcelona".
-_TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "Haswell",
+# {openblas_coretype} is Haswell on any AVX2 CPU (tasks/common/blas.py): the OpenBLAS 0.3.13 in
+# MXNet 1.9's wheel, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (probed in the
+# container); unasked, it picked the generic "Barcelona". On a CPU without AVX2 no kernel is set.
+_TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}",
               "OMP_WAIT_POLICY": "PASSIVE"}
 VARIANTS = [
     {"name": "module", "doc": "symbolic API, mx.mod.Module; MXNet's default threads and BLAS",
