@@ -134,7 +134,8 @@ def test_the_real_base_recipes():
                                                                     "Dockerfile"),
         "dlbench/cuda:9.0-cudnn7-runtime-ubuntu16.04": os.path.join("_base", "cuda-9.0-cudnn7",
                                                                     "Dockerfile"),
-        "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh")}
+        "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh"),
+        "debian:bullseye-slim": os.path.join("_base", "debian-bullseye", "make-base.sh")}
 
 
 def test_dockerfile_instructions_and_arg_substitution():
