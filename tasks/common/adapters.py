@@ -6,6 +6,8 @@ is imported (load), then the task file (which imports the framework at its top),
 import importlib
 import os
 
+from common import blas
+
 TASKS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -52,10 +54,11 @@ def start(task, adapter, variant_name, device, seed):
         raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
                           % (task, adapter, task, adapter, ", ".join(adapters_for(task))))
     declared = variant(fw, variant_name, task)
-    os.environ.update(declared.get("env", {}))  # read when the framework is imported
+    env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
+    os.environ.update(env)  # read when the framework is imported
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))
     settings = dict(fw.init(device, seed, variant_name) or {})
     settings.update(module.SETTINGS)
-    settings["variant_env"] = dict(declared.get("env", {}))
+    settings["variant_env"] = env
     return fw, module, settings

@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 
+from common import blas
+
 # Environment variables that change speed; every result records those that are set.
 SPEED_SETTINGS = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
@@ -50,5 +52,11 @@ def probe(fw):
         env.update(fw.probe())
     except Exception as e:  # the probe must never cost a result
         env["probe_error"] = "%s: %s" % (type(e).__name__, e)
+    try:
+        linked = blas.probe()
+        env["blas"], env["openmp_threads"] = linked["blas"], linked["openmp"]
+    except Exception as e:
+        env["blas"], env["openmp_threads"] = [], {}
+        env["blas_probe_error"] = "%s: %s" % (type(e).__name__, e)
     env["executable"] = sys.executable
     return env

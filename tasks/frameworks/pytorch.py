@@ -5,6 +5,8 @@ API both accept. The host imports this module to discover the framework (name, p
 variants) without PyTorch installed: torch is imported by load(), which run.py calls after the
 variant's environment is set.
 """
+import re
+
 NAME = "pytorch"                 # the framework, as results and the report name it
 PACKAGES = ("torch",)            # what its task files may import besides stdlib and numpy
 VARIANTS = [
@@ -29,6 +31,12 @@ def version():
 def probe():
     info = {"cuda": getattr(torch.version, "cuda", None),
             "threads": {"torch": torch.get_num_threads()}}
+    config = getattr(torch, "__config__", None)  # PyTorch >= 1.1: its build's BLAS (linked in)
+    if config is not None:
+        for key in ("BLAS_INFO", "LAPACK_INFO"):
+            found = re.search(key + r"=([^,\s]+)", config.show())
+            if found:
+                info[key.lower()] = found.group(1)
     if torch.cuda.is_available():
         info["cudnn"] = str(torch.backends.cudnn.version())
         info["gpu"] = torch.cuda.get_device_name(0)
