@@ -16,6 +16,10 @@ PACKAGES = ("keras", "theano", "tensorflow", "cntk")
 VARIANTS = [
     {"name": "theano", "doc": "Theano backend", "env": {"KERAS_BACKEND": "theano"},
      "row": "Keras(Theano)"},
+    # OpenBLAS's kernel for this CPU's flags: frameworks/theano.py's tuned variant, on Keras
+    {"name": "theano-tuned", "doc": "Theano backend, OpenBLAS's kernel set for this CPU's flags",
+     "env": {"KERAS_BACKEND": "theano", "OPENBLAS_CORETYPE": "{openblas_coretype}"},
+     "row": "Keras(Theano)"},
     {"name": "tensorflow", "doc": "TensorFlow backend", "env": {"KERAS_BACKEND": "tensorflow"},
      "row": "Keras(TF)"},
     {"name": "cntk", "doc": "CNTK backend", "env": {"KERAS_BACKEND": "cntk"},
@@ -50,6 +54,13 @@ def probe():
         import cntk
         info["backend_version"] = cntk.__version__
     return info
+
+
+def _theano_module():
+    """frameworks/theano.py, loaded: Theano's own switches, shared, not copied."""
+    from frameworks import theano as theano_module
+    theano_module.load()
+    return theano_module
 
 
 def _sees_gpu(backend):
@@ -88,6 +99,8 @@ def init(device, seed, variant):
     if backend == "tensorflow":
         import tensorflow as tf
         tf.set_random_seed(seed)
+    if backend == "theano":  # the BLAS Theano's compiled code calls, in the BLAS probe too
+        _theano_module().load_blas()
     DEVICE["gpu"] = gpu
     # the 2017 Keras(TF) RNN notebook ran CuDNNGRU on the GPU: TensorFlow backend only
     DEVICE["cudnn_gru"] = gpu and backend == "tensorflow"
