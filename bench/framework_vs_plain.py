@@ -1,27 +1,32 @@
 """Adapter vs plain loop, one framework per process (a script, not a test): prints figures.
 
-For one of the non-PyTorch columns (tensorflow, keras3 on a backend, flax), times in ONE
-process, alternating A/B over --pairs rounds:
+For one of the non-PyTorch columns (tensorflow, tensorflow1, keras3 on a backend, flax,
+caffe2), times in ONE process, alternating A/B over --pairs rounds:
   CNN        the adapter through tasks/common/protocol.train (the runner's clock and loop)
              against a plain hand-written training loop of the same CNN in the same framework
-             (written again below, not taken from the adapter): a tf.function step, Keras's
+             (written again below, not taken from the adapter): a tf.function step, a
+             TensorFlow 1 Session loop (placeholders, sess.run of the update with feed_dict, in
+             its own tf.Graph; tensorflow1 runs it through tf.compat.v1 on TensorFlow 2), Keras's
              custom-training-loop pattern on the active backend (model.fit is no fair yardstick
              here: its tf.data pipeline ran it at 156 img/s against train_on_batch's 217), a
-             jax.jit step;
+             jax.jit step, one hand-written Caffe2 core.Net run by workspace.RunNet;
   inference  the adapter through protocol.infer against calling the framework's compiled
-             forward pass directly (tf.function / model.predict / jax.jit) on the same model.
+             forward pass directly (tf.function / sess.run / model.predict / jax.jit /
+             FeedBlob, RunNet, FetchBlob) on the same model.
 Prints images/s of each and the ratio adapter/plain (goal: >= 0.95). Synthetic inputs of the
 real shapes; every figure printed here is synthetic-data throughput on this machine's CPU.
 
     python bench/framework_vs_plain.py tensorflow
     python bench/framework_vs_plain.py keras3 --variant jax      (tensorflow[-tuned] | jax | torch)
     python bench/framework_vs_plain.py tensorflow --variant tuned  (oneDNN on, both sides)
+    python bench/framework_vs_plain.py tensorflow1                 (variant graph)
     python bench/framework_vs_plain.py flax --examples 3200 --images 160 --pairs 2
 
 bench/runner_vs_plain.py is the PyTorch counterpart (fresh processes per run);
 bench/theano_vs_plain.py the one for theano and keras2 (Keras 2 on Theano), called from here.
 """
 import argparse
+import contextlib
 import importlib
 import os
 import platform
@@ -70,6 +75,49 @@ def plain_cnn_tensorflow(x, y, epochs, bs, seed):
         return loss
 
     return _loop(lambda xb, yb: step(xb, yb), x, y, epochs, bs, seed)
+
+
+def plain_cnn_tensorflow1(x, y, epochs, bs, seed):
+    """The 2017 Tensorflow_CNN notebook's loop shape: a graph of placeholders and variables, one
+    tf.Session, sess.run(update, feed_dict) per minibatch (dropout always on: a training-only
+    graph, no switch)."""
+    import tensorflow
+    tf = tensorflow.compat.v1 if int(tensorflow.__version__.split(".")[0]) >= 2 else tensorflow
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(seed)
+        xs = tf.placeholder(tf.float32, [None, 32, 32, 3])
+        ys = tf.placeholder(tf.int32, [None])
+
+        def glorot(shape, fan_in, fan_out):
+            a = np.sqrt(6.0 / (fan_in + fan_out))
+            return tf.Variable(tf.random_uniform(shape, -a, a))
+        shapes = [(3, 50), (50, 50), (50, 100), (100, 100)]
+        convs = [(glorot([3, 3, i, o], 9 * i, 9 * o), tf.Variable(tf.zeros([o])))
+                 for i, o in shapes]
+        fc1 = (glorot([6400, 512], 6400, 512), tf.Variable(tf.zeros([512])))
+        fc2 = (glorot([512, 10], 512, 10), tf.Variable(tf.zeros([10])))
+        assert sum(int(np.prod(w.get_shape().as_list()))
+                   for w in tf.trainable_variables()) == 3441592
+
+        def conv(h, layer):
+            return tf.nn.bias_add(tf.nn.conv2d(h, layer[0], [1, 1, 1, 1], "SAME"), layer[1])
+
+        def pool(h):
+            return tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+        h = tf.nn.relu(conv(xs, convs[0]))
+        h = tf.nn.dropout(tf.nn.relu(pool(conv(h, convs[1]))), 0.75)
+        h = tf.nn.relu(conv(h, convs[2]))
+        h = tf.nn.dropout(tf.nn.relu(pool(conv(h, convs[3]))), 0.75)
+        h = tf.nn.dropout(tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 6400]), fc1[0]) + fc1[1]), 0.5)
+        logits = tf.matmul(h, fc2[0]) + fc2[1]
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=ys, logits=logits))
+        update = tf.train.MomentumOptimizer(0.01, 0.9).minimize(loss)
+        sess = tf.Session(graph=graph, config=tf.ConfigProto(device_count={"GPU": 0}))
+        sess.run(tf.global_variables_initializer())
+    return _loop(lambda xb, yb: sess.run([update, loss], {xs: xb, ys: yb}), x, y, epochs, bs,
+                 seed)
 
 
 def plain_cnn_keras(x, y, epochs, bs, seed):
@@ -183,6 +231,57 @@ def plain_cnn_flax(x, y, epochs, bs, seed):
                  to_device=jnp.asarray)
 
 
+def plain_cnn_caffe2(x, y, epochs, bs, seed):
+    """The CNN as one hand-written core.Net of Caffe2 operators (no brew, no model_helper, no
+    optimizer module): Xavier/zero fillers in an init net, the forward ops, the loss, the
+    gradient ops, one MomentumSGDUpdate per weight; one FeedBlob pair and one RunNet a step."""
+    from caffe2.proto import caffe2_pb2
+    from caffe2.python import core, workspace
+    workspace.ResetWorkspace()
+    dev = core.DeviceOption(caffe2_pb2.CPU, 0, seed)
+    init, net = core.Net("plain_init"), core.Net("plain_train")
+    for n in (init, net):
+        n.Proto().device_option.CopyFrom(dev)
+    weights = []
+
+    def layer(op, h, name, w_shape, **kw):
+        w = init.XavierFill([], name + "_w", shape=w_shape)
+        b = init.ConstantFill([], name + "_b", shape=[w_shape[0]], value=0.0)
+        weights.extend([w, b])
+        return getattr(net, op)([h, w, b], name, **kw)
+    h = layer("Conv", "data", "c1", [50, 3, 3, 3], kernel=3, pad=1, order="NCHW")
+    h = net.Relu(h, "r1")
+    h = net.Relu(net.MaxPool(layer("Conv", h, "c2", [50, 50, 3, 3], kernel=3, pad=1),
+                             "p1", kernel=2, stride=2), "r2")
+    h = net.Dropout(h, ["d1", "d1_mask"], ratio=0.25, is_test=0)[0]
+    h = net.Relu(layer("Conv", h, "c3", [100, 50, 3, 3], kernel=3, pad=1), "r3")
+    h = net.Relu(net.MaxPool(layer("Conv", h, "c4", [100, 100, 3, 3], kernel=3, pad=1),
+                             "p2", kernel=2, stride=2), "r4")
+    h = net.Dropout(h, ["d2", "d2_mask"], ratio=0.25, is_test=0)[0]
+    h = net.Relu(layer("FC", h, "f1", [512, 6400]), "r5")
+    h = net.Dropout(h, ["d3", "d3_mask"], ratio=0.5, is_test=0)[0]
+    prob = net.Softmax(layer("FC", h, "f2", [10, 512]), "prob")
+    loss = net.AveragedLoss(net.LabelCrossEntropy([prob, "label"], "xent"), "loss")
+    grads = net.AddGradientOperators([loss])
+    # +0.01: the value optimizer.build_sgd feeds MomentumSGDUpdate (read from the adapter's
+    # workspace; its LearningRate op turns the -0.01 it is given into +0.01)
+    lr = init.ConstantFill([], "lr", shape=[1], value=0.01)
+    for w in weights:
+        m = init.ConstantFill([w], str(w) + "_m", value=0.0)
+        net.MomentumSGDUpdate([grads[w], m, lr, w], [grads[w], m, w], momentum=0.9)
+    workspace.RunNetOnce(init)
+    assert sum(workspace.FetchBlob(str(w)).size for w in weights) == 3441592
+    workspace.FeedBlob("data", x[:bs], device_option=dev)
+    workspace.FeedBlob("label", y[:bs].astype(np.int32), device_option=dev)
+    workspace.CreateNet(net)
+
+    def step(xb, yb):
+        workspace.FeedBlob("data", xb, device_option=dev)
+        workspace.FeedBlob("label", yb.astype(np.int32), device_option=dev)
+        workspace.RunNet(net)
+    return _loop(step, x, y, epochs, bs, seed)
+
+
 def _loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda a: a):
     rng = np.random.RandomState(seed)
     step(to_device(x[:bs]), to_device(y[:bs]))  # warm-up: compile, as the runner does
@@ -206,9 +305,18 @@ def plain_forward(framework, adapter, model, x, bs):
         start = clock()
         model.predict(x[:len(batches) * bs], batch_size=bs, verbose=0)
         return len(batches) * bs / (clock() - start)
-    if framework == "tensorflow":
+    if framework == "caffe2":  # RunNet and FetchBlob on the adapter's net
+        from caffe2.python import workspace
+
+        def fn(b):
+            workspace.FeedBlob("data", b)
+            workspace.RunNet(model.net)
+            return workspace.FetchBlob(model.features)
+    elif framework == "tensorflow":
         import tensorflow as tf
         fn = lambda b: model.forward(tf.constant(b)).numpy()  # noqa: E731
+    elif framework == "tensorflow1":
+        fn = lambda b: model["session"].run(model["features"], {model["x"]: b})  # noqa: E731
     else:
         fn = lambda b: np.asarray(model["forward"](model["weights"], b))  # noqa: E731
     fn(batches[0])
@@ -226,8 +334,16 @@ def ratios(adapter, plain):
         ", ".join("%.3f" % x for x in r), statistics.median(r))
 
 
-PLAIN_CNN = {"tensorflow": plain_cnn_tensorflow, "keras3": plain_cnn_keras,
-             "flax": plain_cnn_flax}
+PLAIN_CNN = {"tensorflow": plain_cnn_tensorflow, "tensorflow1": plain_cnn_tensorflow1,
+             "keras3": plain_cnn_keras, "flax": plain_cnn_flax, "caffe2": plain_cnn_caffe2}
+
+
+def own_graph(fw):
+    """tensorflow1 builds into TensorFlow 1's default graph: each round gets a fresh one, as a
+    run.py process has (a no-op context for the other adapters)."""
+    if fw.__name__.endswith("tensorflow1"):
+        return fw.tf.Graph().as_default()
+    return contextlib.contextmanager(lambda: (yield))()
 
 
 def main():
@@ -263,16 +379,18 @@ def main():
              or platform.machine(), fw.NAME, fw.version()))
     p = params.for_task("cnn", args.epochs)
     d = data.synthetic_cifar(0, limit=args.examples)
-    for k in ("x_train", "x_test"):
-        d[k] = d[k].transpose(0, 2, 3, 1).copy()  # NHWC, as run.py does for these adapters
-    assert settings["layout"] == "NHWC"
+    layout = settings["layout"]  # NHWC, or NCHW (caffe2): run.py converts, so do we
+    if layout == "NHWC":
+        for k in ("x_train", "x_test"):
+            d[k] = d[k].transpose(0, 2, 3, 1).copy()
     runner, plain = [], []
     devnull = open(os.devnull, "w")
     for i in range(args.pairs):
         order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
         for which in order:
             if which == "adapter":
-                state = cnn.build_trainer(cnn.build_model(p), p)
+                with own_graph(fw):
+                    state = cnn.build_trainer(cnn.build_model(p), p)
                 stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
                 try:
                     timings, _ = protocol.train(cnn, state, d, p, 0)
@@ -293,8 +411,9 @@ def main():
         return
     inf = importlib.import_module("inference." + args.framework)
     pi = params.for_task("inference")
-    x = data.random_images(pi, 0, layout="NHWC", limit=args.images)["x"]
-    model = inf.build_model(pi)
+    x = data.random_images(pi, 0, layout=layout, limit=args.images)["x"]
+    with own_graph(fw):
+        model = inf.build_model(pi)
     runner, plain = [], []
     for i in range(args.pairs):
         order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")

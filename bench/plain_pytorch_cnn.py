@@ -33,10 +33,7 @@ if args.channels_last:
 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
 
-for layer in net:
-    if isinstance(layer, (nn.Conv2d, nn.Linear)):
-        nn.init.xavier_uniform_(layer.weight)
-        nn.init.zeros_(layer.bias)
+# PyTorch's default init, as the adapter (and 2017's PyTorch_CNN notebook) has it
 
 # The runner's synthetic CIFAR-10 stand-in (seed 0), so both loops see the same numbers:
 # CPU kernels can run at different speeds on different values (denormals).

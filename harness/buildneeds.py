@@ -16,7 +16,9 @@ from collections import OrderedDict
 
 from . import catalog
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;,]+)")
+# name==version, or name===version (exactly that version string: `torch===2.13.0` refuses the
+# local-version 2.13.0+cpu wheel of a wheelhouse, which `==` would accept and prefer)
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?===?([^\s;,=]+)")
 
 
 class Needs(object):

@@ -164,8 +164,39 @@ class Image(object):
         return self.labels.get(label_key(short), default)
 
     @property
+    def adapters(self):
+        """The adapters the image runs: LABEL org.dlbench.adapter, comma-separated. Most images
+        have one; an image may run more than one program of its framework (tensorflow-2.21:
+        tensorflow, and tensorflow1 for TensorFlow 1's graph program), each variant run by the
+        adapter that declares it (adapter_for)."""
+        return _split(self.label("adapter"))
+
+    @property
     def adapter(self):
-        return self.label("adapter")
+        """The image's first adapter: the one of its first (reference) variant."""
+        return (self.adapters or (None,))[0]
+
+    def _tasks_root(self):
+        return os.path.join(os.path.dirname(os.path.dirname(self.folder)), "tasks")
+
+    def _frameworks(self):
+        """(adapter, its framework module or None) for each of the image's adapters."""
+        return [(a, frameworks.find(a, self._tasks_root())) for a in self.adapters]
+
+    def adapter_for(self, variant):
+        """The adapter that runs this variant: the image's adapter whose framework module
+        declares it (names are distinct across an image's adapters: problems() says so when they
+        are not), else the first."""
+        for adapter, fw in self._frameworks():
+            if fw is not None and variant in fw.variant_names():
+                return adapter
+        return self.adapter
+
+    def offered_variants(self, task=None, device=None):
+        """Every variant the image's adapters declare (that runs this task and device, when
+        given), in label order of the adapters."""
+        return [v for _, fw in self._frameworks() if fw is not None
+                for v in fw.variant_names(task, device)]
 
     @property
     def tasks(self):
@@ -182,9 +213,7 @@ class Image(object):
         declared = _split(self.label("variants"))
         if declared:
             return declared
-        fw = frameworks.find(self.adapter, os.path.join(os.path.dirname(
-            os.path.dirname(self.folder)), "tasks")) if self.adapter else None
-        return tuple(fw.variant_names()) if fw else ("reference",)
+        return tuple(self.offered_variants()) or ("reference",)
 
     @property
     def cuda(self):
@@ -220,17 +249,26 @@ class Image(object):
         if bad_devices:
             found.append("unknown device(s) %s" % ", ".join(bad_devices))
         if tasks_root and self.adapter:
-            for task in self.tasks:
-                if not os.path.isfile(os.path.join(tasks_root, task, self.adapter + ".py")):
-                    found.append("no tasks/%s/%s.py" % (task, self.adapter))
-            try:
-                offered = frameworks.load(self.adapter, tasks_root).variant_names()
-                unknown = [v for v in self.variants if v not in offered]
-                if unknown:
-                    found.append("variant(s) %s not declared in tasks/frameworks/%s.py (it has "
-                                 "%s)" % (", ".join(unknown), self.adapter, ", ".join(offered)))
-            except HarnessError as e:
-                found.append(e.message)
+            offered = {}  # variant -> the adapters declaring it
+            for adapter in self.adapters:
+                for task in self.tasks:
+                    if not os.path.isfile(os.path.join(tasks_root, task, adapter + ".py")):
+                        found.append("no tasks/%s/%s.py" % (task, adapter))
+                try:
+                    for v in frameworks.load(adapter, tasks_root).variant_names():
+                        offered.setdefault(v, []).append(adapter)
+                except HarnessError as e:
+                    found.append(e.message)
+            unknown = [v for v in self.variants if v not in offered]
+            if unknown:
+                found.append("variant(s) %s not declared in %s (they have %s)" % (
+                    ", ".join(unknown), " or ".join("tasks/frameworks/%s.py" % a
+                                                    for a in self.adapters),
+                    ", ".join(offered) or "none"))
+            for v in self.variants:
+                if len(offered.get(v, ())) > 1:
+                    found.append("variant %s is declared by %s: an image's adapters need "
+                                 "distinct variant names" % (v, " and ".join(offered[v])))
         return found
 
     def __repr__(self):

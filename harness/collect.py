@@ -108,7 +108,7 @@ def run_container(run, tracker, echo):
 
 def failed_result(run, reason, exit_code, started):
     """The failed result of this run (schema-conforming), with its reason and exit code."""
-    return results.failed_result(run.task, run.image.adapter, run.variant, run.device,
+    return results.failed_result(run.task, run.adapter, run.variant, run.device,
                                  run.source, reason, exit_code, started, image=run.image.name)
 
 

@@ -54,10 +54,12 @@ class Framework(object):
         return tuple(t for t in task_names(self.tasks_root)
                      if os.path.isfile(os.path.join(self.tasks_root, t, self.adapter + ".py")))
 
-    def variant_names(self, task=None):
-        """Declared variants (those that run this task, when given), first = the reference."""
+    def variant_names(self, task=None, device=None):
+        """Declared variants (those that run this task and this device, when given; a variant's
+        optional `devices`, e.g. ["gpu"] for TF32), first = the reference."""
         return [v["name"] for v in self.variants
-                if task is None or task in v.get("tasks", (task,))]
+                if (task is None or task in v.get("tasks", (task,)))
+                and (device is None or device in v.get("devices", (device,)))]
 
     def variant(self, name):
         for v in self.variants:

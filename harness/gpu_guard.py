@@ -126,11 +126,11 @@ def probe(environ=None, run=subprocess.run):
 
 
 def modern_alternatives(image, images):
-    """Other images with the same adapter and no (or a higher) capability limit."""
+    """Other images sharing an adapter with this one, with no (or a higher) capability limit."""
     mine = parse_capability(image.max_compute_capability)
     out = []
     for other in images:
-        if other.name == image.name or other.adapter != image.adapter:
+        if other.name == image.name or not set(other.adapters) & set(image.adapters):
             continue
         theirs = parse_capability(other.max_compute_capability)
         if theirs is None or (mine is not None and theirs > mine):

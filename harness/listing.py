@@ -12,7 +12,7 @@ def print_catalog():
     tasks_root = paths.tasks_dir()
     rows = [("IMAGE", "ADAPTER", "TASKS", "VARIANTS", "DEVICES", "CUDA", "DESCRIPTION")]
     for img in images:
-        rows.append((img.name, img.adapter or "?", ",".join(img.tasks) or "-",
+        rows.append((img.name, ",".join(img.adapters) or "?", ",".join(img.tasks) or "-",
                      ",".join(img.variants) or "reference", ",".join(img.devices) or "-",
                      img.cuda or "none", img.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -29,4 +29,4 @@ def print_runs():
     for img in catalog.discover():
         if img.era == "current" and img.adapter:
             for variant in img.variants:
-                click.echo("%s %s %s" % (img.name, img.adapter, variant))
+                click.echo("%s %s %s" % (img.name, img.adapter_for(variant), variant))

@@ -28,7 +28,7 @@ BOOT_LABEL = catalog.label_key("boot-id")           # /proc/sys/kernel/random/bo
 PID_NS_LABEL = catalog.label_key("pid-ns")          # readlink /proc/self/ns/pid
 DIR_LABEL = catalog.label_key("result-dir")         # the run's folder (result.json goes here)
 ROOT_LABEL = catalog.label_key("results-root")      # the results root (provenance's log path)
-ADAPTER_LABEL = catalog.label_key("adapter")        # as the image's own label
+ADAPTER_LABEL = catalog.label_key("adapter")        # the run's adapter, one of the image's
 VARIANT_LABEL = catalog.label_key("variant")
 DEVICE_LABEL = catalog.label_key("device")
 SOURCE_LABEL = catalog.label_key("source")
@@ -94,7 +94,7 @@ def owner_labels(run, me=None):
     failed result needs (run: a runner.Run)."""
     labels = (me or Identity.this_process()).labels()
     labels.update({
-        DIR_LABEL: run.dir, ROOT_LABEL: run.opts.results_root, ADAPTER_LABEL: run.image.adapter,
+        DIR_LABEL: run.dir, ROOT_LABEL: run.opts.results_root, ADAPTER_LABEL: run.adapter,
         VARIANT_LABEL: run.variant, DEVICE_LABEL: run.device, SOURCE_LABEL: run.source,
         REPEAT_LABEL: str(run.repeat)})
     return labels

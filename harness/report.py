@@ -167,6 +167,8 @@ class Entry:
         self.network = settings.get("network") if isinstance(settings, dict) else None
         self.repeat = prov.get("repeat")
         self.run_id = prov.get("run_id")
+        # what the measurement's own checks flagged (the clock check, CPU contention)
+        self.flags = results_mod.check_notes(result) if self.ok else []
 
 
 # ---------------------------------------------------------------- cells, rows, ranking
@@ -224,6 +226,19 @@ class Row:
         different task files), as text: "23,587,712"; "" when no run got that far."""
         return ", ".join("{:,}".format(n) for n in sorted(set(
             e.parameters for e in self.entries if e.parameters is not None)))
+
+    @property
+    def flags(self):
+        """The checks that flagged some of the row's runs, each once, with how many runs:
+        "clock stopped before the device finished (... ) in 1 of 3 runs"."""
+        counts = {}
+        for e in self.entries:
+            for note in e.flags:
+                key = note.split(" (")[0]
+                counts[key] = counts.get(key, 0) + 1
+        ok = len([e for e in self.entries if e.ok])
+        return ["%s in %d of %d run%s" % (k, n, ok, "s" if ok != 1 else "")
+                for k, n in sorted(counts.items())]
 
     @property
     def networks(self):
@@ -437,6 +452,9 @@ def build_view(results_dir, reference=None):
                 "accuracy": "%g" % ref["accuracy"] if ref and ref.get("accuracy") else None,
                 "notes": (ref or {}).get("notes") or [],
                 "in_table": ref is not None,
+                # a 2017 framework without a row in this task's table (Chainer had no RNN)
+                "missing": "no 2017 %s %s" % (g["name"], ref_task["title"].split()[0])
+                if ref is None and g["name"] else None,
             }
             members = g["rows"] or [None]
             for i, row in enumerate(members):
@@ -450,6 +468,7 @@ def build_view(results_dir, reference=None):
                                    "variant": row.variant, "synthetic": row.synthetic,
                                    "parameters": row.parameters,
                                    "partial": row.partial, "footnote": n,
+                                   "flags": row.flags,
                                    "anchor": "%s-p%d" % (task, n)}
                     line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
                     items = _prov_lines(row, results_dir)
@@ -465,7 +484,7 @@ def build_view(results_dir, reference=None):
                     ) if x)
                     footnotes.append({"n": n, "summary": summary, "anchor": "%s-p%d" % (task, n), "label": row.label,
                                       "synthetic": row.synthetic, "partial": row.partial,
-                                      "items": items,
+                                      "flags": row.flags, "items": items,
                                       "files": sorted(e.relpath for e in row.entries),
                                       "failures": sorted(
                                           ("%s (r%s): %s" % (e.relpath, e.repeat, e.reason))

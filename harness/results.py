@@ -234,7 +234,7 @@ def _num(value, fmt):
     return fmt % value if isinstance(value, (int, float)) else "-"
 
 
-CONTENDED = "!"  # the STATUS marker of an ok run that shared the CPU (see contention_note)
+CONTENDED = "!"  # the STATUS marker of an ok run a check flagged (see check_notes)
 
 
 def contention_note(result):
@@ -249,6 +249,22 @@ def contention_note(result):
     return "CPU contention"
 
 
+def check_notes(result):
+    """What the measurement's own checks flagged: the runtime's clock check (checks.clock:
+    "clock stopped before the device finished") and the host's CPU contention record."""
+    notes = []
+    clock = (result.get("checks") or {}).get("clock")
+    if isinstance(clock, dict) and clock.get("flagged"):
+        share = clock.get("share")
+        notes.append("clock stopped before the device finished (%s of the timed span came after "
+                     "it)" % ("%.0f %%" % (100 * share) if isinstance(share, (int, float))
+                              else "part"))
+    contention = contention_note(result)
+    if contention:
+        notes.append(contention)
+    return notes
+
+
 def summary_row(result):
     t, m = result.get("timings") or {}, result.get("metrics") or {}
     prov = result.get("provenance") or {}
@@ -260,8 +276,8 @@ def summary_row(result):
     status, note = result.get("status", "?"), ""
     if status != "ok":
         note = (result.get("reason") or "")[:60]
-    elif contention_note(result):
-        status, note = status + CONTENDED, contention_note(result)
+    elif check_notes(result):
+        status, note = status + CONTENDED, "; ".join(check_notes(result))
     return (prov.get("run_id") or "-", image or "-", result.get("task", "?"),
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
             result.get("device") or "-", (result.get("data") or {}).get("source", "?"),
@@ -302,6 +318,7 @@ def table(results_root=None):
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     if any(r[7] == "ok" + CONTENDED for r in rows[1:]):
-        lines.append("%s: other work used the CPU during the run beyond the threshold "
-                     "(provenance.contention): its timing may be spoiled" % ("ok" + CONTENDED))
+        lines.append("%s: a check of the measurement flagged the run (REASON says which: CPU "
+                     "contention, provenance.contention; or the clock stopped before the device "
+                     "finished, checks.clock): its timing may be spoiled" % ("ok" + CONTENDED))
     return lines

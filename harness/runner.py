@@ -131,6 +131,7 @@ class Run(object):
     def __init__(self, image, image_obj, task, variant, repeat, device, opts, prov):
         self.image, self.image_obj = image, image_obj
         self.task, self.variant, self.repeat, self.device = task, variant, repeat, device
+        self.adapter = image.adapter_for(variant)  # the image's adapter declaring the variant
         self.opts, self.prov = opts, prov
         leaf = task if variant == "reference" else "%s-%s" % (task, variant)
         self.dir = os.path.join(opts.results_root, opts.run_id, image.name,
@@ -147,7 +148,7 @@ class Run(object):
 
     def command(self):
         o = self.opts
-        cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.image.adapter,
+        cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.adapter,
                "--variant", self.variant, "--device", self.device]
         if self.task != "inference":
             cmd += ["--synthetic"] if o.synthetic else ["--data", "/data"]
@@ -196,12 +197,26 @@ class Run(object):
 ALL_VARIANTS = "all"
 
 
-def variants_to_run(image, asked, task=None):
-    """--variant all: every variant of the image that its framework module runs for this task
-    (PyTorch's tuned variant has no RNN); none asked: the image's first (reference)."""
+def variants_to_run(image, asked, task=None, device=None):
+    """--variant all: every variant of the image that its framework modules run for this task
+    (PyTorch's tuned variant has no RNN) and device (TF32 and mixed precision are GPU-only);
+    none asked: the image's first (reference). A variant asked by name that cannot run on the
+    device is refused before anything runs. An image may have several adapters: each variant
+    is the one of the adapter declaring it (catalog.Image.adapter_for)."""
+    fws = [frameworks.load(a) for a in image.adapters]
     if ALL_VARIANTS in asked:
-        offered = frameworks.load(image.adapter).variant_names(task)
+        offered = [v for fw in fws for v in fw.variant_names(task, device)]
         return [v for v in image.variants if v in offered]
+    if device is not None:
+        elsewhere = [v for v in asked
+                     if not any(v in fw.variant_names(device=device) for fw in fws)]
+        if elsewhere:
+            fw = frameworks.load(image.adapter_for(elsewhere[0]))
+            devices = (fw.variant(elsewhere[0]) or {}).get("devices") or ["?"]
+            raise HarnessError("variant %s of %s runs on %s only, and this run is on %s: use "
+                               "--device %s or another variant"
+                               % (elsewhere[0], image.name, " and ".join(devices), device,
+                                  devices[0]))
     return list(asked) or list(image.variants[:1])
 
 
@@ -240,7 +255,7 @@ def bench(images, opts, echo=click.echo, verbose=False):
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
                 _shown(os.path.join(run_root, image.name))))
             for task in (opts.tasks or image.tasks):
-                for variant in variants_to_run(image, opts.variants, task):
+                for variant in variants_to_run(image, opts.variants, task, device):
                     for k in range(1, opts.repeat + 1):
                         run = Run(image, image_obj, task, variant, k, device, opts, prov)
                         result = collect.run_container(run, tracker, echo)

@@ -20,8 +20,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from common import adapters  # noqa: E402  (standard library only)
+
+# the variant's environment before numpy is imported: numpy's OpenBLAS reads it when it loads
+adapters.set_env_early(sys.argv[1:])
+
 from common import data as datasets  # noqa: E402
-from common import adapters, envprobe, output, params, protocol  # noqa: E402
+from common import envprobe, output, params, protocol  # noqa: E402
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="run.py", description="Run one dlbench task.")
@@ -100,12 +105,16 @@ def run(args, result):
         timings, features, n = protocol.infer(adapter, model, data["x"], p)
         result["timings"] = timings
         result["metrics"] = {"features": features, "test_accuracy": None, "images": n}
+        result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
+                                                          timings["eval_seconds"])}
         if features != p["features"]:
             raise AssertionError("ResNet-50 gave %d features, expected %d"
                                  % (features, p["features"]))
     else:
         state = adapter.build_trainer(model, p)
         timings, loss = protocol.train(adapter, state, data, p, args.seed)
+        result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
+                                                          timings["train_seconds"])}
         eval_timings, accuracy = protocol.evaluate(adapter, state, data, p)
         timings.update(eval_timings)
         result["timings"] = timings

@@ -21,6 +21,23 @@ def cifar_arrays(n, seed=0, learnable=True):
     return data.reshape(n, 3072), [int(c) for c in labels]
 
 
+class _AnyNumpyPickler(pickle.Pickler):
+    """Arrays as numpy.ndarray(shape, dtype, bytes), a global every numpy has: numpy 2 pickles
+    them through numpy._core, which the numpy 1.x of older images (MXNet 1.9's 1.23, the 2017
+    images' 1.14) cannot import. The official batches, pickled by an old numpy, load in both."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, np.ndarray):
+            return np.ndarray, (obj.shape, obj.dtype.str, obj.tobytes())
+        return NotImplemented
+
+
+def _pickle_for_any_numpy(obj):
+    out = io.BytesIO()
+    _AnyNumpyPickler(out, protocol=2).dump(obj)
+    return out.getvalue()
+
+
 def make_cifar_tarball(path, n=64, seed=0, learnable=True, py2_bytes_keys=True):
     """A cifar-10-python.tar.gz with five train batches and a test batch of n images each,
     pickled the way the official file is (dict with b'data', b'labels')."""
@@ -29,7 +46,7 @@ def make_cifar_tarball(path, n=64, seed=0, learnable=True, py2_bytes_keys=True):
             data, labels = cifar_arrays(n, seed + k, learnable)
             batch = ({b"batch_label": name.encode(), b"data": data, b"labels": labels}
                      if py2_bytes_keys else {"data": data, "labels": labels})
-            blob = pickle.dumps(batch, protocol=2)
+            blob = _pickle_for_any_numpy(batch)
             info = tarfile.TarInfo("cifar-10-batches-py/" + name)
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))

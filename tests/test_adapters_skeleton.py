@@ -123,8 +123,13 @@ def test_declared_resnet_counts_follow_the_2017_networks():
     """keras.applications' ResNet50 (biased convolutions) as Keras(TF) ran it in 2017; TF-slim's
     resnet_v1_50 and torchvision's resnet50 (bias-free) hold the same number of weights."""
     assert declared("inference", "keras3", "PARAMETERS") == 23587712
-    for adapter in ("tensorflow", "pytorch", "flax"):
+    for adapter in ("tensorflow", "tensorflow1", "pytorch", "flax"):
         assert declared("inference", adapter, "PARAMETERS") == 23561152, adapter
+    # MXNet(Module): MXNet's pre-activation resnet-50 checkpoint network (53 batch-norms over
+    # 22,787 channels, bias-free convolutions); MXNet(Gluon): model zoo resnet50_v1 (torchvision's
+    # count plus the 18,880 biases of the bottlenecks' 1x1 convolutions)
+    assert declared("inference", "mxnet", "PARAMETERS") == 23454912 + 4 * 22787
+    assert declared("inference", "mxnet", "PARAMETERS_GLUON") == 23561152 + 18880
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
@@ -148,7 +153,10 @@ def test_framework_module_shape(adapter):
     assert fw.variants, "no variants"
     seen = set()
     for v in fw.variants:
-        assert set(v) <= {"name", "doc", "env", "tasks", "row"}, v
+        assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row"}, v
+        assert set(v.get("devices", ("cpu",))) <= {"cpu", "gpu"}, v
+        if v.get("devices") == ["gpu"]:  # a GPU math mode is never beside a 2017 fp32 number
+            assert v["row"] is None, v
         assert v["name"] not in seen and v["name"] and v["doc"]
         seen.add(v["name"])
         assert all(isinstance(k, str) and isinstance(x, str) for k, x in v["env"].items())

@@ -49,7 +49,7 @@ def test_the_probe_reports_what_the_environment_changed():
 
 def test_coretype_follows_the_flags_not_the_machine():
     avx512 = {"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
-    assert blas.openblas_coretype(avx512) == "SkylakeX"
+    assert blas.openblas_coretype(avx512) == "Haswell"  # a kernel every bundled build has
     assert blas.openblas_coretype({"avx", "avx2", "fma"}) == "Haswell"
     assert blas.openblas_coretype({"avx"}) == "Sandybridge"
     assert blas.openblas_coretype({"sse2"}) == ""
@@ -62,3 +62,29 @@ def test_placeholders_expand_and_empty_values_are_dropped():
         "OMP_NUM_THREADS": "3", "OPENBLAS_CORETYPE": "Haswell", "KERAS_BACKEND": "jax"}
     assert blas.expand(env, flags=set(), cpus=2) == {"OMP_NUM_THREADS": "2",
                                                       "KERAS_BACKEND": "jax"}
+
+
+def test_run_py_sets_the_variant_env_before_numpy_loads_its_openblas():
+    """numpy's OpenBLAS reads OMP_NUM_THREADS / OPENBLAS_CORETYPE once, when numpy imports it:
+    run.py's first step (adapters.set_env_early) puts the variant's env in place before that, so
+    a variant that names a kernel and a thread count gets them in numpy's OpenBLAS (Chainer's
+    BLAS is numpy's). A stand-in framework module asks for Sandybridge and one thread, which no
+    OpenBLAS picks by itself on an AVX2 CPU."""
+    if not blas.openblas_coretype(blas.cpu_flags()):
+        pytest.skip("no AVX on this CPU")
+    code = ("import sys, json, types; sys.path.insert(0, %r); from common import adapters; "
+            "fw = types.SimpleNamespace(NAME='x', VARIANTS=[{'name': 't', 'doc': '', 'env': "
+            "{'OPENBLAS_CORETYPE': 'Sandybridge', 'OMP_NUM_THREADS': '1'}}]); "
+            "adapters.framework = lambda name: fw; "
+            "adapters.set_env_early(['cnn', '--adapter', 'x', '--variant', 't']); "
+            "import numpy; from common import blas; print(json.dumps(blas.probe()))"
+            % os.path.join(ROOT, "tasks"))
+    env = dict((k, v) for k, v in os.environ.items()
+               if k not in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                         stdout=subprocess.PIPE).stdout
+    import json
+    found = [b for b in json.loads(out)["blas"] if b["kind"] == "openblas"]
+    if not found:
+        pytest.skip("numpy here is not linked to OpenBLAS")
+    assert found[0]["kernel"].lower() == "sandybridge" and found[0]["threads"] == 1, found[0]

@@ -68,10 +68,12 @@ def test_problems_name_missing_labels_and_adapter_files(tmp_path):
     problems = img.problems()
     assert any("org.dlbench.adapter" in p for p in problems)
     assert any("org.dlbench.tasks" in p for p in problems)
-    img = catalog.load_image(write_image(str(tmp_path), "mx"))
+    # an adapter with no files (mxnet has its own since issue 13)
+    img = catalog.load_image(write_image(str(tmp_path), "mx", DOCKERFILE.replace(
+        'adapter="mxnet"', 'adapter="nosuchfw"')))
     problems = img.problems(paths.tasks_dir())
-    assert problems[:2] == ["no tasks/cnn/mxnet.py", "no tasks/rnn/mxnet.py"]
-    assert "no framework module tasks/frameworks/mxnet.py" in problems[2]
+    assert problems[:2] == ["no tasks/cnn/nosuchfw.py", "no tasks/rnn/nosuchfw.py"]
+    assert "no framework module tasks/frameworks/nosuchfw.py" in problems[2]
 
 
 def test_lookup_unknown_name_lists_known(tmp_path):
@@ -134,6 +136,8 @@ def test_the_real_base_recipes():
                                                                     "Dockerfile"),
         "dlbench/cuda:9.0-cudnn7-runtime-ubuntu16.04": os.path.join("_base", "cuda-9.0-cudnn7",
                                                                     "Dockerfile"),
+        "dlbench/cuda:8.0-cudnn6-devel-ubuntu16.04": os.path.join(
+            "_base", "cuda-8.0-cudnn6-devel", "Dockerfile"),
         "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh"),
         "debian:bullseye-slim": os.path.join("_base", "debian-bullseye", "make-base.sh")}
 

@@ -310,6 +310,20 @@ def test_the_2017_image_declares_its_needs():
     assert pkgindex.glibc_for(["ubuntu:16.04"]) == (2, 23)
 
 
+def test_the_2017_tensorflow_image_declares_its_needs():
+    """images/tensorflow: TensorFlow 1.4.0 for Python 3.5 (GPU and CPU builds), every dependency
+    pinned, on the CUDA 8 / cuDNN 6 base the recipe makes."""
+    root = os.path.join(os.path.dirname(os.path.dirname(__file__)), "images")
+    needs = buildneeds.image_needs(os.path.join(root, "tensorflow"), images_root=root)
+    assert needs.python == "3.5"
+    pins = set((p, v) for p, v, _ in needs.pins)
+    assert {("tensorflow-gpu", "1.4.0"), ("tensorflow", "1.4.0"), ("numpy", "1.14.1"),
+            ("pip", "20.3.4"), ("tensorflow-tensorboard", "0.4.0")} <= pins
+    assert needs.artifacts == []  # everything from the index
+    assert needs.bases == ["dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04"]
+    assert [r.name for r in needs.recipes] == ["cuda-8.0-cudnn6"]
+
+
 def test_cli_table_and_exit_status(server, tmp_path, monkeypatch):
     images = tmp_path / "images" / "old"
     images.mkdir(parents=True)

@@ -55,7 +55,7 @@ def drop_in(repo):
             copy("images/pytorch-2.13/" + name, "images/%s/%s" % (IMAGE, name))
     copy("images/pytorch-2.13/Dockerfile", "images/%s/Dockerfile" % IMAGE,
          ('org.dlbench.adapter="pytorch"', 'org.dlbench.adapter="%s"' % NEW),
-         ('org.dlbench.variants="reference,tuned" \\\n', ""))  # the module's, by default
+         ('org.dlbench.variants="reference,tuned,tf32,amp-bf16" \\\n', ""))  # the module's, by default
 
 
 @pytest.fixture(scope="module")

@@ -125,6 +125,18 @@ def test_the_2017_image_declares_pascal_and_the_guard_uses_it():
     assert [i.name for i in modern] == gpu_guard.modern_alternatives(old, images)
 
 
+def test_the_2017_tensorflow_image_points_at_the_image_sharing_its_adapter():
+    """images/tensorflow runs tensorflow1 only; tensorflow-2.21 runs it too (its graph variant),
+    among its adapters: that is the alternative the refusal names."""
+    images = catalog.discover(os.path.join(ROOT, "images"))
+    old = [i for i in images if i.name == "tensorflow"][0]
+    assert old.max_compute_capability == "6.1" and old.cuda == "8.0"
+    assert gpu_guard.modern_alternatives(old, images) == ["tensorflow-2.21"]
+    with pytest.raises(Exception) as e:
+        gpu_guard.guard(old, images=images, environ={"DLBENCH_FAKE_GPU": "9.0,NVIDIA H100"})
+    assert "use tensorflow-2.21" in str(e.value)
+
+
 H100 = "9.0,NVIDIA H100"
 REFUSAL = ("Error: image pytorch drives CUDA 8 / up to sm_61; this GPU is sm_90 (NVIDIA H100); "
            "use pytorch-2.13 or a K80/P100 host (--ignore-gpu-guard runs it anyway)")

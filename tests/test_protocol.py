@@ -58,3 +58,49 @@ def test_cell_time_covers_the_warm_up_step_and_the_loop(capsys):
     assert timings["cell_seconds"] >= timings["train_seconds"] + timings["warmup_seconds"]
     assert timings["train_seconds"] >= 6 * a.step
     assert timings["cell_seconds"] >= 7 * a.step
+
+
+class AsyncDevice(object):
+    """A stand-in for an asynchronous device: train_step queues `step` seconds of work on a
+    worker thread and returns at once; to_float waits for that work (a host copy). With
+    sync_waits=False its sync() is a no-op, as a broken adapter's would be."""
+
+    def __init__(self, step=0.01, sync_waits=True):
+        import concurrent.futures
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.step, self.sync_waits, self.last = step, sync_waits, None
+
+    def train_step(self, state, x, y):
+        self.last = self.pool.submit(time.sleep, self.step)
+        return self.last
+
+    def sync(self, state):
+        if self.sync_waits and self.last is not None:
+            self.last.result()
+
+    def to_float(self, loss):
+        loss.result()
+        return 1.0
+
+
+def async_train(sync_waits):
+    p = params.for_task("cnn", 1)
+    data = {"x_train": np.zeros((64 * 8, 3, 32, 32), np.float32),
+            "y_train": np.zeros(64 * 8, np.int64)}
+    timings, _ = protocol.train(AsyncDevice(sync_waits=sync_waits), {}, data, p, 0)
+    return timings, protocol.clock_check(timings["unsynced_seconds"], timings["train_seconds"])
+
+
+def test_a_no_op_sync_trips_the_clock_check(capsys):
+    """The clock stops while 8 queued steps still run: the host copy after it waits for them,
+    and the check says the clock stopped before the device finished."""
+    timings, check = async_train(sync_waits=False)
+    assert check["flagged"] is True and check["share"] > protocol.UNSYNCED_LIMIT
+    assert check["note"] == "clock stopped before the device finished"
+    assert timings["unsynced_seconds"] > 0.03  # most of 8 x 10 ms came after the clock
+
+
+def test_a_real_sync_keeps_the_clock_check_down(capsys):
+    timings, check = async_train(sync_waits=True)
+    assert check["flagged"] is False and check["note"] is None
+    assert timings["train_seconds"] >= 8 * 0.01

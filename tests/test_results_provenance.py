@@ -78,4 +78,28 @@ def test_results_marks_an_ok_run_that_shared_the_cpu(tmp_path):
     [r2] = [l for l in lines if l.startswith("r2 ")]
     assert " ok! " in r1 and r1.endswith("CPU contention: other work used 0.9 of 2 CPUs")
     assert " ok! " not in r2 and "contention" not in r2
-    assert lines[-1].startswith("ok!: other work used the CPU during the run")
+    assert lines[-1].startswith("ok!: a check of the measurement flagged the run")
+
+
+def test_a_run_whose_clock_stopped_early_is_marked_in_results_and_report(tmp_path):
+    """checks.clock flagged (tasks/common/protocol.py): `dlbench results` marks the run ok! with
+    the note, and the report's row carries the flag with how many of its runs it concerns."""
+    flagged = collected("r1")
+    flagged["checks"] = {"clock": {"unsynced_seconds": 2.0, "share": 0.4, "limit": 0.01,
+                                   "flagged": True,
+                                   "note": "clock stopped before the device finished"}}
+    fine = collected("r2")
+    fine["checks"] = {"clock": {"unsynced_seconds": 0.0001, "share": 0.00002, "limit": 0.01,
+                                "flagged": False, "note": None}}
+    fine["provenance"]["repeat"] = 2
+    put(tmp_path, "r1", flagged)
+    put(tmp_path, "r2", fine)
+    lines = results.table(str(tmp_path))
+    [r1] = [l for l in lines if l.startswith("r1 ")]
+    [r2] = [l for l in lines if l.startswith("r2 ")]
+    assert " ok! " in r1 and "clock stopped before the device finished (40 %" in r1
+    assert " ok! " not in r2
+    view = report.build_view(str(tmp_path))
+    rows = [line["row"] for s in view["sections"] for line in s["lines"] if line["row"]]
+    assert [r["flags"] for r in rows] == [
+        ["clock stopped before the device finished in 1 of 2 runs"]]

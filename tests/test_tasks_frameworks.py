@@ -19,10 +19,12 @@ from taskfiles import declared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
-# the images built here (not the 2017 ones), by adapter, as the catalog finds them
-IMAGES = dict((img.adapter, img.name) for img in catalog.discover(os.path.join(ROOT, "images"))
-              if img.era == "current" and img.adapter != "pytorch")
-PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?==[0-9][A-Za-z0-9.+]*$")
+# the images built here (not the 2017 ones), by adapter (an image may run several: its LABEL
+# lists them), as the catalog finds them
+IMAGES = dict((adapter, img.name) for img in catalog.discover(os.path.join(ROOT, "images"))
+              if img.era == "current" for adapter in img.adapters if adapter != "pytorch")
+# name==version, or name===version (exactly that string: refuses a wheelhouse's +cpu build)
+PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?===?[0-9][A-Za-z0-9.+]*$")
 
 
 def image(name):
@@ -32,8 +34,10 @@ def image(name):
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
 def test_image_declares_the_adapter_and_every_task(adapter):
     img = image(IMAGES[adapter])
-    assert img.adapter == adapter
-    assert img.tasks == ("cnn", "rnn", "inference")
+    assert adapter in img.adapters
+    # every task the adapter has a file for (caffe2: no RNN, as 2017 had none)
+    assert img.tasks == frameworks.load(adapter, TASKS).tasks()
+    assert {"cnn", "inference"} <= set(img.tasks)
     assert img.problems(TASKS) == []
     assert "cpu" in img.devices
 
@@ -42,16 +46,20 @@ def test_image_declares_the_adapter_and_every_task(adapter):
 def test_every_label_variant_is_declared_and_every_task_runs_the_first(adapter):
     img = image(IMAGES[adapter])
     fw = frameworks.load(adapter, TASKS)
-    assert set(img.variants) <= set(fw.variant_names()), img.variants
+    assert set(img.variants) <= set(img.offered_variants()), img.variants
+    mine = [v for v in img.variants if img.adapter_for(v) == adapter]  # this adapter's, in order
+    assert mine and set(mine) <= set(fw.variant_names()), (adapter, img.variants)
     for task in img.tasks:
-        assert img.variants[0] in fw.variant_names(task), task
+        assert img.variants[0] in img.offered_variants(task), task
+        assert mine[0] in fw.variant_names(task), task
 
 
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
 def test_requirements_are_exact_pins(adapter):
     folder = os.path.join(ROOT, "images", IMAGES[adapter])
     files = [f for f in os.listdir(folder) if f.startswith("requirements")]
-    assert "requirements-cpu.txt" in files
+    # a CPU build by default; one requirements.txt where the image has only one build
+    assert "requirements-cpu.txt" in files or files == ["requirements.txt"]
     for name in files:
         for line in open(os.path.join(folder, name)):
             line = line.split("#", 1)[0].strip()
@@ -62,7 +70,10 @@ def test_requirements_are_exact_pins(adapter):
 def test_images_stay_small():
     """CPU builds only: no CUDA wheels in the default requirements."""
     for name in IMAGES.values():
-        text = open(os.path.join(ROOT, "images", name, "requirements-cpu.txt")).read()
+        folder = os.path.join(ROOT, "images", name)
+        default = ("requirements-cpu.txt" if os.path.isfile(os.path.join(folder,
+                   "requirements-cpu.txt")) else "requirements.txt")
+        text = open(os.path.join(folder, default)).read()
         assert "nvidia-" not in text and "tensorflow==" not in text, name
         assert "--no-cache-dir" in open(os.path.join(ROOT, "images", name, "Dockerfile")).read()
     keras = open(os.path.join(ROOT, "images", "keras-3.15", "requirements-cpu.txt")).read()
@@ -71,17 +82,38 @@ def test_images_stay_small():
 
 def test_keras_backend_follows_the_variant():
     fw = frameworks.load("keras3", TASKS)
-    assert fw.variant_names() == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
+    assert fw.variant_names(device="cpu") == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
+    assert fw.variant_names(device="gpu") == fw.variant_names()
     for v in fw.variants:  # set by run.py before keras is imported
-        assert v["env"]["KERAS_BACKEND"] == v["name"].replace("-tuned", "")
+        assert v["env"]["KERAS_BACKEND"] == v["name"].split("-")[0]
         assert (v["env"].get("TF_ENABLE_ONEDNN_OPTS") == "1") == v["name"].endswith("-tuned")
+        # GPU math modes: never on the CPU, never beside a 2017 (fp32) number
+        if v["name"].endswith(("-tf32", "-mixed-bf16")):
+            assert v["devices"] == ["gpu"] and v["row"] is None
 
 
 def test_tensorflow_tuned_switches_onednn_on_before_import():
     fw = frameworks.load("tensorflow", TASKS)
-    assert fw.variant_names() == ["reference", "tuned"]
+    assert fw.variant_names(device="cpu") == ["reference", "tuned"]
+    assert fw.variant_names() == ["reference", "tuned", "tf32"]
     assert fw.variant("tuned")["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1"}
     assert fw.variant("reference")["env"] == {}
+
+
+def test_tensorflow_graph_is_the_tensorflow1_adapter_beside_the_same_row():
+    """TensorFlow 1's program (tensorflow1: placeholders, a Session) is the tensorflow-2.21
+    image's `graph` variant and the 2017 image's only one; both TensorFlow programs stand beside
+    2017's Tensorflow row, under the framework's one name."""
+    tf1, tf2 = frameworks.load("tensorflow1", TASKS), frameworks.load("tensorflow", TASKS)
+    assert tf1.variant_names() == ["graph"] and tf1.variant("graph")["env"] == {}
+    assert tf1.name == tf2.name == "tensorflow"
+    assert tf1.reference_row("graph") == tf2.reference_row("reference") == "Tensorflow"
+    modern, old = image("tensorflow-2.21"), image("tensorflow")
+    assert modern.adapters == ("tensorflow", "tensorflow1")
+    assert [modern.adapter_for(v) for v in modern.variants] == [
+        "tensorflow", "tensorflow", "tensorflow", "tensorflow1"]
+    assert old.adapters == ("tensorflow1",) and old.variants == ("graph",)
+    assert old.era == "2017" and old.label("python") == "3.5" and old.problems(TASKS) == []
 
 
 PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
@@ -94,7 +126,7 @@ def available(adapter):
 
 
 RUNS = [(t, a, v) for a in sorted(IMAGES) for t in frameworks.load(a, TASKS).tasks()
-        for v in frameworks.load(a, TASKS).variant_names(t)]
+        for v in frameworks.load(a, TASKS).variant_names(t, "cpu")]
 
 
 @pytest.mark.slow
@@ -114,8 +146,8 @@ def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
     assert r["variant"] == variant
     settings = r["env"]["adapter_settings"]
     if adapter == "keras3":
-        assert settings["backend"] == variant.replace("-tuned", "")
-    if variant.endswith("tuned"):
+        assert settings["backend"] == variant.split("-")[0]
+    if variant.endswith("tuned") and adapter in ("tensorflow", "keras3"):
         assert settings["onednn"] is True, settings
     if task == "cnn":
         assert r["model"]["parameters"] == 3441592

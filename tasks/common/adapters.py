@@ -35,16 +35,55 @@ def variant_names(fw, task=None):
     return [v["name"] for v in fw.VARIANTS if task is None or task in v.get("tasks", (task,))]
 
 
-def variant(fw, name, task):
-    """The variant's declaration; an unknown name, or one this task lacks, is a ValueError."""
+def variant(fw, name, task, device=None):
+    """The variant's declaration; an unknown name, one this task lacks, or one that does not run
+    on this device (optional `devices`, e.g. TF32 and mixed precision: GPU math modes) is a
+    ValueError."""
     for v in fw.VARIANTS:
         if v["name"] == name:
-            if task in v.get("tasks", (task,)):
-                return v
-            raise ValueError("variant %r of %s has no %s task; it runs: %s"
-                             % (name, fw.NAME, task, ", ".join(v["tasks"])))
+            if task not in v.get("tasks", (task,)):
+                raise ValueError("variant %r of %s has no %s task; it runs: %s"
+                                 % (name, fw.NAME, task, ", ".join(v["tasks"])))
+            if device is not None and device not in v.get("devices", (device,)):
+                raise ValueError("variant %r of %s runs on %s only; use --device %s or another "
+                                 "variant" % (name, fw.NAME, " and ".join(v["devices"]),
+                                              v["devices"][0]))
+            return v
     raise ValueError("variant %r unknown; %s offers %s"
                      % (name, fw.NAME, ", ".join(variant_names(fw, task))))
+
+
+def variant_env(fw, declared, device):
+    """The environment a run of this variant sets: its `env` with the placeholders filled in,
+    and for a CPU run every GPU hidden."""
+    env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
+    if device == "cpu":
+        # a CPU run hides every GPU from the framework before it is imported, so a CUDA build
+        # never initialises CUDA or places work there (Keras's torch backend picks its device at
+        # import) on a GPU host; recorded with the variant's env
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def set_env_early(argv):
+    """Called by run.py before numpy is imported: numpy's own OpenBLAS reads its thread count
+    and kernel (OMP_NUM_THREADS, OPENBLAS_CORETYPE) once, when numpy loads it, so the variant's
+    environment must be in place first. Reads only TASK, --adapter, --variant and --device from
+    the command line; anything it cannot make sense of is left to run.py's own checks."""
+    import argparse
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("task", nargs="?")
+    ap.add_argument("--adapter", "--framework", dest="adapter")
+    ap.add_argument("--variant")
+    ap.add_argument("--device", default="cpu")
+    try:
+        args, _ = ap.parse_known_args(argv)
+        fw = framework(args.adapter)
+        name = args.variant or variant_names(fw, args.task)[0]
+        os.environ.update(variant_env(fw, variant(fw, name, args.task, args.device),
+                                      args.device))
+    except (LookupError, ValueError, IndexError, TypeError, SystemExit, ImportError):
+        pass
 
 
 def start(task, adapter, variant_name, device, seed):
@@ -53,8 +92,8 @@ def start(task, adapter, variant_name, device, seed):
     if adapter not in adapters_for(task):
         raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
                           % (task, adapter, task, adapter, ", ".join(adapters_for(task))))
-    declared = variant(fw, variant_name, task)
-    env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
+    declared = variant(fw, variant_name, task, device)
+    env = variant_env(fw, declared, device)
     os.environ.update(env)  # read when the framework is imported
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))

@@ -8,9 +8,9 @@ the kernel (OpenBLAS core name) and thread count; and what OpenMP runtimes repor
 
 A variant's `env` may hold two placeholders, expanded when the adapter starts (common/adapters.py):
   {cpu_count}          the CPUs this process may run on (its affinity mask)
-  {openblas_coretype}  the OpenBLAS kernel for this CPU's flags (SkylakeX with AVX-512, Haswell
-                       with AVX2 and FMA, Sandybridge with AVX); a variable whose value expands
-                       to "" is not set.
+  {openblas_coretype}  the OpenBLAS kernel for this CPU's flags (Haswell with AVX2 and FMA, AVX-512
+                       CPUs included; Sandybridge with AVX); a variable whose value expands to ""
+                       is not set.
 """
 import ctypes
 import os
@@ -160,9 +160,10 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
 
 
 def openblas_coretype(flags):
-    """The OpenBLAS kernel that matches these CPU flags ("" when none is known to match)."""
-    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
-        return "SkylakeX"
+    """The OpenBLAS kernel for these CPU flags ("" when none is known to match): Haswell (AVX2 +
+    FMA) also on AVX-512 CPUs, because not every bundled OpenBLAS carries SkylakeX: MXNet 1.9.1's
+    OpenBLAS 0.3.13, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (measured), while
+    without a setting it and numpy 1.23's OpenBLAS took that CPU for Barcelona (no AVX)."""
     if {"avx2", "fma"} <= flags:
         return "Haswell"
     if "avx" in flags:

@@ -29,6 +29,17 @@ def cpu_model():
     return platform.processor() or None
 
 
+# CPU flags that decide which math kernels run (and whether a framework may use bf16 or int8
+# matrix units on the CPU: AMX, AVX512_BF16), recorded in every result
+MATH_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq",
+              "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
+              "amx_fp16")
+
+
+def cpu_flags():
+    return [f for f in MATH_FLAGS if f in blas.cpu_flags()]
+
+
 def cpu_count():
     try:
         return len(os.sched_getaffinity(0))
@@ -43,6 +54,7 @@ def probe(fw):
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": cpu_count(),
+        "cpu_flags": cpu_flags(),
         "settings": dict((k, os.environ[k]) for k in SPEED_SETTINGS if k in os.environ),
         "framework_version": None, "cuda": None, "cudnn": None, "gpu": None,
         "gpu_compute_capability": None, "threads": {},

@@ -10,6 +10,11 @@ NAME = "flax"
 PACKAGES = ("jax", "flax", "optax")
 VARIANTS = [
     {"name": "reference", "doc": "jax.jit on XLA's defaults, NHWC", "env": {}, "row": None},
+    # a GPU math mode the 2017 K80/P100 did not have (mixed precision is not offered here: it
+    # needs a dtype through every layer of the task files; the keras3 jax-mixed-bf16 variant
+    # runs JAX in bfloat16)
+    {"name": "tf32", "doc": "TF32 matmul/convolution precision on the GPU "
+     "(jax_default_matmul_precision=tensorfloat32)", "env": {}, "devices": ["gpu"], "row": None},
 ]
 DEVICE = {"gpu": False, "seed": 0}
 jax = None
@@ -45,8 +50,10 @@ def init(device, seed, variant):
         jax.config.update("jax_default_device", jax.devices("cpu")[0])
     DEVICE["gpu"] = device == "gpu"
     DEVICE["seed"] = seed
-    # true fp32 (XLA's default fp32 matmul precision on Ampere and newer GPUs is TF32-like)
-    jax.config.update("jax_default_matmul_precision", "highest")
+    # true fp32 (XLA's default fp32 matmul precision on Ampere and newer GPUs is TF32-like),
+    # unless the tf32 variant asks for TF32
+    jax.config.update("jax_default_matmul_precision",
+                      "tensorfloat32" if variant == "tf32" else "highest")
     return {"jit": "jax.jit", "precision": {
-        "dtype": "float32",
+        "dtype": "float32 (TF32 math)" if variant == "tf32" else "float32",
         "jax_default_matmul_precision": jax.config.jax_default_matmul_precision}}

@@ -19,7 +19,23 @@ VARIANTS = [
     {"name": "jax", "doc": "JAX backend", "env": {"KERAS_BACKEND": "jax"}, "row": None},
     {"name": "torch", "doc": "PyTorch backend", "env": {"KERAS_BACKEND": "torch"}, "row": None},
 ]
-DEVICE = {"gpu": False}
+# GPU math modes the 2017 K80/P100 did not have, on each backend: TF32 tensor-core math, and
+# mixed precision (Keras's mixed_bfloat16 policy: bfloat16 compute, float32 weights). Never
+# beside a 2017 (fp32) number.
+for _backend in ("tensorflow", "jax", "torch"):
+    VARIANTS.append({"name": _backend + "-tf32", "doc": "%s backend, TF32 math on the GPU"
+                     % _backend, "env": {"KERAS_BACKEND": _backend}, "devices": ["gpu"],
+                     "row": None})
+    VARIANTS.append({"name": _backend + "-mixed-bf16", "doc": "%s backend, mixed_bfloat16 "
+                     "policy on the GPU" % _backend, "env": {"KERAS_BACKEND": _backend},
+                     "devices": ["gpu"], "row": None})
+del _backend
+MIXED_POLICY = "mixed_bfloat16"
+# set by init(): gpu, and cudnn_gru: the RNN runs cuDNN's fused GRU (the 2017 Keras_TF_RNN ran
+# CuDNNGRU). Keras 3 has it on the tensorflow and torch backends on a GPU; JAX has no cuDNN GRU
+# (Keras runs its GRU there as a lax.scan), so the jax variant's GPU RNN is not the 2017 program.
+DEVICE = {"gpu": False, "cudnn_gru": False}
+CUDNN_GRU_BACKENDS = ("tensorflow", "torch")
 keras = None
 
 
@@ -72,12 +88,56 @@ def init(device, seed, variant):
     if variant == "tensorflow-tuned" and onednn is False:
         raise RuntimeError("variant tensorflow-tuned: tensorflow was imported before "
                            "TF_ENABLE_ONEDNN_OPTS was set; run it through run.py")
-    if device == "gpu":
-        raise RuntimeError("--device gpu: this Keras image is CPU-only (tensorflow-cpu, "
-                           "jax[cpu], torch+cpu); use --device cpu")
+    backend = keras.backend.backend()
+    if device == "gpu" and not _backend_sees_gpu(backend):
+        raise RuntimeError("--device gpu, but Keras's %s backend sees no CUDA GPU: use --device "
+                           "cpu, the CUDA build of the image (--build-arg KERAS_BUILD=cuda), or "
+                           "a host with a GPU and the NVIDIA container runtime" % backend)
+    DEVICE["gpu"] = device == "gpu"
+    DEVICE["cudnn_gru"] = DEVICE["gpu"] and backend in CUDNN_GRU_BACKENDS
     keras.utils.set_random_seed(seed)
-    return {"backend": keras.backend.backend(), "onednn": onednn,
-            "image_data_format": keras.config.image_data_format(), "precision": _true_fp32()}
+    if variant.endswith("-tf32"):
+        precision = _tf32()
+    else:
+        precision = _true_fp32()
+    if variant.endswith("-mixed-bf16"):
+        keras.config.set_dtype_policy(MIXED_POLICY)  # before build_model: every layer takes it
+        precision.update({"dtype": "mixed", "policy": keras.config.dtype_policy().name})
+    return {"backend": backend, "onednn": onednn,
+            "image_data_format": keras.config.image_data_format(),
+            "gru": "cudnn" if DEVICE["cudnn_gru"] else "generic", "precision": precision}
+
+
+def _backend_sees_gpu(backend):
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+        return jax.default_backend() == "gpu"
+    import torch
+    return torch.cuda.is_available()
+
+
+def _tf32():
+    """TF32 on, on the active backend (variants *-tf32). Returns what is in effect."""
+    backend = keras.backend.backend()
+    info = {"dtype": "float32 (TF32 math)", "policy": keras.config.dtype_policy().name}
+    if backend == "tensorflow":
+        tensorflow_precision = _tensorflow_module().tf32()
+        tensorflow_precision.pop("dtype")
+        info.update(tensorflow_precision)
+    elif backend == "jax":
+        import jax
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32")
+        info["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+    elif backend == "torch":
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")
+        info["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    return info
 
 
 def _true_fp32():

@@ -14,8 +14,15 @@ VARIANTS = [
      "env": {}, "row": "PyTorch"},
     {"name": "tuned", "doc": "channels-last memory format (PyTorch >= 1.5)",
      "env": {}, "tasks": ("cnn", "inference"), "row": "PyTorch"},
+    # GPU math modes the 2017 K80/P100 did not have: never beside a 2017 (fp32) number
+    {"name": "tf32", "doc": "TF32 tensor-core math in cuDNN convolutions and matmuls (Ampere "
+     "and newer GPUs; PyTorch >= 1.7)", "env": {}, "devices": ["gpu"], "row": None},
+    {"name": "amp-bf16", "doc": "mixed precision: torch.autocast to bfloat16, fp32 weights "
+     "(PyTorch >= 1.10, GPUs with bf16)", "env": {}, "devices": ["gpu"],
+     "tasks": ("cnn", "inference"), "row": None},
 ]
-DEVICE = {"cuda": False, "channels_last": False}  # set by init(), read by the task files
+# set by init(), read by the task files
+DEVICE = {"cuda": False, "channels_last": False, "autocast": None}
 torch = None  # the framework module, once load() has imported it
 
 
@@ -59,8 +66,47 @@ def init(device, seed, variant):
     DEVICE["channels_last"] = variant == "tuned"
     if DEVICE["channels_last"] and not hasattr(torch, "channels_last"):
         raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
+    precision = _true_fp32()
+    if variant == "tf32":
+        precision = _tf32()
+    if variant == "amp-bf16":
+        if not hasattr(torch, "autocast"):
+            raise RuntimeError("variant amp-bf16 needs torch.autocast (PyTorch >= 1.10)")
+        if not torch.cuda.is_bf16_supported():
+            raise RuntimeError("variant amp-bf16: this GPU has no bfloat16 (use reference)")
+        DEVICE["autocast"] = "bfloat16"
+        precision.update({"dtype": "mixed", "autocast": "bfloat16"})
     return {"memory_format": "channels_last" if DEVICE["channels_last"] else "contiguous",
-            "precision": _true_fp32()}
+            "precision": precision}
+
+
+class _Off(object):
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def autocast():
+    """The forward pass's precision context: torch.autocast to DEVICE["autocast"] on the GPU
+    (mixed precision variants), else nothing (fp32 as 2017 ran)."""
+    if DEVICE["autocast"] is None:
+        return _Off()
+    return torch.autocast("cuda", dtype=getattr(torch, DEVICE["autocast"]))
+
+
+def _tf32():
+    """TF32 on (variant tf32): cuDNN convolutions and cuBLAS matmuls round fp32 inputs to
+    TF32 on tensor cores (Ampere and newer). Returns what is in effect."""
+    if not hasattr(torch.backends.cuda, "matmul"):
+        raise RuntimeError("variant tf32 needs PyTorch >= 1.7")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.set_float32_matmul_precision("high")
+    return {"dtype": "float32 (TF32 math)", "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "float32_matmul_precision": torch.get_float32_matmul_precision()}
 
 
 def _true_fp32():

@@ -15,6 +15,10 @@ VARIANTS = [
      "env": {}, "row": "Tensorflow"},
     {"name": "tuned", "doc": "oneDNN CPU kernels on",
      "env": {"TF_ENABLE_ONEDNN_OPTS": "1"}, "row": "Tensorflow"},
+    # a GPU math mode the 2017 K80/P100 did not have: never beside a 2017 (fp32) number. Mixed
+    # precision is TensorFlow's Keras policy: the keras3 adapter's *-mixed-bf16 variants have it
+    {"name": "tf32", "doc": "TF32 tensor-core math in convolutions and matmuls (Ampere and "
+     "newer GPUs)", "env": {}, "devices": ["gpu"], "row": None},
 ]
 DEVICE = {"gpu": False}
 # what could switch oneDNN to bf16 fast math on the CPU (unset: strict fp32), recorded as set
@@ -59,7 +63,7 @@ def init(device, seed, variant):
                            "was set; run it through run.py")
     tf.random.set_seed(seed)
     DEVICE["gpu"] = device == "gpu"
-    return {"onednn": onednn, "precision": true_fp32()}
+    return {"onednn": onednn, "precision": tf32() if variant == "tf32" else true_fp32()}
 
 
 def true_fp32():
@@ -68,6 +72,14 @@ def true_fp32():
     for it (recorded). Returns what is in effect."""
     tf.config.experimental.enable_tensor_float_32_execution(False)
     return {"dtype": "float32",
+            "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "onednn_fpmath_env": dict((k, os.environ.get(k)) for k in FPMATH_ENV)}
+
+
+def tf32():
+    """TF32 on (variant tf32; TensorFlow's default on Ampere and newer GPUs)."""
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    return {"dtype": "float32 (TF32 math)",
             "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
             "onednn_fpmath_env": dict((k, os.environ.get(k)) for k in FPMATH_ENV)}
 

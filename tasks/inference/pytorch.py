@@ -109,11 +109,11 @@ _NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs
 
 def predict(model, x):
     if _NO_GRAD is not None:
-        with _NO_GRAD():
+        with _NO_GRAD(), fw.autocast():  # fp32 unless a mixed-precision variant
             out = model(Variable(_tensor(x)))
     else:
         out = model(Variable(_tensor(x), volatile=True))
-    return out.data.cpu().numpy()  # features back on the host, as in 2017
+    return out.data.float().cpu().numpy()  # features back on the host (fp32), as in 2017
 
 
 def sync(model):

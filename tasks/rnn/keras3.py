@@ -9,6 +9,8 @@ notebook; sizes in common/params.py.
 import keras
 import numpy as np
 
+from frameworks import keras3 as fw
+
 SETTINGS = {"layout": "NTC (batch major)"}
 
 
@@ -17,7 +19,9 @@ def build_model(p):
     return keras.Sequential([
         keras.Input((p["maxlen"],), dtype="int32"),
         L.Embedding(p["max_features"], p["embedding"]),
-        L.GRU(p["hidden"]),  # last output; glorot / orthogonal / zero initialisers
+        # last output; glorot / orthogonal / zero initialisers. use_cudnn: cuDNN's fused GRU on
+        # a GPU (tensorflow, torch backends), as 2017's CuDNNGRU; never silently the slow path
+        L.GRU(p["hidden"], use_cudnn=fw.DEVICE["cudnn_gru"]),
         L.Dense(p["n_classes"]),  # logits: softmax lives in the loss
     ])
 

@@ -1,0 +1,60 @@
+"""CNTK: what every CNTK task file shares.
+
+Written for the 2017 image (CNTK 2.4 GPU build, Python 3.5: images/cntk) and kept to CNTK 2.4's
+documented Python API. NOT RUN YET: no image built on this project's machines has CNTK (2.7,
+the last release, is for Python <= 3.7 only), so these files are checked statically (syntax,
+imports, skeleton) until a machine with images/cntk runs them. The host imports this module
+without CNTK installed: cntk is imported by load().
+"""
+NAME = "cntk"
+PACKAGES = ("cntk",)
+VARIANTS = [
+    {"name": "reference",
+     "doc": "CNTK's defaults, NCHW; the GRU is cuDNN's optimized_rnnstack on a GPU",
+     "env": {}, "row": "CNTK"},
+]
+DEVICE = {"gpu": False}  # set by init(), read by the task files
+C = None  # the framework module, once load() has imported it
+
+
+def load():
+    global C
+    import cntk as C
+
+
+def version():
+    return C.__version__
+
+
+def _gpus():
+    return [d for d in C.device.all_devices() if d.type() == C.device.DeviceKind.GPU]
+
+
+def probe():
+    gpus = _gpus()
+    info = {"gpus": len(gpus)}
+    threads = getattr(C.cntk_py, "get_max_num_cpu_threads", None)
+    if threads is not None:
+        info["threads"] = {"cntk": threads()}
+    properties = getattr(C.device, "get_gpu_properties", None)
+    if gpus and properties is not None:
+        gpu = properties(gpus[0])
+        info["gpu"] = gpu.name
+        info["gpu_compute_capability"] = "%d.%d" % (gpu.version_major, gpu.version_minor)
+    return info
+
+
+def init(device, seed, variant):
+    gpus = _gpus()
+    if device == "gpu" and not gpus:
+        raise RuntimeError("--device gpu, but CNTK %s sees no CUDA GPU: use --device cpu or a "
+                           "host with a GPU and the NVIDIA container runtime" % C.__version__)
+    DEVICE["gpu"] = device == "gpu"
+    chosen = C.device.gpu(gpus[0].id()) if DEVICE["gpu"] else C.device.cpu()
+    if not C.device.try_set_default_device(chosen):
+        raise RuntimeError("CNTK could not make %s its default device" % chosen)
+    # one seed for every initialiser and dropout mask that is given none (CNTK's tutorials)
+    C.cntk_py.set_fixed_random_seed(seed)
+    # CNTK computes in fp32 here (its FP16 is opt-in; CUDA 9 GPUs have no TF32)
+    return {"device": "GPU %d" % gpus[0].id() if DEVICE["gpu"] else "CPU",
+            "precision": {"dtype": "float32"}}

@@ -1,0 +1,194 @@
+"""MXNet: what every MXNet task file shares. Two APIs, as the 2017 benchmark ran MXNet twice.
+
+  module  the symbolic API: a network of mx.sym operators trained by mx.mod.Module
+          (notebooks MXNet_CNN, MXNet_RNN, MXNet_Inference), the MXNet(Module) rows;
+  gluon   Gluon blocks, hybridized (notebooks Gluon_CNN, Gluon_RNN, Gluon_Inference), the
+          MXNet(Gluon) rows.
+
+Each task file keeps both paths side by side; build_model picks one by DEVICE["api"], which
+init() sets from the variant. The -tuned variants set the OpenMP thread count (MXNet's CPU
+operators are OpenMP loops; without OMP_NUM_THREADS MXNet 1.x on x86 uses half the CPUs), a
+passive OpenMP wait policy, and the OpenBLAS kernel: the OpenBLAS inside older builds may not
+recognise a newer CPU and fall back to a slow generic kernel (0.3.13 in MXNet 1.9's wheel picks
+"Barcelona" on an AVX-512 EPYC). The reference variants run
+MXNet's defaults; every result records what ran (env.blas, env.threads).
+
+One file serves the 2017 image (MXNet 0.12.1, Python 3.5) and MXNet 1.9, so it keeps to the API
+both accept. The host imports this module without MXNet: mxnet is imported by load().
+"""
+import ctypes
+import os
+
+NAME = "mxnet"
+PACKAGES = ("mxnet",)
+# tuned: one OpenMP thread per CPU this process may use, the OpenBLAS kernel for this CPU, and
+# OpenMP threads that sleep instead of spinning between parallel regions: with spinning (GNU
+# OpenMP's default), two threads on a 2-CPU machine shared with other work trained the CNN at
+# 15 img/s against 141 with PASSIVE (gluon-tuned, 320 synthetic images, load average 17).
+# The kernel is Haswell (AVX2), not {openblas_coretype}: the OpenBLAS 0.3.13 in MXNet 1.9's
+# wheel, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (probed in the container), so
+# Haswell is the best kernel it runs; unasked, it picked the generic "Barcelona".
+_TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "Haswell",
+              "OMP_WAIT_POLICY": "PASSIVE"}
+VARIANTS = [
+    {"name": "module", "doc": "symbolic API, mx.mod.Module; MXNet's default threads and BLAS",
+     "env": {}, "row": "MXNet(Module)"},
+    {"name": "gluon", "doc": "Gluon HybridBlocks, hybridized; MXNet's default threads and BLAS",
+     "env": {}, "row": "MXNet(Gluon)"},
+    {"name": "module-tuned", "doc": "module; OpenMP threads = CPUs (passive), OpenBLAS kernel set",
+     "env": dict(_TUNED_ENV), "row": "MXNet(Module)"},
+    {"name": "gluon-tuned", "doc": "gluon; OpenMP threads = CPUs (passive), OpenBLAS kernel set",
+     "env": dict(_TUNED_ENV), "row": "MXNet(Gluon)"},
+]
+# set by init(), read by the task files: which API builds the model, and where it runs
+DEVICE = {"gpu": False, "api": "module", "ctx": None}
+# knobs that change MXNet's speed, recorded as set (unset: the default)
+MXNET_ENV = ("OMP_WAIT_POLICY", "MXNET_ENGINE_TYPE", "MXNET_CPU_WORKER_NTHREADS",
+             "MXNET_CUDNN_AUTOTUNE_DEFAULT", "MXNET_EXEC_BULK_EXEC_TRAIN", "MXNET_MKLDNN_ENABLED",
+             "NVIDIA_TF32_OVERRIDE")
+mx = None  # the framework module, once load() has imported it
+
+
+def load():
+    global mx
+    # true fp32, as the 2017 K80/P100 ran: cuDNN 8 may use TF32 for fp32 convolutions on
+    # Ampere and newer GPUs; this switch, read when the CUDA libraries start, forbids it
+    os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
+    import mxnet as mx
+
+
+def version():
+    return mx.__version__
+
+
+def probe():
+    info = {"threads": {"mxnet_operators": _mxnet_omp_threads(),
+                        "omp_max_threads": _omp_max_threads(), "cpu_count": _cpu_count()},
+            "mxnet_env": dict((k, os.environ[k]) for k in MXNET_ENV if k in os.environ),
+            "cuda": None, "cudnn": None}
+    runtime = getattr(mx, "runtime", None)  # MXNet >= 1.5
+    if runtime is not None:
+        features = runtime.Features()
+        info["features"] = sorted(name for name in features if features.is_enabled(name))
+    cuda, cudnn = _loaded_version("libcudart", "cudaRuntimeGetVersion", True), \
+        _loaded_version("libcudnn", "cudnnGetVersion", False)
+    if cuda:
+        info["cuda"] = "%d.%d" % (cuda // 1000, cuda % 1000 // 10)
+    if cudnn:
+        info["cudnn"] = str(cudnn)
+    if DEVICE["gpu"]:
+        info["gpu"] = _nvidia_smi_name()
+    return info
+
+
+def init(device, seed, variant):
+    api = variant.split("-")[0]
+    if api not in ("module", "gluon"):
+        raise RuntimeError("variant %r: the mxnet adapter's variants are %s"
+                           % (variant, ", ".join(v["name"] for v in VARIANTS)))
+    if device == "gpu":
+        if _gpu_count() < 1:
+            raise RuntimeError("--device gpu, but MXNet %s sees no CUDA GPU: use --device cpu, "
+                               "the CUDA build of the image (mxnet-cu*), or a host with a GPU "
+                               "and the NVIDIA container runtime" % mx.__version__)
+        # cuDNN autotune: try the convolution algorithms once, keep the fastest (1: MXNet's
+        # default, which the 2017 notebooks ran with); read when an operator is created
+        os.environ.setdefault("MXNET_CUDNN_AUTOTUNE_DEFAULT", "1")
+    DEVICE["gpu"] = device == "gpu"
+    DEVICE["api"] = api
+    DEVICE["ctx"] = mx.gpu(0) if DEVICE["gpu"] else mx.cpu()
+    mx.random.seed(seed)
+    import numpy as np
+    np.random.seed(seed)  # MXNet's Module shuffles nothing here, but its initialisers may use it
+    return {"api": api, "context": str(DEVICE["ctx"]),
+            "cudnn_autotune": os.environ.get("MXNET_CUDNN_AUTOTUNE_DEFAULT"),
+            "precision": {"dtype": "float32",
+                          "tf32": os.environ.get("NVIDIA_TF32_OVERRIDE") != "0",
+                          "nvidia_tf32_override": os.environ.get("NVIDIA_TF32_OVERRIDE")}}
+
+
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()
+
+
+def _gpu_count():
+    count = getattr(getattr(mx, "context", None), "num_gpus", None)  # MXNet >= 1.1
+    if count is not None:
+        try:
+            return count()
+        except mx.base.MXNetError:
+            return 0
+    try:  # MXNet 0.12: allocate on the first GPU
+        mx.nd.zeros((1,), ctx=mx.gpu(0)).asnumpy()
+        return 1
+    except mx.base.MXNetError:
+        return 0
+
+
+def _loaded_libraries():
+    try:
+        with open("/proc/self/maps") as f:
+            return sorted(set(line.split()[-1] for line in f if ".so" in line))
+    except (IOError, OSError):
+        return []
+
+
+def _loaded_version(stem, function, by_reference):
+    """The version a CUDA library already loaded in this process reports (None if none is)."""
+    for path in _loaded_libraries():
+        if os.path.basename(path).startswith(stem):
+            try:
+                lib = ctypes.CDLL(path)
+                if by_reference:
+                    value = ctypes.c_int(0)
+                    if getattr(lib, function)(ctypes.byref(value)) == 0:
+                        return value.value
+                else:
+                    getattr(lib, function).restype = ctypes.c_size_t
+                    return int(getattr(lib, function)())
+            except (OSError, AttributeError):
+                pass
+    return None
+
+
+def _mxnet_omp_threads():
+    """The OpenMP threads MXNet's CPU operators use, as its engine decides them
+    (engine::OpenMP::GetRecommendedOMPThreadCount, exported by libmxnet >= 1.0; None where
+    absent). Without OMP_NUM_THREADS, MXNet 1.x on x86 takes half the processors (it assumes
+    two hyper-threads per core): one thread on a 2-CPU machine."""
+    lib = mx.base._LIB
+    try:
+        get = lib._ZN5mxnet6engine6OpenMP3GetEv
+        count = lib._ZNK5mxnet6engine6OpenMP28GetRecommendedOMPThreadCountEb
+    except AttributeError:
+        return None
+    get.restype = ctypes.c_void_p
+    count.restype = ctypes.c_int
+    count.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+    return int(count(get(), True))  # the C++ method, called with its object as first argument
+
+
+def _omp_max_threads():
+    """omp_get_max_threads() of the OpenMP runtime MXNet loaded: the threads its CPU operators
+    use (None when no OpenMP runtime is loaded)."""
+    for path in _loaded_libraries():
+        name = os.path.basename(path)
+        if name.startswith(("libgomp", "libiomp", "libomp")):
+            try:
+                return int(ctypes.CDLL(path).omp_get_max_threads())
+            except (OSError, AttributeError):
+                pass
+    return None
+
+
+def _nvidia_smi_name():
+    import subprocess
+    try:
+        out = subprocess.check_output(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader",
+                                       "-i", "0"])
+        return out.decode().strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None

@@ -1,0 +1,83 @@
+"""RNN (GRU sentiment classifier, IMDB) in Chainer.
+
+2017 has no Chainer RNN notebook (the benchmark ran Chainer for the CNN and inference only), so
+this file follows the PyTorch RNN's network: embedding 30000x125, one GRU layer of 100 units
+from a zero initial state, its output at the last of the 150 steps, dense 2. L.NStepGRU is
+Chainer's GRU link (Chainer >= 2.0): cuDNN's GRU on a GPU, the same equations in NumPy on the
+CPU, with cuDNN's weight layout (two bias vectors per gate, as PyTorch: 68,100 GRU weights).
+Chainer's default initialisers throughout (as Chainer_CNN kept Chainer's): embedding normal(0, 1),
+GRU weights normal(0, sqrt(1/fan_in)), zero biases. The API kept is the one Chainer 3.4 accepts.
+Sizes in common/params.py.
+"""
+import numpy as np
+import chainer
+import chainer.functions as F
+import chainer.links as L
+from chainer import optimizers
+
+from frameworks import chainer as fw
+
+# embedding 3,750,000 + GRU 68,100 (3 gates x (125x100 + 100x100) weights and two 100-wide
+# bias vectors per gate, cuDNN's form) + dense 202
+PARAMETERS = 3818302
+
+SETTINGS = {"layout": "NTC (a list of N sequences for NStepGRU)",
+            "gru": "L.NStepGRU (cuDNN on a GPU)"}
+
+
+class GRUClassifier(chainer.Chain):
+    def __init__(self, p):
+        super(GRUClassifier, self).__init__()
+        with self.init_scope():
+            self.embedding = L.EmbedID(p["max_features"], p["embedding"])
+            self.gru = L.NStepGRU(1, p["embedding"], p["hidden"], 0.0)  # 1 layer, no dropout
+            self.fc = L.Linear(p["hidden"], p["n_classes"])
+
+    def __call__(self, x):
+        h = self.embedding(x)                 # (N, T, embedding)
+        xs = F.separate(h, axis=0)            # NStepGRU takes a list of N (T, embedding) arrays
+        hy, _ = self.gru(None, list(xs))      # None: zero initial state
+        return self.fc(hy[-1])  # last output (the top layer's last state) -> logits
+
+
+def build_model(p):
+    model = GRUClassifier(p)
+    if fw.DEVICE["gpu"]:
+        model.to_gpu()
+    return model
+
+
+def count_parameters(model):
+    return sum(w.data.size for w in model.params())
+
+
+def build_trainer(model, p):
+    optimizer = optimizers.Adam(alpha=p["lr"], beta1=p["beta1"], beta2=p["beta2"], eps=p["eps"])
+    optimizer.setup(model)
+    return {"model": model, "optimizer": optimizer}
+
+
+def train_step(state, x, y):
+    model = state["model"]
+    xb = fw.to_device(x.astype(np.int32))  # host-to-device copy, inside the timed loop
+    yb = fw.to_device(y.astype(np.int32))
+    loss = F.softmax_cross_entropy(model(xb), yb)
+    model.cleargrads()
+    loss.backward()
+    state["optimizer"].update()
+    return loss
+
+
+def to_float(loss):
+    return float(fw.to_host(loss.data))
+
+
+def predict(state, x):
+    model = state["model"]
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        out = model(fw.to_device(x.astype(np.int32)))
+    return fw.to_host(out.data.argmax(axis=1))
+
+
+def sync(state):
+    fw.synchronize()
