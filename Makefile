@@ -1,7 +1,7 @@
 # dlbench: make targets are thin wrappers over the `dlbench` command line (pip install -e .).
 #
 #   make install                          install the dlbench command (editable) with test deps
-#   make base                             make debian:bookworm-slim (pull, else debootstrap)
+#   make base                             make debian:bookworm-slim and bullseye-slim (pull, else debootstrap)
 #   make build FRAMEWORK=pytorch-2.13     build (or reuse) one image
 #   make bench FRAMEWORK=pytorch-2.13 [TASK=cnn] [DEVICE=cpu|gpu|auto] [ARGS="--synthetic"]
 #   make data                             fetch CIFAR-10 and IMDB into ./data (checksummed)
@@ -33,6 +33,7 @@ list:
 
 base:
 	sh images/_base/debian-bookworm/make-base.sh debian:bookworm-slim
+	sh images/_base/debian-bullseye/make-base.sh debian:bullseye-slim
 
 build:
 	$(DLBENCH) build $(FRAMEWORK) $(ARGS)

@@ -22,7 +22,8 @@ real shapes; every figure printed here is synthetic-data throughput on this mach
     python bench/framework_vs_plain.py tensorflow1                 (variant graph)
     python bench/framework_vs_plain.py flax --examples 3200 --images 160 --pairs 2
 
-bench/runner_vs_plain.py is the PyTorch counterpart (fresh processes per run).
+bench/runner_vs_plain.py is the PyTorch counterpart (fresh processes per run);
+bench/theano_vs_plain.py the one for theano and keras2 (Keras 2 on Theano), called from here.
 """
 import argparse
 import contextlib
@@ -360,6 +361,9 @@ def main():
     ap.add_argument("--pairs", type=int, default=2, help="adapter/plain rounds, alternating")
     ap.add_argument("--skip-inference", action="store_true")
     args = ap.parse_args()
+    if args.framework in ("theano", "keras2"):  # NCHW graphs compiled by Theano: the sibling
+        import theano_vs_plain
+        return theano_vs_plain.main(sys.argv[1:])
     if args.framework not in PLAIN_CNN:  # a framework dropped in without a plain loop here
         print("# %s: no plain loop in bench/framework_vs_plain.py; skipped" % args.framework)
         return

@@ -138,7 +138,8 @@ def test_the_real_base_recipes():
                                                                     "Dockerfile"),
         "dlbench/cuda:8.0-cudnn6-devel-ubuntu16.04": os.path.join(
             "_base", "cuda-8.0-cudnn6-devel", "Dockerfile"),
-        "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh")}
+        "debian:bookworm-slim": os.path.join("_base", "debian-bookworm", "make-base.sh"),
+        "debian:bullseye-slim": os.path.join("_base", "debian-bullseye", "make-base.sh")}
 
 
 def test_dockerfile_instructions_and_arg_substitution():

@@ -47,10 +47,23 @@ def arrays_sha256(*arrays):
 
 # ---------------------------------------------------------------- CIFAR-10
 
+class _Unpickler(pickle.Unpickler):
+    """Reads arrays pickled by numpy 2 (module numpy._core) with a numpy 1 (numpy.core) too: the
+    images of old frameworks (numpy 1.14 .. 1.20) read a batch re-pickled by a current numpy."""
+
+    def find_class(self, module, name):
+        try:
+            return pickle.Unpickler.find_class(self, module, name)
+        except ImportError:
+            if not module.startswith("numpy._core"):
+                raise
+            return pickle.Unpickler.find_class(self, "numpy.core" + module[11:], name)
+
+
 def _unpickle(fileobj, name):
     try:
         # The official batches were pickled by Python 2: keys come back as bytes.
-        batch = pickle.load(fileobj, encoding="bytes")
+        batch = _Unpickler(fileobj, encoding="bytes").load()
     except Exception as e:
         raise DataError("CIFAR-10 batch %s is corrupt (%s): delete it and run "
                         "'dlbench data fetch' again" % (name, e))

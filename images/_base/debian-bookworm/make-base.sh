@@ -1,8 +1,10 @@
 #!/bin/sh
-# Make the Debian bookworm base image that images/*/Dockerfile start FROM.
+# Make a Debian base image that images/*/Dockerfile start FROM: bookworm (most images), or
+# another suite such as bullseye (images/_base/debian-bullseye/make-base.sh calls this script).
 #
 #   images/_base/debian-bookworm/make-base.sh [TAG]      (default TAG: debian:bookworm-slim)
 #
+# The suite is read from TAG: debian:SUITE-slim or debian:SUITE (SUITE=... overrides it).
 # 1. If TAG is already in the local engine, do nothing.
 # 2. Try to pull it from the registry.
 # 3. If the registry cannot be reached, build a minimal Debian root file system with
@@ -13,7 +15,14 @@
 set -eu
 
 TAG="${1:-debian:bookworm-slim}"
-SUITE=bookworm
+if [ -z "${SUITE:-}" ]; then
+    SUITE="${TAG##*:}"
+    SUITE="${SUITE%-slim}"
+fi
+case "$SUITE" in
+    ""|*[!a-z]*) echo "error: cannot read a Debian suite from '$TAG' (want debian:SUITE-slim," \
+                      "e.g. debian:bullseye-slim; or set SUITE=)" >&2; exit 2 ;;
+esac
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
 if docker image inspect "$TAG" >/dev/null 2>&1; then
@@ -58,6 +67,6 @@ printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
 tar -C "$ROOTFS" -c . | docker import \
     --change 'CMD ["bash"]' \
     --change 'ENV LANG=C.UTF-8' \
-    --message "debootstrap --variant=minbase $SUITE $MIRROR (dlbench images/_base/debian-bookworm)" \
+    --message "debootstrap --variant=minbase $SUITE $MIRROR (dlbench images/_base/debian-$SUITE)" \
     - "$TAG"
 echo "made $TAG"

@@ -1,0 +1,180 @@
+"""Adapter vs plain loop for the Theano columns (theano, keras2): a script, not a test.
+
+The sibling of bench/framework_vs_plain.py (which hands these two adapters to it) for the
+adapters whose CNN is NCHW and whose framework compiles a graph with theano.function. In ONE
+process, alternating A/B over --pairs rounds, the CNN trained by
+  adapter  the adapter through tasks/common/protocol.train (the runner's clock and loop), against
+  plain    theano: a training loop written by hand here (not taken from the adapter): the graph,
+           the momentum updates and one theano.function, called on each minibatch;
+           keras2: the same network as a Keras 2 Sequential model and a train_on_batch loop.
+Prints images/s of each and the ratio adapter/plain (goal: >= 0.95), by wall time and by the
+process's CPU time (all its threads): on a shared, loaded machine wall time mostly measures the
+other work; CPU seconds per image measure this process's own. Synthetic inputs of the
+real shapes; every figure printed here is synthetic-data throughput on this machine's CPU. Run
+it inside the image (Theano and its BLAS settings are the image's):
+
+    docker run --rm -v "$PWD":/src:ro -w /src dlbench/theano-1.0 \
+        python3 bench/theano_vs_plain.py theano --examples 640 --pairs 3
+    docker run --rm -v "$PWD":/src:ro -w /src dlbench/keras-2.3 \
+        python3 bench/theano_vs_plain.py keras2 --examples 640 --pairs 3
+
+The first round of each side compiles (Theano's C code, cached under its compiledir for the
+later rounds); the runner's warm-up step and the plain loop's first step take it, outside the
+figures compared.
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tasks"))
+clock = time.perf_counter
+
+
+def plain_cnn_theano(x, y, epochs, bs, seed):
+    import theano
+    import theano.tensor as T
+    from theano.sandbox.rng_mrg import MRG_RandomStreams
+    from theano.tensor.signal.pool import pool_2d
+
+    rng = np.random.RandomState(seed)
+    srng = MRG_RandomStreams(seed + 1)
+
+    def param(shape, fan_in, fan_out):
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return theano.shared(rng.uniform(-a, a, shape).astype(np.float32))
+
+    def zeros(n):
+        return theano.shared(np.zeros(n, np.float32))
+    convs = [(param((o, i, 3, 3), 9 * i, 9 * o), zeros(o))
+             for i, o in ((3, 50), (50, 50), (50, 100), (100, 100))]
+    fc1, fc2 = (param((6400, 512), 6400, 512), zeros(512)), (param((512, 10), 512, 10), zeros(10))
+    weights = [w for layer in convs + [fc1, fc2] for w in layer]
+    assert sum(w.get_value().size for w in weights) == 3441592
+
+    def conv(h, layer):
+        return T.nnet.relu(T.nnet.conv2d(h, layer[0], border_mode="half")
+                           + layer[1].dimshuffle("x", 0, "x", "x"))
+
+    def drop(h, rate):
+        return h * srng.binomial(h.shape, p=1 - rate, dtype="float32") / np.float32(1 - rate)
+
+    xs, ys = T.tensor4("x", dtype="float32"), T.ivector("y")
+    h = conv(xs, convs[0])
+    h = drop(pool_2d(conv(h, convs[1]), ws=(2, 2), ignore_border=True), 0.25)
+    h = conv(h, convs[2])
+    h = drop(pool_2d(conv(h, convs[3]), ws=(2, 2), ignore_border=True), 0.25)
+    h = drop(T.nnet.relu(T.dot(h.flatten(2), fc1[0]) + fc1[1]), 0.5)
+    loss = T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(h, fc2[0]) + fc2[1]), ys).mean()
+    updates = []
+    for w, g in zip(weights, T.grad(loss, weights)):
+        v = theano.shared(np.zeros_like(w.get_value()))
+        v_new = np.float32(0.9) * v - np.float32(0.01) * g
+        updates += [(v, v_new), (w, w + v_new)]
+    step = theano.function([xs, ys], loss, updates=updates)
+    return _loop(lambda xb, yb: step(xb, yb.astype(np.int32)), x, y, epochs, bs, seed)
+
+
+def plain_cnn_keras2(x, y, epochs, bs, seed):
+    """The Keras 2 way without the runner: a Sequential model and train_on_batch."""
+    import keras
+    keras.backend.set_image_data_format("channels_first")
+    np.random.seed(seed)
+    L = keras.layers
+    model = keras.models.Sequential([
+        L.Conv2D(50, (3, 3), padding="same", activation="relu", input_shape=(3, 32, 32)),
+        L.Conv2D(50, (3, 3), padding="same", activation="relu"), L.MaxPooling2D((2, 2)),
+        L.Dropout(0.25),
+        L.Conv2D(100, (3, 3), padding="same", activation="relu"),
+        L.Conv2D(100, (3, 3), padding="same", activation="relu"), L.MaxPooling2D((2, 2)),
+        L.Dropout(0.25),
+        L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5), L.Dense(10)])
+    assert model.count_params() == 3441592
+    model.compile(optimizer=keras.optimizers.SGD(lr=0.01, momentum=0.9),
+                  loss=lambda t, o: keras.backend.sparse_categorical_crossentropy(
+                      t, o, from_logits=True))
+    return _loop(lambda xb, yb: model.train_on_batch(xb, yb), x, y, epochs, bs, seed)
+
+
+def _loop(step, x, y, epochs, bs, seed):
+    """(images/s by wall time, images per CPU second) of the loop after one warm-up step."""
+    rng = np.random.RandomState(seed)
+    step(x[:bs], y[:bs])  # warm-up: compile, as the runner does
+    steps = len(x) // bs
+    start, cpu = clock(), time.process_time()
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for i in range(steps):
+            idx = order[i * bs:(i + 1) * bs]
+            step(x[idx], y[idx])
+    images = steps * bs * epochs
+    return images / (clock() - start), images / (time.process_time() - cpu)
+
+
+PLAIN_CNN = {"theano": plain_cnn_theano, "keras2": plain_cnn_keras2}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("framework", choices=sorted(PLAIN_CNN))
+    ap.add_argument("--variant", default=None, help="the adapter's variant [default: its first]")
+    ap.add_argument("--examples", type=int, default=640, help="CNN training examples")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--pairs", type=int, default=3, help="adapter/plain rounds, alternating")
+    ap.add_argument("--images", type=int, help="ignored (framework_vs_plain.py's option)")
+    ap.add_argument("--skip-inference", action="store_true", help="ignored: CNN only here")
+    args = ap.parse_args(argv)
+
+    from common import adapters, data, params, protocol
+    variant = args.variant or adapters.variant_names(adapters.framework(args.framework),
+                                                     "cnn")[0]
+    fw, cnn, settings = adapters.start("cnn", args.framework, variant, "cpu", 0)
+    print("# %s/%s vs plain %s loop: %s, synthetic data, CPU, %s, %s %s"
+          % (args.framework, variant, args.framework, platform.node(), platform.processor()
+             or platform.machine(), fw.NAME, fw.version()))
+    p = params.for_task("cnn", args.epochs)
+    d = data.synthetic_cifar(0, limit=args.examples)
+    assert settings["layout"] == "NCHW"  # the synthetic data's own layout: no conversion
+    runner, plain, runner_cpu, plain_cpu = [], [], [], []
+    devnull = open(os.devnull, "w")
+    bs = p["batch_size"]
+    for i in range(args.pairs):
+        order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
+        for which in order:
+            if which == "adapter":
+                state = cnn.build_trainer(cnn.build_model(p), p)
+                cnn.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
+                stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
+                cpu = time.process_time()
+                try:
+                    timings, _ = protocol.train(cnn, state, d, p, 0)
+                finally:
+                    sys.stdout = stdout
+                # CPU time of the runner's warm-up step and loop: one step more than timed
+                images = (timings["batches"] + 1) * bs
+                runner_cpu.append(images / (time.process_time() - cpu))
+                runner.append(timings["images_per_second"])
+            else:
+                wall, per_cpu = PLAIN_CNN[args.framework](d["x_train"], d["y_train"],
+                                                          args.epochs, bs, 0)
+                plain.append(wall)
+                plain_cpu.append(per_cpu)
+        print("cnn round %d: adapter %.2f img/s (%.2f per CPU s), plain %.2f img/s (%.2f per "
+              "CPU s)" % (i + 1, runner[-1], runner_cpu[-1], plain[-1], plain_cpu[-1]))
+        sys.stdout.flush()
+    for label, a, b in (("wall", runner, plain), ("CPU", runner_cpu, plain_cpu)):
+        r = [x / y for x, y in zip(a, b)]
+        print("CNN   %s/%s (%d examples x %d epochs), by %s time: adapter %.2f, plain %.2f "
+              "images per second (medians); adapter/plain per round %s, median %.3f (goal >= "
+              "0.95)" % (args.framework, variant, args.examples, args.epochs, label,
+                         statistics.median(a), statistics.median(b),
+                         ", ".join("%.3f" % x for x in r), statistics.median(r)))
+
+
+if __name__ == "__main__":
+    main()

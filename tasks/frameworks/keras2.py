@@ -1,0 +1,108 @@
+"""Keras 2 (multi-backend): what every Keras 2 task file shares. The variant is the backend.
+
+Keras 2 ran one model definition on TensorFlow, CNTK or Theano; the backend is fixed when keras
+is imported, so each variant sets KERAS_BACKEND before load() imports it: one result row per
+backend, 2017's Keras(Theano), Keras(TF) and Keras(CNTK). One set of task files serves two
+images, so they keep to the Keras 2 API both accept: Keras 2.1.4 (the 2017 image, images/keras:
+TensorFlow 1.4, CNTK 2.4, Theano 1.0.1) and Keras 2.3.1, the last multi-backend release
+(keras-2.3: Theano only). Each image names the variants it offers in its org.dlbench.variants
+label. The host imports this module without keras installed.
+"""
+import os
+import random
+
+NAME = "keras"
+PACKAGES = ("keras", "theano", "tensorflow", "cntk")
+VARIANTS = [
+    {"name": "theano", "doc": "Theano backend", "env": {"KERAS_BACKEND": "theano"},
+     "row": "Keras(Theano)"},
+    # OpenBLAS's kernel for this CPU's flags: frameworks/theano.py's tuned variant, on Keras
+    {"name": "theano-tuned", "doc": "Theano backend, OpenBLAS's kernel set for this CPU's flags",
+     "env": {"KERAS_BACKEND": "theano", "OPENBLAS_CORETYPE": "{openblas_coretype}"},
+     "row": "Keras(Theano)"},
+    {"name": "tensorflow", "doc": "TensorFlow backend", "env": {"KERAS_BACKEND": "tensorflow"},
+     "row": "Keras(TF)"},
+    {"name": "cntk", "doc": "CNTK backend", "env": {"KERAS_BACKEND": "cntk"},
+     "row": "Keras(CNTK)"},
+]
+DEVICE = {"gpu": False, "cudnn_gru": False}  # set by init(), read by the task files
+keras = None  # the framework module, once load() has imported it
+
+
+def load():
+    global keras
+    import keras
+
+
+def version():
+    return keras.__version__
+
+
+def probe():
+    backend = keras.backend.backend()
+    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": os.cpu_count()}}
+    if backend == "theano":
+        import theano
+        info["backend_version"] = theano.__version__
+        info["theano"] = {"device": theano.config.device, "floatX": theano.config.floatX,
+                          "blas_ldflags": theano.config.blas.ldflags or None,
+                          "compiledir": theano.config.compiledir}
+    elif backend == "tensorflow":
+        import tensorflow as tf
+        info["backend_version"] = tf.__version__
+    elif backend == "cntk":
+        import cntk
+        info["backend_version"] = cntk.__version__
+    return info
+
+
+def _theano_module():
+    """frameworks/theano.py, loaded: Theano's own switches, shared, not copied."""
+    from frameworks import theano as theano_module
+    theano_module.load()
+    return theano_module
+
+
+def _sees_gpu(backend):
+    """Whether the backend computes on a GPU (each fixes its device its own way)."""
+    if backend == "theano":
+        import theano
+        return theano.config.device.startswith(("cuda", "gpu"))  # fixed when imported
+    if backend == "tensorflow":
+        from tensorflow.python.client import device_lib
+        return any(d.device_type == "GPU" for d in device_lib.list_local_devices())
+    if backend == "cntk":
+        import cntk
+        return any(d.type() == cntk.device.DeviceKind.GPU for d in cntk.device.all_devices())
+    return False
+
+
+def init(device, seed, variant):
+    backend = keras.backend.backend()
+    wanted = [v["env"]["KERAS_BACKEND"] for v in VARIANTS if v["name"] == variant]
+    if wanted != [backend]:
+        raise RuntimeError("variant %r needs the %s backend; this process imported keras with "
+                           "%s: run it through run.py" % (variant, wanted[0] if wanted else "?",
+                                                          backend))
+    gpu = _sees_gpu(backend)
+    if device == "gpu" and not gpu:
+        raise RuntimeError("--device gpu, but Keras's %s backend sees no GPU: use --device cpu,"
+                           " or a CUDA image (images/keras) on a host with a GPU" % backend)
+    if device == "cpu" and gpu:
+        raise RuntimeError("--device cpu, but Keras's %s backend computes on the GPU: run with "
+                           "-e CUDA_VISIBLE_DEVICES= (tensorflow, cntk) or -e "
+                           "THEANO_FLAGS=device=cpu (theano)" % backend)
+    # Keras 2 draws its initial weights from numpy's generator (theano, cntk) or the graph's
+    import numpy
+    random.seed(seed)
+    numpy.random.seed(seed)
+    if backend == "tensorflow":
+        import tensorflow as tf
+        tf.set_random_seed(seed)
+    if backend == "theano":  # the BLAS Theano's compiled code calls, in the BLAS probe too
+        _theano_module().load_blas()
+    DEVICE["gpu"] = gpu
+    # the 2017 Keras(TF) RNN notebook ran CuDNNGRU on the GPU: TensorFlow backend only
+    DEVICE["cudnn_gru"] = gpu and backend == "tensorflow"
+    return {"backend": backend, "precision": {"dtype": keras.backend.floatx()},
+            "gru": "CuDNNGRU" if DEVICE["cudnn_gru"] else "GRU"}

@@ -1,0 +1,94 @@
+"""Theano: what every Theano task file shares.
+
+The 2017 row this stands beside is Lasagne(Theano): ilkarman/DeepLearningFrameworks,
+notebooks/Theano_Lasagne_CNN.ipynb (Theano 1.0.1, Lasagne 0.2.dev1) built the CNN with Lasagne's
+layers and compiled it with theano.function. The task files here are raw Theano without
+Lasagne: Lasagne 0.2.dev1 was a git checkout, never released to PyPI, and the last release,
+Lasagne 0.1 (2015), imports theano.tensor.signal.downsample, a module Theano 1.0 no longer has.
+So the layers Lasagne gave are written out in Theano (a few lines each), with Lasagne's defaults
+(named where they are used), and the graphs are compiled by theano.function, as the notebook did.
+
+Theano fixes its device, float type and C compiler when it is imported: from THEANO_FLAGS and
+the file THEANORC names (the images set device=cpu, floatX=float32, blas.ldflags=-lopenblas and a
+compile cache under /tmp). The host imports this module without Theano installed.
+"""
+import os
+
+NAME = "theano"
+PACKAGES = ("theano", "pygpu")  # pygpu: the GPU backend (libgpuarray), 2017 image only
+VARIANTS = [
+    {"name": "reference", "doc": "Theano's C code linked to OpenBLAS, its default threads",
+     "env": {}, "row": "Lasagne(Theano)"},
+    # OpenBLAS picks its kernel from the CPU it recognises: Debian bullseye's 0.3.13 takes a
+    # recent AMD EPYC with AVX-512 for "Barcelona" (SSE only); the kernel matching the CPU's
+    # flags made sgemm 4.7x faster there (measured: README)
+    {"name": "tuned", "doc": "OpenBLAS's kernel set for this CPU's flags (OPENBLAS_CORETYPE)",
+     "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"}, "row": "Lasagne(Theano)"},
+]
+DEVICE = {"gpu": False, "seed": 0}  # set by init(), read by the task files
+theano = None  # the framework module, once load() has imported it
+
+
+def load():
+    global theano
+    import theano
+
+
+def version():
+    return theano.__version__
+
+
+def probe():
+    config = theano.config
+    info = {"cuda": None,
+            "device": config.device,
+            "floatX": config.floatX,
+            "cxx": config.cxx or None,  # empty: no C compiler, Theano runs Python code (slow)
+            "blas_ldflags": config.blas.ldflags or None,  # empty: numpy's BLAS through Python
+            "compiledir": config.compiledir,
+            "threads": {"cpu_count": os.cpu_count(), "openmp": bool(config.openmp),
+                        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}}
+    if config.device.startswith("cuda"):
+        import pygpu
+        info["gpu"] = theano.gpuarray.type.get_context(None).devname
+        info["pygpu"] = pygpu.__version__
+    return info
+
+
+def init(device, seed, variant):
+    on_gpu = theano.config.device.startswith(("cuda", "gpu"))
+    if device == "gpu" and not on_gpu:
+        raise RuntimeError("--device gpu, but Theano %s was imported with device=%s (THEANO_FLAGS"
+                           " / THEANORC set it before import): use --device cpu, or an image "
+                           "whose Theano is set for CUDA (images/theano)"
+                           % (theano.__version__, theano.config.device))
+    if device == "cpu" and on_gpu:
+        raise RuntimeError("--device cpu, but Theano was imported with device=%s: run with "
+                           "-e THEANO_FLAGS=device=cpu" % theano.config.device)
+    if not theano.config.cxx:
+        raise RuntimeError("Theano found no C++ compiler (config.cxx is empty): it would run "
+                           "its Python fallbacks, no benchmark; install g++ and python3-dev")
+    # true fp32, as 2017's .theanorc (floatX = float32): the task files build float32 graphs
+    theano.config.floatX = "float32"
+    blas = load_blas()
+    DEVICE["gpu"] = device == "gpu"
+    DEVICE["seed"] = seed  # weight init (numpy) and dropout (MRG_RandomStreams) draw from it
+    return {"device": theano.config.device,
+            "blas_ldflags": theano.config.blas.ldflags or None, "blas_loaded": blas,
+            "precision": {"dtype": "float32", "floatX": theano.config.floatX}}
+
+
+def load_blas():
+    """Load the libraries blas.ldflags links (-lopenblas) into this process now. Theano's
+    compiled C modules load them on the first step; loaded before, the result's BLAS probe
+    (common/blas.py, run before the first step) reports the BLAS the graphs call, not only the
+    copy numpy's wheel bundles. Returns the files loaded."""
+    import ctypes
+    import ctypes.util
+    loaded = []
+    for flag in (theano.config.blas.ldflags or "").split():
+        path = ctypes.util.find_library(flag[2:]) if flag.startswith("-l") else None
+        if path:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            loaded.append(path)
+    return loaded
