@@ -152,3 +152,15 @@ def test_the_report_still_renders_with_the_new_sections(tmp_path):
     assert "| Knet | not run |  | 159 | — | 0.775 |" in md  # (empty Weights cell: not run)
     assert "| MXNet(Gluon) | not run |  | — | — | 0.858 |" in md
     assert os.path.exists(written["html"])
+
+
+def test_rows_dlbench_cannot_run_as_2017_did_say_so():
+    """The report shows a 2017 row's notes: the Lasagne(Theano) row's column is Theano without
+    Lasagne (never released for Theano 1.0), and the CNTK rows' adapter has never run."""
+    with open(os.path.join(ROOT, "harness", "data", "reference_2017.json")) as f:
+        tasks = json.load(f)["tasks"]
+    lasagne = [r for r in tasks["cnn"]["rows"] if r["framework"] == "Lasagne(Theano)"][0]
+    assert any("without Lasagne" in n for n in lasagne.get("notes", []))
+    for task in ("cnn", "rnn", "inference"):
+        cntk = [r for r in tasks[task]["rows"] if r["framework"] == "CNTK"][0]
+        assert any("unverified" in n for n in cntk.get("notes", [])), task
