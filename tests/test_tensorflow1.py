@@ -8,19 +8,12 @@ tests/test_tensorflow_rnn.py pins the tensorflow adapter with (same weights), a 
 every variable (the initial state learns), and the GPU path built (not run: no GPU here) to show
 cuDNN's op and its gradient are wired to one 68,100-value buffer. Needs TensorFlow: on this host
 when its Python (or $DLBENCH_FRAMEWORK_PYTHON) has it, else in the dlbench/tensorflow-2.21 image."""
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from test_tensorflow_rnn import TINY, has_tensorflow, numpy_gru_logits, parse
+from test_tensorflow_rnn import TINY, numpy_gru_logits, run_in_image, run_on_host
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TASKS = os.path.join(ROOT, "tasks")
-PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
 
 # Runs in a Python with TensorFlow, tasks/ at argv[1]; prints one JSON line.
 CHECK = r'''
@@ -119,23 +112,10 @@ def check(out):
 
 @pytest.mark.slow
 def test_graph_gru_on_this_host():
-    if not has_tensorflow():
-        pytest.skip("no tensorflow for %s (set DLBENCH_FRAMEWORK_PYTHON); the engine test "
-                    "runs the same in the image" % PYTHON)
-    proc = subprocess.run([PYTHON, "-c", CHECK, TASKS, json.dumps(TINY)], capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    check(parse(proc.stdout))
+    check(run_on_host(CHECK))
 
 
 @pytest.mark.engine
 @pytest.mark.slow
 def test_graph_gru_in_the_image(engine):
-    from harness import build, catalog
-    img = catalog.lookup(["tensorflow-2.21"])[0]
-    built = build.ensure_built(img, echo=lambda *a, **k: None)
-    logs = engine.containers.run(
-        built.image_id, ["python3", "-c", CHECK, "/tasks", json.dumps(TINY)],
-        volumes={TASKS: {"bind": "/tasks", "mode": "ro"}}, network_mode="none",
-        remove=True, stdout=True, stderr=False)
-    check(parse(logs.decode()))
+    check(run_in_image(engine, CHECK))

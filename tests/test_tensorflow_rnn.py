@@ -151,32 +151,43 @@ def has_tensorflow():
     return subprocess.call([PYTHON, "-c", code]) == 0
 
 
+def run_on_host(code):
+    """The JSON line a check script (argv: tasks folder, sizes) prints, run by PYTHON here;
+    skipped where that Python has no tensorflow."""
+    if not has_tensorflow():
+        pytest.skip("no tensorflow for %s (set DLBENCH_FRAMEWORK_PYTHON); the engine test "
+                    "runs the same in the image" % PYTHON)
+    proc = subprocess.run([PYTHON, "-c", code, TASKS, json.dumps(TINY)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return parse(proc.stdout)
+
+
+def run_in_image(engine, code):
+    """The same, run in the tensorflow-2.21 image (built or reused) with tasks/ mounted."""
+    from harness import build, catalog
+    img = catalog.lookup(["tensorflow-2.21"])[0]
+    built = build.ensure_built(img, echo=lambda *a, **k: None)
+    logs = engine.containers.run(
+        built.image_id, ["python3", "-c", code, "/tasks", json.dumps(TINY)],
+        volumes={TASKS: {"bind": "/tasks", "mode": "ro"}}, network_mode="none",
+        remove=True, stdout=True, stderr=False)
+    return parse(logs.decode())
+
+
 def parse(stdout):
     return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
 
 
 @pytest.mark.slow
 def test_gru_math_on_this_host():
-    if not has_tensorflow():
-        pytest.skip("no tensorflow for %s (set DLBENCH_FRAMEWORK_PYTHON); the engine test "
-                    "runs the same in the image" % PYTHON)
-    proc = subprocess.run([PYTHON, "-c", CHECK, TASKS, json.dumps(TINY)], capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    check(parse(proc.stdout))
+    check(run_on_host(CHECK))
 
 
 @pytest.mark.engine
 @pytest.mark.slow
 def test_gru_math_in_the_image(engine):
-    from harness import build, catalog
-    img = catalog.lookup(["tensorflow-2.21"])[0]
-    built = build.ensure_built(img, echo=lambda *a, **k: None)
-    logs = engine.containers.run(
-        built.image_id, ["python3", "-c", CHECK, "/tasks", json.dumps(TINY)],
-        volumes={TASKS: {"bind": "/tasks", "mode": "ro"}}, network_mode="none",
-        remove=True, stdout=True, stderr=False)
-    check(parse(logs.decode()))
+    check(run_in_image(engine, CHECK))
 
 
 @pytest.mark.engine
