@@ -80,7 +80,7 @@ def plain_forward(model, x, bs):
     return len(batches) * bs / (clock() - start)
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", default="reference", help="reference | tuned: its environment "
                     "is set before chainer is imported, so the plain loop runs under it too")
@@ -89,7 +89,7 @@ def main():
     ap.add_argument("--images", type=int, default=96, help="inference images (batches of 32)")
     ap.add_argument("--pairs", type=int, default=3, help="adapter/plain rounds, alternating")
     ap.add_argument("--skip-inference", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     from common import adapters, blas, data, params, protocol
     fw, cnn, settings = adapters.start("cnn", "chainer", args.variant, "cpu", 0)

@@ -346,9 +346,25 @@ def own_graph(fw):
     return contextlib.contextmanager(lambda: (yield))()
 
 
+def sibling_main(args):
+    """Hand mxnet and chainer to bench/mxnet_vs_plain.py and bench/chainer_vs_plain.py (their
+    plain loops cover the RNN too), with this script's sizes, so `make adapters-vs-plain`
+    reaches every image."""
+    sizes = ["--examples", str(args.examples), "--images", str(args.images),
+             "--pairs", str(args.pairs)]
+    if args.framework == "mxnet":
+        import mxnet_vs_plain
+        tasks = "cnn,rnn" if args.skip_inference else "cnn,rnn,inference"
+        return mxnet_vs_plain.main([args.variant or "module", "--tasks", tasks] + sizes)
+    import chainer_vs_plain
+    return chainer_vs_plain.main(["--variant", args.variant or "reference"] + sizes
+                                 + (["--skip-inference"] if args.skip_inference else []))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("framework", help="the adapter: %s (others have no plain loop here)"
+    ap.add_argument("framework", help="the adapter: %s (theano, keras2, mxnet and chainer "
+                    "are handed to their sibling scripts; others have no plain loop here)"
                     % ", ".join(sorted(PLAIN_CNN)))
     ap.add_argument("--variant", default=None,
                     help="the adapter's variant [default: its first], e.g. tuned; keras3: "
@@ -364,6 +380,8 @@ def main():
     if args.framework in ("theano", "keras2"):  # NCHW graphs compiled by Theano: the sibling
         import theano_vs_plain
         return theano_vs_plain.main(sys.argv[1:])
+    if args.framework in ("mxnet", "chainer"):  # siblings with every task of both frameworks
+        return sibling_main(args)
     if args.framework not in PLAIN_CNN:  # a framework dropped in without a plain loop here
         print("# %s: no plain loop in bench/framework_vs_plain.py; skipped" % args.framework)
         return

@@ -183,7 +183,7 @@ def ratios(adapter, plain):
         ", ".join("%.3f" % v for v in r), statistics.median(r))
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variant", help="module, gluon, module-tuned or gluon-tuned")
     ap.add_argument("--tasks", default="cnn,rnn,inference")
@@ -191,7 +191,7 @@ def main():
     ap.add_argument("--sequences", type=int, default=1280, help="training examples (RNN)")
     ap.add_argument("--images", type=int, default=96, help="inference images (batches of 32)")
     ap.add_argument("--pairs", type=int, default=3, help="adapter/plain rounds, alternating")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     from common import adapters, data, params, protocol
     api = args.variant.split("-")[0]
