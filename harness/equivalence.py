@@ -226,20 +226,21 @@ def run_row(row, inputs_dir, params_file, input_file, out_dir, timeout):
 
 # ---------------------------------------------------------------- judging one row
 
-def judge(row, record, out, reference_out, canonical_count, canonical):
-    """Set the row's status from the container's record and output."""
-    row.record["framework_version"] = record.get("framework_version")
-    row.record["parameters"] = record.get("parameters")
+def verdict(adapter, variant, task, record, out, reference_out, canonical_count, canonical):
+    """(status, reason, fields) of one adapter from the container's record and output: the
+    output against the reference (canonical.compare), the parameter count against the
+    canonical count, the export against the import. A mismatch names the adapter, the output
+    and the size of the difference."""
+    fields = {"framework_version": record.get("framework_version"),
+              "parameters": record.get("parameters"), "output": canonical.OUTPUT[task]}
     if record.get("status") == "not-checked":
-        row.set("not-checked", record.get("reason"))
-        return
+        return "not-checked", record.get("reason"), fields
     if record.get("status") != "ok":
-        row.set("failed", record.get("reason") or "failed")
-        return
+        return "failed", record.get("reason") or "failed", fields
     cmp = canonical.compare(reference_out, out)
-    row.record.update(max_abs_diff=cmp["max_abs_diff"], max_rel_diff=cmp["max_rel_diff"],
-                      tolerance=cmp["tolerance"])
-    what = canonical.OUTPUT[row.task]
+    fields.update(max_abs_diff=cmp["max_abs_diff"], max_rel_diff=cmp["max_rel_diff"],
+                  tolerance=cmp["tolerance"])
+    what = canonical.OUTPUT[task]
     problems = []
     if cmp["problem"]:
         problems.append("%s: %s" % (what, cmp["problem"]))
@@ -253,9 +254,15 @@ def judge(row, record, out, reference_out, canonical_count, canonical):
     if not export.get("ok", False):
         problems.append("export_params: %s" % "; ".join(export.get("problems") or ["missing"]))
     if problems:
-        row.set("mismatch", "%s (%s): %s" % (row.adapter, row.variant, "; ".join(problems)))
-    else:
-        row.set("ok", None)
+        return "mismatch", "%s (%s): %s" % (adapter, variant, "; ".join(problems)), fields
+    return "ok", None, fields
+
+
+def judge(row, record, out, reference_out, canonical_count, canonical):
+    """Set the row's status from the container's record and output (verdict)."""
+    status, reason, fields = verdict(row.adapter, row.variant, row.task, record, out,
+                                     reference_out, canonical_count, canonical)
+    row.set(status, reason, **fields)
 
 
 def describe(row):
