@@ -4,6 +4,7 @@ container entry point tasks/check_model.py on the host (torch is installed here)
 tasks; a deliberately broken adapter is caught, naming adapter, output and the difference; the
 parameter counts; the tolerance rule; the summary schema."""
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -225,3 +226,52 @@ def test_adapters_without_the_block_are_reported_not_checked():
     assert equivalence.family_of(decl, "reference") == "cnn-vgg"
     assert all(f in decl["functions"] for f in equivalence.EQUIVALENCE_FUNCTIONS)
     assert "not-checked" in equivalence.FAILING
+
+
+def test_the_report_shows_the_latest_equivalence_status_per_row(tmp_path):
+    """The newest results/check-models/<id>.json gives each (image, variant, task) row its mark:
+    ✓, ✗ or n/c, with the reason on hover (title) and in the row's footnote; a row the check did
+    not cover says so."""
+    from harness import report
+    from test_report_data import make_results
+    root = str(tmp_path)
+    make_results(root)
+    folder = os.path.join(root, "check-models")
+    os.makedirs(folder)
+    rows = [{"image": "pytorch-2.13", "variant": "reference", "task": "cnn", "adapter": "pytorch",
+             "family": "cnn-vgg", "status": "ok", "reason": None, "max_rel_diff": 3e-7},
+            {"image": "tensorflow-2.21", "variant": "reference", "task": "cnn",
+             "adapter": "tensorflow", "family": "cnn-vgg", "status": "mismatch",
+             "reason": "tensorflow (reference): logits (N, 10): max abs diff 0.5 > tolerance "
+                       "0.0003"},
+            {"image": "keras-3.15", "variant": "jax", "task": "cnn", "adapter": "keras3",
+             "family": None, "status": "not-comparable",
+             "reason": "GPU-only variant: not comparable at fp32 tolerance"}]
+    old = {"kind": "check-models", "id": "20200101-000000-aaaa", "tolerance": "t",
+           "rows": [dict(rows[0], status="mismatch", reason="old")]}
+    new = {"kind": "check-models", "id": "20260101-000000-bbbb", "tolerance": "t",
+           "rows": rows}
+    for doc in (old, new):
+        with open(os.path.join(folder, doc["id"] + ".json"), "w") as f:
+            json.dump(doc, f)
+    written = report.render_report(root)
+    html_text = open(written["html"], encoding="utf-8").read()
+    md = open(written["md"], encoding="utf-8").read()
+    assert 'data-equivalence="ok" title="model equivalence ✓: family cnn-vgg, max rel diff ' \
+           '3.0e-07' in html_text
+    assert 'data-equivalence="mismatch"' in html_text and "max abs diff 0.5" in html_text
+    assert 'data-equivalence="not-comparable"' in html_text
+    assert "old" not in re.findall(r'data-equivalence="[^"]*" title="([^"]*)"', html_text)
+    # rows the check did not cover, e.g. the RNN rows
+    assert 'data-equivalence="none" title="model equivalence: not in check-models ' \
+           '20260101-000000-bbbb"' in html_text
+    assert "≡✓" in md and "≡✗" in md and "≡n/c" in md and "≡?" in md
+    assert "max abs diff 0.5 &gt; tolerance" in md  # the reason, in the footnote (escaped)
+
+
+def test_the_report_without_a_check_shows_no_marks(tmp_path):
+    from harness import report
+    from test_report_data import make_results
+    make_results(str(tmp_path))
+    written = report.render_report(str(tmp_path))
+    assert "data-equivalence" not in open(written["html"], encoding="utf-8").read()
