@@ -191,8 +191,9 @@ def run_row(row, inputs_dir, params_file, input_file, out_dir, timeout):
                     labels={catalog.IMAGE_NAME_LABEL: row.image.name})
     hardening.prepare_results_dir(out_dir, settings["user"])
     t0 = time.time()
-    container = engine.client().containers.create(**settings)
+    code, log, container = None, "", None
     try:
+        container = engine.client().containers.create(**settings)
         container.start()
         code = containers.wait_exit(container, timeout)
         if code is None:
@@ -200,11 +201,15 @@ def run_row(row, inputs_dir, params_file, input_file, out_dir, timeout):
         log = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         with open(os.path.join(out_dir, "container.log"), "w") as f:
             f.write(log)
+    except Exception as e:  # the engine refused it (e.g. the image lacks python3)
+        return ({"status": "failed", "reason": "could not run the container: %s"
+                 % engine.short_error(e)}, None, round(time.time() - t0, 1))
     finally:
-        try:
-            container.remove(force=True)
-        except Exception:
-            pass
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception:
+                pass
         hardening.reclaim_results_dir(out_dir)
     seconds = round(time.time() - t0, 1)
     path = os.path.join(out_dir, "check.json")
