@@ -2,9 +2,11 @@
 
 Functional jit: the model is written as a Flax NNX module, then split into a static graph and a
 pytree of parameters; one pure training step (forward, gradient, optax update) is compiled by
-jax.jit. The GRU is Flax's GRUCell run by nnx.RNN (a lax.scan over the 150 steps); its bias
-convention (input biases plus one on the recurrent 'new' gate) gives 67,800 GRU weights. Model
-as in the 2017 benchmark's RNN notebooks; sizes in common/params.py.
+jax.jit. The GRU is Flax's GRUCell run by nnx.RNN (a lax.scan over the 150 steps): reset gate
+after the recurrent matmul as cuDNN's, but biases on the input side only (flax 0.12's
+nnx/nn/recurrent.py: dense_i with a bias, dense_h without; its docstring's b_hn is not in the
+code), which gives 67,800 GRU weights. Model as in the 2017 benchmark's RNN notebooks; sizes in
+common/params.py.
 """
 import jax
 import jax.numpy as jnp
