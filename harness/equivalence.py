@@ -172,38 +172,39 @@ def images_to_check(names, echo):
 
 # ---------------------------------------------------------------- one container
 
-def run_row(row, inputs_dir, params_file, input_file, out_dir, timeout):
-    """Run tasks/check_model.py for the row in its image; the container's check.json (or a
-    failed record when it wrote none) and the output array (or None)."""
+def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout):
+    """Run tasks/check_model.py for one (image, adapter, variant) and its jobs [(task, family,
+    params file, input file)] in one container (the framework imported once); per task the
+    container's check.json (or a failed record when it wrote none) and the output (or None)."""
     import numpy as np
     os.makedirs(out_dir, exist_ok=True)
     settings = hardening.settings()
-    cmd = ["python3", "/tasks/check_model.py", row.task, "--adapter", row.adapter,
-           "--variant", row.variant, "--device", "cpu", "--family", row.family,
-           "--params", "/check/in/" + os.path.basename(params_file),
-           "--input", "/check/in/" + os.path.basename(input_file), "--out", "/check/out"]
-    settings.update(image=row.image.tag, command=cmd, detach=True,
-                    name="dlbench-check-%s-%s-%s-%s" % (row.image.name, row.task, row.variant,
-                                                        uuid.uuid4().hex[:6]),
+    cmd = ["python3", "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
+           "--device", "cpu", "--out", "/check/out"]
+    for task, family, params_file, input_file in jobs:
+        cmd += ["--job", ",".join((task, family, "/check/in/" + os.path.basename(params_file),
+                                   "/check/in/" + os.path.basename(input_file)))]
+    settings.update(image=image.tag, command=cmd, detach=True,
+                    name="dlbench-check-%s-%s-%s" % (image.name, variant, uuid.uuid4().hex[:6]),
                     volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
                              inputs_dir: {"bind": "/check/in", "mode": "ro"},
                              out_dir: {"bind": "/check/out", "mode": "rw"}},
-                    labels={catalog.IMAGE_NAME_LABEL: row.image.name})
+                    labels={catalog.IMAGE_NAME_LABEL: image.name})
     hardening.prepare_results_dir(out_dir, settings["user"])
-    t0 = time.time()
-    code, log, container = None, "", None
+    limit = timeout * len(jobs)
+    code, log, container, problem = None, "", None, None
     try:
         container = engine.client().containers.create(**settings)
         container.start()
-        code = containers.wait_exit(container, timeout)
+        code = containers.wait_exit(container, limit)
         if code is None:
             containers.kill(container)
+            problem = "timed out after %d s" % limit
         log = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         with open(os.path.join(out_dir, "container.log"), "w") as f:
             f.write(log)
     except Exception as e:  # the engine refused it (e.g. the image lacks python3)
-        return ({"status": "failed", "reason": "could not run the container: %s"
-                 % engine.short_error(e)}, None, round(time.time() - t0, 1))
+        problem = "could not run the container: %s" % engine.short_error(e)
     finally:
         if container is not None:
             try:
@@ -211,22 +212,23 @@ def run_row(row, inputs_dir, params_file, input_file, out_dir, timeout):
             except Exception:
                 pass
         hardening.reclaim_results_dir(out_dir)
-    seconds = round(time.time() - t0, 1)
-    path = os.path.join(out_dir, "check.json")
-    if code is None:
-        return {"status": "failed", "reason": "timed out after %d s" % timeout}, None, seconds
-    try:
-        with open(path) as f:
-            record = json.load(f)
-    except (OSError, ValueError) as e:
-        tail = (log.strip().splitlines() or ["no output"])[-1]
-        return {"status": "failed", "reason": "exit %s, no check.json (%s): %s"
-                % (code, type(e).__name__, tail[:300])}, None, seconds
-    out = None
-    if record.get("status") == "ok":
-        with np.load(os.path.join(out_dir, "outputs.npz")) as f:
-            out = f["output"]
-    return record, out, seconds
+    found = {}
+    for task, _family, _p, _i in jobs:
+        folder = os.path.join(out_dir, task)
+        try:
+            with open(os.path.join(folder, "check.json")) as f:
+                record = json.load(f)
+        except (OSError, ValueError) as e:
+            tail = (log.strip().splitlines() or ["no output"])[-1]
+            found[task] = ({"status": "failed", "reason": problem or "exit %s, no check.json "
+                            "(%s): %s" % (code, type(e).__name__, tail[:300])}, None)
+            continue
+        out = None
+        if record.get("status") == "ok":
+            with np.load(os.path.join(folder, "outputs.npz")) as f:
+                out = f["output"]
+        found[task] = (record, out)
+    return found
 
 
 # ---------------------------------------------------------------- judging one row
@@ -364,32 +366,46 @@ def check(names, opts, echo=click.echo):
             np.savez(input_files[task], x=x)
             os.chmod(input_files[task], 0o644)
         for row in rows:
+            if row.family is None or row.family in families:
+                continue
+            p = p_of[row.task]
+            prm = canonical.generate(row.family, p, opts.seed)
+            path = os.path.join(inputs_dir, "%s.npz" % row.family)
+            canonical.save(path, prm)
+            os.chmod(path, 0o644)
+            with np.load(input_files[row.task]) as f:
+                ref = reference.forward(row.family, prm, f["x"], p)
+            flops, note = forward_flops(row.task, row.family, p, canonical)
+            families[row.family] = {
+                "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
+                "canonical_parameters": canonical.count(prm), "params_file": path,
+                "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
+                "forward_flops": flops, "flops_source": note, "members": []}
+        groups, order = {}, []  # one container per (image, adapter, variant): its tasks
+        for row in rows:
             if row.family is None:
                 continue
-            if row.family not in families:
-                p = p_of[row.task]
-                prm = canonical.generate(row.family, p, opts.seed)
-                path = os.path.join(inputs_dir, "%s.npz" % row.family)
-                canonical.save(path, prm)
-                os.chmod(path, 0o644)
-                with np.load(input_files[row.task]) as f:
-                    ref = reference.forward(row.family, prm, f["x"], p)
-                flops, note = forward_flops(row.task, row.family, p, canonical)
-                families[row.family] = {
-                    "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
-                    "canonical_parameters": canonical.count(prm), "params_file": path,
-                    "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
-                    "forward_flops": flops, "flops_source": note, "members": []}
-            fam = families[row.family]
-            fam["members"].append("%s/%s" % (row.adapter, row.variant))
-            row.record["canonical_parameters"] = fam["canonical_parameters"]
-            row.record["forward_flops"] = fam["forward_flops"]
-            out_dir = os.path.join(work, row.image.name, "%s-%s" % (row.task, row.variant))
-            record, out, seconds = run_row(row, inputs_dir, fam["params_file"],
-                                           input_files[row.task], out_dir, opts.timeout)
-            row.record["seconds"] = seconds
-            judge(row, record, out, fam["reference"], fam["canonical_parameters"], canonical)
-            echo(describe(row))
+            key = (row.image.name, row.adapter, row.variant)
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(row)
+        for key in order:
+            (name, adapter, variant), members = key, groups[key]
+            jobs = [(r.task, r.family, families[r.family]["params_file"], input_files[r.task])
+                    for r in members]
+            found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
+                              os.path.join(work, name, variant), opts.timeout)
+            for row in members:
+                fam = families[row.family]
+                fam["members"].append("%s/%s" % (row.adapter, row.variant))
+                row.record["canonical_parameters"] = fam["canonical_parameters"]
+                row.record["forward_flops"] = fam["forward_flops"]
+                record, out = found[row.task]
+                row.record["seconds"] = record.get("seconds")
+                judge(row, record, out, fam["reference"], fam["canonical_parameters"],
+                      canonical)
+                echo(describe(row))
     finally:
         shutil.rmtree(inputs_dir, ignore_errors=True)
     for row in rows:  # those decided before any container ran

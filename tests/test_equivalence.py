@@ -40,15 +40,15 @@ def prepare(tmp_path, task, seed=0):
 
 def check_model(tasks_root, task, adapter, tmp_path, family=None):
     out = tmp_path / "out"
+    job = ",".join((task, family or FAMILY[task], str(tmp_path / "params.npz"),
+                    str(tmp_path / "input.npz")))
     proc = subprocess.run(
-        [sys.executable, os.path.join(tasks_root, "check_model.py"), task, "--adapter", adapter,
-         "--family", family or FAMILY[task], "--params", str(tmp_path / "params.npz"),
-         "--input", str(tmp_path / "input.npz"), "--out", str(out)],
-        capture_output=True, text=True, timeout=600)
-    record = json.load(open(str(out / "check.json")))
+        [sys.executable, os.path.join(tasks_root, "check_model.py"), "--adapter", adapter,
+         "--job", job, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    record = json.load(open(str(out / task / "check.json")))
     output = None
     if record["status"] == "ok":
-        with np.load(str(out / "outputs.npz")) as f:
+        with np.load(str(out / task / "outputs.npz")) as f:
             output = f["output"]
     return proc, record, output
 
@@ -275,3 +275,42 @@ def test_the_report_without_a_check_shows_no_marks(tmp_path):
     make_results(str(tmp_path))
     written = report.render_report(str(tmp_path))
     assert "data-equivalence" not in open(written["html"], encoding="utf-8").read()
+
+
+@needs_torch
+def test_one_process_checks_several_tasks_and_reports_a_file_without_the_block(tmp_path):
+    """check_model.py starts the adapter once and runs each --job; a task file without the
+    three functions gets "not-checked" (exit 1), the others still run."""
+    tasks_copy = str(tmp_path / "tasks")
+    shutil.copytree(TASKS, tasks_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    path = os.path.join(tasks_copy, "rnn", "pytorch.py")
+    text = open(path).read()
+    with open(path, "w") as f:  # the file as it was before the block
+        f.write(text[:text.index("# model equivalence")])
+    jobs = []
+    for task in ("cnn", "rnn"):
+        p = task_params.for_task(task)
+        canonical.save(str(tmp_path / (task + ".npz")), canonical.generate(FAMILY[task], p, 1))
+        np.savez(str(tmp_path / ("x-%s.npz" % task)),
+                 x=canonical.make_input(task, p, BATCH[task], 1))
+        jobs += ["--job", ",".join((task, FAMILY[task], str(tmp_path / (task + ".npz")),
+                                    str(tmp_path / ("x-%s.npz" % task))))]
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, os.path.join(tasks_copy, "check_model.py"),
+                           "--adapter", "pytorch", "--out", str(out)] + jobs,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    cnn = json.load(open(str(out / "cnn" / "check.json")))
+    rnn = json.load(open(str(out / "rnn" / "check.json")))
+    assert cnn["status"] == "ok" and cnn["parameters"] == 3441592
+    assert rnn["status"] == "not-checked"
+    assert rnn["reason"] == ("not checked: no export_params, import_params, outputs in "
+                             "tasks/rnn/pytorch.py")
+    assert "not checked" in proc.stderr
+
+
+def test_a_bad_job_is_a_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(TASKS, "check_model.py"), "--adapter",
+                           "pytorch", "--job", "cnn,cnn-vgg", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "give TASK,FAMILY,PARAMS,INPUT" in proc.stderr
