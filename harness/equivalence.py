@@ -105,7 +105,8 @@ class Row(object):
         self.adapter = image.adapter_for(variant)
         self.family = None
         self.record = {"image": image.name, "adapter": self.adapter, "variant": variant,
-                       "task": task, "family": None, "status": "failed", "reason": None,
+                       "task": task, "family": None, "status": "failed",
+                       "reason": "did not run: the check stopped before it",
                        "output": None, "max_abs_diff": None, "max_rel_diff": None,
                        "tolerance": None, "parameters": None, "canonical_parameters": None,
                        "forward_flops": None, "framework": None, "framework_version": None,
@@ -351,84 +352,96 @@ def check(names, opts, echo=click.echo):
             row.record["family"] = family
 
     root = os.path.join(opts.results_root, "check-models")
-    work = os.path.join(root, opts.check_id)
-    os.makedirs(work, exist_ok=True)
-    inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
-    os.chmod(inputs_dir, 0o755)
-    families = {}
+    families, not_comparable, batch = {}, [], {}
     try:
-        batch = {"cnn": opts.batch, "inference": opts.batch,
-                 "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None}
-        input_files = {}
-        for task in sorted(p_of):
-            x = canonical.make_input(task, p_of[task], batch[task], opts.seed)
-            input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
-            np.savez(input_files[task], x=x)
-            os.chmod(input_files[task], 0o644)
-        for row in rows:
-            if row.family is None or row.family in families:
-                continue
-            p = p_of[row.task]
-            prm = canonical.generate(row.family, p, opts.seed)
-            path = os.path.join(inputs_dir, "%s.npz" % row.family)
-            canonical.save(path, prm)
-            os.chmod(path, 0o644)
-            with np.load(input_files[row.task]) as f:
-                ref = reference.forward(row.family, prm, f["x"], p)
-            flops, note = forward_flops(row.task, row.family, p, canonical)
-            families[row.family] = {
-                "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
-                "canonical_parameters": canonical.count(prm), "params_file": path,
-                "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
-                "forward_flops": flops, "flops_source": note, "members": []}
-        groups, order = {}, []  # one container per (image, adapter, variant): its tasks
-        for row in rows:
+        root = os.path.join(opts.results_root, "check-models")
+        work = os.path.join(root, opts.check_id)
+        os.makedirs(work, exist_ok=True)
+        inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
+        os.chmod(inputs_dir, 0o755)
+        try:
+            batch.update({"cnn": opts.batch, "inference": opts.batch,
+                          "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None})
+            input_files = {}
+            for task in sorted(p_of):
+                x = canonical.make_input(task, p_of[task], batch[task], opts.seed)
+                input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
+                np.savez(input_files[task], x=x)
+                os.chmod(input_files[task], 0o644)
+            for row in rows:
+                if row.family is None or row.family in families:
+                    continue
+                p = p_of[row.task]
+                prm = canonical.generate(row.family, p, opts.seed)
+                path = os.path.join(inputs_dir, "%s.npz" % row.family)
+                canonical.save(path, prm)
+                os.chmod(path, 0o644)
+                with np.load(input_files[row.task]) as f:
+                    ref = reference.forward(row.family, prm, f["x"], p)
+                flops, note = forward_flops(row.task, row.family, p, canonical)
+                families[row.family] = {
+                    "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
+                    "canonical_parameters": canonical.count(prm), "params_file": path,
+                    "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
+                    "forward_flops": flops, "flops_source": note, "members": []}
+            groups, order = {}, []  # one container per (image, adapter, variant): its tasks
+            for row in rows:
+                if row.family is None:
+                    continue
+                key = (row.image.name, row.adapter, row.variant)
+                if key not in groups:
+                    groups[key] = []
+                    order.append(key)
+                groups[key].append(row)
+            for key in order:
+                (name, adapter, variant), members = key, groups[key]
+                jobs = [(r.task, r.family, families[r.family]["params_file"],
+                         input_files[r.task]) for r in members]
+                found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
+                                  os.path.join(work, name, variant), opts.timeout)
+                for row in members:
+                    fam = families[row.family]
+                    fam["members"].append("%s/%s" % (row.adapter, row.variant))
+                    row.record["canonical_parameters"] = fam["canonical_parameters"]
+                    row.record["forward_flops"] = fam["forward_flops"]
+                    record, out = found[row.task]
+                    row.record["seconds"] = record.get("seconds")
+                    judge(row, record, out, fam["reference"], fam["canonical_parameters"],
+                          canonical)
+                    echo(describe(row))
+        finally:
+            shutil.rmtree(inputs_dir, ignore_errors=True)
+        for row in rows:  # those decided before any container ran
             if row.family is None:
-                continue
-            key = (row.image.name, row.adapter, row.variant)
-            if key not in groups:
-                groups[key] = []
-                order.append(key)
-            groups[key].append(row)
-        for key in order:
-            (name, adapter, variant), members = key, groups[key]
-            jobs = [(r.task, r.family, families[r.family]["params_file"], input_files[r.task])
-                    for r in members]
-            found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
-                              os.path.join(work, name, variant), opts.timeout)
-            for row in members:
-                fam = families[row.family]
-                fam["members"].append("%s/%s" % (row.adapter, row.variant))
-                row.record["canonical_parameters"] = fam["canonical_parameters"]
-                row.record["forward_flops"] = fam["forward_flops"]
-                record, out = found[row.task]
-                row.record["seconds"] = record.get("seconds")
-                judge(row, record, out, fam["reference"], fam["canonical_parameters"],
-                      canonical)
                 echo(describe(row))
-    finally:
-        shutil.rmtree(inputs_dir, ignore_errors=True)
-    for row in rows:  # those decided before any container ran
-        if row.family is None:
-            echo(describe(row))
 
-    not_comparable = []
-    by_task = {}
-    for name, fam in sorted(families.items()):
-        by_task.setdefault(fam["task"], []).append(name)
-    for task, names_ in sorted(by_task.items()):
-        for i, a in enumerate(names_):
-            for b in names_[i + 1:]:
-                reason = canonical.not_comparable_reason(a, b)
-                not_comparable.append({"task": task, "families": [a, b], "reason": reason})
-                echo("n/c         %s: %s (%s) vs %s (%s): %s" % (
-                    task, a, ", ".join(families[a]["members"]), b,
-                    ", ".join(families[b]["members"]), reason))
+        by_task = {}
+        for name, fam in sorted(families.items()):
+            by_task.setdefault(fam["task"], []).append(name)
+        for task, names_ in sorted(by_task.items()):
+            for i, a in enumerate(names_):
+                for b in names_[i + 1:]:
+                    reason = canonical.not_comparable_reason(a, b)
+                    not_comparable.append({"task": task, "families": [a, b], "reason": reason})
+                    echo("n/c         %s: %s (%s) vs %s (%s): %s" % (
+                        task, a, ", ".join(families[a]["members"]), b,
+                        ", ".join(families[b]["members"]), reason))
+    finally:  # interrupted or not, the summary says what ran (rows not run: failed, why)
+        summary = write_summary(rows, families, not_comparable, not_built, batch, p_of,
+                                started, opts, root, echo)
+    return summary
+
+
+def write_summary(rows, families, not_comparable, not_built, batch, p_of, started, opts, root,
+                  echo):
+    """Validate and write results/check-models/<id>.json; returns the summary (with path)."""
+    canonical, _ = task_modules()
+    from . import results as results_mod
     summary = {
         "schema_version": SCHEMA_VERSION, "kind": "check-models", "id": opts.check_id,
         "started": started, "finished": results_mod.now_iso(), "host": host_info(),
         "tolerance": canonical.TOLERANCE_RULE, "seed": opts.seed,
-        "batch": dict((t, batch[t]) for t in sorted(p_of)),
+        "batch": dict((t, batch[t]) for t in sorted(p_of) if t in batch),
         "families": dict((k, dict((f, v[f]) for f in ("task", "doc", "canonical_parameters",
                                                       "reference_max_abs", "forward_flops",
                                                       "flops_source", "members")))
@@ -441,6 +454,7 @@ def check(names, opts, echo=click.echo):
     if problems:  # a bug here, never the adapters': say so, still write the file
         echo("warning: the summary breaks %s: %s" % (SCHEMA_FILE, "; ".join(problems[:3])),
              err=True)
+    os.makedirs(root, exist_ok=True)
     path = os.path.join(root, opts.check_id + ".json")
     with open(path + ".tmp", "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
