@@ -314,3 +314,21 @@ def test_a_bad_job_is_a_usage_error(tmp_path):
                            "pytorch", "--job", "cnn,cnn-vgg", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "give TASK,FAMILY,PARAMS,INPUT" in proc.stderr
+
+
+def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
+    """plan_rows: every variant of every task of an image is a row; TF32 / mixed-precision
+    variants (GPU-only) are rows marked not comparable at fp32 tolerance, with the reason."""
+    from harness import catalog
+    img = catalog.lookup(["pytorch-2.13"])[0]
+    rows = equivalence.plan_rows([img], (), ("all",), print)
+    by = dict(((r.task, r.variant), r.record) for r in rows)
+    assert set(t for t, _ in by) == set(img.tasks)
+    assert by[("cnn", "reference")]["status"] == "failed"  # not run yet
+    assert by[("cnn", "tf32")]["status"] == "not-comparable"
+    assert "not comparable at fp32 tolerance" in by[("cnn", "tf32")]["reason"]
+    only = equivalence.plan_rows([img], ("cnn",), ("tuned",), print)
+    assert [(r.task, r.variant) for r in only] == [("cnn", "tuned")]
+    with pytest.raises(Exception) as e:
+        equivalence.plan_rows([img], (), ("nosuch",), print)
+    assert "has no variant nosuch" in str(e.value)
