@@ -332,3 +332,24 @@ def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
     with pytest.raises(Exception) as e:
         equivalence.plan_rows([img], (), ("nosuch",), print)
     assert "has no variant nosuch" in str(e.value)
+
+
+def test_the_flops_hook_reads_tasks_common_flops(tmp_path, monkeypatch):
+    """Per-example forward FLOPs come from tasks/common/flops.py (issue 15's MFU work:
+    forward_flops(task, p, structure), structure naming where ResNet-50 strides); without that
+    module the summary says "pending"."""
+    p = task_params.for_task("inference")
+    root = tmp_path / "project"
+    (root / "images").mkdir(parents=True)
+    (root / "tasks" / "common").mkdir(parents=True)
+    monkeypatch.setenv("DLBENCH_ROOT", str(root))
+    value, note = equivalence.forward_flops("inference", "resnet50-tfslim", p, canonical)
+    assert value is None and note.startswith("pending")
+    (root / "tasks" / "common" / "flops.py").write_text(
+        "def forward_flops(task, p, structure=None):\n"
+        "    return {'torchvision': 1, 'stride-on-1x1': 2, 'slim': 3, None: 4}[structure]\n")
+    assert equivalence.forward_flops("inference", "resnet50-tfslim", p, canonical)[0] == 3
+    assert equivalence.forward_flops("inference", "resnet50-keras", p, canonical)[0] == 2
+    assert equivalence.forward_flops("inference", "resnet50-mxnet-preact", p, canonical)[0] == 1
+    assert equivalence.forward_flops("cnn", "cnn-vgg", task_params.for_task("cnn"),
+                                     canonical)[0] == 4
