@@ -13,12 +13,13 @@ import sys
 import numpy as np
 import pytest
 
-from harness import equivalence
+from harness import equivalence, frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 canonical, reference = equivalence.task_modules(TASKS)
-from common import params as task_params  # noqa: E402  (tasks/ is on sys.path now)
+task_params = frameworks._import_file(os.path.join(TASKS, "common", "params.py"),
+                                      "dlbench_task_params")
 
 FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision"}
 BATCH = {"cnn": 2, "rnn": 64, "inference": 1}
