@@ -20,6 +20,9 @@ TRAINING = ["build_model", "count_parameters", "build_trainer", "train_step", "t
             "predict", "sync"]
 CONTRACT = {"cnn": TRAINING, "rnn": TRAINING,
             "inference": ["build_model", "count_parameters", "load_weights", "predict", "sync"]}
+# model equivalence (`dlbench check-models`): a trailing block after sync, all three in this order
+# or none (a file without them is reported "not checked: no import_params" by the check)
+EQUIVALENCE_FUNCTIONS = ["export_params", "import_params", "outputs"]
 FRAMEWORK_FUNCTIONS = ["load", "version", "probe", "init"]
 FRAMEWORK_CONSTANTS = ["NAME", "PACKAGES", "VARIANTS", "DEVICE"]
 
@@ -71,19 +74,52 @@ def test_there_are_other_columns_than_pytorch():
 
 def test_the_reference_column_is_the_contract():
     for task in frameworks.task_names(TASKS):
-        assert public_functions(task_tree(task, REFERENCE)) == CONTRACT[task]
+        assert public_functions(task_tree(task, REFERENCE)) == CONTRACT[task] + \
+            EQUIVALENCE_FUNCTIONS
+
+
+def contract_of(functions, task):
+    """The task's functions, then either the whole equivalence block or none of it."""
+    if any(name in functions for name in EQUIVALENCE_FUNCTIONS):
+        return CONTRACT[task] + EQUIVALENCE_FUNCTIONS
+    return CONTRACT[task]
+
+
+def test_the_equivalence_block_is_all_or_nothing():
+    assert contract_of(["build_model", "outputs"], "cnn") == TRAINING + EQUIVALENCE_FUNCTIONS
+    assert contract_of(TRAINING, "cnn") == TRAINING
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS)
 def test_same_public_functions_in_the_same_order(task, adapter):
-    assert public_functions(task_tree(task, adapter)) == CONTRACT[task]
+    functions = public_functions(task_tree(task, adapter))
+    assert functions == contract_of(functions, task)
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS)
 def test_same_arguments(task, adapter):
     tree, ref = task_tree(task, adapter), task_tree(task, REFERENCE)
-    for name in CONTRACT[task]:
+    for name in contract_of(public_functions(tree), task):
         assert signature(tree, name) == signature(ref, name), name
+
+
+@pytest.mark.parametrize("task,adapter", PAIRS + [(t, REFERENCE) for t in CONTRACT])
+def test_an_adapter_with_the_equivalence_block_declares_its_family(task, adapter):
+    """EQUIVALENCE = {"family": ..., optional "variants": {variant: family}}: families of
+    tasks/common/canonical.py for this task; every variant named is the framework's."""
+    if "import_params" not in public_functions(task_tree(task, adapter)):
+        return
+    import numpy  # noqa: F401  (canonical.py needs it; the host has it)
+    canonical = frameworks._import_file(os.path.join(TASKS, "common", "canonical.py"),
+                                        "dlbench_task_canonical")
+    eq = declared(task, adapter, "EQUIVALENCE")
+    assert isinstance(eq, dict) and set(eq) <= {"family", "variants"}, \
+        "tasks/%s/%s.py: EQUIVALENCE = {\"family\": ...} missing or malformed" % (task, adapter)
+    fw = frameworks.load(adapter, TASKS)
+    for variant, family in [(None, eq["family"])] + sorted(eq.get("variants", {}).items()):
+        assert family in canonical.FAMILIES, family
+        assert canonical.FAMILIES[family]["task"] == task, (family, task)
+        assert variant is None or variant in fw.variant_names(task), variant
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS + [(t, REFERENCE) for t in CONTRACT])

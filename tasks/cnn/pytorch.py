@@ -11,8 +11,10 @@ import torch.nn.functional as F
 import torch.optim as optim
 from torch.autograd import Variable
 
+from common import canonical
 from frameworks import pytorch as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW"}
 
 
@@ -112,3 +114,29 @@ def predict(state, x):
 def sync(state):
     if fw.DEVICE["cuda"]:
         torch.cuda.synchronize()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): PyTorch's own names and
+# layouts are the canonical ones for this network
+
+def export_params(state):
+    return dict((k, v.cpu().numpy().copy()) for k, v in state["model"].state_dict().items())
+
+
+def import_params(state, params):
+    model = state["model"]
+    canonical.check_keys(params, list(model.state_dict().keys()))
+    model.load_state_dict(dict((k, torch.from_numpy(np.ascontiguousarray(v)))
+                               for k, v in params.items()))
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 10) as float32 numpy."""
+    model = state["model"]
+    model.eval()
+    if _NO_GRAD is not None:
+        with _NO_GRAD(), fw.autocast():
+            out = model(Variable(_tensor(x)))
+    else:
+        out = model(Variable(_tensor(x), volatile=True))
+    return out.data.float().cpu().numpy()

@@ -16,8 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.autograd import Variable
 
+from common import canonical
 from frameworks import pytorch as fw
 
+EQUIVALENCE = {"family": "resnet50-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "torchvision resnet50 structure, fc removed"}
 
 # Every weight the network holds, batch-norm running statistics included (the keras3 adapter's
@@ -119,3 +121,23 @@ def predict(model, x):
 def sync(model):
     if fw.DEVICE["cuda"]:
         torch.cuda.synchronize()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): torchvision's state-dict
+# names are the canonical ones (num_batches_tracked, a counter, is no parameter)
+
+def export_params(model):
+    return dict((k, v.cpu().numpy().copy()) for k, v in model.state_dict().items()
+                if not k.endswith("num_batches_tracked"))
+
+
+def import_params(model, params):
+    canonical.check_keys(params, list(export_params(model)))
+    # a plain dict: batch-norm fills in num_batches_tracked itself
+    model.load_state_dict(dict((k, torch.from_numpy(np.ascontiguousarray(v)))
+                               for k, v in params.items()))
+
+
+def outputs(model, x):
+    """The eval-mode pooled features (N, 2048) as float32 numpy."""
+    return predict(model, x)

@@ -10,8 +10,10 @@ import torch.nn as nn
 import torch.optim as optim
 from torch.autograd import Variable
 
+from common import canonical
 from frameworks import pytorch as fw
 
+EQUIVALENCE = {"family": "gru-reset-after"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NTC (batch_first)"}
 
 
@@ -86,3 +88,35 @@ def predict(state, x):
 def sync(state):
     if fw.DEVICE["cuda"]:
         torch.cuda.synchronize()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): nn.GRU's gate order is the
+# canonical (r, z, n); its parameters lose the layer suffix (gru.weight_ih_l0 -> gru.weight_ih)
+
+def _canonical_name(key):
+    return key[:-3] if key.endswith("_l0") else key
+
+
+def export_params(state):
+    return dict((_canonical_name(k), v.cpu().numpy().copy())
+                for k, v in state["model"].state_dict().items())
+
+
+def import_params(state, params):
+    model = state["model"]
+    names = dict((_canonical_name(k), k) for k in model.state_dict().keys())
+    canonical.check_keys(params, list(names))
+    model.load_state_dict(dict((names[k], torch.from_numpy(np.ascontiguousarray(v)))
+                               for k, v in params.items()))
+
+
+def outputs(state, x):
+    """The eval-mode final logits (N, 2) as float32 numpy."""
+    model = state["model"]
+    model.eval()
+    if _NO_GRAD is not None:
+        with _NO_GRAD():
+            out = model(Variable(_tensor(x.astype(np.int64))))
+    else:
+        out = model(Variable(_tensor(x.astype(np.int64)), volatile=True))
+    return out.data.float().cpu().numpy()
