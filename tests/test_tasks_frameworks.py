@@ -35,8 +35,11 @@ def image(name):
 def test_image_declares_the_adapter_and_every_task(adapter):
     img = image(IMAGES[adapter])
     assert adapter in img.adapters
-    # every task the adapter has a file for (caffe2: no RNN, as 2017 had none)
-    assert img.tasks == frameworks.load(adapter, TASKS).tasks()
+    # every task the image's adapters have a file for (caffe2: no RNN, as 2017 had none;
+    # tensorflow-2.21: densenet is tensorflow's, not tensorflow1's), this adapter's among them
+    everyone = set(t for a in img.adapters for t in frameworks.load(a, TASKS).tasks())
+    assert img.tasks == tuple(t for t in frameworks.task_names(TASKS) if t in everyone)
+    assert set(frameworks.load(adapter, TASKS).tasks()) <= set(img.tasks)
     assert {"cnn", "inference"} <= set(img.tasks)
     assert img.problems(TASKS) == []
     assert "cpu" in img.devices
@@ -51,7 +54,10 @@ def test_every_label_variant_is_declared_and_every_task_runs_the_first(adapter):
     assert mine and set(mine) <= set(fw.variant_names()), (adapter, img.variants)
     for task in img.tasks:
         assert img.variants[0] in img.offered_variants(task), task
-        assert mine[0] in fw.variant_names(task), task
+        if task in fw.tasks():
+            assert mine[0] in fw.variant_names(task), task
+        else:  # an adapter without the task file offers no variant for it
+            assert fw.variant_names(task) == [], task
 
 
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
