@@ -268,6 +268,8 @@ def describe(spec, st):
         return "%s: unknown to SLURM" % spec.label
     shown = SHOWN.get(st.state) or ("done" if st.state == "COMPLETED" else "failed")
     where = " on %s" % st.node if st.node and shown != "pending" else ""
+    if shown == "pending" and st.reason and st.reason not in ("None", "(null)"):
+        where = ", %s" % st.reason  # squeue's reason: Resources, Priority, ...
     return "%s: %s%s (job %s%s)" % (spec.label, shown, where, st.job_id,
                                      ", " + st.state if shown == "failed" else "")
 
@@ -279,6 +281,7 @@ class Executor(object):
         need_slurm()
         self.sopts, self.run_root, self.echo = sopts, run_root, echo
         self.jobs = []  # [(job id, spec)]
+        self.ended = False  # finish() followed them to their end, or stop() cancelled them
 
     def add(self, spec):
         job = submit(spec, self.sopts)
@@ -289,6 +292,7 @@ class Executor(object):
     def finish(self):
         """Follow the jobs to their end; the results. Ctrl-C: scancel, failed results, raise."""
         if self.sopts.detach:
+            self.ended = True
             return None
         shown, done, unknown = {}, {}, {}
         try:
@@ -318,10 +322,18 @@ class Executor(object):
             with signals.held():
                 self.stop(done, signals.reason(signals.signum_of(stop)))
             raise
+        self.ended = True
         return [done[j] for j, _ in self.jobs]
+
+    def abandon(self, why):
+        """The bench ends before finish() (an error or a stop while submitting): the jobs
+        already submitted are cancelled and given failed results."""
+        if not self.ended and self.jobs and not self.sopts.detach:
+            self.stop({}, why)
 
     def stop(self, done, why):
         """scancel what has not ended, wait for the jobs' end (60 s at most), write results."""
+        self.ended = True
         left = [j for j, _ in self.jobs if j not in done]
         cancel(left)
         self.echo("  %s on the host: scancel %s" % (why, " ".join(left)), err=True)
