@@ -71,16 +71,34 @@ def pushed(built_image, registry):
     return ref
 
 
+def say_into(lines):
+    def say(text, err=False):
+        lines.append(text)
+    return say
+
+
+@pytest.fixture(scope="module")
+def timed(cluster, built_image, tmp_path_factory):
+    """A job past its time limit: submitted first (SLURM's minimum limit is one minute, and it
+    checks limits about every 30 s), followed to its end by the module's last test, so the
+    wait overlaps the other tests (which share the node: --share-nodes)."""
+    lines = []
+    ex = slurm.Executor(slurm.Options(time_limit="1", exclusive=False, poll=1),
+                        str(tmp_path_factory.mktemp("timed")), say_into(lines))
+    ex.add(_sleeping_spec(built_image, tmp_path_factory.mktemp("timed-results"), "cnn"))
+    return ex, lines
+
+
 def found_results(root):
     return [results.load(p) for p in sorted(glob.glob(os.path.join(root, "*/*/*/result.json")))]
 
 
-def test_a_tiny_slurm_bench_runs_every_task_from_the_registry(cluster, pushed, built_image,
-                                                               data_dir, tmp_path):
+def test_a_tiny_slurm_bench_runs_every_task_from_the_registry(cluster, timed, pushed,
+                                                               built_image, data_dir, tmp_path):
     out_dir = str(tmp_path / "results")
     out = cli("bench", IMAGE, "--on", "slurm", "--registry", REGISTRY, "--partition",
-              cluster["partition"], "--epochs", "1", "--limit", "64", "--data-dir", data_dir,
-              "--results-dir", out_dir)
+              cluster["partition"], "--share-nodes", "--epochs", "1", "--limit", "64",
+              "--data-dir", data_dir, "--results-dir", out_dir)
     assert out.returncode == 0, out.stdout
     assert "submitted (job " in out.stdout and ": running on %s" % cluster["node"] in out.stdout
     found = found_results(out_dir)  # results.load: schema-valid, collected (what report reads)
@@ -128,40 +146,25 @@ def _containers(name):
     return docker.from_env().containers.list(all=True, filters={"name": name})
 
 
-def test_scancel_and_a_time_limit_each_leave_a_failed_result(cluster, built_image, tmp_path):
+def test_a_job_cancelled_with_scancel_leaves_a_failed_result(cluster, built_image, tmp_path):
     lines = []
-
-    def say(text, err=False):
-        lines.append(text)
-
-    timed = slurm.Executor(slurm.Options(time_limit="1", exclusive=False, poll=1),
-                           str(tmp_path / "a"), say)
-    timed.add(_sleeping_spec(built_image, tmp_path, "cnn"))
-    cancelled = slurm.Executor(slurm.Options(exclusive=False, poll=1), str(tmp_path / "b"),
-                               say)
+    ex = slurm.Executor(slurm.Options(exclusive=False, poll=1), str(tmp_path / "b"),
+                        say_into(lines))
     spec = _sleeping_spec(built_image, tmp_path, "rnn")
-    cancelled.add(spec)
-    _wait_running(cancelled)
+    ex.add(spec)
+    _wait_running(ex)
     for _ in range(60):  # the node has started the container
         if _containers(spec.name):
             break
         time.sleep(1)
-    subprocess.run(["scancel", cancelled.jobs[0][0]], check=True)
-    got = cancelled.finish()[0]
+    subprocess.run(["scancel", ex.jobs[0][0]], check=True)
+    got = ex.finish()[0]
     assert got["status"] == "failed"
-    assert "SLURM job %s CANCELLED" % cancelled.jobs[0][0] in got["reason"], got["reason"]
+    assert "SLURM job %s CANCELLED" % ex.jobs[0][0] in got["reason"], got["reason"]
     assert "terminated (SIGTERM)" in got["reason"]  # the node stopped its container itself
-    assert results.validate(got) == []
+    assert results.validate(got) == [] and results.load(spec.result_path) == got
     assert _containers(spec.name) == []
-    t0 = time.time()
-    got = timed.finish()[0]  # SLURM checks time limits every 30 s or so: 60-100 s
-    assert got["status"] == "failed"
-    assert "TIMEOUT" in got["reason"] and "past its SLURM time limit (--time-limit 1)" \
-        in got["reason"], got["reason"]
-    assert results.validate(got) == []
-    assert _containers(timed.jobs[0][1].name) == []
     assert any("running on %s" % cluster["node"] in line for line in lines), lines
-    print("time limit test waited %.0f s" % (time.time() - t0))
 
 
 def test_a_node_refuses_an_image_that_is_not_the_runs(pushed, built_image, registry, tmp_path):
@@ -197,8 +200,8 @@ def test_a_node_refuses_an_image_that_is_not_the_runs(pushed, built_image, regis
 def test_detach_returns_at_once_and_results_collects_later(cluster, built_image, tmp_path):
     out_dir = str(tmp_path / "results")
     t0 = time.time()
-    out = cli("bench", IMAGE, "--on", "slurm", "--detach", "--synthetic", "-t", "inference",
-              "--limit", "8", "--results-dir", out_dir)
+    out = cli("bench", IMAGE, "--on", "slurm", "--detach", "--share-nodes", "--synthetic",
+              "-t", "inference", "--limit", "8", "--results-dir", out_dir)
     assert out.returncode == 0, out.stdout
     assert time.time() - t0 < 60
     run_id = out.stdout.strip().splitlines()[-1].split()[2].rstrip(":")
@@ -226,3 +229,14 @@ def test_kubernetes_manifests_of_a_real_bench_validate(pushed, built_image, tmp_
     for doc in docs:
         kubernetes_validate.validate(doc, "1.33", strict=True)
     assert docs[0]["spec"]["template"]["spec"]["containers"][0]["image"] == pushed
+
+
+def test_a_job_past_its_time_limit_leaves_a_failed_result(timed):
+    """Last in this file: the job `timed` submitted first has been running meanwhile."""
+    ex, lines = timed
+    got = ex.finish()[0]
+    assert got["status"] == "failed"
+    assert "TIMEOUT" in got["reason"] and "past its SLURM time limit (--time-limit 1)" \
+        in got["reason"], got["reason"]
+    assert results.validate(got) == []
+    assert _containers(ex.jobs[0][1].name) == []
