@@ -16,7 +16,7 @@ remote_device and image_ref are what a cluster bench decides on the host: the de
 nodes pull (`dlbench push` first)."""
 import os
 
-from . import catalog, collect, containers, engine, orphans, rundesc
+from . import catalog, collect, containers, engine, hardening, orphans, rundesc
 from .errors import HarnessError
 
 PLACES = ("local", "slurm", "kubernetes")
@@ -90,6 +90,8 @@ class Kubernetes(object):
         gpus = self.opts.slurm.gpus_per_run if self.opts.slurm is not None else 0
         if spec.gpus:
             spec.gpus = gpus or 1
+        # the Job's hostPath (type Directory) must exist, writable for the pod's uid
+        hardening.prepare_results_dir(spec.dir, spec.hardening["user"])
         self.specs.append(spec)
         return None
 
