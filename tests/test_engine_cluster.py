@@ -160,6 +160,7 @@ def test_a_job_cancelled_with_scancel_leaves_a_failed_result(cluster, built_imag
         time.sleep(1)
     subprocess.run(["scancel", ex.jobs[0][0]], check=True)
     got = ex.finish()[0]
+    print("scancel'd run: %s" % got["reason"])
     assert got["status"] == "failed"
     assert "SLURM job %s CANCELLED" % ex.jobs[0][0] in got["reason"], got["reason"]
     assert "terminated (SIGTERM)" in got["reason"]  # the node stopped its container itself
@@ -202,7 +203,7 @@ def test_detach_returns_at_once_and_results_collects_later(cluster, built_image,
     out_dir = str(tmp_path / "results")
     t0 = time.time()
     out = cli("bench", IMAGE, "--on", "slurm", "--detach", "--share-nodes", "--synthetic",
-              "-t", "inference", "--limit", "8", "--results-dir", out_dir)
+              "-t", "cnn", "--epochs", "1", "--limit", "64", "--results-dir", out_dir)
     assert out.returncode == 0, out.stdout
     assert time.time() - t0 < 60
     run_id = out.stdout.strip().splitlines()[-1].split()[2].rstrip(":")
@@ -236,6 +237,7 @@ def test_a_job_past_its_time_limit_leaves_a_failed_result(timed):
     """Last in this file: the job `timed` submitted first has been running meanwhile."""
     ex, lines = timed
     got = ex.finish()[0]
+    print("run past its time limit: %s" % got["reason"])
     assert got["status"] == "failed"
     assert "TIMEOUT" in got["reason"] and "past its SLURM time limit (--time-limit 1)" \
         in got["reason"], got["reason"]
