@@ -65,7 +65,7 @@ def _known_tasks(ctx, param, values):
 @main.command()
 @click.argument("names", nargs=-1, required=True)
 @click.option("-t", "--task", "tasks", multiple=True, callback=_known_tasks,
-              help="task to run (repeatable); default: every task the image supports")
+              help="task to run (repeatable); default: the cnn, rnn and inference tasks the image supports (densenet runs only when named)")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="auto",
               show_default=True, help="auto: the GPU when the host and the image both have one")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
@@ -111,9 +111,33 @@ def _known_tasks(ctx, param, values):
 @click.option("--ignore-gpu-guard", is_flag=True,
               help="start GPU runs even on a GPU newer than the image's CUDA drives (the GPU "
                    "guard refuses them otherwise; see harness/gpu_guard.py)")
+@click.option("--on", "on", type=click.Choice(["local", "slurm", "kubernetes"]),
+              default="local", show_default=True,
+              help="where the runs go: this host's engine, one SLURM job per run, or "
+                   "Kubernetes Job manifests (--dry-run); see README, Running on a cluster")
+@click.option("--registry", metavar="HOST[:PORT]",
+              help="cluster runs pull the image from this registry by digest (`dlbench push` "
+                   "it first); without it the nodes' engines must have the image")
+@click.option("--partition", help="SLURM partition of the jobs")
+@click.option("--account", help="SLURM account of the jobs")
+@click.option("--gpus-per-run", type=click.IntRange(min=0), default=0,
+              help="GPUs each run gets (SLURM --gpus-per-node; Kubernetes nvidia.com/gpu)")
+@click.option("--time-limit", metavar="TIME",
+              help="SLURM time limit per job (minutes, HH:MM:SS, D-HH:MM:SS)")
+@click.option("--share-nodes", is_flag=True,
+              help="let SLURM put several runs on one node (default: --exclusive, so runs do "
+                   "not time each other)")
+@click.option("--detach", is_flag=True,
+              help="--on slurm: submit, print the run id and return; `dlbench results` "
+                   "collects later")
+@click.option("--dry-run", is_flag=True,
+              help="--on kubernetes: write the manifests, apply nothing")
+@click.option("--namespace", default="default", show_default=True,
+              help="--on kubernetes: the manifests' namespace")
 def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit, seed,
           variants, memory, env, data_dir, results_dir, base, build_args, offline, verbose,
-          gpus, workers, image_size, batch_size, ignore_gpu_guard):
+          gpus, workers, image_size, batch_size, ignore_gpu_guard, on, registry, partition,
+          account, gpus_per_run, time_limit, share_nodes, detach, dry_run, namespace):
     """Build (if needed) the images NAMES and run their tasks, one container per run.
 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
@@ -122,6 +146,8 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
     129)."""
     from . import runner, signals
     check_seeds(seed, repeat)
+    cluster = _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
+                               share_nodes, detach, dry_run)
     images = catalog.lookup(names)
     opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
                           keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
@@ -129,7 +155,8 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
                           memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
                           base=base, build_args=build_args, offline=offline,
                           ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
-                          image_size=image_size, batch_size=batch_size)
+                          image_size=image_size, batch_size=batch_size, on=on, registry=registry,
+                          slurm=cluster, dry_run=dry_run, namespace=namespace)
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     with signals.handled():
         try:
@@ -137,14 +164,57 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
         except KeyboardInterrupt as stop:  # Ctrl-C, or signals.Stopped for SIGTERM / SIGHUP
             sig = signals.signum_of(stop)
             with signals.held():
-                _say("%s: containers removed; results so far in %s"
-                     % (signals.reason(sig), os.path.join(opts.results_root, opts.run_id)))
+                _say("%s: %s; results so far in %s"
+                     % (signals.reason(sig), "SLURM jobs cancelled" if on == "slurm"
+                        else "containers removed",
+                        os.path.join(opts.results_root, opts.run_id)))
             sys.exit(signals.exit_status(sig))
+    if collected is None:  # --detach or --dry-run: nothing ran here
+        click.echo("run id %s: results in %s"
+                   % (opts.run_id, os.path.join(opts.results_root, opts.run_id)))
+        return
     failed = [r for r in collected if r.get("status") != "ok"]
     click.echo("%d run(s), %d failed; results in %s" % (
         len(collected), len(failed), os.path.join(opts.results_root, opts.run_id)))
     if failed or not collected:
         sys.exit(1)
+
+
+def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,
+                     detach, dry_run):
+    """The cluster options checked against --on (one line each); a harness.slurm.Options."""
+    from . import imagepush, slurm
+    slurm_only = [name for name, value in (("--partition", partition), ("--account", account),
+                                           ("--time-limit", time_limit),
+                                           ("--share-nodes", share_nodes),
+                                           ("--detach", detach)) if value]
+    if on != "slurm" and slurm_only:
+        raise click.UsageError("%s: only with --on slurm" % ", ".join(slurm_only))
+    if on == "local" and (gpus_per_run or registry):
+        raise click.UsageError("--gpus-per-run and --registry are for --on slurm or --on "
+                               "kubernetes")
+    if dry_run and on != "kubernetes":
+        raise click.UsageError("--dry-run: only with --on kubernetes")
+    if registry:
+        imagepush.check_registry(registry)
+    if on == "local":
+        return None
+    return slurm.Options(partition=partition, gpus_per_run=gpus_per_run,
+                         time_limit=time_limit, account=account, detach=detach,
+                         exclusive=not share_nodes)
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--registry", metavar="HOST[:PORT]", required=True,
+              help="the Docker registry, e.g. localhost:5000")
+def push(names, registry):
+    """Push the built images NAMES to a registry (HOST[:PORT]/dlbench/NAME); prints each
+    one's reference by digest, which cluster runs pull (`bench --on slurm --registry`)."""
+    from . import imagepush
+    imagepush.check_registry(registry)
+    for image in catalog.lookup(names):
+        imagepush.push(image, registry, click.echo)
 
 
 def _say(text):
@@ -186,10 +256,11 @@ def results_cmd(results_dir):
 
     First, run containers whose dlbench process died (killed with SIGKILL, ...) are collected:
     one line each, the container stopped and removed, a failed result written for its run."""
-    from . import orphans, results
+    from . import orphans, results, slurm
     client = orphans.quick_client()
     if client is not None:  # no engine here: the table is still shown
         orphans.sweep(client, click.echo)
+    slurm.reconcile(results_dir or paths.results_dir(), click.echo)
     lines = results.table(results_dir)
     if not lines:
         click.echo("no results under %s yet: run `dlbench bench NAME`"
@@ -208,7 +279,9 @@ def report(results_dir, out):
         from .report import render_report
     except ImportError as e:
         raise click.ClickException("the report module is not available (%s)" % e)
+    from . import slurm
     results_dir = results_dir or paths.results_dir()
+    slurm.reconcile(results_dir, click.echo)  # detached SLURM benches whose jobs ended
     out_dir = writable_dir(out or results_dir, "--out" if out else "report folder")
     try:
         written = render_report(results_dir, out_dir=out_dir)

@@ -34,6 +34,12 @@ def task_names(tasks_root=None):
     return tuple(_import_file(path, "dlbench_task_params").TASKS)
 
 
+def default_task_names(tasks_root=None):
+    """The tasks a bench runs when none is named (tasks/common/params.py DEFAULT_TASKS)."""
+    path = os.path.join(tasks_root or paths.tasks_dir(), "common", "params.py")
+    return tuple(_import_file(path, "dlbench_task_params").DEFAULT_TASKS)
+
+
 class Framework(object):
     """One tasks/frameworks/<adapter>.py, read on the host."""
 

@@ -17,8 +17,8 @@ import uuid
 
 import click
 
-from . import (build, catalog, collect, containers, datacache, engine, frameworks,
-               gpu_guard, hardening, orphans, paths, provenance, signals)
+from . import (build, catalog, datacache, engine, frameworks,
+               gpu_guard, hardening, orphans, paths, provenance, rundesc, signals)
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -34,7 +34,8 @@ class Options(object):
                  timeout=DEFAULT_TIMEOUT, epochs=None, limit=None, seed=0, variants=(),
                  memory=None, env=None, data_dir=None, results_root=None, base=None,
                  build_args=None, offline=False, run_id=None, ignore_gpu_guard=False,
-                 gpus=None, workers=None, image_size=None, batch_size=None):
+                 gpus=None, workers=None, image_size=None, batch_size=None,
+                 on="local", registry=None, slurm=None, dry_run=False, namespace="default"):
         self.tasks = tuple(tasks)
         self.device = device
         self.repeat = repeat
@@ -59,6 +60,13 @@ class Options(object):
         self.image_size = image_size
         self.batch_size = batch_size
         self.run_id = run_id or "%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])
+        # where the runs go (harness/executors.py): local (this engine), slurm (one job per
+        # run; slurm: a harness.slurm.Options) or kubernetes (dry_run: manifests only)
+        self.on = on
+        self.registry = registry
+        self.slurm = slurm
+        self.dry_run = dry_run
+        self.namespace = namespace
 
 
 # ---------------------------------------------------------------- checks before anything runs
@@ -81,7 +89,7 @@ def check_request(images, opts, echo=click.echo):
         if opts.device == "gpu" and "gpu" not in image.devices:
             raise HarnessError("%s runs on %s only; use --device cpu"
                                % (image.name, ",".join(image.devices)))
-    if opts.device == "gpu":
+    if opts.device == "gpu" and opts.on == "local":
         if not engine.has_gpu_runtime():
             raise HarnessError("--device gpu, but this host's Docker engine has no NVIDIA GPU "
                                "runtime: install the NVIDIA driver and nvidia-container-toolkit "
@@ -91,7 +99,7 @@ def check_request(images, opts, echo=click.echo):
     if not opts.synthetic:
         needed = set()
         for image in images:
-            needed.update(opts.tasks or image.tasks)
+            needed.update(tasks_to_run(image, opts))
         missing = datacache.missing_for(sorted(needed), opts.data_dir)
         if missing:
             raise HarnessError("no %s in %s: run `dlbench data fetch` (or pass --synthetic for "
@@ -116,9 +124,12 @@ def resolve_device(image, image_obj, requested):
 
 
 def device_for(image, image_obj, opts, echo=click.echo):
-    """The device of this image's runs (resolve_device), and the GPU guard for a GPU one,
+    """On a cluster (opts.on slurm or kubernetes): executors.remote_device. Here: The device of this image's runs (resolve_device), and the GPU guard for a GPU one,
     whatever --device said: --device auto on a GPU host must not start an image too old for the
     GPU. (--device gpu was guarded in check_request, before the build.)"""
+    if opts.on != "local":
+        from . import executors
+        return executors.remote_device(image, image_obj, opts)
     device = resolve_device(image, image_obj, opts.device)
     if device == "gpu" and opts.device != "gpu":
         _guard_gpu(image, opts, echo)
@@ -180,34 +191,37 @@ class Run(object):
         cmd += ["--seed", str(o.seed + self.repeat - 1), "--out", "/results/result.json"]
         return cmd
 
+    def spec(self):
+        """This run as plain data (harness/rundesc.py RunSpec): what every executor runs. The
+        image is the id the host built; image_ref (registry@digest) is set by a bench with
+        --registry (harness/imagepush.py)."""
+        o = self.opts
+        mounts = [rundesc.mount(paths.tasks_dir(), "/tasks", True),
+                  rundesc.mount(self.dir, "/results", False)]
+        if os.path.isdir(o.data_dir):
+            mounts.append(rundesc.mount(o.data_dir, "/data", True))
+        return rundesc.RunSpec(
+            image_id=self.image_obj.id, image_ref=None, image_name=self.image.name,
+            name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),
+            command=self.command(), mounts=mounts,
+            hardening=hardening.settings(environment=o.env), memory=o.memory,
+            gpus=-1 if self.device == "gpu" else 0,
+            labels=rundesc.run_labels(o.run_id, self.image.name, self.task),
+            timeout=o.timeout, task=self.task, adapter=self.adapter, variant=self.variant,
+            device=self.device, source=self.source, repeat=self.repeat, label=self.label,
+            run_id=o.run_id, results_root=o.results_root, dir=self.dir, prov=self.prov,
+            # torch's DataLoader workers hand their batches over in /dev/shm (a 224x224 batch
+            # of 64 is 38 MB; 6 workers keep 2 each in flight): Docker's default 64 MB is not
+            # enough for densenet (the workers die with a bus error)
+            shm_size=DENSENET_SHM if self.task == "densenet" else None)
+
     def container_args(self):
         """The container's arguments: hardening.settings() (user, no capabilities, read-only
         root with a tmpfs at /tmp, pids and log limits, no network) plus this run's image,
-        command, mounts and labels. Hands the results folder to the container's user when
-        that is not the caller (hardening.prepare_results_dir)."""
-        o = self.opts
-        volumes = {paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
-                   self.dir: {"bind": "/results", "mode": "rw"}}
-        if os.path.isdir(o.data_dir):
-            volumes[o.data_dir] = {"bind": "/data", "mode": "ro"}
-        args = hardening.settings(environment=o.env)
-        args.update(
-            image=self.image_obj.id, command=self.command(), detach=True,
-            name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),
-            volumes=volumes,
-            labels={catalog.RUN_LABEL: o.run_id, catalog.IMAGE_NAME_LABEL: self.image.name,
-                    catalog.TASK_LABEL: self.task},
-        )
-        if self.task == "densenet":
-            # torch's DataLoader workers hand their batches over in /dev/shm (a 224x224 batch
-            # of 64 is 38 MB; 6 workers keep 2 each in flight): Docker's default 64 MB is not
-            # enough (the workers die with a bus error)
-            args["shm_size"] = DENSENET_SHM
-        if self.device == "gpu":
-            args["device_requests"] = engine.gpu_device_requests()
-        if o.memory:
-            args["mem_limit"] = o.memory
-            args["memswap_limit"] = o.memory  # no swap: an over-limit run is killed, not slowed
+        command, mounts and labels, all from spec() (the one description every executor
+        runs). Hands the results folder to the container's user when that is not the caller
+        (hardening.prepare_results_dir)."""
+        args = self.spec().docker_args()
         hardening.prepare_results_dir(self.dir, args["user"])
         return args
 
@@ -218,6 +232,15 @@ class Run(object):
         args = self.container_args()
         args["labels"] = dict(args.get("labels") or {}, **orphans.owner_labels(self))
         return args
+
+
+def tasks_to_run(image, opts):
+    """--task as given; none given: the image's tasks among the default ones
+    (tasks/common/params.py DEFAULT_TASKS: densenet only when named)."""
+    if opts.tasks:
+        return list(opts.tasks)
+    default = frameworks.default_task_names()
+    return [t for t in image.tasks if t in default]
 
 
 ALL_VARIANTS = "all"
@@ -255,13 +278,16 @@ def _shown(path):
 
 
 def bench(images, opts, echo=click.echo, verbose=False):
-    """Build (or reuse) each image and run its tasks; returns the list of results. First the
-    run containers of dlbench processes that died are collected (harness/orphans.py)."""
+    """Build (or reuse) each image and run its tasks; returns the list of results (None for a
+    bench that only submitted or wrote its runs: --detach, --dry-run). Each run is described
+    once (Run.spec(), harness/rundesc.py) and handed to the executor of opts.on
+    (harness/executors.py). Before a local bench, the run containers of dlbench processes that
+    died are collected (harness/orphans.py)."""
+    from . import executors
     check_request(images, opts, echo)
-    orphans.sweep(engine.client(), echo)
-    tracker = containers.Tracker()
-    collected = []
     run_root = os.path.join(opts.results_root, opts.run_id)
+    executor = executors.make(opts, run_root, echo)
+    collected = []
     try:
         for image in images:
             try:
@@ -275,23 +301,34 @@ def bench(images, opts, echo=click.echo, verbose=False):
                 continue
             image_obj = engine.client().images.get(built.image_id)
             device = device_for(image, image_obj, opts, echo)
+            ref = executors.image_ref(image, image_obj, opts)
             prov = provenance.for_image(image, image_obj)
             prov["user_env"] = dict(opts.env)  # every -e KEY=VALUE, names and values
-            echo("%s: image %s%s, device %s, results in %s" % (
+            if ref:
+                prov["image_digest"] = ref
+            echo("%s: image %s%s, device %s, %s" % (
                 image.name, built.image_id[7:19], "" if built.built else " (cached)", device,
-                _shown(os.path.join(run_root, image.name))))
-            for task in (opts.tasks or image.tasks):
+                executor.where(_shown(os.path.join(run_root, image.name)))))
+            for task in tasks_to_run(image, opts):
                 for variant in variants_to_run(image, opts.variants, task, device):
                     for k in range(1, opts.repeat + 1):
                         run = Run(image, image_obj, task, variant, k, device, opts, prov)
-                        result = collect.run_container(run, tracker, echo)
+                        spec = run.spec()
+                        spec.image_ref = ref
+                        result = executor.add(spec)
+                        if result is None:
+                            continue
                         collected.append(result)
                         if result["status"] != "ok":
                             echo("  %s: FAILED: %s" % (run.label, result.get("reason")),
                                  err=True)
                             if not opts.keep_going:
                                 return collected
+        more = executor.finish()
+        if more is None and not collected:
+            return None
+        collected.extend(more or [])
     finally:
         with signals.held():
-            tracker.remove_all()
+            executor.close()
     return collected
