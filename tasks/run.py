@@ -3,6 +3,8 @@
     python tasks/run.py TASK --adapter ADAPTER [--variant NAME] [--device cpu|gpu]
                        [--data DIR | --synthetic] [--epochs N] [--limit N] [--seed S]
                        [--weights FILE] --out FILE
+    python tasks/run.py densenet --adapter ADAPTER [--gpus N | --workers N] [--image-size S]
+                       [--batch-size B] ...
 
 Runs the same way inside an image (tasks/ mounted at /tasks) and from a checkout with any
 local Python that has the framework. See tasks/README.md for the adapter contract.
@@ -12,6 +14,7 @@ import time
 PROCESS_START = time.perf_counter()
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
@@ -25,8 +28,10 @@ from common import adapters  # noqa: E402  (standard library only)
 # the variant's environment before numpy is imported: numpy's OpenBLAS reads it when it loads
 adapters.set_env_early(sys.argv[1:])
 
+import numpy as np  # noqa: E402
+
 from common import data as datasets  # noqa: E402
-from common import envprobe, output, params, protocol  # noqa: E402
+from common import chestxray, envprobe, output, params, protocol, workers  # noqa: E402
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="run.py", description="Run one dlbench task.")
@@ -45,7 +50,26 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weights", help="inference: local file of pretrained weights")
     ap.add_argument("--out", required=True, help="result JSON to write")
+    ap.add_argument("--gpus", type=int, help="densenet, --device gpu: data-parallel replicas, "
+                                             "one per GPU [default: every GPU visible]")
+    ap.add_argument("--workers", type=int, help="densenet, --device cpu: data-parallel replicas "
+                                                "sharing the CPU [default: 1]")
+    ap.add_argument("--image-size", type=int, help="densenet, tests only: crop S instead of "
+                                                   "224 (resize S*264/224); recorded")
+    ap.add_argument("--batch-size", type=int, help="densenet: per-device batch instead of "
+                                                   "2017's 64 (speed checks, tests); recorded")
     args = ap.parse_args(argv)
+    for name in ("gpus", "workers", "image_size", "batch_size"):
+        if getattr(args, name) is not None and args.task != "densenet":
+            ap.error("--%s is a densenet option" % name.replace("_", "-"))
+    if args.gpus is not None and args.device != "gpu":
+        ap.error("--gpus needs --device gpu; on the CPU ask for --workers N")
+    if args.workers is not None and args.device != "cpu":
+        ap.error("--workers is for --device cpu; on GPUs ask for --gpus N")
+    for name, low in (("gpus", 1), ("workers", 1), ("image_size", 32), ("batch_size", 1)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            ap.error("--%s must be at least %d" % (name.replace("_", "-"), low))
     if args.task != "inference" and not args.synthetic and not args.data:
         ap.error("give --data DIR or --synthetic")
     for name in ("epochs", "limit"):
@@ -69,9 +93,101 @@ def load_data(args, p, layout):
             else datasets.load_imdb(args.data, p, limit=args.limit))
 
 
-def run(args, result):
+def densenet_params(args, p):
+    """The device count (--gpus / --workers; on GPUs every visible one by default), the 2017
+    scaling of batch and lr by it, the test-only image size, and the loader's workers (2017's 6,
+    no more than the CPUs this process may use)."""
+    if args.device == "gpu":
+        devices = args.gpus if args.gpus is not None else workers.visible_gpus()
+        if devices < 1:
+            raise RuntimeError("--device gpu, but no GPU is visible (CUDA_VISIBLE_DEVICES, "
+                               "/proc/driver/nvidia/gpus): use --device cpu or a GPU host")
+    else:
+        devices = args.workers or 1
+    if args.batch_size:
+        p["batch_size_override"] = args.batch_size  # never beside a 2017 figure
+        p["batch_size"] = args.batch_size
+    p = params.scale_for_devices(p, devices)
+    if args.image_size:
+        p["image_size_override"] = args.image_size  # a test run: never beside a 2017 figure
+        p["height"] = p["width"] = args.image_size
+        p["resize"] = int(round(args.image_size * p["resize"] / 224.0))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    p["loader_workers"] = max(1, min(p["loader_workers"], cpus or 1))
+    return p
+
+
+def run_densenet(args, result, fw, adapter, rank):
+    p = result["params"]
+    layout = result["env"]["adapter_settings"].get("layout")
+    dist = adapter.start_devices(p, rank)
+    try:
+        if args.synthetic:
+            splits, meta = chestxray.synthetic(p, args.seed, limit=args.limit, layout=layout)
+        else:
+            splits, meta = chestxray.load_index(args.data, p, limit=args.limit)
+        result["data"] = meta
+        model = adapter.build_model(p, dist)
+        n_params = int(adapter.count_parameters(model))
+        result["model"] = {"parameters": n_params, "layout": layout, "weights": "random",
+                           "network": "DenseNet-121"}
+        if n_params != p["parameters"]:
+            raise AssertionError("DenseNet-121 has %d parameters, the reference model has %d"
+                                 % (n_params, p["parameters"]))
+        state = adapter.build_trainer(model, p, dist)
+        train = adapter.make_loader(splits["train"], p, dist, True, args.seed)
+        validate = None
+        valid = splits["valid"]
+        if valid is not None and len(valid["labels"]):
+            valid_loader = adapter.make_loader(valid, p, dist, False, args.seed)
+
+            def validate(epoch):
+                if rank:  # rank 0 validates; the others go on (their next step waits for it)
+                    return None
+                probs, labels, _ = protocol.predict_loader(adapter, state, valid_loader)
+                return chestxray.bce(labels, probs)
+        timings, loss, valid_loss = protocol.train_loader(adapter, state, train, p, validate)
+        result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
+                                                          timings["train_seconds"])}
+        result["parallel"] = {"devices": p["devices"], "per_device_batch": p["per_device_batch"],
+                              "global_batch": p["global_batch"], "global_lr": p["global_lr"],
+                              "mode": getattr(fw, "DATA_PARALLEL", "in_process"),
+                              "backend": dist.get("backend") if isinstance(dist, dict) else None}
+        metrics = {"test_accuracy": None, "final_loss": loss}
+        if valid_loss and valid_loss[0] is not None:
+            metrics["valid_loss"] = valid_loss
+        if not rank:
+            test = splits["test"]
+            probs, labels, seconds = protocol.predict_loader(
+                adapter, state, adapter.make_loader(test, p, dist, False, args.seed))
+            n = test["size"] if "size" in test else len(test["labels"])
+            expected = (test["labels"][chestxray.synthetic_rows(test, 0, n)] if "x" in test
+                        else test["labels"])
+            if probs.shape != expected.shape or not np.array_equal(labels, expected):
+                raise AssertionError("the evaluation loader gave %s predictions and labels out "
+                                     "of order; expected %s in split order"
+                                     % (probs.shape, expected.shape))
+            timings["eval_seconds"] = seconds
+            metrics["test_auc"], metrics["test_auc_per_label"] = chestxray.mean_auc(labels,
+                                                                                    probs)
+        result["timings"] = timings
+        result["metrics"] = metrics
+    finally:
+        adapter.stop_devices(dist)
+
+
+def run(args, result, rank=None):
     fw, adapter, settings = adapters.start(args.task, args.adapter, result["variant"],
                                            args.device, args.seed)
+    if args.task == "densenet":
+        result["env"] = envprobe.probe(fw)
+        result["env"]["adapter_settings"] = settings
+        if not rank:
+            output.emit("start", task=args.task, framework=result["framework"],
+                        variant=result["variant"], device=args.device,
+                        framework_version=result["env"].get("framework_version"),
+                        devices=result["params"]["devices"])
+        return run_densenet(args, result, fw, adapter, rank or 0)
     p = result["params"]
     result["env"] = envprobe.probe(fw)
     result["env"]["adapter_settings"] = settings
@@ -124,6 +240,13 @@ def run(args, result):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     p = params.for_task(args.task, args.epochs)
+    rank = workers.rank()
+    setup_error = None
+    if args.task == "densenet":
+        try:
+            p = densenet_params(args, p)
+        except RuntimeError as e:
+            setup_error = str(e)
     # inference always times random images (the 2017 protocol): synthetic by design
     source = "synthetic" if args.synthetic or args.task == "inference" else "real"
     framework, variant = args.adapter, args.variant
@@ -135,8 +258,16 @@ def main(argv=None):
         pass  # run() fails with the reason, into the result
     result = output.new_result(args.task, framework, args.adapter, variant or "reference",
                                args.device, p, source)
+    if setup_error:
+        result["reason"], result["exit_code"] = setup_error, 1
+        output.write_result(result, args.out)
+        sys.stderr.write("dlbench %s/%s failed: %s\n" % (args.task, args.adapter, setup_error))
+        return 1
+    if (rank is None and args.task == "densenet" and p["devices"] > 1
+            and getattr(fw, "DATA_PARALLEL", None) == "processes"):
+        return launch_replicas(args, result, argv)
     try:
-        run(args, result)
+        run(args, result, rank)
         result["status"], result["reason"], result["exit_code"] = "ok", None, 0
     except KeyboardInterrupt:
         result["reason"], result["exit_code"] = "interrupted", 130
@@ -148,6 +279,9 @@ def main(argv=None):
     # The whole process, interpreter start-up and framework import included: what the task
     # costs inside the container, against which the host measures its own overhead.
     result["timings"]["process_seconds"] = protocol.clock() - PROCESS_START
+    if rank:  # a replica other than rank 0: its result only carries its status to the launcher
+        output.write_result(result, workers.rank_out(args.out, rank))
+        return result["exit_code"] or 0
     output.write_result(result, args.out)
     output.emit("end", status=result["status"], reason=result["reason"], out=args.out,
                 timings=result["timings"], metrics=result["metrics"])
@@ -156,6 +290,33 @@ def main(argv=None):
                                                           result["reason"]))
         return result["exit_code"]
     return 0
+
+
+def launch_replicas(args, result, argv):
+    """One process per replica (the framework module's DATA_PARALLEL = "processes"): rank 0
+    writes the result; when another rank fails, or rank 0 leaves none, the result says which
+    rank failed and why."""
+    argv = sys.argv[1:] if argv is None else argv
+    codes, reasons = workers.launch(os.path.abspath(__file__), argv, result["params"]["devices"],
+                                    args.out)
+    if all(c == 0 for c in codes) and os.path.exists(args.out):
+        return 0
+    written = None
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            written = json.load(f)
+    bad = [r for r, c in enumerate(codes) if c != 0]
+    if written is None or written.get("status") == "ok" or (bad and bad[0] != 0):
+        first = bad[0] if bad else 0
+        result = written or result
+        result["status"] = "failed"
+        result["reason"] = "replica %d of %d failed (exit %s): %s" % (
+            first, len(codes), codes[first], reasons.get(first) or
+            (written or {}).get("reason") or "no reason written (killed?)")
+        result["exit_code"] = 1
+        output.write_result(result, args.out)
+        sys.stderr.write("dlbench densenet/%s failed: %s\n" % (args.adapter, result["reason"]))
+    return 1
 
 
 if __name__ == "__main__":

@@ -75,3 +75,65 @@ def make_data_dir(folder, n=64, seed=0):
     make_cifar_tarball(os.path.join(folder, "cifar-10-python.tar.gz"), n, seed)
     make_imdb_npz(os.path.join(folder, "imdb.npz"), n, seed)
     return folder
+
+
+# ---------------------------------------------------------------- ChestX-ray14
+
+# the header of the NIH Data_Entry_2017.csv as released (the bracketed names hold commas, so a
+# CSV reader sees "OriginalImage[Width" and "Height]" as two columns; a trailing comma too)
+CHESTXRAY_HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,"
+                    "Patient Gender,View Position,OriginalImage[Width,Height],"
+                    "OriginalImagePixelSpacing[x,y],")
+CHESTXRAY_FINDINGS = ["No Finding", "Cardiomegaly", "Effusion|Mass", "Infiltration",
+                      "Atelectasis|Effusion|Pneumothorax", "Nodule", "Hernia", "Edema|Pneumonia",
+                      "Consolidation", "Emphysema|Fibrosis", "Pleural_Thickening", "No Finding"]
+
+
+def png_bytes(pixels):
+    """A PNG file written by hand (zlib + the PNG chunk format): pixels is uint8 (H, W) grey
+    (colour type 0) or (H, W, 4) RGBA (colour type 6; a few NIH images are RGBA)."""
+    import struct
+    import zlib
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    h, w = pixels.shape[:2]
+    colour = 0 if pixels.ndim == 2 else {3: 2, 4: 6}[pixels.shape[2]]
+    rows = pixels.reshape(h, -1)
+    raw = b"".join(b"\x00" + rows[i].tobytes() for i in range(h))  # filter type 0 per row
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def make_chestxray_dir(folder, patients=10, per_patient=2, size=64, seed=0, rgba_every=5):
+    """A small ChestX-ray14 copy in the real layout: folder/Data_Entry_2017.csv (the NIH
+    columns) and folder/images/<patient>_<follow-up>.png (real PNGs, grey, every rgba_every-th
+    RGBA). Patient ids 1..patients, per_patient images each. Returns the rows written as
+    (image, findings, patient)."""
+    rng = np.random.RandomState(seed)
+    images = os.path.join(folder, "images")
+    os.makedirs(images, exist_ok=True)
+    rows, k = [], 0
+    for pid in range(1, patients + 1):
+        for follow in range(per_patient):
+            name = "%08d_%03d.png" % (pid, follow)
+            findings = CHESTXRAY_FINDINGS[k % len(CHESTXRAY_FINDINGS)]
+            grey = rng.randint(0, 256, size=(size, size)).astype(np.uint8)
+            if rgba_every and k % rgba_every == rgba_every - 1:
+                pixels = np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+            else:
+                pixels = grey
+            with open(os.path.join(images, name), "wb") as f:
+                f.write(png_bytes(pixels))
+            rows.append((name, findings, pid))
+            k += 1
+    with open(os.path.join(folder, "Data_Entry_2017.csv"), "w") as f:
+        f.write(CHESTXRAY_HEADER + "\n")
+        for i, (name, findings, pid) in enumerate(rows):
+            f.write("%s,%s,%d,%d,%d,%s,PA,2500,2048,0.143,0.143,\n"
+                    % (name, findings, i % 3, pid, 30 + pid % 50, "MF"[pid % 2]))
+    return rows

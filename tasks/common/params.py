@@ -57,8 +57,45 @@ INFERENCE = {
     "features": 2048,       # ResNet-50 cut after global average pooling
 }
 
-TASKS = ("cnn", "rnn", "inference")  # the tasks, in report order: the one place they are listed
-BY_TASK = {"cnn": CNN, "rnn": RNN, "inference": INFERENCE}
+# DenseNet-121 on NIH ChestX-ray14 (the 2018 multi-GPU table, README section 2 of the 2017
+# repository). Sources: notebooks/common/params_dense.py (CLASSES, WIDTH, HEIGHT, CHANNELS, LR,
+# EPOCHS, BATCHSIZE, IMAGENET_RGB_MEAN/SD, TOT_PATIENT_NUMBER), notebooks/common/utils.py
+# (resize_im: 264x264 bilinear RGB; get_train_valid_test_split: 0.7/0.1/0.2 of the patient ids
+# 1..30805 in order, no shuffle; compute_roc_auc: mean of the 14 per-label ROC AUCs) and
+# notebooks/PyTorch_MultiGPU.ipynb ("LR *= GPU_COUNT; BATCHSIZE *= GPU_COUNT", DataLoader
+# num_workers=6, Adam betas 0.9/0.999).
+DENSENET = {
+    "epochs": 5,
+    "batch_size": 64,        # per device: the global batch is batch_size * devices (2017 rule)
+    "lr": 0.0001,            # per device: the global lr is lr * devices (2017 rule)
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-8,
+    "n_classes": 14,
+    "channels": 3,
+    "height": 224,           # the crop fed to the network
+    "width": 224,
+    "resize": 264,           # images are resized to 264x264 (utils.resize_im), then cropped
+    "mean": [0.485, 0.456, 0.406],  # ImageNet RGB mean / sd on 0..1 pixels
+    "sd": [0.229, 0.224, 0.225],
+    "loader_workers": 6,     # DataLoader(num_workers=6) in the PyTorch notebook
+    "patients": 30805,       # TOT_PATIENT_NUMBER
+    "split": [0.7, 0.1, 0.2],  # train / valid / test fractions of the patient ids, in id order
+    "train_images": 87306,   # 2017's train split ("Loaded 87306 labels and 87306 images")
+    "growth_rate": 32,       # DenseNet-121 (Huang et al. 2017; torchvision's densenet121)
+    "block_config": [6, 12, 24, 16],
+    "num_init_features": 64,
+    "bn_size": 4,
+    "compression": 0.5,
+    "bn_eps": 1e-5,
+    "parameters": 6968206,   # trainable weights with the 14-class head (7,978,856 with 1000)
+    "parameters_imagenet_head": 7978856,
+    "synthetic_pool": 256,   # synthetic mode: distinct random images held in RAM, cycled
+    "devices": 1,            # data-parallel replicas (--gpus / --workers); set by run.py
+}
+
+TASKS = ("cnn", "rnn", "inference", "densenet")  # the tasks, in report order: the one place
+BY_TASK = {"cnn": CNN, "rnn": RNN, "inference": INFERENCE, "densenet": DENSENET}
 
 
 def for_task(task, epochs=None):
@@ -66,4 +103,17 @@ def for_task(task, epochs=None):
     p = dict(BY_TASK[task])
     if epochs is not None and "epochs" in p:
         p["epochs"] = int(epochs)
+    return p
+
+
+def scale_for_devices(p, devices):
+    """The 2017 multi-GPU rule (PyTorch_MultiGPU and the other MultiGPU notebooks): the batch
+    and the learning rate are multiplied by the device count. Records per-device and global
+    figures in the parameters (the result keeps them)."""
+    p = dict(p)
+    devices = int(devices)
+    p["devices"] = devices
+    p["per_device_batch"] = p["batch_size"]
+    p["global_batch"] = p["batch_size"] * devices
+    p["global_lr"] = p["lr"] * devices
     return p

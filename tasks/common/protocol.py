@@ -122,3 +122,82 @@ def infer(adapter, model, x, p):
         "seconds_per_1000_images": 1000.0 * seconds / n,
         "images_per_second": n / seconds,
     }, int(shape[-1]), n
+
+
+# ---------------------------------------------------------------- DenseNet-121 (loader-fed)
+
+def train_loader(adapter, state, loader, p, validate=None):
+    """The DenseNet training loop: every epoch is one pass over the framework's loader (which
+    decodes, augments and batches in its own workers: its time is training time, as 2017
+    timed it). The first step of the first epoch is the warm-up: the steady-state clock starts
+    after it (sync first). validate(epoch) (real data: the validation pass) runs after each
+    epoch's clock stops and is timed on its own; 2017's real-data figure is train + val.
+    Returns (timings, final loss)."""
+    epoch_seconds, valid_seconds, valid_loss = [], [], []
+    unsynced, paused, loss, warmup, steps = 0.0, 0.0, None, None, 0
+    cell_start = clock()
+    start = None
+    for epoch in range(p["epochs"]):
+        t = clock()
+        n = 0
+        for xb, yb in loader:
+            loss = adapter.train_step(state, xb, yb)
+            n += 1
+            if warmup is None:  # the warm-up step: compile, autotune, loader start-up
+                adapter.sync(state)
+                warmup = clock() - cell_start
+                start = t = clock()
+                n = 0
+        adapter.sync(state)
+        if warmup is None:
+            raise ValueError("the training split makes no complete batch of %d"
+                             % p.get("global_batch", p["batch_size"]))
+        epoch_seconds.append(clock() - t)
+        steps += n
+        t = clock()
+        value = adapter.to_float(loss)  # a real host copy of the last result, after the clock
+        copied = clock() - t
+        unsynced += copied
+        paused += copied
+        fields = {}
+        if validate is not None:
+            t = clock()
+            fields["valid_loss"] = validate(epoch)
+            valid_seconds.append(clock() - t)
+            paused += valid_seconds[-1]
+            valid_loss.append(fields["valid_loss"])
+        emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1], loss=value,
+             images_per_second=(n * p.get("global_batch", p["batch_size"]) / epoch_seconds[-1]
+                                if epoch_seconds[-1] else None), **fields)
+    end = clock()
+    train_seconds = end - start - paused
+    images = steps * p.get("global_batch", p["batch_size"])
+    per_second = images / train_seconds if train_seconds and images else None
+    timings = {
+        "train_seconds": train_seconds, "cell_seconds": end - cell_start,
+        "epoch_seconds": epoch_seconds, "unsynced_seconds": unsynced,
+        "warmup_seconds": warmup, "warmup_steps": 1, "batches": steps,
+        "images_per_second": per_second,
+        "images_per_second_per_device": (per_second / p.get("devices", 1)
+                                         if per_second else None),
+    }
+    if validate is not None:
+        timings["valid_seconds"] = valid_seconds
+        timings["train_val_seconds"] = train_seconds + sum(valid_seconds)
+    return timings, (adapter.to_float(loss) if loss is not None else None), valid_loss
+
+
+def predict_loader(adapter, state, loader):
+    """Every image of an evaluation loader through predict, in order: (probabilities (N, C),
+    labels (N, C), seconds). The loader's labels are the ones compared, so a loader that
+    reorders or drops images cannot go unnoticed (the caller checks them)."""
+    start = clock()
+    probs, labels = [], []
+    for xb, yb in loader:
+        probs.append(np.asarray(adapter.predict(state, xb)))
+        labels.append(np.asarray(yb))
+    adapter.sync(state)
+    seconds = clock() - start
+    if not probs:
+        raise ValueError("the evaluation split is empty")
+    return np.concatenate(probs), np.concatenate(labels), seconds

@@ -8,7 +8,10 @@ variant's environment is set.
 import re
 
 NAME = "pytorch"                 # the framework, as results and the report name it
-PACKAGES = ("torch",)            # what its task files may import besides stdlib and numpy
+# what its task files may import besides stdlib and numpy: PIL decodes the ChestX-ray14 PNGs
+# in densenet's DataLoader workers, as 2017's PyTorch_MultiGPU notebook did (Image.open)
+PACKAGES = ("torch", "PIL")
+DISTRIBUTIONS = ("torch",)  # the engine tests' pip freeze check: the framework's own wheel
 VARIANTS = [
     {"name": "reference", "doc": "PyTorch's defaults, NCHW tensors",
      "env": {}, "row": "PyTorch"},
@@ -21,6 +24,8 @@ VARIANTS = [
      "(PyTorch >= 1.10, GPUs with bf16)", "env": {}, "devices": ["gpu"],
      "tasks": ("cnn", "inference"), "row": None},
 ]
+# densenet: one process per data-parallel replica (DistributedDataParallel); run.py starts them
+DATA_PARALLEL = "processes"
 # set by init(), read by the task files
 DEVICE = {"cuda": False, "channels_last": False, "autocast": None}
 torch = None  # the framework module, once load() has imported it

@@ -1,0 +1,252 @@
+"""DenseNet-121 on ChestX-ray14 in PyTorch, one or several devices.
+
+As 2017's notebooks/PyTorch_MultiGPU.ipynb: DenseNet-121 with a 14-way head, BCE over 14
+sigmoid outputs, Adam (lr 1e-4 per GPU, betas 0.9/0.999), a torch DataLoader with worker
+processes that opens each PNG with PIL and augments it (random crop 224, random horizontal
+flip, ImageNet normalisation). Differences, all recorded in SETTINGS:
+  * 2017 used torchvision's densenet121(pretrained=True) (ImageNet weights); the network is
+    written out here with torchvision's structure and init (kaiming-normal convolutions), from
+    random weights: no download in a benchmark run. Speed is the same; the AUC is not 2017's.
+  * 2017's head was Linear + Sigmoid with BCELoss; here the logits go to
+    binary_cross_entropy_with_logits (the same loss, numerically safer), predict applies sigmoid.
+  * 2017 used nn.DataParallel in one process (the README table's "4xV100"); this runs
+    DistributedDataParallel, one process per device (run.py starts them; gloo on CPU, nccl on
+    GPUs), PyTorch's recommended data-parallel path today.
+  * 2017's PyTorch notebook augmented with RandomResizedCrop(224) on the 264x264 copies; the
+    README's description of the task (and every other 2017 notebook) is a random 224 crop of the
+    264 image plus a flip: that is what every framework here does.
+DenseNet-121: Huang et al. 2017 (growth 32, blocks 6/12/24/16, bottleneck 4*growth, compression
+0.5), torchvision's layout (features.conv0 .. norm5, classifier).
+"""
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+from common import chestxray
+from frameworks import pytorch as fw
+
+SETTINGS = {"layout": "NCHW",
+            "network": "DenseNet-121 written out (torchvision's densenet121 structure), random "
+                       "init (2017: ImageNet-pretrained)",
+            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode + bilinear "
+                      "resize, random crop + flip",
+            "data_parallel": "DistributedDataParallel, one process per device"}
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, channels, p):
+        super(DenseLayer, self).__init__()
+        width = p["bn_size"] * p["growth_rate"]
+        self.norm1 = nn.BatchNorm2d(channels, eps=p["bn_eps"])
+        self.conv1 = nn.Conv2d(channels, width, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(width, eps=p["bn_eps"])
+        self.conv2 = nn.Conv2d(width, p["growth_rate"], 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.norm1(x)))
+        out = self.conv2(F.relu(self.norm2(out)))
+        return torch.cat([x, out], 1)
+
+
+class Transition(nn.Module):
+    def __init__(self, channels, out_channels, p):
+        super(Transition, self).__init__()
+        self.norm = nn.BatchNorm2d(channels, eps=p["bn_eps"])
+        self.conv = nn.Conv2d(channels, out_channels, 1, bias=False)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(F.relu(self.norm(x))), 2, stride=2)
+
+
+class DenseNet121(nn.Module):
+    def __init__(self, p):
+        super(DenseNet121, self).__init__()
+        channels = p["num_init_features"]
+        layers = [("conv0", nn.Conv2d(p["channels"], channels, 7, stride=2, padding=3,
+                                      bias=False)),
+                  ("norm0", nn.BatchNorm2d(channels, eps=p["bn_eps"])),
+                  ("relu0", nn.ReLU(inplace=True)),
+                  ("pool0", nn.MaxPool2d(3, stride=2, padding=1))]
+        for i, n in enumerate(p["block_config"]):
+            block = []
+            for _ in range(n):
+                block.append(DenseLayer(channels, p))
+                channels += p["growth_rate"]
+            layers.append(("denseblock%d" % (i + 1), nn.Sequential(*block)))
+            if i != len(p["block_config"]) - 1:
+                out = int(channels * p["compression"])
+                layers.append(("transition%d" % (i + 1), Transition(channels, out, p)))
+                channels = out
+        layers.append(("norm5", nn.BatchNorm2d(channels, eps=p["bn_eps"])))
+        self.features = nn.Sequential()
+        for name, layer in layers:
+            self.features.add_module(name, layer)
+        self.classifier = nn.Linear(channels, p["n_classes"])
+        for m in self.modules():  # torchvision's densenet init
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        x = F.relu(self.features(x))
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.classifier(x)  # logits: the sigmoid lives in the loss
+
+
+class ChestXrays(Dataset):
+    """One image per item, decoded and augmented in the DataLoader's worker processes (torch's
+    RNG, seeded per worker by the DataLoader, draws the crop and the flip)."""
+
+    def __init__(self, paths, labels, p, train):
+        self.paths, self.labels, self.p, self.train = paths, labels, p, train
+        self.mean = np.asarray(p["mean"], np.float32).reshape(3, 1, 1)
+        self.sd = np.asarray(p["sd"], np.float32).reshape(3, 1, 1)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        p = self.p
+        image = Image.open(self.paths[i]).convert("RGB")
+        if self.train:
+            size = p["resize"]
+            image = image.resize((size, size), Image.BILINEAR)
+            top = int(torch.randint(0, size - p["height"] + 1, (1,)))
+            left = int(torch.randint(0, size - p["width"] + 1, (1,)))
+            image = image.crop((left, top, left + p["width"], top + p["height"]))
+            if int(torch.randint(0, 2, (1,))):
+                image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        else:
+            image = image.resize((p["width"], p["height"]), Image.BILINEAR)
+        x = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / np.float32(255.0)
+        x = (x - self.mean) / self.sd
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[i])
+
+
+class EpochLoader(object):
+    """One pass = one epoch; tells a DistributedSampler which epoch it is (its shuffle)."""
+
+    def __init__(self, loader, sampler):
+        self.loader, self.sampler, self.epoch = loader, sampler, 0
+
+    def __iter__(self):
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)
+        self.epoch += 1
+        return iter(self.loader)
+
+
+class InMemory(object):
+    """Synthetic data in RAM (2017's synthetic table: no loader, no augmentation): batch g of
+    the epoch is global images g*G .. g*G+G-1 (cycled over the pool), this replica's slice."""
+
+    def __init__(self, split, p, dist, train):
+        self.split, self.train = split, train
+        self.batch = p["batch_size"]
+        self.rank, self.world = (dist["rank"], dist["world"]) if train else (0, 1)
+
+    def __iter__(self):
+        size, x, y = self.split["size"], self.split["x"], self.split["labels"]
+        step = self.batch * self.world
+        stop = (size // step) * step if self.train else size
+        for start in range(0, stop, step):
+            rows = chestxray.synthetic_rows(self.split, start + self.rank * self.batch,
+                                  min(self.batch, stop - start))
+            yield torch.from_numpy(x[rows]), torch.from_numpy(y[rows])
+
+
+def start_devices(p, rank):
+    world = p["devices"]
+    device = torch.device("cuda:%d" % rank if fw.DEVICE["cuda"] else "cpu")
+    if fw.DEVICE["cuda"]:
+        torch.cuda.set_device(rank)
+    elif world > 1:  # the replicas share the CPU: split its threads between them
+        torch.set_num_threads(max(1, torch.get_num_threads() // world))
+    if world > 1:
+        torch_dist.init_process_group("nccl" if fw.DEVICE["cuda"] else "gloo",
+                                      init_method="env://", rank=rank, world_size=world)
+    return {"rank": rank, "world": world, "device": device,
+            "backend": torch_dist.get_backend() if world > 1 else None,
+            "threads": torch.get_num_threads()}
+
+
+def build_model(p, dist):
+    return DenseNet121(p).to(dist["device"])
+
+
+def count_parameters(model):
+    return sum(w.numel() for w in model.parameters())
+
+
+def build_trainer(model, p, dist):
+    net = model
+    if dist["world"] > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist["rank"]] if fw.DEVICE["cuda"] else None)
+    return {"model": model, "net": net, "device": dist["device"],
+            "optimizer": optim.Adam(net.parameters(), lr=p["global_lr"],
+                                    betas=(p["beta1"], p["beta2"]), eps=p["eps"])}
+
+
+def make_loader(split, p, dist, train, seed):
+    if "x" in split:
+        return InMemory(split, p, dist, train)
+    dataset = ChestXrays(split["paths"], split["labels"], p, train)
+    sampler = None
+    if train and dist["world"] > 1:
+        sampler = DistributedSampler(dataset, num_replicas=dist["world"], rank=dist["rank"],
+                                     shuffle=True, seed=seed, drop_last=True)
+    elif train:
+        generator = torch.Generator()
+        generator.manual_seed(seed)
+        sampler = RandomSampler(dataset, generator=generator)
+    loader = DataLoader(dataset, batch_size=p["batch_size"], sampler=sampler,
+                        drop_last=train, num_workers=p["loader_workers"],
+                        pin_memory=fw.DEVICE["cuda"],
+                        persistent_workers=p["loader_workers"] > 0)
+    return EpochLoader(loader, sampler if isinstance(sampler, DistributedSampler) else None)
+
+
+def train_step(state, x, y):
+    net = state["net"]
+    net.train()
+    x = x.to(state["device"], non_blocking=True)
+    y = y.to(state["device"], non_blocking=True)
+    state["optimizer"].zero_grad()
+    with fw.autocast():
+        loss = F.binary_cross_entropy_with_logits(net(x), y)
+    loss.backward()
+    state["optimizer"].step()
+    return loss.detach()
+
+
+def to_float(loss):
+    return float(loss.item())
+
+
+def predict(state, x):
+    model = state["model"]  # the module itself: DDP's forward would wait for the other ranks
+    model.eval()
+    with torch.no_grad(), fw.autocast():
+        out = torch.sigmoid(model(x.to(state["device"])).float())
+    return out.cpu().numpy()
+
+
+def sync(state):
+    if fw.DEVICE["cuda"]:
+        torch.cuda.synchronize()
+
+
+def stop_devices(dist):
+    if dist["world"] > 1 and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
