@@ -28,9 +28,8 @@ DENSENET = ["start_devices", "build_model", "count_parameters", "build_trainer",
 CONTRACT = {"cnn": TRAINING, "rnn": TRAINING,
             "inference": ["build_model", "count_parameters", "load_weights", "predict", "sync"],
             "densenet": DENSENET}
-# the columns every task has besides pytorch; densenet's Keras 3 and Flax files come on the
-# densenet-more branch (issue 16), MXNet Gluon and Chainer once their images run it
-OTHER_COLUMNS = {"densenet": {"tensorflow"}}
+# the columns every task has besides pytorch (densenet: also MXNet and Chainer, issue 16)
+OTHER_COLUMNS = {"densenet": {"tensorflow", "keras3", "flax", "mxnet", "chainer"}}
 FRAMEWORK_FUNCTIONS = ["load", "version", "probe", "init"]
 FRAMEWORK_CONSTANTS = ["NAME", "PACKAGES", "VARIANTS", "DEVICE"]
 

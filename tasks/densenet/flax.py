@@ -219,9 +219,10 @@ class _GrainEpochs(object):
             def random_map(self, record, rng):
                 return decode(record, rng)
 
+        # Grain draws record i's generator from seed + i: epochs a million records apart
+        seed = (self.seed * 7919 + self.epoch * 1000003) % 2 ** 31
         sampler = grain.IndexSampler(len(self.records), shard_options=grain.NoSharding(),
-                                     shuffle=self.train, num_epochs=1,
-                                     seed=self.seed + self.epoch)
+                                     shuffle=self.train, num_epochs=1, seed=seed)
         self.epoch += 1
         loader = grain.DataLoader(
             data_source=self.records, sampler=sampler, worker_count=self.workers,

@@ -36,34 +36,6 @@ def load():
     import jax
 
 
-def host_devices_env(environ=None):
-    """Before JAX starts: ask XLA for DLBENCH_DEVICES host (CPU) devices when a run wants more
-    than one (a flag already in XLA_FLAGS is replaced). Harmless on a GPU run: the GPUs are
-    JAX's devices there. Returns the XLA_FLAGS in effect. Shared with frameworks/keras3.py."""
-    environ = os.environ if environ is None else environ
-    try:
-        n = int(environ.get(DEVICES_ENV) or 1)
-    except ValueError:
-        n = 1
-    flags = environ.get("XLA_FLAGS", "")
-    if n > 1:
-        flags = re.sub(re.escape(HOST_DEVICES_FLAG) + r"=\S*", "", flags).strip()
-        environ["XLA_FLAGS"] = ("%s %s=%d" % (flags, HOST_DEVICES_FLAG, n)).strip()
-    return environ.get("XLA_FLAGS")
-
-
-def devices(n):
-    """The first n devices of the run's platform (GPUs, or host devices on a CPU run): the
-    data-parallel replicas. Fewer than n is one clear error."""
-    found = jax.devices()
-    if len(found) < n:
-        raise RuntimeError("%d data-parallel replicas asked for, JAX sees %d %s device(s): on a "
-                           "CPU, run through run.py with --workers %d (it sets %s before JAX "
-                           "starts: XLA_FLAGS=%s=%d)" % (n, len(found), found[0].platform, n,
-                                                         DEVICES_ENV, HOST_DEVICES_FLAG, n))
-    return found[:n]
-
-
 def version():
     import flax
     return flax.__version__
@@ -96,3 +68,31 @@ def init(device, seed, variant):
     return {"jit": "jax.jit", "precision": {
         "dtype": "float32 (TF32 math)" if variant == "tf32" else "float32",
         "jax_default_matmul_precision": jax.config.jax_default_matmul_precision}}
+
+
+def host_devices_env(environ=None):
+    """Before JAX starts: ask XLA for DLBENCH_DEVICES host (CPU) devices when a run wants more
+    than one (a flag already in XLA_FLAGS is replaced). Harmless on a GPU run: the GPUs are
+    JAX's devices there. Returns the XLA_FLAGS in effect. Shared with frameworks/keras3.py."""
+    environ = os.environ if environ is None else environ
+    try:
+        n = int(environ.get(DEVICES_ENV) or 1)
+    except ValueError:
+        n = 1
+    flags = environ.get("XLA_FLAGS", "")
+    if n > 1:
+        flags = re.sub(re.escape(HOST_DEVICES_FLAG) + r"=\S*", "", flags).strip()
+        environ["XLA_FLAGS"] = ("%s %s=%d" % (flags, HOST_DEVICES_FLAG, n)).strip()
+    return environ.get("XLA_FLAGS")
+
+
+def devices(n):
+    """The first n devices of the run's platform (GPUs, or host devices on a CPU run): the
+    data-parallel replicas. Fewer than n is one clear error."""
+    found = jax.devices()
+    if len(found) < n:
+        raise RuntimeError("%d data-parallel replicas asked for, JAX sees %d %s device(s): on a "
+                           "CPU, run through run.py with --workers %d (it sets %s before JAX "
+                           "starts: XLA_FLAGS=%s=%d)" % (n, len(found), found[0].platform, n,
+                                                         DEVICES_ENV, HOST_DEVICES_FLAG, n))
+    return found[:n]

@@ -51,21 +51,6 @@ def load():
     import keras
 
 
-def devices(n):
-    """n data-parallel devices as keras.distribution names them ("cpu:0", "gpu:1"); the JAX
-    backend only (keras.distribution is the JAX backend's), one device on the others."""
-    backend = keras.backend.backend()
-    if n > 1 and backend != "jax":
-        raise RuntimeError("%d data-parallel replicas: Keras 3's distribution API runs on the "
-                           "JAX backend only; use --variant jax (this is %s)" % (n, backend))
-    if n == 1:
-        return ["gpu:0" if DEVICE["gpu"] else "cpu:0"]
-    from frameworks import flax as jax_module
-    jax_module.load()
-    found = jax_module.devices(n)
-    return ["%s:%d" % (d.platform, d.id) for d in found]
-
-
 def version():
     return keras.__version__
 
@@ -128,6 +113,21 @@ def init(device, seed, variant):
     return {"backend": backend, "onednn": onednn,
             "image_data_format": keras.config.image_data_format(),
             "gru": "cudnn" if DEVICE["cudnn_gru"] else "generic", "precision": precision}
+
+
+def devices(n):
+    """n data-parallel devices as keras.distribution names them ("cpu:0", "gpu:1"); the JAX
+    backend only (keras.distribution is the JAX backend's), one device on the others."""
+    backend = keras.backend.backend()
+    if n > 1 and backend != "jax":
+        raise RuntimeError("%d data-parallel replicas: Keras 3's distribution API runs on the "
+                           "JAX backend only; use --variant jax (this is %s)" % (n, backend))
+    if n == 1:
+        return ["gpu:0" if DEVICE["gpu"] else "cpu:0"]
+    from frameworks import flax as jax_module
+    jax_module.load()
+    found = jax_module.devices(n)
+    return ["%s:%d" % (d.platform, d.id) for d in found]
 
 
 def _backend_sees_gpu(backend):
