@@ -117,17 +117,22 @@ def start_devices(p, rank):
     if fw.DEVICE["gpu"]:
         if fw._gpu_count() < n:
             raise RuntimeError("%d GPUs asked for, CuPy sees %d" % (n, fw._gpu_count()))
-        devices = ["@cupy:%d" % i for i in range(n)]
+        devices = list(range(n))
     else:
-        devices = ["@numpy"] * n
+        devices = [-1] * n  # ParallelUpdater's device ids: negative for the CPU
     return {"devices": devices,
             "method": "chainer ParallelUpdater" if n > 1 else "one device"}
+
+
+def _device(device_id):
+    """A device id as Chainer's device object (@numpy for the CPU, @cupy:N for GPU N)."""
+    return chainer.get_device("@numpy" if device_id < 0 else "@cupy:%d" % device_id)
 
 
 def build_model(p, dist):
     net = DenseNet121(p)
     if len(dist["devices"]) == 1:
-        net.to_device(dist["devices"][0])  # the ParallelUpdater places its copies itself
+        net.to_device(_device(dist["devices"][0]))  # ParallelUpdater places its copies itself
     return net
 
 
@@ -251,7 +256,7 @@ def train_step(state, x, y):
         state["feed"].batch = list(zip(x, y))  # split over the replicas by the updater
         state["updater"].update()
         return state["classifier"].loss  # the main replica's share
-    device = chainer.get_device(state["device"])
+    device = _device(state["device"])
     xb = device.send(np.ascontiguousarray(x))  # host-to-device copy, inside the timed loop
     yb = device.send(y)
     loss = state["classifier"](xb, yb)
@@ -266,7 +271,7 @@ def to_float(loss):
 
 
 def predict(state, x):
-    device = chainer.get_device(state["device"])
+    device = _device(state["device"])
     with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
         out = F.sigmoid(state["model"](device.send(np.ascontiguousarray(x))))
     return fw.to_host(out.data)  # probabilities, for the AUC
