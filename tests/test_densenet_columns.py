@@ -28,6 +28,8 @@ from datagen import make_chestxray_dir
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 TINY = ["--epochs", "1", "--image-size", "32", "--batch-size", "4", "--seed", "0"]
+# the loaders' worker processes hand batches over in /dev/shm, as `dlbench bench` gives them
+SHM = "2g"
 IMAGES = {"keras3": "keras-3.15", "flax": "flax-0.12", "mxnet": "mxnet-1.9",
           "chainer": "chainer-7.8"}
 
@@ -102,7 +104,7 @@ def run_task(engine, name, args, tmp_path, data=None):
     container = engine.containers.run(
         image_tag(name), ["python3", "/tasks/run.py", "densenet"] + list(args)
         + ["--out", "/results/result.json"], volumes=volumes, detach=True,
-        **hardening.settings())
+        shm_size=SHM, **hardening.settings())
     try:
         code = container.wait(timeout=600)["StatusCode"]
         logs = container.logs().decode(errors="replace")
