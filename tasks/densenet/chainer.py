@@ -121,7 +121,7 @@ def start_devices(p, rank):
     else:
         devices = [-1] * n  # ParallelUpdater's device ids: negative for the CPU
     return {"devices": devices,
-            "method": "chainer ParallelUpdater" if n > 1 else "one device"}
+            "backend": "chainer ParallelUpdater" if n > 1 else "one device"}
 
 
 def _device(device_id):

@@ -107,7 +107,7 @@ class DenseNet121(nnx.Module):
 def start_devices(p, rank):
     devices = fw.devices(p["devices"])
     dist = {"devices": devices, "replicated": None, "split": None,
-            "method": "jax.sharding.Mesh, jit (GSPMD)" if len(devices) > 1 else "one device"}
+            "backend": "jax.sharding.Mesh, jit (GSPMD)" if len(devices) > 1 else "one device"}
     if len(devices) > 1:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
         mesh = Mesh(np.array(devices), ("data",))

@@ -45,7 +45,7 @@ def start_devices(p, rank):
     devices = fw.devices(p["devices"])
     if len(devices) > 1:
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return {"devices": devices, "method": ("keras.distribution.DataParallel"
+    return {"devices": devices, "backend": ("keras.distribution.DataParallel"
                                            if len(devices) > 1 else "one device")}
 
 

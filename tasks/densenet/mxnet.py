@@ -56,7 +56,7 @@ def start_devices(p, rank):
     else:
         contexts = [mx.cpu(i) for i in range(n)]
     method = "%s multi-context, kvstore 'device'" % fw.DEVICE["api"]
-    return {"contexts": contexts, "method": method if n > 1 else "one context"}
+    return {"contexts": contexts, "backend": method if n > 1 else "one context"}
 
 
 def build_model(p, dist):
