@@ -250,10 +250,16 @@ class Image(object):
             found.append("unknown device(s) %s" % ", ".join(bad_devices))
         if tasks_root and self.adapter:
             offered = {}  # variant -> the adapters declaring it
+            # the first adapter (the reference's) has a file for every task of the label; the
+            # others are other programs in the image and may lack some (tensorflow-2.21's
+            # tensorflow1, TF1's graph program, has no densenet: its variants are not offered
+            # for it), but not every one
+            for i, adapter in enumerate(self.adapters):
+                lacks = [t for t in self.tasks
+                         if not os.path.isfile(os.path.join(tasks_root, t, adapter + ".py"))]
+                if i == 0 or len(lacks) == len(self.tasks):
+                    found.extend("no tasks/%s/%s.py" % (t, adapter) for t in lacks)
             for adapter in self.adapters:
-                for task in self.tasks:
-                    if not os.path.isfile(os.path.join(tasks_root, task, adapter + ".py")):
-                        found.append("no tasks/%s/%s.py" % (task, adapter))
                 try:
                     for v in frameworks.load(adapter, tasks_root).variant_names():
                         offered.setdefault(v, []).append(adapter)

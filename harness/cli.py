@@ -97,12 +97,23 @@ def _known_tasks(ctx, param, values):
               help="build argument (repeatable)")
 @click.option("--offline", is_flag=True, help="builds use the wheelhouse only")
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
+@click.option("--gpus", type=click.IntRange(min=1),
+              help="densenet on GPUs: data-parallel replicas, one per GPU [default: every GPU "
+                   "the container sees]")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="densenet on the CPU: data-parallel replicas sharing it [default: 1]")
+@click.option("--image-size", type=click.IntRange(min=32),
+              help="densenet, quick checks only: crop S instead of 224 (recorded; never "
+                   "beside a 2017 figure)")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="densenet: per-device batch instead of 64 (recorded; never beside a 2017 "
+                   "figure)")
 @click.option("--ignore-gpu-guard", is_flag=True,
               help="start GPU runs even on a GPU newer than the image's CUDA drives (the GPU "
                    "guard refuses them otherwise; see harness/gpu_guard.py)")
 def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit, seed,
           variants, memory, env, data_dir, results_dir, base, build_args, offline, verbose,
-          ignore_gpu_guard):
+          gpus, workers, image_size, batch_size, ignore_gpu_guard):
     """Build (if needed) the images NAMES and run their tasks, one container per run.
 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
@@ -117,7 +128,8 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
                           epochs=epochs, limit=limit, seed=seed, variants=variants,
                           memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
                           base=base, build_args=build_args, offline=offline,
-                          ignore_gpu_guard=ignore_gpu_guard)
+                          ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
+                          image_size=image_size, batch_size=batch_size)
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     with signals.handled():
         try:
@@ -145,7 +157,8 @@ def _say(text):
 
 @main.group("data")
 def data_group():
-    """The dataset cache (CIFAR-10, IMDB), mounted read-only at /data in the containers."""
+    """The dataset cache (CIFAR-10, IMDB; ChestX-ray14 when named), mounted read-only at /data
+    in the containers."""
 
 
 @data_group.command("fetch")
@@ -156,9 +169,11 @@ def data_group():
               help="fetch from URL/<file name> instead of the original hosts "
                    "(or $DLBENCH_DATA_MIRROR)")
 def data_fetch(datasets, dest, mirror):
-    """Download DATASETS (default: all) and verify their published checksums; a corrupt or
-    partial file is fetched again (and kept as FILE.bad-<time> once a verified copy replaces
-    it)."""
+    """Download DATASETS (default: cifar10 and imdb) and verify their published checksums; a
+    corrupt or partial file is fetched again (and kept as FILE.bad-<time> once a verified copy
+    replaces it). chestxray14 (NIH ChestX-ray14, about 45 GB, for densenet) only when named:
+    its 12 archives are checked against the NIH's md5s and extracted into DEST/chestxray14/;
+    its labels file has no published checksum and is not verified."""
     from . import datacache
     datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 

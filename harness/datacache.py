@@ -5,6 +5,8 @@ file that becomes the real name only after it checks out, and the file it replac
 beside it as <file>.bad-<time>: a user's file is never deleted."""
 import hashlib
 import os
+import shutil
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -45,7 +47,106 @@ DATASETS = OrderedDict((d.name, d) for d in (
             "keras/datasets/imdb.py file_hash"),
 ))
 # Which dataset each task reads (inference uses random images).
-TASK_DATASETS = {"cnn": "cifar10", "rnn": "imdb"}
+TASK_DATASETS = {"cnn": "cifar10", "rnn": "imdb", "densenet": "chestxray14"}
+
+# ---------------------------------------------------------------- NIH ChestX-ray14 (densenet)
+# 112,120 PNGs in 12 tar.gz archives (about 45 GB) and the labels file. Fetched only when named
+# (`dlbench data fetch chestxray14`), into DIR/chestxray14/: archives/ (kept, verified),
+# images/ (extracted) and Data_Entry_2017.csv, the layout tasks/common/chestxray.py reads.
+CHESTXRAY = "chestxray14"
+CHESTXRAY_CSV = "Data_Entry_2017.csv"
+# The archives' URLs: the NIH release's batch_download_zips.py (nihcc.app.box.com/v/
+# ChestXray-NIHCC); their md5s: the same release's FAQ_CHESTXRAY.pdf, question Q07 ("Do you have
+# MD5s for the compressed files?", the list Utku Ozbulak provided to the NIH).
+_NIH_BOX = "https://nihcc.box.com/shared/static/"
+CHESTXRAY_ARCHIVES = [
+    Dataset(CHESTXRAY, "images_%03d.tar.gz" % (i + 1), _NIH_BOX + key + ".gz", "md5", md5,
+            "NIH FAQ_CHESTXRAY.pdf Q07")
+    for i, (key, md5) in enumerate((
+        ("vfk49d74nhbxq3nqjg0900w5nvkorp5c", "fe8ed0a6961412fddcbb3603c11b3698"),
+        ("i28rlmbvmfjbl8p2n3ril0pptcmcu9d1", "ab07a2d7cbe6f65ddd97b4ed7bde10bf"),
+        ("f1t00wrtdk94satdfb9olcolqx20z2jp", "2301d03bde4c246388bad3876965d574"),
+        ("0aowwzs5lhjrceb3qp67ahp0rd1l1etg", "9f1b7f5aae01b13f4bc8e2c44a4b8ef6"),
+        ("v5e3goj22zr6h8tzualxfsqlqaygfbsn", "1861f3cd0ef7734df8104f2b0309023b"),
+        ("asi7ikud9jwnkrnkj99jnpfkjdes7l6l", "456b53a8b351afd92a35bc41444c58c8"),
+        ("jn1b4mw4n6lnh74ovmcjb8y48h8xj07n", "1075121ea20a137b87f290d6a4a5965e"),
+        ("tvpxmn7qyrgl0w8wfh9kqfjskv6nmm1j", "b61f34cec3aa69f295fbb593cbd9d443"),
+        ("upyy3ml7qdumlgk2rfcvlb9k6gvqq2pj", "442a3caa61ae9b64e61c561294d1e183"),
+        ("l6nilvfa9cg3s28tqv1qc1olm3gnz54p", "09ec81c4c31e32858ad8cf965c494b74"),
+        ("hhq8fkdgvcari67vfhs7ppg2w6ni4jze", "499aefc67207a5a97692424cf5dbeed5"),
+        ("ioqwiy20ihqwyr8pf4c24eazhh281pbu", "dc9fda1757c2de0032b63347a7d2895c")))]
+# The labels file: the NIH publishes no checksum for it (the FAQ lists the archives only), and
+# Box serves it from its web page only; 2017's notebooks/common/utils.py downloaded this copy.
+# It is fetched but NOT verified (the result records its sha256, so runs can be compared); a
+# checksum computed here on first download would only pin whatever arrived, not verify it.
+CHESTXRAY_LABELS = Dataset(CHESTXRAY, CHESTXRAY_CSV,
+                           "https://ikpublictutorial.blob.core.windows.net/"
+                           "deeplearningframeworks/Data_Entry_2017.csv", None, None,
+                           "none published")
+
+
+def chestxray_subfolder(data_dir):
+    """Where the densenet run finds ChestX-ray14 under the data folder: DIR/chestxray14/ (what
+    `dlbench data fetch chestxray14` makes), or DIR itself when it holds Data_Entry_2017.csv
+    (a local copy given with --data-dir). Returned relative to DIR ('' for DIR itself)."""
+    if os.path.isfile(os.path.join(data_dir, CHESTXRAY_CSV)):
+        return ""
+    return CHESTXRAY
+
+
+def _extract_images(archive, root, echo):
+    """Unpack the PNGs of one NIH archive (members images/<name>.png) into root/images/;
+    a marker file says it is done. Refuses members outside images/."""
+    marker = os.path.join(root, "archives", "." + os.path.basename(archive) + ".extracted")
+    if os.path.exists(marker):
+        return
+    images = os.path.join(root, "images")
+    os.makedirs(images, exist_ok=True)
+    echo("%s: extracting %s" % (CHESTXRAY, os.path.basename(archive)))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                name = os.path.basename(member.name)
+                if not member.isfile() or not name.lower().endswith(".png") or \
+                        os.path.normpath(member.name).startswith(("..", "/")):
+                    continue
+                source = tar.extractfile(member)
+                with open(os.path.join(images, name + ".part"), "wb") as out:
+                    shutil.copyfileobj(source, out)
+                os.replace(os.path.join(images, name + ".part"), os.path.join(images, name))
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise HarnessError("cannot extract %s (%s): delete it and run `dlbench data fetch "
+                           "chestxray14` again" % (archive, e))
+    open(marker, "w").close()
+
+
+def fetch_chestxray(folder, mirror=None, echo=click.echo, archives=None, labels=None):
+    """DIR/chestxray14/: the labels file (not verifiable: said so), then each archive, verified
+    against the NIH's md5 and extracted. Stops at the first failure (45 GB: one clear line)."""
+    root = os.path.join(folder, CHESTXRAY)
+    labels = labels or CHESTXRAY_LABELS
+    path = os.path.join(root, labels.filename)
+    os.makedirs(os.path.join(root, "archives"), exist_ok=True)
+    if not os.path.isfile(path):
+        url = labels.url_from(mirror)
+        echo("%s: downloading %s" % (CHESTXRAY, url))
+        try:
+            download(url, path + ".part", "sha256", echo=echo)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            if os.path.exists(path + ".part"):
+                os.remove(path + ".part")
+            raise HarnessError("cannot download %s from %s (%s): check the network or proxy, "
+                               "pass --mirror URL, or put the NIH files (%s, images/) in %s "
+                               "yourself" % (labels.filename, url, getattr(e, "reason", None)
+                                             or e, labels.filename, root))
+        os.replace(path + ".part", path)
+    echo("%s: %s present; the NIH publishes no checksum for it: NOT verified (sha256 %s)"
+         % (CHESTXRAY, labels.filename, file_checksum(path, "sha256")))
+    for archive in (archives or CHESTXRAY_ARCHIVES):
+        state = fetch_one(archive, os.path.join(root, "archives"), mirror, echo)
+        echo("%s: %s %s (%s ok)" % (CHESTXRAY, archive.filename, state, archive.algorithm))
+        _extract_images(os.path.join(root, "archives", archive.filename), root, echo)
+    return root
 
 
 def file_checksum(path, algorithm):
@@ -67,7 +168,14 @@ def missing_for(tasks, folder):
     out = []
     for task in tasks:
         name = TASK_DATASETS.get(task)
-        if name and not os.path.isfile(os.path.join(folder, DATASETS[name].filename)):
+        if name == CHESTXRAY:
+            csv = os.path.join(folder, chestxray_subfolder(folder), CHESTXRAY_CSV)
+            if not os.path.isfile(csv):
+                out.append(Dataset(CHESTXRAY, os.path.join(CHESTXRAY, CHESTXRAY_CSV) +
+                                   " (and images/; `dlbench data fetch chestxray14`, or "
+                                   "--data-dir a folder that holds them)", None, None, None,
+                                   None))
+        elif name and not os.path.isfile(os.path.join(folder, DATASETS[name].filename)):
             out.append(DATASETS[name])
     return out
 
@@ -149,11 +257,16 @@ def fetch(names, folder, mirror=None, echo=click.echo, datasets=None):
     """Fetch each named dataset (all when none named). Every dataset is tried; the first
     failure is raised after the others were attempted."""
     table = datasets or DATASETS
-    unknown = [n for n in names if n not in table]
+    unknown = [n for n in names if n not in table and n != CHESTXRAY]
     if unknown:
         raise HarnessError("unknown dataset %s; known: %s"
-                           % (", ".join(unknown), ", ".join(table)))
+                           % (", ".join(unknown), ", ".join(list(table) + [CHESTXRAY])))
     writable_dir(folder, "data folder")
+    if CHESTXRAY in names:  # 45 GB: only when named, never part of "all"
+        fetch_chestxray(folder, mirror, echo)
+        names = [n for n in names if n != CHESTXRAY]
+        if not names:
+            return
     first_error = None
     for name in (names or list(table)):
         try:

@@ -56,9 +56,11 @@ class Framework(object):
 
     def variant_names(self, task=None, device=None):
         """Declared variants (those that run this task and this device, when given; a variant's
-        optional `devices`, e.g. ["gpu"] for TF32), first = the reference."""
+        optional `devices`, e.g. ["gpu"] for TF32), first = the reference. A task the adapter has
+        no file for (tensorflow1 has no densenet) has none."""
+        has_task = task is None or task in self.tasks()  # no task file: no variant runs it
         return [v["name"] for v in self.variants
-                if (task is None or task in v.get("tasks", (task,)))
+                if (task is None or (has_task and task in v.get("tasks", (task,))))
                 and (device is None or device in v.get("devices", (device,)))]
 
     def variant(self, name):

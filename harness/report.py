@@ -92,7 +92,32 @@ def workload(result, ref_task):
             used = sizes.get("train") or limited
             parts.append("%s of %s examples" % (used, ref.get("train_examples")))
         key = (epochs, limited)
+        # densenet's quick-check knobs (tasks/run.py --image-size, --batch-size): recorded in
+        # the params, never beside a 2017 figure
+        for knob, ref_key, what in (("image_size_override", "width", "crop %s px of %s"),
+                                    ("batch_size_override", "batch_size", "batch %s of %s")):
+            if params.get(knob) is not None:
+                parts.append(what % (params[knob], ref.get(ref_key)))
+                key = key + ((knob, params[knob]),)
     return key, ("partial: " + ", ".join(parts)) if parts else None
+
+
+def densenet_reference_task(reference, task):
+    """The multi-GPU table's reference (reference_2017.json "multi_gpu") as the workload() and
+    Entry code read a single-GPU task: its epochs and 2017's training images per epoch."""
+    ref = (reference.get("multi_gpu") or {}).get(task)
+    if ref is None:
+        raise KeyError("no 2017 reference for task %s" % task)
+    hp = ref.get("hyperparameters") or {}
+    return {"workload": {"epochs": hp.get("epochs"), "batch_size": hp.get("batch_size"),
+                         "width": hp.get("width"), "train_examples": DENSENET_TRAIN_IMAGES},
+            "rows": [], "title": ref["title"], "unit": ref["unit"],
+            "unit_label": ref["unit_label"], "table": ref["table"]}
+
+
+# 2017's training split ("Loaded 87306 labels and 87306 images" in every MultiGPU notebook;
+# tasks/common/params.py DENSENET["train_images"])
+DENSENET_TRAIN_IMAGES = 87306
 
 
 def hardware_of(result):
@@ -116,10 +141,14 @@ def hardware_label(hw):
 def primary_value(result):
     """The figure set beside the 2017 one. Training: the 2017-style cell time (cell_seconds:
     what the notebooks' %%time measured, first step included), else, for results written before
-    it was recorded, the steady-state train_seconds. Images/s stays the steady-state rate."""
+    it was recorded, the steady-state train_seconds. Images/s stays the steady-state rate.
+    DenseNet on real data: the cell time plus every validation pass (2017's real-data table
+    timed train + validation)."""
     t = result.get("timings") or {}
     if result.get("task") == "inference":
         return t.get("seconds_per_1000_images")
+    if result.get("task") == "densenet" and t.get("cell_seconds") is not None:
+        return t["cell_seconds"] + sum(t.get("valid_seconds") or [])
     if t.get("cell_seconds") is not None:
         return t["cell_seconds"]
     return t.get("train_seconds")
@@ -146,7 +175,8 @@ class Entry:
         self.image = result.get("image") or prov.get("image") or result.get("adapter")
         self.variant = result.get("variant") or "reference"
         self.source = (result.get("data") or {}).get("source") or "real"
-        ref_task = reference["tasks"][self.task]
+        ref_task = reference["tasks"].get(self.task) or densenet_reference_task(
+            reference, self.task)
         self.workload_key, self.partial = workload(result, ref_task)
         self.hardware = hardware_of(result)
         self.ok = result.get("status") == "ok" and primary_value(result) is not None
@@ -158,6 +188,12 @@ class Entry:
         t, m = result.get("timings") or {}, result.get("metrics") or {}
         self.ips = t.get("images_per_second") if self.ok else None
         self.accuracy = m.get("test_accuracy") if self.ok else None
+        if self.task == "densenet":
+            self.accuracy = m.get("test_auc") if self.ok else None
+            parallel = result.get("parallel") or {}
+            self.devices = parallel.get("devices") or (result.get("params") or {}).get(
+                "devices") or 1
+            self.ips_per_device = t.get("images_per_second_per_device") if self.ok else None
         self.reference_name = match_reference(result, reference)
         model = result.get("model") or {}
         # what tasks/run.py counted and checked against the task file's declared count
@@ -408,7 +444,12 @@ def build_view(results_dir, reference=None):
     fw_info = {f["name"]: f for f in reference["frameworks"]}
 
     sections = []
+    multi_gpu = []
     for task in frameworks.task_names():
+        if task not in reference["tasks"]:  # densenet: its own tables (the multi-GPU ones)
+            if task in (reference.get("multi_gpu") or {}):
+                multi_gpu.append(densenet_section(task, entries, reference, results_dir))
+            continue
         ref_task = reference["tasks"][task]
         rows = build_rows(entries, task)
         for row in rows:
@@ -516,12 +557,97 @@ def build_view(results_dir, reference=None):
         "reference_hardware": ref_hw,
         "reference_source": reference["source"],
         "sections": sections,
+        "multi_gpu": multi_gpu,
         "unreadable": unreadable,
         "n_results": len(entries),
         "n_failed": sum(1 for e in entries if not e.ok),
         "n_synthetic": sum(1 for e in entries if e.source == "synthetic"),
         "runs": _sorted_unique(e.run_id for e in entries),
     }
+
+
+# ---------------------------------------------------------------- the multi-GPU (DenseNet) tables
+
+def _minutes(stats):
+    return None if not stats else _fmt_num(stats["median"] / 60.0, 1)
+
+
+def densenet_section(task, entries, reference, results_dir):
+    """2017's two DenseNet tables (real data: train + validation; synthetic data in RAM:
+    training only), each 2017 row with its 1xV100 and 4xV100 minutes and their scaling
+    efficiency, and beside it this run's rows: one per image, variant, device kind and name,
+    and workload, with the 1-device and the N-device runs side by side (minutes: median over
+    the runs; images/s per device; scaling efficiency = N-device images/s / (N x 1-device
+    images/s); test AUC). Synthetic and real runs are never pooled; partial runs (--epochs,
+    --limit, --image-size, --batch-size) say so and are not comparable with 2017's minutes."""
+    ref = reference["multi_gpu"][task]
+    hw = [h["key"] for h in ref["hardware"]]  # 1xV100, 4xV100
+    ref_gpus = dict((h["key"], h["gpus"]) for h in ref["hardware"])
+    mine = [e for e in entries if e.task == task]
+    tables = []
+    for source in ("real", "synthetic"):
+        groups = {}
+        for e in mine:
+            if e.source != source:
+                continue
+            device, name, count = e.hardware
+            key = (e.reference_name, e.image, e.variant, e.workload_key, device, name)
+            groups.setdefault(key, []).append(e)
+        lines = []
+        ref_order = [r["framework"] for r in ref["rows"]]
+        names = ref_order + sorted(set(k[0] for k in groups if k[0] not in ref_order),
+                                   key=lambda n: (n is None, n or ""))
+        for name in names:
+            row = next((r for r in ref["rows"] if r["framework"] == name), None)
+            ref_view = None
+            if row is not None:
+                m = row["minutes"].get(source) or {}
+                one, many = m.get(hw[0]), m.get(hw[-1])
+                eff = (one / float(many) / ref_gpus[hw[-1]]) if one and many else None
+                auc = row.get("test_auc") or {}
+                ref_view = {"one": one, "many": many,
+                            "efficiency": "%.0f%%" % (100 * eff) if eff else None,
+                            "auc_one": auc.get(hw[0]) if source == "real" else None,
+                            "auc_many": auc.get(hw[-1]) if source == "real" else None}
+            members = sorted((k for k in groups if k[0] == name), key=str)
+            if not members:
+                lines.append({"group": name, "ref": ref_view, "row": None})
+                continue
+            for i, key in enumerate(members):
+                es = groups[key]
+                ok = [e for e in es if e.ok]
+                counts = sorted(set(e.devices for e in es))
+                n = max(counts)
+                one = [e for e in ok if e.devices == 1]
+                many = [e for e in ok if e.devices == n and n > 1]
+                t1, tn = _stats([e.value for e in one]), _stats([e.value for e in many])
+                i1 = _stats([e.ips_per_device for e in one])
+                i_n = _stats([e.ips_per_device for e in many])
+                eff = (i_n["median"] / i1["median"]) if i1 and i_n and i1["median"] else None
+                a1, an = _stats([e.accuracy for e in one]), _stats([e.accuracy for e in many])
+                first = es[0]
+                kind = "GPU" if key[4] == "gpu" else "CPU replica"
+                lines.append({
+                    "group": name if i == 0 else None, "ref": ref_view if i == 0 else None,
+                    "row": {
+                        "label": first.image + ("" if first.variant == "reference"
+                                                else " · " + first.variant),
+                        "hardware": hardware_label(first.hardware),
+                        "partial": first.partial, "synthetic": source == "synthetic",
+                        "n": n, "kind": kind,
+                        "one": _minutes(t1), "one_runs": t1["n"] if t1 else 0,
+                        "many": _minutes(tn), "many_runs": tn["n"] if tn else 0,
+                        "ips_one": _fmt_num(i1["median"]) if i1 else None,
+                        "ips_many": _fmt_num(i_n["median"]) if i_n else None,
+                        "efficiency": "%.0f%%" % (100 * eff) if eff else None,
+                        "auc_one": _fmt_num(a1["median"], 3) if a1 else None,
+                        "auc_many": _fmt_num(an["median"], 3) if an else None,
+                        "failed": ["%s: %s" % (e.relpath, e.reason) for e in es if not e.ok],
+                        "files": sorted(e.relpath for e in es)}})
+        tables.append({"source": source, "caption": ref["data"][source], "lines": lines})
+    return {"task": task, "title": ref["title"], "table": ref["table"],
+            "unit_label": ref["unit_label"], "hardware": ref["hardware"], "tables": tables,
+            "n_results": len(mine)}
 
 
 def _derived_ips(ref_task, seconds):

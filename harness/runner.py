@@ -24,13 +24,17 @@ from .errors import HarnessError
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
 
 
+DENSENET_SHM = "2g"
+
+
 class Options(object):
     """What `dlbench bench` was asked to do (kept in one object so it is easy to extend)."""
 
     def __init__(self, tasks=(), device="auto", repeat=1, synthetic=False, keep_going=False,
                  timeout=DEFAULT_TIMEOUT, epochs=None, limit=None, seed=0, variants=(),
                  memory=None, env=None, data_dir=None, results_root=None, base=None,
-                 build_args=None, offline=False, run_id=None, ignore_gpu_guard=False):
+                 build_args=None, offline=False, run_id=None, ignore_gpu_guard=False,
+                 gpus=None, workers=None, image_size=None, batch_size=None):
         self.tasks = tuple(tasks)
         self.device = device
         self.repeat = repeat
@@ -49,6 +53,11 @@ class Options(object):
         self.build_args = dict(build_args or {})
         self.offline = offline
         self.ignore_gpu_guard = ignore_gpu_guard
+        # densenet only: data-parallel replicas (GPUs, or CPU workers) and the test-size knobs
+        self.gpus = gpus
+        self.workers = workers
+        self.image_size = image_size
+        self.batch_size = batch_size
         self.run_id = run_id or "%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])
 
 
@@ -151,11 +160,23 @@ class Run(object):
         cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.adapter,
                "--variant", self.variant, "--device", self.device]
         if self.task != "inference":
-            cmd += ["--synthetic"] if o.synthetic else ["--data", "/data"]
+            data = "/data"
+            if self.task == "densenet":  # DIR/chestxray14/ (dlbench data fetch), or DIR itself
+                data = "/data/" + datacache.chestxray_subfolder(o.data_dir)
+            cmd += ["--synthetic"] if o.synthetic else ["--data", data.rstrip("/")]
         if o.epochs is not None and self.task != "inference":
             cmd += ["--epochs", str(o.epochs)]
         if o.limit is not None:
             cmd += ["--limit", str(o.limit)]
+        if self.task == "densenet":
+            if o.gpus is not None and self.device == "gpu":
+                cmd += ["--gpus", str(o.gpus)]
+            if o.workers is not None and self.device == "cpu":
+                cmd += ["--workers", str(o.workers)]
+            if o.image_size is not None:
+                cmd += ["--image-size", str(o.image_size)]
+            if o.batch_size is not None:
+                cmd += ["--batch-size", str(o.batch_size)]
         cmd += ["--seed", str(o.seed + self.repeat - 1), "--out", "/results/result.json"]
         return cmd
 
@@ -177,6 +198,11 @@ class Run(object):
             labels={catalog.RUN_LABEL: o.run_id, catalog.IMAGE_NAME_LABEL: self.image.name,
                     catalog.TASK_LABEL: self.task},
         )
+        if self.task == "densenet":
+            # torch's DataLoader workers hand their batches over in /dev/shm (a 224x224 batch
+            # of 64 is 38 MB; 6 workers keep 2 each in flight): Docker's default 64 MB is not
+            # enough (the workers die with a bus error)
+            args["shm_size"] = DENSENET_SHM
         if self.device == "gpu":
             args["device_requests"] = engine.gpu_device_requests()
         if o.memory:

@@ -120,77 +120,85 @@ def densenet_params(args, p):
     return p
 
 
-def run_densenet(args, result, fw, adapter, rank):
-    p = result["params"]
-    layout = result["env"]["adapter_settings"].get("layout")
-    dist = adapter.start_devices(p, rank)
-    try:
-        if args.synthetic:
-            splits, meta = chestxray.synthetic(p, args.seed, limit=args.limit, layout=layout)
-        else:
-            splits, meta = chestxray.load_index(args.data, p, limit=args.limit)
-        result["data"] = meta
-        model = adapter.build_model(p, dist)
-        n_params = int(adapter.count_parameters(model))
-        result["model"] = {"parameters": n_params, "layout": layout, "weights": "random",
-                           "network": "DenseNet-121"}
-        if n_params != p["parameters"]:
-            raise AssertionError("DenseNet-121 has %d parameters, the reference model has %d"
-                                 % (n_params, p["parameters"]))
-        state = adapter.build_trainer(model, p, dist)
-        train = adapter.make_loader(splits["train"], p, dist, True, args.seed)
-        validate = None
-        valid = splits["valid"]
-        if valid is not None and len(valid["labels"]):
-            valid_loader = adapter.make_loader(valid, p, dist, False, args.seed)
+def validator(adapter, state, loader, rank):
+    """The validation pass after each epoch (real data): the BCE over the validation split.
+    Rank 0 validates; the others go on (their next step waits for it)."""
+    def validate(epoch):
+        if rank:
+            return None
+        probs, labels, _ = protocol.predict_loader(adapter, state, loader)
+        return chestxray.bce(labels, probs)
+    return validate
 
-            def validate(epoch):
-                if rank:  # rank 0 validates; the others go on (their next step waits for it)
-                    return None
-                probs, labels, _ = protocol.predict_loader(adapter, state, valid_loader)
-                return chestxray.bce(labels, probs)
-        timings, loss, valid_loss = protocol.train_loader(adapter, state, train, p, validate)
-        result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
-                                                          timings["train_seconds"])}
-        result["parallel"] = {"devices": p["devices"], "per_device_batch": p["per_device_batch"],
-                              "global_batch": p["global_batch"], "global_lr": p["global_lr"],
-                              "mode": getattr(fw, "DATA_PARALLEL", "in_process"),
-                              "backend": dist.get("backend") if isinstance(dist, dict) else None}
-        metrics = {"test_accuracy": None, "final_loss": loss}
-        if valid_loss and valid_loss[0] is not None:
-            metrics["valid_loss"] = valid_loss
-        if not rank:
-            test = splits["test"]
-            probs, labels, seconds = protocol.predict_loader(
-                adapter, state, adapter.make_loader(test, p, dist, False, args.seed))
-            n = test["size"] if "size" in test else len(test["labels"])
-            expected = (test["labels"][chestxray.synthetic_rows(test, 0, n)] if "x" in test
-                        else test["labels"])
-            if probs.shape != expected.shape or not np.array_equal(labels, expected):
-                raise AssertionError("the evaluation loader gave %s predictions and labels out "
-                                     "of order; expected %s in split order"
-                                     % (probs.shape, expected.shape))
-            timings["eval_seconds"] = seconds
-            metrics["test_auc"], metrics["test_auc_per_label"] = chestxray.mean_auc(labels,
-                                                                                    probs)
-        result["timings"] = timings
-        result["metrics"] = metrics
-    finally:
-        adapter.stop_devices(dist)
+
+def run_densenet(args, result, fw, adapter, settings, rank):
+    p = result["params"]
+    layout = settings.get("layout")
+    # the devices first: TensorFlow's logical CPU devices must be set up before anything
+    # initialises its runtime (the probe may)
+    dist = adapter.start_devices(p, rank)
+    # on an error the group is left as it is (no stop_devices): its barrier could wait
+    # for a rank that died; the process exits and the other ranks see it
+    result["env"] = envprobe.probe(fw)
+    result["env"]["adapter_settings"] = settings
+    if not rank:
+        output.emit("start", task=args.task, framework=result["framework"],
+                    variant=result["variant"], device=args.device,
+                    framework_version=result["env"].get("framework_version"),
+                    devices=p["devices"])
+    if args.synthetic:
+        splits, meta = chestxray.synthetic(p, args.seed, limit=args.limit, layout=layout)
+    else:
+        splits, meta = chestxray.load_index(args.data, p, limit=args.limit)
+    result["data"] = meta
+    model = adapter.build_model(p, dist)
+    n_params = int(adapter.count_parameters(model))
+    result["model"] = {"parameters": n_params, "layout": layout, "weights": "random",
+                       "network": "DenseNet-121"}
+    if n_params != p["parameters"]:
+        raise AssertionError("DenseNet-121 has %d parameters, the reference model has %d"
+                             % (n_params, p["parameters"]))
+    state = adapter.build_trainer(model, p, dist)
+    train = adapter.make_loader(splits["train"], p, dist, True, args.seed)
+    validation = None
+    valid = splits["valid"]
+    if valid is not None and len(valid["labels"]):
+        validation = validator(adapter, state, adapter.make_loader(valid, p, dist, False,
+                                                                   args.seed), rank)
+    timings, loss, valid_loss = protocol.train_loader(adapter, state, train, p, validation)
+    result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
+                                                      timings["train_seconds"])}
+    result["parallel"] = {"devices": p["devices"], "per_device_batch": p["per_device_batch"],
+                          "global_batch": p["global_batch"], "global_lr": p["global_lr"],
+                          "mode": getattr(fw, "DATA_PARALLEL", "in_process"),
+                          "backend": dist.get("backend") if isinstance(dist, dict) else None}
+    metrics = {"test_accuracy": None, "final_loss": loss}
+    if valid_loss and valid_loss[0] is not None:
+        metrics["valid_loss"] = valid_loss
+    if not rank:
+        test = splits["test"]
+        probs, labels, seconds = protocol.predict_loader(
+            adapter, state, adapter.make_loader(test, p, dist, False, args.seed))
+        n = test["size"] if "size" in test else len(test["labels"])
+        expected = (test["labels"][chestxray.synthetic_rows(test, 0, n)] if "x" in test
+                    else test["labels"])
+        if probs.shape != expected.shape or not np.array_equal(labels, expected):
+            raise AssertionError("the evaluation loader gave %s predictions and labels out "
+                                 "of order; expected %s in split order"
+                                 % (probs.shape, expected.shape))
+        timings["eval_seconds"] = seconds
+        metrics["test_auc"], metrics["test_auc_per_label"] = chestxray.mean_auc(labels,
+                                                                                probs)
+    result["timings"] = timings
+    result["metrics"] = metrics
+    adapter.stop_devices(dist)
 
 
 def run(args, result, rank=None):
     fw, adapter, settings = adapters.start(args.task, args.adapter, result["variant"],
                                            args.device, args.seed)
     if args.task == "densenet":
-        result["env"] = envprobe.probe(fw)
-        result["env"]["adapter_settings"] = settings
-        if not rank:
-            output.emit("start", task=args.task, framework=result["framework"],
-                        variant=result["variant"], device=args.device,
-                        framework_version=result["env"].get("framework_version"),
-                        devices=result["params"]["devices"])
-        return run_densenet(args, result, fw, adapter, rank or 0)
+        return run_densenet(args, result, fw, adapter, settings, rank or 0)
     p = result["params"]
     result["env"] = envprobe.probe(fw)
     result["env"]["adapter_settings"] = settings

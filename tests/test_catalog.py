@@ -90,7 +90,7 @@ def test_real_catalog_has_pytorch_2_13_without_problems():
     by_name = dict((i.name, i) for i in catalog.discover())
     img = by_name["pytorch-2.13"]
     assert img.adapter == "pytorch"
-    assert set(img.tasks) == {"cnn", "rnn", "inference"}
+    assert set(img.tasks) == {"cnn", "rnn", "inference", "densenet"}
     assert img.problems(paths.tasks_dir()) == []
     assert not any(n.startswith("_") for n in by_name)
 

@@ -35,8 +35,11 @@ def image(name):
 def test_image_declares_the_adapter_and_every_task(adapter):
     img = image(IMAGES[adapter])
     assert adapter in img.adapters
-    # every task the adapter has a file for (caffe2: no RNN, as 2017 had none)
-    assert img.tasks == frameworks.load(adapter, TASKS).tasks()
+    # every task the image's adapters have a file for (caffe2: no RNN, as 2017 had none;
+    # tensorflow-2.21: densenet is tensorflow's, not tensorflow1's), this adapter's among them
+    everyone = set(t for a in img.adapters for t in frameworks.load(a, TASKS).tasks())
+    assert img.tasks == tuple(t for t in frameworks.task_names(TASKS) if t in everyone)
+    assert set(frameworks.load(adapter, TASKS).tasks()) <= set(img.tasks)
     assert {"cnn", "inference"} <= set(img.tasks)
     assert img.problems(TASKS) == []
     assert "cpu" in img.devices
@@ -51,7 +54,10 @@ def test_every_label_variant_is_declared_and_every_task_runs_the_first(adapter):
     assert mine and set(mine) <= set(fw.variant_names()), (adapter, img.variants)
     for task in img.tasks:
         assert img.variants[0] in img.offered_variants(task), task
-        assert mine[0] in fw.variant_names(task), task
+        if task in fw.tasks():
+            assert mine[0] in fw.variant_names(task), task
+        else:  # an adapter without the task file offers no variant for it
+            assert fw.variant_names(task) == [], task
 
 
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
@@ -137,9 +143,12 @@ def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
                     % (adapter, ", ".join(frameworks.load(adapter, TASKS).packages)))
     out = tmp_path / "r.json"
     limit = "32" if task == "inference" else "128"
+    tiny = []
+    if task == "densenet":  # DenseNet-121 at 224x224 is seconds per image on a CPU
+        limit, tiny = "16", ["--image-size", "32", "--batch-size", "4"]
     proc = subprocess.run([PYTHON, os.path.join(TASKS, "run.py"), task,
                            "--adapter", adapter, "--variant", variant, "--synthetic",
-                           "--epochs", "1", "--limit", limit, "--out", str(out)],
+                           "--epochs", "1", "--limit", limit, "--out", str(out)] + tiny,
                           capture_output=True, text=True, timeout=600)
     r = json.load(open(str(out)))
     assert proc.returncode == 0 and r["status"] == "ok", r.get("reason")
@@ -153,6 +162,9 @@ def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
         assert r["model"]["parameters"] == 3441592
         assert settings["layout"] == declared("cnn", adapter, "SETTINGS")["layout"]
         assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0
+    elif task == "densenet":
+        assert r["model"]["parameters"] == 6968206
+        assert r["metrics"]["test_auc"] is None or 0.0 <= r["metrics"]["test_auc"] <= 1.0
     elif task == "rnn":
         # what the task file declares (TensorFlow: 2017's trainable initial state too), else
         # embedding 3,750,000 + dense 202 + the GRU in the framework's bias convention

@@ -51,6 +51,9 @@ def launch(script, argv, world, out, grace=30.0):
     env = dict(os.environ)
     env.update({WORLD: str(world), "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(_free_port())})
+    # every replica is on this machine: gloo talks over the loopback interface (a container
+    # without a network may not resolve its own hostname, gloo's default way to pick one)
+    env.setdefault("GLOO_SOCKET_IFNAME", "lo")
     procs = []
     for r in range(world):
         env_r = dict(env)
