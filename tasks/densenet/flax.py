@@ -129,7 +129,8 @@ def build_trainer(model, p, dist):
     tx = optax.adam(p["global_lr"], b1=p["beta1"], b2=p["beta2"], eps=p["eps"])
 
     def loss_fn(params, stats, x, y):
-        net = nnx.merge(graphdef, params, stats)
+        # new Variables in this trace (copy=True): batch-norm writes its running statistics
+        net = nnx.merge(graphdef, params, stats, copy=True)
         logits = net(x, train=True)  # batch-norm on batch statistics, running ones updated
         loss = optax.sigmoid_binary_cross_entropy(logits, y).mean()
         return loss, nnx.state(net, nnx.Not(nnx.Param))

@@ -66,6 +66,11 @@ def build_model(p, dist):
     if p["n_classes"] != 1000:
         with net.name_scope():
             net.output = gluon.nn.Dense(p["n_classes"], in_units=1024)  # as 2017 replaced it
+    # the zoo ends its features with a 7x7 average pooling: on 224x224 images that is global
+    # average pooling, which this is on any size (the tests' --image-size)
+    for key, block in list(net.features._children.items()):
+        if isinstance(block, gluon.nn.AvgPool2D) and block._kwargs.get("kernel") == (7, 7):
+            net.features._children[key] = gluon.nn.GlobalAvgPool2D()
     if fw.DEVICE["api"] == "module":
         logits = net(mx.sym.var("data"))  # the same network, as a symbol
         loss = mx.sym.LogisticRegressionOutput(logits, mx.sym.var("label"),
