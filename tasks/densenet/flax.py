@@ -214,6 +214,9 @@ class _GrainEpochs(object):
 
     def __iter__(self):
         import grain.python as grain
+        from absl import flags
+        if not flags.FLAGS.is_parsed():  # Grain reads absl flags; run.py is no absl program
+            flags.FLAGS.mark_as_parsed()
         decode = self.decode
 
         class Decode(grain.RandomMapTransform):

@@ -14,7 +14,7 @@ import os
 import re
 
 NAME = "flax"
-PACKAGES = ("jax", "flax", "optax", "grain", "PIL")
+PACKAGES = ("jax", "flax", "optax", "grain", "PIL", "absl")  # absl: Grain's flags
 # the replica count of a data-parallel run, exported by run.py before the framework is imported
 DEVICES_ENV = "DLBENCH_DEVICES"
 HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
