@@ -34,7 +34,8 @@ def digests(repo):
 
 
 def drop_in(repo):
-    """Copy the PyTorch column to NEW: the three kinds of file a new framework brings."""
+    """Copy the PyTorch column (its four tasks) to NEW: the three kinds of file a new framework
+    brings."""
     def copy(src, dst, *edits):
         with open(os.path.join(repo, src)) as f:
             text = f.read()
@@ -47,7 +48,7 @@ def drop_in(repo):
 
     copy("tasks/frameworks/pytorch.py", "tasks/frameworks/%s.py" % NEW,
          ('NAME = "pytorch"', 'NAME = "%s"' % NEW))
-    for task in ("cnn", "rnn", "inference"):
+    for task in ("cnn", "rnn", "inference", "densenet"):
         copy("tasks/%s/pytorch.py" % task, "tasks/%s/%s.py" % (task, NEW),
              ("from frameworks import pytorch as fw", "from frameworks import %s as fw" % NEW))
     for name in os.listdir(os.path.join(repo, "images", "pytorch-2.13")):
@@ -70,7 +71,8 @@ def scratch(tmp_path_factory):
     changed = sorted(k for k in after if before.get(k) != after[k])
     assert [k for k in before if k not in after] == []
     assert changed == sorted(["tasks/frameworks/%s.py" % NEW] +
-                             ["tasks/%s/%s.py" % (t, NEW) for t in ("cnn", "rnn", "inference")] +
+                             ["tasks/%s/%s.py" % (t, NEW)
+                              for t in ("cnn", "rnn", "inference", "densenet")] +
                              ["images/%s/%s" % (IMAGE, n) for n in
                               os.listdir(os.path.join(ROOT, "images", "pytorch-2.13"))])
     return repo

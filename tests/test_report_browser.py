@@ -43,6 +43,7 @@ def page(tmp_path_factory):
                         synthetic: s.querySelectorAll('g.bar.synthetic').length};
             })"""),
             "tables": b.evaluate("document.querySelectorAll('table.results').length"),
+            "densenet_tables": b.evaluate("document.querySelectorAll('table.densenet').length"),
             "synthetic_rows": b.evaluate(
                 "document.querySelectorAll('table.results tr.runrow.synthetic').length"),
             "title": b.evaluate("document.title"),
@@ -71,6 +72,7 @@ def test_charts_are_rendered_with_bars(page):
 
 def test_tables_render(page):
     assert page["tables"] == 3
+    assert page["densenet_tables"] == 2  # DenseNet: real and synthetic data, as 2017 had them
     assert page["synthetic_rows"] >= 2  # the CNN CPU row and the inference rows
     assert page["title"].startswith("dlbench report")
     assert page["overflow"] <= 1400  # no horizontal scrolling at a desktop width
