@@ -205,12 +205,14 @@ class _Records(object):
 
 class _GrainEpochs(object):
     """grain.DataLoader, one per epoch (its sampler's seed moves on: a new shuffle and new
-    crops each epoch), p["loader_workers"] worker processes."""
+    crops each epoch), p["loader_workers"] worker processes for training."""
 
     def __init__(self, split, p, batch, train, seed):
         self.records = _Records(split["paths"], split["labels"])
         self.decode, self.batch, self.train, self.seed = _Decode(p, train), batch, train, seed
-        self.workers, self.epoch = p["loader_workers"], 0
+        # evaluation decodes in this process: Grain's workers each batch their own share of the
+        # records (worker w: records w, w + N, ...), which would reorder an unshuffled split
+        self.workers, self.epoch = (p["loader_workers"] if train else 0), 0
 
     def __iter__(self):
         import grain.python as grain
