@@ -33,6 +33,9 @@ import numpy as np  # noqa: E402
 from common import data as datasets  # noqa: E402
 from common import chestxray, envprobe, output, params, protocol, workers  # noqa: E402
 
+DEVICES_ENV = "DLBENCH_DEVICES"  # densenet: the data-parallel replica count, exported
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="run.py", description="Run one dlbench task.")
     ap.add_argument("task", choices=params.TASKS)
@@ -253,6 +256,9 @@ def main(argv=None):
     if args.task == "densenet":
         try:
             p = densenet_params(args, p)
+            # the replica count, for a framework that must know it before it is imported
+            # (JAX makes its host devices as it starts: frameworks/flax.py host_devices_env)
+            os.environ[DEVICES_ENV] = str(p["devices"])
         except RuntimeError as e:
             setup_error = str(e)
     # inference always times random images (the 2017 protocol): synthetic by design

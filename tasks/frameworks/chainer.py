@@ -14,7 +14,10 @@ by load(), which run.py calls after the variant's environment is set.
 import os
 
 NAME = "chainer"
-PACKAGES = ("chainer",)  # CuPy is reached through chainer.backends.cuda, never imported here
+# CuPy is reached through chainer.backends.cuda, never imported here; PIL (Pillow) reads the
+# densenet task's PNGs, as chainer.datasets.ImageDataset does
+PACKAGES = ("chainer", "PIL")
+DISTRIBUTIONS = ("chainer",)  # the engine tests' pip freeze check: the framework's own
 VARIANTS = [
     {"name": "reference", "doc": "Chainer's defaults (numpy's OpenBLAS as it starts), NCHW",
      "env": {}, "row": "Chainer"},

@@ -3,11 +3,21 @@
 Functional jit: each task writes its network as a Flax NNX module, splits it into a static graph
 and a pytree of parameters, and compiles pure functions with jax.jit. The host imports this
 module without JAX installed: jax is imported by load().
+
+Several devices on a CPU (the densenet task's --workers N): JAX makes N host devices when
+XLA_FLAGS holds --xla_force_host_platform_device_count=N as it starts; load() adds that flag
+from DLBENCH_DEVICES (the replica count run.py exports) before it imports jax. The densenet
+task's data loader is Grain (grain.DataLoader, worker processes) decoding PNGs with Pillow
+(PIL): both in the image for that task.
 """
 import os
+import re
 
 NAME = "flax"
-PACKAGES = ("jax", "flax", "optax")
+PACKAGES = ("jax", "flax", "optax", "grain", "PIL", "absl")  # absl: Grain's flags
+# the replica count of a data-parallel run, exported by run.py before the framework is imported
+DEVICES_ENV = "DLBENCH_DEVICES"
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
 VARIANTS = [
     {"name": "reference", "doc": "jax.jit on XLA's defaults, NHWC", "env": {}, "row": None},
     # a GPU math mode the 2017 K80/P100 did not have (mixed precision is not offered here: it
@@ -22,6 +32,7 @@ jax = None
 
 def load():
     global jax
+    host_devices_env()
     import jax
 
 
@@ -96,3 +107,31 @@ def with_arrays(tree, arrays):
                                                                    value.shape, leaf.shape))
         new.append(jnp.asarray(value, dtype=leaf.dtype))
     return jax.tree_util.tree_unflatten(treedef, new)
+
+
+def host_devices_env(environ=None):
+    """Before JAX starts: ask XLA for DLBENCH_DEVICES host (CPU) devices when a run wants more
+    than one (a flag already in XLA_FLAGS is replaced). Harmless on a GPU run: the GPUs are
+    JAX's devices there. Returns the XLA_FLAGS in effect. Shared with frameworks/keras3.py."""
+    environ = os.environ if environ is None else environ
+    try:
+        n = int(environ.get(DEVICES_ENV) or 1)
+    except ValueError:
+        n = 1
+    flags = environ.get("XLA_FLAGS", "")
+    if n > 1:
+        flags = re.sub(re.escape(HOST_DEVICES_FLAG) + r"=\S*", "", flags).strip()
+        environ["XLA_FLAGS"] = ("%s %s=%d" % (flags, HOST_DEVICES_FLAG, n)).strip()
+    return environ.get("XLA_FLAGS")
+
+
+def devices(n):
+    """The first n devices of the run's platform (GPUs, or host devices on a CPU run): the
+    data-parallel replicas. Fewer than n is one clear error."""
+    found = jax.devices()
+    if len(found) < n:
+        raise RuntimeError("%d data-parallel replicas asked for, JAX sees %d %s device(s): on a "
+                           "CPU, run through run.py with --workers %d (it sets %s before JAX "
+                           "starts: XLA_FLAGS=%s=%d)" % (n, len(found), found[0].platform, n,
+                                                         DEVICES_ENV, HOST_DEVICES_FLAG, n))
+    return found[:n]

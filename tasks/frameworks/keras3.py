@@ -6,6 +6,10 @@ keras: one result row per backend, like the 2017 Keras(TF)/Keras(CNTK)/Keras(The
 tensorflow-tuned is the tensorflow backend with TensorFlow's oneDNN CPU kernels switched on
 (TF >= 2.9 turns them on by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX: TF 2.9
 release notes). The host imports this module without keras installed.
+
+Several devices (the densenet task's --workers N / --gpus N): Keras 3's distribution API, on
+the JAX backend; on a CPU, load() asks JAX for N host devices before keras imports it
+(frameworks/flax.py host_devices_env: XLA_FLAGS from DLBENCH_DEVICES).
 """
 import os
 
@@ -41,6 +45,9 @@ keras = None
 
 def load():
     global keras
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        from frameworks import flax as jax_module
+        jax_module.host_devices_env()
     import keras
 
 
@@ -106,6 +113,21 @@ def init(device, seed, variant):
     return {"backend": backend, "onednn": onednn,
             "image_data_format": keras.config.image_data_format(),
             "gru": "cudnn" if DEVICE["cudnn_gru"] else "generic", "precision": precision}
+
+
+def devices(n):
+    """n data-parallel devices as keras.distribution names them ("cpu:0", "gpu:1"); the JAX
+    backend only (keras.distribution is the JAX backend's), one device on the others."""
+    backend = keras.backend.backend()
+    if n > 1 and backend != "jax":
+        raise RuntimeError("%d data-parallel replicas: Keras 3's distribution API runs on the "
+                           "JAX backend only; use --variant jax (this is %s)" % (n, backend))
+    if n == 1:
+        return ["gpu:0" if DEVICE["gpu"] else "cpu:0"]
+    from frameworks import flax as jax_module
+    jax_module.load()
+    found = jax_module.devices(n)
+    return ["%s:%d" % (d.platform, d.id) for d in found]
 
 
 def _backend_sees_gpu(backend):

@@ -1,0 +1,150 @@
+"""DenseNet-121 on ChestX-ray14 in Keras 3, on the backend the variant names.
+
+As 2017's Keras_TF_MultiGPU notebook (ilkarman/DeepLearningFrameworks): keras.applications'
+DenseNet121(include_top=False, pooling='avg') with a 14-way Dense classifier on top, binary
+cross-entropy over 14 sigmoid outputs, Adam(lr 1e-4, 0.9, 0.999). Random weights here (2017
+started from the ImageNet weights, a download). Channels-last (Keras 3's default; 2017 set
+channels_first for Keras 2.1 on TensorFlow 1.4).
+
+Data: a tf.data pipeline (TensorFlow is in the image whatever the backend, and Keras 3 takes
+tf.data on all three): read the PNG, tf.io.decode_png, resize to 264, random 224 crop, random
+horizontal flip, ImageNet mean/sd, batched; the map runs in parallel (AUTOTUNE) on TensorFlow's
+own C++ thread pool, which decodes without the GIL: tf.data has threads, not worker processes.
+2017 used Keras 2.1's ImageDataGenerator.flow_from_directory with 2 x CPU threads; Keras 3
+dropped it, and a PyDataset with worker processes would need a Python PNG decoder
+(keras.utils.load_img is Pillow, which the image does not have).
+
+Several devices (--gpus N / --workers N): the JAX backend's keras.distribution.DataParallel
+over N of the devices JAX sees (N host devices on a CPU: frameworks/keras3.py sets
+XLA_FLAGS=--xla_force_host_platform_device_count before JAX starts); every weight is
+replicated, each global batch split along its first axis, and XLA all-reduces the gradients.
+Batch-norm statistics are then those of the global batch (XLA computes them across the
+devices). 2017's Keras ran keras.utils.multi_gpu_model; the tensorflow and torch backends here
+run one device (Keras 3's distribution API is the JAX backend's).
+"""
+import keras
+import numpy as np
+
+from common import chestxray
+from frameworks import keras3 as fw
+
+SETTINGS = {"layout": "NHWC",
+            "network": "keras.applications.DenseNet121(include_top=False, pooling='avg') "
+                       "+ Dense(14)",
+            "loader": "tf.data: decode_png, bilinear resize, random crop + flip; parallel map "
+                      "(TensorFlow's threads)",
+            "data_parallel": "keras.distribution.DataParallel (JAX backend), one process"}
+
+# Trainable weights (2017's Keras "Trainable params"): keras.applications' DenseNet121 with its
+# 1000-way top has 7,978,856 (plus 83,648 batch-norm moving statistics, not counted here, as
+# torchvision's count leaves its running statistics out); the 14-way classifier replaces
+# 1024 x 1000 + 1000 by 1024 x 14 + 14.
+
+
+def start_devices(p, rank):
+    devices = fw.devices(p["devices"])
+    if len(devices) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return {"devices": devices, "backend": ("keras.distribution.DataParallel"
+                                           if len(devices) > 1 else "one device")}
+
+
+def build_model(p, dist):
+    # keras.applications' DenseNet121 is p's network: blocks 6/12/24/16, growth 32, bottleneck
+    # 4 x 32, compression 0.5, batch-norm eps 1.001e-5 (Keras's own)
+    base = keras.applications.DenseNet121(
+        include_top=False, weights=None, pooling="avg",
+        input_shape=(p["height"], p["width"], p["channels"]))
+    # logits: the sigmoid lives in the loss (from_logits=True)
+    out = keras.layers.Dense(p["n_classes"], name="classifier")(base.output)
+    return keras.Model(base.input, out, name="densenet121")
+
+
+def count_parameters(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def build_trainer(model, p, dist):
+    model.compile(optimizer=keras.optimizers.Adam(p["global_lr"], beta_1=p["beta1"],
+                                                  beta_2=p["beta2"], epsilon=p["eps"]),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    return {"model": model, "devices": len(dist["devices"])}
+
+
+def make_loader(split, p, dist, train, seed):
+    """One pass = one epoch of (images NHWC float32, labels (N, 14) float32) numpy batches:
+    global batches for training (complete ones, shuffled), every image in order else."""
+    batch = p["global_batch"] if train else p["batch_size"]
+    if "x" in split:
+        return _Synthetic(split, batch, train)
+    import tensorflow as tf
+    size, crop = p["resize"], (p["height"], p["width"], p["channels"])
+    mean = tf.constant(np.array(p["mean"], np.float32) * 255.0)
+    sd = tf.constant(np.array(p["sd"], np.float32) * 255.0)
+
+    def decode(path, label):
+        image = tf.io.decode_png(tf.io.read_file(path), channels=3)  # grey, RGBA -> RGB
+        if train:  # bilinear resize to 264, random 224 crop, random flip
+            image = tf.image.resize(image, (size, size))
+            image = tf.image.random_crop(image, crop, seed=seed)
+            image = tf.image.random_flip_left_right(image, seed=seed)
+        else:  # evaluation: resized to 224, no augmentation
+            image = tf.image.resize(image, crop[:2])
+        return (image - mean) / sd, label
+
+    ds = tf.data.Dataset.from_tensor_slices((list(split["paths"]),
+                                             np.asarray(split["labels"], np.float32)))
+    if train:
+        ds = ds.shuffle(len(split["paths"]), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(decode, num_parallel_calls=p["loader_workers"], deterministic=not train)
+    ds = ds.batch(batch, drop_remainder=train).prefetch(tf.data.AUTOTUNE)
+    return _Epochs(ds)
+
+
+class _Epochs(object):
+    """A tf.data pipeline as the runner iterates it: one pass = one epoch, numpy out."""
+
+    def __init__(self, ds):
+        self.ds = ds
+
+    def __iter__(self):
+        return self.ds.as_numpy_iterator()
+
+
+class _Synthetic(object):
+    """Synthetic mode: the images stay in RAM (2017's synthetic table fed arrays to fit)."""
+
+    def __init__(self, split, batch, train):
+        self.split, self.batch, self.train = split, batch, train
+
+    def __iter__(self):
+        n = self.split["size"] // self.batch * self.batch if self.train else self.split["size"]
+        for start in range(0, n, self.batch):
+            rows = chestxray.synthetic_rows(self.split, start, min(self.batch, n - start))
+            yield self.split["x"][rows], self.split["labels"][rows]
+
+
+def train_step(state, x, y):
+    # the compiled step (jax.jit / tf.function; eager on torch), compiled in the warm-up step
+    return state["model"].train_on_batch(x, y)
+
+
+def to_float(loss):
+    return float(np.asarray(loss).ravel()[0])
+
+
+def predict(state, x):
+    n, devices = len(x), state["devices"]
+    if n % devices:  # a last, partial batch: padded to split evenly over the devices
+        x = np.concatenate([x, np.repeat(x[-1:], devices - n % devices, axis=0)])
+    logits = np.asarray(state["model"].predict_on_batch(x), dtype=np.float64)[:n]
+    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)  # probabilities, for the AUC
+
+
+def sync(state):
+    pass  # train_on_batch and predict_on_batch return host values: nothing is left queued
+
+
+def stop_devices(dist):
+    if len(dist["devices"]) > 1:
+        keras.distribution.set_distribution(None)
