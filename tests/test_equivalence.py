@@ -330,7 +330,9 @@ def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
     img = catalog.lookup(["pytorch-2.13"])[0]
     rows = equivalence.plan_rows([img], (), ("all",), print)
     by = dict(((r.task, r.variant), r.record) for r in rows)
-    assert set(t for t, _ in by) == set(img.tasks)
+    # every task with a canonical output; densenet (no canonical family yet) is not planned
+    assert "densenet" in img.tasks and "densenet" not in equivalence.OUTPUT_TASKS()
+    assert set(t for t, _ in by) == set(img.tasks) - {"densenet"}
     assert by[("cnn", "reference")]["status"] == "failed"  # not run yet
     assert by[("cnn", "tf32")]["status"] == "not-comparable"
     assert "not comparable at fp32 tolerance" in by[("cnn", "tf32")]["reason"]
