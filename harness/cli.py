@@ -211,6 +211,10 @@ main.add_command(doctor_command)
 main.add_command(vendor_command)
 main.add_command(vendor_build_command)
 
+# issue 15: model equivalence (logic in harness/equivalence.py)
+from .equivalence import check_models_command  # noqa: E402
+main.add_command(check_models_command)
+
 
 if __name__ == "__main__":
     sys.exit(main())
