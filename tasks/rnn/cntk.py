@@ -89,8 +89,9 @@ def sync(state):
 # gru-reset-before-sigmoid): z = s(x W_z + h H_z + b_z), r likewise, c = tanh(x W_c + b_c +
 # (r * h) H1), h = (1 - z) * c + z * h; its parameters W (E, 3H), H (H, 2H), H1 (H, H) and b
 # (3H), gates stacked (z, r, c): canonically gru.weight_ih = W^T, gru.weight_hh = [H H1]^T and
-# gru.bias, reordered to (r, z, n). Embedding E is (V, E); Dense W (H, 2) is transposed. The GPU
-# path (optimized_rnnstack) packs cuDNN's weights in one parameter: not mapped.
+# gru.bias, reordered to (r, z, n) (cntk/layers/blocks.py, _RecurrentBlock's gru). Embedding
+# E is (V, E); Dense W (H, 2) is transposed. The GPU path (optimized_rnnstack) packs cuDNN's
+# weights in one parameter: not mapped.
 def _parameters(model, name):
     block = model.find_by_name(name)
     if block is None:
@@ -99,11 +100,20 @@ def _parameters(model, name):
 
 
 def _cpu_gru(model):
+    """The GRU's W, b, H and H1 (CNTK names both recurrent matrices 'H': H1 is the square
+    one)."""
     if fw.DEVICE["gpu"]:
         raise NotImplementedError("the GPU path's optimized_rnnstack packs cuDNN's GRU weights "
                                   "in one parameter, not mapped to the canonical form: check "
                                   "the CNTK RNN with --device cpu")
-    return _parameters(model, "gru")
+    block = model.find_by_name("gru")
+    if block is None:
+        raise ValueError("the CNTK RNN has no layer named gru")
+    found = dict((w.name, w) for w in block.parameters if w.name in ("W", "b"))
+    for w in block.parameters:
+        if w.name == "H":
+            found["H1" if w.shape[-1] == w.shape[0] else "H"] = w
+    return found
 
 
 def _value(w):

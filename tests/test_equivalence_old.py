@@ -1,0 +1,102 @@
+"""Model equivalence (issue 15, point 1) of the older frameworks' columns: mxnet (Module and
+Gluon), chainer, theano, keras2 (Theano backend), caffe2, and cntk statically.
+
+Engine tests run `dlbench check-models` (harness/equivalence.py) on each image: every adapter
+loads the canonical parameters of its structure family, runs a fixed tiny batch in eval mode
+and its output must match the numpy reference (tasks/common/reference.py) within the one
+tolerance rule; its parameter count must be the canonical count and its export must give back
+what it imported. The host tests read the CNTK task files (no image runs CNTK here): the layers
+they name are the canonical weights' names."""
+import ast
+import os
+
+import pytest
+
+from harness import catalog, equivalence, frameworks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASKS = os.path.join(ROOT, "tasks")
+
+# (image, variants checked): the reference variant of each, both MXNet APIs and both
+# Theano-based Keras rows; the -tuned variants change only threads and BLAS kernels
+CASES = [
+    ("mxnet-1.9", ("module", "gluon")),
+    ("chainer-7.8", ("reference",)),
+    ("theano-1.0", ("reference",)),
+    ("keras-2.3", ("theano",)),
+    ("caffe2-torch1.8", ("reference",)),
+]
+
+
+def _layer_names(task, adapter):
+    """The constant name= keywords of the calls in a task file."""
+    path = os.path.join(TASKS, task, adapter + ".py")
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    return set(k.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+               for k in node.keywords if k.arg == "name" and isinstance(k.value, ast.Constant))
+
+
+def _canonical():
+    canonical, _ = equivalence.task_modules(TASKS)
+    return canonical
+
+
+def _params(task):
+    return frameworks._import_file(os.path.join(TASKS, "common", "params.py"),
+                                   "dlbench_task_params").for_task(task)
+
+
+@pytest.mark.parametrize("task", ["cnn", "rnn"])
+def test_cntk_names_its_layers_as_the_canonical_weights(task):
+    """CNTK's export finds each layer by name: the names given are the canonical layers of the
+    family the file declares, no more, no fewer."""
+    canonical = _canonical()
+    family = equivalence.declaration(task, "cntk", TASKS)["equivalence"]["family"]
+    layers = set(k.rsplit(".", 1)[0] for k in canonical.generate(family, _params(task)))
+    assert _layer_names(task, "cntk") == layers
+
+
+def test_cntk_inference_names_every_convolution_and_batch_norm():
+    # the names are built in loops ("layer%d.%d"): the stem's literally, the rest by pattern
+    src = open(os.path.join(TASKS, "inference", "cntk.py")).read()
+    assert '("conv1", "bn1")' in src and '"layer%d.%d" % (stage + 1, i)' in src
+    for part in ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample.0",
+                 "downsample.1"):
+        assert '".%s"' % part in src, part
+    canonical = _canonical()
+    keys = canonical.generate("resnet50-cntk", dict(_params("inference")))
+    assert not [k for k in keys if k.endswith(".bias") and "bn" not in k
+                and "downsample.1" not in k], "resnet50-cntk has bias-free convolutions"
+
+
+def test_the_cntk_gru_family_is_reset_before_with_sigmoid_gates():
+    canonical = _canonical()
+    spec = canonical.FAMILIES["gru-reset-before-sigmoid"]
+    assert (spec["form"], spec["gate"], spec["bias_hh"]) == ("reset_before", "sigmoid", False)
+    assert canonical.not_comparable_reason("gru-reset-before", "gru-reset-before-sigmoid") \
+        == "hard_sigmoid gates vs sigmoid gates"
+
+
+def test_each_image_checked_offers_the_variants_named():
+    for name, variants in CASES:
+        image = catalog.lookup([name])[0]
+        assert set(variants) <= set(image.variants), (name, image.variants)
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+@pytest.mark.parametrize("name,variants", CASES, ids=[c[0] for c in CASES])
+def test_check_models_matches_the_numpy_reference(engine, tmp_path, name, variants):
+    lines = []
+    opts = equivalence.Options(variants=variants, batch=1, results_root=str(tmp_path))
+    summary = equivalence.check([name], opts, echo=lambda msg="", **kw: lines.append(msg))
+    rows = summary["rows"]
+    image = catalog.lookup([name])[0]
+    assert sorted((r["variant"], r["task"]) for r in rows) == sorted(
+        (v, t) for v in variants for t in image.tasks), "\n".join(lines)
+    bad = [r for r in rows if r["status"] != "ok"]
+    assert not bad, "\n".join(lines)
+    for r in rows:
+        assert r["max_rel_diff"] <= 1e-4 and r["parameters"] == r["canonical_parameters"]
+    print("\n".join(lines))
