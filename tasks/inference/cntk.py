@@ -82,7 +82,18 @@ def load_weights(model, path):
         raise ValueError("%s holds other weights than this ResNet-50 (%d arrays, %d expected)"
                          % (path, len(theirs), len(mine)))
     for w, value in zip(mine, theirs):
-        w.value = value.value
+        _assign(w, value.value)
+
+
+def _assign(w, value):
+    """Set a parameter's or a constant's value. CNTK 2.4's Constant has no .value setter (only
+    Parameter has): a constant's storage, an NDArrayView, copies the new values in."""
+    value = np.ascontiguousarray(np.asarray(value, dtype=np.float32).reshape(w.shape))
+    if w.is_parameter:
+        w.value = value
+    else:
+        view = C.cntk_py.Constant.value(w)
+        view.copy_from(C.NDArrayView.from_dense(value, device=view.device()))
 
 
 def predict(model, x):
@@ -142,7 +153,7 @@ def import_params(model, params):
         value = np.asarray(params[name], dtype=np.float32)
         if value.size != int(np.prod(w.shape)):
             raise ValueError("%s: %d values, CNTK's is %s" % (name, value.size, tuple(w.shape)))
-        w.value = np.ascontiguousarray(value.reshape(w.shape))
+        _assign(w, value)
 
 
 def outputs(model, x):
