@@ -100,3 +100,16 @@ def test_check_models_matches_the_numpy_reference(engine, tmp_path, name, varian
     for r in rows:
         assert r["max_rel_diff"] <= 1e-4 and r["parameters"] == r["canonical_parameters"]
     print("\n".join(lines))
+
+
+def test_check_models_says_cntk_is_not_run():
+    """No image built here runs the cntk adapter: check-models names the column not run (once),
+    beside the image not built; an adapter some built image runs gets no such line."""
+    images = catalog.discover()
+    built = [i for i in images if "cntk" not in i.adapters]
+    lines = equivalence.not_built_lines([i.name for i in images if i not in built], built)
+    assert "cntk (cnn, rnn, inference): not run: no image can run CNTK here (cntk not built)" \
+        in lines
+    assert [line for line in lines if "not run" in line] == [lines[1]]
+    assert lines[0].startswith("cntk: not built here")
+    assert equivalence.not_built_lines(["cntk"], images) == [lines[0]]
