@@ -9,6 +9,7 @@
 #   make test                             the test suite (engine tests need a Docker engine)
 #   make compose.yaml                     generate compose.yaml from images/*/Dockerfile
 #   make adapters-vs-plain [VS_ARGS=...]  each adapter against a plain loop, inside its own image
+#   make check-models [FRAMEWORK=...]     model equivalence: every adapter vs the numpy reference
 
 PYTHON    ?= python3
 DLBENCH   ?= dlbench
@@ -20,10 +21,10 @@ ARGS      ?=
 TASK_OPTS = $(foreach t,$(subst $(comma), ,$(TASK)),--task $(t))
 comma := ,
 
-.PHONY: help install base build bench data results report report-screenshot test test-unit overhead adapters-vs-plain list
+.PHONY: help install base build bench data results report report-screenshot test test-unit overhead adapters-vs-plain list check-models
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,12p' Makefile
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -46,6 +47,11 @@ data:
 
 results:
 	$(DLBENCH) results
+
+# every image built here (or FRAMEWORK=name1,name2), every variant, tiny batches; exit 1 on any
+# mismatch, failure or adapter without the equivalence functions
+check-models:
+	$(DLBENCH) check-models $(if $(filter command line,$(origin FRAMEWORK)),$(subst $(comma), ,$(FRAMEWORK))) $(ARGS)
 
 report:
 	$(DLBENCH) report

@@ -105,7 +105,8 @@ class Row(object):
         self.adapter = image.adapter_for(variant)
         self.family = None
         self.record = {"image": image.name, "adapter": self.adapter, "variant": variant,
-                       "task": task, "family": None, "status": "failed", "reason": None,
+                       "task": task, "family": None, "status": "failed",
+                       "reason": "did not run: the check stopped before it",
                        "output": None, "max_abs_diff": None, "max_rel_diff": None,
                        "tolerance": None, "parameters": None, "canonical_parameters": None,
                        "forward_flops": None, "framework": None, "framework_version": None,
@@ -194,74 +195,82 @@ def not_built_lines(not_built, built):
 
 # ---------------------------------------------------------------- one container
 
-def run_row(row, inputs_dir, params_file, input_file, out_dir, timeout):
-    """Run tasks/check_model.py for the row in its image; the container's check.json (or a
-    failed record when it wrote none) and the output array (or None)."""
+def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout):
+    """Run tasks/check_model.py for one (image, adapter, variant) and its jobs [(task, family,
+    params file, input file)] in one container (the framework imported once); per task the
+    container's check.json (or a failed record when it wrote none) and the output (or None)."""
     import numpy as np
     os.makedirs(out_dir, exist_ok=True)
     settings = hardening.settings()
-    cmd = ["python3", "/tasks/check_model.py", row.task, "--adapter", row.adapter,
-           "--variant", row.variant, "--device", "cpu", "--family", row.family,
-           "--params", "/check/in/" + os.path.basename(params_file),
-           "--input", "/check/in/" + os.path.basename(input_file), "--out", "/check/out"]
-    settings.update(image=row.image.tag, command=cmd, detach=True,
-                    name="dlbench-check-%s-%s-%s-%s" % (row.image.name, row.task, row.variant,
-                                                        uuid.uuid4().hex[:6]),
+    cmd = ["python3", "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
+           "--device", "cpu", "--out", "/check/out"]
+    for task, family, params_file, input_file in jobs:
+        cmd += ["--job", ",".join((task, family, "/check/in/" + os.path.basename(params_file),
+                                   "/check/in/" + os.path.basename(input_file)))]
+    settings.update(image=image.tag, command=cmd, detach=True,
+                    name="dlbench-check-%s-%s-%s" % (image.name, variant, uuid.uuid4().hex[:6]),
                     volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
                              inputs_dir: {"bind": "/check/in", "mode": "ro"},
                              out_dir: {"bind": "/check/out", "mode": "rw"}},
-                    labels={catalog.IMAGE_NAME_LABEL: row.image.name})
+                    labels={catalog.IMAGE_NAME_LABEL: image.name})
     hardening.prepare_results_dir(out_dir, settings["user"])
-    t0 = time.time()
-    container = engine.client().containers.create(**settings)
+    limit = timeout * len(jobs)
+    code, log, container, problem = None, "", None, None
     try:
+        container = engine.client().containers.create(**settings)
         container.start()
-        code = containers.wait_exit(container, timeout)
+        code = containers.wait_exit(container, limit)
         if code is None:
             containers.kill(container)
+            problem = "timed out after %d s" % limit
         log = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         with open(os.path.join(out_dir, "container.log"), "w") as f:
             f.write(log)
+    except Exception as e:  # the engine refused it (e.g. the image lacks python3)
+        problem = "could not run the container: %s" % engine.short_error(e)
     finally:
-        try:
-            container.remove(force=True)
-        except Exception:
-            pass
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception:
+                pass
         hardening.reclaim_results_dir(out_dir)
-    seconds = round(time.time() - t0, 1)
-    path = os.path.join(out_dir, "check.json")
-    if code is None:
-        return {"status": "failed", "reason": "timed out after %d s" % timeout}, None, seconds
-    try:
-        with open(path) as f:
-            record = json.load(f)
-    except (OSError, ValueError) as e:
-        tail = (log.strip().splitlines() or ["no output"])[-1]
-        return {"status": "failed", "reason": "exit %s, no check.json (%s): %s"
-                % (code, type(e).__name__, tail[:300])}, None, seconds
-    out = None
-    if record.get("status") == "ok":
-        with np.load(os.path.join(out_dir, "outputs.npz")) as f:
-            out = f["output"]
-    return record, out, seconds
+    found = {}
+    for task, _family, _p, _i in jobs:
+        folder = os.path.join(out_dir, task)
+        try:
+            with open(os.path.join(folder, "check.json")) as f:
+                record = json.load(f)
+        except (OSError, ValueError) as e:
+            tail = (log.strip().splitlines() or ["no output"])[-1]
+            found[task] = ({"status": "failed", "reason": problem or "exit %s, no check.json "
+                            "(%s): %s" % (code, type(e).__name__, tail[:300])}, None)
+            continue
+        out = None
+        if record.get("status") == "ok":
+            with np.load(os.path.join(folder, "outputs.npz")) as f:
+                out = f["output"]
+        found[task] = (record, out)
+    return found
 
 
 # ---------------------------------------------------------------- judging one row
 
-def judge(row, record, out, reference_out, canonical_count, canonical):
-    """Set the row's status from the container's record and output."""
-    row.record["framework_version"] = record.get("framework_version")
-    row.record["parameters"] = record.get("parameters")
+def verdict(adapter, variant, task, record, out, reference_out, canonical_count, canonical):
+    """(status, reason, fields) of one adapter from the container's record and output: the
+    output against the reference (canonical.compare), the parameter count against the
+    canonical count, the export against the import. A mismatch names the adapter, the output
+    and the size of the difference."""
+    fields = {"framework_version": record.get("framework_version"),
+              "parameters": record.get("parameters"), "output": canonical.OUTPUT[task]}
     if record.get("status") == "not-checked":
-        row.set("not-checked", record.get("reason"))
-        return
+        return "not-checked", record.get("reason"), fields
     if record.get("status") != "ok":
-        row.set("failed", record.get("reason") or "failed")
-        return
+        return "failed", record.get("reason") or "failed", fields
     cmp = canonical.compare(reference_out, out)
-    row.record.update(max_abs_diff=cmp["max_abs_diff"], max_rel_diff=cmp["max_rel_diff"],
-                      tolerance=cmp["tolerance"])
-    what = canonical.OUTPUT[row.task]
+    fields.update(max_abs_diff=cmp["max_abs_diff"], max_rel_diff=cmp["max_rel_diff"],
+                  tolerance=cmp["tolerance"])
+    what = canonical.OUTPUT[task]
     problems = []
     if cmp["problem"]:
         problems.append("%s: %s" % (what, cmp["problem"]))
@@ -275,9 +284,15 @@ def judge(row, record, out, reference_out, canonical_count, canonical):
     if not export.get("ok", False):
         problems.append("export_params: %s" % "; ".join(export.get("problems") or ["missing"]))
     if problems:
-        row.set("mismatch", "%s (%s): %s" % (row.adapter, row.variant, "; ".join(problems)))
-    else:
-        row.set("ok", None)
+        return "mismatch", "%s (%s): %s" % (adapter, variant, "; ".join(problems)), fields
+    return "ok", None, fields
+
+
+def judge(row, record, out, reference_out, canonical_count, canonical):
+    """Set the row's status from the container's record and output (verdict)."""
+    status, reason, fields = verdict(row.adapter, row.variant, row.task, record, out,
+                                     reference_out, canonical_count, canonical)
+    row.set(status, reason, **fields)
 
 
 def describe(row):
@@ -358,24 +373,25 @@ def check(names, opts, echo=click.echo):
             row.record["family"] = family
 
     root = os.path.join(opts.results_root, "check-models")
-    work = os.path.join(root, opts.check_id)
-    os.makedirs(work, exist_ok=True)
-    inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
-    os.chmod(inputs_dir, 0o755)
-    families = {}
+    families, not_comparable, batch = {}, [], {}
     try:
-        batch = {"cnn": opts.batch, "inference": opts.batch,
-                 "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None}
-        input_files = {}
-        for task in sorted(p_of):
-            x = canonical.make_input(task, p_of[task], batch[task], opts.seed)
-            input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
-            np.savez(input_files[task], x=x)
-            os.chmod(input_files[task], 0o644)
-        for row in rows:
-            if row.family is None:
-                continue
-            if row.family not in families:
+        root = os.path.join(opts.results_root, "check-models")
+        work = os.path.join(root, opts.check_id)
+        os.makedirs(work, exist_ok=True)
+        inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
+        os.chmod(inputs_dir, 0o755)
+        try:
+            batch.update({"cnn": opts.batch, "inference": opts.batch,
+                          "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None})
+            input_files = {}
+            for task in sorted(p_of):
+                x = canonical.make_input(task, p_of[task], batch[task], opts.seed)
+                input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
+                np.savez(input_files[task], x=x)
+                os.chmod(input_files[task], 0o644)
+            for row in rows:
+                if row.family is None or row.family in families:
+                    continue
                 p = p_of[row.task]
                 prm = canonical.generate(row.family, p, opts.seed)
                 path = os.path.join(inputs_dir, "%s.npz" % row.family)
@@ -389,39 +405,64 @@ def check(names, opts, echo=click.echo):
                     "canonical_parameters": canonical.count(prm), "params_file": path,
                     "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
                     "forward_flops": flops, "flops_source": note, "members": []}
-            fam = families[row.family]
-            fam["members"].append("%s/%s" % (row.adapter, row.variant))
-            row.record["canonical_parameters"] = fam["canonical_parameters"]
-            row.record["forward_flops"] = fam["forward_flops"]
-            out_dir = os.path.join(work, row.image.name, "%s-%s" % (row.task, row.variant))
-            record, out, seconds = run_row(row, inputs_dir, fam["params_file"],
-                                           input_files[row.task], out_dir, opts.timeout)
-            row.record["seconds"] = seconds
-            judge(row, record, out, fam["reference"], fam["canonical_parameters"], canonical)
-            echo(describe(row))
-    finally:
-        shutil.rmtree(inputs_dir, ignore_errors=True)
-    for row in rows:  # those decided before any container ran
-        if row.family is None:
-            echo(describe(row))
+            groups, order = {}, []  # one container per (image, adapter, variant): its tasks
+            for row in rows:
+                if row.family is None:
+                    continue
+                key = (row.image.name, row.adapter, row.variant)
+                if key not in groups:
+                    groups[key] = []
+                    order.append(key)
+                groups[key].append(row)
+            for key in order:
+                (name, adapter, variant), members = key, groups[key]
+                jobs = [(r.task, r.family, families[r.family]["params_file"],
+                         input_files[r.task]) for r in members]
+                found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
+                                  os.path.join(work, name, variant), opts.timeout)
+                for row in members:
+                    fam = families[row.family]
+                    fam["members"].append("%s/%s" % (row.adapter, row.variant))
+                    row.record["canonical_parameters"] = fam["canonical_parameters"]
+                    row.record["forward_flops"] = fam["forward_flops"]
+                    record, out = found[row.task]
+                    row.record["seconds"] = record.get("seconds")
+                    judge(row, record, out, fam["reference"], fam["canonical_parameters"],
+                          canonical)
+                    echo(describe(row))
+        finally:
+            shutil.rmtree(inputs_dir, ignore_errors=True)
+        for row in rows:  # those decided before any container ran
+            if row.family is None:
+                echo(describe(row))
 
-    not_comparable = []
-    by_task = {}
-    for name, fam in sorted(families.items()):
-        by_task.setdefault(fam["task"], []).append(name)
-    for task, names_ in sorted(by_task.items()):
-        for i, a in enumerate(names_):
-            for b in names_[i + 1:]:
-                reason = canonical.not_comparable_reason(a, b)
-                not_comparable.append({"task": task, "families": [a, b], "reason": reason})
-                echo("n/c         %s: %s (%s) vs %s (%s): %s" % (
-                    task, a, ", ".join(families[a]["members"]), b,
-                    ", ".join(families[b]["members"]), reason))
+        by_task = {}
+        for name, fam in sorted(families.items()):
+            by_task.setdefault(fam["task"], []).append(name)
+        for task, names_ in sorted(by_task.items()):
+            for i, a in enumerate(names_):
+                for b in names_[i + 1:]:
+                    reason = canonical.not_comparable_reason(a, b)
+                    not_comparable.append({"task": task, "families": [a, b], "reason": reason})
+                    echo("n/c         %s: %s (%s) vs %s (%s): %s" % (
+                        task, a, ", ".join(families[a]["members"]), b,
+                        ", ".join(families[b]["members"]), reason))
+    finally:  # interrupted or not, the summary says what ran (rows not run: failed, why)
+        summary = write_summary(rows, families, not_comparable, not_built, batch, p_of,
+                                started, opts, root, echo)
+    return summary
+
+
+def write_summary(rows, families, not_comparable, not_built, batch, p_of, started, opts, root,
+                  echo):
+    """Validate and write results/check-models/<id>.json; returns the summary (with path)."""
+    canonical, _ = task_modules()
+    from . import results as results_mod
     summary = {
         "schema_version": SCHEMA_VERSION, "kind": "check-models", "id": opts.check_id,
         "started": started, "finished": results_mod.now_iso(), "host": host_info(),
         "tolerance": canonical.TOLERANCE_RULE, "seed": opts.seed,
-        "batch": dict((t, batch[t]) for t in sorted(p_of)),
+        "batch": dict((t, batch[t]) for t in sorted(p_of) if t in batch),
         "families": dict((k, dict((f, v[f]) for f in ("task", "doc", "canonical_parameters",
                                                       "reference_max_abs", "forward_flops",
                                                       "flops_source", "members")))
@@ -434,6 +475,7 @@ def check(names, opts, echo=click.echo):
     if problems:  # a bug here, never the adapters': say so, still write the file
         echo("warning: the summary breaks %s: %s" % (SCHEMA_FILE, "; ".join(problems[:3])),
              err=True)
+    os.makedirs(root, exist_ok=True)
     path = os.path.join(root, opts.check_id + ".json")
     with open(path + ".tmp", "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)

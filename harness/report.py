@@ -385,10 +385,41 @@ def _cell_view(cell):
     return v
 
 
+EQUIVALENCE_MARK = {"ok": "✓", "mismatch": "✗", "failed": "✗", "not-checked": "✗",
+                    "not-comparable": "n/c"}
+
+
+def equivalence_marks(results_dir):
+    """(check id or None, {(image, variant, task): {"mark", "title"}}) from the newest
+    `dlbench check-models` summary under results_dir/check-models (harness/equivalence.py):
+    ✓ matched the numpy reference of its structure family, ✗ mismatch / failed / not checked,
+    n/c not comparable at fp32 tolerance; the title says why (hover, and the row's footnote)."""
+    from . import equivalence
+    doc = equivalence.latest(results_dir)
+    if not doc:
+        return None, {}
+    marks = {}
+    for r in doc.get("rows", []):
+        status = r.get("status")
+        if status == "ok":
+            title = "model equivalence ✓: family %s, max rel diff %.1e against the numpy " \
+                    "reference (%s)" % (r.get("family"), r.get("max_rel_diff") or 0.0,
+                                         doc.get("tolerance"))
+        else:
+            title = "model equivalence %s (%s): %s" % (
+                EQUIVALENCE_MARK.get(status, "?"), status,
+                r.get("reason") or "no reason recorded")
+        marks[(r.get("image"), r.get("variant"), r.get("task"))] = {
+            "mark": EQUIVALENCE_MARK.get(status, "?"), "status": status,
+            "title": "%s; check-models %s" % (title, doc.get("id"))}
+    return doc.get("id"), marks
+
+
 def build_view(results_dir, reference=None):
     """Everything the templates show (sections, tables, charts, unreadable files), as plain
     dicts and strings."""
     reference = reference or load_reference()
+    check_id, eq_marks = equivalence_marks(results_dir)
     good, unreadable = load_results(results_dir)
     entries = []
     for path, doc in good:
@@ -469,7 +500,12 @@ def build_view(results_dir, reference=None):
                                    "parameters": row.parameters,
                                    "partial": row.partial, "footnote": n,
                                    "flags": row.flags,
-                                   "anchor": "%s-p%d" % (task, n)}
+                                   "anchor": "%s-p%d" % (task, n),
+                                   "equivalence": eq_marks.get(
+                                       (row.image, row.variant, task),
+                                       {"mark": "?", "status": None,
+                                        "title": "model equivalence: not in check-models %s"
+                                                 % check_id} if check_id else None)}
                     line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
                     items = _prov_lines(row, results_dir)
                     short = dict(items)
@@ -485,6 +521,7 @@ def build_view(results_dir, reference=None):
                     footnotes.append({"n": n, "summary": summary, "anchor": "%s-p%d" % (task, n), "label": row.label,
                                       "synthetic": row.synthetic, "partial": row.partial,
                                       "flags": row.flags, "items": items,
+                                      "equivalence": line["row"]["equivalence"],
                                       "files": sorted(e.relpath for e in row.entries),
                                       "failures": sorted(
                                           ("%s (r%s): %s" % (e.relpath, e.repeat, e.reason))

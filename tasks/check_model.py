@@ -1,51 +1,68 @@
 """The container side of `dlbench check-models`: load canonical parameters into one adapter's
-model, run a fixed batch in eval mode, write the outputs.
+models, run a fixed batch in eval mode, write the outputs.
 
-    python tasks/check_model.py TASK --adapter ADAPTER [--variant NAME] [--device cpu|gpu]
-                                --family FAMILY --params FILE.npz --input FILE.npz --out DIR
+    python tasks/check_model.py --adapter ADAPTER [--variant NAME] [--device cpu|gpu]
+                                --job TASK,FAMILY,PARAMS.npz,INPUT.npz [--job ...] --out DIR
 
-Starts the adapter as run.py does (common/adapters.py: the variant's environment, load, the
-task file, init), builds the model (and, for a training task, the trainer state `predict`
-takes), imports the canonical parameters (common/canonical.py), runs `outputs` on the input's
-`x` (converted to the task file's layout, as run.py converts data) and writes DIR/outputs.npz
-(`output`) and DIR/check.json: status ok or failed with the reason, or "not-checked" when the
-task file has no import_params; the adapter's parameter count and its export of the imported
-parameters compared with what was imported (names, shapes, values). The comparison with the
-numpy reference is the host's. Exit 0 when check.json says ok, 1 otherwise, 2 for usage errors.
+One process per (adapter, variant), every task it is asked (the framework is imported and
+initialised once). Starts the adapter as run.py does (common/adapters.py: the variant's
+environment, load, the first task file, init; the other task files are imported after), builds
+each task's model (and, for a training task, the trainer state `predict` takes), imports the
+canonical parameters (common/canonical.py), runs `outputs` on the input's `x` (converted to the
+task file's layout, as run.py converts data) and writes DIR/TASK/outputs.npz (`output`) and
+DIR/TASK/check.json: status ok or failed with the reason, or "not-checked" when the task file
+has no import_params; the adapter's parameter count, its export of the imported parameters
+compared with what was imported (names, shapes, values), and the task's seconds. The comparison
+with the numpy reference is the host's. Exit 0 when every check.json says ok, 1 otherwise, 2 for
+usage errors.
 """
 import argparse
-import json
+import importlib
 import os
 import sys
+import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from common import adapters  # noqa: E402  (standard library only)
-
-adapters.set_env_early(sys.argv[1:])
-
-import numpy as np  # noqa: E402
-
-from common import canonical, envprobe, output, params  # noqa: E402
-
-EQUIVALENCE_FUNCTIONS = ("export_params", "import_params", "outputs")
+from common import adapters, params  # noqa: E402  (standard library only)
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="check_model.py",
                                  description="Run one adapter on canonical parameters.")
-    ap.add_argument("task", choices=params.TASKS)
     ap.add_argument("--adapter", required=True)
     ap.add_argument("--variant")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
-    ap.add_argument("--family", required=True, help="the family the parameters are drawn for")
-    ap.add_argument("--params", required=True, help="canonical parameters (.npz)")
-    ap.add_argument("--input", required=True, help="the input batch (.npz with x, NCHW)")
-    ap.add_argument("--out", required=True, help="folder for check.json and outputs.npz")
-    return ap.parse_args(argv)
+    ap.add_argument("--job", action="append", required=True,
+                    metavar="TASK,FAMILY,PARAMS,INPUT",
+                    help="a task, the family its parameters are drawn for, the canonical "
+                         "parameters (.npz) and the input batch (.npz with x, NCHW); repeatable")
+    ap.add_argument("--out", required=True, help="folder for TASK/check.json and outputs.npz")
+    args = ap.parse_args(argv)
+    jobs = []
+    for text in args.job:
+        parts = text.split(",")
+        if len(parts) != 4 or parts[0] not in params.TASKS:
+            ap.error("--job %s: give TASK,FAMILY,PARAMS,INPUT with TASK one of %s"
+                     % (text, ", ".join(params.TASKS)))
+        jobs.append(dict(zip(("task", "family", "params", "input"), parts)))
+    args.jobs = jobs
+    return args
+
+
+ARGS = parse_args(sys.argv[1:]) if __name__ == "__main__" else None
+if ARGS is not None:  # the variant's environment before numpy is imported (as run.py)
+    adapters.set_env_early([ARGS.jobs[0]["task"], "--adapter", ARGS.adapter, "--device",
+                            ARGS.device] + (["--variant", ARGS.variant] if ARGS.variant else []))
+
+import numpy as np  # noqa: E402
+
+from common import canonical, envprobe, output  # noqa: E402
+
+EQUIVALENCE_FUNCTIONS = ("export_params", "import_params", "outputs")
 
 
 def declared_family(module, variant):
@@ -73,35 +90,55 @@ def export_problems(exported, imported):
     return problems
 
 
-def check(args, record):
-    fw, module, settings = adapters.start(args.task, args.adapter, record["variant"],
-                                          args.device, 0)
+class Started(object):
+    """The adapter, started once for the first task; later tasks import their task file."""
+
+    def __init__(self):
+        self.fw, self.settings = None, None
+
+    def module(self, task, adapter, variant, device):
+        if self.fw is None:
+            self.fw, module, self.settings = adapters.start(task, adapter, variant, device, 0)
+            return module, dict(self.settings)
+        if adapter not in adapters.adapters_for(task):
+            raise LookupError("no %s adapter '%s' (tasks/%s/%s.py)" % (task, adapter, task,
+                                                                        adapter))
+        adapters.variant(self.fw, variant, task, device)
+        module = importlib.import_module("%s.%s" % (task, adapter))
+        settings = dict(self.settings)
+        settings.update(module.SETTINGS)
+        return module, settings
+
+
+def check(started, args, job, record):
+    task = job["task"]
+    module, settings = started.module(task, args.adapter, record["variant"], args.device)
     record["settings"] = settings
-    record["framework_version"] = envprobe.probe(fw).get("framework_version")
+    record["framework_version"] = envprobe.probe(started.fw).get("framework_version")
     missing = [f for f in EQUIVALENCE_FUNCTIONS if not hasattr(module, f)]
     if missing:
         record["status"] = "not-checked"
         record["reason"] = "not checked: no %s in tasks/%s/%s.py" % (
-            ", ".join(missing), args.task, args.adapter)
+            ", ".join(missing), task, args.adapter)
         return
     family = declared_family(module, record["variant"])
     record["declared_family"] = family
-    if family != args.family:
+    if family != job["family"]:
         raise ValueError("tasks/%s/%s.py declares family %s for variant %s, the check drew "
-                         "parameters for %s" % (args.task, args.adapter, family,
-                                                record["variant"], args.family))
-    p = params.for_task(args.task)
+                         "parameters for %s" % (task, args.adapter, family, record["variant"],
+                                                job["family"]))
+    p = params.for_task(task)
     model = module.build_model(p)
     record["parameters"] = int(module.count_parameters(model))
-    state = model if args.task == "inference" else module.build_trainer(model, p)
-    canonical_params = canonical.load(args.params)
+    state = model if task == "inference" else module.build_trainer(model, p)
+    canonical_params = canonical.load(job["params"])
     module.import_params(state, canonical_params)
-    with np.load(args.input) as f:
+    with np.load(job["input"]) as f:
         x = f["x"]
     if settings.get("layout") == "NHWC" and x.ndim == 4:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # as run.py converts the data
     out = np.asarray(module.outputs(state, x))
-    np.savez(os.path.join(args.out, "outputs.npz"), output=out)
+    np.savez(os.path.join(args.out, task, "outputs.npz"), output=out)
     record["output_shape"] = list(out.shape)
     record["output_dtype"] = str(out.dtype)
     problems = export_problems(module.export_params(state), canonical_params)
@@ -109,33 +146,40 @@ def check(args, record):
     record["status"], record["reason"] = "ok", None
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    record = {"task": args.task, "adapter": args.adapter, "variant": args.variant,
-              "device": args.device, "family": args.family, "status": "failed",
-              "reason": "did not finish", "parameters": None, "started": output.now_iso()}
+def main(args):
+    framework, variant = None, args.variant
     try:
         fw = adapters.framework(args.adapter)
-        record["framework"] = fw.NAME
-        record["variant"] = args.variant or adapters.variant_names(fw, args.task)[0]
+        framework = fw.NAME
+        variant = variant or adapters.variant_names(fw, args.jobs[0]["task"])[0]
     except (LookupError, IndexError):
         pass
-    if not os.path.isdir(args.out):
-        os.makedirs(args.out)
-    try:
-        check(args, record)
-    except Exception as e:
-        record["status"] = "failed"
-        record["reason"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
-        record["traceback"] = traceback.format_exc()
-    output.write_result(record, os.path.join(args.out, "check.json"))
-    output.emit("end", status=record["status"], reason=record["reason"])
-    if record["status"] != "ok":
-        sys.stderr.write("dlbench check-model %s/%s: %s\n"
-                         % (args.task, args.adapter, record["reason"]))
-        return 1
-    return 0
+    started, failed = Started(), 0
+    for job in args.jobs:
+        folder = os.path.join(args.out, job["task"])
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+        record = {"task": job["task"], "adapter": args.adapter, "framework": framework,
+                  "variant": variant, "device": args.device, "family": job["family"],
+                  "status": "failed", "reason": "did not finish", "parameters": None,
+                  "started": output.now_iso()}
+        t0 = time.time()
+        try:
+            check(started, args, job, record)
+        except Exception as e:
+            record["status"] = "failed"
+            record["reason"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
+            record["traceback"] = traceback.format_exc()
+        record["seconds"] = round(time.time() - t0, 3)
+        output.write_result(record, os.path.join(folder, "check.json"))
+        output.emit("check", task=job["task"], status=record["status"],
+                    reason=record["reason"])
+        if record["status"] != "ok":
+            failed += 1
+            sys.stderr.write("dlbench check-model %s/%s: %s\n"
+                             % (job["task"], args.adapter, record["reason"]))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

@@ -11,8 +11,10 @@ import numpy as np
 import optax
 from flax import nnx
 
+from common import canonical
 from frameworks import flax as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC"}  # Flax convolutions are channels-last
 
 
@@ -77,10 +79,13 @@ def build_trainer(model, p):
     def classes(params, x):
         return jnp.argmax(nnx.merge(graphdef, params, rest)(x), axis=1)
 
+    def logits(params, x):  # outputs(): the model-equivalence check's, never timed
+        return nnx.merge(graphdef, params, rest)(x)
+
     # jax.jit compiles each pure function once (during the runner's warm-up step)
     # no buffer donation, as in the plain loop (CPU, CNN vs plain: 0.89 with it, 0.98 without)
     return {"params": params, "opt_state": tx.init(params), "n": 0,
-            "step": jax.jit(step), "classes": jax.jit(classes)}
+            "step": jax.jit(step), "classes": jax.jit(classes), "logits": jax.jit(logits)}
 
 
 def _tensor(array):
@@ -105,3 +110,45 @@ def predict(state, x):
 
 def sync(state):
     jax.block_until_ready(state["params"])
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
+# (in, out) here, OIHW and (out, in) there; fc1 reads the NHWC-flattened map, so its inputs are
+# permuted from the canonical NCHW order
+
+def _chw(named):
+    return canonical.cnn_flat_shape(named["fc1.kernel"].shape[0], named["conv4.bias"].shape[0])
+
+
+def export_params(state):
+    named, out = fw.named_arrays(state["params"]), {}
+    for name in ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2"):
+        kernel = named[name + ".kernel"]
+        if name.startswith("conv"):
+            kernel = canonical.hwio_to_oihw(kernel)
+        else:
+            kernel = np.ascontiguousarray(kernel.T)
+            if name == "fc1":
+                kernel = canonical.dense_nhwc_to_nchw(kernel, *_chw(named))
+        out[name + ".weight"], out[name + ".bias"] = kernel, named[name + ".bias"]
+    return out
+
+
+def import_params(state, params):
+    canonical.check_keys(params, list(export_params(state)))
+    named, arrays = fw.named_arrays(state["params"]), {}
+    for name in ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2"):
+        kernel = params[name + ".weight"]
+        if name.startswith("conv"):
+            kernel = canonical.oihw_to_hwio(kernel)
+        else:
+            if name == "fc1":
+                kernel = canonical.dense_nchw_to_nhwc(kernel, *_chw(named))
+            kernel = canonical.dense_to_io(kernel)
+        arrays[name + ".kernel"], arrays[name + ".bias"] = kernel, params[name + ".bias"]
+    state["params"] = fw.with_arrays(state["params"], arrays)
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 10) as float32 numpy (no key: dropout off)."""
+    return np.asarray(state["logits"](state["params"], _tensor(x)))

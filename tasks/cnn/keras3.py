@@ -8,6 +8,9 @@ Model as in the 2017 benchmark's Keras CNN notebook.
 import keras
 import numpy as np
 
+from common import canonical
+
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC"}  # Keras's default image_data_format: channels_last
 
 
@@ -61,3 +64,52 @@ def predict(state, x):
 
 def sync(state):
     pass  # train_on_batch and predict_on_batch return host values: nothing is left queued
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
+# (in, out) here, OIHW and (out, in) there; the first Dense reads the NHWC-flattened map, so its
+# inputs are permuted from the canonical NCHW order
+
+def _layers(model):
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    return (list(zip(("conv1", "conv2", "conv3", "conv4"), convs)),
+            list(zip(("fc1", "fc2"), dense)))
+
+
+def _chw(convs, dense):
+    return canonical.cnn_flat_shape(int(dense[0][1].get_weights()[0].shape[0]),
+                                    int(convs[-1][1].get_weights()[1].shape[0]))
+
+
+def export_params(state):
+    convs, dense = _layers(state["model"])
+    out = {}
+    for name, layer in convs:
+        kernel, bias = layer.get_weights()
+        out[name + ".weight"], out[name + ".bias"] = canonical.hwio_to_oihw(kernel), bias
+    for name, layer in dense:
+        kernel, bias = layer.get_weights()
+        kernel = np.ascontiguousarray(kernel.T)
+        if name == "fc1":
+            kernel = canonical.dense_nhwc_to_nchw(kernel, *_chw(convs, dense))
+        out[name + ".weight"], out[name + ".bias"] = kernel, bias
+    return out
+
+
+def import_params(state, params):
+    convs, dense = _layers(state["model"])
+    canonical.check_keys(params, list(export_params(state)))
+    for name, layer in convs:
+        layer.set_weights([canonical.oihw_to_hwio(params[name + ".weight"]),
+                           params[name + ".bias"]])
+    for name, layer in dense:
+        kernel = params[name + ".weight"]
+        if name == "fc1":
+            kernel = canonical.dense_nchw_to_nhwc(kernel, *_chw(convs, dense))
+        layer.set_weights([canonical.dense_to_io(kernel), params[name + ".bias"]])
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 10) as float32 numpy."""
+    return np.asarray(state["model"].predict_on_batch(x), dtype=np.float32)

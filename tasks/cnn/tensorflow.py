@@ -8,8 +8,10 @@ the 2017 benchmark's CNN notebooks; sizes in common/params.py.
 import numpy as np
 import tensorflow as tf
 
+from common import canonical
 from frameworks import tensorflow as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC"}  # TensorFlow's CPU convolutions are channels-last
 
 
@@ -116,3 +118,44 @@ def predict(state, x):
 def sync(state):
     if fw.DEVICE["gpu"]:
         tf.test.experimental.sync_devices()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
+# (in, out) here, OIHW and (out, in) there; fc1 reads the NHWC-flattened map, so its inputs are
+# permuted from the canonical NCHW order
+
+_CONVS = ("conv1", "conv2", "conv3", "conv4")
+
+
+def export_params(state):
+    m, out = state["model"], {}
+    for name in _CONVS:
+        out[name + ".weight"] = canonical.hwio_to_oihw(getattr(m, name)[0].numpy())
+        out[name + ".bias"] = getattr(m, name)[1].numpy()
+    chw = canonical.cnn_flat_shape(int(m.fc1[0].shape[0]), int(m.conv4[1].shape[0]))
+    out["fc1.weight"] = canonical.dense_nhwc_to_nchw(m.fc1[0].numpy().T, *chw)
+    out["fc1.bias"] = m.fc1[1].numpy()
+    out["fc2.weight"] = m.fc2[0].numpy().T
+    out["fc2.bias"] = m.fc2[1].numpy()
+    return out
+
+
+def import_params(state, params):
+    m = state["model"]
+    canonical.check_keys(params, list(export_params(state)))
+    for name in _CONVS:
+        getattr(m, name)[0].assign(canonical.oihw_to_hwio(params[name + ".weight"]))
+        getattr(m, name)[1].assign(params[name + ".bias"])
+    chw = canonical.cnn_flat_shape(int(m.fc1[0].shape[0]), int(m.conv4[1].shape[0]))
+    m.fc1[0].assign(canonical.dense_to_io(canonical.dense_nchw_to_nhwc(params["fc1.weight"],
+                                                                       *chw)))
+    m.fc1[1].assign(params["fc1.bias"])
+    m.fc2[0].assign(canonical.dense_to_io(params["fc2.weight"]))
+    m.fc2[1].assign(params["fc2.bias"])
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 10) as float32 numpy."""
+    if "logits" not in state:
+        state["logits"] = tf.function(lambda xb: state["model"](xb, training=False))
+    return state["logits"](_tensor(x)).numpy()

@@ -14,10 +14,12 @@ adapter). Sizes in common/params.py.
 """
 import numpy as np
 
+from common import canonical
 from frameworks import tensorflow1 as fw
 
 tf = fw.tf  # TensorFlow 1's API: tensorflow 1.x itself, or tensorflow.compat.v1 on 2.x
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC"}  # TensorFlow's CPU convolutions are channels-last
 
 
@@ -106,3 +108,55 @@ def predict(state, x):
 
 def sync(state):
     pass  # sess.run returns when the step's work is done, on the GPU too
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
+# (in, out) here, OIHW and (out, in) there; fc1 reads the NHWC-flattened map, so its inputs are
+# permuted from the canonical NCHW order; tf.layers' "output" layer is fc2
+
+_LAYERS = (("conv1", "conv1"), ("conv2", "conv2"), ("conv3", "conv3"), ("conv4", "conv4"),
+           ("fc1", "fc1"), ("fc2", "output"))
+
+
+def _by_name(state):
+    return dict((w.op.name, w) for w in state["model"]["weights"])
+
+
+def _chw(found):
+    return canonical.cnn_flat_shape(int(found["cnn/fc1/kernel"].get_shape()[0]),
+                                    int(found["cnn/conv4/bias"].get_shape()[0]))
+
+
+def export_params(state):
+    found, sess, out = _by_name(state), state["session"], {}
+    for name, scope in _LAYERS:
+        kernel = sess.run(found["cnn/%s/kernel" % scope])
+        if name.startswith("conv"):
+            kernel = canonical.hwio_to_oihw(kernel)
+        else:
+            kernel = kernel.T
+            if name == "fc1":
+                kernel = canonical.dense_nhwc_to_nchw(kernel, *_chw(found))
+        out[name + ".weight"] = np.ascontiguousarray(kernel)
+        out[name + ".bias"] = sess.run(found["cnn/%s/bias" % scope])
+    return out
+
+
+def import_params(state, params):
+    found, sess = _by_name(state), state["session"]
+    canonical.check_keys(params, ["%s.%s" % (n, k) for n, _ in _LAYERS for k in ("weight", "bias")])
+    for name, scope in _LAYERS:
+        kernel = params[name + ".weight"]
+        if name.startswith("conv"):
+            kernel = canonical.oihw_to_hwio(kernel)
+        else:
+            if name == "fc1":
+                kernel = canonical.dense_nchw_to_nhwc(kernel, *_chw(found))
+            kernel = canonical.dense_to_io(kernel)
+        found["cnn/%s/kernel" % scope].load(kernel, sess)
+        found["cnn/%s/bias" % scope].load(params[name + ".bias"], sess)
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 10) as float32 numpy (`training` at its default: False)."""
+    return state["session"].run(state["model"]["logits"], feed_dict={state["model"]["x"]: x})

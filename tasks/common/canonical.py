@@ -370,6 +370,22 @@ def dense_nhwc_to_nchw(w, c, h, width):
     return np.ascontiguousarray(w.reshape(o, h, width, c).transpose(0, 3, 1, 2).reshape(o, -1))
 
 
+def cnn_flat_shape(fc1_inputs, channels):
+    """(C, H, W) of the CNN's flattened feature map (square), from fc1's input width and the
+    last convolution's channels: what dense_nchw_to_nhwc needs."""
+    side = int(round(np.sqrt(fc1_inputs // channels)))
+    if side * side * channels != fc1_inputs:
+        raise ValueError("fc1 reads %d values, not a square map of %d channels"
+                         % (fc1_inputs, channels))
+    return channels, side, side
+
+
+def resnet_unit_names():
+    """"layer1.0" .. "layer4.2": the 16 bottlenecks of ResNet-50, in order."""
+    return ["layer%d.%d" % (i + 1, j) for i, (_w, blocks) in enumerate(RESNET_STAGES)
+            for j in range(blocks)]
+
+
 def reorder_gates(w, order_from, order_to, axis=0):
     """Reorder the three gate blocks of a GRU weight or bias along axis, e.g. Keras's "zrn" to
     canonical "rzn"."""

@@ -57,3 +57,42 @@ def init(device, seed, variant):
     return {"jit": "jax.jit", "precision": {
         "dtype": "float32 (TF32 math)" if variant == "tf32" else "float32",
         "jax_default_matmul_precision": jax.config.jax_default_matmul_precision}}
+
+
+# model equivalence (`dlbench check-models`): a weight pytree (an nnx.State) as named numpy
+# arrays and back, for the task files' export_params / import_params. A leaf's name is its path
+# with dots, without the `value` of a Variable and the `layers` of an nnx.Sequential, so
+# torchvision-style names come out of torchvision-style modules (layer1.0.downsample.1.scale).
+
+def _path_name(path):
+    parts = []
+    for k in path:
+        for attr in ("key", "idx", "name"):
+            if hasattr(k, attr):
+                k = getattr(k, attr)
+                break
+        if str(k) not in ("value", "raw_value", "layers"):
+            parts.append(str(k))
+    return ".".join(parts)
+
+
+def named_arrays(tree):
+    """{dotted path: numpy array} of every leaf of the pytree."""
+    import numpy as np
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return dict((_path_name(path), np.asarray(leaf)) for path, leaf in leaves)
+
+
+def with_arrays(tree, arrays):
+    """The pytree with every leaf replaced by arrays[its name] (same shape and dtype); a name
+    missing from arrays is a KeyError."""
+    import jax.numpy as jnp
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    new = []
+    for path, leaf in leaves:
+        value = arrays[_path_name(path)]
+        if tuple(value.shape) != tuple(leaf.shape):
+            raise ValueError("%s: shape %s, the model's is %s" % (_path_name(path),
+                                                                   value.shape, leaf.shape))
+        new.append(jnp.asarray(value, dtype=leaf.dtype))
+    return jax.tree_util.tree_unflatten(treedef, new)

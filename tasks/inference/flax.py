@@ -12,8 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from common import canonical
 from frameworks import flax as fw
 
+EQUIVALENCE = {"family": "resnet50-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC", "network": "torchvision resnet50 structure, fc removed"}
 
 # Every weight the network holds, batch-norm running statistics included (the keras3 adapter's
@@ -111,3 +113,35 @@ def predict(model, x):
 
 def sync(model):
     jax.block_until_ready(model["weights"])
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): the module names are
+# torchvision's (fw.named_arrays drops nnx.Sequential's `layers`); kernels HWIO here, OIHW
+# there; batch-norm scale, bias, mean, var -> weight, bias, running_mean, running_var
+
+_BN = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
+
+
+def _canonical(name):
+    head, _, leaf = name.rpartition(".")
+    return head + "." + ("weight" if leaf == "kernel" else _BN[leaf])
+
+
+def export_params(model):
+    out = {}
+    for name, value in fw.named_arrays(model["weights"]).items():
+        out[_canonical(name)] = canonical.hwio_to_oihw(value) if value.ndim == 4 else value
+    return out
+
+
+def import_params(model, params):
+    named = fw.named_arrays(model["weights"])
+    canonical.check_keys(params, [_canonical(n) for n in named])
+    model["weights"] = fw.with_arrays(model["weights"], dict(
+        (n, canonical.oihw_to_hwio(params[_canonical(n)]) if v.ndim == 4
+         else params[_canonical(n)]) for n, v in named.items()))
+
+
+def outputs(model, x):
+    """The eval-mode pooled features (N, 2048) as float32 numpy."""
+    return predict(model, x)

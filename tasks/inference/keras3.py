@@ -20,6 +20,9 @@ benchmark never downloads; `--weights FILE` loads a local file (Keras's notop .h
 import keras
 import numpy as np
 
+from common import canonical
+
+EQUIVALENCE = {"family": "resnet50-keras"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC",
             "network": "keras.applications.ResNet50(include_top=False, pooling='avg')"}
 
@@ -54,3 +57,57 @@ def predict(model, x):
 
 def sync(model):
     pass  # predict_on_batch returns host values: nothing is left queued
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): keras.applications' layer
+# names to torchvision-style ones: conv{s}_block{b}_{k}_conv / _bn -> layer{s-1}.{b-1}.conv{k} /
+# .bn{k} (k = 0: the shortcut, downsample.0 / .1), conv1_conv / conv1_bn -> conv1 / bn1; every
+# convolution has a bias; kernels HWIO here, OIHW there
+
+_BN = ("weight", "bias", "running_mean", "running_var")  # Keras: gamma, beta, moving mean, var
+
+
+def _canonical_layer(name):
+    """The canonical name of a Keras ResNet50 layer with weights, or None."""
+    if name in ("conv1_conv", "conv1_bn"):
+        return {"conv1_conv": "conv1", "conv1_bn": "bn1"}[name]
+    parts = name.split("_")  # conv2_block1_1_conv
+    if len(parts) != 4 or not parts[1].startswith("block"):
+        return None
+    unit = "layer%d.%d" % (int(parts[0][4:]) - 1, int(parts[1][5:]) - 1)
+    k, kind = parts[2], parts[3]
+    if k == "0":
+        return unit + (".downsample.0" if kind == "conv" else ".downsample.1")
+    return "%s.%s%s" % (unit, kind, k)
+
+
+def _layers(model):
+    return [(_canonical_layer(l.name), l) for l in model.layers
+            if l.get_weights() and _canonical_layer(l.name)]
+
+
+def export_params(model):
+    out = {}
+    for name, layer in _layers(model):
+        weights = layer.get_weights()
+        if isinstance(layer, keras.layers.Conv2D):
+            out[name + ".weight"] = canonical.hwio_to_oihw(weights[0])
+            out[name + ".bias"] = weights[1]
+        else:
+            out.update(("%s.%s" % (name, key), w) for key, w in zip(_BN, weights))
+    return out
+
+
+def import_params(model, params):
+    canonical.check_keys(params, list(export_params(model)))
+    for name, layer in _layers(model):
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.set_weights([canonical.oihw_to_hwio(params[name + ".weight"]),
+                               params[name + ".bias"]])
+        else:
+            layer.set_weights([params["%s.%s" % (name, key)] for key in _BN])
+
+
+def outputs(model, x):
+    """The eval-mode pooled features (N, 2048) as float32 numpy."""
+    return predict(model, x)

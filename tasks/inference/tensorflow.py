@@ -25,8 +25,10 @@ layout.
 import numpy as np
 import tensorflow as tf
 
+from common import canonical
 from frameworks import tensorflow as fw
 
+EQUIVALENCE = {"family": "resnet50-tfslim"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC", "network": "TF-slim resnet_v1_50 (num_classes=None), plain TF"}
 
 # Every weight the network holds, batch-norm moving statistics included (the keras3 adapter's
@@ -140,3 +142,42 @@ def predict(model, x):
 def sync(model):
     if fw.DEVICE["gpu"]:
         tf.test.experimental.sync_devices()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): torchvision-style names for
+# slim's layers (block b unit u -> layer{b}.{u-1}; shortcut -> downsample.0 / .1), kernels HWIO
+
+def _conv_bns(model):
+    """(canonical conv name, canonical batch-norm name, ConvBN) for every layer."""
+    found = [("conv1", "bn1", model.conv1)]
+    for name, unit in zip(canonical.resnet_unit_names(), model.units):
+        for k, layer in ((1, unit.conv1), (2, unit.conv2), (3, unit.conv3)):
+            found.append(("%s.conv%d" % (name, k), "%s.bn%d" % (name, k), layer))
+        if unit.shortcut is not None:
+            found.append((name + ".downsample.0", name + ".downsample.1", unit.shortcut))
+    return found
+
+
+_BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var"))
+
+
+def export_params(model):
+    out = {}
+    for conv, bn, layer in _conv_bns(model):
+        out[conv + ".weight"] = canonical.hwio_to_oihw(layer.kernel.numpy())
+        for key, attr in _BN:
+            out["%s.%s" % (bn, key)] = getattr(layer, attr).numpy()
+    return out
+
+
+def import_params(model, params):
+    canonical.check_keys(params, list(export_params(model)))
+    for conv, bn, layer in _conv_bns(model):
+        layer.kernel.assign(canonical.oihw_to_hwio(params[conv + ".weight"]))
+        for key, attr in _BN:
+            getattr(layer, attr).assign(params["%s.%s" % (bn, key)])
+
+
+def outputs(model, x):
+    """The eval-mode pooled features (N, 2048) as float32 numpy."""
+    return predict(model, x)

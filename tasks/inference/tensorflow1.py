@@ -24,10 +24,12 @@ local file. Only the TensorFlow 1.4 API, reached as fw.tf (frameworks/tensorflow
 """
 import numpy as np
 
+from common import canonical
 from frameworks import tensorflow1 as fw
 
 tf = fw.tf  # TensorFlow 1's API: tensorflow 1.x itself, or tensorflow.compat.v1 on 2.x
 
+EQUIVALENCE = {"family": "resnet50-tfslim"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC",
             "network": "TF-slim resnet_v1_50 (num_classes=None), TensorFlow 1 graph"}
 
@@ -115,3 +117,53 @@ def predict(model, x):
 
 def sync(model):
     pass  # sess.run returns when the batch's work is done, on the GPU too
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): torchvision-style names for
+# slim's scopes (block{b}_unit_{u} -> layer{b}.{u-1}; shortcut -> downsample.0 / .1), kernels
+# HWIO here, OIHW there
+
+_BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
+       ("running_var", "moving_variance"))
+
+
+def _scopes(model):
+    """(canonical conv name, canonical batch-norm name, slim scope) for every layer."""
+    names = set(w.op.name for w in model["weights"])
+    found = [("conv1", "bn1", "resnet_v1_50/conv1")]
+    for name in canonical.resnet_unit_names():
+        b, u = name[len("layer"):].split(".")
+        scope = "resnet_v1_50/block%s_unit_%d" % (b, int(u) + 1)
+        for k in (1, 2, 3):
+            found.append(("%s.conv%d" % (name, k), "%s.bn%d" % (name, k),
+                          "%s/conv%d" % (scope, k)))
+        if scope + "/shortcut/weights" in names:
+            found.append((name + ".downsample.0", name + ".downsample.1", scope + "/shortcut"))
+    return found
+
+
+def export_params(model):
+    by_name = dict((w.op.name, w) for w in model["weights"])
+    sess, out = model["session"], {}
+    for conv, bn, scope in _scopes(model):
+        out[conv + ".weight"] = canonical.hwio_to_oihw(sess.run(by_name[scope + "/weights"]))
+        for key, var in _BN:
+            out["%s.%s" % (bn, key)] = sess.run(by_name["%s/%s" % (scope, var)])
+    return out
+
+
+def import_params(model, params):
+    by_name = dict((w.op.name, w) for w in model["weights"])
+    sess, expected = model["session"], []
+    for conv, bn, scope in _scopes(model):
+        expected += [conv + ".weight"] + ["%s.%s" % (bn, key) for key, _ in _BN]
+    canonical.check_keys(params, expected)
+    for conv, bn, scope in _scopes(model):
+        by_name[scope + "/weights"].load(canonical.oihw_to_hwio(params[conv + ".weight"]), sess)
+        for key, var in _BN:
+            by_name["%s/%s" % (scope, var)].load(params["%s.%s" % (bn, key)], sess)
+
+
+def outputs(model, x):
+    """The eval-mode pooled features (N, 2048) as float32 numpy."""
+    return predict(model, x)

@@ -2,9 +2,11 @@
 
 Functional jit: the model is written as a Flax NNX module, then split into a static graph and a
 pytree of parameters; one pure training step (forward, gradient, optax update) is compiled by
-jax.jit. The GRU is Flax's GRUCell run by nnx.RNN (a lax.scan over the 150 steps); its bias
-convention (input biases plus one on the recurrent 'new' gate) gives 67,800 GRU weights. Model
-as in the 2017 benchmark's RNN notebooks; sizes in common/params.py.
+jax.jit. The GRU is Flax's GRUCell run by nnx.RNN (a lax.scan over the 150 steps): reset gate
+after the recurrent matmul as cuDNN's, but biases on the input side only (flax 0.12's
+nnx/nn/recurrent.py: dense_i with a bias, dense_h without; its docstring's b_hn is not in the
+code), which gives 67,800 GRU weights. Model as in the 2017 benchmark's RNN notebooks; sizes in
+common/params.py.
 """
 import jax
 import jax.numpy as jnp
@@ -12,8 +14,10 @@ import numpy as np
 import optax
 from flax import nnx
 
+from common import canonical
 from frameworks import flax as fw
 
+EQUIVALENCE = {"family": "gru-reset-after-input-bias"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NTC (batch major)", "gru": "nnx.GRUCell in nnx.RNN"}
 
 
@@ -54,10 +58,13 @@ def build_trainer(model, p):
     def classes(params, x):
         return jnp.argmax(nnx.merge(graphdef, params, rest)(x), axis=1)
 
+    def logits(params, x):  # outputs(): the model-equivalence check's, never timed
+        return nnx.merge(graphdef, params, rest)(x)
+
     # jax.jit compiles each pure function once (during the runner's warm-up step)
     # no buffer donation, as in the plain loop (CPU, CNN vs plain: 0.89 with it, 0.98 without)
     return {"params": params, "opt_state": tx.init(params),
-            "step": jax.jit(step), "classes": jax.jit(classes)}
+            "step": jax.jit(step), "classes": jax.jit(classes), "logits": jax.jit(logits)}
 
 
 def _tensor(array):
@@ -81,3 +88,33 @@ def predict(state, x):
 
 def sync(state):
     jax.block_until_ready(state["params"])
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): nnx.GRUCell holds dense_i
+# (kernel (E, 3H), bias) on the input and dense_h (kernel (H, 3H), no bias) on the state, gate
+# blocks in the order (r, z, n) and the reset gate applied after the recurrent matmul: the
+# cuDNN form without a recurrent bias (gru.bias_hh absent, i.e. zero)
+
+_NAMES = (("embedding.weight", "embedding.embedding", False),
+          ("gru.weight_ih", "gru.cell.dense_i.kernel", True),
+          ("gru.bias_ih", "gru.cell.dense_i.bias", False),
+          ("gru.weight_hh", "gru.cell.dense_h.kernel", True),
+          ("fc.weight", "fc.kernel", True), ("fc.bias", "fc.bias", False))
+
+
+def export_params(state):
+    named = fw.named_arrays(state["params"])
+    return dict((ours, np.ascontiguousarray(named[theirs].T if t else named[theirs]))
+                for ours, theirs, t in _NAMES)
+
+
+def import_params(state, params):
+    canonical.check_keys(params, [ours for ours, _, _ in _NAMES])
+    state["params"] = fw.with_arrays(state["params"], dict(
+        (theirs, np.ascontiguousarray(params[ours].T if t else params[ours]))
+        for ours, theirs, t in _NAMES))
+
+
+def outputs(state, x):
+    """The eval-mode final logits (N, 2) as float32 numpy."""
+    return np.asarray(state["logits"](state["params"], _tensor(x.astype(np.int32))))

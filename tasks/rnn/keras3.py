@@ -9,8 +9,10 @@ notebook; sizes in common/params.py.
 import keras
 import numpy as np
 
+from common import canonical
 from frameworks import keras3 as fw
 
+EQUIVALENCE = {"family": "gru-reset-after"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NTC (batch major)"}
 
 
@@ -53,3 +55,44 @@ def predict(state, x):
 
 def sync(state):
     pass  # train_on_batch and predict_on_batch return host values: nothing is left queued
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): Keras's GRU (reset_after=True)
+# holds kernel (E, 3H), recurrent_kernel (H, 3H) and bias (2, 3H) = (input, recurrent), gate
+# blocks in the order (z, r, n); the canonical order is (r, z, n), weights (3H, in)
+
+def _layers(model):
+    def find(kind):
+        return [l for l in model.layers if isinstance(l, kind)][0]
+    return find(keras.layers.Embedding), find(keras.layers.GRU), find(keras.layers.Dense)
+
+
+def export_params(state):
+    embedding, gru, dense = _layers(state["model"])
+    kernel, recurrent, bias = gru.get_weights()
+    fc_kernel, fc_bias = dense.get_weights()
+    return {"embedding.weight": embedding.get_weights()[0],
+            "gru.weight_ih": canonical.reorder_gates(kernel.T, "zrn", "rzn"),
+            "gru.weight_hh": canonical.reorder_gates(recurrent.T, "zrn", "rzn"),
+            "gru.bias_ih": canonical.reorder_gates(bias[0], "zrn", "rzn"),
+            "gru.bias_hh": canonical.reorder_gates(bias[1], "zrn", "rzn"),
+            "fc.weight": np.ascontiguousarray(fc_kernel.T), "fc.bias": fc_bias}
+
+
+def import_params(state, params):
+    embedding, gru, dense = _layers(state["model"])
+    canonical.check_keys(params, list(export_params(state)))
+
+    def keras_order(name):
+        return canonical.reorder_gates(params[name], "rzn", "zrn")
+
+    embedding.set_weights([params["embedding.weight"]])
+    gru.set_weights([canonical.dense_to_io(keras_order("gru.weight_ih")),
+                     canonical.dense_to_io(keras_order("gru.weight_hh")),
+                     np.stack([keras_order("gru.bias_ih"), keras_order("gru.bias_hh")])])
+    dense.set_weights([canonical.dense_to_io(params["fc.weight"]), params["fc.bias"]])
+
+
+def outputs(state, x):
+    """The eval-mode final logits (N, 2) as float32 numpy."""
+    return np.asarray(state["model"].predict_on_batch(x.astype(np.int32)), dtype=np.float32)

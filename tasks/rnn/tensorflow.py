@@ -22,6 +22,7 @@ as a loop inside the graph. Sizes in common/params.py.
 import numpy as np
 import tensorflow as tf
 
+from common import canonical
 from frameworks import tensorflow as fw
 
 # The 2017 notebook's trainable variables, counted: embedding 30000 x 125 = 3,750,000, GRU
@@ -31,6 +32,7 @@ PARAMETERS = 3824702
 
 # "gru" is filled in by build_model once the device is known: which GRU kernel ran. The runner
 # records a shallow copy of SETTINGS before build_model, so the inner dict is shared with it.
+EQUIVALENCE = {"family": "gru-reset-after-h0"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NTC (batch major)",
             "gru": {"kernel": None, "form": "cuDNN (reset gate after the recurrent matmul, "
                                             "two bias vectors)",
@@ -183,3 +185,36 @@ def predict(state, x):
 def sync(state):
     if fw.DEVICE["gpu"]:
         tf.test.experimental.sync_devices()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): gate blocks (r, z, n) as the
+# canonical order; kernels (in, 3H) here, (3H, in) there; the trainable initial state is gru.h0
+
+def _variables(model):
+    """canonical name -> (variable, transposed)."""
+    return {"embedding.weight": (model.embedding, False),
+            "gru.weight_ih": (model.gru_kernel, True),
+            "gru.weight_hh": (model.gru_recurrent, True),
+            "gru.bias_ih": (model.gru_bias_input, False),
+            "gru.bias_hh": (model.gru_bias_recurrent, False),
+            "gru.h0": (model.initial_state, False),
+            "fc.weight": (model.fc[0], True), "fc.bias": (model.fc[1], False)}
+
+
+def export_params(state):
+    return dict((k, np.ascontiguousarray(v.numpy().T if t else v.numpy()))
+                for k, (v, t) in _variables(state["model"]).items())
+
+
+def import_params(state, params):
+    found = _variables(state["model"])
+    canonical.check_keys(params, list(found))
+    for k, (v, t) in found.items():
+        v.assign(np.ascontiguousarray(params[k].T if t else params[k]))
+
+
+def outputs(state, x):
+    """The eval-mode final logits (N, 2) as float32 numpy (N: the initial state's rows)."""
+    if "logits" not in state:
+        state["logits"] = tf.function(lambda xb: state["model"](xb))
+    return state["logits"](_tensor(x.astype(np.int32))).numpy()

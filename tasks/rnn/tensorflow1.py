@@ -23,6 +23,7 @@ common/params.py.
 """
 import numpy as np
 
+from common import canonical
 from frameworks import tensorflow1 as fw
 
 tf = fw.tf  # TensorFlow 1's API: tensorflow 1.x itself, or tensorflow.compat.v1 on 2.x
@@ -34,6 +35,7 @@ PARAMETERS = 3824702
 
 # "gru" is filled in by build_model once the device is known: which GRU kernel ran. The runner
 # records a shallow copy of SETTINGS before build_model, so the inner dict is shared with it.
+EQUIVALENCE = {"family": "gru-reset-after-h0"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NTC (batch major)",
             "gru": {"kernel": None, "form": "cuDNN (reset gate after the recurrent matmul, "
                                             "two bias vectors)",
@@ -150,3 +152,68 @@ def predict(state, x):
 
 def sync(state):
     pass  # sess.run returns when the step's work is done, on the GPU too
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): gate blocks (r, z, n) as the
+# canonical order; kernels (in, 3H) here, (3H, in) there; input_h (1, N, H) is gru.h0 (N, H).
+# On a GPU the GRU is one cuDNN buffer: W_r, W_z, W_n, R_r, R_z, R_n, each (out, in) row by
+# row, then b_W and b_R, i.e. exactly the canonical weight_ih, weight_hh, bias_ih, bias_hh
+# flattened in turn (GPU path unverified here: no GPU)
+
+def _by_name(state):
+    return dict((w.op.name, w) for w in state["model"]["weights"])
+
+
+def _gru_shapes(found):
+    e = int(found["rnn/embedding"].get_shape()[1])
+    h = int(found["rnn/input_h"].get_shape()[2])
+    return e, h
+
+
+def export_params(state):
+    found, sess = _by_name(state), state["session"]
+    e, h = _gru_shapes(found)
+    out = {"embedding.weight": sess.run(found["rnn/embedding"]),
+           "gru.h0": sess.run(found["rnn/input_h"])[0],
+           "fc.weight": np.ascontiguousarray(sess.run(found["rnn/output/kernel"]).T),
+           "fc.bias": sess.run(found["rnn/output/bias"])}
+    if "rnn/gru/params" in found:  # cuDNN's buffer
+        buf = sess.run(found["rnn/gru/params"])
+        sizes = [3 * h * e, 3 * h * h, 3 * h, 3 * h]
+        parts = np.split(buf, np.cumsum(sizes)[:-1])
+        out.update({"gru.weight_ih": parts[0].reshape(3 * h, e),
+                    "gru.weight_hh": parts[1].reshape(3 * h, h),
+                    "gru.bias_ih": parts[2], "gru.bias_hh": parts[3]})
+    else:
+        out.update({"gru.weight_ih": np.ascontiguousarray(sess.run(found["rnn/gru/kernel"]).T),
+                    "gru.weight_hh": np.ascontiguousarray(
+                        sess.run(found["rnn/gru/recurrent_kernel"]).T),
+                    "gru.bias_ih": sess.run(found["rnn/gru/bias_input"]),
+                    "gru.bias_hh": sess.run(found["rnn/gru/bias_recurrent"])})
+    return out
+
+
+def import_params(state, params):
+    found, sess = _by_name(state), state["session"]
+    canonical.check_keys(params, ["embedding.weight", "gru.h0", "fc.weight", "fc.bias",
+                                  "gru.weight_ih", "gru.weight_hh", "gru.bias_ih",
+                                  "gru.bias_hh"])
+    found["rnn/embedding"].load(params["embedding.weight"], sess)
+    found["rnn/input_h"].load(params["gru.h0"][None], sess)
+    found["rnn/output/kernel"].load(canonical.dense_to_io(params["fc.weight"]), sess)
+    found["rnn/output/bias"].load(params["fc.bias"], sess)
+    if "rnn/gru/params" in found:
+        found["rnn/gru/params"].load(np.concatenate(
+            [params[k].ravel() for k in ("gru.weight_ih", "gru.weight_hh", "gru.bias_ih",
+                                         "gru.bias_hh")]), sess)
+    else:
+        found["rnn/gru/kernel"].load(canonical.dense_to_io(params["gru.weight_ih"]), sess)
+        found["rnn/gru/recurrent_kernel"].load(canonical.dense_to_io(params["gru.weight_hh"]),
+                                               sess)
+        found["rnn/gru/bias_input"].load(params["gru.bias_ih"], sess)
+        found["rnn/gru/bias_recurrent"].load(params["gru.bias_hh"], sess)
+
+
+def outputs(state, x):
+    """The eval-mode final logits (N, 2) as float32 numpy (N: the placeholder's batch)."""
+    return state["session"].run(state["model"]["logits"], feed_dict={state["model"]["x"]: x})
