@@ -89,7 +89,8 @@ def _pairs(model):
 
 def _array(link, attribute):
     value = getattr(link, attribute)
-    return getattr(value, "data", value)  # a Parameter's array, or a persistent array itself
+    # a Parameter's array, or a persistent array itself (a numpy array's .data is a buffer)
+    return value.data if isinstance(value, chainer.Variable) else value
 
 
 def export_params(model):

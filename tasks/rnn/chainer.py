@@ -121,15 +121,15 @@ def import_params(state, params):
     canonical.check_keys(params, list(export_params(state)))
     _set(model.embedding.W, params["embedding.weight"], "embedding.weight")
     gru = _gru(model)
-    for canonical, names in (("gru.weight_ih", ("w0", "w1", "w2")),
+    for key, names in (("gru.weight_ih", ("w0", "w1", "w2")),
                              ("gru.weight_hh", ("w3", "w4", "w5")),
                              ("gru.bias_ih", ("b0", "b1", "b2")),
                              ("gru.bias_hh", ("b3", "b4", "b5"))):
-        value = np.asarray(params[canonical], dtype=np.float32)
+        value = np.asarray(params[key], dtype=np.float32)
         if value.shape[0] % 3:
-            raise ValueError("%s: shape %s, not three gates" % (canonical, value.shape))
+            raise ValueError("%s: shape %s, not three gates" % (key, value.shape))
         for name, part in zip(names, np.split(value, 3)):
-            _set(getattr(gru, name), part, canonical)
+            _set(getattr(gru, name), part, key)
     _set(model.fc.W, params["fc.weight"], "fc.weight")
     _set(model.fc.b, params["fc.bias"], "fc.bias")
 
