@@ -204,12 +204,12 @@ def _gluon_v1_names():
 
 
 def _gluon_pairs(model):
-    own = model.collect_params()
+    own = list(model.collect_params().keys())  # a ParameterDict has no len()
     names = _gluon_v1_names()
     if len(own) != len(names):
         raise ValueError("the Gluon ResNet-50 holds %d arrays, resnet50_v1 %d"
                          % (len(own), len(names)))
-    return list(zip(names, own.keys()))
+    return list(zip(names, own))
 
 
 def _checked(params, name, shape):
