@@ -5,8 +5,9 @@ As the 2017 Keras RNN notebooks (ilkarman/DeepLearningFrameworks, notebooks/Kera
 Keras_CNTK_RNN.ipynb; Keras 2.1.4) built it: Embedding, a GRU returning its last output, Dense.
 On a GPU with the TensorFlow backend the GRU is CuDNNGRU, as Keras_TF_RNN ran it (two bias
 vectors: 68,100 weights); elsewhere Keras's GRU (one bias vector, reset gate before the
-recurrent product: 67,800), as Keras_CNTK_RNN ran it (2017 had no Keras(Theano) RNN). The
-runner's loop calls train_on_batch (the compiled training function, built on the first call).
+recurrent product: 67,800) with hard-sigmoid gates, as Keras_CNTK_RNN ran it (2017 had no
+Keras(Theano) RNN; Keras 2.1.4's default gate, which Keras 2.3 changed to sigmoid: set here, so
+both images run 2017's network). The runner's loop calls train_on_batch (the compiled training function, built on the first call).
 Keras API kept to what 2.1.4 and 2.3.1 both accept. Sizes in common/params.py.
 """
 import keras
@@ -28,10 +29,15 @@ def _sparse_crossentropy_from_logits(y_true, y_pred):
 
 def build_model(p):
     L = keras.layers
-    gru = L.CuDNNGRU if fw.DEVICE["cudnn_gru"] else L.GRU
     model = keras.models.Sequential()
     model.add(L.Embedding(p["max_features"], p["embedding"], input_length=p["maxlen"]))
-    model.add(gru(p["hidden"]))  # last output; glorot / orthogonal / zero initialisers
+    # last output; glorot / orthogonal / zero initialisers
+    if fw.DEVICE["cudnn_gru"]:
+        model.add(L.CuDNNGRU(p["hidden"]))  # sigmoid gates, cuDNN's
+    else:
+        # hard-sigmoid gates, written out: Keras 2.1.4's default, which 2017 ran; Keras 2.3
+        # changed the default to sigmoid (a different network: check-models found it)
+        model.add(L.GRU(p["hidden"], recurrent_activation="hard_sigmoid"))
     model.add(L.Dense(p["n_classes"]))  # logits: softmax lives in the loss
     return model
 
@@ -67,7 +73,7 @@ def sync(state):
 
 # Model equivalence (dlbench check-models): the weights in the canonical form. Keras's GRU is the
 # gru-reset-before family (one bias; hh = tanh(W_h x + b_h + U_h (r * h)),
-# h = z * h + (1 - z) * hh; hard-sigmoid gates, Keras 2's default recurrent_activation):
+# h = z * h + (1 - z) * hh; hard-sigmoid gates, set in build_model):
 # canonically gru.weight_ih (3H, E), gru.weight_hh (3H, H) and gru.bias (3H), gates in the
 # order (r, z, n); Keras holds kernel (E, 3H), recurrent_kernel (H, 3H) and bias in the order
 # (z, r, h). CuDNNGRU (a GPU with TensorFlow; not run here) is the cuDNN form: the same kernels
