@@ -38,18 +38,32 @@ SYMBOL = {"ok": "ok", "mismatch": "MISMATCH", "failed": "FAILED", "not-checked":
           "not-comparable": "n/c"}
 
 
+_task_modules = {}
+
+
 def task_modules(tasks_root=None):
     """(canonical, reference) of tasks/common, imported from this checkout's tasks/ (numpy
-    only: the host has it)."""
+    only: the host has it), once per tasks folder, without leaving `common` in sys.modules
+    (another tasks folder, or the tests' own import of tasks/common, keeps its own)."""
+    import importlib
     root = os.path.abspath(tasks_root or paths.tasks_dir())
-    if root not in sys.path:
+    if root not in _task_modules:
+        def ours(name):
+            return name == "common" or name.startswith("common.")
+        saved = dict((k, v) for k, v in sys.modules.items() if ours(k))
+        for k in saved:
+            del sys.modules[k]
         sys.path.insert(0, root)
-    from common import canonical, reference  # noqa: E402
-    where = os.path.dirname(os.path.dirname(os.path.abspath(canonical.__file__)))
-    if where != root:
-        raise HarnessError("tasks/common was imported from %s, not %s: run dlbench from one "
-                           "checkout per process" % (where, root))
-    return canonical, reference
+        try:
+            canonical = importlib.import_module("common.canonical")
+            reference = importlib.import_module("common.reference")
+        finally:
+            sys.path.remove(root)
+            for k in [k for k in sys.modules if ours(k)]:
+                del sys.modules[k]
+            sys.modules.update(saved)
+        _task_modules[root] = (canonical, reference)
+    return _task_modules[root]
 
 
 def schema_path(tasks_root=None):

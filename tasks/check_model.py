@@ -94,7 +94,7 @@ class Started(object):
     """The adapter, started once for the first task; later tasks import their task file."""
 
     def __init__(self):
-        self.fw, self.settings = None, None
+        self.fw, self.settings, self.version = None, None, None
 
     def module(self, task, adapter, variant, device):
         if self.fw is None:
@@ -114,7 +114,9 @@ def check(started, args, job, record):
     task = job["task"]
     module, settings = started.module(task, args.adapter, record["variant"], args.device)
     record["settings"] = settings
-    record["framework_version"] = envprobe.probe(started.fw).get("framework_version")
+    if started.version is None:
+        started.version = envprobe.probe(started.fw).get("framework_version")
+    record["framework_version"] = started.version
     missing = [f for f in EQUIVALENCE_FUNCTIONS if not hasattr(module, f)]
     if missing:
         record["status"] = "not-checked"

@@ -8,6 +8,7 @@ reported "not checked" (a failing status, so the command exits 1): this test acc
 that and nothing else, until every adapter has the block. Needs an engine."""
 import json
 import os
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -61,3 +62,32 @@ def test_check_models_every_variant(name, engine, tmp_path):
             unchecked.append(line)
     assert (res.exit_code == 0) == (not unchecked), res.output
     assert "%d row(s)" % len(rows) in res.output
+
+
+def test_a_broken_adapter_is_caught_in_its_image(engine, tmp_path, monkeypatch):
+    """A scratch copy of the project whose TensorFlow CNN forgets the NHWC permutation of fc1's
+    inputs on import (the classic layout slip): check-models, in the real image, says MISMATCH
+    naming the adapter, the output and the size of the difference, and exits 1."""
+    import shutil
+    root = tmp_path / "project"
+    for part in ("images", "tasks"):
+        shutil.copytree(os.path.join(ROOT, part), str(root / part),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / "tasks" / "cnn" / "tensorflow.py"
+    text = path.read_text()
+    broken = re.sub(r"canonical\.dense_to_io\(canonical\.dense_nchw_to_nhwc\("
+                    r"params\[\"fc1\.weight\"\],\s*\*chw\)\)",
+                    "canonical.dense_to_io(params[\"fc1.weight\"])", text)
+    assert broken != text
+    path.write_text(broken)
+    monkeypatch.setenv("DLBENCH_ROOT", str(root))
+    img = catalog.lookup(["tensorflow-2.21"])[0]
+    build.ensure_built(img, echo=lambda *a, **k: None)
+    res = CliRunner().invoke(main, ["check-models", "tensorflow-2.21", "--task", "cnn",
+                                    "--variant", "reference", "--results-dir",
+                                    str(tmp_path / "results")])
+    assert res.exit_code == 1, res.output
+    line = [l for l in res.output.splitlines() if l.startswith("MISMATCH")]
+    assert len(line) == 1, res.output
+    assert "tensorflow-2.21 tensorflow/reference cnn: tensorflow (reference): logits (N, 10): " \
+           "max abs diff" in line[0] and "> tolerance" in line[0], line[0]
