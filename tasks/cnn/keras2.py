@@ -37,7 +37,7 @@ def build_model(p):
     model.add(L.Conv2D(c2, (k, k), padding="same", activation="relu"))
     model.add(L.MaxPooling2D(pool_size=(p["pool"], p["pool"])))
     model.add(L.Dropout(p["dropout_conv"]))
-    model.add(L.Flatten())  # NCHW flatten order
+    model.add(L.Flatten())  # (H, W, C) order on Keras >= 2.2.3, (C, H, W) on 2.1.4: export_params
     model.add(L.Dense(p["dense_units"], activation="relu"))
     model.add(L.Dropout(p["dropout_dense"]))
     model.add(L.Dense(p["n_classes"]))  # logits: softmax lives in the loss
