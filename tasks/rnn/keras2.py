@@ -7,8 +7,9 @@ On a GPU with the TensorFlow backend the GRU is CuDNNGRU, as Keras_TF_RNN ran it
 vectors: 68,100 weights); elsewhere Keras's GRU (one bias vector, reset gate before the
 recurrent product: 67,800) with hard-sigmoid gates, as Keras_CNTK_RNN ran it (2017 had no
 Keras(Theano) RNN; Keras 2.1.4's default gate, which Keras 2.3 changed to sigmoid: set here, so
-both images run 2017's network). The runner's loop calls train_on_batch (the compiled training function, built on the first call).
-Keras API kept to what 2.1.4 and 2.3.1 both accept. Sizes in common/params.py.
+both images run 2017's network). The runner's loop calls train_on_batch (the compiled training
+function, built on the first call). Keras API kept to what 2.1.4 and 2.3.1 both accept. Sizes in
+common/params.py.
 """
 import keras
 import numpy as np
