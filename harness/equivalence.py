@@ -195,6 +195,28 @@ def images_to_check(names, echo):
     return found, missing
 
 
+def not_built_lines(not_built, built):
+    """What the check says of the discovered images that are not built here: each is not
+    checked; and an adapter that no built image runs (CNTK: no current base has a wheel for it)
+    is a column not run at all, said once per adapter."""
+    by_name = dict((i.name, i) for i in catalog.discover())
+    runnable = set(a for image in built for a in image.adapters)
+    lines, said = [], set()
+    for name in not_built:
+        lines.append("%s: not built here, not checked (`dlbench build %s`, or name it)"
+                     % (name, name))
+        image = by_name.get(name)
+        for adapter in (image.adapters if image is not None else ()):
+            if adapter in runnable or adapter in said:
+                continue
+            said.add(adapter)
+            images = sorted(i.name for i in by_name.values() if adapter in i.adapters)
+            fw = frameworks.load(adapter)
+            lines.append("%s (%s): not run: no image can run %s here (%s not built)"
+                         % (adapter, ", ".join(fw.tasks()), fw.name.upper(), ", ".join(images)))
+    return lines
+
+
 # ---------------------------------------------------------------- one container
 
 def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout):
@@ -346,9 +368,8 @@ def check(names, opts, echo=click.echo):
     from . import results as results_mod
     started = results_mod.now_iso()
     images, not_built = images_to_check(names, echo)
-    for name in not_built:
-        echo("%s: not built here, not checked (`dlbench build %s`, or name it)" % (name, name),
-             err=True)
+    for line in not_built_lines(not_built, images):
+        echo(line, err=True)
     uncovered = sorted(set(t for img in images for t in img.tasks
                            if t not in OUTPUT_TASKS() and (not opts.tasks or t in opts.tasks)))
     for task in uncovered:

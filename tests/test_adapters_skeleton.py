@@ -93,6 +93,15 @@ def test_the_reference_column_is_the_contract():
         assert public_functions(task_tree(task, REFERENCE)) == CONTRACT[task] + block
 
 
+def test_every_adapter_has_the_equivalence_block():
+    """Every task file of the tasks check-models covers exports, imports and gives outputs
+    (a drop-in framework without them is reported "not checked" by check-models, and fails here)."""
+    missing = ["%s/%s.py" % (task, adapter) for task in EQUIVALENCE_TASKS
+               for adapter in adapters(task)
+               if not set(EQUIVALENCE_FUNCTIONS) <= set(public_functions(task_tree(task, adapter)))]
+    assert missing == []
+
+
 def contract_of(functions, task):
     """The task's functions, then either the whole equivalence block or none of it."""
     if any(name in functions for name in EQUIVALENCE_FUNCTIONS):

@@ -11,8 +11,10 @@ off) sharing the trained weights for the test set. Sizes in common/params.py.
 import numpy as np
 from caffe2.python import brew, core, model_helper, optimizer, workspace
 
+from common import canonical
 from frameworks import caffe2 as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "init": "brew defaults: XavierFill weights, ConstantFill(0) biases"}
 
 
@@ -124,3 +126,39 @@ def sync(state):
     # device's queued work
     if fw.DEVICE["gpu"]:
         workspace.FetchBlob(state["loss"])
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form. The blobs hold
+# the canonical layouts (brew.conv's <name>_w OIHW, brew.fc's <name>_w (out, in), FC flattens
+# NCHW): canonical "<layer>.weight" / ".bias" is blob <layer>_w / <layer>_b.
+_LAYERS = ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")
+
+
+def export_params(state):
+    out = {}
+    for name in _LAYERS:
+        out[name + ".weight"] = np.array(workspace.FetchBlob(name + "_w"))
+        out[name + ".bias"] = np.array(workspace.FetchBlob(name + "_b"))
+    return out
+
+
+def import_params(state, params):
+    # the blobs exist once build_trainer has run the init net; the test net reads the same blobs
+    canonical.check_keys(params, [n + s for n in _LAYERS for s in (".weight", ".bias")])
+    for name in _LAYERS:
+        for suffix, key in (("_w", ".weight"), ("_b", ".bias")):
+            value = np.ascontiguousarray(params[name + key], dtype=np.float32)
+            have = workspace.FetchBlob(name + suffix).shape
+            if value.shape != tuple(have):
+                raise ValueError("%s: shape %s, blob %s is %s"
+                                 % (name + key, value.shape, name + suffix, tuple(have)))
+            workspace.FeedBlob(name + suffix, value, device_option=fw.DEVICE["opts"])
+
+
+def outputs(state, x):
+    """The logits (blob fc2, before the softmax) of a batch, through the test net (dropout
+    off), as numpy."""
+    workspace.FeedBlob("data", np.ascontiguousarray(x, dtype=np.float32),
+                       device_option=fw.DEVICE["opts"])
+    workspace.RunNet(state["test"].net)
+    return np.array(workspace.FetchBlob("fc2"))

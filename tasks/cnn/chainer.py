@@ -12,8 +12,10 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import optimizers
 
+from common import canonical
 from frameworks import chainer as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "init": "Chainer's defaults (LeCun normal, zero bias)"}
 
 
@@ -87,3 +89,41 @@ def predict(state, x):
 
 def sync(state):
     fw.synchronize()
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form. Chainer's layouts
+# are the canonical ones (Convolution2D.W OIHW, Linear.W (out, in), Linear flattens NCHW), so
+# canonical "<link>.weight" / "<link>.bias" is the link's W / b.
+_LINKS = ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")
+
+
+def _set(param, value, name):
+    value = np.asarray(value, dtype=np.float32)
+    if value.shape != param.data.shape:
+        raise ValueError("%s: shape %s, Chainer's is %s" % (name, value.shape, param.data.shape))
+    param.data[...] = fw.to_device(value)
+
+
+def export_params(state):
+    model, out = state["model"], {}
+    for name in _LINKS:
+        link = getattr(model, name)
+        out[name + ".weight"] = np.array(fw.to_host(link.W.data))  # a copy
+        out[name + ".bias"] = np.array(fw.to_host(link.b.data))
+    return out
+
+
+def import_params(state, params):
+    model = state["model"]
+    canonical.check_keys(params, [n + s for n in _LINKS for s in (".weight", ".bias")])
+    for name in _LINKS:
+        link = getattr(model, name)
+        _set(link.W, params[name + ".weight"], name + ".weight")
+        _set(link.b, params[name + ".bias"], name + ".bias")
+
+
+def outputs(state, x):
+    """The logits of a batch, dropout off (test mode), as numpy."""
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        out = state["model"](fw.to_device(np.ascontiguousarray(x)))
+    return fw.to_host(out.data)

@@ -10,8 +10,10 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
+from common import canonical
 from frameworks import mxnet as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW"}
 
 
@@ -133,3 +135,80 @@ def predict(state, x):
 
 def sync(state):
     mx.nd.waitall()  # MXNet's engine runs every operator asynchronously, CPU too
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, both APIs. Both
+# hold them in the network's order (the symbol's arguments; the Gluon blocks' registration), the
+# canonical names' order here; MXNet's layouts are the canonical ones already (convolutions OIHW,
+# dense (out, in), Flatten in NCHW order).
+_CANONICAL = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
+              "conv3.bias", "conv4.weight", "conv4.bias", "fc1.weight", "fc1.bias",
+              "fc2.weight", "fc2.bias")
+
+
+def _native_names(model):
+    """(canonical name, MXNet's name) pairs."""
+    if fw.DEVICE["api"] == "module":
+        weights = model.get_params()[0]
+        names = [n for n in model.symbol.list_arguments() if n in weights]
+    else:
+        names = list(model.collect_params().keys())
+    if len(names) != len(_CANONICAL):
+        raise ValueError("the MXNet CNN holds %d weight arrays, the canonical CNN %d"
+                         % (len(names), len(_CANONICAL)))
+    return list(zip(_CANONICAL, names))
+
+
+def _logits_module(model, shape):
+    """A Module of the symbol up to the logits (the input of SoftmaxOutput, which outputs
+    probabilities), holding the training Module's weights, bound for the batch's shape."""
+    internals = model.symbol.get_internals()
+    name = [n for n in internals.list_outputs() if n.startswith("fullyconnected")][-1]
+    logits = mx.mod.Module(internals[name], label_names=None, context=fw.DEVICE["ctx"])
+    logits.bind(data_shapes=[("data", shape)], for_training=False)
+    weights, statistics = model.get_params()
+    logits.set_params(weights, statistics)
+    return logits
+
+
+def export_params(state):
+    model = state["model"]
+    if fw.DEVICE["api"] == "module":
+        weights = model.get_params()[0]
+        return dict((c, weights[n].asnumpy()) for c, n in _native_names(model))
+    params = model.collect_params()
+    return dict((c, params[n].data().asnumpy()) for c, n in _native_names(model))
+
+
+def import_params(state, params):
+    model = state["model"]
+    canonical.check_keys(params, _CANONICAL)
+    pairs = _native_names(model)
+    if fw.DEVICE["api"] == "module":
+        weights = model.get_params()[0]
+        new = {}
+        for c, n in pairs:
+            value = np.asarray(params[c], dtype=np.float32)
+            if value.shape != weights[n].shape:
+                raise ValueError("%s: shape %s, the MXNet CNN's %s is %s"
+                                 % (c, value.shape, n, weights[n].shape))
+            new[n] = mx.nd.array(value)
+        model.set_params(new, {}, force_init=True)
+        return
+    own = model.collect_params()
+    for c, n in pairs:
+        value = np.asarray(params[c], dtype=np.float32)
+        if value.shape != own[n].shape:
+            raise ValueError("%s: shape %s, the Gluon CNN's %s is %s"
+                             % (c, value.shape, n, own[n].shape))
+        own[n].set_data(mx.nd.array(value, ctx=fw.DEVICE["ctx"]))
+
+
+def outputs(state, x):
+    """The logits of a batch, dropout off (eval mode), as numpy."""
+    model = state["model"]
+    if fw.DEVICE["api"] == "module":
+        logits = _logits_module(model, x.shape)
+        logits.forward(mx.io.DataBatch(data=[_array(x)], label=None), is_train=False)
+        return logits.get_outputs()[0].asnumpy()
+    return model(_array(x)).asnumpy()  # not recording: dropout off

@@ -15,8 +15,10 @@ import theano.tensor as T
 from theano.sandbox.rng_mrg import MRG_RandomStreams
 from theano.tensor.signal.pool import pool_2d
 
+from common import canonical
 from frameworks import theano as fw
 
+EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW"}  # Theano's conv2d takes (batch, channels, rows, columns)
 
 
@@ -119,3 +121,43 @@ def predict(state, x):
 
 def sync(state):
     pass  # theano.function returns host values: nothing is left queued
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form. The convolutions
+# here are true convolutions (conv2d's filter_flip, as Lasagne's), the canonical kernels
+# cross-correlations: a kernel is flipped in both spatial axes each way. Dense weights are
+# (in, out) here, (out, in) canonically; the flatten order is NCHW in both.
+_CANONICAL = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
+              "conv3.bias", "conv4.weight", "conv4.bias", "fc1.weight", "fc1.bias",
+              "fc2.weight", "fc2.bias")
+
+
+def _to_canonical(name, value):
+    if value.ndim == 4:
+        return value[:, :, ::-1, ::-1].copy()  # convolution kernel -> cross-correlation
+    if value.ndim == 2:
+        return value.T.copy()
+    return value.copy()
+
+
+def export_params(state):
+    return dict((c, _to_canonical(c, w.get_value()))
+                for c, w in zip(_CANONICAL, state["model"].params))
+
+
+def import_params(state, params):
+    canonical.check_keys(params, _CANONICAL)
+    for c, w in zip(_CANONICAL, state["model"].params):
+        value = _to_canonical(c, np.asarray(params[c], dtype=np.float32))  # its own inverse
+        if value.shape != w.get_value(borrow=True).shape:
+            raise ValueError("%s: shape %s, Theano's is %s"
+                             % (c, value.T.shape if value.ndim == 2 else value.shape,
+                                w.get_value(borrow=True).shape))
+        w.set_value(value)
+
+
+def outputs(state, x):
+    """The logits of a batch, dropout off, as numpy (compiled on the first call)."""
+    if state.get("logits") is None:
+        state["logits"] = theano.function([state["x"]], state["model"](state["x"], train=False))
+    return state["logits"](np.ascontiguousarray(x, dtype=np.float32))

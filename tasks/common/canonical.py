@@ -97,6 +97,9 @@ FAMILIES = {
     "gru-reset-before": _gru("Keras 2's GRU (reset_after=False): reset gate applied to h before "
                              "the recurrent matmul, one bias vector, hard-sigmoid gates",
                              form="reset_before", bias_hh=False, gate="hard_sigmoid"),
+    "gru-reset-before-sigmoid": _gru("CNTK's cntk.layers.GRU: reset gate applied to h before the "
+                                     "recurrent matmul, one bias vector, sigmoid gates",
+                                     form="reset_before", bias_hh=False),
     "resnet50-torchvision": _resnet("torchvision resnet50 (v1.5): stride on the 3x3 convolution, "
                                     "bias-free convolutions"),
     "resnet50-keras": _resnet("keras.applications ResNet50 (Keras 3): stride on the first 1x1 "

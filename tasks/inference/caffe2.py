@@ -20,8 +20,10 @@ import numpy as np
 from caffe2.proto import caffe2_pb2
 from caffe2.python import brew, core, model_helper, workspace
 
+from common import canonical
 from frameworks import caffe2 as fw
 
+EQUIVALENCE = {"family": "resnet50-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW",
             "network": "caffe2.python.models.resnet ResNet-50 structure, written out with "
                        "brew, cut after the average pool (blob pool5)"}
@@ -125,3 +127,48 @@ def predict(model, x):
 def sync(model):
     # FetchBlob in predict already waited for the device
     pass
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, family
+# resnet50-torchvision (the structure is torchvision's; the module docstring): blob
+# <conv>_w is "<name>.weight" (OIHW), a SpatialBN's _s, _b, _rm, _riv are ".weight", ".bias",
+# ".running_mean", ".running_var" (in test mode SpatialBN takes the running variance itself in
+# _riv, despite its name), with torchvision's names for Caffe2's: conv1 / conv1_bn,
+# layer<S-1>.<U>.conv1/2/3 = res<S>_<U>_branch2a/b/c, downsample.0 / .1 = res<S>_<U>_branch1 /
+# its _bn.
+
+def _blobs():
+    """(canonical name, blob name) for every weight of the network."""
+    def conv_bn(canonical_conv, canonical_bn, blob):
+        return [(canonical_conv + ".weight", blob + "_w")] + [
+            (canonical_bn + "." + c, blob + "_bn" + s)
+            for c, s in (("weight", "_s"), ("bias", "_b"), ("running_mean", "_rm"),
+                         ("running_var", "_riv"))]
+    pairs = conv_bn("conv1", "bn1", "conv1")
+    for stage, blocks in enumerate((3, 4, 6, 3)):
+        for i in range(blocks):
+            pre, blob = "layer%d.%d." % (stage + 1, i), "res%d_%d_" % (stage + 2, i)
+            for k, branch in ((1, "branch2a"), (2, "branch2b"), (3, "branch2c")):
+                pairs += conv_bn(pre + "conv%d" % k, pre + "bn%d" % k, blob + branch)
+            if i == 0:
+                pairs += conv_bn(pre + "downsample.0", pre + "downsample.1", blob + "branch1")
+    return pairs
+
+
+def export_params(model):
+    return dict((c, np.array(workspace.FetchBlob(b))) for c, b in _blobs())
+
+
+def import_params(model, params):
+    canonical.check_keys(params, [c for c, _ in _blobs()])
+    for c, b in _blobs():
+        value = np.ascontiguousarray(params[c], dtype=np.float32)
+        have = tuple(workspace.FetchBlob(b).shape)
+        if value.shape != have:
+            raise ValueError("%s: shape %s, blob %s is %s" % (c, value.shape, b, have))
+        workspace.FeedBlob(b, value, device_option=fw.DEVICE["opts"])
+
+
+def outputs(model, x):
+    """The (N, 2048) pooled features of a batch, as numpy (is_test: running statistics)."""
+    return predict(model, x)

@@ -12,8 +12,10 @@ import numpy as np
 import chainer
 import chainer.links as L
 
+from common import canonical
 from frameworks import chainer as fw
 
+EQUIVALENCE = {"family": "resnet50-caffe"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW",
             "network": "chainer.links.ResNet50Layers (Caffe ResNet-50), features at pool5"}
 
@@ -54,3 +56,57 @@ def predict(model, x):
 
 def sync(model):
     fw.synchronize()
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, family
+# resnet50-caffe (ResNet50Layers): torchvision's names (conv1, bn1, layer<S>.<U>.conv1 ...
+# downsample.1; BottleneckA's conv4/bn4 are the downsample) plus conv1.bias, the first
+# convolution's bias. Structure beside torchvision's: the stride on conv1 (the 1x1), an unpadded
+# 3x3 max pool rounding up (cover_all: 56x56 from 112x112), batch-norm eps 2e-5. Convolutions are
+# OIHW in Chainer. fc6 (the classifier) is not exported.
+_BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "avg_mean"),
+       ("running_var", "avg_var"))
+
+
+def _pairs(model):
+    """(canonical name, link, attribute) for every exported array."""
+    pairs = [("conv1.weight", model.conv1, "W"), ("conv1.bias", model.conv1, "b")]
+    pairs += [("bn1." + c, model.bn1, a) for c, a in _BN]
+    for stage, blocks in enumerate((3, 4, 6, 3)):
+        res = getattr(model, "res%d" % (stage + 2))
+        for i in range(blocks):
+            block = getattr(res, "a" if i == 0 else "b%d" % i)
+            pre = "layer%d.%d." % (stage + 1, i)
+            for k in (1, 2, 3):
+                pairs.append((pre + "conv%d.weight" % k, getattr(block, "conv%d" % k), "W"))
+                pairs += [(pre + "bn%d.%s" % (k, c), getattr(block, "bn%d" % k), a)
+                          for c, a in _BN]
+            if i == 0:
+                pairs.append((pre + "downsample.0.weight", block.conv4, "W"))
+                pairs += [(pre + "downsample.1." + c, block.bn4, a) for c, a in _BN]
+    return pairs
+
+
+def _array(link, attribute):
+    value = getattr(link, attribute)
+    # a Parameter's array, or a persistent array itself (a numpy array's .data is a buffer)
+    return value.data if isinstance(value, chainer.Variable) else value
+
+
+def export_params(model):
+    return dict((c, np.array(fw.to_host(_array(link, a)))) for c, link, a in _pairs(model))
+
+
+def import_params(model, params):
+    canonical.check_keys(params, [c for c, _, _ in _pairs(model)])
+    for c, link, a in _pairs(model):
+        target = _array(link, a)
+        value = np.asarray(params[c], dtype=np.float32)
+        if value.shape != target.shape:
+            raise ValueError("%s: shape %s, Chainer's is %s" % (c, value.shape, target.shape))
+        target[...] = fw.to_device(value)
+
+
+def outputs(model, x):
+    """The (N, 2048) pooled features of a batch, as numpy (test mode: running statistics)."""
+    return predict(model, x)

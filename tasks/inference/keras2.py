@@ -17,6 +17,11 @@ benchmark never downloads; `--weights FILE` loads a local file (Keras's notop .h
 import keras
 import numpy as np
 
+from common import canonical
+
+# common/canonical.py FAMILIES (Keras 2.3.1's network; Keras 2.1.4's, unpadded before the max
+# pool, would be another)
+EQUIVALENCE = {"family": "resnet50-keras2"}
 SETTINGS = {"layout": "NHWC",
             "network": "keras.applications.resnet50.ResNet50(include_top=False, pooling='avg')"}
 
@@ -50,3 +55,65 @@ def predict(model, x):
 
 def sync(model):
     pass  # predict_on_batch returns host values: nothing is left queued
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, family
+# resnet50-keras2 (keras.applications' ResNet50: the stride on the first 1x1
+# convolution of a stage, a bias on every convolution, batch-norm eps 1e-3, Keras's default):
+# torchvision's names (conv1, bn1, layer<S>.<U>.conv1 ... downsample.1) for Keras's (conv1,
+# bn_conv1, res<S+1><a,b,..>_branch2a ... bn..._branch1), plus a .bias for every convolution.
+# Kernels (rows, columns, in, out) -> OIHW; on Theano a Keras convolution is a true convolution
+# (see cnn/keras2.py), so the kernels are flipped there.
+_BN = ("weight", "bias", "running_mean", "running_var")  # gamma, beta, moving mean, variance
+
+
+def _pairs():
+    """(canonical prefix, Keras convolution layer, Keras batch-norm layer)."""
+    pairs = [("conv1", "conv1", None), ("bn1", None, "bn_conv1")]
+    for stage, blocks in enumerate((3, 4, 6, 3)):
+        for i in range(blocks):
+            pre, block = "layer%d.%d." % (stage + 1, i), "%d%s" % (stage + 2, "abcdef"[i])
+            for k, branch in ((1, "2a"), (2, "2b"), (3, "2c")):
+                pairs.append((pre + "conv%d" % k, "res%s_branch%s" % (block, branch), None))
+                pairs.append((pre + "bn%d" % k, None, "bn%s_branch%s" % (block, branch)))
+            if i == 0:
+                pairs.append((pre + "downsample.0", "res%s_branch1" % block, None))
+                pairs.append((pre + "downsample.1", None, "bn%s_branch1" % block))
+    return pairs
+
+
+def export_params(model):
+    out, flip = {}, keras.backend.backend() == "theano"
+    for prefix, conv, bn in _pairs():
+        if conv:
+            kernel, bias = model.get_layer(conv).get_weights()
+            kernel = kernel.transpose(3, 2, 0, 1)
+            out[prefix + ".weight"] = np.ascontiguousarray(
+                kernel[:, :, ::-1, ::-1] if flip else kernel)
+            out[prefix + ".bias"] = bias
+        else:
+            out.update(zip([prefix + "." + k for k in _BN], model.get_layer(bn).get_weights()))
+    return out
+
+
+def import_params(model, params):
+    canonical.check_keys(params, list(export_params(model)))
+    flip = keras.backend.backend() == "theano"
+    for prefix, conv, bn in _pairs():
+        layer = model.get_layer(conv or bn)
+        names = [prefix + ".weight", prefix + ".bias"] if conv else \
+            [prefix + "." + k for k in _BN]
+        values = [np.asarray(params[n], dtype=np.float32) for n in names]
+        if conv:
+            kernel = values[0][:, :, ::-1, ::-1] if flip else values[0]
+            values[0] = np.ascontiguousarray(kernel.transpose(2, 3, 1, 0))
+        want = [w.shape for w in layer.get_weights()]
+        if [v.shape for v in values] != want:
+            raise ValueError("%s: shapes %s do not fit Keras's %s"
+                             % (prefix, [v.shape for v in values], want))
+        layer.set_weights(values)
+
+
+def outputs(model, x):
+    """The (N, 2048) pooled features of a batch (NHWC), as numpy (moving statistics)."""
+    return predict(model, x)

@@ -18,8 +18,13 @@ Random weights in both (the 2017 protocol times random images); NCHW; batch 32.
 import numpy as np
 import mxnet as mx
 
+from common import canonical
 from frameworks import mxnet as fw
 
+# common/canonical.py FAMILIES: the module variants run MXNet's checkpoint network, the gluon
+# ones the model zoo's resnet50_v1
+EQUIVALENCE = {"family": "resnet50-mxnet-preact",
+               "variants": {"gluon": "resnet50-gluon-v1", "gluon-tuned": "resnet50-gluon-v1"}}
 SETTINGS = {"layout": "NCHW",
             "network": "module: MXNet's resnet-50 checkpoint structure (pre-activation, "
                        "cut at flatten0); gluon: model zoo resnet50_v1 .features"}
@@ -146,3 +151,104 @@ def predict(model, x):
 
 def sync(model):
     mx.nd.waitall()
+
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form (common/
+# canonical.py). The two APIs ran two ResNet-50 families (the module docstring):
+#   module  resnet50-mxnet-preact: MXNet's checkpoint names, renamed: bn_data -> bn_data, conv0
+#           -> conv1, bn0 -> bn1, stage<S>_unit<U>_{bn1,conv1,bn2,conv2,bn3,conv3} ->
+#           layer<S>.<U-1>.{...} (bn<k> normalises the INPUT of conv<k>), stage<S>_unit<U>_sc ->
+#           layer<S>.<U-1>.downsample.0, the final bn1 -> bn_final; gamma/beta/moving_mean/
+#           moving_var -> .weight/.bias/.running_mean/.running_var. bn_data's gamma is fixed
+#           at 1 (fix_gamma): exported as ones, set to ones on import.
+#   gluon   resnet50-gluon-v1: torchvision's names plus the biases of each bottleneck's 1x1
+#           convolutions (layer<S>.<U>.conv1.bias, .conv3.bias), mapped by Gluon's
+#           registration order (resnet50_v1's names are counters, not structure).
+# Convolutions are OIHW in MXNet already.
+_SUFFIXES = (("_gamma", ".weight"), ("_beta", ".bias"), ("_moving_mean", ".running_mean"),
+             ("_moving_var", ".running_var"), ("_weight", ".weight"))
+_TOP = {"bn_data": "bn_data", "conv0": "conv1", "bn0": "bn1", "bn1": "bn_final"}
+
+
+def _canonical_name(name):
+    """The canonical name of a weight of the module's network (pre-activation)."""
+    for suffix, canonical_suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            layer = name[:-len(suffix)]
+            break
+    else:
+        raise ValueError("no canonical name for MXNet's %s" % name)
+    if layer in _TOP:
+        return _TOP[layer] + canonical_suffix
+    stage, unit, part = layer.split("_", 2)  # stage1_unit1_conv1
+    part = "downsample.0" if part == "sc" else part
+    return "layer%d.%d.%s%s" % (int(stage[len("stage"):]), int(unit[len("unit"):]) - 1, part,
+                                canonical_suffix)
+
+
+def _gluon_v1_names():
+    """The canonical names of resnet50_v1's weights, in the order Gluon registers them."""
+    def bn(name):
+        return [name + ".weight", name + ".bias", name + ".running_mean", name + ".running_var"]
+    names = ["conv1.weight"] + bn("bn1")
+    for stage, blocks in enumerate((3, 4, 6, 3)):
+        for i in range(blocks):
+            pre = "layer%d.%d." % (stage + 1, i)
+            names += [pre + "conv1.weight", pre + "conv1.bias"] + bn(pre + "bn1")
+            names += [pre + "conv2.weight"] + bn(pre + "bn2")
+            names += [pre + "conv3.weight", pre + "conv3.bias"] + bn(pre + "bn3")
+            if i == 0:
+                names += [pre + "downsample.0.weight"] + bn(pre + "downsample.1")
+    return names
+
+
+def _gluon_pairs(model):
+    own = list(model.collect_params().keys())  # a ParameterDict has no len()
+    names = _gluon_v1_names()
+    if len(own) != len(names):
+        raise ValueError("the Gluon ResNet-50 holds %d arrays, resnet50_v1 %d"
+                         % (len(own), len(names)))
+    return list(zip(names, own))
+
+
+def _checked(params, name, shape):
+    value = np.asarray(params[name], dtype=np.float32)
+    if value.shape != tuple(shape):
+        raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
+                                                                tuple(shape)))
+    return value
+
+
+def export_params(model):
+    if fw.DEVICE["api"] == "module":
+        weights, statistics = model.get_params()
+        out = dict((_canonical_name(n), v.asnumpy())
+                   for n, v in list(weights.items()) + list(statistics.items()))
+        out["bn_data.weight"] = np.ones_like(out["bn_data.weight"])  # fix_gamma: used as 1
+        return out
+    own = model.collect_params()
+    return dict((c, own[n].data().asnumpy()) for c, n in _gluon_pairs(model))
+
+
+def import_params(model, params):
+    # before the first forward pass, as load_weights (oneDNN folds the batch-norms then)
+    if fw.DEVICE["api"] == "module":
+        weights, statistics = model.get_params()
+        canonical.check_keys(params, [_canonical_name(n) for n in
+                                      list(weights) + list(statistics)])
+        new = [dict((n, mx.nd.array(_checked(params, _canonical_name(n), v.shape)))
+                    for n, v in group.items()) for group in (weights, statistics)]
+        new[0]["bn_data_gamma"] = mx.nd.ones(weights["bn_data_gamma"].shape)  # fix_gamma
+        model.set_params(new[0], new[1], force_init=True)
+        return
+    pairs = _gluon_pairs(model)
+    canonical.check_keys(params, [c for c, _ in pairs])
+    own = model.collect_params()
+    for c, n in pairs:
+        own[n].set_data(mx.nd.array(_checked(params, c, own[n].shape), ctx=fw.DEVICE["ctx"]))
+
+
+def outputs(model, x):
+    """The (N, 2048) pooled features of a batch, as numpy (eval mode: running statistics)."""
+    return predict(model, x)

@@ -15,8 +15,10 @@ import theano
 import theano.tensor as T
 from theano.tensor.signal.pool import pool_2d
 
+from common import canonical
 from frameworks import theano as fw
 
+EQUIVALENCE = {"family": "resnet50-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "torchvision resnet50 structure, fc removed"}
 
 # Every weight the network holds, batch-norm running statistics included (the keras3 adapter's
@@ -126,3 +128,26 @@ def predict(model, x):
 
 def sync(model):
     pass  # theano.function returns host values: nothing is left queued
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, family
+# resnet50-torchvision: the network holds them under the canonical names and layouts
+# already (OIHW cross-correlation kernels: filter_flip=False).
+
+def export_params(model):
+    return dict((name, shared.get_value()) for name, shared in model["net"].weights.items())
+
+
+def import_params(model, params):
+    canonical.check_keys(params, list(model["net"].weights))
+    for name, shared in model["net"].weights.items():
+        value = np.asarray(params[name], dtype=np.float32)
+        if value.shape != shared.get_value(borrow=True).shape:
+            raise ValueError("%s: shape %s, Theano's is %s"
+                             % (name, value.shape, shared.get_value(borrow=True).shape))
+        shared.set_value(value)
+
+
+def outputs(model, x):
+    """The (N, 2048) pooled features of a batch, as numpy (running statistics)."""
+    return predict(model, x)

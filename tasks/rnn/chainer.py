@@ -15,8 +15,10 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import optimizers
 
+from common import canonical
 from frameworks import chainer as fw
 
+EQUIVALENCE = {"family": "gru-reset-after"}  # common/canonical.py FAMILIES
 # embedding 3,750,000 + GRU 68,100 (3 gates x (125x100 + 100x100) weights and two 100-wide
 # bias vectors per gate, cuDNN's form) + dense 202
 PARAMETERS = 3818302
@@ -81,3 +83,59 @@ def predict(state, x):
 
 def sync(state):
     fw.synchronize()
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, the cuDNN GRU form
+# (gates r, z, n; two biases), which is NStepGRU's: w0-w2 the input weights of r, z and the
+# candidate, w3-w5 the recurrent ones, each (hidden, in), b0-b5 the biases likewise (Chainer's
+# n_step_gru: r = sigmoid(W0 x + W3 h + b0 + b3), z likewise with 1 and 4,
+# n = tanh(W2 x + b2 + r * (W5 h + b5)), h = (1 - z) * n + z * h).
+def _gru(model):
+    return model.gru[0]  # the one layer's link: w0..w5, b0..b5
+
+
+def _set(param, value, name):
+    value = np.asarray(value, dtype=np.float32)
+    if value.shape != param.data.shape:
+        raise ValueError("%s: shape %s, Chainer's is %s" % (name, value.shape, param.data.shape))
+    param.data[...] = fw.to_device(value)
+
+
+def export_params(state):
+    model = state["model"]
+    gru = _gru(model)
+
+    def stacked(names):
+        return np.concatenate([fw.to_host(getattr(gru, n).data) for n in names])
+    return {"embedding.weight": np.array(fw.to_host(model.embedding.W.data)),
+            "gru.weight_ih": stacked(("w0", "w1", "w2")),
+            "gru.weight_hh": stacked(("w3", "w4", "w5")),
+            "gru.bias_ih": stacked(("b0", "b1", "b2")),
+            "gru.bias_hh": stacked(("b3", "b4", "b5")),
+            "fc.weight": np.array(fw.to_host(model.fc.W.data)),
+            "fc.bias": np.array(fw.to_host(model.fc.b.data))}
+
+
+def import_params(state, params):
+    model = state["model"]
+    canonical.check_keys(params, list(export_params(state)))
+    _set(model.embedding.W, params["embedding.weight"], "embedding.weight")
+    gru = _gru(model)
+    for key, names in (("gru.weight_ih", ("w0", "w1", "w2")),
+                             ("gru.weight_hh", ("w3", "w4", "w5")),
+                             ("gru.bias_ih", ("b0", "b1", "b2")),
+                             ("gru.bias_hh", ("b3", "b4", "b5"))):
+        value = np.asarray(params[key], dtype=np.float32)
+        if value.shape[0] % 3:
+            raise ValueError("%s: shape %s, not three gates" % (key, value.shape))
+        for name, part in zip(names, np.split(value, 3)):
+            _set(getattr(gru, name), part, key)
+    _set(model.fc.W, params["fc.weight"], "fc.weight")
+    _set(model.fc.b, params["fc.bias"], "fc.bias")
+
+
+def outputs(state, x):
+    """The logits of a batch (N, T) of word indices, as numpy."""
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        out = state["model"](fw.to_device(x.astype(np.int32)))
+    return fw.to_host(out.data)

@@ -14,8 +14,10 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
+from common import canonical
 from frameworks import mxnet as fw
 
+EQUIVALENCE = {"family": "gru-reset-after"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "TNC (time-major)"}
 
 
@@ -135,3 +137,100 @@ def predict(state, x):
 
 def sync(state):
     mx.nd.waitall()  # MXNet's engine runs every operator asynchronously, CPU too
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, both APIs, in the
+# cuDNN GRU form (gates r, z, n; two bias vectors; n = tanh(W_n x + b_in + r * (U_n h + b_hn)),
+# h = (1 - z) * n + z * h), which is MXNet's GRU: the fused operator's gate order is r, z, n
+# (FusedRNNCell's gate names _r, _z, _o; Gluon's GRU documents the same). Module holds the GRU as
+# one vector (FusedRNNCell's packing for one layer, one direction: the input weights of the three
+# gates, each (hidden, embedding), then the recurrent ones, each (hidden, hidden), then the input
+# biases, then the recurrent biases); Gluon holds the four arrays. Dense is (out, in) in both.
+_CANONICAL = ("embedding.weight", "gru.weight_ih", "gru.weight_hh", "gru.bias_ih",
+              "gru.bias_hh", "fc.weight", "fc.bias")
+
+
+def _native_names(model):
+    """MXNet's weight names in the network's order: embedding, GRU (Module: one packed vector;
+    Gluon: i2h weight, h2h weight, i2h bias, h2h bias), dense weight and bias."""
+    if fw.DEVICE["api"] == "module":
+        weights = model.get_params()[0]
+        names = [n for n in model.symbol.list_arguments() if n in weights]
+        expected = 4
+    else:
+        names = list(model.collect_params().keys())
+        expected = len(_CANONICAL)
+    if len(names) != expected:
+        raise ValueError("the MXNet RNN holds %d weight arrays, %d expected"
+                         % (len(names), expected))
+    return names
+
+
+def _unpack(vector, embedding, hidden):
+    """The fused operator's GRU vector -> (weight_ih, weight_hh, bias_ih, bias_hh)."""
+    sizes = (3 * hidden * embedding, 3 * hidden * hidden, 3 * hidden, 3 * hidden)
+    if vector.size != sum(sizes):
+        raise ValueError("the fused GRU vector holds %d numbers, %d expected"
+                         % (vector.size, sum(sizes)))
+    ends = np.cumsum(sizes)
+    parts = np.split(vector.ravel(), ends[:-1])
+    return (parts[0].reshape(3 * hidden, embedding), parts[1].reshape(3 * hidden, hidden),
+            parts[2], parts[3])
+
+
+def export_params(state):
+    model = state["model"]
+    names = _native_names(model)
+    if fw.DEVICE["api"] == "module":
+        weights = model.get_params()[0]
+        embedding = weights[names[0]].asnumpy()
+        fc = weights[names[2]].asnumpy()
+        gru = _unpack(weights[names[1]].asnumpy(), embedding.shape[1], fc.shape[1])
+        arrays = [embedding] + list(gru) + [fc, weights[names[3]].asnumpy()]
+    else:
+        params = model.collect_params()
+        arrays = [params[n].data().asnumpy() for n in names]
+    return dict(zip(_CANONICAL, arrays))
+
+
+def import_params(state, params):
+    model = state["model"]
+    canonical.check_keys(params, _CANONICAL)
+    names = _native_names(model)
+    arrays = [np.asarray(params[c], dtype=np.float32) for c in _CANONICAL]
+    if fw.DEVICE["api"] == "module":
+        weights = model.get_params()[0]
+        packed = np.concatenate([a.ravel() for a in arrays[1:5]])
+        new = dict(zip(names, (arrays[0], packed, arrays[5], arrays[6])))
+        for n, value in new.items():
+            if value.shape != weights[n].shape:
+                raise ValueError("%s: shape %s from the canonical weights, %s expected"
+                                 % (n, value.shape, weights[n].shape))
+        model.set_params(dict((n, mx.nd.array(v)) for n, v in new.items()), {},
+                         force_init=True)
+        return
+    own = model.collect_params()
+    for c, n, value in zip(_CANONICAL, names, arrays):
+        if value.shape != own[n].shape:
+            raise ValueError("%s: shape %s, the Gluon RNN's %s is %s"
+                             % (c, value.shape, n, own[n].shape))
+        own[n].set_data(mx.nd.array(value, ctx=fw.DEVICE["ctx"]))
+
+
+def outputs(state, x):
+    """The logits of a batch (N, T) of word indices, as numpy."""
+    model = state["model"]
+    data = _array(_time_major(x))
+    if fw.DEVICE["api"] == "module":
+        # a Module of the symbol up to the logits (SoftmaxOutput outputs probabilities), with
+        # the training Module's weights, bound for this batch
+        internals = model.symbol.get_internals()
+        name = [n for n in internals.list_outputs() if n.startswith("fullyconnected")][-1]
+        logits = mx.mod.Module(internals[name], label_names=None, context=fw.DEVICE["ctx"])
+        logits.bind(data_shapes=[mx.io.DataDesc("data", data.shape, layout="TN")],
+                    for_training=False)
+        weights, statistics = model.get_params()
+        logits.set_params(weights, statistics)
+        logits.forward(mx.io.DataBatch(data=[data], label=None), is_train=False)
+        return logits.get_outputs()[0].asnumpy()
+    return model(data).asnumpy()

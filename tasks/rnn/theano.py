@@ -13,8 +13,10 @@ import numpy as np
 import theano
 import theano.tensor as T
 
+from common import canonical
 from frameworks import theano as fw
 
+EQUIVALENCE = {"family": "gru-reset-after-input-bias"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NTC in, TNC (time major) through theano.scan"}
 
 
@@ -107,3 +109,56 @@ def predict(state, x):
 
 def sync(state):
     pass  # theano.function returns host values: nothing is left queued
+
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, family
+# gru-reset-after-input-bias: Lasagne's GRU is the cuDNN form without a recurrent bias (the
+# reset gate scales the recurrent product, c = tanh(W_c x + b_c + r * (U_c h)); one bias per
+# gate, on the input side: gru.bias_ih, no gru.bias_hh). Lasagne's gate order is (r, u, c) =
+# canonical (r, z, n), but its update gate weighs the NEW state, h = (1 - u) * h + u * c, where
+# the canonical z weighs the old one: u = 1 - z = sigmoid(-a_z), so the u block of the weights
+# and of the bias is negated each way (exactly). Weights here are (in, 3 * hidden), canonically
+# (3 * hidden, in); the dense layer likewise.
+_CANONICAL = ("embedding.weight", "gru.weight_ih", "gru.weight_hh", "gru.bias_ih", "fc.weight",
+              "fc.bias")
+
+
+def _negate_update(matrix, h):
+    out = np.array(matrix, dtype=np.float32)
+    out[h:2 * h] *= -1  # the u/z block: rows of a (3H, in) canonical matrix, entries of a bias
+    return out
+
+
+def export_params(state):
+    model = state["model"]
+    h = model.h
+    return {"embedding.weight": model.embedding.get_value(),
+            "gru.weight_ih": _negate_update(model.w_in.get_value().T, h),
+            "gru.weight_hh": _negate_update(model.w_hid.get_value().T, h),
+            "gru.bias_ih": _negate_update(model.b.get_value(), h),
+            "fc.weight": model.w_out.get_value().T.copy(), "fc.bias": model.b_out.get_value()}
+
+
+def import_params(state, params):
+    model = state["model"]
+    canonical.check_keys(params, _CANONICAL)
+    h = model.h
+    for shared, value in ((model.embedding, params["embedding.weight"]),
+                          (model.w_in, _negate_update(params["gru.weight_ih"], h).T),
+                          (model.w_hid, _negate_update(params["gru.weight_hh"], h).T),
+                          (model.b, _negate_update(params["gru.bias_ih"], h)),
+                          (model.w_out, np.asarray(params["fc.weight"]).T),
+                          (model.b_out, params["fc.bias"])):
+        value = np.ascontiguousarray(value, dtype=np.float32)
+        if value.shape != shared.get_value(borrow=True).shape:
+            raise ValueError("shape %s from the canonical weights, Theano's is %s"
+                             % (value.shape, shared.get_value(borrow=True).shape))
+        shared.set_value(value)
+
+
+def outputs(state, x):
+    """The logits of a batch (N, T) of word indices, as numpy (compiled on the first call)."""
+    if state.get("outputs") is None:
+        state["outputs"] = theano.function([state["x"]], state["logits"])
+    return state["outputs"](x.astype(np.int32))
