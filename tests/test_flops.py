@@ -103,3 +103,58 @@ def test_resnet50_matches_flop_counter():
         counted = _counted(lambda: m(x))
     assert counted == flops.forward_flops("inference", params.INFERENCE,
                                           getattr(adapter, "STRUCTURE", None))
+
+
+# --- the peak probe and MFU --------------------------------------------------------------
+
+def test_peak_probe_numpy_fallback_is_labelled():
+    import types
+    from common import peak
+    rec = peak.measure(types.SimpleNamespace(), "cpu", threads={"x": 1}, n=128, repeats=3)
+    assert "fallback" in rec["method"] and rec["matrix"] == [128, 128, 128]
+    assert rec["gflops"] > 0 and rec["gflops"] >= rec["median_gflops"]
+    assert rec["samples"] == 3 and rec["inner"] == 1 and rec["threads"] == {"x": 1}
+    assert rec["gflops"] == pytest.approx(2 * 128 ** 3 / rec["best_seconds"] / 1e9)
+    assert rec["seconds"] >= 3 * rec["best_seconds"]
+
+
+def test_peak_probe_uses_the_framework_gemm_and_halves_n_when_slow():
+    import types
+    from common import peak
+    sizes = []
+
+    def gemm(n):
+        sizes.append(n)
+
+        def matmul():
+            if n > 512:
+                import time
+                time.sleep(peak.SLOW_SECONDS + 0.05)  # a slow device: n is halved
+            return n
+        return matmul, lambda out: None, "fake gemm"
+    rec = peak.measure(types.SimpleNamespace(gemm=gemm), "cpu", n=1024, repeats=2)
+    assert sizes == [1024, 512] and rec["method"] == "fake gemm" and rec["matrix"] == [512] * 3
+
+
+def test_mfu_arithmetic():
+    counted = flops.count("cnn", params.CNN)
+    timings = {"images_per_second": 300.0}
+    m = flops.mfu("cnn", counted, timings, {"gflops": 222.456})
+    assert m["achieved_gflops"] == pytest.approx(300.0 * 370821120 / 1e9)  # 111.2 GFLOP/s
+    assert m["of_measured_peak"] == pytest.approx(m["achieved_gflops"] / 222.456)
+    assert m["of_nominal_peak"] is None  # the host fills it in on a known GPU
+    inf = flops.mfu("inference", flops.count("inference", params.INFERENCE, "slim"),
+                    {"images_per_second": 10.0}, None)
+    assert inf["achieved_gflops"] == pytest.approx(10 * 6960414720 / 1e9)
+    assert inf["of_measured_peak"] is None  # no peak measured: no share of it
+
+
+def test_every_inference_file_declares_a_known_structure():
+    import ast
+    for name in sorted(os.listdir(os.path.join(TASKS, "inference"))):
+        if not name.endswith(".py") or name.startswith("_"):
+            continue
+        tree = ast.parse(open(os.path.join(TASKS, "inference", name)).read())
+        declared = [n.value.s if hasattr(n.value, "s") else n.value.value for n in tree.body
+                    if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "STRUCTURE"]
+        assert len(declared) == 1 and declared[0] in flops.RESNET50, name

@@ -155,3 +155,21 @@ def count(task, p, structure=None):
     return {"forward_per_example": forward_flops(task, p, structure),
             "train_per_example": train_flops(task, p, structure),
             "structure": structure, "convention": CONVENTION}
+
+
+def mfu(task, counted, timings, peak):
+    """The result's "mfu" dict: achieved GFLOP/s (training: training examples per second of
+    train_seconds x train FLOPs per example; inference: images per second x forward FLOPs) and
+    its share of the measured peak (common/peak.py). The nominal-peak fields stay None here: the
+    host fills them in from harness/data/gpu_peaks.json when the GPU is one it knows."""
+    per_example = counted["forward_per_example" if task == "inference"
+                          else "train_per_example"]
+    rate = timings.get("images_per_second")
+    achieved = rate * per_example / 1e9 if rate and per_example else None
+    measured = peak.get("gflops") if peak else None
+    return {"achieved_gflops": achieved,
+            "of_measured_peak": achieved / measured if achieved and measured else None,
+            "measured_peak_gflops": measured,
+            "of_nominal_peak": None, "nominal_peak_gflops": None, "nominal_source": None,
+            "basis": "inference: images/s x forward FLOPs" if task == "inference"
+                     else "training: examples/s (train_seconds) x training FLOPs"}

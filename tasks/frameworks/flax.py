@@ -57,3 +57,17 @@ def init(device, seed, variant):
     return {"jit": "jax.jit", "precision": {
         "dtype": "float32 (TF32 math)" if variant == "tf32" else "float32",
         "jax_default_matmul_precision": jax.config.jax_default_matmul_precision}}
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    import jax.numpy as jnp
+    rng = np.random.RandomState(0)
+    dev = jax.devices()[0] if DEVICE["gpu"] else jax.devices("cpu")[0]
+    a = jax.device_put(rng.standard_normal((n, n)).astype(np.float32), dev)
+    b = jax.device_put(rng.standard_normal((n, n)).astype(np.float32), dev)
+    dot = jax.jit(jnp.dot)  # at init's jax_default_matmul_precision
+    return (lambda: dot(a, b), lambda out: out.block_until_ready(),
+            "jax.jit(jnp.dot) on %s, block_until_ready" % dev.platform)
