@@ -282,17 +282,24 @@ def summary_row(result):
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
             result.get("device") or "-", (result.get("data") or {}).get("source", "?"),
             status, speed, _num(t.get("images_per_second"), "%.0f"),
-            _num(m.get("test_accuracy"), "%.3f"), note)
+            _num(m.get("test_accuracy"), "%.3f"), _mfu_text(result), note)
+
+
+def _mfu_text(result):
+    """MFU of the measured peak, as a percentage ("" when the result has none)."""
+    share = (result.get("mfu") or {}).get("of_measured_peak") if isinstance(
+        result.get("mfu"), dict) else None
+    return _num(100.0 * share if isinstance(share, (int, float)) else None, "%.0f%%")
 
 
 HEADER = ("RUN", "IMAGE", "TASK", "VARIANT", "R", "DEVICE", "DATA", "STATUS", "TIME",
-          "IMG/S", "ACC", "REASON")
+          "IMG/S", "ACC", "MFU", "REASON")
 
 
 def _unreadable_row(path, why, status="unreadable"):
     rel = os.path.relpath(path)  # as the user would type it: relative under the current folder
     return ("?", path if rel.startswith("..") else rel, "", "", "", "", "", status, "",
-            "", "", why if len(why) <= 120 else why[:117] + "...")
+            "", "", "", why if len(why) <= 120 else why[:117] + "...")
 
 
 def table(results_root=None):
