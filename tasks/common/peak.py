@@ -14,7 +14,8 @@ without gemm gets numpy's, labelled "numpy.dot (fallback: not the framework's ow
 
 A probe: one untimed product (allocation, JIT compilation, cuBLAS handles), then samples of
 `inner` products each (1 on the CPU; 10 on a GPU, so a sample is not a single launch), the best
-sample kept, until `repeats` samples or the time budget. Sizes: 2048 on the CPU (2 x 2048^3 =
+sample kept, until `repeats` samples or the time budget (setup and the untimed product
+excluded: Theano compiles its function, XLA its program). Sizes: 2048 on the CPU (2 x 2048^3 =
 17.2 GFLOP, ~0.1 s at 200 GFLOP/s); halved while the untimed product takes over a second (a slow
 CPU, a BLAS-less build); 8192 on a GPU. A product counts 2 n^3 FLOPs (common/flops.py's
 convention).
@@ -25,7 +26,7 @@ CPU_N = 2048
 GPU_N = 8192
 MIN_N = 256
 REPEATS = 5
-BUDGET_SECONDS = 3.0   # the whole probe, warm-up included, about this long at most
+BUDGET_SECONDS = 3.0   # the samples stop after this long (at least two are taken)
 SLOW_SECONDS = 1.0     # an untimed product longer than this halves n
 
 
@@ -56,6 +57,7 @@ def measure(fw, device, threads=None, n=None, repeats=REPEATS, budget=BUDGET_SEC
             break
         n //= 2
     samples = []
+    sampling = protocol.clock()  # the budget counts the samples, not the setup (compilation)
     while len(samples) < repeats:
         t = protocol.clock()
         out = None
@@ -63,7 +65,7 @@ def measure(fw, device, threads=None, n=None, repeats=REPEATS, budget=BUDGET_SEC
             out = matmul()
         wait(out)
         samples.append((protocol.clock() - t) / inner)
-        if protocol.clock() - start > budget and len(samples) >= 2:
+        if protocol.clock() - sampling > budget and len(samples) >= 2:
             break
     flop = 2.0 * n * n * n
     best = min(samples)
