@@ -76,7 +76,8 @@ class Rapl(object):
                 tried.append("%s: %s" % (r, getattr(e, "strerror", None) or e))
                 continue
             if not domains:
-                tried.append("%s: no intel-rapl package domain" % r)
+                tried.append("%s: %s" % (r, "no intel-rapl package domain" if os.path.isdir(r)
+                                         else "absent"))
                 continue
             readable = []
             for name, folder in domains:

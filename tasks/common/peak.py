@@ -16,7 +16,7 @@ A probe: one untimed product (allocation, JIT compilation, cuBLAS handles), then
 `inner` products each (1 on the CPU; 10 on a GPU, so a sample is not a single launch), the best
 sample kept, until `repeats` samples or the time budget (setup and the untimed product
 excluded: Theano compiles its function, XLA its program). Sizes: 2048 on the CPU (2 x 2048^3 =
-17.2 GFLOP, ~0.1 s at 200 GFLOP/s); halved while the untimed product takes over a second (a slow
+17.2 GFLOP, ~0.1 s at 200 GFLOP/s); halved while the untimed product takes over 2 s (a slow
 CPU, a BLAS-less build); 8192 on a GPU. A product counts 2 n^3 FLOPs (common/flops.py's
 convention).
 """
@@ -27,7 +27,7 @@ GPU_N = 8192
 MIN_N = 256
 REPEATS = 5
 BUDGET_SECONDS = 3.0   # the samples stop after this long (at least two are taken)
-SLOW_SECONDS = 1.0     # an untimed product longer than this halves n
+SLOW_SECONDS = 2.0     # an untimed product longer than this halves n
 
 
 def numpy_gemm(n):
