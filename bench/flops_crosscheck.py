@@ -10,6 +10,11 @@ element of every element-wise operation (bias, ReLU, batch-norm, pooling, softma
 optimiser's update) to the 2 per multiply-add of convolutions and dot products, and counts a
 while loop's body once, whatever its trip count (the GRU's lax.scan over 150 steps). The
 PyTorch cross-check, exact, is tests/test_flops.py (torch.utils.flop_counter).
+
+Measured (flax-0.12 image, JAX 0.10, 2026-11-30): CNN forward 0.941 x dlbench's count, training
+step 0.947 x, ResNet-50 forward 0.978 x: XLA leaves out the kernel taps on the zero padding
+((94/96)^2 = 0.959 of a 3x3 'same' convolution's taps on 32x32, (46/48)^2 = 0.918 on 16x16);
+GRU 0.008 x (the scan body counted once).
 """
 import json
 import os
