@@ -16,7 +16,7 @@ dir, result_path, log_path, events_path and create_args()."""
 import os
 import time
 
-from . import containers, contention, engine, hardening, progress, results, signals
+from . import containers, contention, engine, hardening, mfu, progress, results, signals
 from .errors import HarnessError
 
 
@@ -145,6 +145,10 @@ def record(run, result, wall, container_seconds=None, contention_seen=None):
     result.json.invalid). contention_seen: harness/contention.py's record of the run, kept as
     provenance.contention."""
     hardening.reclaim_results_dir(run.dir)  # the container is done: its folder is ours again
+    try:
+        mfu.complete(result)  # MFU against the GPU's nominal peak (harness/data/gpu_peaks.json)
+    except (TypeError, ValueError, AttributeError):
+        pass  # a malformed mfu field: the schema check below says so
     problems = results.validate(result)
     if problems:
         if os.path.isfile(run.result_path):

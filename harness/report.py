@@ -7,7 +7,10 @@ What it shows, per task:
     of the same thing are pooled, synthetic and real runs never are, nor full and partial runs;
   * a hardware column is one probed device (GPU name, or CPU name and CPU count);
   * a cell is the runs of one row on one hardware: median, min-max and count of the timing,
-    images/s and test accuracy, plus the failed runs with their reasons;
+    images/s, test accuracy, MFU (achieved FLOP/s of the measured fp32 matmul peak; of the
+    vendor's nominal peak on a known GPU, in the cell's tooltip) and energy per 1000 images
+    where the machine's counters were readable ("—" with the reason otherwise), plus the failed
+    runs with their reasons;
   * rows are grouped under the 2017 reference framework they map to
     (harness/data/reference_2017.json, "frameworks" -> "match"); every 2017 row is shown, and
     rows of this run without a 2017 counterpart follow.
@@ -203,8 +206,44 @@ class Entry:
         self.network = settings.get("network") if isinstance(settings, dict) else None
         self.repeat = prov.get("repeat")
         self.run_id = prov.get("run_id")
+        # MFU (tasks/common/flops.py, peak.py; the nominal share from harness/mfu.py)
+        mfu = result.get("mfu") if isinstance(result.get("mfu"), dict) else {}
+        peak = result.get("peak") if isinstance(result.get("peak"), dict) else {}
+        self.mfu = _number(mfu.get("of_measured_peak")) if self.ok else None
+        self.mfu_nominal = _number(mfu.get("of_nominal_peak")) if self.ok else None
+        self.nominal_gpu = mfu.get("nominal_gpu")
+        self.achieved_gflops = _number(mfu.get("achieved_gflops")) if self.ok else None
+        self.peak_gflops = _number(peak.get("gflops"))
+        self.peak_method = peak.get("method")
+        self.mfu_reason = None if self.mfu is not None else (
+            "no MFU recorded (a result from before the peak probe)" if not mfu
+            else result.get("peak_error") or "no peak measured")
+        # energy per 1000 images over the timed span (tasks/common/energy.py)
+        self.energy_parts, self.energy_reason = energy_of(result) if self.ok else ({}, None)
         # what the measurement's own checks flagged (the clock check, CPU contention)
         self.flags = results_mod.check_notes(result) if self.ok else []
+
+
+def _number(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def energy_of(result):
+    """({part: joules per 1000 images}, reason): the readable parts (cpu_package, gpu) of the
+    result's energy, and why the others (or all) are absent."""
+    energy = result.get("energy")
+    if "energy" not in result:
+        return {}, "no energy recorded (a result from before the energy meter)"
+    if not isinstance(energy, dict):
+        return {}, result.get("energy_absent_reason") or "counters not readable"
+    parts, reasons = {}, []
+    for part in ("cpu_package", "gpu"):
+        rec = energy.get(part)
+        if isinstance(rec, dict) and _number(rec.get("joules_per_1000_images")) is not None:
+            parts[part] = rec["joules_per_1000_images"]
+        elif energy.get(part + "_absent_reason"):
+            reasons.append(energy[part + "_absent_reason"])
+    return parts, "; ".join(reasons) or None
 
 
 # ---------------------------------------------------------------- cells, rows, ranking
@@ -225,6 +264,10 @@ class Cell:
         self.time = _stats([e.value for e in self.ok])
         self.ips = _stats([e.ips for e in self.ok])
         self.accuracy = _stats([e.accuracy for e in self.ok])
+        self.mfu = _stats([e.mfu for e in self.ok])
+        self.mfu_nominal = _stats([e.mfu_nominal for e in self.ok])
+        self.energy = dict((part, _stats([e.energy_parts.get(part) for e in self.ok]))
+                           for part in ("cpu_package", "gpu"))
         self.rank = None          # text shown, e.g. "1" or "≈ 2–3"
         self.rank_note = None     # why (tooltip / footnote text)
         self.rank_tied = False
@@ -418,6 +461,8 @@ def _cell_view(cell):
         v["ips"] = _fmt_num(cell.ips["median"])
     if cell.accuracy:
         v["accuracy"] = _fmt_num(cell.accuracy["median"], 3)
+    v["mfu"], v["mfu_title"] = _mfu_view(cell)
+    v["energy"], v["energy_title"] = _energy_view(cell)
     return v
 
 
@@ -449,6 +494,48 @@ def equivalence_marks(results_dir):
             "mark": EQUIVALENCE_MARK.get(status, "?"), "status": status,
             "title": "%s; check-models %s" % (title, doc.get("id"))}
     return doc.get("id"), marks
+
+
+def _pct(share):
+    return "%.1f %%" % (100.0 * share) if share < 0.1 else "%.0f %%" % (100.0 * share)
+
+
+def _mfu_view(cell):
+    """("45 %", tooltip) for the cell's MFU of the measured peak (median of its runs), or
+    (None, why not)."""
+    if not cell.ok:
+        return None, None
+    if cell.mfu is None:
+        return None, "; ".join(_sorted_unique(e.mfu_reason for e in cell.ok))
+    first = cell.ok[0]
+    achieved = _stats([e.achieved_gflops for e in cell.ok])
+    peak = _stats([e.peak_gflops for e in cell.ok])
+    tip = ["median of %d run(s): achieved %s GFLOP/s of the measured fp32 matmul peak %s "
+           "GFLOP/s (%s)" % (cell.mfu["n"], _fmt_num(achieved["median"]) if achieved else "?",
+                             _fmt_num(peak["median"]) if peak else "?",
+                             first.peak_method or "peak probe")]
+    if cell.mfu["n"] > 1:
+        tip.append("MFU range %s–%s" % (_pct(cell.mfu["min"]), _pct(cell.mfu["max"])))
+    if cell.mfu_nominal:
+        tip.append("of the %s nominal fp32 peak (data sheet): %s" % (
+            first.nominal_gpu or "GPU", _pct(cell.mfu_nominal["median"])))
+    return _pct(cell.mfu["median"]), "; ".join(tip)
+
+
+def _energy_view(cell):
+    """("12.3", tooltip): joules per 1000 images (CPU package + GPU where both were read), or
+    (None, the reason the counters were not readable)."""
+    if not cell.ok:
+        return None, None
+    parts = [(k, s) for k, s in sorted(cell.energy.items()) if s]
+    if not parts:
+        return None, "energy absent: %s" % ("; ".join(_sorted_unique(
+            e.energy_reason for e in cell.ok)) or "not recorded")
+    names = {"cpu_package": "CPU package (RAPL, the whole package)", "gpu": "GPU (NVML)"}
+    total = sum(st["median"] for _, st in parts)
+    tip = "joules per 1000 images over the timed span, median of the runs: " + "; ".join(
+        "%s %s J" % (names[k], _fmt_num(st["median"])) for k, st in parts)
+    return _fmt_num(total), tip
 
 
 def build_view(results_dir, reference=None):
@@ -759,6 +846,7 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
         return out
 
     result = []
+    mfu_chart = _mfu_chart(task, ref_task, hw_cols, groups)
     if training:
         result.append(charts.bar_chart(
             "chart-%s-time" % task, "%s — time, lower is better" % ref_task["title"],
@@ -772,7 +860,43 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
         result.append(charts.bar_chart(
             "chart-%s-time" % task, "%s — seconds per 1000 images, lower is better"
             % ref_task["title"], "seconds per 1000 images", series, chart_groups("time")))
+    if mfu_chart is not None:
+        result.append(mfu_chart)
     return result
+
+
+def _mfu_chart(task, ref_task, hw_cols, groups):
+    """MFU per row and hardware (of the measured fp32 matmul peak), or None when no run of the
+    task recorded one. 2017 published no FLOP rates: only this run's bars."""
+    series = [{"label": "this run: %s" % h["label"], "kind": "run"} for h in hw_cols]
+    out = []
+    for g in groups:
+        for row in g["rows"]:
+            bars = []
+            for j, h in enumerate(hw_cols):
+                cell = row.cells.get(h["key"])
+                if cell is None or cell.mfu is None:
+                    continue
+                mfu, tip = _mfu_view(cell)
+                bars.append({"series": j, "value": 100.0 * cell.mfu["median"],
+                             "synthetic": row.synthetic, "partial": bool(row.partial),
+                             "failed": bool(cell.failed),
+                             "tip": safetext.visible("%s on %s: MFU %s; %s" % (
+                                 row.label, h["label"], mfu, tip))})
+            if bars:
+                label = (g["name"] + " · " if g["name"] else "") + row.image
+                sub = " ".join(x for x in (
+                    row.variant if row.variant != "reference" else "",
+                    "†synthetic" if row.synthetic else "",
+                    "‡partial" if row.partial else "") if x)
+                out.append({"label": safetext.visible(label), "sublabel": safetext.visible(sub),
+                            "bars": bars})
+    if not out:
+        return None
+    return charts.bar_chart(
+        "chart-%s-mfu" % task, "%s — MFU, higher is better" % ref_task["title"],
+        "% of the measured fp32 matmul peak (model FLOPs: tasks/common/flops.py)", series, out,
+        log=False)
 
 
 # ---------------------------------------------------------------- rendering

@@ -284,17 +284,24 @@ def summary_row(result):
             status, speed, _num(t.get("images_per_second"), "%.0f"),
             # densenet: the mean ROC AUC (2017's accuracy figure for it), "AUC" said
             _num(m.get("test_accuracy"), "%.3f") if result.get("task") != "densenet"
-            else _num(m.get("test_auc"), "AUC %.3f"), note)
+            else _num(m.get("test_auc"), "AUC %.3f"), _mfu_text(result), note)
+
+
+def _mfu_text(result):
+    """MFU of the measured peak, as a percentage ("" when the result has none)."""
+    share = (result.get("mfu") or {}).get("of_measured_peak") if isinstance(
+        result.get("mfu"), dict) else None
+    return _num(100.0 * share if isinstance(share, (int, float)) else None, "%.0f%%")
 
 
 HEADER = ("RUN", "IMAGE", "TASK", "VARIANT", "R", "DEVICE", "DATA", "STATUS", "TIME",
-          "IMG/S", "ACC", "REASON")
+          "IMG/S", "ACC", "MFU", "REASON")
 
 
 def _unreadable_row(path, why, status="unreadable"):
     rel = os.path.relpath(path)  # as the user would type it: relative under the current folder
     return ("?", path if rel.startswith("..") else rel, "", "", "", "", "", status, "",
-            "", "", why if len(why) <= 120 else why[:117] + "...")
+            "", "", "", why if len(why) <= 120 else why[:117] + "...")
 
 
 def table(results_root=None):

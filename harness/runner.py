@@ -144,6 +144,20 @@ def _guard_gpu(image, opts, echo):
 
 # ---------------------------------------------------------------------- one container, one run
 
+# The host's powercap tree (RAPL counters). /sys/class/powercap holds symlinks into
+# /sys/devices/virtual/powercap, which Docker masks inside containers, so the real folder is
+# mounted, read-only, where tasks/common/energy.py looks first. Counters readable by root only
+# (the usual case since the 2020 PLATYPUS advisory) stay unreadable to the run's unprivileged
+# user: the result then says energy is absent, and why.
+POWERCAP_HOST = "/sys/devices/virtual/powercap"
+POWERCAP_MOUNT = "/dlbench/powercap"
+
+
+def powercap_dir(path=POWERCAP_HOST):
+    """The host's powercap folder to mount, or None where the host has none."""
+    return path if os.path.isdir(path) else None
+
+
 class Run(object):
     """One run: one container of image for (task, variant, repeat) on device; its results
     folder, the command inside the container, and the container's arguments."""
@@ -200,6 +214,9 @@ class Run(object):
                   rundesc.mount(self.dir, "/results", False)]
         if os.path.isdir(o.data_dir):
             mounts.append(rundesc.mount(o.data_dir, "/data", True))
+        powercap = powercap_dir()
+        if powercap:  # RAPL energy counters, read-only (tasks/common/energy.py)
+            mounts.append(rundesc.mount(powercap, POWERCAP_MOUNT, True))
         return rundesc.RunSpec(
             image_id=self.image_obj.id, image_ref=None, image_name=self.image.name,
             name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),

@@ -31,7 +31,8 @@ adapters.set_env_early(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 from common import data as datasets  # noqa: E402
-from common import chestxray, envprobe, output, params, protocol, workers  # noqa: E402
+from common import (chestxray, energy, envprobe, flops, output, params, peak,  # noqa: E402
+                    protocol, workers)
 
 DEVICES_ENV = "DLBENCH_DEVICES"  # densenet: the data-parallel replica count, exported
 
@@ -205,6 +206,12 @@ def run(args, result, rank=None):
     layout = settings.get("layout")
     output.emit("start", task=args.task, framework=result["framework"], variant=result["variant"],
                 device=args.device, framework_version=result["env"].get("framework_version"))
+    # the device's fp32 matmul rate, in this process with its threads, outside every clock
+    try:
+        result["peak"] = peak.measure(fw, args.device, threads=result["env"].get("threads"))
+    except Exception as e:  # the probe must never cost a result
+        result["peak"] = None
+        result["peak_error"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
 
     data = load_data(args, p, layout)
     result["data"] = data.pop("meta")
@@ -224,12 +231,15 @@ def run(args, result, rank=None):
         raise AssertionError("%s model has %d parameters, tasks/%s/%s.py declares PARAMETERS = %d"
                              % (args.task, n_params, args.task, args.adapter, expected))
 
+    result["flops"] = flops.count(args.task, p, getattr(adapter, "STRUCTURE", None))
+    meter = energy.Meter(args.device)
+
     if args.task == "inference":
         result["model"]["weights"] = "random"
         if args.weights:
             adapter.load_weights(model, args.weights)
             result["model"]["weights"] = args.weights
-        timings, features, n = protocol.infer(adapter, model, data["x"], p)
+        timings, features, n = protocol.infer(adapter, model, data["x"], p, meter)
         result["timings"] = timings
         result["metrics"] = {"features": features, "test_accuracy": None, "images": n}
         result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
@@ -239,13 +249,18 @@ def run(args, result, rank=None):
                                  % (features, p["features"]))
     else:
         state = adapter.build_trainer(model, p)
-        timings, loss = protocol.train(adapter, state, data, p, args.seed)
+        timings, loss = protocol.train(adapter, state, data, p, args.seed, meter)
         result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
                                                           timings["train_seconds"])}
         eval_timings, accuracy = protocol.evaluate(adapter, state, data, p)
         timings.update(eval_timings)
         result["timings"] = timings
         result["metrics"] = {"test_accuracy": accuracy, "final_loss": loss}
+    result["mfu"] = flops.mfu(args.task, result["flops"], result["timings"], result["peak"])
+    # joules over the timed span: per epoch (inference: its one timed pass), per 1000 images
+    images = result["timings"]["batches"] * p["batch_size"]
+    result["energy"], result["energy_absent_reason"] = meter.record(
+        1 if args.task == "inference" else p["epochs"], images)
 
 
 def main(argv=None):

@@ -59,6 +59,23 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
         assert p["contention"]["cpus"] >= 1 and "flagged" in p["contention"]
     inference = [r for r in found if r["task"] == "inference"][0]
     assert inference["metrics"]["features"] == 2048
+    # FLOPs, the peak probe (torch's matmul, in the container), MFU, energy (schema-valid above)
+    for r in found:
+        assert r["flops"]["forward_per_example"] > 0
+        peak = r["peak"]
+        assert peak["method"].startswith("torch.mm") and peak["gflops"] > 0
+        assert peak["threads"] == r["env"]["threads"] and 0 < peak["seconds"] < 30
+        m = r["mfu"]
+        assert m["achieved_gflops"] > 0 and m["of_measured_peak"] > 0
+        assert m["of_nominal_peak"] is None  # a CPU has no nominal peak here
+        # energy: never zero for unknown; absent with a reason where RAPL is not readable
+        if r["energy"] is None:
+            assert r["energy_absent_reason"].startswith("RAPL not readable")
+        else:
+            assert r["energy"]["cpu_package"]["joules"] > 0
+    cnn = [r for r in found if r["task"] == "cnn"][0]
+    assert cnn["flops"]["train_per_example"] == 370821120
+    assert inference["flops"]["structure"] == "torchvision"
     for folder in glob.glob(str(out / ("*/%s/*-r1" % IMAGE))):
         assert os.stat(os.path.join(folder, "result.json")).st_uid == os.getuid()
         events = [json.loads(l) for l in open(os.path.join(folder, "events.jsonl"))]

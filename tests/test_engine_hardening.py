@@ -74,6 +74,10 @@ def test_running_bench_container_is_hardened(built_image, engine, tmp_path, data
     user = attrs["Config"]["User"]
     assert user and user.split(":")[0] not in ("0", "root")
     mounts = {m["Destination"]: m["RW"] for m in attrs["Mounts"]}
+    # the host's RAPL counters, where it has them: read-only too
+    assert mounts.pop(runner.POWERCAP_MOUNT, False) is False
+    assert bool(runner.powercap_dir()) == (runner.POWERCAP_MOUNT in
+                                           {m["Destination"] for m in attrs["Mounts"]})
     assert mounts == {"/tasks": False, "/data": False, "/results": True}
     # from inside
     assert (got["uid"], got["gid"]) == hardening.run_ids() and got["uid"] != 0

@@ -165,7 +165,7 @@ def test_gpu_cells_median_spread_images_per_second_accuracy(rendered):
 
 
 def test_hardware_columns_are_the_probed_devices(rendered):
-    assert "<th class=\"hw\" colspan=\"4\" data-hw=\"0\">%s</th>" % GPU in rendered["html"]
+    assert "<th class=\"hw\" colspan=\"6\" data-hw=\"0\">%s</th>" % GPU in rendered["html"]
     assert "%s CPU ×16" % CPU in rendered["html"]
 
 

@@ -39,8 +39,18 @@ def clock_check(unsynced, timed):
             "note": "clock stopped before the device finished" if flagged else None}
 
 
-def train(adapter, state, data, p, seed):
-    """Warm-up step, then the timed training loop. Returns the timings dict and final loss."""
+class _NoMeter(object):
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+
+def train(adapter, state, data, p, seed, meter=None):
+    """Warm-up step, then the timed training loop. Returns the timings dict and final loss.
+    meter (common/energy.Meter) is started just before the timed span and stopped just after."""
+    meter = meter or _NoMeter()
     rng = np.random.RandomState(seed)
     x, y = data["x_train"], data["y_train"]
     bs = p["batch_size"]
@@ -55,6 +65,7 @@ def train(adapter, state, data, p, seed):
 
     epoch_seconds, unsynced = [], 0.0
     loss = None
+    meter.start()
     start = clock()
     paused = 0.0  # the untimed host copies after each epoch's clock, kept out of the total
     for epoch in range(p["epochs"]):
@@ -71,6 +82,7 @@ def train(adapter, state, data, p, seed):
         emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1],
              loss=value, images_per_second=steps * bs / epoch_seconds[-1])
     end = clock()
+    meter.stop()
     train_seconds = end - start - paused
     return {
         "train_seconds": train_seconds, "cell_seconds": end - cell_start,
@@ -96,9 +108,10 @@ def evaluate(adapter, state, data, p):
     return {"eval_seconds": seconds}, accuracy
 
 
-def infer(adapter, model, x, p):
+def infer(adapter, model, x, p, meter=None):
     """One untimed pass over every batch (the 2017 inference notebooks' warm-up), then the
-    timed forward pass over every batch."""
+    timed forward pass over every batch (meter around it, as in train)."""
+    meter = meter or _NoMeter()
     bs = p["batch_size"]
     steps = n_batches(len(x), bs)
     t = clock()
@@ -107,10 +120,12 @@ def infer(adapter, model, x, p):
     adapter.sync(model)
     warmup = clock() - t
 
+    meter.start()
     start = clock()
     features = [adapter.predict(model, xb) for xb in batches_in_order(x, bs)]
     adapter.sync(model)
     seconds = clock() - start
+    meter.stop()
     t = clock()
     shape = np.asarray(features[-1]).shape  # (batch, features): a real host copy, after the clock
     unsynced = clock() - t

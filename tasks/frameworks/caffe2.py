@@ -94,3 +94,21 @@ def init(device, seed, variant):
     # Caffe2 computes in fp32 (no TF32 path: CUDA 8 and 10.2 predate it)
     return {"device_option": "CUDA:0" if DEVICE["gpu"] else "CPU",
             "precision": {"dtype": "float32"}}
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    rng = np.random.RandomState(0)
+    for blob in ("peak_a", "peak_b"):
+        workspace.FeedBlob(blob, rng.standard_normal((n, n)).astype(np.float32),
+                           device_option=DEVICE["opts"])
+    net = core.Net("peak_gemm")
+    net.Proto().device_option.CopyFrom(DEVICE["opts"])  # on the run's device
+    net.MatMul(["peak_a", "peak_b"], ["peak_c"])
+    workspace.CreateNet(net, True)
+    name = net.Proto().name
+    # RunNet returns once the net's operators have finished (CUDA: stream synchronised)
+    return (lambda: workspace.RunNet(name), lambda out: None,
+            "Caffe2 MatMul operator in a net, %s" % ("CUDA" if DEVICE["gpu"] else "CPU"))

@@ -135,3 +135,20 @@ def to_host(array):
 def synchronize():
     if DEVICE["gpu"]:
         _cuda().cupy.cuda.Stream.null.synchronize()
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    import chainer.functions as F
+    rng = np.random.RandomState(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    if DEVICE["gpu"]:
+        cupy = _cuda().cupy
+        a, b = cupy.asarray(a), cupy.asarray(b)
+        return (lambda: F.matmul(a, b), lambda out: cupy.cuda.Device().synchronize(),
+                "chainer.functions.matmul (CuPy, cuBLAS)")
+    return (lambda: F.matmul(a, b), lambda out: None,
+            "chainer.functions.matmul (numpy's BLAS on the CPU, as Chainer's own layers)")

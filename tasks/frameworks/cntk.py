@@ -58,3 +58,16 @@ def init(device, seed, variant):
     # CNTK computes in fp32 here (its FP16 is opt-in; CUDA 9 GPUs have no TF32)
     return {"device": "GPU %d" % gpus[0].id() if DEVICE["gpu"] else "CPU",
             "precision": {"dtype": "float32"}}
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    rng = np.random.RandomState(0)
+    a = C.constant(rng.standard_normal((n, n)).astype(np.float32))
+    b = C.constant(rng.standard_normal((n, n)).astype(np.float32))
+    # the sum adds n^2 additions (uncounted, 1/n of the product) and saves copying n^2 out
+    total = C.reduce_sum(C.times(a, b))
+    return (lambda: total.eval(), lambda out: None,
+            "cntk.times, evaluated through a reduce_sum (unverified: no CNTK image built)")

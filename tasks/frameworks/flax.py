@@ -135,3 +135,17 @@ def devices(n):
                            "starts: XLA_FLAGS=%s=%d)" % (n, len(found), found[0].platform, n,
                                                          DEVICES_ENV, HOST_DEVICES_FLAG, n))
     return found[:n]
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    import jax.numpy as jnp
+    rng = np.random.RandomState(0)
+    dev = jax.devices()[0] if DEVICE["gpu"] else jax.devices("cpu")[0]
+    a = jax.device_put(rng.standard_normal((n, n)).astype(np.float32), dev)
+    b = jax.device_put(rng.standard_normal((n, n)).astype(np.float32), dev)
+    dot = jax.jit(jnp.dot)  # at init's jax_default_matmul_precision
+    return (lambda: dot(a, b), lambda out: out.block_until_ready(),
+            "jax.jit(jnp.dot) on %s, block_until_ready" % dev.platform)

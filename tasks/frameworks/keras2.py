@@ -106,3 +106,18 @@ def init(device, seed, variant):
     DEVICE["cudnn_gru"] = gpu and backend == "tensorflow"
     return {"backend": backend, "precision": {"dtype": keras.backend.floatx()},
             "gru": "CuDNNGRU" if DEVICE["cudnn_gru"] else "GRU"}
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    K = keras.backend
+    rng = np.random.RandomState(0)
+    a = K.variable(rng.standard_normal((n, n)).astype(np.float32))
+    b = K.variable(rng.standard_normal((n, n)).astype(np.float32))
+    c = K.variable(np.zeros((n, n), dtype=np.float32))
+    # the product goes into a variable: computed by the backend, never copied to the host
+    step = K.function([], [], updates=[K.update(c, K.dot(a, b))])
+    return (lambda: step([]), lambda out: None,
+            "keras.backend.dot in a K.function (%s backend)" % K.backend())

@@ -183,3 +183,16 @@ def _true_fp32():
         torch.set_float32_matmul_precision("highest")
         info["float32_matmul_precision"] = torch.get_float32_matmul_precision()
     return info
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    rng = np.random.RandomState(0)
+    ops = keras.ops
+    a = ops.convert_to_tensor(rng.standard_normal((n, n)).astype(np.float32))
+    b = ops.convert_to_tensor(rng.standard_normal((n, n)).astype(np.float32))
+    # the host copy of one element waits for an asynchronous (GPU, JAX) product
+    return (lambda: ops.matmul(a, b), lambda out: ops.convert_to_numpy(out[:1, :1]),
+            "keras.ops.matmul on the %s backend" % keras.backend.backend())

@@ -192,3 +192,15 @@ def _nvidia_smi_name():
         return out.decode().strip() or None
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    rng = np.random.RandomState(0)
+    a = mx.nd.array(rng.standard_normal((n, n)).astype(np.float32), ctx=DEVICE["ctx"])
+    b = mx.nd.array(rng.standard_normal((n, n)).astype(np.float32), ctx=DEVICE["ctx"])
+    # MXNet's engine is asynchronous on every device: wait_to_read waits for the product
+    return (lambda: mx.nd.dot(a, b), lambda out: out.wait_to_read(),
+            "mx.nd.dot on %s, wait_to_read" % DEVICE["ctx"])

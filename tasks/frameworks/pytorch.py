@@ -129,3 +129,17 @@ def _true_fp32():
             "float32_matmul_precision": (torch.get_float32_matmul_precision()
                                          if hasattr(torch, "get_float32_matmul_precision")
                                          else "highest")}
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    rng = np.random.RandomState(0)
+    a = torch.from_numpy(rng.standard_normal((n, n)).astype(np.float32))
+    b = torch.from_numpy(rng.standard_normal((n, n)).astype(np.float32))
+    if DEVICE["cuda"]:
+        a, b = a.cuda(), b.cuda()
+        return (lambda: torch.mm(a, b), lambda out: torch.cuda.synchronize(),
+                "torch.mm on cuda, torch.cuda.synchronize")
+    return lambda: torch.mm(a, b), lambda out: None, "torch.mm on the CPU"

@@ -91,3 +91,16 @@ def onednn_on():
         return bool(_pywrap_util_port.IsMklEnabled())
     except (ImportError, AttributeError):
         return None
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    rng = np.random.RandomState(0)
+    with tf.device("/GPU:0" if DEVICE["gpu"] else "/CPU:0"):
+        a = tf.constant(rng.standard_normal((n, n)).astype(np.float32))
+        b = tf.constant(rng.standard_normal((n, n)).astype(np.float32))
+    # eager: a GPU kernel runs asynchronously; the host copy of one element waits for it
+    return (lambda: tf.linalg.matmul(a, b), lambda out: out[:1, :1].numpy(),
+            "tf.linalg.matmul (eager) on %s" % ("GPU:0" if DEVICE["gpu"] else "CPU:0"))

@@ -115,3 +115,22 @@ def true_fp32():
     experimental.enable_tensor_float_32_execution(False)
     return {"dtype": "float32", "tf32": experimental.tensor_float_32_execution_enabled(),
             "onednn_fpmath_env": fpmath}
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    graph = tf.Graph()
+    with graph.as_default(), graph.device(device()):
+        a = tf.Variable(tf.random_normal([n, n], seed=1))
+        b = tf.Variable(tf.random_normal([n, n], seed=2))
+        c = tf.Variable(tf.zeros([n, n]))
+        # assigned to a variable: computed, never copied to the host, and not pruned (a
+        # matmul whose only consumer is a control dependency, tf.group, is optimised away)
+        product = tf.assign(c, tf.matmul(a, b)).op
+        init_op = tf.global_variables_initializer()
+    sess = tf.Session(graph=graph, config=tf.ConfigProto(**CONFIG))  # the run's threads
+    sess.run(init_op)
+    # Session.run returns once the product is done
+    return (lambda: sess.run(product), lambda out: None,
+            "tf.matmul assigned to a variable in a Session (graph), %s" % device())

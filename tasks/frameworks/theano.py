@@ -92,3 +92,23 @@ def load_blas():
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
             loaded.append(path)
     return loaded
+
+
+def gemm(n):
+    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device."""
+    import numpy as np
+    T = theano.tensor
+    rng = np.random.RandomState(0)
+    a = theano.shared(rng.standard_normal((n, n)).astype(np.float32))
+    b = theano.shared(rng.standard_normal((n, n)).astype(np.float32))
+    c = theano.shared(np.zeros((n, n), dtype=np.float32))
+    # the product goes into a shared variable: computed on the device, never copied out
+    step = theano.function([], [], updates=[(c, T.dot(a, b))])
+
+    def wait(out):
+        value = c.get_value(borrow=True, return_internal_type=True)
+        if hasattr(value, "sync"):  # a GPU array (pygpu): wait for its kernels
+            value.sync()
+    return step, wait, "theano.function(T.dot) into a shared variable, device %s" % (
+        theano.config.device)
