@@ -31,8 +31,8 @@ adapters.set_env_early(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 from common import data as datasets  # noqa: E402
-from common import (chestxray, energy, envprobe, flops, output, params, peak,  # noqa: E402
-                    protocol, workers)
+from common import (canonical, chestxray, energy, envprobe, flops, output,  # noqa: E402
+                    params, peak, protocol, workers)
 
 DEVICES_ENV = "DLBENCH_DEVICES"  # densenet: the data-parallel replica count, exported
 
@@ -231,7 +231,9 @@ def run(args, result, rank=None):
         raise AssertionError("%s model has %d parameters, tasks/%s/%s.py declares PARAMETERS = %d"
                              % (args.task, n_params, args.task, args.adapter, expected))
 
-    result["flops"] = flops.count(args.task, p, getattr(adapter, "STRUCTURE", None))
+    # where ResNet-50's strides sit (FLOPs differ): from the file's structure family
+    family = canonical.family_for(getattr(adapter, "EQUIVALENCE", None), result["variant"])
+    result["flops"] = flops.count(args.task, p, canonical.flops_structure(family))
     meter = energy.Meter(args.device)
 
     if args.task == "inference":

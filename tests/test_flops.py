@@ -104,8 +104,10 @@ def test_resnet50_matches_flop_counter(torch):
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         counted = _counted(lambda: m(x))
+    from common import canonical
+    family = canonical.family_for(adapter.EQUIVALENCE, "reference")
     assert counted == flops.forward_flops("inference", params.INFERENCE,
-                                          getattr(adapter, "STRUCTURE", None))
+                                          canonical.flops_structure(family))
 
 
 # --- the peak probe and MFU --------------------------------------------------------------
@@ -152,12 +154,26 @@ def test_mfu_arithmetic():
     assert inf["of_measured_peak"] is None  # no peak measured: no share of it
 
 
-def test_every_inference_file_declares_a_known_structure():
+def test_every_inference_family_has_a_known_structure():
+    """The FLOPs structure comes from each inference file's equivalence family (one place for
+    which ResNet-50 a file builds): every declared family maps to a structure flops.py counts,
+    and the mapping matches where the families put their strides."""
     import ast
+    from common import canonical
     for name in sorted(os.listdir(os.path.join(TASKS, "inference"))):
         if not name.endswith(".py") or name.startswith("_"):
             continue
         tree = ast.parse(open(os.path.join(TASKS, "inference", name)).read())
-        declared = [n.value.s if hasattr(n.value, "s") else n.value.value for n in tree.body
-                    if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "STRUCTURE"]
-        assert len(declared) == 1 and declared[0] in flops.RESNET50, name
+        decl = [ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                and getattr(n.targets[0], "id", "") == "EQUIVALENCE"]
+        assert len(decl) == 1, name
+        families = set([decl[0]["family"]] + list(decl[0].get("variants", {}).values()))
+        for family in families:
+            assert canonical.flops_structure(family) in flops.RESNET50, (name, family)
+    assert canonical.flops_structure("resnet50-tfslim") == "slim"
+    assert canonical.flops_structure("resnet50-keras") == "stride-on-1x1"
+    assert canonical.flops_structure("resnet50-gluon-v1") == "stride-on-1x1"
+    assert canonical.flops_structure("resnet50-torchvision") == "torchvision"
+    assert canonical.flops_structure("resnet50-mxnet-preact") == "torchvision"
+    assert canonical.flops_structure("cnn-vgg") is None
+

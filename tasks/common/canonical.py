@@ -392,3 +392,22 @@ def reorder_gates(w, order_from, order_to, axis=0):
     blocks = np.split(np.asarray(w), 3, axis=axis)
     by_gate = dict(zip(order_from, blocks))
     return np.ascontiguousarray(np.concatenate([by_gate[g] for g in order_to], axis=axis))
+
+
+def family_for(equivalence, variant):
+    """The family a task file's EQUIVALENCE declares for this variant (its "variants" map, else
+    its "family"), or None when the file declares none."""
+    equivalence = equivalence or {}
+    return equivalence.get("variants", {}).get(variant, equivalence.get("family"))
+
+
+def flops_structure(family):
+    """Where a ResNet-50 family's stride sits, as common/flops.py counts it (the FLOPs differ,
+    the weights do not): "slim" (the last unit of a block), "stride-on-1x1", or "torchvision"
+    (the 3x3); None for a family that is not a ResNet-50. Read from FAMILIES: one place."""
+    spec = FAMILIES.get(family)
+    if not spec or spec["task"] != "inference":
+        return None
+    if spec["stride_unit"] == "last":
+        return "slim"
+    return "stride-on-1x1" if spec["stride_conv"] == "1x1" else "torchvision"

@@ -6,7 +6,8 @@
     count(task, p, structure=None)          the result's "flops" dict: both, plus the convention
 
 p is the task's hyper-parameters dict (common/params.py). structure names the ResNet-50 family
-(inference only; RESNET50 below), as the inference task file declares it (STRUCTURE).
+(inference only; RESNET50 below), from the inference task file's structure family
+(canonical.flops_structure of its EQUIVALENCE family).
 
 The convention (the usual one for MFU, and torch.utils.flop_counter's):
 * one multiply-add = 2 FLOPs;

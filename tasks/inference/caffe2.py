@@ -32,9 +32,6 @@ SETTINGS = {"layout": "NCHW",
 # params"): the same structure as torchvision's resnet50 without fc (bias-free convolutions, each
 # SpatialBN holding scale, bias, running mean and running variance), so the same count.
 PARAMETERS = 23561152
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# caffe2's resnet: stride on the 3x3 of each stage's first unit.
-STRUCTURE = "torchvision"
 
 
 def _conv_bn(m, x, name, dim_in, dim_out, kernel, stride=1, pad=0, relu=True):

@@ -25,9 +25,6 @@ SETTINGS = {"layout": "NCHW",
 # batch-norms' running mean and variance (53,120). The link also holds fc6, the 1000-way
 # classifier, which layers=['pool5'] never runs: not counted, as no other column counts its fc.
 PARAMETERS = 23561216
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# Caffe's ResNet-50: stride on each stage's first 1x1.
-STRUCTURE = "stride-on-1x1"
 
 
 def build_model(p):

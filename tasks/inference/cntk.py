@@ -27,9 +27,6 @@ SETTINGS = {"layout": "NCHW",
 # params"): 23,454,912 convolution weights (no biases) and 53 batch norms' scale, bias, running
 # mean and running variance (4 x 26,560); not the batch norms' scalar sample counters.
 PARAMETERS = 23561152
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# CNTK's recipe: stride on each stage's first 1x1.
-STRUCTURE = "stride-on-1x1"
 
 
 def _conv_bn(x, filters, kernel, names, stride=1, relu=True):

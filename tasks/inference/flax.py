@@ -21,9 +21,6 @@ SETTINGS = {"layout": "NHWC", "network": "torchvision resnet50 structure, fc rem
 # Every weight the network holds, batch-norm running statistics included (the keras3 adapter's
 # count): the PyTorch adapter's 23,508,032 parameters and 53,120 running statistics.
 PARAMETERS = 23561152
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# stride on the 3x3 of each stage's first unit.
-STRUCTURE = "torchvision"
 
 
 def _conv(cin, cout, k, rngs, stride=1, padding=0):

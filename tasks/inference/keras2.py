@@ -29,9 +29,6 @@ SETTINGS = {"layout": "NHWC",
 # (model.count_params()), the keras3 adapter's count: 53 convolutions with biases (23,481,472)
 # and 53 batch-norms of 4 x 26,560 (106,240).
 PARAMETERS = 23587712
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# keras.applications: stride on each stage's first 1x1.
-STRUCTURE = "stride-on-1x1"
 
 
 def build_model(p):

@@ -31,9 +31,6 @@ SETTINGS = {"layout": "NHWC",
 # applications table) less fc1000's 2048 x 1000 + 1000; counted here: 53 convolutions with
 # biases (23,481,472) and 53 batch-norms of 4 x 26,560 (106,240). Trainable: 23,534,592.
 PARAMETERS = 23587712
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# keras.applications: stride on each stage's first 1x1.
-STRUCTURE = "stride-on-1x1"
 
 
 def build_model(p):

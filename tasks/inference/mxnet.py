@@ -39,9 +39,6 @@ SETTINGS = {"layout": "NCHW",
 # run.py asserts PARAMETERS; it is the module's, and build_model sets the gluon count when the
 # variant is gluon (the contract has one PARAMETERS per task file).
 PARAMETERS = 23546060
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# module: pre-activation, stride on the 3x3 (gluon: set in build_model).
-STRUCTURE = "torchvision"
 PARAMETERS_GLUON = 23580032
 
 
@@ -89,10 +86,9 @@ def _symbol():
 
 
 def build_model(p):
-    global PARAMETERS, STRUCTURE
+    global PARAMETERS
     if fw.DEVICE["api"] == "gluon":
         PARAMETERS = PARAMETERS_GLUON
-        STRUCTURE = "stride-on-1x1"  # resnet50_v1: the stride on the first 1x1
     shape = (p["batch_size"], p["channels"], p["height"], p["width"])
     if fw.DEVICE["api"] == "module":
         model = mx.mod.Module(_symbol(), context=fw.DEVICE["ctx"], label_names=None)

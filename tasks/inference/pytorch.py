@@ -26,9 +26,6 @@ SETTINGS = {"layout": "NCHW", "network": "torchvision resnet50 structure, fc rem
 # count, Keras's "Total params"): torchvision's 23,508,032 parameters without fc (25,557,032
 # with it, less 2048 x 1000 + 1000) and 53 batch-norms' running mean and variance (53,120).
 PARAMETERS = 23561152
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# stride on the 3x3 of each stage's first unit.
-STRUCTURE = "torchvision"
 
 
 class Bottleneck(nn.Module):

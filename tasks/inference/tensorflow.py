@@ -36,9 +36,6 @@ SETTINGS = {"layout": "NHWC", "network": "TF-slim resnet_v1_50 (num_classes=None
 # slim's resnet_v1_50 without logits has the same variables (its trainable ones: 23,508,032,
 # the torchvision count: where the stride sits changes no weight shape).
 PARAMETERS = 23561152
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# resnet_v1_50: stride on the 3x3 of blocks 1-3's last unit.
-STRUCTURE = "slim"
 
 
 def _same_padding(k):

@@ -37,9 +37,6 @@ SETTINGS = {"layout": "NHWC",
 # convolutions (23,454,912) and 53 batch-norms of 4 x 26,560 (106,240); tasks/inference/
 # tensorflow.py's count (slim's resnet_v1_50 without logits has these variables).
 PARAMETERS = 23561152
-# The ResNet-50 family common/flops.py counts (where the stride sits changes the FLOPs):
-# resnet_v1_50: stride on the 3x3 of blocks 1-3's last unit.
-STRUCTURE = "slim"
 
 
 def _conv_bn(x, name, cout, k, stride=1):
