@@ -147,6 +147,13 @@ def run_densenet(args, result, fw, adapter, settings, rank):
                     variant=result["variant"], device=args.device,
                     framework_version=result["env"].get("framework_version"),
                     devices=p["devices"])
+        # one device's fp32 matmul rate, outside every clock (rank 0 only: the result's process)
+        try:
+            result["peak"] = peak.measure(fw, args.device,
+                                          threads=result["env"].get("threads"))
+        except Exception as e:  # the probe must never cost a result
+            result["peak"] = None
+            result["peak_error"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
     if args.synthetic:
         splits, meta = chestxray.synthetic(p, args.seed, limit=args.limit, layout=layout)
     else:
@@ -192,6 +199,16 @@ def run_densenet(args, result, fw, adapter, settings, rank):
                                                                                 probs)
     result["timings"] = timings
     result["metrics"] = metrics
+    if not rank:
+        # MFU per device: one replica's images/s x training FLOPs against one device's peak
+        result["flops"] = flops.count(args.task, p)
+        per_device = {"images_per_second": timings.get("images_per_second_per_device")}
+        result["mfu"] = flops.mfu(args.task, result["flops"], per_device, result.get("peak"))
+        result["mfu"]["basis"] = ("training, per device: one replica's examples/s "
+                                  "(train_seconds) x training FLOPs")
+        result["energy"] = None
+        result["energy_absent_reason"] = ("not measured for densenet yet: its timed span "
+                                          "pauses for validation, which the meter does not")
     adapter.stop_devices(dist)
 
 

@@ -177,3 +177,20 @@ def test_every_inference_family_has_a_known_structure():
     assert canonical.flops_structure("resnet50-mxnet-preact") == "torchvision"
     assert canonical.flops_structure("cnn-vgg") is None
 
+
+def test_densenet_matches_flop_counter(torch):
+    """DenseNet-121's count (flops.densenet_layers) equals FlopCounterMode's on the PyTorch
+    adapter, forward and training, at 224x224 (5.67 GFLOP forward) and at the tests' 32x32."""
+    pytest.importorskip("PIL")  # tasks/densenet/pytorch.py decodes PNGs with Pillow
+    dn = _adapter("densenet")
+    p = params.for_task("densenet")
+    assert flops.forward_flops("densenet", p) == 5666304000
+    for size in (224, 32):
+        q = dict(p, height=size, width=size)
+        m = dn.build_model(q, {"device": torch.device("cpu"), "rank": 0, "world": 1})
+        x = torch.randn(2, 3, size, size)  # batch 2: batch-norm in training mode needs two
+        m.eval()
+        with torch.no_grad():
+            assert _counted(lambda: m(x)) == 2 * flops.forward_flops("densenet", q)
+        m.train()
+        assert _counted(lambda: m(x).sum().backward()) == 2 * flops.train_flops("densenet", q)

@@ -120,6 +120,31 @@ def resnet50_layers(p, structure=None):
     return layers
 
 
+def densenet_layers(p):
+    """DenseNet-121 (Huang et al. 2017; torchvision's densenet121 layout): (name, forward MACs)
+    per convolution and the classifier. Stem conv 7x7/2 (pad 3) and max-pool 3x3/2 (pad 1); in
+    each dense layer a 1x1 convolution to bn_size x growth channels and a 3x3 to growth; between
+    blocks a 1x1 transition (x compression) and a 2x2/2 average pool; global pooling, dense."""
+    g, bn = p["growth_rate"], p["bn_size"]
+    h, w = _out(p["height"], 2), _out(p["width"], 2)
+    c = p["num_init_features"]
+    layers = [("conv0", _conv_macs(h, w, p["channels"], c, 7))]
+    h, w = _out(h, 2), _out(w, 2)
+    blocks = p["block_config"]
+    for b, n in enumerate(blocks):
+        for i in range(n):
+            name = "block%d_layer%d" % (b + 1, i + 1)
+            layers.append((name + "_1x1", _conv_macs(h, w, c, bn * g, 1)))
+            layers.append((name + "_3x3", _conv_macs(h, w, bn * g, g, 3)))
+            c += g
+        if b < len(blocks) - 1:
+            out = int(c * p["compression"])
+            layers.append(("transition%d" % (b + 1), _conv_macs(h, w, c, out, 1)))
+            c, h, w = out, h // 2, w // 2
+    layers.append(("classifier", c * p["n_classes"]))
+    return layers
+
+
 def forward_flops(task, p, structure=None):
     """FLOPs of one example's forward pass (2 per multiply-add)."""
     if task == "cnn":
@@ -129,6 +154,8 @@ def forward_flops(task, p, structure=None):
         return 2 * (steps * (x + r) + dense)
     if task == "inference":
         return 2 * sum(m for _, m in resnet50_layers(p, structure))
+    if task == "densenet":
+        return 2 * sum(m for _, m in densenet_layers(p))
     raise ValueError("unknown task %r" % (task,))
 
 
@@ -144,6 +171,9 @@ def train_flops(task, p, structure=None):
         return 3 * f - 2 * r  # step 1's recurrent product has the constant zero state as input
     if task == "inference":
         return None  # not trained
+    if task == "densenet":
+        first = 2 * densenet_layers(p)[0][1]  # conv0's input is the data: no input gradient
+        return 3 * f - first
     raise ValueError("unknown task %r" % (task,))
 
 
