@@ -533,21 +533,37 @@ def load_schema():
         return json.load(f)
 
 
-def latest(results_root=None):
-    """The newest check-models summary under results/check-models/, or None."""
+def summaries(results_root=None):
+    """Every readable check-models summary under results/check-models/, oldest first."""
     root = os.path.join(results_root or paths.results_dir(), "check-models")
     if not os.path.isdir(root):
-        return None
-    files = sorted(f for f in os.listdir(root) if f.endswith(".json"))
-    for name in reversed(files):
+        return []
+    found = []
+    for name in sorted(f for f in os.listdir(root) if f.endswith(".json")):
         try:
             with open(os.path.join(root, name)) as f:
                 doc = json.load(f)
-            if doc.get("kind") == "check-models":
-                return doc
         except (OSError, ValueError):
             continue
-    return None
+        if doc.get("kind") == "check-models":
+            found.append(doc)
+    return found
+
+
+def latest(results_root=None):
+    """The newest check-models summary under results/check-models/, or None."""
+    found = summaries(results_root)
+    return found[-1] if found else None
+
+
+def latest_rows(results_root=None):
+    """[(summary, row)]: for each (image, variant, task) the row of the newest summary that
+    checked it, so a check of one image does not hide an earlier check of the others."""
+    newest = {}
+    for doc in summaries(results_root):
+        for r in doc.get("rows", []):
+            newest[(r.get("image"), r.get("variant"), r.get("task"))] = (doc, r)
+    return [newest[k] for k in sorted(newest, key=lambda k: tuple(str(x) for x in k))]
 
 
 @click.command("check-models")

@@ -471,16 +471,17 @@ EQUIVALENCE_MARK = {"ok": "✓", "mismatch": "✗", "failed": "✗", "not-checke
 
 
 def equivalence_marks(results_dir):
-    """(check id or None, {(image, variant, task): {"mark", "title"}}) from the newest
-    `dlbench check-models` summary under results_dir/check-models (harness/equivalence.py):
+    """(newest check id or None, {(image, variant, task): {"mark", "title"}}) from the
+    `dlbench check-models` summaries under results_dir/check-models (harness/equivalence.py),
+    each row as the newest summary that checked it saw it:
     ✓ matched the numpy reference of its structure family, ✗ mismatch / failed / not checked,
     n/c not comparable at fp32 tolerance; the title says why (hover, and the row's footnote)."""
     from . import equivalence
-    doc = equivalence.latest(results_dir)
-    if not doc:
+    rows = equivalence.latest_rows(results_dir)
+    if not rows:
         return None, {}
     marks = {}
-    for r in doc.get("rows", []):
+    for doc, r in rows:
         status = r.get("status")
         if status == "ok":
             title = "model equivalence ✓: family %s, max rel diff %.1e against the numpy " \
@@ -493,7 +494,7 @@ def equivalence_marks(results_dir):
         marks[(r.get("image"), r.get("variant"), r.get("task"))] = {
             "mark": EQUIVALENCE_MARK.get(status, "?"), "status": status,
             "title": "%s; check-models %s" % (title, doc.get("id"))}
-    return doc.get("id"), marks
+    return equivalence.latest(results_dir).get("id"), marks
 
 
 def _pct(share):
@@ -632,8 +633,9 @@ def build_view(results_dir, reference=None):
                                    "equivalence": eq_marks.get(
                                        (row.image, row.variant, task),
                                        {"mark": "?", "status": None,
-                                        "title": "model equivalence: not in check-models %s"
-                                                 % check_id} if check_id else None)}
+                                        "title": "model equivalence: not in any check-models "
+                                                 "summary (newest: %s)" % check_id}
+                                       if check_id else None)}
                     line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
                     items = _prov_lines(row, results_dir)
                     short = dict(items)

@@ -270,9 +270,16 @@ def test_the_report_shows_the_latest_equivalence_status_per_row(tmp_path):
     assert 'data-equivalence="mismatch"' in html_text and "max abs diff 0.5" in html_text
     assert 'data-equivalence="not-comparable"' in html_text
     assert "old" not in re.findall(r'data-equivalence="[^"]*" title="([^"]*)"', html_text)
-    # rows the check did not cover, e.g. the RNN rows
-    assert 'data-equivalence="none" title="model equivalence: not in check-models ' \
-           '20260101-000000-bbbb"' in html_text
+    # rows no check covered, e.g. the RNN rows
+    assert 'data-equivalence="none" title="model equivalence: not in any check-models ' \
+           'summary (newest: 20260101-000000-bbbb)"' in html_text
+    # a later check of one image keeps the other images' marks from the earlier one
+    later = {"kind": "check-models", "id": "20270101-000000-cccc", "tolerance": "t",
+             "rows": [dict(rows[0], max_rel_diff=5e-7)]}
+    with open(os.path.join(folder, later["id"] + ".json"), "w") as f:
+        json.dump(later, f)
+    html_text = open(report.render_report(root)["html"], encoding="utf-8").read()
+    assert "max rel diff 5.0e-07" in html_text and "max abs diff 0.5" in html_text
     assert "≡✓" in md and "≡✗" in md and "≡n/c" in md and "≡?" in md
     assert "max abs diff 0.5 &gt; tolerance" in md  # the reason, in the footnote (escaped)
 
