@@ -230,11 +230,20 @@ class _GrainEpochs(object):
         sampler = grain.IndexSampler(len(self.records), shard_options=grain.NoSharding(),
                                      shuffle=self.train, num_epochs=1, seed=seed)
         self.epoch += 1
-        loader = grain.DataLoader(
-            data_source=self.records, sampler=sampler, worker_count=self.workers,
-            operations=[Decode(), grain.Batch(self.batch, drop_remainder=self.train)])
+        # the workers decode; the batches are made here, from the records in the sampler's
+        # order: batched inside the workers, each worker's share would drop its own remainder
+        # (6 workers could lose up to 6 x (batch - 1) images an epoch, not the one remainder)
+        loader = grain.DataLoader(data_source=self.records, sampler=sampler,
+                                  worker_count=self.workers, operations=[Decode()])
+        xs, ys = [], []
         for x, y in loader:
-            yield x, y
+            xs.append(x)
+            ys.append(y)
+            if len(xs) == self.batch:
+                yield np.stack(xs), np.stack(ys)
+                xs, ys = [], []
+        if xs and not self.train:  # evaluation: every image; training: complete batches
+            yield np.stack(xs), np.stack(ys)
 
 
 class _Synthetic(object):
