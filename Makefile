@@ -61,7 +61,7 @@ report-screenshot: report
 	$(PYTHON) -m harness.browser screenshot results/report.html results/report.png
 
 test:
-	$(PYTHON) -m pytest -ra
+	$(PYTHON) -m pytest -ra --durations=25  # the 25 slowest, to keep CI within its time
 
 test-unit:
 	$(PYTHON) -m pytest -ra -m "not engine"
