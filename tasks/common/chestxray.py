@@ -161,6 +161,20 @@ def synthetic_rows(split, start, count):
     return (np.arange(start, start + count) % len(split["x"])).astype(np.int64)
 
 
+class InMemoryBatches(object):
+    """Synthetic mode's loader where the framework needs none of its own: the images stay in
+    RAM (2017's synthetic table); one pass = complete batches for training, every image else."""
+
+    def __init__(self, split, batch, train):
+        self.split, self.batch, self.train = split, batch, train
+
+    def __iter__(self):
+        n = self.split["size"] // self.batch * self.batch if self.train else self.split["size"]
+        for start in range(0, n, self.batch):
+            rows = synthetic_rows(self.split, start, min(self.batch, n - start))
+            yield self.split["x"][rows], self.split["labels"][rows]
+
+
 def roc_auc(y_true, y_score):
     """ROC AUC of one label, rank-based (Mann-Whitney U): the probability that a random
     positive scores above a random negative, ties counted half. None when the labels hold one

@@ -158,7 +158,7 @@ def make_loader(split, p, dist, train, seed):
     global batches for training (complete ones, shuffled), every image in order else."""
     batch = p["global_batch"] if train else p["batch_size"]
     if "x" in split:
-        return _Synthetic(split, batch, train)
+        return chestxray.InMemoryBatches(split, batch, train)
     return _GrainEpochs(split, p, batch, train, seed)
 
 
@@ -244,19 +244,6 @@ class _GrainEpochs(object):
                 xs, ys = [], []
         if xs and not self.train:  # evaluation: every image; training: complete batches
             yield np.stack(xs), np.stack(ys)
-
-
-class _Synthetic(object):
-    """Synthetic mode: the images stay in RAM (2017's synthetic table)."""
-
-    def __init__(self, split, batch, train):
-        self.split, self.batch, self.train = split, batch, train
-
-    def __iter__(self):
-        n = self.split["size"] // self.batch * self.batch if self.train else self.split["size"]
-        for start in range(0, n, self.batch):
-            rows = chestxray.synthetic_rows(self.split, start, min(self.batch, n - start))
-            yield self.split["x"][rows], self.split["labels"][rows]
 
 
 def _tensor(state, array):

@@ -76,7 +76,7 @@ def make_loader(split, p, dist, train, seed):
     global batches for training (complete ones, shuffled), every image in order else."""
     batch = p["global_batch"] if train else p["batch_size"]
     if "x" in split:
-        return _Synthetic(split, batch, train)
+        return chestxray.InMemoryBatches(split, batch, train)
     import tensorflow as tf
     size, crop = p["resize"], (p["height"], p["width"], p["channels"])
     mean = tf.constant(np.array(p["mean"], np.float32) * 255.0)
@@ -109,19 +109,6 @@ class _Epochs(object):
 
     def __iter__(self):
         return self.ds.as_numpy_iterator()
-
-
-class _Synthetic(object):
-    """Synthetic mode: the images stay in RAM (2017's synthetic table fed arrays to fit)."""
-
-    def __init__(self, split, batch, train):
-        self.split, self.batch, self.train = split, batch, train
-
-    def __iter__(self):
-        n = self.split["size"] // self.batch * self.batch if self.train else self.split["size"]
-        for start in range(0, n, self.batch):
-            rows = chestxray.synthetic_rows(self.split, start, min(self.batch, n - start))
-            yield self.split["x"][rows], self.split["labels"][rows]
 
 
 def train_step(state, x, y):
