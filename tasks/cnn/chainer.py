@@ -97,13 +97,6 @@ def sync(state):
 _LINKS = ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")
 
 
-def _set(param, value, name):
-    value = np.asarray(value, dtype=np.float32)
-    if value.shape != param.data.shape:
-        raise ValueError("%s: shape %s, Chainer's is %s" % (name, value.shape, param.data.shape))
-    param.data[...] = fw.to_device(value)
-
-
 def export_params(state):
     model, out = state["model"], {}
     for name in _LINKS:
@@ -118,8 +111,8 @@ def import_params(state, params):
     canonical.check_keys(params, [n + s for n in _LINKS for s in (".weight", ".bias")])
     for name in _LINKS:
         link = getattr(model, name)
-        _set(link.W, params[name + ".weight"], name + ".weight")
-        _set(link.b, params[name + ".bias"], name + ".bias")
+        fw.set_param(link.W, params[name + ".weight"], name + ".weight")
+        fw.set_param(link.b, params[name + ".bias"], name + ".bias")
 
 
 def outputs(state, x):

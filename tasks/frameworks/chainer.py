@@ -152,3 +152,13 @@ def gemm(n):
                 "chainer.functions.matmul (CuPy, cuBLAS)")
     return (lambda: F.matmul(a, b), lambda out: None,
             "chainer.functions.matmul (numpy's BLAS on the CPU, as Chainer's own layers)")
+
+
+def set_param(param, value, name):
+    """Model equivalence (import_params): one canonical array into a Chainer parameter, on the
+    run's device; a shape that differs is one clear error naming the canonical entry."""
+    import numpy as np
+    value = np.asarray(value, dtype=np.float32)
+    if value.shape != param.data.shape:
+        raise ValueError("%s: shape %s, Chainer's is %s" % (name, value.shape, param.data.shape))
+    param.data[...] = to_device(value)

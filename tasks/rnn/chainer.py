@@ -94,13 +94,6 @@ def _gru(model):
     return model.gru[0]  # the one layer's link: w0..w5, b0..b5
 
 
-def _set(param, value, name):
-    value = np.asarray(value, dtype=np.float32)
-    if value.shape != param.data.shape:
-        raise ValueError("%s: shape %s, Chainer's is %s" % (name, value.shape, param.data.shape))
-    param.data[...] = fw.to_device(value)
-
-
 def export_params(state):
     model = state["model"]
     gru = _gru(model)
@@ -119,7 +112,7 @@ def export_params(state):
 def import_params(state, params):
     model = state["model"]
     canonical.check_keys(params, list(export_params(state)))
-    _set(model.embedding.W, params["embedding.weight"], "embedding.weight")
+    fw.set_param(model.embedding.W, params["embedding.weight"], "embedding.weight")
     gru = _gru(model)
     for key, names in (("gru.weight_ih", ("w0", "w1", "w2")),
                              ("gru.weight_hh", ("w3", "w4", "w5")),
@@ -129,9 +122,9 @@ def import_params(state, params):
         if value.shape[0] % 3:
             raise ValueError("%s: shape %s, not three gates" % (key, value.shape))
         for name, part in zip(names, np.split(value, 3)):
-            _set(getattr(gru, name), part, key)
-    _set(model.fc.W, params["fc.weight"], "fc.weight")
-    _set(model.fc.b, params["fc.bias"], "fc.bias")
+            fw.set_param(getattr(gru, name), part, key)
+    fw.set_param(model.fc.W, params["fc.weight"], "fc.weight")
+    fw.set_param(model.fc.b, params["fc.bias"], "fc.bias")
 
 
 def outputs(state, x):
