@@ -224,6 +224,19 @@ class Entry:
         self.flags = results_mod.check_notes(result) if self.ok else []
 
 
+def flag_counts(entries):
+    """What the measurements' own checks flagged across entries, each check once with how many
+    of the ok runs it flagged: "CPU contention: ... in 1 of 3 runs"."""
+    counts = {}
+    for e in entries:
+        for note in e.flags:
+            key = note.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+    ok = len([e for e in entries if e.ok])
+    return ["%s in %d of %d run%s" % (k, n, ok, "s" if ok != 1 else "")
+            for k, n in sorted(counts.items())]
+
+
 def _number(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
@@ -310,14 +323,7 @@ class Row:
     def flags(self):
         """The checks that flagged some of the row's runs, each once, with how many runs:
         "clock stopped before the device finished (... ) in 1 of 3 runs"."""
-        counts = {}
-        for e in self.entries:
-            for note in e.flags:
-                key = note.split(" (")[0]
-                counts[key] = counts.get(key, 0) + 1
-        ok = len([e for e in self.entries if e.ok])
-        return ["%s in %d of %d run%s" % (k, n, ok, "s" if ok != 1 else "")
-                for k, n in sorted(counts.items())]
+        return flag_counts(self.entries)
 
     @property
     def networks(self):
@@ -768,12 +774,22 @@ def densenet_section(task, entries, reference, results_dir):
                         "efficiency": "%.0f%%" % (100 * eff) if eff else None,
                         "auc_one": _fmt_num(a1["median"], 3) if a1 else None,
                         "auc_many": _fmt_num(an["median"], 3) if an else None,
+                        "mfu_one": _mfu_cell([e.mfu for e in one]),
+                        "mfu_many": _mfu_cell([e.mfu for e in many]),
+                        "flags": flag_counts(es),
                         "failed": ["%s: %s" % (e.relpath, e.reason) for e in es if not e.ok],
                         "files": sorted(e.relpath for e in es)}})
         tables.append({"source": source, "caption": ref["data"][source], "lines": lines})
     return {"task": task, "title": ref["title"], "table": ref["table"],
             "unit_label": ref["unit_label"], "hardware": ref["hardware"], "tables": tables,
             "n_results": len(mine)}
+
+
+def _mfu_cell(values):
+    """The median MFU (per device, against the measured peak) of some runs, as "61%"; None
+    when none of them recorded one."""
+    st = _stats([v for v in values if v is not None])
+    return "%.0f%%" % (100 * st["median"]) if st else None
 
 
 def _derived_ips(ref_task, seconds):

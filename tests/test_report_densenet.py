@@ -111,3 +111,35 @@ def test_report_without_densenet_results_still_shows_the_2017_tables(tmp_path):
     assert all(l["row"] is None for l in tables["real"]["lines"])
     html, md = report.render(view)
     assert "| PyTorch | 27 | 10 | 68% |" in md
+
+
+def test_rows_carry_contention_flags_and_mfu(tmp_path):
+    """A DenseNet row shows what the run's own checks flagged (CPU contention) and the MFU per
+    device of its 1-device and N-device runs, as the first table's rows do."""
+    flagged = densenet("pytorch-2.13", 1, 600.0, 10.0, source="synthetic", auc=0.5)
+    flagged["provenance"]["contention"] = {
+        "measured": True, "flagged": True, "cpus": 2, "other_cpus": 0.8, "own_cpus": 1.0,
+        "threshold_cpus": 0.5, "other_containers": [], "other_container_count": 0}
+    # 10 img/s x 12.2 GFLOP per training image = 122 GFLOP/s of a 200 GFLOP/s probe
+    flagged["mfu"] = {"achieved_gflops": 122.0, "measured_peak_gflops": 200.0,
+                      "of_measured_peak": 0.61, "nominal_peak_gflops": None,
+                      "nominal_source": None, "of_nominal_peak": None}
+    flagged["peak"] = {"gflops": 200.0, "method": "torch.mm on the CPU", "device": "cpu",
+                       "dtype": "float32", "matrix": [2048, 2048, 2048], "best_seconds": 0.086,
+                       "median_gflops": 198.0, "samples": 5, "inner": 1, "seconds": 0.7,
+                       "threads": {"torch": 2}}
+    quiet = densenet("tensorflow-2.21", 1, 600.0, 10.0, source="synthetic", auc=0.5)
+    for d in (flagged, quiet):
+        assert results.validate(d) == []
+        write(str(tmp_path), d)
+    view = report.build_view(str(tmp_path))
+    view["results_href"] = "."
+    rows = dict((l["row"]["label"], l["row"]) for l in section(view)["synthetic"]["lines"]
+                if l["row"])
+    assert rows["pytorch-2.13"]["mfu_one"] == "61%" and rows["pytorch-2.13"]["mfu_many"] is None
+    assert rows["tensorflow-2.21"]["mfu_one"] is None and rows["tensorflow-2.21"]["flags"] == []
+    assert rows["pytorch-2.13"]["flags"] == [
+        "CPU contention: other work used 0.8 of 2 CPUs in 1 of 1 run"]
+    html, md = report.render(view)
+    assert "⚠ CPU contention: other work used 0.8 of 2 CPUs in 1 of 1 run" in md
+    assert "| 61% / – |" in md and "MFU 1 / N" in html
