@@ -37,7 +37,8 @@ from common import chestxray
 from frameworks import chainer as fw
 
 SETTINGS = {"layout": "NCHW", "network": "DenseNet-121 written out as chainer.Chain links",
-            "loader": "DatasetMixin + Pillow decode and resize, random crop + flip, "
+            "loader": "DatasetMixin + Pillow decode (+ resize: originals only, see "
+                      "data.images), random crop + flip, "
                       "chainer.iterators.MultiprocessIterator (worker processes)",
             "data_parallel": "chainer.training.updaters.ParallelUpdater, one process"}
 

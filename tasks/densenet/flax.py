@@ -34,8 +34,8 @@ from common import chestxray
 from frameworks import flax as fw
 
 SETTINGS = {"layout": "NHWC", "network": "DenseNet-121 written out (torchvision structure)",
-            "loader": "grain.DataLoader (worker processes), Pillow decode and resize, random "
-                      "crop + flip",
+            "loader": "grain.DataLoader (worker processes), Pillow decode (+ resize: "
+                      "originals only, see data.images), random crop + flip",
             "data_parallel": "jax.sharding.Mesh over the devices, jit (GSPMD), one process"}
 
 # torchvision's densenet121 has 7,978,856 parameters with its 1000-way classifier (running

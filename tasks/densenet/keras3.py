@@ -31,7 +31,8 @@ from frameworks import keras3 as fw
 SETTINGS = {"layout": "NHWC",
             "network": "keras.applications.DenseNet121(include_top=False, pooling='avg') "
                        "+ Dense(14)",
-            "loader": "tf.data: decode_png, bilinear resize, random crop + flip; parallel map "
+            "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
+                      "data.images), random crop + flip; parallel map "
                       "(TensorFlow's threads)",
             "data_parallel": "keras.distribution.DataParallel (JAX backend), one process"}
 

@@ -33,8 +33,8 @@ from frameworks import pytorch as fw
 SETTINGS = {"layout": "NCHW",
             "network": "DenseNet-121 written out (torchvision's densenet121 structure), random "
                        "init (2017: ImageNet-pretrained)",
-            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode + bilinear "
-                      "resize, random crop + flip",
+            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode (+ bilinear "
+                      "resize: originals only, see data.images), random crop + flip",
             "data_parallel": "DistributedDataParallel, one process per device"}
 
 

@@ -27,8 +27,8 @@ from frameworks import tensorflow as fw
 SETTINGS = {"layout": "NHWC",
             "network": "DenseNet-121 written out (torchvision's layout), tf.Module, random init "
                        "(2017: ImageNet checkpoint)",
-            "loader": "tf.data: decode_png, bilinear resize, random_crop + random_flip, parallel "
-                      "map, prefetch",
+            "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
+                      "data.images), random_crop + random_flip, parallel map, prefetch",
             "data_parallel": "tf.distribute.MirroredStrategy (logical CPU devices on the CPU)"}
 
 
