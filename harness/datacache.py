@@ -317,7 +317,7 @@ class _Progress(object):
         except ValueError:
             ev = None
         if not isinstance(ev, dict) or "event" not in ev:
-            if text.strip():
+            if text.strip() and not text.startswith("error: "):  # that one is raised
                 self.echo("  " + text)
             return
         kind = ev["event"]

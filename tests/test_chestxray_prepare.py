@@ -230,3 +230,28 @@ def test_an_incomplete_manifest_is_not_used(originals, tmp_path):
         chestxray.load_index(root, dict(params.DENSENET))
     assert "dlbench data prepare chestxray14" in str(e.value) and name in str(e.value)
 
+
+
+def test_the_hosts_progress_lines():
+    """What `dlbench data prepare` prints from the container's JSON lines: a start line, a
+    progress line at most every 10 s (and the last), the done line; the error line is not
+    echoed (it is raised, once)."""
+    from harness import datacache
+    said = []
+    progress = datacache._Progress(said.append)
+    lines = [{"event": "start", "total": 112120, "done": 100, "todo": 112020, "size": 264,
+              "workers": 2},
+             {"event": "progress", "done": 200, "total": 112120, "made": 100,
+              "todo": 112020, "seconds": 2.0},
+             {"event": "progress", "done": 300, "total": 112120, "made": 200,
+              "todo": 112020, "seconds": 4.0},  # within 10 s of the last one shown
+             {"event": "done", "total": 112120, "made": 112020, "manifest": "manifest.json",
+              "sources_sha256": "ab" * 32, "changed": True}]
+    for ev in lines:
+        progress.line(json.dumps(ev))
+    progress.line("error: 1 of 4 image(s) in /data/images cannot be read as PNG")
+    assert said[0] == ("chestxray14: 112120 images, 100 already prepared, 112020 to resize to "
+                       "264x264 in 2 worker process(es)")
+    assert said[1].startswith("  200/112120 prepared (0%), 50 images/s, about 37 min left")
+    assert len(said) == 3 and said[2].startswith("chestxray14: 112120 copies in place")
+    assert progress.last_line.startswith("error: 1 of 4")
