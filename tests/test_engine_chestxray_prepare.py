@@ -152,3 +152,27 @@ def test_each_loader_reads_the_copies_and_only_crops_and_flips(engine, prepared,
     assert got["seen"] == 12  # 3 complete batches of 4
     assert got["matched"] == got["seen"], got  # each a crop of its copy: no resize on read
     assert got["evaluated"] == 4
+
+
+def test_a_bench_run_on_the_copies_records_them(prepared, tmp_path):
+    """`dlbench bench` end to end on the prepared copies (PyTorch, one device, tiny): the
+    result says which images were read, with the manifest's checksum, and validates."""
+    import glob
+    import hashlib
+    from harness import results
+    folder, _ = prepared
+    out = tmp_path / "results"
+    res = CliRunner().invoke(main, ["bench", "pytorch-2.13", "--task", "densenet", "--data-dir",
+                                    folder, "--results-dir", str(out), "--epochs", "1",
+                                    "--image-size", "32", "--batch-size", "2"])
+    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    assert len(found) == 1, res.output
+    r = found[0]
+    assert res.exit_code == 0 and r["status"] == "ok", (res.output, r.get("reason"))
+    assert results.validate(r) == []
+    images = r["data"]["images"]
+    manifest = os.path.join(folder, "images-38", "manifest.json")
+    assert images["read"] == "prepared" and images["folder"] == "images-38"
+    assert images["manifest_sha256"] == hashlib.sha256(open(manifest, "rb").read()).hexdigest()
+    assert images["resize_on_read"] is None and images["count"] == 20
+    assert results.data_label(r) == "real/38"
