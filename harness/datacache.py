@@ -147,6 +147,10 @@ def fetch_chestxray(folder, mirror=None, echo=click.echo, archives=None, labels=
         state = fetch_one(archive, os.path.join(root, "archives"), mirror, echo)
         echo("%s: %s %s (%s ok)" % (CHESTXRAY, archive.filename, state, archive.algorithm))
         _extract_images(os.path.join(root, "archives", archive.filename), root, echo)
+    if not os.path.isfile(os.path.join(root, "images-%d" % PREPARE_SIZE, "manifest.json")):
+        echo("%s: next, `dlbench data prepare chestxray14` makes the 264x264 copies 2017's "
+             "loaders read (without them each image is resized as it is read: not comparable "
+             "with 2017's minutes)" % CHESTXRAY)
     return root
 
 
