@@ -340,8 +340,12 @@ class _Progress(object):
                 ", %.0f images/s, about %s left" % (rate, _duration(left))
                 if rate and ev["made"] < ev["todo"] else ""))
         elif kind == "done":
-            self.echo("%s: %d copies in place (%d made now); manifest %s, originals' checksum "
-                      "set %s%s" % (CHESTXRAY, ev["total"], ev["made"], ev["manifest"],
+            made = ev["made"]
+            seconds = ev.get("seconds")
+            self.echo("%s: %d copies in place (%d made now%s); manifest %s, originals' checksum "
+                      "set %s%s" % (CHESTXRAY, ev["total"], made,
+                                    " in %.1f s, %.0f images/s" % (seconds, made / seconds)
+                                    if made and seconds else "", ev["manifest"],
                                     ev["sources_sha256"][:16],
                                     "" if ev.get("changed") else " (unchanged)"))
 

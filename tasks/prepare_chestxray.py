@@ -120,7 +120,7 @@ def emit(event, **fields):
 
 def manifest_for(names, done, size, pillow):
     lines = ["%s %s\n" % (n, done[n][2]) for n in names]
-    return {"dataset": "chestxray14 (NIH)", "what": "prepared copies of images/",
+    return {"dataset": "chestxray14", "what": "prepared copies of images/",
             "size": [size, size], "mode": "RGB", "format": "PNG",
             "method": "PIL Image.open(png).resize((%d, %d), Image.BILINEAR).convert('RGB'), "
                       "saved as PNG: 2017's notebooks/common/utils.py resize_im" % (size, size),
@@ -151,9 +151,9 @@ def prepare(src, out, size, workers):
     done = dict((n, journal[n]) for n in names if n not in waiting)
     emit("start", total=len(names), done=len(done), todo=len(todo), size=size,
          workers=workers)
-    errors = []
+    errors, began = [], time.time()
     if todo:
-        started, shown = time.time(), 0.0
+        started = shown = time.time()  # the first progress line after 2 s
         jobs = [(n, os.path.join(src, n), os.path.join(out, n), size) for n in todo]
         pool = multiprocessing.Pool(workers)
         try:
@@ -195,7 +195,8 @@ def prepare(src, out, size, workers):
             "%s\t%s\t%d\n" % (n, done[n][2], done[n][0]) for n in names))
         write_atomic(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     emit("done", total=len(names), made=len(todo), manifest=chestxray.MANIFEST,
-         sources_sha256=manifest["sources_sha256"], changed=old != manifest)
+         sources_sha256=manifest["sources_sha256"], changed=old != manifest,
+         seconds=round(time.time() - began, 1))
     return 0
 
 
