@@ -118,6 +118,24 @@ def densenet_reference_task(reference, task):
             "unit_label": ref["unit_label"], "table": ref["table"]}
 
 
+ORIGINALS_NOTE = ("read the 1024 px originals, resized as read (2017: 264 px copies made "
+                  "once): NOT comparable with 2017's minutes; `dlbench data prepare "
+                  "chestxray14`")
+
+
+def densenet_input_note(result):
+    """The row note of a real-data DenseNet run whose loaders resized the originals on every
+    read (result.data.images.read "originals"; results written before that record existed
+    read the originals too): a heavier loader than 2017's, whose loaders decoded 264x264
+    copies made once (utils.resize_im). None for prepared copies, synthetic runs, other
+    tasks."""
+    data = result.get("data") or {}
+    if result.get("task") != "densenet" or data.get("source") != "real":
+        return None
+    images = data.get("images") if isinstance(data.get("images"), dict) else {}
+    return None if images.get("read") == "prepared" else ORIGINALS_NOTE
+
+
 # 2017's training split ("Loaded 87306 labels and 87306 images" in every MultiGPU notebook;
 # tasks/common/params.py DENSENET["train_images"])
 DENSENET_TRAIN_IMAGES = 87306
@@ -181,6 +199,9 @@ class Entry:
         ref_task = reference["tasks"].get(self.task) or densenet_reference_task(
             reference, self.task)
         self.workload_key, self.partial = workload(result, ref_task)
+        self.input_note = densenet_input_note(result)
+        if self.input_note:  # never pooled with runs that read 2017's prepared copies
+            self.workload_key = self.workload_key + (("images", "originals"),)
         self.hardware = hardware_of(result)
         self.ok = result.get("status") == "ok" and primary_value(result) is not None
         self.status = result.get("status")
@@ -766,6 +787,7 @@ def densenet_section(task, entries, reference, results_dir):
                                                 else " · " + first.variant),
                         "hardware": hardware_label(first.hardware),
                         "partial": first.partial, "synthetic": source == "synthetic",
+                        "input_note": first.input_note,
                         "n": n, "kind": kind,
                         "one": _minutes(t1), "one_runs": t1["n"] if t1 else 0,
                         "many": _minutes(tn), "many_runs": tn["n"] if tn else 0,

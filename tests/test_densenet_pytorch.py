@@ -45,8 +45,10 @@ def test_densenet121_parameter_counts(module):
     assert p["parameters_imagenet_head"] == 7978856
 
 
-def test_the_loader_crops_and_flips_within_the_image(module, tmp_path):
-    """A 40x40 grey PNG whose pixel value encodes its column, resized to 40 (no change) and
+@pytest.mark.parametrize("resize", [40, None], ids=["originals", "prepared"])
+def test_the_loader_crops_and_flips_within_the_image(module, tmp_path, resize):
+    """A 40x40 grey PNG whose pixel value encodes its column, resized to 40 (no change; an
+    original) or read as it is (a prepared copy: chestxray.train_resize gives None) and
     cropped to 32: each training crop is a window of 32 consecutive columns starting at 0..8,
     mirrored or not, and both occur."""
     from common import params
@@ -56,7 +58,7 @@ def test_the_loader_crops_and_flips_within_the_image(module, tmp_path):
     path = str(tmp_path / "ramp.png")
     with open(path, "wb") as f:
         f.write(png_bytes(ramp))
-    data = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, True)
+    data = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, True, resize)
     torch.manual_seed(0)
     seen_flip = set()
     for _ in range(40):
@@ -69,7 +71,7 @@ def test_the_loader_crops_and_flips_within_the_image(module, tmp_path):
         cols = row if ascending else row[::-1]
         assert 0 <= cols[0] <= 8 and list(cols) == list(range(cols[0], cols[0] + 32))
     assert seen_flip == {True, False}  # both flipped and unflipped crops occur
-    evaluation = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, False)
+    evaluation = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, False, resize)
     assert tuple(evaluation[0][0].shape) == (3, 32, 32)
 
 

@@ -33,8 +33,8 @@ from frameworks import pytorch as fw
 SETTINGS = {"layout": "NCHW",
             "network": "DenseNet-121 written out (torchvision's densenet121 structure), random "
                        "init (2017: ImageNet-pretrained)",
-            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode + bilinear "
-                      "resize, random crop + flip",
+            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode (+ bilinear "
+                      "resize: originals only, see data.images), random crop + flip",
             "data_parallel": "DistributedDataParallel, one process per device"}
 
 
@@ -106,8 +106,9 @@ class ChestXrays(Dataset):
     """One image per item, decoded and augmented in the DataLoader's worker processes (torch's
     RNG, seeded per worker by the DataLoader, draws the crop and the flip)."""
 
-    def __init__(self, paths, labels, p, train):
+    def __init__(self, paths, labels, p, train, resize):
         self.paths, self.labels, self.p, self.train = paths, labels, p, train
+        self.resize = resize  # None: prepared copies, already p["resize"] square
         self.mean = np.asarray(p["mean"], np.float32).reshape(3, 1, 1)
         self.sd = np.asarray(p["sd"], np.float32).reshape(3, 1, 1)
 
@@ -117,15 +118,16 @@ class ChestXrays(Dataset):
     def __getitem__(self, i):
         p = self.p
         image = Image.open(self.paths[i]).convert("RGB")
-        if self.train:
+        if self.train:  # (bilinear resize to 264,) random 224 crop, random flip
             size = p["resize"]
-            image = image.resize((size, size), Image.BILINEAR)
+            if self.resize:
+                image = image.resize((size, size), Image.BILINEAR)
             top = int(torch.randint(0, size - p["height"] + 1, (1,)))
             left = int(torch.randint(0, size - p["width"] + 1, (1,)))
             image = image.crop((left, top, left + p["width"], top + p["height"]))
             if int(torch.randint(0, 2, (1,))):
                 image = image.transpose(Image.FLIP_LEFT_RIGHT)
-        else:
+        else:  # evaluation: resized to 224, no augmentation
             image = image.resize((p["width"], p["height"]), Image.BILINEAR)
         x = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / np.float32(255.0)
         x = (x - self.mean) / self.sd
@@ -200,7 +202,8 @@ def build_trainer(model, p, dist):
 def make_loader(split, p, dist, train, seed):
     if "x" in split:
         return InMemory(split, p, dist, train)
-    dataset = ChestXrays(split["paths"], split["labels"], p, train)
+    dataset = ChestXrays(split["paths"], split["labels"], p, train,
+                         chestxray.train_resize(split, p))
     sampler = None
     if train and dist["world"] > 1:
         sampler = DistributedSampler(dataset, num_replicas=dist["world"], rank=dist["rank"],

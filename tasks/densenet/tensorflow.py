@@ -27,8 +27,8 @@ from frameworks import tensorflow as fw
 SETTINGS = {"layout": "NHWC",
             "network": "DenseNet-121 written out (torchvision's layout), tf.Module, random init "
                        "(2017: ImageNet checkpoint)",
-            "loader": "tf.data: decode_png, bilinear resize, random_crop + random_flip, parallel "
-                      "map, prefetch",
+            "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
+                      "data.images), random_crop + random_flip, parallel map, prefetch",
             "data_parallel": "tf.distribute.MirroredStrategy (logical CPU devices on the CPU)"}
 
 
@@ -225,20 +225,21 @@ def build_trainer(model, p, dist):
                                          input_signature=[tf.TensorSpec(shape, tf.float32)])}
 
 
-def _decoder(p, train, seed):
+def _decoder(p, train, seed, resize):
     mean = tf.constant(p["mean"], tf.float32) * 255.0
     sd = tf.constant(p["sd"], tf.float32) * 255.0
-    size, crop = p["resize"], [p["height"], p["width"], p["channels"]]
+    crop = [p["height"], p["width"], p["channels"]]
 
     def decode(path, label):
         image = tf.io.decode_png(tf.io.read_file(path), channels=3)  # grey/RGBA -> RGB
-        if train:
-            image = tf.image.resize(image, [size, size], method="bilinear")
+        if train:  # (bilinear resize to 264,) random 224 crop, random flip
+            if resize:  # None: prepared copies, already 264 square
+                image = tf.image.resize(image, [resize, resize], method="bilinear")
             image = tf.image.random_crop(image, crop, seed=seed)
             image = tf.image.random_flip_left_right(image, seed=seed)
-        else:
+        else:  # evaluation: resized to 224, no augmentation
             image = tf.image.resize(image, crop[:2], method="bilinear")
-        return (image - mean) / sd, label
+        return (tf.cast(image, tf.float32) - mean) / sd, label
 
     return decode
 
@@ -249,7 +250,8 @@ def make_loader(split, p, dist, train, seed):
     data = tf.data.Dataset.from_tensor_slices((list(split["paths"]), split["labels"]))
     if train:
         data = data.shuffle(len(split["paths"]), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(_decoder(p, train, seed), num_parallel_calls=p["loader_workers"])
+    data = data.map(_decoder(p, train, seed, chestxray.train_resize(split, p)),
+                    num_parallel_calls=p["loader_workers"])
     if not train:
         return data.batch(p["batch_size"]).prefetch(2)
     data = data.batch(p["global_batch"], drop_remainder=True).prefetch(2)
