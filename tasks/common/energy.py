@@ -12,7 +12,9 @@ else its power (nvmlDeviceGetPowerUsage, milliwatts) sampled every 0.1 s in a th
 integrated; without NVML, nvidia-smi's power.draw sampled the same way. The GPUs the run
 computes on: GPU 0, or the first N of a data-parallel run (Meter(..., gpus=N)), summed; their
 NVML indices are CUDA_VISIBLE_DEVICES's entries where it lists indices (NVML ignores that
-variable), else 0 .. N-1.
+variable), else 0 .. N-1 (NVML numbers boards in PCI order; CUDA does too with
+CUDA_DEVICE_ORDER=PCI_BUS_ID, else fastest first, which differs only on a machine of mixed
+GPUs). Unverified on a GPU: no GPU machine ran this yet.
 
 Meter(device).start() / .stop() around the span; a span with pauses (the DenseNet loop stops
 its clock for each validation pass) is several start() / stop() segments: each segment is its
