@@ -224,16 +224,33 @@ def synthetic_rows(split, start, count):
 
 class InMemoryBatches(object):
     """Synthetic mode's loader where the framework needs none of its own: the images stay in
-    RAM (2017's synthetic table); one pass = complete batches for training, every image else."""
+    RAM (2017's synthetic table); one pass = complete batches for training, every image else.
 
-    def __init__(self, split, batch, train):
+    Training with `world` replicas that each take their own batch (PyTorch's processes): batch
+    is the per-replica batch, global batch g is images g*G .. g*G+G-1 (G = batch * world,
+    cycled over the pool, complete global batches only) and this replica (`rank`) gets images
+    g*G + rank*batch .. +batch-1: the replicas' batches, in rank order, are the global batch the
+    unsharded loader (world 1, batch G: Flax, Keras 3, TensorFlow) yields. Evaluation is never
+    sharded (rank 0 predicts every image). convert (e.g. torch.from_numpy) is applied to the
+    images and the labels of each batch; numpy arrays without it."""
+
+    def __init__(self, split, batch, train, rank=0, world=1, convert=None):
+        if not 0 <= rank < world:
+            raise ValueError("replica %d of %d" % (rank, world))
         self.split, self.batch, self.train = split, batch, train
+        self.rank, self.world = (rank, world) if train else (0, 1)
+        self.convert = convert
 
     def __iter__(self):
-        n = self.split["size"] // self.batch * self.batch if self.train else self.split["size"]
-        for start in range(0, n, self.batch):
-            rows = synthetic_rows(self.split, start, min(self.batch, n - start))
-            yield self.split["x"][rows], self.split["labels"][rows]
+        step = self.batch * self.world
+        n = self.split["size"] // step * step if self.train else self.split["size"]
+        for start in range(0, n, step):
+            rows = synthetic_rows(self.split, start + self.rank * self.batch,
+                                  min(self.batch, n - start))
+            x, y = self.split["x"][rows], self.split["labels"][rows]
+            if self.convert is not None:
+                x, y = self.convert(x), self.convert(y)
+            yield x, y
 
 
 def roc_auc(y_true, y_score):

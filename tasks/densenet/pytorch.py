@@ -147,25 +147,6 @@ class EpochLoader(object):
         return iter(self.loader)
 
 
-class InMemory(object):
-    """Synthetic data in RAM (2017's synthetic table: no loader, no augmentation): batch g of
-    the epoch is global images g*G .. g*G+G-1 (cycled over the pool), this replica's slice."""
-
-    def __init__(self, split, p, dist, train):
-        self.split, self.train = split, train
-        self.batch = p["batch_size"]
-        self.rank, self.world = (dist["rank"], dist["world"]) if train else (0, 1)
-
-    def __iter__(self):
-        size, x, y = self.split["size"], self.split["x"], self.split["labels"]
-        step = self.batch * self.world
-        stop = (size // step) * step if self.train else size
-        for start in range(0, stop, step):
-            rows = chestxray.synthetic_rows(self.split, start + self.rank * self.batch,
-                                  min(self.batch, stop - start))
-            yield torch.from_numpy(x[rows]), torch.from_numpy(y[rows])
-
-
 def start_devices(p, rank):
     world = p["devices"]
     device = torch.device("cuda:%d" % rank if fw.DEVICE["cuda"] else "cpu")
@@ -200,8 +181,9 @@ def build_trainer(model, p, dist):
 
 
 def make_loader(split, p, dist, train, seed):
-    if "x" in split:
-        return InMemory(split, p, dist, train)
+    if "x" in split:  # synthetic, in RAM: this replica's share of each global batch
+        return chestxray.InMemoryBatches(split, p["batch_size"], train, dist["rank"],
+                                         dist["world"], convert=torch.from_numpy)
     dataset = ChestXrays(split["paths"], split["labels"], p, train,
                          chestxray.train_resize(split, p))
     sampler = None

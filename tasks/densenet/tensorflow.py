@@ -136,22 +136,6 @@ class DenseNet121(tf.Module):
         return tf.matmul(x, self.fc_w) + self.fc_b  # logits: the sigmoid lives in the loss
 
 
-class InMemory(object):
-    """Synthetic data in RAM: global batch g is images g*G .. g*G+G-1 (cycled over the pool),
-    as numpy; train_step splits it between the replicas."""
-
-    def __init__(self, split, p, train):
-        self.split, self.train = split, train
-        self.batch = p["global_batch"] if train else p["batch_size"]
-
-    def __iter__(self):
-        size = self.split["size"]
-        stop = (size // self.batch) * self.batch if self.train else size
-        for start in range(0, stop, self.batch):
-            rows = chestxray.synthetic_rows(self.split, start, min(self.batch, stop - start))
-            yield self.split["x"][rows], self.split["labels"][rows]
-
-
 def start_devices(p, rank):
     n = p["devices"]
     kind = "GPU" if fw.DEVICE["gpu"] else "CPU"
@@ -245,8 +229,9 @@ def _decoder(p, train, seed, resize):
 
 
 def make_loader(split, p, dist, train, seed):
-    if "x" in split:
-        return InMemory(split, p, train)
+    if "x" in split:  # synthetic, in RAM: global batches; train_step splits them
+        return chestxray.InMemoryBatches(split, p["global_batch"] if train else p["batch_size"],
+                                         train)
     data = tf.data.Dataset.from_tensor_slices((list(split["paths"]), split["labels"]))
     if train:
         data = data.shuffle(len(split["paths"]), seed=seed, reshuffle_each_iteration=True)
