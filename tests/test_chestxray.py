@@ -166,6 +166,7 @@ def test_in_memory_batches_shard_as_the_old_loaders_did(size, pool):
                 for rank in range(world):
                     loader = chestxray.InMemoryBatches(split, batch, train, rank, world)
                     got = _rows_of(loader)
+                    assert len(loader) == len(got)  # the progress events' "of"
                     old = _old_pytorch_rows(split, batch, rank, world, train)
                     assert [r.tolist() for r in got] == [r.tolist() for r in old]
                     for (xb, yb), rows in zip(loader, old):  # the labels follow the images

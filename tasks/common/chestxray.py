@@ -241,9 +241,17 @@ class InMemoryBatches(object):
         self.rank, self.world = (rank, world) if train else (0, 1)
         self.convert = convert
 
-    def __iter__(self):
+    def _span(self):
+        """(images one pass covers, images per step across the replicas)."""
         step = self.batch * self.world
-        n = self.split["size"] // step * step if self.train else self.split["size"]
+        return (self.split["size"] // step * step if self.train else self.split["size"]), step
+
+    def __len__(self):
+        n, step = self._span()
+        return (n + step - 1) // step
+
+    def __iter__(self):
+        n, step = self._span()
         for start in range(0, n, step):
             rows = synthetic_rows(self.split, start + self.rank * self.batch,
                                   min(self.batch, n - start))
