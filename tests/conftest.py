@@ -38,8 +38,8 @@ def hang_limit(environ=None):
     except ValueError:
         seconds = 0
     if seconds < 1:
-        raise pytest.UsageError("DLBENCH_TEST_TIMEOUT=%r: give a whole number of seconds, 1 or more (the "
-                                "default is %d)" % (raw, HANG_S_DEFAULT))
+        raise pytest.UsageError("DLBENCH_TEST_TIMEOUT=%r: give a whole number of seconds, 1 or "
+                                "more (the default is %d)" % (raw, HANG_S_DEFAULT))
     return seconds
 
 
