@@ -35,8 +35,8 @@ import sys
 
 import numpy as np
 
-from vs_plain import (adapter_infer, adapter_train, alternate, clock, cpu_name, forward_rate,
-                      ratio_text, train_loop)
+from vs_plain import (adapter_infer, adapter_train, alternate, clock, cpu_name, cpu_only_skip,
+                      forward_rate, ratio_text, train_loop)
 
 
 def plain_cnn_tensorflow(x, y, epochs, bs, seed):
@@ -349,6 +349,10 @@ def main():
     ap.add_argument("--pairs", type=int, default=2, help="adapter/plain rounds, alternating")
     ap.add_argument("--skip-inference", action="store_true")
     args = ap.parse_args()
+    skip = args.variant and cpu_only_skip(args.framework, args.variant)
+    if skip:  # make adapters-vs-plain hands over every variant, the GPU-only ones too
+        print(skip)
+        return
     if args.framework in ("theano", "keras2"):  # NCHW graphs compiled by Theano: the sibling
         import theano_vs_plain
         return theano_vs_plain.main(sys.argv[1:])

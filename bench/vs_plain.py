@@ -13,7 +13,8 @@ and prints the throughput of both and their ratio. The shared part, here once:
   ratio_text             adapter/plain per round and their median, the figure quoted against
                          the goal (>= 0.95);
   adapter_train, adapter_infer   the adapter's side: protocol.train / protocol.infer;
-  quiet, cpu_name        the runner's progress events kept off the output; the CPU's name.
+  quiet, cpu_name        the runner's progress events kept off the output; the CPU's name;
+  cpu_only_skip          a GPU-only variant (TF32, mixed precision) skipped in one line.
 
 These scripts run inside the framework images, from Python 3.5 (the 2017 images) to current
 ones: Python 3.5 syntax, the standard library and numpy only here (tests/test_bench_vs_plain.py
@@ -131,6 +132,23 @@ def ratio_text(adapter, plain, names="adapter/plain"):
     r = [a / p for a, p in zip(adapter, plain)]
     return "%s per round %s, median %.3f (goal >= %.2f)" % (
         names, ", ".join("%.3f" % v for v in r), statistics.median(r), GOAL)
+
+
+def cpu_only_skip(adapter, variant):
+    """None when the adapter's variant runs on a CPU (or is not declared: the adapter's own error
+    then says so), else the line a script prints instead of running it: these scripts time on
+    the CPU, and `make adapters-vs-plain` hands them every variant, GPU-only ones included
+    (TF32, mixed precision)."""
+    from common import adapters
+    try:
+        fw = adapters.framework(adapter)
+    except LookupError:
+        return None
+    for v in fw.VARIANTS:
+        if v["name"] == variant and "cpu" not in v.get("devices", ("cpu",)):
+            return "# %s/%s runs on %s only: skipped (these scripts time the CPU)" % (
+                adapter, variant, " and ".join(v["devices"]))
+    return None
 
 
 def cpu_name():

@@ -115,3 +115,18 @@ def test_the_pytorch_pair_runs_on_this_host():
     assert [l.split(":")[0] for l in lines[1:3]] == ["cnn round 1", "cnn round 2"]
     assert lines[3].startswith("CNN  (reference, 128 examples x 1 epochs, synthetic): runner ")
     assert "runner/plain per round " in lines[3] and "(goal >= 0.95); per-epoch " in lines[3]
+
+
+def test_gpu_only_variants_are_skipped_in_one_line():
+    """make adapters-vs-plain hands every variant of `dlbench list --runs` over, TF32 and mixed
+    precision included: those are skipped, not a traceback that stops the loop."""
+    assert vs_plain.cpu_only_skip("flax", "tf32") == \
+        "# flax/tf32 runs on gpu only: skipped (these scripts time the CPU)"
+    assert vs_plain.cpu_only_skip("keras3", "jax-mixed-bf16").startswith("# keras3/jax-mixed")
+    for adapter, variant in (("flax", "reference"), ("mxnet", "gluon-tuned"),
+                             ("keras3", "torch"), ("no-such-adapter", "x")):
+        assert vs_plain.cpu_only_skip(adapter, variant) is None
+    res = subprocess.run([sys.executable, os.path.join(BENCH, "framework_vs_plain.py"),
+                          "pytorch", "--variant", "amp-bf16"], capture_output=True, text=True,
+                         timeout=HANG_S)
+    assert res.returncode == 0 and res.stdout.startswith("# pytorch/amp-bf16 runs on gpu only")
