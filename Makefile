@@ -72,7 +72,8 @@ overhead:
 # bench/framework_vs_plain.py for every image and variant built here (`dlbench list --runs`:
 # discovered, nothing listed by hand), inside the framework's own (already built) image: network
 # off, the repository mounted read-only. Prints figures; a framework without a plain loop in the
-# script says so (PyTorch's is bench/runner_vs_plain.py).
+# script says so (PyTorch's is bench/runner_vs_plain.py), and so does a GPU-only variant (TF32,
+# mixed precision: these scripts time the CPU).
 VS_ARGS ?= --examples 3200 --images 96 --pairs 3
 adapters-vs-plain:
 	@$(DLBENCH) list --runs | while read -r image adapter variant; do \

@@ -43,11 +43,13 @@ EOF
 if ! alive; then
     $SUDO sh -c "nohup /usr/bin/docker-registry serve $CONF >>$LOG 2>&1 & echo \$! > $PIDFILE"
 fi
-for _ in $(seq 1 30); do
+# up to 2 minutes (a loaded machine starts it slowly); a registry that exits fails at once
+for _ in $(seq 1 240); do
     if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/v2/', timeout=2)" 2>/dev/null; then
         echo "registry at localhost:$PORT"
         exit 0
     fi
+    alive || break
     sleep 0.5
 done
 echo "error: the registry did not answer on 127.0.0.1:$PORT; log: $LOG" >&2

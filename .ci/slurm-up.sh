@@ -49,7 +49,7 @@ if ! pidfile_alive /run/munge/munged.pid; then
     $SUDO rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock
     $SUDO -u munge /usr/sbin/munged 2>/dev/null || $SUDO su -s /bin/sh munge -c /usr/sbin/munged
 fi
-for _ in $(seq 1 20); do
+for _ in $(seq 1 120); do  # up to a minute
     munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && break
     sleep 0.5
 done
@@ -108,8 +108,9 @@ fi
 pidfile_alive /run/slurmctld-dlbench.pid || $SUDO /usr/sbin/slurmctld
 pidfile_alive /run/slurmd-dlbench.pid || $SUDO /usr/sbin/slurmd
 
-# wait until the node is idle (a node that was down is resumed once)
-for i in $(seq 1 60); do
+# wait until the node is idle, up to 5 minutes on a loaded machine (a node that was down is
+# resumed once)
+for i in $(seq 1 300); do
     state="$(sinfo -h -n "$NODE" -o '%T' 2>/dev/null | head -n 1)"
     case "$state" in
         idle|mixed|allocated) echo "SLURM node $NODE is $state"; sinfo; exit 0 ;;

@@ -13,8 +13,10 @@ real shapes; every figure printed here is synthetic-data throughput on this mach
 
     docker run --rm --network none -v "$PWD":/src:ro -w /tmp dlbench/chainer-7.8 \\
         python /src/bench/chainer_vs_plain.py [--variant tuned] [--examples 640] [--pairs 3]
+The loop, the rounds and the ratio are bench/vs_plain.py's.
 """
 import argparse
+import importlib
 import os
 import platform
 import statistics
@@ -22,10 +24,9 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tasks"))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-from framework_vs_plain import _loop, clock, ratios  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported
+from vs_plain import (adapter_infer, adapter_train, alternate, cpu_name,  # noqa: E402
+                      forward_rate, ratio_text, train_loop)
 
 
 def plain_cnn_chainer(x, y, epochs, bs, seed):
@@ -63,21 +64,16 @@ def plain_cnn_chainer(x, y, epochs, bs, seed):
         loss.backward()
         opt.update()
         return loss
-    return _loop(step, x, y.astype(np.int32), epochs, bs, seed)
+    return train_loop(step, x, y.astype(np.int32), epochs, bs, seed)
 
 
 def plain_forward(model, x, bs):
     import chainer
-    batches = [x[i:i + bs] for i in range(0, len(x) - bs + 1, bs)]
 
     def fn(b):
         with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
             return model(b, layers=["pool5"])["pool5"].data
-    fn(batches[0])
-    start = clock()
-    for b in batches:
-        fn(b)
-    return len(batches) * bs / (clock() - start)
+    return forward_rate(fn, x, bs)
 
 
 def main(argv=None):
@@ -91,70 +87,36 @@ def main(argv=None):
     ap.add_argument("--skip-inference", action="store_true")
     args = ap.parse_args(argv)
 
-    from common import adapters, blas, data, params, protocol
+    from common import adapters, blas, data, params
     fw, cnn, settings = adapters.start("cnn", "chainer", args.variant, "cpu", 0)
     lib = [dict((k, b.get(k)) for k in ("library", "version", "kernel", "threads"))
            for b in blas.probe()["blas"]]
     print("# chainer/%s vs plain chainer loop: %s, synthetic data, CPU %s, chainer %s, "
-          "variant env %s, BLAS %s" % (args.variant, platform.node(), _cpu(), fw.version(),
+          "variant env %s, BLAS %s" % (args.variant, platform.node(), cpu_name(), fw.version(),
                                        settings["variant_env"], lib))
     assert settings["layout"] == "NCHW"
     p = params.for_task("cnn", args.epochs)
     d = data.synthetic_cifar(0, limit=args.examples)  # NCHW, as run.py keeps it for Chainer
-    devnull = open(os.devnull, "w")
-    runner, plain = [], []
-    for i in range(args.pairs):
-        for which in (("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")):
-            if which == "adapter":
-                state = cnn.build_trainer(cnn.build_model(p), p)
-                stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
-                try:
-                    timings, _ = protocol.train(cnn, state, d, p, 0)
-                finally:
-                    sys.stdout = stdout
-                runner.append(timings["images_per_second"])
-            else:
-                plain.append(plain_cnn_chainer(d["x_train"], d["y_train"], args.epochs,
-                                               p["batch_size"], 0))
-        print("cnn round %d: adapter %.2f img/s, plain %.2f img/s" % (i + 1, runner[-1],
-                                                                      plain[-1]))
-        sys.stdout.flush()
+    runner, plain = alternate(
+        args.pairs, lambda: adapter_train(cnn, p, d),
+        lambda: plain_cnn_chainer(d["x_train"], d["y_train"], args.epochs, p["batch_size"], 0),
+        lambda i, a, b: "cnn round %d: adapter %.2f img/s, plain %.2f img/s" % (i, a, b))
     print("CNN   chainer/%s (%d examples x %d epochs): adapter %.2f img/s, plain %.2f img/s "
           "(medians); %s" % (args.variant, args.examples, args.epochs, statistics.median(runner),
-                             statistics.median(plain), ratios(runner, plain)))
+                             statistics.median(plain), ratio_text(runner, plain)))
     if args.skip_inference:
         return
-    import importlib
     inf = importlib.import_module("inference.chainer")
     pi = params.for_task("inference")
     x = data.random_images(pi, 0, layout="NCHW", limit=args.images)["x"]
     model = inf.build_model(pi)
-    runner, plain = [], []
-    for i in range(args.pairs):
-        for which in (("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")):
-            if which == "adapter":
-                stdout, sys.stdout = sys.stdout, devnull
-                try:
-                    timings, _, _ = protocol.infer(inf, model, x, pi)
-                finally:
-                    sys.stdout = stdout
-                runner.append(timings["images_per_second"])
-            else:
-                plain.append(plain_forward(model, x, pi["batch_size"]))
-        print("inference round %d: adapter %.2f img/s, plain %.2f img/s"
-              % (i + 1, runner[-1], plain[-1]))
-        sys.stdout.flush()
+    runner, plain = alternate(
+        args.pairs, lambda: adapter_infer(inf, model, x, pi),
+        lambda: plain_forward(model, x, pi["batch_size"]),
+        lambda i, a, b: "inference round %d: adapter %.2f img/s, plain %.2f img/s" % (i, a, b))
     print("INFER chainer/%s (ResNet-50, %d images, batch 32): adapter %.2f img/s, plain %.2f "
           "img/s (medians); %s" % (args.variant, len(x), statistics.median(runner),
-                                   statistics.median(plain), ratios(runner, plain)))
-
-
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")][0]
-    except (IOError, IndexError):
-        return platform.machine()
+                                   statistics.median(plain), ratio_text(runner, plain)))
 
 
 if __name__ == "__main__":

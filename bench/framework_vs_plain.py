@@ -24,21 +24,19 @@ real shapes; every figure printed here is synthetic-data throughput on this mach
 
 bench/runner_vs_plain.py is the PyTorch counterpart (fresh processes per run);
 bench/theano_vs_plain.py the one for theano and keras2 (Keras 2 on Theano), called from here.
+The loop, the rounds and the ratio are bench/vs_plain.py's, shared with the sibling scripts.
 """
 import argparse
 import contextlib
 import importlib
-import os
 import platform
 import statistics
 import sys
-import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tasks"))
-clock = time.perf_counter
+from vs_plain import (adapter_infer, adapter_train, alternate, clock, cpu_name, cpu_only_skip,
+                      forward_rate, ratio_text, train_loop)
 
 
 def plain_cnn_tensorflow(x, y, epochs, bs, seed):
@@ -74,7 +72,7 @@ def plain_cnn_tensorflow(x, y, epochs, bs, seed):
             w.assign_sub(0.01 * v)
         return loss
 
-    return _loop(lambda xb, yb: step(xb, yb), x, y, epochs, bs, seed)
+    return train_loop(lambda xb, yb: step(xb, yb), x, y, epochs, bs, seed)
 
 
 def plain_cnn_tensorflow1(x, y, epochs, bs, seed):
@@ -116,8 +114,8 @@ def plain_cnn_tensorflow1(x, y, epochs, bs, seed):
         update = tf.train.MomentumOptimizer(0.01, 0.9).minimize(loss)
         sess = tf.Session(graph=graph, config=tf.ConfigProto(device_count={"GPU": 0}))
         sess.run(tf.global_variables_initializer())
-    return _loop(lambda xb, yb: sess.run([update, loss], {xs: xb, ys: yb}), x, y, epochs, bs,
-                 seed)
+    return train_loop(lambda xb, yb: sess.run([update, loss], {xs: xb, ys: yb}), x, y, epochs,
+                      bs, seed)
 
 
 def plain_cnn_keras(x, y, epochs, bs, seed):
@@ -148,7 +146,7 @@ def plain_cnn_keras(x, y, epochs, bs, seed):
             grads = tape.gradient(loss, model.trainable_weights)
             opt.apply(grads, model.trainable_weights)
             return loss
-        return _loop(step, x, y, epochs, bs, seed, to_device=tf.constant)
+        return train_loop(step, x, y, epochs, bs, seed, to_device=tf.constant)
     if backend == "jax":
         import jax
         opt.build(model.trainable_variables)
@@ -170,8 +168,8 @@ def plain_cnn_keras(x, y, epochs, bs, seed):
         def one(xb, yb):
             loss, box["state"] = jstep(box["state"], xb, yb)
             return loss
-        return _loop(one, x, y, epochs, bs, seed,
-                     done=lambda: jax.block_until_ready(box["state"]))
+        return train_loop(one, x, y, epochs, bs, seed,
+                          done=lambda: jax.block_until_ready(box["state"]))
     import torch
 
     def tstep(xb, yb):
@@ -181,7 +179,7 @@ def plain_cnn_keras(x, y, epochs, bs, seed):
         with torch.no_grad():
             opt.apply([w.value.grad for w in model.trainable_weights], model.trainable_weights)
         return loss
-    return _loop(tstep, x, y, epochs, bs, seed, to_device=torch.from_numpy)
+    return train_loop(tstep, x, y, epochs, bs, seed, to_device=torch.from_numpy)
 
 
 def plain_cnn_flax(x, y, epochs, bs, seed):
@@ -227,8 +225,9 @@ def plain_cnn_flax(x, y, epochs, bs, seed):
         box["key"], key = jax.random.split(box["key"])
         box["params"], box["opt"], loss = step(box["params"], box["opt"], xb, yb, key)
         return loss
-    return _loop(one, x, y, epochs, bs, seed, done=lambda: jax.block_until_ready(box["params"]),
-                 to_device=jnp.asarray)
+    return train_loop(one, x, y, epochs, bs, seed,
+                      done=lambda: jax.block_until_ready(box["params"]),
+                      to_device=jnp.asarray)
 
 
 def plain_cnn_caffe2(x, y, epochs, bs, seed):
@@ -279,32 +278,17 @@ def plain_cnn_caffe2(x, y, epochs, bs, seed):
         workspace.FeedBlob("data", xb, device_option=dev)
         workspace.FeedBlob("label", yb.astype(np.int32), device_option=dev)
         workspace.RunNet(net)
-    return _loop(step, x, y, epochs, bs, seed)
-
-
-def _loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda a: a):
-    rng = np.random.RandomState(seed)
-    step(to_device(x[:bs]), to_device(y[:bs]))  # warm-up: compile, as the runner does
-    done()
-    steps = len(x) // bs
-    start = clock()
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for i in range(steps):
-            idx = order[i * bs:(i + 1) * bs]
-            step(to_device(x[idx]), to_device(y[idx]))
-    done()
-    return steps * bs * epochs / (clock() - start)
+    return train_loop(step, x, y, epochs, bs, seed)
 
 
 def plain_forward(framework, adapter, model, x, bs):
     """The framework's compiled forward pass called directly on the adapter's model."""
-    batches = [x[i:i + bs] for i in range(0, len(x) - bs + 1, bs)]
     if framework == "keras3":
+        n = len(x) // bs * bs
         model.predict(x[:bs], batch_size=bs, verbose=0)
         start = clock()
-        model.predict(x[:len(batches) * bs], batch_size=bs, verbose=0)
-        return len(batches) * bs / (clock() - start)
+        model.predict(x[:n], batch_size=bs, verbose=0)
+        return n / (clock() - start)
     if framework == "caffe2":  # RunNet and FetchBlob on the adapter's net
         from caffe2.python import workspace
 
@@ -319,19 +303,7 @@ def plain_forward(framework, adapter, model, x, bs):
         fn = lambda b: model["session"].run(model["features"], {model["x"]: b})  # noqa: E731
     else:
         fn = lambda b: np.asarray(model["forward"](model["weights"], b))  # noqa: E731
-    fn(batches[0])
-    start = clock()
-    for b in batches:
-        fn(b)
-    return len(batches) * bs / (clock() - start)
-
-
-def ratios(adapter, plain):
-    """adapter/plain per round (each round ran both, back to back) and their median: the
-    figure quoted against the goal, as bench/runner_vs_plain.py does."""
-    r = [a / p for a, p in zip(adapter, plain)]
-    return "adapter/plain per round %s, median %.3f (goal >= 0.95)" % (
-        ", ".join("%.3f" % x for x in r), statistics.median(r))
+    return forward_rate(fn, x, bs)
 
 
 PLAIN_CNN = {"tensorflow": plain_cnn_tensorflow, "tensorflow1": plain_cnn_tensorflow1,
@@ -377,6 +349,10 @@ def main():
     ap.add_argument("--pairs", type=int, default=2, help="adapter/plain rounds, alternating")
     ap.add_argument("--skip-inference", action="store_true")
     args = ap.parse_args()
+    skip = args.variant and cpu_only_skip(args.framework, args.variant)
+    if skip:  # make adapters-vs-plain hands over every variant, the GPU-only ones too
+        print(skip)
+        return
     if args.framework in ("theano", "keras2"):  # NCHW graphs compiled by Theano: the sibling
         import theano_vs_plain
         return theano_vs_plain.main(sys.argv[1:])
@@ -386,45 +362,29 @@ def main():
         print("# %s: no plain loop in bench/framework_vs_plain.py; skipped" % args.framework)
         return
 
-    from common import adapters, data, params, protocol
-    from common.output import emit  # noqa: F401  (protocol prints epoch events)
+    from common import adapters, data, params
     variant = args.variant or adapters.variant_names(adapters.framework(args.framework),
                                                      "cnn")[0]
     # the variant's environment, the framework's import and init: as run.py does them
     fw, cnn, settings = adapters.start("cnn", args.framework, variant, "cpu", 0)
     print("# %s/%s vs plain %s loop: %s, synthetic data, CPU, %s, %s %s"
-          % (args.framework, variant, args.framework, platform.node(), platform.processor()
-             or platform.machine(), fw.NAME, fw.version()))
+          % (args.framework, variant, args.framework, platform.node(), cpu_name(), fw.NAME,
+             fw.version()))
     p = params.for_task("cnn", args.epochs)
     d = data.synthetic_cifar(0, limit=args.examples)
     layout = settings["layout"]  # NHWC, or NCHW (caffe2): run.py converts, so do we
     if layout == "NHWC":
         for k in ("x_train", "x_test"):
             d[k] = d[k].transpose(0, 2, 3, 1).copy()
-    runner, plain = [], []
-    devnull = open(os.devnull, "w")
-    for i in range(args.pairs):
-        order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
-        for which in order:
-            if which == "adapter":
-                with own_graph(fw):
-                    state = cnn.build_trainer(cnn.build_model(p), p)
-                stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
-                try:
-                    timings, _ = protocol.train(cnn, state, d, p, 0)
-                finally:
-                    sys.stdout = stdout
-                runner.append(timings["images_per_second"])
-            else:
-                plain.append(PLAIN_CNN[args.framework](d["x_train"], d["y_train"], args.epochs,
-                                                       p["batch_size"], 0))
-        print("cnn round %d: adapter %.1f img/s, plain %.1f img/s"
-              % (i + 1, runner[-1], plain[-1]))
-        sys.stdout.flush()
+    runner, plain = alternate(
+        args.pairs, lambda: adapter_train(cnn, p, d, lambda: own_graph(fw)),
+        lambda: PLAIN_CNN[args.framework](d["x_train"], d["y_train"], args.epochs,
+                                          p["batch_size"], 0),
+        lambda i, a, b: "cnn round %d: adapter %.1f img/s, plain %.1f img/s" % (i, a, b))
     rm, pm = statistics.median(runner), statistics.median(plain)
     print("CNN   %s/%s (%d examples x %d epochs): adapter %.1f img/s, plain %.1f img/s "
           "(medians); %s" % (args.framework, variant, args.examples, args.epochs, rm, pm,
-                             ratios(runner, plain)))
+                             ratio_text(runner, plain)))
     if args.skip_inference:
         return
     inf = importlib.import_module("inference." + args.framework)
@@ -432,25 +392,13 @@ def main():
     x = data.random_images(pi, 0, layout=layout, limit=args.images)["x"]
     with own_graph(fw):
         model = inf.build_model(pi)
-    runner, plain = [], []
-    for i in range(args.pairs):
-        order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
-        for which in order:
-            if which == "adapter":
-                stdout, sys.stdout = sys.stdout, devnull
-                try:
-                    timings, _, _ = protocol.infer(inf, model, x, pi)
-                finally:
-                    sys.stdout = stdout
-                runner.append(timings["images_per_second"])
-            else:
-                plain.append(plain_forward(args.framework, inf, model, x, pi["batch_size"]))
-        print("inference round %d: adapter %.2f img/s, plain %.2f img/s"
-              % (i + 1, runner[-1], plain[-1]))
-        sys.stdout.flush()
+    runner, plain = alternate(
+        args.pairs, lambda: adapter_infer(inf, model, x, pi),
+        lambda: plain_forward(args.framework, inf, model, x, pi["batch_size"]),
+        lambda i, a, b: "inference round %d: adapter %.2f img/s, plain %.2f img/s" % (i, a, b))
     rm, pm = statistics.median(runner), statistics.median(plain)
     print("INFER %s/%s (ResNet-50, %d images, batch 32): adapter %.2f img/s, plain %.2f img/s "
-          "(medians); %s" % (args.framework, variant, len(x), rm, pm, ratios(runner, plain)))
+          "(medians); %s" % (args.framework, variant, len(x), rm, pm, ratio_text(runner, plain)))
 
 
 if __name__ == "__main__":

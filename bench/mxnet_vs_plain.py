@@ -18,19 +18,17 @@ Synthetic inputs of the real shapes; every figure printed here is synthetic-data
     python bench/mxnet_vs_plain.py module --tasks cnn,rnn
 Inside the image (the checkout mounted read-only at /w):
     docker run --rm -v $PWD:/w:ro dlbench/mxnet-1.9 python3 /w/bench/mxnet_vs_plain.py gluon
+The loop, the rounds and the ratio are bench/vs_plain.py's.
 """
 import argparse
-import os
 import platform
 import statistics
 import sys
-import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tasks"))
-clock = time.perf_counter
+from vs_plain import (adapter_infer, adapter_train, alternate, cpu_name, forward_rate, quiet,
+                      ratio_text, train_loop)
 
 
 def plain_cnn(api, x, y, epochs, bs, seed):
@@ -143,25 +141,15 @@ def plain_rnn(api, x, y, epochs, bs, seed):
 
 
 def _loop(step, x, y, epochs, bs, seed):
+    """vs_plain.train_loop, waiting for MXNet's asynchronous engine after the warm-up step and
+    after the loop."""
     import mxnet as mx
-    rng = np.random.RandomState(seed)
-    step(x[:bs], y[:bs])  # warm-up step, as the runner does
-    mx.nd.waitall()
-    steps = len(x) // bs
-    start = clock()
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for i in range(steps):
-            idx = order[i * bs:(i + 1) * bs]
-            step(x[idx], y[idx])
-    mx.nd.waitall()
-    return steps * bs * epochs / (clock() - start)
+    return train_loop(step, x, y, epochs, bs, seed, done=mx.nd.waitall)
 
 
 def plain_forward(api, model, x, bs):
     """The adapter's model called directly, batch by batch, features back on the host."""
     import mxnet as mx
-    batches = [x[i:i + bs] for i in range(0, len(x) - bs + 1, bs)]
     if api == "module":
         def fn(b):
             model.forward(mx.io.DataBatch([mx.nd.array(b)]), is_train=False)
@@ -169,18 +157,15 @@ def plain_forward(api, model, x, bs):
     else:
         def fn(b):
             return model(mx.nd.array(b)).asnumpy()
-    for b in batches:  # the untimed pass, as protocol.infer runs one
-        fn(b)
-    start = clock()
-    for b in batches:
-        fn(b)
-    return len(batches) * bs / (clock() - start)
+    return forward_rate(fn, x, bs, warm_all=True)  # an untimed pass, as protocol.infer runs
 
 
-def ratios(adapter, plain):
-    r = [a / p for a, p in zip(adapter, plain)]
-    return "adapter/plain per round %s, median %.3f (goal >= 0.95)" % (
-        ", ".join("%.3f" % v for v in r), statistics.median(r))
+def _quietly(fn):
+    """fn with stdout silenced, as the adapter's side is."""
+    def run():
+        with quiet():
+            return fn()
+    return run
 
 
 def main(argv=None):
@@ -193,9 +178,8 @@ def main(argv=None):
     ap.add_argument("--pairs", type=int, default=3, help="adapter/plain rounds, alternating")
     args = ap.parse_args(argv)
 
-    from common import adapters, data, params, protocol
+    from common import adapters, data, params
     api = args.variant.split("-")[0]
-    devnull = open(os.devnull, "w")
     for task in args.tasks.split(","):
         fw, module, settings = adapters.start(task, "mxnet", args.variant, "cpu", 0)
         p = params.for_task(task, 1)
@@ -207,45 +191,23 @@ def main(argv=None):
         else:
             d = data.synthetic_imdb(p, 0, limit=args.sequences)
         print("# %s %s/%s vs plain: %s, %s, mxnet %s, threads %s, synthetic data, CPU"
-              % (task, "mxnet", args.variant, platform.node(), _cpu(), fw.version(),
+              % (task, "mxnet", args.variant, platform.node(), cpu_name(), fw.version(),
                  fw.probe()["threads"]))
-        runner, plain = [], []
-        for i in range(args.pairs):
-            order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
-            for which in order:
-                stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
-                try:
-                    if which == "adapter" and task == "inference":
-                        runner.append(protocol.infer(module, model, x, p)[0]["images_per_second"])
-                    elif which == "adapter":
-                        state = module.build_trainer(module.build_model(p), p)
-                        runner.append(protocol.train(module, state, d, p, 0)[0]
-                                      ["images_per_second"])
-                    elif task == "inference":
-                        plain.append(plain_forward(api, model, x, p["batch_size"]))
-                    else:
-                        fn = plain_cnn if task == "cnn" else plain_rnn
-                        plain.append(fn(api, d["x_train"], d["y_train"], 1, p["batch_size"], 0))
-                finally:
-                    sys.stdout = stdout
-            print("%s round %d: adapter %.2f /s, plain %.2f /s" % (task, i + 1, runner[-1],
-                                                                   plain[-1]))
-            sys.stdout.flush()
+        if task == "inference":
+            adapter_side = lambda: adapter_infer(module, model, x, p)  # noqa: E731
+            plain_side = lambda: plain_forward(api, model, x, p["batch_size"])  # noqa: E731
+        else:
+            adapter_side = lambda: adapter_train(module, p, d)  # noqa: E731
+            fn = plain_cnn if task == "cnn" else plain_rnn
+            plain_side = lambda: fn(api, d["x_train"], d["y_train"], 1,  # noqa: E731
+                                    p["batch_size"], 0)
+        runner, plain = alternate(
+            args.pairs, adapter_side, _quietly(plain_side),
+            lambda i, a, b: "%s round %d: adapter %.2f /s, plain %.2f /s" % (task, i, a, b))
         print("%-9s mxnet/%s: adapter %.2f /s, plain %.2f /s (medians); %s"
               % (task.upper(), args.variant, statistics.median(runner), statistics.median(plain),
-                 ratios(runner, plain)))
+                 ratio_text(runner, plain)))
         sys.stdout.flush()
-
-
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except (IOError, OSError):
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

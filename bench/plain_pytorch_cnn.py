@@ -6,13 +6,12 @@ no adapter), timed with one clock around the whole loop. Prints one JSON line.
 """
 import argparse
 import json
-import os
-import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from vs_plain import run_loop  # also puts tasks/ on sys.path
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--examples", type=int, default=50000)
@@ -37,14 +36,10 @@ loss_fn = nn.CrossEntropyLoss()
 
 # The runner's synthetic CIFAR-10 stand-in (seed 0), so both loops see the same numbers:
 # CPU kernels can run at different speeds on different values (denormals).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tasks"))
 from common.data import synthetic_cifar  # noqa: E402
 d = synthetic_cifar(0, limit=args.examples)
 x, y = d["x_train"], d["y_train"].astype(np.int64)
-args.examples = len(x)
-rng = np.random.RandomState(0)
 bs = 64
-steps = args.examples // bs
 
 
 def step(xb, yb):
@@ -59,13 +54,6 @@ def step(xb, yb):
 
 
 net.train()
-step(x[:bs], y[:bs])  # warm-up, as the runner does
-start = time.perf_counter()
-for epoch in range(args.epochs):
-    order = rng.permutation(args.examples)
-    for i in range(steps):
-        idx = order[i * bs:(i + 1) * bs]
-        loss = step(x[idx], y[idx])
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "images_per_second": steps * bs * args.epochs / seconds,
-                  "loss": float(loss.item()), "threads": torch.get_num_threads()}))
+loop = run_loop(step, x, y, args.epochs, bs, 0)  # a warm-up step, as the runner, then the loop
+print(json.dumps({"seconds": loop.seconds, "images_per_second": loop.images / loop.seconds,
+                  "loss": float(loop.last.item()), "threads": torch.get_num_threads()}))

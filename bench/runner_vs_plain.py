@@ -8,7 +8,8 @@
 
     python bench/runner_vs_plain.py [--epochs 1] [--limit N] [--pairs 2] [--skip-rnn] ...
 
-Synthetic data: every figure printed here is from synthetic inputs of the real shapes.
+Synthetic data: every figure printed here is from synthetic inputs of the real shapes. The
+rounds and the ratio are bench/vs_plain.py's, shared with the other *_vs_plain scripts.
 """
 import argparse
 import json
@@ -18,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+from vs_plain import alternate, ratio_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(ROOT, "tasks", "run.py")
@@ -57,26 +60,26 @@ def main():
     import torch  # only to print the version and thread count
     print("# dlbench task-runtime benchmark — synthetic data, CPU, %s, torch %s, %d threads"
           % (platform.node(), torch.__version__, torch.get_num_threads()))
-    runner, plain, epoch_secs = [], [], []
-    for i in range(args.pairs):
-        extra = ["--synthetic", "--epochs", str(args.epochs), "--variant", args.variant]
-        if args.limit:
-            extra += ["--limit", str(args.limit)]
+    epoch_secs = []
+    extra = ["--synthetic", "--epochs", str(args.epochs), "--variant", args.variant]
+    if args.limit:
+        extra += ["--limit", str(args.limit)]
+
+    def runner_side():
         r = run_task("cnn", *extra)
-        runner.append(r["timings"]["images_per_second"])
-        epoch_secs += r["timings"]["epoch_seconds"]
-        plain.append(run_plain(examples, args.epochs, tuned)["images_per_second"])
-        print("cnn round %d: runner %.1f img/s, plain loop %.1f img/s"
-              % (i + 1, runner[-1], plain[-1]))
+        epoch_secs.extend(r["timings"]["epoch_seconds"])
+        return r["timings"]["images_per_second"]
+
+    runner, plain = alternate(
+        args.pairs, runner_side,
+        lambda: run_plain(examples, args.epochs, tuned)["images_per_second"],
+        lambda i, a, b: "cnn round %d: runner %.1f img/s, plain loop %.1f img/s" % (i, a, b),
+        names=("runner", "plain"))
     rm, pm = statistics.median(runner), statistics.median(plain)
-    # each round's two runs are adjacent in time: the ratio within a round cancels most of
-    # what else the machine is doing; the median over rounds is the figure to quote
-    ratios = [r / q for r, q in zip(runner, plain)]
     print("CNN  (%s, %d examples x %d epochs, synthetic): runner %.1f img/s, plain %.1f img/s "
-          "(medians); runner/plain per round %s, median %.3f (goal >= 0.95); per-epoch %.1f s"
+          "(medians); %s; per-epoch %.1f s"
           % (args.variant, examples, args.epochs, rm, pm,
-             ", ".join("%.3f" % r for r in ratios), statistics.median(ratios),
-             statistics.median(epoch_secs)))
+             ratio_text(runner, plain, "runner/plain"), statistics.median(epoch_secs)))
     if not args.skip_rnn:
         r = run_task("rnn", "--synthetic", "--epochs", "1")
         print("RNN  (25000 examples x 1 epoch, synthetic): %.1f img/s, epoch %.1f s, "

@@ -20,7 +20,7 @@ it inside the image (Theano and its BLAS settings are the image's):
 
 The first round of each side compiles (Theano's C code, cached under its compiledir for the
 later rounds); the runner's warm-up step and the plain loop's first step take it, outside the
-figures compared.
+figures compared. The loop, the rounds and the ratio are bench/vs_plain.py's.
 """
 import argparse
 import os
@@ -31,9 +31,8 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tasks"))
-clock = time.perf_counter
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported
+from vs_plain import alternate, cpu_name, quiet, ratio_text, run_loop  # noqa: E402
 
 
 def plain_cnn_theano(x, y, epochs, bs, seed):
@@ -102,18 +101,9 @@ def plain_cnn_keras2(x, y, epochs, bs, seed):
 
 
 def _loop(step, x, y, epochs, bs, seed):
-    """(images/s by wall time, images per CPU second) of the loop after one warm-up step."""
-    rng = np.random.RandomState(seed)
-    step(x[:bs], y[:bs])  # warm-up: compile, as the runner does
-    steps = len(x) // bs
-    start, cpu = clock(), time.process_time()
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for i in range(steps):
-            idx = order[i * bs:(i + 1) * bs]
-            step(x[idx], y[idx])
-    images = steps * bs * epochs
-    return images / (clock() - start), images / (time.process_time() - cpu)
+    """(images/s by wall time, images per CPU second) of vs_plain.run_loop."""
+    loop = run_loop(step, x, y, epochs, bs, seed)
+    return loop.images / loop.seconds, loop.images / loop.cpu_seconds
 
 
 PLAIN_CNN = {"theano": plain_cnn_theano, "keras2": plain_cnn_keras2}
@@ -135,45 +125,35 @@ def main(argv=None):
                                                      "cnn")[0]
     fw, cnn, settings = adapters.start("cnn", args.framework, variant, "cpu", 0)
     print("# %s/%s vs plain %s loop: %s, synthetic data, CPU, %s, %s %s"
-          % (args.framework, variant, args.framework, platform.node(), platform.processor()
-             or platform.machine(), fw.NAME, fw.version()))
+          % (args.framework, variant, args.framework, platform.node(), cpu_name(), fw.NAME,
+             fw.version()))
     p = params.for_task("cnn", args.epochs)
     d = data.synthetic_cifar(0, limit=args.examples)
     assert settings["layout"] == "NCHW"  # the synthetic data's own layout: no conversion
-    runner, plain, runner_cpu, plain_cpu = [], [], [], []
-    devnull = open(os.devnull, "w")
     bs = p["batch_size"]
-    for i in range(args.pairs):
-        order = ("adapter", "plain") if i % 2 == 0 else ("plain", "adapter")
-        for which in order:
-            if which == "adapter":
-                state = cnn.build_trainer(cnn.build_model(p), p)
-                cnn.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
-                stdout, sys.stdout = sys.stdout, devnull  # the runner's progress events
-                cpu = time.process_time()
-                try:
-                    timings, _ = protocol.train(cnn, state, d, p, 0)
-                finally:
-                    sys.stdout = stdout
-                # CPU time of the runner's warm-up step and loop: one step more than timed
-                images = (timings["batches"] + 1) * bs
-                runner_cpu.append(images / (time.process_time() - cpu))
-                runner.append(timings["images_per_second"])
-            else:
-                wall, per_cpu = PLAIN_CNN[args.framework](d["x_train"], d["y_train"],
-                                                          args.epochs, bs, 0)
-                plain.append(wall)
-                plain_cpu.append(per_cpu)
-        print("cnn round %d: adapter %.2f img/s (%.2f per CPU s), plain %.2f img/s (%.2f per "
-              "CPU s)" % (i + 1, runner[-1], runner_cpu[-1], plain[-1], plain_cpu[-1]))
-        sys.stdout.flush()
+
+    def adapter():
+        state = cnn.build_trainer(cnn.build_model(p), p)
+        cnn.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
+        cpu = time.process_time()
+        with quiet():  # the runner's progress events
+            timings, _ = protocol.train(cnn, state, d, p, 0)
+        # CPU time of the runner's warm-up step and loop: one step more than timed
+        images = (timings["batches"] + 1) * bs
+        return timings["images_per_second"], images / (time.process_time() - cpu)
+
+    runs, plain_runs = alternate(
+        args.pairs, adapter,
+        lambda: PLAIN_CNN[args.framework](d["x_train"], d["y_train"], args.epochs, bs, 0),
+        lambda i, a, b: "cnn round %d: adapter %.2f img/s (%.2f per CPU s), plain %.2f img/s "
+                        "(%.2f per CPU s)" % (i, a[0], a[1], b[0], b[1]))
+    runner, runner_cpu = [r[0] for r in runs], [r[1] for r in runs]
+    plain, plain_cpu = [r[0] for r in plain_runs], [r[1] for r in plain_runs]
     for label, a, b in (("wall", runner, plain), ("CPU", runner_cpu, plain_cpu)):
-        r = [x / y for x, y in zip(a, b)]
         print("CNN   %s/%s (%d examples x %d epochs), by %s time: adapter %.2f, plain %.2f "
-              "images per second (medians); adapter/plain per round %s, median %.3f (goal >= "
-              "0.95)" % (args.framework, variant, args.examples, args.epochs, label,
-                         statistics.median(a), statistics.median(b),
-                         ", ".join("%.3f" % x for x in r), statistics.median(r)))
+              "images per second (medians); %s" % (args.framework, variant, args.examples,
+                                                   args.epochs, label, statistics.median(a),
+                                                   statistics.median(b), ratio_text(a, b)))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,13 @@ Data: make_cifar_tarball(path, n) and make_imdb_npz(path, n) write small files i
 CIFAR-10 / IMDB formats (tests/datagen.py holds the generators), so the real loaders run.
 
 Engine: tests marked `engine` need a running Docker engine. Outside CI they are skipped when
-there is none; with CI=true a missing engine is a failure, never a skip."""
+there is none; with CI=true a missing engine is a failure, never a skip.
+
+Waits: no test waits a fixed short time for real work (a subprocess, a container, a cluster
+job), since a slower or loaded machine must never fail a test by slowness alone. Every such wait
+is bounded by HANG_S, one generous limit for the whole suite (DLBENCH_TEST_TIMEOUT seconds,
+default 3600), so a hang still ends; raise it on a very slow machine.
+tests/test_test_timeouts.py keeps numeric timeouts out of the tests."""
 import os
 import sys
 
@@ -18,6 +24,35 @@ if HERE not in sys.path:
 from datagen import make_cifar_tarball, make_data_dir, make_imdb_npz  # noqa: E402,F401
 
 IMAGE = "pytorch-2.13"  # the image the engine tests build and run
+HANG_S_DEFAULT = 3600
+
+
+def hang_limit(environ=None):
+    """Seconds after which a test stops waiting for real work: $DLBENCH_TEST_TIMEOUT, else
+    HANG_S_DEFAULT. Only a hang should ever reach it."""
+    raw = (os.environ if environ is None else environ).get("DLBENCH_TEST_TIMEOUT", "").strip()
+    if not raw:
+        return HANG_S_DEFAULT
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise pytest.UsageError("DLBENCH_TEST_TIMEOUT=%r: give a whole number of seconds, 1 or "
+                                "more (the default is %d)" % (raw, HANG_S_DEFAULT))
+    return seconds
+
+
+try:
+    HANG_S = hang_limit()
+    _HANG_S_PROBLEM = None
+except pytest.UsageError as e:  # said by pytest_configure, in one line
+    HANG_S, _HANG_S_PROBLEM = HANG_S_DEFAULT, e
+
+
+def pytest_configure(config):
+    if _HANG_S_PROBLEM is not None:
+        raise _HANG_S_PROBLEM
 
 
 def in_ci():
@@ -28,7 +63,7 @@ def engine_problem():
     """None when a Docker engine answers, else why not."""
     try:
         import docker
-        docker.from_env(timeout=10).ping()
+        docker.from_env(timeout=HANG_S).ping()
         return None
     except Exception as e:
         return "%s: %s" % (type(e).__name__, str(e).splitlines()[-1] if str(e) else "")
@@ -42,7 +77,7 @@ def engine():
             pytest.fail("CI=true but no Docker engine answers (%s)" % problem)
         pytest.skip("no Docker engine (%s)" % problem)
     import docker
-    return docker.from_env(timeout=300)
+    return docker.from_env(timeout=HANG_S)  # per engine request
 
 
 @pytest.fixture(scope="session")

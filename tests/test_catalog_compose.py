@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from conftest import HANG_S
 from harness import catalog, compose
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,7 +33,7 @@ def test_docker_compose_accepts_it(tmp_path):
     for argv in (["docker-compose", "-f", str(path), "--project-directory", ROOT, "config", "-q"],
                  ["docker-compose", "-f", str(path), "--project-directory", ROOT, "--profile",
                   "gpu", "config", "-q"]):
-        res = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        res = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)
         assert res.returncode == 0, res.stderr
 
 

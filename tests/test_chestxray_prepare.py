@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
 from datagen import make_chestxray_dir
 
 Image = pytest.importorskip("PIL.Image")
@@ -40,7 +41,7 @@ def sha(path):
 def prepare(src, out, *extra):
     return subprocess.run([sys.executable, SCRIPT, "--src", src, "--out", out,
                            "--workers", "2"] + list(extra), capture_output=True, text=True,
-                          timeout=300)
+                          timeout=HANG_S)
 
 
 def events(proc):

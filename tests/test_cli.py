@@ -7,6 +7,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
+
 from harness.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,7 +88,7 @@ def test_engine_down_is_one_line(tmp_path):
     env = dict(os.environ, DOCKER_HOST="unix://%s/no-docker.sock" % tmp_path,
                DLBENCH_ROOT=ROOT)
     res = subprocess.run([sys.executable, "-m", "harness.cli", "build", "pytorch-2.13"],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=HANG_S)
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     assert res.stderr.strip().startswith("Error: cannot reach the Docker engine")

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from conftest import HANG_S
 from fakes import stand_in_run
 from harness import imagepush, kube, results, rundesc, slurm
 from harness.errors import HarnessError
@@ -243,7 +244,7 @@ def test_the_yaml_file_holds_the_same_documents(tmp_path):
 def _cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "harness.cli"] + list(args), cwd=cwd,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=120)
+                          universal_newlines=True, timeout=HANG_S)
 
 
 @pytest.mark.parametrize("args,says", [

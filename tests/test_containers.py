@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from conftest import HANG_S
 from fakes import FakeContainer, ReadTimeout
 from harness import containers, progress
 
@@ -101,7 +102,7 @@ def test_log_follower_keeps_saving_when_the_display_fails(tmp_path):
     out = containers.LogFollower(FakeContainer(output), str(tmp_path / "log"),
                                  str(tmp_path / "events"), display)
     out.start()
-    out.join(10)
+    out.join(HANG_S)
     assert (tmp_path / "log").read_bytes() == output
     assert len((tmp_path / "events").read_text().splitlines()) == 2
 
@@ -115,7 +116,7 @@ def test_log_follower_saves_output_and_events(tmp_path):
     out = containers.LogFollower(FakeContainer(output), str(tmp_path / "log"),
                                  str(tmp_path / "events"), got.append)
     out.start()
-    out.join(10)
+    out.join(HANG_S)
     assert (tmp_path / "log").read_bytes() == output
     assert [e["event"] for e in got] == ["start", "end"]
     assert (tmp_path / "events").read_text().splitlines() == [lines[0], lines[-1]]
@@ -132,13 +133,13 @@ def test_log_follower_blocks_the_stop_signals(tmp_path):
         def logs(self, stream=False, follow=False):
             yield b"up\n"
             inside.set()
-            release.wait(10)
+            release.wait(HANG_S)
 
     out = containers.LogFollower(Streaming(), str(tmp_path / "log"), str(tmp_path / "events"),
                                  lambda ev: None)
     out.start()
     try:
-        assert inside.wait(10)
+        assert inside.wait(HANG_S)
         with open("/proc/self/task/%d/status" % out.native_id) as f:
             status = f.read()
         blocked = [l for l in status.splitlines() if l.startswith("SigBlk:")][0].split()[1]
@@ -146,7 +147,7 @@ def test_log_follower_blocks_the_stop_signals(tmp_path):
             assert int(blocked, 16) & (1 << (sig - 1)), status
     finally:
         release.set()
-        out.join(10)
+        out.join(HANG_S)
     assert not out.is_alive() and out.last_lines == ["up"]
 
 

@@ -23,6 +23,7 @@ import subprocess
 
 import pytest
 
+from conftest import HANG_S
 from datagen import make_chestxray_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,7 +109,7 @@ def run_task(engine, name, args, tmp_path, data=None):
         + ["--out", "/results/result.json"], volumes=volumes, detach=True,
         shm_size=SHM, **hardening.settings())
     try:
-        code = container.wait(timeout=600)["StatusCode"]
+        code = container.wait(timeout=HANG_S)["StatusCode"]
         logs = container.logs().decode(errors="replace")
     finally:
         container.remove(force=True)

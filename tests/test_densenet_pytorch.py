@@ -11,6 +11,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from conftest import HANG_S
 from datagen import make_chestxray_dir, png_bytes
 
 torch = pytest.importorskip("torch")
@@ -78,7 +79,7 @@ def test_the_loader_crops_and_flips_within_the_image(module, tmp_path, resize):
 def run_task(tmp_path, *args, **env):
     out = str(tmp_path / "result.json")
     proc = subprocess.run([sys.executable, RUN, "densenet", "--adapter", "pytorch"] + list(args)
-                          + ["--out", out], capture_output=True, text=True, timeout=600,
+                          + ["--out", out], capture_output=True, text=True, timeout=HANG_S,
                           env=dict(os.environ, OMP_NUM_THREADS="1", **env))
     assert os.path.exists(out), proc.stderr
     result = json.load(open(out))

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from conftest import HANG_S
 from harness import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,7 +23,7 @@ def hadolint():
 
 def run_hadolint(path, cwd=ROOT):
     return subprocess.run([hadolint(), "--config", os.path.join(ROOT, ".hadolint.yaml"), path],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+                          cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
 
 
 def test_there_are_dockerfiles_including_the_2017_ones():

@@ -13,6 +13,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
 from harness import buildneeds, doctor, pkgindex, registry, remote
 
 ARTIFACT = b"pretend this is torch-0.3.1-cp35-cp35m-linux_x86_64.whl\n" * 100
@@ -115,7 +116,7 @@ def closed_port():
 
 @pytest.fixture
 def http():
-    return remote.Http(timeout=5)
+    return remote.Http(timeout=HANG_S)
 
 
 def pin(server, http, project, version, python="3.5", local_dirs=(), glibc=(2, 23)):

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from conftest import HANG_S
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEW = "torchcopy"
 IMAGE = "torchcopy-2.13"
@@ -78,10 +80,10 @@ def scratch(tmp_path_factory):
     return repo
 
 
-def cli(repo, *argv, **kw):
+def cli(repo, *argv):
     env = dict(os.environ, DLBENCH_ROOT=repo, PYTHONPATH=repo)
     return subprocess.run([sys.executable, "-m", "harness.cli"] + list(argv), cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=kw.get("timeout", 120))
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 def test_list_shows_the_new_image(scratch):
@@ -101,7 +103,7 @@ def test_static_checks_pick_it_up(scratch):
                           "-m", "not slow and not engine", "tests/test_tasks_static.py",
                           "tests/test_adapters_skeleton.py", "tests/test_tasks_frameworks.py",
                           "tests/test_catalog_compose.py"],
-                         cwd=scratch, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=scratch, env=env, capture_output=True, text=True, timeout=HANG_S)
     assert res.returncode == 0, res.stdout[-3000:]
     assert "[%s]" % NEW in res.stdout, res.stdout  # the framework module's own checks ran
     assert "-%s]" % NEW in res.stdout  # and the task files' skeleton checks
@@ -122,7 +124,7 @@ def test_a_broken_drop_in_is_caught(scratch, tmp_path):
     env.pop("PYTHONPATH", None)
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "tests/test_adapters_skeleton.py"], cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert res.returncode != 0
     assert "imports torch at its top" in res.stdout, res.stdout[-2000:]
 
@@ -132,8 +134,7 @@ def test_a_broken_drop_in_is_caught(scratch, tmp_path):
 def test_bench_runs_it(scratch, engine, tmp_path):
     try:
         res = cli(scratch, "bench", IMAGE, "--synthetic", "--task", "cnn", "--variant", "all",
-                  "--epochs", "1", "--limit", "64", "--results-dir", str(tmp_path / "results"),
-                  timeout=1800)
+                  "--epochs", "1", "--limit", "64", "--results-dir", str(tmp_path / "results"))
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
         import json
         import glob

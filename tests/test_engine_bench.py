@@ -12,7 +12,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from conftest import IMAGE, ROOT
+from conftest import HANG_S, IMAGE, ROOT
 from harness import build, catalog, containers, engine, hardening, results, runner
 from harness.cli import main
 
@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 def bench(tmp_path, *argv):
     out = tmp_path / "results"
-    res = CliRunner().invoke(main, ["bench", IMAGE, "--results-dir", str(out)] + list(argv))
+    # a hang ends at the suite's limit (a later --timeout in argv wins)
+    res = CliRunner().invoke(main, ["bench", IMAGE, "--results-dir", str(out),
+                                    "--timeout", str(HANG_S)] + list(argv))
     found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     return res, found, out
 
@@ -32,11 +34,13 @@ def leftover_containers(client, run_id):
 
 
 def test_second_build_reuses_the_image(built_image):
+    """Reused: nothing built (by the build's own account, not by a wall-clock bound that a
+    loaded machine could exceed while hashing the build context)."""
     image = catalog.lookup([IMAGE])[0]
-    t0 = time.time()
-    again = build.ensure_built(image, echo=lambda *a, **k: None)
+    told = []
+    again = build.ensure_built(image, echo=lambda text, **k: told.append(text))
     assert not again.built and again.image_id == built_image.image_id
-    assert time.time() - t0 < 10
+    assert not [t for t in told if t.startswith(("building ", "built "))], told
 
 
 def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
@@ -160,7 +164,8 @@ def test_timeout_kills_and_removes_the_container(built_image, engine, tmp_path):
     t0 = time.time()
     res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--timeout", "4")
     assert res.exit_code == 1
-    assert time.time() - t0 < 60
+    # killed, not run to its end: the full CNN (10 epochs of 50,000 images) takes hours here
+    assert time.time() - t0 < HANG_S
     r = found[0]
     assert r["status"] == "failed" and "timed out after 4 s" in r["reason"]
     assert results.validate(r) == []
@@ -184,7 +189,7 @@ def start_bench(out, *argv):
                             preexec_fn=as_a_terminal_job)
 
 
-def wait_for_running_container(engine, out, proc, deadline_s=300):
+def wait_for_running_container(engine, out, proc, deadline_s=HANG_S):
     """The run id once its container runs (polled: builds and starts are slow on a loaded
     engine); fails when the bench ends first or nothing runs before the deadline."""
     deadline = time.time() + deadline_s
@@ -199,8 +204,8 @@ def wait_for_running_container(engine, out, proc, deadline_s=300):
     pytest.fail("no running container within %d s" % deadline_s)
 
 
-def stop_with(proc, sig, engine, run_id, deadline_s=180):
-    """Send sig; its output once it exited (generous deadline: CI engines are loaded). A
+def stop_with(proc, sig, engine, run_id, deadline_s=HANG_S):
+    """Send sig; its output once it exited (DLBENCH_TEST_TIMEOUT: CI engines are loaded). A
     bench that does not stop is killed and its containers removed, then the test fails."""
     proc.send_signal(sig)
     try:
@@ -249,11 +254,11 @@ def test_a_killed_dlbench_leaves_no_orphan(built_image, engine, tmp_path):
     try:
         run_id = wait_for_running_container(engine, out, proc)
         proc.kill()
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=HANG_S)
         assert [c.status for c in leftover_containers(engine, run_id)] == ["running"]
         listed = subprocess.run([sys.executable, "-m", "harness.cli", "results",
                                  "--results-dir", str(out)], cwd=ROOT, capture_output=True,
-                                text=True, timeout=300)
+                                text=True, timeout=HANG_S)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -289,13 +294,13 @@ def test_output_thread_leaves_ctrl_c_to_the_main_thread(built_image, engine, tmp
     wait slice ends. The CI run that saw Ctrl-C ignored for over 60 s had another cause: its
     SIGINT was ignored from the start, see as_a_terminal_job.)"""
     container = engine.containers.run(built_image.image.tag, ["python3", "-c",
-                                      "import time; print('up', flush=True); time.sleep(30)"],
-                                      detach=True, network_mode="none")
+                                      "import time; print('up', flush=True); time.sleep(%d)"
+                                      % HANG_S], detach=True, network_mode="none")
     try:
         out = containers.LogFollower(container, str(tmp_path / "container.log"),
                                      str(tmp_path / "events.jsonl"), lambda ev: None)
         out.start()
-        deadline = time.time() + 30
+        deadline = time.time() + HANG_S
         while time.time() < deadline and not out.last_lines:
             time.sleep(0.2)  # the thread is now inside the engine's log stream
         assert out.last_lines == ["up"]
@@ -305,7 +310,7 @@ def test_output_thread_leaves_ctrl_c_to_the_main_thread(built_image, engine, tmp
         assert blocked & (1 << (signal.SIGINT - 1)), status
     finally:
         container.remove(force=True)
-    out.join(10)
+    out.join(HANG_S)
     assert not out.is_alive()
 
 

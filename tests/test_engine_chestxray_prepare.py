@@ -16,6 +16,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
 from datagen import make_chestxray_dir
 from harness import build, catalog, hardening
 from harness.cli import main
@@ -142,7 +143,7 @@ def test_each_loader_reads_the_copies_and_only_crops_and_flips(engine, prepared,
                  str(tmp_path): {"bind": "/check", "mode": "ro"}},
         detach=True, shm_size="1g", **hardening.settings())
     try:
-        code = container.wait(timeout=600)["StatusCode"]
+        code = container.wait(timeout=HANG_S)["StatusCode"]
         logs = container.logs().decode(errors="replace")
     finally:
         container.remove(force=True)

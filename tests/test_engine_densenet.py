@@ -8,6 +8,7 @@ import glob
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
 from datagen import make_chestxray_dir
 from harness import build, catalog, results
 from harness.cli import main
@@ -37,7 +38,8 @@ def test_two_replicas_on_real_pngs(image, tmp_path):
     out = tmp_path / "results"
     res = CliRunner().invoke(main, ["bench", image.name, "--task", "densenet", "--data-dir",
                                     str(data), "--results-dir", str(out), "--workers", "2",
-                                    "--epochs", "1", "--image-size", "32", "--batch-size", "2"]
+                                    "--epochs", "1", "--image-size", "32", "--batch-size", "2",
+                                    "--timeout", str(HANG_S)]
                              + (["--variant", VARIANT[image.name]] if image.name in VARIANT
                                 else []))
     found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]

@@ -13,6 +13,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
 from harness import build, catalog, equivalence, results
 from harness.cli import main
 
@@ -33,8 +34,8 @@ def has_block(task, adapter):
 def test_check_models_every_variant(name, engine, tmp_path):
     img = catalog.lookup([name])[0]
     build.ensure_built(img, echo=lambda *a, **k: None)
-    res = CliRunner().invoke(main, ["check-models", name, "--batch", "1",
-                                    "--results-dir", str(tmp_path)])
+    res = CliRunner().invoke(main, ["check-models", name, "--batch", "1", "--timeout",
+                                    str(HANG_S), "--results-dir", str(tmp_path)])
     written = [f for f in os.listdir(str(tmp_path / "check-models")) if f.endswith(".json")]
     assert len(written) == 1, res.output
     summary = json.load(open(str(tmp_path / "check-models" / written[0])))
@@ -85,8 +86,8 @@ def test_a_broken_adapter_is_caught_in_its_image(engine, tmp_path, monkeypatch):
     img = catalog.lookup(["tensorflow-2.21"])[0]
     build.ensure_built(img, echo=lambda *a, **k: None)
     res = CliRunner().invoke(main, ["check-models", "tensorflow-2.21", "--task", "cnn",
-                                    "--variant", "reference", "--results-dir",
-                                    str(tmp_path / "results")])
+                                    "--variant", "reference", "--timeout", str(HANG_S),
+                                    "--results-dir", str(tmp_path / "results")])
     assert res.exit_code == 1, res.output
     line = [l for l in res.output.splitlines() if l.startswith("MISMATCH")]
     assert len(line) == 1, res.output

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from harness import build, catalog, frameworks, results
 from harness.cli import main
 
+from conftest import HANG_S
 from datagen import make_cifar_tarball
 from taskfiles import declared
 
@@ -65,7 +66,7 @@ def image(request, engine):
 
 def bench(out, name, *argv):
     res = CliRunner().invoke(main, ["bench", name, "--results-dir", str(out), "--synthetic",
-                                    "--epochs", "1"] + list(argv))
+                                    "--epochs", "1", "--timeout", str(HANG_S)] + list(argv))
     found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     return res, found
 
@@ -184,7 +185,8 @@ def test_cnn_learns_a_learnable_problem(image, tmp_path):
     make_cifar_tarball(str(data / "cifar-10-python.tar.gz"), n=320, learnable=True)
     out = tmp_path / "results"
     res = CliRunner().invoke(main, ["bench", img.name, "--results-dir", str(out), "--task", "cnn",
-                                    "--data-dir", str(data), "--epochs", str(epochs)]
+                                    "--data-dir", str(data), "--epochs", str(epochs),
+                                    "--timeout", str(HANG_S)]
                              + opts(variants))
     found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     assert res.exit_code == 0, res.output

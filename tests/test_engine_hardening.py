@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import IMAGE
+from conftest import HANG_S, IMAGE
 from harness import catalog, containers, hardening, provenance, runner
 
 pytestmark = [pytest.mark.engine]
@@ -32,8 +32,8 @@ out["mounts"] = {l.split()[1]: l.split()[2] + " " + l.split()[3]
 # network interfaces the container has (no traffic sent anywhere): only loopback without one
 out["net"] = sorted(os.listdir("/sys/class/net"))
 print(json.dumps(out), flush=True)
-import time; time.sleep(120)
-'''
+import time; time.sleep(%d)
+''' % HANG_S
 
 
 def first_line(container):
@@ -114,8 +114,8 @@ def test_chatty_run_saves_everything_it_printed(built_image, engine, tmp_path):
         follower = containers.LogFollower(c, str(tmp_path / "container.log"),
                                           str(tmp_path / "events.jsonl"), lambda ev: None)
         follower.start()
-        assert c.wait(timeout=120)["StatusCode"] == 0
-        follower.join(60)
+        assert c.wait(timeout=HANG_S)["StatusCode"] == 0
+        follower.join(HANG_S)
     finally:
         c.remove(force=True)
     saved = (tmp_path / "container.log").read_bytes().splitlines()

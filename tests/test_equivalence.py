@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import HANG_S
 from harness import equivalence, frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +46,7 @@ def check_model(tasks_root, task, adapter, tmp_path, family=None):
                     str(tmp_path / "input.npz")))
     proc = subprocess.run(
         [sys.executable, os.path.join(tasks_root, "check_model.py"), "--adapter", adapter,
-         "--job", job, "--out", str(out)], capture_output=True, text=True, timeout=600)
+         "--job", job, "--out", str(out)], capture_output=True, text=True, timeout=HANG_S)
     record = json.load(open(str(out / task / "check.json")))
     output = None
     if record["status"] == "ok":
@@ -313,7 +314,7 @@ def test_one_process_checks_several_tasks_and_reports_a_file_without_the_block(t
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, os.path.join(tasks_copy, "check_model.py"),
                            "--adapter", "pytorch", "--out", str(out)] + jobs,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 1
     cnn = json.load(open(str(out / "cnn" / "check.json")))
     rnn = json.load(open(str(out / "rnn" / "check.json")))
@@ -327,7 +328,7 @@ def test_one_process_checks_several_tasks_and_reports_a_file_without_the_block(t
 def test_a_bad_job_is_a_usage_error(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(TASKS, "check_model.py"), "--adapter",
                            "pytorch", "--job", "cnn,cnn-vgg", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 2 and "give TASK,FAMILY,PARAMS,INPUT" in proc.stderr
 
 

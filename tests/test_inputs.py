@@ -13,6 +13,7 @@ import types
 import pytest
 from click.testing import CliRunner
 
+from conftest import HANG_S
 from fakes import FakeEngine, stand_in_run, written_result
 from harness import build, catalog, collect, containers, engine
 from harness.cli import main
@@ -417,7 +418,7 @@ def test_the_engine_says_why_it_cannot_parse_a_dockerfile(tmp_path, monkeypatch)
     import shutil
     import docker
     try:
-        docker.from_env(timeout=30).images.get("debian:bookworm-slim")
+        docker.from_env(timeout=HANG_S).images.get("debian:bookworm-slim")
     except Exception:
         pytest.skip("needs debian:bookworm-slim in the engine")
     shutil.copytree(os.path.join(ROOT, "tasks"), str(tmp_path / "tasks"))

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import HANG_S
 from harness import signals
 
 pytestmark = pytest.mark.usefixtures("terminal_signals")
@@ -103,7 +104,7 @@ def test_threads_started_inside_blocked_leave_the_signals_to_the_main_thread():
         with open("/proc/self/task/%d/status" % threading.get_native_id()) as f:
             line = [l for l in f.read().splitlines() if l.startswith("SigBlk:")][0]
         seen["blocked"] = int(line.split()[1], 16)
-        release.wait(10)
+        release.wait(HANG_S)
 
     with signals.blocked():
         t = threading.Thread(target=body, daemon=True)
@@ -111,7 +112,7 @@ def test_threads_started_inside_blocked_leave_the_signals_to_the_main_thread():
     while "blocked" not in seen:
         time.sleep(0.01)
     release.set()
-    t.join(10)
+    t.join(HANG_S)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         assert seen["blocked"] & (1 << (sig - 1)), hex(seen["blocked"])
     # and the main thread is unblocked again

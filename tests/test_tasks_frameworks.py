@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from conftest import HANG_S
 from harness import catalog, frameworks
 
 from taskfiles import declared
@@ -149,7 +150,7 @@ def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
     proc = subprocess.run([PYTHON, os.path.join(TASKS, "run.py"), task,
                            "--adapter", adapter, "--variant", variant, "--synthetic",
                            "--epochs", "1", "--limit", limit, "--out", str(out)] + tiny,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG_S)
     r = json.load(open(str(out)))
     assert proc.returncode == 0 and r["status"] == "ok", r.get("reason")
     assert r["variant"] == variant

@@ -7,6 +7,7 @@ import sys
 import jsonschema
 import pytest
 
+from conftest import HANG_S
 from datagen import make_cifar_tarball, make_data_dir
 
 torch = pytest.importorskip("torch")
@@ -19,7 +20,7 @@ SCHEMA = json.load(open(os.path.join(ROOT, "tasks", "common", "result.schema.jso
 def run_task(tmp_path, *args, expect_ok=True):
     out = str(tmp_path / "result.json")
     proc = subprocess.run([sys.executable, RUN] + list(args) + ["--out", out],
-                          capture_output=True, text=True, timeout=900,
+                          capture_output=True, text=True, timeout=HANG_S,
                           env=dict(os.environ, OMP_NUM_THREADS="2"))
     assert os.path.exists(out), proc.stderr
     result = json.load(open(out))

@@ -25,6 +25,7 @@ PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
 
 sys.path.insert(0, TASKS)
 from common import params  # noqa: E402
+from conftest import HANG_S  # noqa: E402
 from taskfiles import declared  # noqa: E402
 
 TINY = {"max_features": 11, "embedding": 4, "hidden": 3, "batch_size": 2, "steps": 7}
@@ -158,7 +159,7 @@ def run_on_host(code):
         pytest.skip("no tensorflow for %s (set DLBENCH_FRAMEWORK_PYTHON); the engine test "
                     "runs the same in the image" % PYTHON)
     proc = subprocess.run([PYTHON, "-c", code, TASKS, json.dumps(TINY)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return parse(proc.stdout)
 

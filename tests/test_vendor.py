@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from conftest import HANG_S
 from harness import vendor
 from harness.errors import HarnessError
 
@@ -20,7 +21,7 @@ BASE = "debian:bookworm-slim"
 def _engine_has(ref):
     try:
         import docker
-        docker.from_env(timeout=5).images.get(ref)
+        docker.from_env(timeout=HANG_S).images.get(ref)
         return True
     except Exception:
         return False
