@@ -129,10 +129,22 @@ def check(started, args, job, record):
         raise ValueError("tasks/%s/%s.py declares family %s for variant %s, the check drew "
                          "parameters for %s" % (task, args.adapter, family, record["variant"],
                                                 job["family"]))
-    p = params.for_task(task)
-    model = module.build_model(p)
+    p = canonical.check_params(task, params.for_task(task))
+    dist = None
+    if task == "densenet":
+        # one device, one process: the data-parallel group is never started
+        p = params.scale_for_devices(p, 1)
+        dist = module.start_devices(p, 0)
+        model = module.build_model(p, dist)
+    else:
+        model = module.build_model(p)
     record["parameters"] = int(module.count_parameters(model))
-    state = model if task == "inference" else module.build_trainer(model, p)
+    if task == "inference":
+        state = model
+    elif dist is not None:
+        state = module.build_trainer(model, p, dist)
+    else:
+        state = module.build_trainer(model, p)
     canonical_params = canonical.load(job["params"])
     module.import_params(state, canonical_params)
     with np.load(job["input"]) as f:
@@ -140,6 +152,8 @@ def check(started, args, job, record):
     if settings.get("layout") == "NHWC" and x.ndim == 4:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # as run.py converts the data
     out = np.asarray(module.outputs(state, x))
+    if dist is not None:
+        module.stop_devices(dist)
     np.savez(os.path.join(args.out, task, "outputs.npz"), output=out)
     record["output_shape"] = list(out.shape)
     record["output_dtype"] = str(out.dtype)
