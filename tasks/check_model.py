@@ -7,7 +7,8 @@ models, run a fixed batch in eval mode, write the outputs.
 One process per (adapter, variant), every task it is asked (the framework is imported and
 initialised once). Starts the adapter as run.py does (common/adapters.py: the variant's
 environment, load, the first task file, init; the other task files are imported after), builds
-each task's model (and, for a training task, the trainer state `predict` takes), imports the
+each task's model (and, for a training task, the trainer state `predict` takes; DenseNet-121 on
+one device, at canonical.CHECK_INPUT's image size and the check's batch), imports the
 canonical parameters (common/canonical.py), runs `outputs` on the input's `x` (converted to the
 task file's layout, as run.py converts data) and writes DIR/TASK/outputs.npz (`output`) and
 DIR/TASK/check.json: status ok or failed with the reason, or "not-checked" when the task file
@@ -130,9 +131,13 @@ def check(started, args, job, record):
                          "parameters for %s" % (task, args.adapter, family, record["variant"],
                                                 job["family"]))
     p = canonical.check_params(task, params.for_task(task))
+    with np.load(job["input"]) as f:
+        x = f["x"]
     dist = None
     if task == "densenet":
-        # one device, one process: the data-parallel group is never started
+        # one device, one process: the data-parallel group is never started; the batch is the
+        # check's (a network bound to a batch size, MXNet's Module, is bound to it)
+        p["batch_size"] = int(x.shape[0])
         p = params.scale_for_devices(p, 1)
         dist = module.start_devices(p, 0)
         model = module.build_model(p, dist)
@@ -147,17 +152,15 @@ def check(started, args, job, record):
         state = module.build_trainer(model, p)
     canonical_params = canonical.load(job["params"])
     module.import_params(state, canonical_params)
-    with np.load(job["input"]) as f:
-        x = f["x"]
     if settings.get("layout") == "NHWC" and x.ndim == 4:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # as run.py converts the data
     out = np.asarray(module.outputs(state, x))
-    if dist is not None:
-        module.stop_devices(dist)
     np.savez(os.path.join(args.out, task, "outputs.npz"), output=out)
     record["output_shape"] = list(out.shape)
     record["output_dtype"] = str(out.dtype)
     problems = export_problems(module.export_params(state), canonical_params)
+    if dist is not None:
+        module.stop_devices(dist)
     record["export"] = {"ok": not problems, "problems": problems}
     record["status"], record["reason"] = "ok", None
 

@@ -21,8 +21,9 @@ canonical, reference = equivalence.task_modules(TASKS)
 task_params = frameworks._import_file(os.path.join(TASKS, "common", "params.py"),
                                       "dlbench_task_params")
 
-FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision"}
-BATCH = {"cnn": 2, "rnn": 64, "inference": 1}
+FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision",
+          "densenet": "densenet121-torchvision"}
+BATCH = {"cnn": 2, "rnn": 64, "inference": 1, "densenet": 2}
 
 needs_torch = pytest.mark.skipif(not shutil.which("python3") or
                                  subprocess.run([sys.executable, "-c", "import torch"],
@@ -31,7 +32,7 @@ needs_torch = pytest.mark.skipif(not shutil.which("python3") or
 
 
 def prepare(tmp_path, task, seed=0):
-    p = task_params.for_task(task)
+    p = canonical.check_params(task, task_params.for_task(task))
     prm = canonical.generate(FAMILY[task], p, seed)
     x = canonical.make_input(task, p, BATCH[task], seed)
     canonical.save(str(tmp_path / "params.npz"), prm)
@@ -55,21 +56,23 @@ def check_model(tasks_root, task, adapter, tmp_path, family=None):
 
 
 @needs_torch
-@pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
+@pytest.mark.parametrize("task", ["cnn", "rnn", "inference", "densenet"])
 def test_pytorch_matches_the_numpy_reference(task, tmp_path):
     p, prm, x = prepare(tmp_path, task)
     proc, record, out = check_model(TASKS, task, "pytorch", tmp_path)
     assert proc.returncode == 0, proc.stderr
     ref = reference.forward(FAMILY[task], prm, x, p)
     status, reason, fields = equivalence.verdict("pytorch", "reference", task, record, out, ref,
-                                                 canonical.count(prm), canonical)
+                                                 canonical.count(prm, FAMILY[task]), canonical)
     assert status == "ok", reason
     assert fields["max_rel_diff"] < 1e-5  # fp32 against float64: far inside the tolerance
     # the parameter count: the adapter's own count_parameters against the canonical one
-    assert record["parameters"] == canonical.count(prm)
+    assert record["parameters"] == canonical.count(prm, FAMILY[task])
     assert record["export"] == {"ok": True, "problems": []}
-    if task == "cnn":
-        assert canonical.count(prm) == p["parameters"]
+    if task in ("cnn", "densenet"):
+        assert canonical.count(prm, FAMILY[task]) == p["parameters"]
+    if task == "densenet":  # logits at the check's image size, the batch it was given
+        assert out.shape == (2, 14) and x.shape == (2, 3, 64, 64)
 
 
 BREAKAGES = {
@@ -79,6 +82,11 @@ BREAKAGES = {
     # the reset and update gates swapped on import
     "rnn": ('params["gru.weight_hh"] = canonical.reorder_gates(params["gru.weight_hh"], '
             '"rzn", "zrn")', "final logits"),
+    # one 3x3 kernel of the last dense block transposed (H <-> W) on import: the 64x64 input
+    # leaves that block a 2x2 map, where the kernel's off-centre taps count
+    "densenet": ('params["features.denseblock4.denselayer16.conv2.weight"] = '
+                 'np.ascontiguousarray(params["features.denseblock4.denselayer16.conv2.weight"]'
+                 '.transpose(0, 1, 3, 2))', "logits"),
 }
 
 
@@ -100,7 +108,7 @@ def test_a_broken_adapter_is_caught(task, tmp_path):
     assert proc.returncode == 0, proc.stderr  # it ran; the host judges
     ref = reference.forward(FAMILY[task], prm, x, p)
     status, reason, fields = equivalence.verdict("pytorch", "reference", task, record, out, ref,
-                                                 canonical.count(prm), canonical)
+                                                 canonical.count(prm, FAMILY[task]), canonical)
     assert status == "mismatch"
     assert reason.startswith("pytorch (reference): " + output_name), reason
     assert "max abs diff" in reason and fields["max_abs_diff"] > fields["tolerance"]
@@ -174,13 +182,15 @@ def test_every_family_has_a_reference_and_the_declared_counts():
               "gru-reset-after": 3818302, "gru-reset-after-h0": 3824702,
               "gru-reset-after-input-bias": 3818002, "gru-reset-before": 3818002,
               "gru-reset-before-sigmoid": 3818002,
-              "cnn-vgg": 3441592}
+              "cnn-vgg": 3441592,
+              # trainable weights only (the 6,968,206: torchvision's and Keras's count)
+              "densenet121-torchvision": 6968206, "densenet121-keras": 6968206}
     assert set(counts) <= set(canonical.FAMILIES)
     for family, spec in canonical.FAMILIES.items():
-        p = task_params.for_task(spec["task"])
+        p = canonical.check_params(spec["task"], task_params.for_task(spec["task"]))
         prm = canonical.generate(family, p, 0)
         if family in counts:
-            assert canonical.count(prm) == counts[family], family
+            assert canonical.count(prm, family) == counts[family], family
         x = canonical.make_input(spec["task"], p, 64 if spec["task"] == "rnn" else 1, 0)
         out = reference.forward(family, prm, x, p)
         assert out.shape[0] == x.shape[0] and np.all(np.isfinite(out)), family
@@ -338,9 +348,11 @@ def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
     img = catalog.lookup(["pytorch-2.13"])[0]
     rows = equivalence.plan_rows([img], (), ("all",), print)
     by = dict(((r.task, r.variant), r.record) for r in rows)
-    # every task with a canonical output; densenet (no canonical family yet) is not planned
-    assert "densenet" in img.tasks and "densenet" not in equivalence.OUTPUT_TASKS()
-    assert set(t for t, _ in by) == set(img.tasks) - {"densenet"}
+    # every task with a canonical output: all of them, DenseNet-121 included
+    assert "densenet" in img.tasks and "densenet" in equivalence.OUTPUT_TASKS()
+    assert set(t for t, _ in by) == set(img.tasks)
+    assert by[("densenet", "reference")]["status"] == "failed"  # not run yet
+    assert by[("densenet", "tf32")]["status"] == "not-comparable"
     assert by[("cnn", "reference")]["status"] == "failed"  # not run yet
     assert by[("cnn", "tf32")]["status"] == "not-comparable"
     assert "not comparable at fp32 tolerance" in by[("cnn", "tf32")]["reason"]

@@ -330,6 +330,21 @@ def densenet_units(p):
     return units
 
 
+def densenet_unit_names(kinds):
+    """The canonical names of a flat sequence of DenseNet units, each "layer" (a dense layer)
+    or "transition", in network order (an adapter that keeps them in one list):
+    features.denseblock1.denselayer1 .. features.transition1, features.denseblock2.denselayer1 .."""
+    names, block, layer = [], 1, 0
+    for kind in kinds:
+        if kind == "transition":
+            names.append("features.transition%d" % block)
+            block, layer = block + 1, 0
+        else:
+            layer += 1
+            names.append("features.denseblock%d.denselayer%d" % (block, layer))
+    return names
+
+
 def densenet_features(p):
     """The channels norm5 (and the classifier) sees: 1024 for DenseNet-121."""
     return densenet_units(p)[-1][3]
