@@ -382,3 +382,43 @@ def test_the_flops_hook_reads_tasks_common_flops(tmp_path, monkeypatch):
     assert equivalence.forward_flops("inference", "resnet50-mxnet-preact", p, canonical)[0] == 1
     assert equivalence.forward_flops("cnn", "cnn-vgg", task_params.for_task("cnn"),
                                      canonical)[0] == 4
+
+
+def test_densenet_families_names_and_counts():
+    """DenseNet-121's canonical set: torchvision's densenet121 names (the PyTorch column's
+    state_dict, checked by test_pytorch_matches_the_numpy_reference), 6,968,206 trainable values
+    plus 83,648 running statistics (the check counts the trainable ones, as the task does); the
+    two families differ only by the batch-norm eps."""
+    p = canonical.check_params("densenet", task_params.for_task("densenet"))
+    assert (p["height"], p["width"]) == (64, 64)
+    assert task_params.for_task("densenet")["height"] == 224  # the task's own is untouched
+    prm = canonical.generate("densenet121-torchvision", p, 0)
+    assert canonical.count(prm, "densenet121-torchvision") == p["parameters"] == 6968206
+    assert canonical.count(prm) == 6968206 + 83648
+    assert prm["classifier.weight"].shape == (14, 1024)
+    assert prm["features.denseblock4.denselayer16.conv2.weight"].shape == (32, 128, 3, 3)
+    assert prm["features.transition3.conv.weight"].shape == (512, 1024, 1, 1)
+    units = canonical.densenet_units(p)
+    assert [u[0] for u in units] == canonical.densenet_unit_names([u[1] for u in units])
+    assert len(units) == 6 + 12 + 24 + 16 + 3 and canonical.densenet_features(p) == 1024
+    assert canonical.not_comparable_reason("densenet121-torchvision", "densenet121-keras") == \
+        "BN eps 1e-05 vs BN eps 1.001e-05"
+    assert canonical.not_comparable_reason("densenet121-keras",
+                                           "resnet50-keras") == "different tasks"
+
+
+def test_densenet_reference_is_O1_and_sensitive():
+    """The reference logits are O(1) (the tolerance's floor is 1, so 1e-4 is tight), and a
+    single transposed 3x3 kernel in the LAST dense block moves them far beyond the tolerance."""
+    p = canonical.check_params("densenet", task_params.for_task("densenet"))
+    family = "densenet121-torchvision"
+    prm = canonical.generate(family, p, 0)
+    x = canonical.make_input("densenet", p, 2, 0)
+    ref = reference.forward(family, prm, x, p)
+    assert ref.shape == (2, 14) and np.all(np.isfinite(ref))
+    assert 0.3 < np.max(np.abs(ref)) < 10
+    name = "features.denseblock4.denselayer16.conv2.weight"
+    broken = dict(prm)
+    broken[name] = np.ascontiguousarray(prm[name].transpose(0, 1, 3, 2))
+    cmp = canonical.compare(ref, reference.forward(family, broken, x, p))
+    assert not cmp["ok"] and cmp["max_abs_diff"] > 10 * cmp["tolerance"]
