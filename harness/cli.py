@@ -248,6 +248,30 @@ def data_fetch(datasets, dest, mirror):
     datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 
 
+@data_group.command("prepare")
+@click.argument("dataset", type=click.Choice(["chestxray14"]))
+@click.option("--dest", type=click.Path(file_okay=False),
+              help="cache folder [default: ./data or $DLBENCH_DATA]; or a folder that holds "
+                   "Data_Entry_2017.csv and images/ (as --data-dir)")
+@click.option("--size", type=click.IntRange(min=1), default=264, show_default=True,
+              help="side of the copies (264: 2017's; a run reads copies of its own resize "
+                   "size only)")
+@click.option("--image", "image_name", default="pytorch-2.13", show_default=True,
+              help="the image whose Pillow resizes (built if needed)")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="worker processes [default: every CPU the container may use]")
+def data_prepare(dataset, dest, size, image_name, workers):
+    """Resize ChestX-ray14 once, as 2017 did before training (utils.resize_im: Pillow bilinear
+    to 264x264, then RGB): PNG copies in DEST/chestxray14/images-264/ beside the originals
+    (never changed), with manifest.json. Resumable: copies already made are kept; a second run
+    does nothing. densenet runs read the copies when complete (decode, crop, flip: 2017's
+    loaders); without them they resize every original as it is read (not comparable with
+    2017's minutes)."""
+    from . import datacache
+    datacache.prepare_chestxray(dest or paths.data_dir(), size=size, image_name=image_name,
+                                workers=workers)
+
+
 @main.command("results")
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")

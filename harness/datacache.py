@@ -4,6 +4,7 @@ checksums, mounted read-only at /data in every container. A file that fails its 
 file that becomes the real name only after it checks out, and the file it replaces is kept
 beside it as <file>.bad-<time>: a user's file is never deleted."""
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -146,6 +147,10 @@ def fetch_chestxray(folder, mirror=None, echo=click.echo, archives=None, labels=
         state = fetch_one(archive, os.path.join(root, "archives"), mirror, echo)
         echo("%s: %s %s (%s ok)" % (CHESTXRAY, archive.filename, state, archive.algorithm))
         _extract_images(os.path.join(root, "archives", archive.filename), root, echo)
+    if not os.path.isfile(os.path.join(root, "images-%d" % PREPARE_SIZE, "manifest.json")):
+        echo("%s: next, `dlbench data prepare chestxray14` makes the 264x264 copies 2017's "
+             "loaders read (without them each image is resized as it is read: not comparable "
+             "with 2017's minutes)" % CHESTXRAY)
     return root
 
 
@@ -277,3 +282,143 @@ def fetch(names, folder, mirror=None, echo=click.echo, datasets=None):
             first_error = first_error or e
     if first_error:
         raise first_error
+
+
+# ---------------------------------------------------------------- ChestX-ray14: the 264 px copies
+# 2017 resized every PNG once, before training (notebooks/common/utils.py resize_im: Pillow's
+# bilinear resize to 264x264, then RGB, saved over the original); its loaders then only decoded,
+# cropped and flipped. `dlbench data prepare chestxray14` makes those copies beside the
+# originals, DIR/chestxray14/images-264/ (the originals are never written), which
+# tasks/common/chestxray.py reads when their manifest says they are complete.
+#
+# Where it runs: in a framework image (default PREPARE_IMAGE, whose Pillow is pinned and is the
+# one its DenseNet loader decodes with), as tasks/prepare_chestxray.py, hardened like every
+# dlbench container (no network, the invoking user's uid, read-only root); the originals are
+# mounted read-only, only the copies' folder writable. The host needs nothing beyond dlbench's
+# own dependencies (Pillow is not one of them), and the manifest names the Pillow that resized.
+PREPARE_IMAGE = "pytorch-2.13"
+PREPARE_SIZE = 264  # tasks/common/params.py DENSENET["resize"]
+
+
+def prepared_folder(data_dir, size=PREPARE_SIZE):
+    """(root of the NIH layout, its images/, the copies' folder images-<size>/)."""
+    root = os.path.join(data_dir, chestxray_subfolder(data_dir))
+    return root, os.path.join(root, "images"), os.path.join(root, "images-%d" % size)
+
+
+class _Progress(object):
+    """The container's JSON lines (tasks/prepare_chestxray.py) as a few lines for a person."""
+
+    def __init__(self, echo):
+        self.echo, self.last_line, self.shown = echo, "", 0.0
+
+    def line(self, text):
+        text = text.rstrip("\r")
+        if text.strip():
+            self.last_line = text
+        try:
+            ev = json.loads(text) if text.startswith("{") else None
+        except ValueError:
+            ev = None
+        if not isinstance(ev, dict) or "event" not in ev:
+            if text.strip() and not text.startswith("error: "):  # that one is raised
+                self.echo("  " + text)
+            return
+        kind = ev["event"]
+        if kind == "start":
+            self.echo("%s: %d images, %d already prepared, %d to resize to %dx%d in %d worker "
+                      "process(es)" % (CHESTXRAY, ev["total"], ev["done"], ev["todo"],
+                                       ev["size"], ev["size"], ev["workers"]))
+        elif kind == "progress":
+            if ev["made"] < ev["todo"] and time.time() - self.shown < 10:
+                return
+            self.shown = time.time()
+            rate = ev["made"] / ev["seconds"] if ev.get("seconds") else None
+            left = (ev["todo"] - ev["made"]) / rate if rate else None
+            self.echo("  %d/%d prepared (%.0f%%)%s" % (
+                ev["done"], ev["total"], 100.0 * ev["done"] / max(1, ev["total"]),
+                ", %.0f images/s, about %s left" % (rate, _duration(left))
+                if rate and ev["made"] < ev["todo"] else ""))
+        elif kind == "done":
+            made = ev["made"]
+            seconds = ev.get("seconds")
+            self.echo("%s: %d copies in place (%d made now%s); manifest %s, originals' checksum "
+                      "set %s%s" % (CHESTXRAY, ev["total"], made,
+                                    " in %.1f s, %.0f images/s" % (seconds, made / seconds)
+                                    if made and seconds else "", ev["manifest"],
+                                    ev["sources_sha256"][:16],
+                                    "" if ev.get("changed") else " (unchanged)"))
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return "%.0f s" % seconds
+    if seconds < 5400:
+        return "%.0f min" % (seconds / 60.0)
+    return "%.1f h" % (seconds / 3600.0)
+
+
+def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, workers=None,
+                      echo=click.echo, timeout=24 * 3600):
+    """Make (or complete) the size x size copies in a container of image_name; returns the
+    copies' folder. Raises HarnessError with one line (the container's own error line when it
+    gave one)."""
+    from . import build, catalog, containers, engine, hardening, paths
+    root, images, out = prepared_folder(data_dir, size)
+    if not os.path.isdir(images):
+        raise HarnessError("no ChestX-ray14 images in %s: run `dlbench data fetch chestxray14` "
+                           "first (or give --dest a folder with Data_Entry_2017.csv and "
+                           "images/)" % images)
+    writable_dir(root, "data folder")
+    image = catalog.lookup([image_name])[0]
+    built = build.ensure_built(image, echo=echo)
+    settings = hardening.settings()
+    os.makedirs(out, exist_ok=True)
+    hardening.prepare_results_dir(out, settings["user"])
+    cmd = ["python3", "/tasks/prepare_chestxray.py", "--src", "/data/images",
+           "--out", "/prepared", "--size", str(size)]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    settings.update(image=built.image_id, command=cmd, detach=True,
+                    name="dlbench-prepare-%s-%d" % (CHESTXRAY, os.getpid()),
+                    volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
+                             os.path.abspath(images): {"bind": "/data/images", "mode": "ro"},
+                             os.path.abspath(out): {"bind": "/prepared", "mode": "rw"}},
+                    labels={catalog.IMAGE_NAME_LABEL: image.name})
+    echo("%s: resizing %s into %s in %s (Pillow's bilinear filter, as 2017's resize_im)"
+         % (CHESTXRAY, images, out, image.name))
+    progress = _Progress(echo)
+    container, code = None, None
+    try:
+        container = engine.client().containers.create(**settings)
+        container.start()
+        buf = b""
+        for chunk in container.logs(stream=True, follow=True):
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                progress.line(line.decode("utf-8", "replace"))
+        if buf:
+            progress.line(buf.decode("utf-8", "replace"))
+        code = containers.wait_exit(container, timeout)
+    except HarnessError:
+        raise
+    except Exception as e:
+        raise HarnessError("could not run the preparation in %s: %s"
+                           % (image.name, engine.short_error(e)))
+    finally:
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception:
+                pass
+        hardening.reclaim_results_dir(out)
+    if code != 0:
+        last = progress.last_line.strip()
+        if last.startswith("error: "):
+            last = last[len("error: "):]
+        raise HarnessError(last or "the preparation in %s stopped (exit %s)" % (image.name,
+                                                                                 code))
+    return out

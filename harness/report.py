@@ -118,6 +118,24 @@ def densenet_reference_task(reference, task):
             "unit_label": ref["unit_label"], "table": ref["table"]}
 
 
+ORIGINALS_NOTE = ("read the 1024 px originals, resized as read (2017: 264 px copies made "
+                  "once): NOT comparable with 2017's minutes; `dlbench data prepare "
+                  "chestxray14`")
+
+
+def densenet_input_note(result):
+    """The row note of a real-data DenseNet run whose loaders resized the originals on every
+    read (result.data.images.read "originals"; results written before that record existed
+    read the originals too): a heavier loader than 2017's, whose loaders decoded 264x264
+    copies made once (utils.resize_im). None for prepared copies, synthetic runs, other
+    tasks."""
+    data = result.get("data") or {}
+    if result.get("task") != "densenet" or data.get("source") != "real":
+        return None
+    images = data.get("images") if isinstance(data.get("images"), dict) else {}
+    return None if images.get("read") == "prepared" else ORIGINALS_NOTE
+
+
 # 2017's training split ("Loaded 87306 labels and 87306 images" in every MultiGPU notebook;
 # tasks/common/params.py DENSENET["train_images"])
 DENSENET_TRAIN_IMAGES = 87306
@@ -181,6 +199,9 @@ class Entry:
         ref_task = reference["tasks"].get(self.task) or densenet_reference_task(
             reference, self.task)
         self.workload_key, self.partial = workload(result, ref_task)
+        self.input_note = densenet_input_note(result)
+        if self.input_note:  # never pooled with runs that read 2017's prepared copies
+            self.workload_key = self.workload_key + (("images", "originals"),)
         self.hardware = hardware_of(result)
         self.ok = result.get("status") == "ok" and primary_value(result) is not None
         self.status = result.get("status")
@@ -222,6 +243,19 @@ class Entry:
         self.energy_parts, self.energy_reason = energy_of(result) if self.ok else ({}, None)
         # what the measurement's own checks flagged (the clock check, CPU contention)
         self.flags = results_mod.check_notes(result) if self.ok else []
+
+
+def flag_counts(entries):
+    """What the measurements' own checks flagged across entries, each check once with how many
+    of the ok runs it flagged: "CPU contention: ... in 1 of 3 runs"."""
+    counts = {}
+    for e in entries:
+        for note in e.flags:
+            key = note.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+    ok = len([e for e in entries if e.ok])
+    return ["%s in %d of %d run%s" % (k, n, ok, "s" if ok != 1 else "")
+            for k, n in sorted(counts.items())]
 
 
 def _number(v):
@@ -310,14 +344,7 @@ class Row:
     def flags(self):
         """The checks that flagged some of the row's runs, each once, with how many runs:
         "clock stopped before the device finished (... ) in 1 of 3 runs"."""
-        counts = {}
-        for e in self.entries:
-            for note in e.flags:
-                key = note.split(" (")[0]
-                counts[key] = counts.get(key, 0) + 1
-        ok = len([e for e in self.entries if e.ok])
-        return ["%s in %d of %d run%s" % (k, n, ok, "s" if ok != 1 else "")
-                for k, n in sorted(counts.items())]
+        return flag_counts(self.entries)
 
     @property
     def networks(self):
@@ -773,6 +800,7 @@ def densenet_section(task, entries, reference, results_dir, eq_marks=None, check
                                                 else " · " + first.variant),
                         "hardware": hardware_label(first.hardware),
                         "partial": first.partial, "synthetic": source == "synthetic",
+                        "input_note": first.input_note,
                         "n": n, "kind": kind,
                         "one": _minutes(t1), "one_runs": t1["n"] if t1 else 0,
                         "many": _minutes(tn), "many_runs": tn["n"] if tn else 0,
@@ -781,6 +809,9 @@ def densenet_section(task, entries, reference, results_dir, eq_marks=None, check
                         "efficiency": "%.0f%%" % (100 * eff) if eff else None,
                         "auc_one": _fmt_num(a1["median"], 3) if a1 else None,
                         "auc_many": _fmt_num(an["median"], 3) if an else None,
+                        "mfu_one": _mfu_cell([e.mfu for e in one]),
+                        "mfu_many": _mfu_cell([e.mfu for e in many]),
+                        "flags": flag_counts(es),
                         "failed": ["%s: %s" % (e.relpath, e.reason) for e in es if not e.ok],
                         "files": sorted(e.relpath for e in es),
                         "equivalence": equivalence_mark(eq_marks or {}, check_id, first.image,
@@ -789,6 +820,13 @@ def densenet_section(task, entries, reference, results_dir, eq_marks=None, check
     return {"task": task, "title": ref["title"], "table": ref["table"],
             "unit_label": ref["unit_label"], "hardware": ref["hardware"], "tables": tables,
             "n_results": len(mine)}
+
+
+def _mfu_cell(values):
+    """The median MFU (per device, against the measured peak) of some runs, as "61%"; None
+    when none of them recorded one."""
+    st = _stats([v for v in values if v is not None])
+    return "%.0f%%" % (100 * st["median"]) if st else None
 
 
 def _derived_ips(ref_task, seconds):

@@ -280,11 +280,26 @@ def summary_row(result):
         status, note = status + CONTENDED, "; ".join(check_notes(result))
     return (prov.get("run_id") or "-", image or "-", result.get("task", "?"),
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
-            result.get("device") or "-", (result.get("data") or {}).get("source", "?"),
+            result.get("device") or "-", data_label(result),
             status, speed, _num(t.get("images_per_second"), "%.0f"),
             # densenet: the mean ROC AUC (2017's accuracy figure for it), "AUC" said
             _num(m.get("test_accuracy"), "%.3f") if result.get("task") != "densenet"
             else _num(m.get("test_auc"), "AUC %.3f"), _mfu_text(result), note)
+
+
+def data_label(result):
+    """The DATA column: real or synthetic; a densenet run on real data says which images its
+    loaders read: "real/264" (the copies `dlbench data prepare chestxray14` made, as 2017) or
+    "real/orig" (the originals resized as read: not comparable with 2017's minutes; results
+    from before data.images was recorded read those too)."""
+    data = result.get("data") or {}
+    source = data.get("source", "?")
+    if result.get("task") != "densenet" or source != "real":
+        return source
+    images = data.get("images") if isinstance(data.get("images"), dict) else {}
+    if images.get("read") == "prepared":
+        return "real/%s" % images.get("size", "prepared")
+    return "real/orig"
 
 
 def _mfu_text(result):
@@ -326,6 +341,10 @@ def table(results_root=None):
     rows = [tuple(safetext.visible(c) for c in r) for r in rows]  # no ESC/CR from a file
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if any(r[6] == "real/orig" for r in rows[1:]):
+        lines.append("real/orig: densenet read the ChestX-ray14 originals, resized as read "
+                     "(2017 read 264x264 copies made once): not comparable with 2017's minutes; "
+                     "`dlbench data prepare chestxray14` makes the copies")
     if any(r[7] == "ok" + CONTENDED for r in rows[1:]):
         lines.append("%s: a check of the measurement flagged the run (REASON says which: CPU "
                      "contention, provenance.contention; or the clock stopped before the device "

@@ -173,7 +173,13 @@ def run_densenet(args, result, fw, adapter, settings, rank):
     if valid is not None and len(valid["labels"]):
         validation = validator(adapter, state, adapter.make_loader(valid, p, dist, False,
                                                                    args.seed), rank)
-    timings, loss, valid_loss = protocol.train_loader(adapter, state, train, p, validation)
+    # energy over exactly the steady-state clock's segments (protocol.train_loader pauses it for
+    # the validation passes). Rank 0 measures for the whole run: RAPL counts whole packages (all
+    # replicas at once), and the GPU part sums the run's devices (common/energy.py)
+    meter = None if rank else energy.Meter(
+        args.device, gpus=p["devices"] if args.device == "gpu" else 1)
+    timings, loss, valid_loss = protocol.train_loader(adapter, state, train, p, validation,
+                                                      meter)
     result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
                                                       timings["train_seconds"])}
     result["parallel"] = {"devices": p["devices"], "per_device_batch": p["per_device_batch"],
@@ -206,9 +212,14 @@ def run_densenet(args, result, fw, adapter, settings, rank):
         result["mfu"] = flops.mfu(args.task, result["flops"], per_device, result.get("peak"))
         result["mfu"]["basis"] = ("training, per device: one replica's examples/s "
                                   "(train_seconds) x training FLOPs")
-        result["energy"] = None
-        result["energy_absent_reason"] = ("not measured for densenet yet: its timed span "
-                                          "pauses for validation, which the meter does not")
+        # joules over the images of every replica in the span images/s counts
+        result["energy"], result["energy_absent_reason"] = meter.record(
+            p["epochs"], timings["batches"] * p["global_batch"])
+        if result["energy"] is not None:
+            result["energy"]["basis"] = (
+                "rank 0's timed training segments (validation excluded); cpu_package: whole "
+                "packages, every replica" + ("; gpu: the run's %d device(s) summed"
+                                             % p["devices"] if args.device == "gpu" else ""))
     adapter.stop_devices(dist)
 
 

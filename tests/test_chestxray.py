@@ -121,3 +121,77 @@ def test_auc_matches_a_brute_force_pair_count():
     pos, neg = s[y], s[~y]
     pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
     assert chestxray.roc_auc(y, s) == pytest.approx(pairs / float(len(pos) * len(neg)))
+
+
+def _old_pytorch_rows(split, batch, rank, world, train):
+    """tasks/densenet/pytorch.py's InMemory before it was folded into InMemoryBatches (its
+    arithmetic, copied here as the yardstick): each batch's pool rows."""
+    rank, world = (rank, world) if train else (0, 1)
+    size = split["size"]
+    step = batch * world
+    stop = (size // step) * step if train else size
+    return [chestxray.synthetic_rows(split, start + rank * batch, min(batch, stop - start))
+            for start in range(0, stop, step)]
+
+
+def _old_tensorflow_rows(split, batch, train):
+    """tasks/densenet/tensorflow.py's InMemory before the fold (batch: the global batch in
+    training, the per-device batch for evaluation)."""
+    size = split["size"]
+    stop = (size // batch) * batch if train else size
+    return [chestxray.synthetic_rows(split, start, min(batch, stop - start))
+            for start in range(0, stop, batch)]
+
+
+def _rows_of(loader):
+    """The pool rows each batch holds (every image of the test pool is distinct: its first
+    pixel is its row number)."""
+    return [np.asarray(x)[:, 0, 0, 0].astype(np.int64) for x, _ in loader]
+
+
+@pytest.mark.parametrize("size,pool", [(29, 7), (64, 64), (5, 5), (40, 13)])
+def test_in_memory_batches_shard_as_the_old_loaders_did(size, pool):
+    """One loader for every synthetic DenseNet run (tasks/common/chestxray.py InMemoryBatches):
+    PyTorch's replicas get exactly the rows its own InMemory gave them, TensorFlow's global
+    batches are those of its own InMemory, and the replicas' batches in rank order make up the
+    unsharded loader's global batches (what Flax, Keras 3 and TensorFlow train on)."""
+    x = np.arange(pool, dtype=np.float32).reshape(pool, 1, 1, 1) * np.ones((1, 3, 2, 2),
+                                                                             np.float32)
+    labels = (np.arange(pool * 14).reshape(pool, 14) % 3 == 0).astype(np.float32)
+    split = {"x": x, "labels": labels, "size": size}
+    for train in (True, False):
+        for world in (1, 2, 3):
+            for batch in (2, 4):
+                shards = []
+                for rank in range(world):
+                    loader = chestxray.InMemoryBatches(split, batch, train, rank, world)
+                    got = _rows_of(loader)
+                    old = _old_pytorch_rows(split, batch, rank, world, train)
+                    assert [r.tolist() for r in got] == [r.tolist() for r in old]
+                    for (xb, yb), rows in zip(loader, old):  # the labels follow the images
+                        assert np.array_equal(yb, labels[rows])
+                    shards.append(got)
+                globals_ = _rows_of(chestxray.InMemoryBatches(
+                    split, batch * world if train else batch, train))
+                old_tf = _old_tensorflow_rows(split, batch * world if train else batch, train)
+                assert [r.tolist() for r in globals_] == [r.tolist() for r in old_tf]
+                if train:
+                    joined = [np.concatenate(parts).tolist() for parts in zip(*shards)]
+                    assert joined == [r.tolist() for r in globals_]
+                    assert all(len(r) == batch * world for r in globals_)
+                else:  # evaluation is never sharded: every rank sees every image, in order
+                    assert all([r.tolist() for r in s] == [r.tolist() for r in shards[0]]
+                               for s in shards)
+                    assert np.concatenate(globals_).tolist() == [i % pool for i in range(size)]
+
+
+def test_in_memory_batches_convert_and_bad_rank():
+    split = {"x": np.zeros((3, 1, 1, 1), np.float32), "labels": np.ones((3, 14), np.float32),
+             "size": 6}
+    seen = []
+    batches = list(chestxray.InMemoryBatches(split, 2, True, convert=lambda a: seen.append(
+        a.shape) or ("converted", a.shape)))
+    assert batches[0] == (("converted", (2, 1, 1, 1)), ("converted", (2, 14)))
+    assert len(batches) == 3 and len(seen) == 6
+    with pytest.raises(ValueError):
+        chestxray.InMemoryBatches(split, 2, True, rank=2, world=2)

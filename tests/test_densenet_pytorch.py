@@ -45,8 +45,10 @@ def test_densenet121_parameter_counts(module):
     assert p["parameters_imagenet_head"] == 7978856
 
 
-def test_the_loader_crops_and_flips_within_the_image(module, tmp_path):
-    """A 40x40 grey PNG whose pixel value encodes its column, resized to 40 (no change) and
+@pytest.mark.parametrize("resize", [40, None], ids=["originals", "prepared"])
+def test_the_loader_crops_and_flips_within_the_image(module, tmp_path, resize):
+    """A 40x40 grey PNG whose pixel value encodes its column, resized to 40 (no change; an
+    original) or read as it is (a prepared copy: chestxray.train_resize gives None) and
     cropped to 32: each training crop is a window of 32 consecutive columns starting at 0..8,
     mirrored or not, and both occur."""
     from common import params
@@ -56,7 +58,7 @@ def test_the_loader_crops_and_flips_within_the_image(module, tmp_path):
     path = str(tmp_path / "ramp.png")
     with open(path, "wb") as f:
         f.write(png_bytes(ramp))
-    data = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, True)
+    data = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, True, resize)
     torch.manual_seed(0)
     seen_flip = set()
     for _ in range(40):
@@ -69,15 +71,15 @@ def test_the_loader_crops_and_flips_within_the_image(module, tmp_path):
         cols = row if ascending else row[::-1]
         assert 0 <= cols[0] <= 8 and list(cols) == list(range(cols[0], cols[0] + 32))
     assert seen_flip == {True, False}  # both flipped and unflipped crops occur
-    evaluation = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, False)
+    evaluation = module.ChestXrays([path], np.zeros((1, 14), np.float32), p, False, resize)
     assert tuple(evaluation[0][0].shape) == (3, 32, 32)
 
 
-def run_task(tmp_path, *args):
+def run_task(tmp_path, *args, **env):
     out = str(tmp_path / "result.json")
     proc = subprocess.run([sys.executable, RUN, "densenet", "--adapter", "pytorch"] + list(args)
                           + ["--out", out], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+                          env=dict(os.environ, OMP_NUM_THREADS="1", **env))
     assert os.path.exists(out), proc.stderr
     result = json.load(open(out))
     jsonschema.validate(result, SCHEMA, format_checker=jsonschema.FormatChecker())
@@ -104,8 +106,16 @@ def test_synthetic_one_process(tmp_path):
 def test_two_ddp_processes_on_real_pngs(tmp_path):
     data = str(tmp_path / "chestxray")
     make_chestxray_dir(data, patients=10, per_patient=3, size=40)
+    # a package counter laid out as the kernel lays it out (common/energy.py reads it; it does
+    # not move here: 0 J is its true reading), so the meter's wiring in run.py is exercised
+    package = tmp_path / "powercap" / "intel-rapl:0"
+    package.mkdir(parents=True)
+    for name, value in (("name", "package-0"), ("energy_uj", 1000),
+                        ("max_energy_range_uj", 262143328850)):
+        (package / name).write_text("%s\n" % value)
     r, events, proc = run_task(tmp_path, "--data", data, "--workers", "2", "--epochs", "2",
-                               "--image-size", "32", "--batch-size", "2")
+                               "--image-size", "32", "--batch-size", "2",
+                               DLBENCH_POWERCAP=str(tmp_path / "powercap"))
     assert proc.returncode == 0 and r["status"] == "ok", (r.get("reason"), proc.stderr[-2000:])
     assert r["data"]["source"] == "real" and r["data"]["sizes"] == {"train": 21, "valid": 3,
                                                                    "test": 6}
@@ -119,6 +129,12 @@ def test_two_ddp_processes_on_real_pngs(tmp_path):
     assert t["train_val_seconds"] == pytest.approx(t["train_seconds"] + sum(t["valid_seconds"]))
     assert t["images_per_second_per_device"] == pytest.approx(t["images_per_second"] / 2)
     assert r["metrics"]["test_auc"] is None or 0 <= r["metrics"]["test_auc"] <= 1
+    # energy over the timed segments, by rank 0 for both replicas: one segment per epoch (the
+    # clock pauses to validate) and the loop's end; their length is train_seconds
+    cpu = r["energy"]["cpu_package"]
+    assert r["energy_absent_reason"] is None and cpu["joules"] == 0
+    assert cpu["segments"] == 3 and cpu["seconds"] == pytest.approx(t["train_seconds"], abs=0.02)
+    assert "rank 0" in r["energy"]["basis"] and "every replica" in r["energy"]["basis"]
     # rank 0 alone speaks: one start, one event per epoch, one end
     assert [e["event"] for e in events] == ["start", "epoch", "epoch", "end"]
     assert not [f for f in os.listdir(str(tmp_path)) if ".rank" in f]

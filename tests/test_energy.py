@@ -121,3 +121,98 @@ def test_gpu_unreadable_cpu_readable(tmp_path):
     rec, reason = meter.record(epochs=1, images=64)
     assert reason is None and rec["cpu_package"]["joules"] == pytest.approx(2.0)
     assert rec["gpu"] is None and rec["gpu_absent_reason"].startswith("GPU energy not readable")
+
+
+def test_segments_add_up_and_a_wrap_in_the_pause_is_not_counted(tmp_path):
+    """A span read in segments (the DenseNet loop pauses for validation): each segment is its
+    own pair of readings; what the counter does in a pause is not counted, a wrap there
+    included, and a wrap inside a segment is handled."""
+    p0 = os.path.join(str(tmp_path), "intel-rapl:0")
+    domain(p0, "package-0", MAX - 3000000)
+    meter = energy.Meter("cpu", powercap=str(tmp_path))
+    meter.start()
+    set_uj(p0, MAX - 1000000)            # segment 1: +2 J
+    meter.stop()
+    set_uj(p0, 4000000)                  # the pause: wraps (+5 J), not counted
+    meter.start()
+    set_uj(p0, 9000000)                  # segment 2: +5 J
+    meter.stop()
+    set_uj(p0, MAX - 500000)             # the pause: +big, not counted
+    meter.start()
+    set_uj(p0, 1500000)                  # segment 3 wraps inside: +0.5 J +1.5 J
+    meter.stop()
+    rec, reason = meter.record(epochs=2, images=800)
+    cpu = rec["cpu_package"]
+    assert reason is None and cpu["segments"] == 3
+    assert cpu["joules"] == pytest.approx(9.0)
+    assert cpu["joules_per_epoch"] == pytest.approx(4.5)
+    assert cpu["joules_per_1000_images"] == pytest.approx(9.0 / 0.8)
+    assert cpu["seconds"] >= 0
+
+
+def test_meter_segments_must_pair(tmp_path):
+    meter = energy.Meter("cpu", powercap=str(tmp_path / "nothing"))
+    with pytest.raises(RuntimeError):
+        meter.stop()
+    meter.start()
+    with pytest.raises(RuntimeError):
+        meter.start()
+
+
+def test_nvml_indices_follow_cuda_visible_devices():
+    # NVML numbers every board; CUDA_VISIBLE_DEVICES picks the run's (indices only)
+    assert energy.nvml_indices(2, visible="") == [0, 1]
+    assert energy.nvml_indices(2, visible="2,3,5") == [2, 3]
+    assert energy.nvml_indices(1, visible="GPU-8f3e9c1a-aaaa") == [0]
+    assert energy.nvml_indices(4, visible="1,2") == [0, 1, 2, 3]
+
+
+class _CountingAdapter(object):
+    """A DenseNet-loop adapter that spends energy in the package counter's file: 1 J a step,
+    1000 J for the warm-up step (before the clock), 50 J for the host copy after each epoch and
+    100 J for each validation pass (both in the clock's pauses)."""
+
+    def __init__(self, folder):
+        self.folder, self.uj, self.steps = folder, 0, 0
+
+    def spend(self, joules):
+        self.uj += int(joules * 1e6)
+        set_uj(self.folder, self.uj)
+
+    def train_step(self, state, x, y):
+        self.steps += 1
+        self.spend(1000 if self.steps == 1 else 1)
+        return 0.5
+
+    def sync(self, state):
+        pass
+
+    def to_float(self, loss):
+        self.spend(50)
+        return float(loss)
+
+
+def test_densenet_loop_meters_exactly_the_timed_segments(tmp_path):
+    """protocol.train_loader drives the meter with its clock: the joules are those of the
+    timed steps only (no warm-up, no host copy, no validation), over every epoch, and the
+    segments' seconds equal train_seconds."""
+    from common import protocol
+    p0 = os.path.join(str(tmp_path), "intel-rapl:0")
+    domain(p0, "package-0", 0)
+    adapter = _CountingAdapter(p0)
+    loader = [(None, None)] * 5                    # 5 batches an epoch
+    p = {"epochs": 3, "batch_size": 4, "global_batch": 8, "devices": 2}
+
+    def validate(epoch):
+        adapter.spend(100)
+        return 0.1
+
+    meter = energy.Meter("cpu", powercap=str(tmp_path))
+    timings, loss, _ = protocol.train_loader(adapter, None, loader, p, validate, meter)
+    assert timings["batches"] == 4 + 5 + 5          # the first step is the warm-up
+    rec, reason = meter.record(p["epochs"], timings["batches"] * p["global_batch"])
+    cpu = rec["cpu_package"]
+    assert cpu["joules"] == pytest.approx(14.0)     # 14 timed steps x 1 J
+    assert cpu["joules_per_1000_images"] == pytest.approx(14.0 / 0.112)
+    assert cpu["segments"] == p["epochs"] + 1
+    assert cpu["seconds"] == pytest.approx(timings["train_seconds"], abs=1e-3)

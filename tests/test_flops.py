@@ -141,6 +141,52 @@ def test_peak_probe_uses_the_framework_gemm_and_halves_n_when_slow():
     assert sizes == [1024, 512] and rec["method"] == "fake gemm" and rec["matrix"] == [512] * 3
 
 
+def test_peak_probe_keeps_the_fastest_path_and_records_every_one():
+    """A framework whose layers take a faster GEMM path than its matmul (MXNet: dot on an old
+    OpenBLAS, FullyConnected on oneDNN) offers both; the peak is the fastest, named in method,
+    every path's figure is kept (the first, the plain matmul, is what the probe measured
+    before), and a path that fails leaves the others."""
+    import time
+    import types
+    from common import peak
+    numpy_dot = peak.numpy_gemm
+
+    def slow(n):
+        matmul, wait, _ = numpy_dot(n)
+
+        def run():
+            time.sleep(0.02)  # 2 x 256^3 FLOPs take well under 20 ms on any CPU
+            return matmul()
+        return run, wait, "slow dot"
+
+    def broken(n):
+        def run():
+            raise RuntimeError("no such operator in this build")
+        return run, lambda out: None, "broken op"
+
+    def gemm(n):
+        return [slow(n), broken(n), numpy_dot(n)[:2] + ("fast path",)]
+    rec = peak.measure(types.SimpleNamespace(gemm=gemm), "cpu", n=256, repeats=3)
+    assert rec["method"] == "fast path"
+    slow_rec, broken_rec, fast_rec = rec["candidates"]
+    assert slow_rec["method"] == "slow dot" and slow_rec["gflops"] < 2 * 256 ** 3 / 0.02 / 1e9
+    assert broken_rec == {"path": 1, "error": "RuntimeError: no such operator in this build"}
+    assert rec["gflops"] == fast_rec["gflops"] > slow_rec["gflops"]
+    assert fast_rec["matrix"] == rec["matrix"] == [256] * 3 and fast_rec["samples"] == 3
+
+
+def test_peak_probe_one_failing_path_is_an_error():
+    import types
+    from common import peak
+
+    def gemm(n):
+        def run():
+            raise RuntimeError("broken")
+        return run, lambda out: None, "only path"
+    with pytest.raises(RuntimeError):
+        peak.measure(types.SimpleNamespace(gemm=gemm), "cpu", n=128, repeats=2)
+
+
 def test_mfu_arithmetic():
     counted = flops.count("cnn", params.CNN)
     timings = {"images_per_second": 300.0}

@@ -11,7 +11,7 @@ from test_report_data import CPU, RUN, result, write
 
 
 def densenet(image, devices, seconds, ips_per_device, source="real", auc=0.81, repeat=1,
-             valid=None, partial=False, status="ok"):
+             valid=None, partial=False, status="ok", images=None):
     doc = result(image, "cnn", 1.0, device="cpu", repeat=repeat, source=source, accuracy=0.5)
     doc = copy.deepcopy(doc)
     doc["task"] = "densenet"
@@ -23,6 +23,8 @@ def densenet(image, devices, seconds, ips_per_device, source="real", auc=0.81, r
     doc["model"]["parameters"] = 6968206
     doc["data"] = {"source": source, "limited": None,
                    "dataset": "chestxray14 (NIH)" if source == "real" else "synthetic"}
+    if images:
+        doc["data"]["images"] = images
     doc["parallel"] = {"devices": devices, "per_device_batch": 64, "global_batch": 64 * devices,
                        "global_lr": 0.0001 * devices, "mode": "processes", "backend": "gloo"}
     doc["timings"] = {"train_seconds": seconds, "cell_seconds": seconds,
@@ -111,6 +113,82 @@ def test_report_without_densenet_results_still_shows_the_2017_tables(tmp_path):
     assert all(l["row"] is None for l in tables["real"]["lines"])
     html, md = report.render(view)
     assert "| PyTorch | 27 | 10 | 68% |" in md
+
+
+def test_rows_carry_contention_flags_and_mfu(tmp_path):
+    """A DenseNet row shows what the run's own checks flagged (CPU contention) and the MFU per
+    device of its 1-device and N-device runs, as the first table's rows do."""
+    flagged = densenet("pytorch-2.13", 1, 600.0, 10.0, source="synthetic", auc=0.5)
+    flagged["provenance"]["contention"] = {
+        "measured": True, "flagged": True, "cpus": 2, "other_cpus": 0.8, "own_cpus": 1.0,
+        "threshold_cpus": 0.5, "other_containers": [], "other_container_count": 0}
+    # 10 img/s x 12.2 GFLOP per training image = 122 GFLOP/s of a 200 GFLOP/s probe
+    flagged["mfu"] = {"achieved_gflops": 122.0, "measured_peak_gflops": 200.0,
+                      "of_measured_peak": 0.61, "nominal_peak_gflops": None,
+                      "nominal_source": None, "of_nominal_peak": None}
+    flagged["peak"] = {"gflops": 200.0, "method": "torch.mm on the CPU", "device": "cpu",
+                       "dtype": "float32", "matrix": [2048, 2048, 2048], "best_seconds": 0.086,
+                       "median_gflops": 198.0, "samples": 5, "inner": 1, "seconds": 0.7,
+                       "threads": {"torch": 2}}
+    quiet = densenet("tensorflow-2.21", 1, 600.0, 10.0, source="synthetic", auc=0.5)
+    for d in (flagged, quiet):
+        assert results.validate(d) == []
+        write(str(tmp_path), d)
+    view = report.build_view(str(tmp_path))
+    view["results_href"] = "."
+    rows = dict((l["row"]["label"], l["row"]) for l in section(view)["synthetic"]["lines"]
+                if l["row"])
+    assert rows["pytorch-2.13"]["mfu_one"] == "61%" and rows["pytorch-2.13"]["mfu_many"] is None
+    assert rows["tensorflow-2.21"]["mfu_one"] is None and rows["tensorflow-2.21"]["flags"] == []
+    assert rows["pytorch-2.13"]["flags"] == [
+        "CPU contention: other work used 0.8 of 2 CPUs in 1 of 1 run"]
+    html, md = report.render(view)
+    assert "⚠ CPU contention: other work used 0.8 of 2 CPUs in 1 of 1 run" in md
+    assert "| 61% / – |" in md and "MFU 1 / N" in html
+
+
+PREPARED = {"read": "prepared", "folder": "images-264", "resize_on_read": None, "size": 264,
+            "manifest_sha256": "a" * 64, "sources_sha256": "b" * 64, "count": 112120,
+            "method": "PIL resize BILINEAR, then RGB", "pillow": "12.3.0"}
+ORIGINALS = {"read": "originals", "folder": "images", "resize_on_read": 264,
+             "why": "no prepared 264x264 copies (images-264/manifest.json)"}
+
+
+def test_a_run_on_the_originals_is_marked_not_comparable_and_kept_apart(tmp_path):
+    """2017's loaders decoded 264x264 copies made once; a real-data run that resized every
+    1024 px original as it read it carries a note in its row (never silently beside 2017's
+    minutes) and is not pooled with runs on the prepared copies; results from before
+    data.images existed read the originals too."""
+    docs = [densenet("pytorch-2.13", 1, 1200.0, 60.0, valid=[60.0] * 5, images=PREPARED),
+            densenet("pytorch-2.13", 1, 2400.0, 30.0, valid=[60.0] * 5, images=ORIGINALS,
+                     repeat=2),
+            densenet("tensorflow-2.21", 1, 2400.0, 30.0, valid=[60.0] * 5),  # older result
+            densenet("pytorch-2.13", 1, 600.0, 100.0, source="synthetic", auc=0.5, repeat=3)]
+    for d in docs:
+        assert results.validate(d) == [], d["provenance"]["run_id"]
+        write(str(tmp_path), d)
+    view = report.build_view(str(tmp_path))
+    view["results_href"] = "."
+    tables = section(view)
+    rows = [l["row"] for l in tables["real"]["lines"] if l["row"]]
+    torch = sorted((r for r in rows if r["label"] == "pytorch-2.13"),
+                   key=lambda r: r["input_note"] is not None)
+    assert len(torch) == 2  # not pooled: 21 min and 41 min stay two rows
+    assert torch[0]["input_note"] is None and torch[0]["one"] == "25.0"
+    assert "NOT comparable" in torch[1]["input_note"] and torch[1]["one"] == "45.0"
+    old = [r for r in rows if r["label"] == "tensorflow-2.21"][0]
+    assert old["input_note"] == report.ORIGINALS_NOTE
+    assert all(l["row"]["input_note"] is None
+               for l in tables["synthetic"]["lines"] if l["row"])
+    html, md = report.render(view)
+    assert md.count("≠2017: read the 1024 px originals") == 2
+    assert html.count('data-images="originals"') == 2
+    assert "dlbench data prepare chestxray14" in md
+    # `dlbench results`: the DATA column says which images, and a legend line what that means
+    lines = results.table(str(tmp_path))
+    assert sum("real/264" in line for line in lines) == 1
+    assert sum("real/orig" in line for line in lines) == 3  # 2 rows and the legend line
+    assert lines[-1].startswith("real/orig: densenet read the ChestX-ray14 originals")
 
 
 def test_densenet_rows_carry_the_model_equivalence_mark(tmp_path):

@@ -16,6 +16,10 @@ TASKS = os.path.join(ROOT, "tasks")
 # framework module declares (PACKAGES); the tasks/ packages themselves are local.
 FRAMEWORK_PACKAGES = dict((fw.adapter, set(fw.packages)) for fw in frameworks.discover(TASKS))
 LOCAL = {"common", "frameworks"} | set(frameworks.task_names(TASKS))
+# Tools in tasks/ that are no adapter, and what else each may import: the one-off ChestX-ray14
+# resize is 2017's resize_im, a Pillow call; it runs in an image whose Pillow is pinned
+# (`dlbench data prepare`, harness/datacache.py), never in a benchmark run.
+TOOLS = {os.path.join(TASKS, "prepare_chestxray.py"): {"PIL"}}
 
 
 def python_files():
@@ -55,7 +59,7 @@ def forbidden_imports(path):
     declared packages (common/ and run.py: no framework at all)."""
     stdlib = set(sys.stdlib_module_names)
     adapter = os.path.splitext(os.path.basename(path))[0]
-    allowed = stdlib | {"numpy"} | LOCAL
+    allowed = stdlib | {"numpy"} | LOCAL | TOOLS.get(path, set())
     if os.path.basename(os.path.dirname(path)) != "common" and adapter != "run":
         allowed = allowed | FRAMEWORK_PACKAGES.get(adapter, set())
     return ["%s imports %s" % (os.path.relpath(path, ROOT), mod)

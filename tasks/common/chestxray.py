@@ -8,6 +8,15 @@ The real layout (the NIH release, as 2017's notebooks/common/utils.py read it):
                             "No Finding"), "Follow-up #", "Patient ID", "Patient Age", ...
   DIR/images/<Image Index>  the 112,120 PNGs (1024x1024 8-bit grey in the NIH release; 2017
                             overwrote them with 264x264 RGB copies, utils.resize_im)
+  DIR/images-264/           those copies, made beside the originals by `dlbench data prepare
+                            chestxray14` (tasks/prepare_chestxray.py), with manifest.json
+
+Which images a run reads (input_for, the one place that decides): the prepared copies when
+DIR/images-<p["resize"]>/manifest.json says they are complete, at that size; the loaders then
+only decode, crop and flip a training image (2017's loaders on its 264x264 copies). Else the
+originals, and each training image is resized to p["resize"] as it is read (a heavier loader
+than 2017's: a real-data time of such a run is not comparable with 2017's minutes; the result
+says which in data.images, the report marks the row).
 
 Labels: 2017's get_imgloc_labels one-hot encodes "Finding Labels" with pandas get_dummies
 (columns in sorted order) and drops "No Finding": LABELS below, in that order.
@@ -18,6 +27,8 @@ rounds the second part up (ceil) and the first down: 21563 / 3080 / 6162 patient
 7616 / 17198 images (the notebooks print these). patient_split() repeats that arithmetic.
 """
 import csv
+import hashlib
+import json
 import math
 import os
 
@@ -27,6 +38,8 @@ from common.data import DataError, arrays_sha256, file_sha256
 
 CSV_FILE = "Data_Entry_2017.csv"
 IMAGE_FOLDER = "images"
+PREPARED_FOLDER = "images-%d"  # % size: the copies tasks/prepare_chestxray.py makes
+MANIFEST = "manifest.json"
 NO_FINDING = "No Finding"
 # sorted, as pandas get_dummies ordered 2017's label columns ("No Finding" dropped)
 LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema",
@@ -94,6 +107,50 @@ def patient_split(n_patients, fractions=(0.7, 0.1, 0.2)):
     return train_ids, valid_ids, test_ids
 
 
+def prepared_manifest(root, size):
+    """(manifest dict, its sha256) of DIR/images-<size>/ when its manifest says the copies are
+    complete and size x size RGB; else (None, why not)."""
+    folder = os.path.join(root, PREPARED_FOLDER % size)
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
+        return None, ("no prepared %dx%d copies (%s): 'dlbench data prepare chestxray14' makes "
+                      "them" % (size, size, os.path.basename(folder) + "/" + MANIFEST))
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        manifest = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError) as e:
+        return None, "%s is unreadable (%s): run 'dlbench data prepare chestxray14' again" % (
+            path, e)
+    if not isinstance(manifest, dict) or not manifest.get("complete") or \
+            manifest.get("size") != [size, size] or manifest.get("mode") != "RGB":
+        return None, ("%s does not describe complete %dx%d RGB copies: run 'dlbench data "
+                      "prepare chestxray14' again" % (path, size, size))
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def input_for(root, p):
+    """Which images a real-data run reads (see the module doc): (folder, record for
+    result.data.images). The record says "prepared" (with the manifest's checksum, the
+    originals' checksum set, the method) or "originals" (resized on every read, and why)."""
+    size = p["resize"]
+    manifest, digest = prepared_manifest(root, size)
+    if manifest is None:
+        return os.path.join(root, IMAGE_FOLDER), {
+            "read": "originals", "folder": IMAGE_FOLDER, "resize_on_read": size, "why": digest}
+    return os.path.join(root, PREPARED_FOLDER % size), {
+        "read": "prepared", "folder": PREPARED_FOLDER % size, "resize_on_read": None,
+        "size": size, "manifest_sha256": digest, "count": manifest.get("count"),
+        "sources_sha256": manifest.get("sources_sha256"), "method": manifest.get("method"),
+        "pillow": manifest.get("pillow")}
+
+
+def train_resize(split, p):
+    """The size a training image is resized to as the loader reads it: p["resize"] for the
+    originals, None for prepared copies (already that size: decode, crop and flip only)."""
+    return None if split.get("prepared") else p["resize"]
+
+
 def load_index(root, p, limit=None):
     """The real data: for each split the image paths and their (N, 14) float32 labels, split by
     patient. Every image file must exist. limit keeps the first N images of each split.
@@ -106,7 +163,7 @@ def load_index(root, p, limit=None):
     for name, part in zip(SPLITS, ids):
         for pid in part:
             which[pid] = name
-    folder = os.path.join(root, IMAGE_FOLDER)
+    folder, images = input_for(root, p)
     out = {}
     missing = []
     for name in SPLITS:
@@ -118,17 +175,21 @@ def load_index(root, p, limit=None):
         out[name] = {"paths": paths,
                      "labels": (np.stack([e[1] for e in rows]) if rows
                                 else np.zeros((0, len(LABELS)), np.float32)),
-                     "patients": np.asarray([e[2] for e in rows], dtype=np.int64)}
+                     "patients": np.asarray([e[2] for e in rows], dtype=np.int64),
+                     "prepared": images["read"] == "prepared"}
     if missing:
-        raise DataError("%d image(s) of %s are missing under %s (first: %s): fetch the images "
-                        "again or give the folder that holds them"
-                        % (len(missing), CSV_FILE, folder, os.path.basename(missing[0])))
+        raise DataError("%d image(s) of %s are missing under %s (first: %s): %s"
+                        % (len(missing), CSV_FILE, folder, os.path.basename(missing[0]),
+                           "run 'dlbench data prepare chestxray14' again"
+                           if images["read"] == "prepared" else
+                           "fetch the images again or give the folder that holds them"))
     csv_path = os.path.join(root, CSV_FILE)
     meta = {"source": "real", "dataset": "chestxray14 (NIH)", "path": root,
             "file_sha256": file_sha256(csv_path), "limited": limit,
             "patients": n_patients,
             "sizes": dict((k, len(out[k]["paths"])) for k in SPLITS),
-            "sha256": arrays_sha256(*[out[k]["labels"] for k in SPLITS])}
+            "sha256": arrays_sha256(*[out[k]["labels"] for k in SPLITS]),
+            "images": images}
     return out, meta
 
 
@@ -163,16 +224,33 @@ def synthetic_rows(split, start, count):
 
 class InMemoryBatches(object):
     """Synthetic mode's loader where the framework needs none of its own: the images stay in
-    RAM (2017's synthetic table); one pass = complete batches for training, every image else."""
+    RAM (2017's synthetic table); one pass = complete batches for training, every image else.
 
-    def __init__(self, split, batch, train):
+    Training with `world` replicas that each take their own batch (PyTorch's processes): batch
+    is the per-replica batch, global batch g is images g*G .. g*G+G-1 (G = batch * world,
+    cycled over the pool, complete global batches only) and this replica (`rank`) gets images
+    g*G + rank*batch .. +batch-1: the replicas' batches, in rank order, are the global batch the
+    unsharded loader (world 1, batch G: Flax, Keras 3, TensorFlow) yields. Evaluation is never
+    sharded (rank 0 predicts every image). convert (e.g. torch.from_numpy) is applied to the
+    images and the labels of each batch; numpy arrays without it."""
+
+    def __init__(self, split, batch, train, rank=0, world=1, convert=None):
+        if not 0 <= rank < world:
+            raise ValueError("replica %d of %d" % (rank, world))
         self.split, self.batch, self.train = split, batch, train
+        self.rank, self.world = (rank, world) if train else (0, 1)
+        self.convert = convert
 
     def __iter__(self):
-        n = self.split["size"] // self.batch * self.batch if self.train else self.split["size"]
-        for start in range(0, n, self.batch):
-            rows = synthetic_rows(self.split, start, min(self.batch, n - start))
-            yield self.split["x"][rows], self.split["labels"][rows]
+        step = self.batch * self.world
+        n = self.split["size"] // step * step if self.train else self.split["size"]
+        for start in range(0, n, step):
+            rows = synthetic_rows(self.split, start + self.rank * self.batch,
+                                  min(self.batch, n - start))
+            x, y = self.split["x"][rows], self.split["labels"][rows]
+            if self.convert is not None:
+                x, y = self.convert(x), self.convert(y)
+            yield x, y
 
 
 def roc_auc(y_true, y_score):

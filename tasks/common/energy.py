@@ -9,13 +9,28 @@ DLBENCH_POWERCAP names another root (the tests' fake tree).
 GPU (a GPU run): NVML, the library nvidia-smi reads, through ctypes in this process: the
 board's energy counter (nvmlDeviceGetTotalEnergyConsumption, millijoules, Volta and newer),
 else its power (nvmlDeviceGetPowerUsage, milliwatts) sampled every 0.1 s in a thread and
-integrated; without NVML, nvidia-smi's power.draw sampled the same way. GPU 0, the one the
-frameworks compute on.
+integrated; without NVML, nvidia-smi's power.draw sampled the same way. The GPUs the run
+computes on: GPU 0, or the first N of a data-parallel run (Meter(..., gpus=N)), summed; their
+NVML indices are CUDA_VISIBLE_DEVICES's entries where it lists indices (NVML ignores that
+variable), else 0 .. N-1 (NVML numbers boards in PCI order; CUDA does too with
+CUDA_DEVICE_ORDER=PCI_BUS_ID, else fastest first, which differs only on a machine of mixed
+GPUs). Unverified on a GPU: no GPU machine ran this yet.
 
-Meter(device).start() / .stop() around the span; .record(epochs, images) gives the result's
+Meter(device).start() / .stop() around the span; a span with pauses (the DenseNet loop stops
+its clock for each validation pass) is several start() / stop() segments: each segment is its
+own pair of readings (a RAPL counter that wraps in a segment or in a pause between two is
+handled: each segment wraps at most once), the parts sum the segments, and record() says how
+many there were and how long they lasted (seconds, by the protocol's clock: it should equal the
+timed span it was meant to follow). .record(epochs, images) gives the result's
 (energy, energy_absent_reason): energy is None and the reason says why when no counter could be
 read; otherwise each readable part (cpu_package, gpu) with joules, joules_per_epoch,
 joules_per_1000_images and its source, and an unreadable part is None with its reason.
+
+Several replicas: one process measures (the result's, rank 0) and the others measure nothing.
+RAPL counts whole packages, not replicas: in a multi-replica CPU run cpu_package is the energy
+of every package over rank 0's timed span (all replicas, and anything else on the machine), and
+per 1000 images divides it by the images of all replicas. On GPUs, the gpu part sums the run's
+N boards over the same span.
 """
 import ctypes
 import os
@@ -23,6 +38,8 @@ import re
 import subprocess
 import threading
 import time
+
+from common import protocol
 
 DEFAULT_ROOTS = ("/dlbench/powercap", "/sys/class/powercap")
 PACKAGE = re.compile(r"^intel-rapl:\d+$")  # a package domain (intel-rapl:0:0 are its parts)
@@ -97,10 +114,22 @@ class Rapl(object):
         return [_read_int(os.path.join(folder, "energy_uj")) for _, folder, _ in self.domains]
 
 
-class _Nvml(object):
-    """NVML through ctypes: the board's energy counter or its power, GPU 0."""
+def nvml_indices(count, visible=None):
+    """The NVML indices of the first `count` GPUs the frameworks see: NVML numbers every GPU
+    of the machine (or container), CUDA_VISIBLE_DEVICES does not apply to it; where that
+    variable lists indices ("2,3") the run's GPUs are those, else (unset, or UUIDs) 0 .. N-1."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    if visible:
+        listed = [v.strip() for v in visible.split(",") if v.strip()]
+        if listed and all(v.isdigit() for v in listed) and len(listed) >= count:
+            return [int(v) for v in listed[:count]]
+    return list(range(count))
 
-    def __init__(self):
+
+class _Nvml(object):
+    """NVML through ctypes: one board's energy counter or its power, by NVML index."""
+
+    def __init__(self, index=0):
         self.lib = ctypes.CDLL("libnvidia-ml.so.1")
         check = self._check
         init = getattr(self.lib, "nvmlInit_v2", None) or self.lib.nvmlInit
@@ -108,7 +137,7 @@ class _Nvml(object):
         self.handle = ctypes.c_void_p()
         by_index = (getattr(self.lib, "nvmlDeviceGetHandleByIndex_v2", None)
                     or self.lib.nvmlDeviceGetHandleByIndex)
-        check(by_index(ctypes.c_uint(0), ctypes.byref(self.handle)))
+        check(by_index(ctypes.c_uint(index), ctypes.byref(self.handle)))
         name = ctypes.create_string_buffer(96)
         self.name = None
         if self.lib.nvmlDeviceGetName(self.handle, name, ctypes.c_uint(96)) == 0:
@@ -131,10 +160,15 @@ class _Nvml(object):
         return value.value / 1000.0
 
 
-def _smi_power_w():
-    out = subprocess.check_output(["nvidia-smi", "--id=0", "--query-gpu=power.draw",
-                                   "--format=csv,noheader,nounits"])
-    return float(out.decode().strip().splitlines()[0])
+def _smi_power_w(indices=(0,)):
+    """The summed power.draw of the boards (nvidia-smi numbers them as NVML does)."""
+    out = subprocess.check_output(["nvidia-smi", "--id=%s" % ",".join(str(i) for i in indices),
+                                   "--query-gpu=power.draw", "--format=csv,noheader,nounits"])
+    lines = out.decode().strip().splitlines()
+    if len(lines) != len(indices):
+        raise ValueError("nvidia-smi gave %d power readings for %d GPUs" % (len(lines),
+                                                                            len(indices)))
+    return sum(float(line) for line in lines)
 
 
 class _PowerSampler(threading.Thread):
@@ -165,32 +199,40 @@ class _PowerSampler(threading.Thread):
 
 
 class Gpu(object):
-    """GPU 0's energy by the best means this process has; reason says why not."""
+    """The run's GPUs' energy (GPU 0, or the first `count`, summed) by the best means this
+    process has; reason says why not. Every start() / stop() pair is one segment; stop() gives
+    that segment's joules (None when it could not be read)."""
 
-    def __init__(self):
+    def __init__(self, count=1):
         self.source, self.reason, self.name = None, None, None
+        self.indices = nvml_indices(max(1, count))
+        self.names = []
         self._energy, self._power = None, None
         problems = []
         try:
-            nvml = _Nvml()
-            self.name = nvml.name
+            boards = [_Nvml(i) for i in self.indices]
+            self.names = [b.name for b in boards]
+            self.name = self.names[0]
             try:
-                nvml.energy_mj()
-                self._energy, self.source = nvml.energy_mj, (
-                    "NVML nvmlDeviceGetTotalEnergyConsumption (board energy counter)")
+                for b in boards:
+                    b.energy_mj()
+                self._energy = lambda: sum(b.energy_mj() for b in boards)
+                self.source = "NVML nvmlDeviceGetTotalEnergyConsumption (board energy counter)"
                 return
             except OSError as e:
                 problems.append("NVML energy counter: %s" % e)
-            nvml.power_w()
-            self._power, self.source = nvml.power_w, (
-                "NVML nvmlDeviceGetPowerUsage sampled every %.1f s" % SAMPLE_SECONDS)
+            for b in boards:
+                b.power_w()
+            self._power = lambda: sum(b.power_w() for b in boards)
+            self.source = ("NVML nvmlDeviceGetPowerUsage sampled every %.1f s" % SAMPLE_SECONDS)
             return
         except (OSError, AttributeError) as e:
             problems.append("NVML: %s" % e)
+        indices = self.indices
         try:
-            _smi_power_w()
-            self._power, self.source = _smi_power_w, (
-                "nvidia-smi power.draw sampled every %.1f s" % SAMPLE_SECONDS)
+            _smi_power_w(indices)
+            self._power = lambda: _smi_power_w(indices)
+            self.source = "nvidia-smi power.draw sampled every %.1f s" % SAMPLE_SECONDS
             return
         except (OSError, ValueError, IndexError, subprocess.CalledProcessError) as e:
             problems.append("nvidia-smi: %s" % e)
@@ -223,47 +265,72 @@ def _part(joules, epochs, images, source, **extra):
 
 
 class Meter(object):
-    """CPU package (RAPL) and, on a GPU run, GPU energy around one span."""
+    """CPU package (RAPL) and, on a GPU run, GPU energy over one span or over several segments
+    of one (start() / stop() pairs: the parts sum the segments). gpus: how many GPUs the run
+    computes on (a data-parallel run's device count), summed."""
 
-    def __init__(self, device, powercap=None):
+    def __init__(self, device, powercap=None, gpus=1):
         self.rapl = Rapl(powercap)
-        self.gpu = Gpu() if device == "gpu" else None
-        self._before = self._cpu_j = self._gpu_j = None
+        self.gpu = Gpu(gpus) if device == "gpu" else None
+        self._before = self._started = None
+        self._cpu_j = self._gpu_j = None
+        self._gpu_failed = False
+        self.segments, self.seconds = 0, 0.0
 
     def start(self):
+        """Begin a segment."""
+        if self._started is not None:
+            raise RuntimeError("energy meter started twice without a stop")
         if self.rapl.domains:
             self._before = self.rapl.read()
         if self.gpu is not None:
             self.gpu.start()
+        self._started = protocol.clock()
 
     def stop(self):
+        """End the segment: its energy is added to the span's."""
+        if self._started is None:
+            raise RuntimeError("energy meter stopped without a start")
+        self.seconds += protocol.clock() - self._started
+        self._started = None
+        self.segments += 1
         if self.gpu is not None:
-            self._gpu_j = self.gpu.stop()
+            joules = self.gpu.stop()
+            if joules is None:  # one unreadable segment spoils the sum: absent, not too low
+                self._gpu_failed = True
+            else:
+                self._gpu_j = (self._gpu_j or 0.0) + joules
         if self.rapl.domains and self._before is not None:
             after = self.rapl.read()
-            self._cpu_j = sum(delta_uj(b, a, m[2]) for b, a, m in
-                              zip(self._before, after, self.rapl.domains)) / 1e6
+            self._cpu_j = (self._cpu_j or 0.0) + sum(
+                delta_uj(b, a, m[2]) for b, a, m in
+                zip(self._before, after, self.rapl.domains)) / 1e6
+            self._before = None
 
     def record(self, epochs, images):
         """(energy, energy_absent_reason) for the result."""
         reasons = []
         energy = {}
+        span = {"segments": self.segments, "seconds": self.seconds}
         if self._cpu_j is not None:
             energy["cpu_package"] = _part(
                 self._cpu_j, epochs, images,
                 "RAPL package energy_uj under %s (the whole package: every process on it)"
-                % self.rapl.root, domains=[d[0] for d in self.rapl.domains])
+                % self.rapl.root, domains=[d[0] for d in self.rapl.domains], **span)
         else:
             energy["cpu_package"] = None
             energy["cpu_package_absent_reason"] = self.rapl.reason or "not measured"
             reasons.append(energy["cpu_package_absent_reason"])
         if self.gpu is not None:
-            if self._gpu_j is not None:
+            if self._gpu_j is not None and not self._gpu_failed:
                 energy["gpu"] = _part(self._gpu_j, epochs, images, self.gpu.source,
-                                      gpu=self.gpu.name)
+                                      gpu=self.gpu.name, gpus=self.gpu.names,
+                                      nvml_indices=self.gpu.indices, **span)
             else:
                 energy["gpu"] = None
-                energy["gpu_absent_reason"] = self.gpu.reason or "not measured"
+                energy["gpu_absent_reason"] = self.gpu.reason or (
+                    "a segment of the span gave no reading" if self._gpu_failed
+                    else "not measured")
                 reasons.append(energy["gpu_absent_reason"])
         if energy.get("cpu_package") is None and energy.get("gpu") is None:
             return None, "; ".join(reasons)

@@ -141,13 +141,17 @@ def infer(adapter, model, x, p, meter=None):
 
 # ---------------------------------------------------------------- DenseNet-121 (loader-fed)
 
-def train_loader(adapter, state, loader, p, validate=None):
+def train_loader(adapter, state, loader, p, validate=None, meter=None):
     """The DenseNet training loop: every epoch is one pass over the framework's loader (which
     decodes, augments and batches in its own workers: its time is training time, as 2017
     timed it). The first step of the first epoch is the warm-up: the steady-state clock starts
     after it (sync first). validate(epoch) (real data: the validation pass) runs after each
     epoch's clock stops and is timed on its own; 2017's real-data figure is train + val.
+    meter (common/energy.Meter) follows the steady-state clock: started with it, stopped at
+    each pause (the host copy after an epoch and the validation pass), started again after it,
+    stopped with the clock: its segments add up to train_seconds.
     Returns (timings, final loss)."""
+    meter = meter or _NoMeter()
     epoch_seconds, valid_seconds, valid_loss = [], [], []
     unsynced, paused, loss, warmup, steps = 0.0, 0.0, None, None, 0
     cell_start = clock()
@@ -161,6 +165,7 @@ def train_loader(adapter, state, loader, p, validate=None):
             if warmup is None:  # the warm-up step: compile, autotune, loader start-up
                 adapter.sync(state)
                 warmup = clock() - cell_start
+                meter.start()
                 start = t = clock()
                 n = 0
         adapter.sync(state)
@@ -169,6 +174,7 @@ def train_loader(adapter, state, loader, p, validate=None):
                              % p.get("global_batch", p["batch_size"]))
         epoch_seconds.append(clock() - t)
         steps += n
+        meter.stop()  # paused with the clock: the copy and the validation are not training
         t = clock()
         value = adapter.to_float(loss)  # a real host copy of the last result, after the clock
         copied = clock() - t
@@ -181,10 +187,12 @@ def train_loader(adapter, state, loader, p, validate=None):
             valid_seconds.append(clock() - t)
             paused += valid_seconds[-1]
             valid_loss.append(fields["valid_loss"])
+        meter.start()
         emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1], loss=value,
              images_per_second=(n * p.get("global_batch", p["batch_size"]) / epoch_seconds[-1]
                                 if epoch_seconds[-1] else None), **fields)
     end = clock()
+    meter.stop()
     train_seconds = end - start - paused
     images = steps * p.get("global_batch", p["batch_size"])
     per_second = images / train_seconds if train_seconds and images else None

@@ -38,7 +38,8 @@ from frameworks import chainer as fw
 
 EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "DenseNet-121 written out as chainer.Chain links",
-            "loader": "DatasetMixin + Pillow decode and resize, random crop + flip, "
+            "loader": "DatasetMixin + Pillow decode (+ resize: originals only, see "
+                      "data.images), random crop + flip, "
                       "chainer.iterators.MultiprocessIterator (worker processes)",
             "data_parallel": "chainer.training.updaters.ParallelUpdater, one process"}
 
@@ -171,9 +172,10 @@ def build_trainer(model, p, dist):
 class XrayImages(chainer.dataset.DatasetMixin):
     """(PNG file, labels) records -> (normalised CHW float32 image, labels)."""
 
-    def __init__(self, paths, labels, p, train, seed):
+    def __init__(self, paths, labels, p, train, seed, resize):
         self.paths, self.labels = list(paths), np.asarray(labels, np.float32)
         self.size, self.h, self.w, self.train = p["resize"], p["height"], p["width"], train
+        self.resize = resize  # None: prepared copies, already p["resize"] square
         self.mean = (np.array(p["mean"], np.float32) * 255.0)[:, None, None]
         self.sd = (np.array(p["sd"], np.float32) * 255.0)[:, None, None]
         self.seed, self.rng, self.pid = seed, None, None
@@ -185,11 +187,12 @@ class XrayImages(chainer.dataset.DatasetMixin):
         from PIL import Image
         with Image.open(self.paths[i]) as im:
             im = im.convert("RGB")  # ChestX-ray14 PNGs are 8-bit grey (a few RGBA)
-            if self.train:  # bilinear resize to 264, random 224 crop, random flip
+            if self.train:  # (bilinear resize to 264,) random 224 crop, random flip
                 if self.pid != os.getpid():  # a generator of its own in each worker process
                     self.pid = os.getpid()
                     self.rng = np.random.RandomState((self.seed * 1000003 + self.pid) % 2 ** 32)
-                im = im.resize((self.size, self.size), Image.BILINEAR)
+                if self.resize:
+                    im = im.resize((self.size, self.size), Image.BILINEAR)
                 top = self.rng.randint(0, self.size - self.h + 1)
                 left = self.rng.randint(0, self.size - self.w + 1)
                 im = im.crop((left, top, left + self.w, top + self.h))
@@ -247,7 +250,8 @@ def make_loader(split, p, dist, train, seed):
     batch = p["global_batch"] if train else p["batch_size"]
     if "x" in split:  # in RAM, in order
         return _Epochs(Synthetic(split), batch, False, 0)
-    return _Epochs(XrayImages(split["paths"], split["labels"], p, train, seed), batch, train,
+    return _Epochs(XrayImages(split["paths"], split["labels"], p, train, seed,
+                              chestxray.train_resize(split, p)), batch, train,
                    p["loader_workers"])
 
 

@@ -35,8 +35,8 @@ from frameworks import flax as fw
 
 EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC", "network": "DenseNet-121 written out (torchvision structure)",
-            "loader": "grain.DataLoader (worker processes), Pillow decode and resize, random "
-                      "crop + flip",
+            "loader": "grain.DataLoader (worker processes), Pillow decode (+ resize: "
+                      "originals only, see data.images), random crop + flip",
             "data_parallel": "jax.sharding.Mesh over the devices, jit (GSPMD), one process"}
 
 # torchvision's densenet121 has 7,978,856 parameters with its 1000-way classifier (running
@@ -170,8 +170,9 @@ class _Decode(object):
     """One record (PNG path, labels) -> (normalised float32 HWC image, labels); rng: the NumPy
     generator Grain hands a random map for this record."""
 
-    def __init__(self, p, train):
+    def __init__(self, p, train, resize):
         self.size, self.h, self.w = p["resize"], p["height"], p["width"]
+        self.resize = resize  # None: prepared copies, already p["resize"] square
         self.mean = np.array(p["mean"], np.float32) * 255.0
         self.sd = np.array(p["sd"], np.float32) * 255.0
         self.train = train
@@ -181,8 +182,9 @@ class _Decode(object):
         path, label = record
         with Image.open(path) as im:
             im = im.convert("RGB")  # ChestX-ray14 PNGs are 8-bit grey (a few RGBA)
-            if self.train:  # bilinear resize to 264, random 224 crop, random flip
-                im = im.resize((self.size, self.size), Image.BILINEAR)
+            if self.train:  # (bilinear resize to 264,) random 224 crop, random flip
+                if self.resize:
+                    im = im.resize((self.size, self.size), Image.BILINEAR)
                 top = int(rng.integers(0, self.size - self.h + 1))
                 left = int(rng.integers(0, self.size - self.w + 1))
                 im = im.crop((left, top, left + self.w, top + self.h))
@@ -213,7 +215,8 @@ class _GrainEpochs(object):
 
     def __init__(self, split, p, batch, train, seed):
         self.records = _Records(split["paths"], split["labels"])
-        self.decode, self.batch, self.train, self.seed = _Decode(p, train), batch, train, seed
+        self.decode = _Decode(p, train, chestxray.train_resize(split, p))
+        self.batch, self.train, self.seed = batch, train, seed
         # evaluation decodes in this process: Grain's workers each batch their own share of the
         # records (worker w: records w, w + N, ...), which would reorder an unshuffled split
         self.workers, self.epoch = (p["loader_workers"] if train else 0), 0

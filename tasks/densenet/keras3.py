@@ -33,7 +33,8 @@ EQUIVALENCE = {"family": "densenet121-keras"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC",
             "network": "keras.applications.DenseNet121(include_top=False, pooling='avg') "
                        "+ Dense(14)",
-            "loader": "tf.data: decode_png, bilinear resize, random crop + flip; parallel map "
+            "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
+                      "data.images), random crop + flip; parallel map "
                       "(TensorFlow's threads)",
             "data_parallel": "keras.distribution.DataParallel (JAX backend), one process"}
 
@@ -80,19 +81,20 @@ def make_loader(split, p, dist, train, seed):
     if "x" in split:
         return chestxray.InMemoryBatches(split, batch, train)
     import tensorflow as tf
-    size, crop = p["resize"], (p["height"], p["width"], p["channels"])
+    resize, crop = chestxray.train_resize(split, p), (p["height"], p["width"], p["channels"])
     mean = tf.constant(np.array(p["mean"], np.float32) * 255.0)
     sd = tf.constant(np.array(p["sd"], np.float32) * 255.0)
 
     def decode(path, label):
         image = tf.io.decode_png(tf.io.read_file(path), channels=3)  # grey, RGBA -> RGB
-        if train:  # bilinear resize to 264, random 224 crop, random flip
-            image = tf.image.resize(image, (size, size))
+        if train:  # (bilinear resize to 264,) random 224 crop, random flip
+            if resize:  # None: prepared copies, already 264 square
+                image = tf.image.resize(image, (resize, resize))
             image = tf.image.random_crop(image, crop, seed=seed)
             image = tf.image.random_flip_left_right(image, seed=seed)
         else:  # evaluation: resized to 224, no augmentation
             image = tf.image.resize(image, crop[:2])
-        return (image - mean) / sd, label
+        return (tf.cast(image, tf.float32) - mean) / sd, label
 
     ds = tf.data.Dataset.from_tensor_slices((list(split["paths"]),
                                              np.asarray(split["labels"], np.float32)))

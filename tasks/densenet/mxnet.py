@@ -38,8 +38,8 @@ from frameworks import mxnet as fw
 EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "gluon model_zoo densenet121, output -> Dense(14) "
                                         "(module: the same network as a symbol)",
-            "loader": "gluon.data.DataLoader (worker processes), mx.image decode and resize, "
-                      "random crop + flip",
+            "loader": "gluon.data.DataLoader (worker processes), mx.image decode (+ resize: "
+                      "originals only, see data.images), random crop + flip",
             "data_parallel": "multi-context (gluon split_and_load / Module), kvstore 'device', "
                              "one process"}
 
@@ -117,9 +117,10 @@ def build_trainer(model, p, dist):
 class XrayImages(gluon.data.Dataset):
     """(PNG file, labels) records -> (normalised CHW float32 image, labels)."""
 
-    def __init__(self, paths, labels, p, train, seed):
+    def __init__(self, paths, labels, p, train, seed, resize):
         self.paths, self.labels = list(paths), np.asarray(labels, np.float32)
         self.size, self.h, self.w, self.train = p["resize"], p["height"], p["width"], train
+        self.resize = resize  # None: prepared copies, already p["resize"] square
         self.seed, self.rng, self.pid = seed, None, None
         T = gluon.data.vision.transforms
         self.to_tensor = T.Compose([T.ToTensor(), T.Normalize(p["mean"], p["sd"])])
@@ -130,11 +131,12 @@ class XrayImages(gluon.data.Dataset):
     def __getitem__(self, i):
         with open(self.paths[i], "rb") as f:
             image = mx.image.imdecode(f.read(), flag=1)  # HWC uint8 RGB (grey -> 3 channels)
-        if self.train:  # bilinear resize to 264, random 224 crop, random flip
+        if self.train:  # (bilinear resize to 264,) random 224 crop, random flip
             if self.pid != os.getpid():  # a generator of its own in each worker process
                 self.pid = os.getpid()
                 self.rng = np.random.RandomState((self.seed * 1000003 + self.pid) % 2 ** 32)
-            image = mx.image.imresize(image, self.size, self.size)
+            if self.resize:
+                image = mx.image.imresize(image, self.size, self.size)
             top = self.rng.randint(0, self.size - self.h + 1)
             left = self.rng.randint(0, self.size - self.w + 1)
             image = mx.image.fixed_crop(image, left, top, self.w, self.h)
@@ -181,7 +183,8 @@ def make_loader(split, p, dist, train, seed):
         return _Epochs(gluon.data.DataLoader(Synthetic(split), batch_size=batch,
                                              last_batch=last))
     return _Epochs(gluon.data.DataLoader(
-        XrayImages(split["paths"], split["labels"], p, train, seed), batch_size=batch,
+        XrayImages(split["paths"], split["labels"], p, train, seed,
+                   chestxray.train_resize(split, p)), batch_size=batch,
         shuffle=train, last_batch=last, num_workers=p["loader_workers"]))
 
 

@@ -37,8 +37,8 @@ EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMIL
 SETTINGS = {"layout": "NCHW",
             "network": "DenseNet-121 written out (torchvision's densenet121 structure), random "
                        "init (2017: ImageNet-pretrained)",
-            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode + bilinear "
-                      "resize, random crop + flip",
+            "loader": "torch.utils.data.DataLoader, worker processes, PIL decode (+ bilinear "
+                      "resize: originals only, see data.images), random crop + flip",
             "data_parallel": "DistributedDataParallel, one process per device"}
 
 
@@ -110,8 +110,9 @@ class ChestXrays(Dataset):
     """One image per item, decoded and augmented in the DataLoader's worker processes (torch's
     RNG, seeded per worker by the DataLoader, draws the crop and the flip)."""
 
-    def __init__(self, paths, labels, p, train):
+    def __init__(self, paths, labels, p, train, resize):
         self.paths, self.labels, self.p, self.train = paths, labels, p, train
+        self.resize = resize  # None: prepared copies, already p["resize"] square
         self.mean = np.asarray(p["mean"], np.float32).reshape(3, 1, 1)
         self.sd = np.asarray(p["sd"], np.float32).reshape(3, 1, 1)
 
@@ -121,15 +122,16 @@ class ChestXrays(Dataset):
     def __getitem__(self, i):
         p = self.p
         image = Image.open(self.paths[i]).convert("RGB")
-        if self.train:
+        if self.train:  # (bilinear resize to 264,) random 224 crop, random flip
             size = p["resize"]
-            image = image.resize((size, size), Image.BILINEAR)
+            if self.resize:
+                image = image.resize((size, size), Image.BILINEAR)
             top = int(torch.randint(0, size - p["height"] + 1, (1,)))
             left = int(torch.randint(0, size - p["width"] + 1, (1,)))
             image = image.crop((left, top, left + p["width"], top + p["height"]))
             if int(torch.randint(0, 2, (1,))):
                 image = image.transpose(Image.FLIP_LEFT_RIGHT)
-        else:
+        else:  # evaluation: resized to 224, no augmentation
             image = image.resize((p["width"], p["height"]), Image.BILINEAR)
         x = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / np.float32(255.0)
         x = (x - self.mean) / self.sd
@@ -147,25 +149,6 @@ class EpochLoader(object):
             self.sampler.set_epoch(self.epoch)
         self.epoch += 1
         return iter(self.loader)
-
-
-class InMemory(object):
-    """Synthetic data in RAM (2017's synthetic table: no loader, no augmentation): batch g of
-    the epoch is global images g*G .. g*G+G-1 (cycled over the pool), this replica's slice."""
-
-    def __init__(self, split, p, dist, train):
-        self.split, self.train = split, train
-        self.batch = p["batch_size"]
-        self.rank, self.world = (dist["rank"], dist["world"]) if train else (0, 1)
-
-    def __iter__(self):
-        size, x, y = self.split["size"], self.split["x"], self.split["labels"]
-        step = self.batch * self.world
-        stop = (size // step) * step if self.train else size
-        for start in range(0, stop, step):
-            rows = chestxray.synthetic_rows(self.split, start + self.rank * self.batch,
-                                  min(self.batch, stop - start))
-            yield torch.from_numpy(x[rows]), torch.from_numpy(y[rows])
 
 
 def start_devices(p, rank):
@@ -202,9 +185,11 @@ def build_trainer(model, p, dist):
 
 
 def make_loader(split, p, dist, train, seed):
-    if "x" in split:
-        return InMemory(split, p, dist, train)
-    dataset = ChestXrays(split["paths"], split["labels"], p, train)
+    if "x" in split:  # synthetic, in RAM: this replica's share of each global batch
+        return chestxray.InMemoryBatches(split, p["batch_size"], train, dist["rank"],
+                                         dist["world"], convert=torch.from_numpy)
+    dataset = ChestXrays(split["paths"], split["labels"], p, train,
+                         chestxray.train_resize(split, p))
     sampler = None
     if train and dist["world"] > 1:
         sampler = DistributedSampler(dataset, num_replicas=dist["world"], rank=dist["rank"],

@@ -28,8 +28,8 @@ EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMIL
 SETTINGS = {"layout": "NHWC",
             "network": "DenseNet-121 written out (torchvision's layout), tf.Module, random init "
                        "(2017: ImageNet checkpoint)",
-            "loader": "tf.data: decode_png, bilinear resize, random_crop + random_flip, parallel "
-                      "map, prefetch",
+            "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
+                      "data.images), random_crop + random_flip, parallel map, prefetch",
             "data_parallel": "tf.distribute.MirroredStrategy (logical CPU devices on the CPU)"}
 
 
@@ -137,22 +137,6 @@ class DenseNet121(tf.Module):
         return tf.matmul(x, self.fc_w) + self.fc_b  # logits: the sigmoid lives in the loss
 
 
-class InMemory(object):
-    """Synthetic data in RAM: global batch g is images g*G .. g*G+G-1 (cycled over the pool),
-    as numpy; train_step splits it between the replicas."""
-
-    def __init__(self, split, p, train):
-        self.split, self.train = split, train
-        self.batch = p["global_batch"] if train else p["batch_size"]
-
-    def __iter__(self):
-        size = self.split["size"]
-        stop = (size // self.batch) * self.batch if self.train else size
-        for start in range(0, stop, self.batch):
-            rows = chestxray.synthetic_rows(self.split, start, min(self.batch, stop - start))
-            yield self.split["x"][rows], self.split["labels"][rows]
-
-
 def start_devices(p, rank):
     n = p["devices"]
     kind = "GPU" if fw.DEVICE["gpu"] else "CPU"
@@ -226,31 +210,34 @@ def build_trainer(model, p, dist):
                                          input_signature=[tf.TensorSpec(shape, tf.float32)])}
 
 
-def _decoder(p, train, seed):
+def _decoder(p, train, seed, resize):
     mean = tf.constant(p["mean"], tf.float32) * 255.0
     sd = tf.constant(p["sd"], tf.float32) * 255.0
-    size, crop = p["resize"], [p["height"], p["width"], p["channels"]]
+    crop = [p["height"], p["width"], p["channels"]]
 
     def decode(path, label):
         image = tf.io.decode_png(tf.io.read_file(path), channels=3)  # grey/RGBA -> RGB
-        if train:
-            image = tf.image.resize(image, [size, size], method="bilinear")
+        if train:  # (bilinear resize to 264,) random 224 crop, random flip
+            if resize:  # None: prepared copies, already 264 square
+                image = tf.image.resize(image, [resize, resize], method="bilinear")
             image = tf.image.random_crop(image, crop, seed=seed)
             image = tf.image.random_flip_left_right(image, seed=seed)
-        else:
+        else:  # evaluation: resized to 224, no augmentation
             image = tf.image.resize(image, crop[:2], method="bilinear")
-        return (image - mean) / sd, label
+        return (tf.cast(image, tf.float32) - mean) / sd, label
 
     return decode
 
 
 def make_loader(split, p, dist, train, seed):
-    if "x" in split:
-        return InMemory(split, p, train)
+    if "x" in split:  # synthetic, in RAM: global batches; train_step splits them
+        return chestxray.InMemoryBatches(split, p["global_batch"] if train else p["batch_size"],
+                                         train)
     data = tf.data.Dataset.from_tensor_slices((list(split["paths"]), split["labels"]))
     if train:
         data = data.shuffle(len(split["paths"]), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(_decoder(p, train, seed), num_parallel_calls=p["loader_workers"])
+    data = data.map(_decoder(p, train, seed, chestxray.train_resize(split, p)),
+                    num_parallel_calls=p["loader_workers"])
     if not train:
         return data.batch(p["batch_size"]).prefetch(2)
     data = data.batch(p["global_batch"], drop_remainder=True).prefetch(2)
