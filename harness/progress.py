@@ -1,5 +1,5 @@
 """The progress events a benchmark container prints on stdout (one JSON object a line, with an
-"event" key: start, epoch, batch, end), each as one line for the host's progress display."""
+"event" key: start, progress, epoch, batch, end), each as one line for the host's progress display."""
 import json
 
 
@@ -13,6 +13,11 @@ def describe_event(label, ev):
         return "%s: epoch %s/%s  loss %s  %.1f s" % (
             label, ev.get("epoch"), ev.get("epochs"),
             "%.4f" % ev["loss"] if isinstance(ev.get("loss"), (int, float)) else "-",
+            ev.get("seconds") or 0.0)
+    if kind == "progress":
+        return "%s: epoch %s/%s  %s%s batches  %.1f images/s  %.0f s" % (
+            label, ev.get("epoch"), ev.get("epochs"), ev.get("batches"),
+            "/%s" % ev["of"] if ev.get("of") else "", ev.get("images_per_second") or 0.0,
             ev.get("seconds") or 0.0)
     if kind == "batch":
         return "%s: %s batches, %.1f images/s" % (label, ev.get("batches"),

@@ -178,8 +178,9 @@ def run_densenet(args, result, fw, adapter, settings, rank):
     # replicas at once), and the GPU part sums the run's devices (common/energy.py)
     meter = None if rank else energy.Meter(
         args.device, gpus=p["devices"] if args.device == "gpu" else 1)
-    timings, loss, valid_loss = protocol.train_loader(adapter, state, train, p, validation,
-                                                      meter)
+    timings, loss, valid_loss = protocol.train_loader(
+        adapter, state, train, p, validation, meter,
+        progress_seconds=None if rank else protocol.PROGRESS_SECONDS)  # rank 0 tells the host
     result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
                                                       timings["train_seconds"])}
     result["parallel"] = {"devices": p["devices"], "per_device_batch": p["per_device_batch"],

@@ -104,3 +104,45 @@ def test_a_real_sync_keeps_the_clock_check_down(capsys):
     timings, check = async_train(sync_waits=True)
     assert check["flagged"] is False and check["note"] is None
     assert timings["train_seconds"] >= 8 * 0.01
+
+
+class _SlowSteps(object):
+    """A DenseNet-loop adapter whose every step takes `seconds` of real time."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def train_step(self, state, xb, yb):
+        time.sleep(self.seconds)
+        return 0.5
+
+    def sync(self, state):
+        pass
+
+    def to_float(self, loss):
+        return float(loss)
+
+
+def _events(capsys, kind):
+    import json
+    out = capsys.readouterr().out.splitlines()
+    return [json.loads(line) for line in out if json.loads(line)["event"] == kind]
+
+
+def test_a_long_densenet_epoch_reports_progress(capsys):
+    """An epoch of hours must not be silent until its end: a "progress" event comes at most
+    every progress_seconds, with the batches done of the epoch's and an images/s; the host
+    shows it as one line. None turns them off (the other ranks)."""
+    from harness import progress
+    p = {"epochs": 1, "batch_size": 4, "global_batch": 8}
+    loader = [(None, None)] * 8
+    protocol.train_loader(_SlowSteps(0.02), None, loader, p, progress_seconds=0.05)
+    seen = _events(capsys, "progress")
+    assert 2 <= len(seen) <= 4, seen                # 7 timed steps of 0.02 s, every >= 0.05 s
+    assert all(e["of"] == 8 and e["epoch"] == 1 and e["epochs"] == 1 for e in seen)
+    assert [e["batches"] for e in seen] == sorted(set(e["batches"] for e in seen))
+    assert all(0 < e["images_per_second"] <= 8 / 0.02 for e in seen)
+    line = progress.describe_event("pytorch-2.13 densenet r1", seen[0])
+    assert line.startswith("pytorch-2.13 densenet r1: epoch 1/1  %d/8 batches" % seen[0]["batches"])
+    protocol.train_loader(_SlowSteps(0.02), None, loader, p, progress_seconds=None)
+    assert _events(capsys, "progress") == []

@@ -141,7 +141,14 @@ def infer(adapter, model, x, p, meter=None):
 
 # ---------------------------------------------------------------- DenseNet-121 (loader-fed)
 
-def train_loader(adapter, state, loader, p, validate=None, meter=None):
+# A DenseNet epoch lasts hours on a CPU (87,306 images): a "progress" event at most this often
+# tells the host the run is alive (one clock read per step and one JSON line a minute, both far
+# below a step's time; the images/s it shows is unsynced, for the display only)
+PROGRESS_SECONDS = 60.0
+
+
+def train_loader(adapter, state, loader, p, validate=None, meter=None,
+                 progress_seconds=PROGRESS_SECONDS):
     """The DenseNet training loop: every epoch is one pass over the framework's loader (which
     decodes, augments and batches in its own workers: its time is training time, as 2017
     timed it). The first step of the first epoch is the warm-up: the steady-state clock starts
@@ -149,16 +156,19 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None):
     epoch's clock stops and is timed on its own; 2017's real-data figure is train + val.
     meter (common/energy.Meter) follows the steady-state clock: started with it, stopped at
     each pause (the host copy after an epoch and the validation pass), started again after it,
-    stopped with the clock: its segments add up to train_seconds.
+    stopped with the clock: its segments add up to train_seconds. Every progress_seconds
+    (None: never) a "progress" event says how far the epoch has got.
     Returns (timings, final loss)."""
     meter = meter or _NoMeter()
     epoch_seconds, valid_seconds, valid_loss = [], [], []
     unsynced, paused, loss, warmup, steps = 0.0, 0.0, None, None, 0
     cell_start = clock()
     start = None
+    per_epoch = _batches_per_epoch(loader)
     for epoch in range(p["epochs"]):
         t = clock()
         n = 0
+        told = t
         for xb, yb in loader:
             loss = adapter.train_step(state, xb, yb)
             n += 1
@@ -166,8 +176,13 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None):
                 adapter.sync(state)
                 warmup = clock() - cell_start
                 meter.start()
-                start = t = clock()
+                start = t = told = clock()
                 n = 0
+            elif progress_seconds is not None and clock() - told >= progress_seconds:
+                told = clock()
+                emit("progress", epoch=epoch + 1, epochs=p["epochs"], batches=n,
+                     of=per_epoch, seconds=told - t,
+                     images_per_second=n * p.get("global_batch", p["batch_size"]) / (told - t))
         adapter.sync(state)
         if warmup is None:
             raise ValueError("the training split makes no complete batch of %d"
@@ -208,6 +223,14 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None):
         timings["valid_seconds"] = valid_seconds
         timings["train_val_seconds"] = train_seconds + sum(valid_seconds)
     return timings, (adapter.to_float(loss) if loss is not None else None), valid_loss
+
+
+def _batches_per_epoch(loader):
+    """The loader's batches per epoch where it knows (len), else None."""
+    try:
+        return int(len(loader))
+    except Exception:  # a loader without a length (tf.data of unknown cardinality)
+        return None
 
 
 def predict_loader(adapter, state, loader):
