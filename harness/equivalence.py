@@ -68,8 +68,8 @@ def task_modules(tasks_root=None):
 
 def OUTPUT_TASKS(tasks_root=None):
     """The tasks the check covers: those with a canonical output (common/canonical.py OUTPUT):
-    the 2017 tasks. DenseNet-121 has no canonical family yet: its rows are not planned, and
-    check-models says so."""
+    the 2017 tasks and DenseNet-121. A task added without one is not planned, and check-models
+    says so."""
     return tuple(task_modules(tasks_root)[0].OUTPUT)
 
 
@@ -152,7 +152,7 @@ def plan_rows(images, tasks, variants, echo):
         for task in image.tasks:
             if tasks and task not in tasks:
                 continue
-            if task not in covered:  # densenet: no canonical family yet (said once, below)
+            if task not in covered:  # no canonical family yet (said once, in check)
                 continue
             offered = [v for fw in fws for v in fw.variant_names(task)]
             names = [v for v in image.variants if v in offered]
@@ -342,7 +342,8 @@ def describe(row):
 
 
 def canonical_output(task):
-    return {"cnn": "logits", "rnn": "final logits", "inference": "pooled features"}[task]
+    return {"cnn": "logits", "rnn": "final logits", "inference": "pooled features",
+            "densenet": "logits"}[task]
 
 
 # ---------------------------------------------------------------- the whole check
@@ -392,9 +393,10 @@ def check(names, opts, echo=click.echo):
     if not rows:
         raise HarnessError("nothing to check: no image built here has the task(s) asked; "
                            "`dlbench list` shows the images, `dlbench build NAME` builds one")
-    p_of = dict((t, frameworks._import_file(os.path.join(paths.tasks_dir(), "common",
-                                                         "params.py"),
-                                            "dlbench_task_params").for_task(t))
+    task_params = frameworks._import_file(os.path.join(paths.tasks_dir(), "common",
+                                                       "params.py"), "dlbench_task_params")
+    # the check's own image size where the task's is too costly (canonical.CHECK_INPUT)
+    p_of = dict((t, canonical.check_params(t, task_params.for_task(t)))
                 for t in set(r.task for r in rows))
 
     # each row's family (or why it is not checked)
@@ -415,7 +417,7 @@ def check(names, opts, echo=click.echo):
             row.record["family"] = family
 
     root = os.path.join(opts.results_root, "check-models")
-    families, not_comparable, batch = {}, [], {}
+    families, not_comparable, batch, shapes = {}, [], {}, {}
     try:
         root = os.path.join(opts.results_root, "check-models")
         work = os.path.join(root, opts.check_id)
@@ -423,13 +425,14 @@ def check(names, opts, echo=click.echo):
         inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
         os.chmod(inputs_dir, 0o755)
         try:
-            batch.update({"cnn": opts.batch, "inference": opts.batch,
+            batch.update({"cnn": opts.batch, "inference": opts.batch, "densenet": opts.batch,
                           "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None})
             input_files = {}
             for task in sorted(p_of):
                 x = canonical.make_input(task, p_of[task], batch[task], opts.seed)
                 input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
                 np.savez(input_files[task], x=x)
+                shapes[task] = [int(d) for d in x.shape]
                 os.chmod(input_files[task], 0o644)
             for row in rows:
                 if row.family is None or row.family in families:
@@ -444,7 +447,8 @@ def check(names, opts, echo=click.echo):
                 flops, note = forward_flops(row.task, row.family, p, canonical)
                 families[row.family] = {
                     "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
-                    "canonical_parameters": canonical.count(prm), "params_file": path,
+                    "canonical_parameters": canonical.count(prm, row.family),
+                    "params_file": path,
                     "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
                     "forward_flops": flops, "flops_source": note, "members": []}
             groups, order = {}, []  # one container per (image, adapter, variant): its tasks
@@ -492,12 +496,12 @@ def check(names, opts, echo=click.echo):
                         ", ".join(families[b]["members"]), reason))
     finally:  # interrupted or not, the summary says what ran (rows not run: failed, why)
         summary = write_summary(rows, families, not_comparable, not_built, batch, p_of,
-                                started, opts, root, echo)
+                                started, opts, root, echo, shapes)
     return summary
 
 
 def write_summary(rows, families, not_comparable, not_built, batch, p_of, started, opts, root,
-                  echo):
+                  echo, shapes=None):
     """Validate and write results/check-models/<id>.json; returns the summary (with path)."""
     canonical, _ = task_modules()
     from . import results as results_mod
@@ -506,6 +510,7 @@ def write_summary(rows, families, not_comparable, not_built, batch, p_of, starte
         "started": started, "finished": results_mod.now_iso(), "host": host_info(),
         "tolerance": canonical.TOLERANCE_RULE, "seed": opts.seed,
         "batch": dict((t, batch[t]) for t in sorted(p_of) if t in batch),
+        "input_shape": dict(shapes or {}),
         "families": dict((k, dict((f, v[f]) for f in ("task", "doc", "canonical_parameters",
                                                       "reference_max_abs", "forward_flops",
                                                       "flops_source", "members")))
@@ -569,14 +574,15 @@ def latest_rows(results_root=None):
 @click.command("check-models")
 @click.argument("names", nargs=-1)
 @click.option("-t", "--task", "tasks", multiple=True,
-              type=click.Choice(["cnn", "rnn", "inference"]),
+              type=click.Choice(["cnn", "rnn", "inference", "densenet"]),
               help="task to check (repeatable); default: every task of each image")
 @click.option("--variant", "variants", multiple=True, default=("all",), show_default=True,
               help="variant to check (repeatable); 'all': every variant each image declares")
 @click.option("--batch", type=click.IntRange(min=1, max=64), default=DEFAULT_BATCH,
               show_default=True,
-              help="images per batch for cnn and inference (rnn: one full batch of 64, the "
-                   "batch TensorFlow's trainable initial state fixes)")
+              help="images per batch for cnn, inference and densenet (densenet at 64x64: "
+                   "canonical.CHECK_INPUT; rnn: one full batch of 64, the batch TensorFlow's "
+                   "trainable initial state fixes)")
 @click.option("--seed", type=click.IntRange(min=0, max=2 ** 31 - 1), default=0,
               show_default=True, help="seed of the parameters and the input batch")
 @click.option("--timeout", type=click.IntRange(min=1), default=DEFAULT_TIMEOUT,

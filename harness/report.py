@@ -594,7 +594,8 @@ def build_view(results_dir, reference=None):
     for task in frameworks.task_names():
         if task not in reference["tasks"]:  # densenet: its own tables (the multi-GPU ones)
             if task in (reference.get("multi_gpu") or {}):
-                multi_gpu.append(densenet_section(task, entries, reference, results_dir))
+                multi_gpu.append(densenet_section(task, entries, reference, results_dir,
+                                                  eq_marks, check_id))
             continue
         ref_task = reference["tasks"][task]
         rows = build_rows(entries, task)
@@ -725,14 +726,26 @@ def _minutes(stats):
     return None if not stats else _fmt_num(stats["median"] / 60.0, 1)
 
 
-def densenet_section(task, entries, reference, results_dir):
+def equivalence_mark(eq_marks, check_id, image, variant, task):
+    """A row's model-equivalence mark (equivalence_marks), "?" when the newest checks did not
+    cover it, None when no check ever ran."""
+    if not check_id:
+        return None
+    return eq_marks.get((image, variant, task),
+                        {"mark": "?", "status": None,
+                         "title": "model equivalence: not in any check-models summary "
+                                  "(newest: %s)" % check_id})
+
+
+def densenet_section(task, entries, reference, results_dir, eq_marks=None, check_id=None):
     """2017's two DenseNet tables (real data: train + validation; synthetic data in RAM:
     training only), each 2017 row with its 1xV100 and 4xV100 minutes and their scaling
     efficiency, and beside it this run's rows: one per image, variant, device kind and name,
     and workload, with the 1-device and the N-device runs side by side (minutes: median over
     the runs; images/s per device; scaling efficiency = N-device images/s / (N x 1-device
     images/s); test AUC). Synthetic and real runs are never pooled; partial runs (--epochs,
-    --limit, --image-size, --batch-size) say so and are not comparable with 2017's minutes."""
+    --limit, --image-size, --batch-size) say so and are not comparable with 2017's minutes.
+    Each row carries its image and variant's model-equivalence mark (`dlbench check-models`)."""
     ref = reference["multi_gpu"][task]
     hw = [h["key"] for h in ref["hardware"]]  # 1xV100, 4xV100
     ref_gpus = dict((h["key"], h["gpus"]) for h in ref["hardware"])
@@ -800,7 +813,9 @@ def densenet_section(task, entries, reference, results_dir):
                         "mfu_many": _mfu_cell([e.mfu for e in many]),
                         "flags": flag_counts(es),
                         "failed": ["%s: %s" % (e.relpath, e.reason) for e in es if not e.ok],
-                        "files": sorted(e.relpath for e in es)}})
+                        "files": sorted(e.relpath for e in es),
+                        "equivalence": equivalence_mark(eq_marks or {}, check_id, first.image,
+                                                        first.variant, task)}})
         tables.append({"source": source, "caption": ref["data"][source], "lines": lines})
     return {"task": task, "title": ref["title"], "table": ref["table"],
             "unit_label": ref["unit_label"], "hardware": ref["hardware"], "tables": tables,

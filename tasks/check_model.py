@@ -7,7 +7,8 @@ models, run a fixed batch in eval mode, write the outputs.
 One process per (adapter, variant), every task it is asked (the framework is imported and
 initialised once). Starts the adapter as run.py does (common/adapters.py: the variant's
 environment, load, the first task file, init; the other task files are imported after), builds
-each task's model (and, for a training task, the trainer state `predict` takes), imports the
+each task's model (and, for a training task, the trainer state `predict` takes; DenseNet-121 on
+one device, at canonical.CHECK_INPUT's image size and the check's batch), imports the
 canonical parameters (common/canonical.py), runs `outputs` on the input's `x` (converted to the
 task file's layout, as run.py converts data) and writes DIR/TASK/outputs.npz (`output`) and
 DIR/TASK/check.json: status ok or failed with the reason, or "not-checked" when the task file
@@ -80,13 +81,17 @@ def export_problems(exported, imported):
         problems.append("export lacks %s" % ", ".join(missing[:5]))
     if extra:
         problems.append("export has unknown %s" % ", ".join(extra[:5]))
+    differ = []
     for name in sorted(set(exported) & set(imported)):
         a, b = np.asarray(exported[name]), imported[name]
         if a.shape != b.shape:
-            problems.append("%s exported with shape %s, imported %s" % (name, a.shape, b.shape))
+            differ.append("%s exported with shape %s, imported %s" % (name, a.shape, b.shape))
         elif not np.allclose(a.astype(np.float64), b, rtol=1e-6, atol=1e-7):
-            problems.append("%s exported differs from the imported values (max abs diff %.3g)"
-                            % (name, float(np.max(np.abs(a.astype(np.float64) - b)))))
+            differ.append("%s exported differs from the imported values (max abs diff %.3g)"
+                          % (name, float(np.max(np.abs(a.astype(np.float64) - b)))))
+    problems += differ[:5]
+    if len(differ) > 5:  # DenseNet-121 has 120 convolutions: name a few, count the rest
+        problems.append("and %d more arrays" % (len(differ) - 5))
     return problems
 
 
@@ -129,14 +134,28 @@ def check(started, args, job, record):
         raise ValueError("tasks/%s/%s.py declares family %s for variant %s, the check drew "
                          "parameters for %s" % (task, args.adapter, family, record["variant"],
                                                 job["family"]))
-    p = params.for_task(task)
-    model = module.build_model(p)
-    record["parameters"] = int(module.count_parameters(model))
-    state = model if task == "inference" else module.build_trainer(model, p)
-    canonical_params = canonical.load(job["params"])
-    module.import_params(state, canonical_params)
+    p = canonical.check_params(task, params.for_task(task))
     with np.load(job["input"]) as f:
         x = f["x"]
+    dist = None
+    if task == "densenet":
+        # one device, one process: the data-parallel group is never started; the batch is the
+        # check's (a network bound to a batch size, MXNet's Module, is bound to it)
+        p["batch_size"] = int(x.shape[0])
+        p = params.scale_for_devices(p, 1)
+        dist = module.start_devices(p, 0)
+        model = module.build_model(p, dist)
+    else:
+        model = module.build_model(p)
+    record["parameters"] = int(module.count_parameters(model))
+    if task == "inference":
+        state = model
+    elif dist is not None:
+        state = module.build_trainer(model, p, dist)
+    else:
+        state = module.build_trainer(model, p)
+    canonical_params = canonical.load(job["params"])
+    module.import_params(state, canonical_params)
     if settings.get("layout") == "NHWC" and x.ndim == 4:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # as run.py converts the data
     out = np.asarray(module.outputs(state, x))
@@ -144,6 +163,8 @@ def check(started, args, job, record):
     record["output_shape"] = list(out.shape)
     record["output_dtype"] = str(out.dtype)
     problems = export_problems(module.export_params(state), canonical_params)
+    if dist is not None:
+        module.stop_devices(dist)
     record["export"] = {"ok": not problems, "problems": problems}
     record["status"], record["reason"] = "ok", None
 

@@ -83,8 +83,8 @@ def test_there_are_other_columns_than_pytorch():
         assert expected <= set(adapters(task)), task
 
 
-# the tasks `dlbench check-models` covers (DenseNet-121 has no canonical family yet)
-EQUIVALENCE_TASKS = ("cnn", "rnn", "inference")
+# the tasks `dlbench check-models` covers (every task: DenseNet-121 too)
+EQUIVALENCE_TASKS = ("cnn", "rnn", "inference", "densenet")
 
 
 def test_the_reference_column_is_the_contract():

@@ -1,7 +1,8 @@
 """`dlbench check-models` on the real Docker engine, for every image built here
 (images/*/Dockerfile, the 2017-era ones excepted), discovered, never listed: every variant of
 every task loads its structure family's canonical parameters inside its own image (hardened
-containers), runs a tiny batch (one 32x32 image pair, one 224x224 image, one GRU batch of 64)
+containers), runs a tiny batch (one 32x32 CIFAR image, one 224x224 image, one GRU batch of 64, one 64x64
+image through DenseNet-121)
 and must match the numpy reference within the tolerance, with the canonical parameter count and
 an export that gives back what it imported. A task file that has no equivalence block yet is
 reported "not checked" (a failing status, so the command exits 1): this test accepts exactly
@@ -41,7 +42,7 @@ def test_check_models_every_variant(name, engine, tmp_path):
     summary = json.load(open(str(tmp_path / "check-models" / written[0])))
     assert results.validate(summary, equivalence.load_schema()) == []
     rows = summary["rows"]
-    covered = [t for t in img.tasks if t in equivalence.OUTPUT_TASKS()]  # not densenet
+    covered = [t for t in img.tasks if t in equivalence.OUTPUT_TASKS()]  # densenet too
     assert rows and set(r["task"] for r in rows) == set(covered), res.output
     # every CPU variant of every task is a row (GPU-only ones: rows marked not comparable)
     for task in covered:
@@ -58,7 +59,7 @@ def test_check_models_every_variant(name, engine, tmp_path):
             assert r["status"] == "ok", line
             assert r["max_rel_diff"] <= 1e-4 and r["parameters"] == r["canonical_parameters"]
             assert r["output"] in ("logits (N, 10)", "final logits (N, 2)",
-                                   "pooled features (N, 2048)")
+                                   "pooled features (N, 2048)", "logits (N, 14)")
         else:
             assert r["status"] == "not-checked" and "no " in r["reason"], line
             unchecked.append(line)

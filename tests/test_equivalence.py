@@ -22,8 +22,9 @@ canonical, reference = equivalence.task_modules(TASKS)
 task_params = frameworks._import_file(os.path.join(TASKS, "common", "params.py"),
                                       "dlbench_task_params")
 
-FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision"}
-BATCH = {"cnn": 2, "rnn": 64, "inference": 1}
+FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision",
+          "densenet": "densenet121-torchvision"}
+BATCH = {"cnn": 2, "rnn": 64, "inference": 1, "densenet": 2}
 
 needs_torch = pytest.mark.skipif(not shutil.which("python3") or
                                  subprocess.run([sys.executable, "-c", "import torch"],
@@ -32,7 +33,7 @@ needs_torch = pytest.mark.skipif(not shutil.which("python3") or
 
 
 def prepare(tmp_path, task, seed=0):
-    p = task_params.for_task(task)
+    p = canonical.check_params(task, task_params.for_task(task))
     prm = canonical.generate(FAMILY[task], p, seed)
     x = canonical.make_input(task, p, BATCH[task], seed)
     canonical.save(str(tmp_path / "params.npz"), prm)
@@ -56,21 +57,23 @@ def check_model(tasks_root, task, adapter, tmp_path, family=None):
 
 
 @needs_torch
-@pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
+@pytest.mark.parametrize("task", ["cnn", "rnn", "inference", "densenet"])
 def test_pytorch_matches_the_numpy_reference(task, tmp_path):
     p, prm, x = prepare(tmp_path, task)
     proc, record, out = check_model(TASKS, task, "pytorch", tmp_path)
     assert proc.returncode == 0, proc.stderr
     ref = reference.forward(FAMILY[task], prm, x, p)
     status, reason, fields = equivalence.verdict("pytorch", "reference", task, record, out, ref,
-                                                 canonical.count(prm), canonical)
+                                                 canonical.count(prm, FAMILY[task]), canonical)
     assert status == "ok", reason
     assert fields["max_rel_diff"] < 1e-5  # fp32 against float64: far inside the tolerance
     # the parameter count: the adapter's own count_parameters against the canonical one
-    assert record["parameters"] == canonical.count(prm)
+    assert record["parameters"] == canonical.count(prm, FAMILY[task])
     assert record["export"] == {"ok": True, "problems": []}
-    if task == "cnn":
-        assert canonical.count(prm) == p["parameters"]
+    if task in ("cnn", "densenet"):
+        assert canonical.count(prm, FAMILY[task]) == p["parameters"]
+    if task == "densenet":  # logits at the check's image size, the batch it was given
+        assert out.shape == (2, 14) and x.shape == (2, 3, 64, 64)
 
 
 BREAKAGES = {
@@ -80,6 +83,11 @@ BREAKAGES = {
     # the reset and update gates swapped on import
     "rnn": ('params["gru.weight_hh"] = canonical.reorder_gates(params["gru.weight_hh"], '
             '"rzn", "zrn")', "final logits"),
+    # one 3x3 kernel of the last dense block transposed (H <-> W) on import: the 64x64 input
+    # leaves that block a 2x2 map, where the kernel's off-centre taps count
+    "densenet": ('params["features.denseblock4.denselayer16.conv2.weight"] = '
+                 'np.ascontiguousarray(params["features.denseblock4.denselayer16.conv2.weight"]'
+                 '.transpose(0, 1, 3, 2))', "logits"),
 }
 
 
@@ -101,7 +109,7 @@ def test_a_broken_adapter_is_caught(task, tmp_path):
     assert proc.returncode == 0, proc.stderr  # it ran; the host judges
     ref = reference.forward(FAMILY[task], prm, x, p)
     status, reason, fields = equivalence.verdict("pytorch", "reference", task, record, out, ref,
-                                                 canonical.count(prm), canonical)
+                                                 canonical.count(prm, FAMILY[task]), canonical)
     assert status == "mismatch"
     assert reason.startswith("pytorch (reference): " + output_name), reason
     assert "max abs diff" in reason and fields["max_abs_diff"] > fields["tolerance"]
@@ -175,13 +183,15 @@ def test_every_family_has_a_reference_and_the_declared_counts():
               "gru-reset-after": 3818302, "gru-reset-after-h0": 3824702,
               "gru-reset-after-input-bias": 3818002, "gru-reset-before": 3818002,
               "gru-reset-before-sigmoid": 3818002,
-              "cnn-vgg": 3441592}
+              "cnn-vgg": 3441592,
+              # trainable weights only (the issue's 6,968,206: torchvision's and Keras's count)
+              "densenet121-torchvision": 6968206, "densenet121-keras": 6968206}
     assert set(counts) <= set(canonical.FAMILIES)
     for family, spec in canonical.FAMILIES.items():
-        p = task_params.for_task(spec["task"])
+        p = canonical.check_params(spec["task"], task_params.for_task(spec["task"]))
         prm = canonical.generate(family, p, 0)
         if family in counts:
-            assert canonical.count(prm) == counts[family], family
+            assert canonical.count(prm, family) == counts[family], family
         x = canonical.make_input(spec["task"], p, 64 if spec["task"] == "rnn" else 1, 0)
         out = reference.forward(family, prm, x, p)
         assert out.shape[0] == x.shape[0] and np.all(np.isfinite(out)), family
@@ -339,9 +349,11 @@ def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
     img = catalog.lookup(["pytorch-2.13"])[0]
     rows = equivalence.plan_rows([img], (), ("all",), print)
     by = dict(((r.task, r.variant), r.record) for r in rows)
-    # every task with a canonical output; densenet (no canonical family yet) is not planned
-    assert "densenet" in img.tasks and "densenet" not in equivalence.OUTPUT_TASKS()
-    assert set(t for t, _ in by) == set(img.tasks) - {"densenet"}
+    # every task with a canonical output: all of them, DenseNet-121 included
+    assert "densenet" in img.tasks and "densenet" in equivalence.OUTPUT_TASKS()
+    assert set(t for t, _ in by) == set(img.tasks)
+    assert by[("densenet", "reference")]["status"] == "failed"  # not run yet
+    assert by[("densenet", "tf32")]["status"] == "not-comparable"
     assert by[("cnn", "reference")]["status"] == "failed"  # not run yet
     assert by[("cnn", "tf32")]["status"] == "not-comparable"
     assert "not comparable at fp32 tolerance" in by[("cnn", "tf32")]["reason"]
@@ -371,3 +383,43 @@ def test_the_flops_hook_reads_tasks_common_flops(tmp_path, monkeypatch):
     assert equivalence.forward_flops("inference", "resnet50-mxnet-preact", p, canonical)[0] == 1
     assert equivalence.forward_flops("cnn", "cnn-vgg", task_params.for_task("cnn"),
                                      canonical)[0] == 4
+
+
+def test_densenet_families_names_and_counts():
+    """DenseNet-121's canonical set: torchvision's densenet121 names (the PyTorch column's
+    state_dict, checked by test_pytorch_matches_the_numpy_reference), 6,968,206 trainable values
+    plus 83,648 running statistics (the check counts the trainable ones, as the task does); the
+    two families differ only by the batch-norm eps."""
+    p = canonical.check_params("densenet", task_params.for_task("densenet"))
+    assert (p["height"], p["width"]) == (64, 64)
+    assert task_params.for_task("densenet")["height"] == 224  # the task's own is untouched
+    prm = canonical.generate("densenet121-torchvision", p, 0)
+    assert canonical.count(prm, "densenet121-torchvision") == p["parameters"] == 6968206
+    assert canonical.count(prm) == 6968206 + 83648
+    assert prm["classifier.weight"].shape == (14, 1024)
+    assert prm["features.denseblock4.denselayer16.conv2.weight"].shape == (32, 128, 3, 3)
+    assert prm["features.transition3.conv.weight"].shape == (512, 1024, 1, 1)
+    units = canonical.densenet_units(p)
+    assert [u[0] for u in units] == canonical.densenet_unit_names([u[1] for u in units])
+    assert len(units) == 6 + 12 + 24 + 16 + 3 and canonical.densenet_features(p) == 1024
+    assert canonical.not_comparable_reason("densenet121-torchvision", "densenet121-keras") == \
+        "BN eps 1e-05 vs BN eps 1.001e-05"
+    assert canonical.not_comparable_reason("densenet121-keras",
+                                           "resnet50-keras") == "different tasks"
+
+
+def test_densenet_reference_is_O1_and_sensitive():
+    """The reference logits are O(1) (the tolerance's floor is 1, so 1e-4 is tight), and a
+    single transposed 3x3 kernel in the LAST dense block moves them far beyond the tolerance."""
+    p = canonical.check_params("densenet", task_params.for_task("densenet"))
+    family = "densenet121-torchvision"
+    prm = canonical.generate(family, p, 0)
+    x = canonical.make_input("densenet", p, 2, 0)
+    ref = reference.forward(family, prm, x, p)
+    assert ref.shape == (2, 14) and np.all(np.isfinite(ref))
+    assert 0.3 < np.max(np.abs(ref)) < 10
+    name = "features.denseblock4.denselayer16.conv2.weight"
+    broken = dict(prm)
+    broken[name] = np.ascontiguousarray(prm[name].transpose(0, 1, 3, 2))
+    cmp = canonical.compare(ref, reference.forward(family, broken, x, p))
+    assert not cmp["ok"] and cmp["max_abs_diff"] > 10 * cmp["tolerance"]

@@ -189,3 +189,49 @@ def test_a_run_on_the_originals_is_marked_not_comparable_and_kept_apart(tmp_path
     assert sum("real/264" in line for line in lines) == 1
     assert sum("real/orig" in line for line in lines) == 3  # 2 rows and the legend line
     assert lines[-1].startswith("real/orig: densenet read the ChestX-ray14 originals")
+
+
+def test_densenet_rows_carry_the_model_equivalence_mark(tmp_path):
+    """The newest `dlbench check-models` summary marks each DenseNet row of its image and
+    variant (≡✓ with the family and max rel diff on hover, ≡✗ with the reason); a row no check
+    covered shows ≡?; both tables, HTML and Markdown."""
+    import json
+    import os
+    root = str(tmp_path)
+    for d in (densenet("pytorch-2.13", 1, 1200.0, 60.0),
+              densenet("tensorflow-2.21", 1, 600.0, 30.0, source="synthetic"),
+              densenet("flax-0.12", 1, 600.0, 30.0, source="synthetic")):
+        write(root, d)
+    folder = os.path.join(root, "check-models")
+    os.makedirs(folder)
+    rows = [{"image": "pytorch-2.13", "variant": "reference", "task": "densenet",
+             "adapter": "pytorch", "family": "densenet121-torchvision", "status": "ok",
+             "reason": None, "max_rel_diff": 4.6e-7},
+            {"image": "tensorflow-2.21", "variant": "reference", "task": "densenet",
+             "adapter": "tensorflow", "family": "densenet121-torchvision", "status": "mismatch",
+             "reason": "tensorflow (reference): logits (N, 14): max abs diff 0.01 > tolerance "
+                       "0.0001"}]
+    with open(os.path.join(folder, "20260101-000000-aaaa.json"), "w") as f:
+        json.dump({"kind": "check-models", "id": "20260101-000000-aaaa", "tolerance": "t",
+                   "rows": rows}, f)
+    view = report.build_view(root)
+    marks = dict((l["row"]["label"], l["row"]["equivalence"])
+                 for t in view["multi_gpu"][0]["tables"] for l in t["lines"] if l["row"])
+    assert marks["pytorch-2.13"]["mark"] == "✓"
+    assert "densenet121-torchvision, max rel diff 4.6e-07" in marks["pytorch-2.13"]["title"]
+    assert marks["tensorflow-2.21"]["mark"] == "✗"
+    assert "max abs diff 0.01" in marks["tensorflow-2.21"]["title"]
+    assert marks["flax-0.12"]["mark"] == "?"
+    written = report.render_report(root)
+    html_text = open(written["html"], encoding="utf-8").read()
+    md = open(written["md"], encoding="utf-8").read()
+    assert 'data-equivalence="ok" title="model equivalence ✓: family densenet121-torchvision' \
+        in html_text
+    assert 'data-equivalence="mismatch"' in html_text
+    assert "pytorch-2.13 ≡✓" in md and "tensorflow-2.21 †synthetic ≡✗" in md
+    assert "max abs diff 0.01 &gt; tolerance" in md or "max abs diff 0.01 > tolerance" in md
+
+
+def test_densenet_rows_without_a_check_show_no_mark(view):
+    assert all(l["row"]["equivalence"] is None for t in section(view).values()
+               for l in t["lines"] if l["row"])

@@ -38,10 +38,21 @@ export, with the helpers at the end of this module):
   pre-activation family (MXNet's checkpoint network) has `bn_data.*` (fixed gamma = 1, on the
   input), `layer{i}.{j}.bn{k}` normalising the INPUT of conv{k}, no `downsample.1`, and
   `bn_final.*` before the last ReLU and the pooling.
+* DenseNet-121 (Huang et al. 2017): torchvision's densenet121 state-dict names with a 14-way
+  classifier: `features.conv0.weight` (7x7/2, pad 3), `features.norm0.*`, a 3x3/2 max-pool
+  (pad 1), `features.denseblock{b}.denselayer{l}.{norm1,conv1,norm2,conv2}` (b 1-4, l from 1:
+  6/12/24/16 layers; BN-ReLU-conv1x1 to 4 x 32, BN-ReLU-conv3x3 pad 1 to 32, concatenated after
+  the layer's input), `features.transition{t}.{norm,conv}` (t 1-3: BN-ReLU-conv1x1 halving the
+  channels, 2x2/2 average pooling), `features.norm5.*`, ReLU, global average pooling,
+  `classifier.weight` (14, 1024), `classifier.bias`; bias-free convolutions. Output: the 14
+  logits (before the sigmoid the task's loss applies). The check runs it on CHECK_INPUT's image
+  size (64x64: the last block's map is 2x2, so every 3x3 tap and the pooling take part).
 
-Parameter counts: the canonical count is the number of values in the set (`count`), running
-statistics included: the same rule as the inference files' PARAMETERS; the check compares it
-with the adapter's `count_parameters`.
+Parameter counts: the canonical count (`count`) is the number of values in the set, running
+statistics included: the same rule as the inference files' PARAMETERS; except for a family
+whose spec says "count": "trainable" (DenseNet-121: its task counts the trainable weights, as
+torchvision and Keras do, params.DENSENET["parameters"] = 6,968,206), where the batch-norm
+running statistics are left out. The check compares it with the adapter's `count_parameters`.
 
 Tolerance (the one place it is stated): an fp32 output matches its reference when
     max |output - reference| <= RTOL * max(1, max |reference|),   RTOL = 1e-4.
@@ -55,7 +66,20 @@ TOLERANCE_RULE = "max abs diff <= 1e-4 * max(1, max abs reference output) (fp32)
 
 # What each task's output is, as the check reports it.
 OUTPUT = {"cnn": "logits (N, 10)", "rnn": "final logits (N, 2)",
-          "inference": "pooled features (N, 2048)"}
+          "inference": "pooled features (N, 2048)", "densenet": "logits (N, 14)"}
+
+# The check's input where it is not the task's own: DenseNet-121 at 224x224 costs seconds per
+# image in the float64 reference; at 64x64 its four downsamplings after the /4 stem still leave
+# a 2x2 map in the last block (every 3x3 tap and the global pooling are exercised). The weights
+# do not depend on the image size.
+CHECK_INPUT = {"densenet": {"height": 64, "width": 64}}
+
+
+def check_params(task, p):
+    """The task's parameters as the check runs them: a copy with CHECK_INPUT's image size."""
+    p = dict(p)
+    p.update(CHECK_INPUT.get(task, {}))
+    return p
 
 # The structure families. Each adapter declares its family per task (EQUIVALENCE in the task
 # file); the properties below are what the reference forward reads, and what the check prints
@@ -75,6 +99,13 @@ def _resnet(doc, **kw):
     spec = dict(_RESNET_DEFAULTS)
     spec.update(kw)
     spec.update({"task": "inference", "doc": doc})
+    return spec
+
+
+def _densenet(doc, **kw):
+    spec = {"bn_eps": 1e-5, "count": "trainable"}
+    spec.update(kw)
+    spec.update({"task": "densenet", "doc": doc})
     return spec
 
 
@@ -129,6 +160,11 @@ FAMILIES = {
                               maxpool_pad=(0, 1)),
     "resnet50-cntk": _resnet("CNTK's ResNet-50 recipe: stride on the first 1x1 convolution, "
                              "bias-free convolutions", stride_conv="1x1"),
+    "densenet121-torchvision": _densenet("torchvision densenet121 with a 14-way classifier: "
+                                         "bias-free convolutions, BN eps 1e-5"),
+    "densenet121-keras": _densenet("keras.applications DenseNet121 (pooling='avg') + Dense(14): "
+                                   "torchvision's network with BN eps 1.001e-5",
+                                   bn_eps=1.001e-5),
 }
 
 _DESCRIBE = {
@@ -272,6 +308,75 @@ def _resnet_params(rng, p, spec):
     return out
 
 
+DENSENET_LAYER_BN = ("norm1", "norm2")
+
+
+def densenet_units(p):
+    """[(canonical name, kind, in_channels, out_channels)] of DenseNet-121's dense layers and
+    transitions in network order ("features.denseblock1.denselayer1", "layer", 64, 96), ...,
+    ("features.transition1", "transition", 256, 128), ...; out_channels: the channels after it
+    (a layer's input and its growth concatenated). The flat order an adapter keeps its layers
+    in (a ChainList, a list of modules)."""
+    units, channels = [], p["num_init_features"]
+    for b, n in enumerate(p["block_config"]):
+        for l in range(n):
+            units.append(("features.denseblock%d.denselayer%d" % (b + 1, l + 1), "layer",
+                          channels, channels + p["growth_rate"]))
+            channels += p["growth_rate"]
+        if b != len(p["block_config"]) - 1:
+            out = int(channels * p["compression"])
+            units.append(("features.transition%d" % (b + 1), "transition", channels, out))
+            channels = out
+    return units
+
+
+def densenet_unit_names(kinds):
+    """The canonical names of a flat sequence of DenseNet units, each "layer" (a dense layer)
+    or "transition", in network order (an adapter that keeps them in one list):
+    features.denseblock1.denselayer1 .. features.transition1, features.denseblock2.denselayer1 .."""
+    names, block, layer = [], 1, 0
+    for kind in kinds:
+        if kind == "transition":
+            names.append("features.transition%d" % block)
+            block, layer = block + 1, 0
+        else:
+            layer += 1
+            names.append("features.denseblock%d.denselayer%d" % (block, layer))
+    return names
+
+
+def densenet_features(p):
+    """The channels norm5 (and the classifier) sees: 1024 for DenseNet-121."""
+    return densenet_units(p)[-1][3]
+
+
+def _densenet_params(rng, p):
+    out = {}
+    width, growth = p["bn_size"] * p["growth_rate"], p["growth_rate"]
+
+    def conv(name, o, i, k):
+        out[name + ".weight"] = _he(rng, (o, i, k, k), i * k * k)
+
+    conv("features.conv0", p["num_init_features"], p["channels"], 7)
+    _bn(rng, out, "features.norm0", p["num_init_features"])
+    for name, kind, cin, cout in densenet_units(p):
+        if kind == "layer":
+            _bn(rng, out, name + ".norm1", cin)
+            conv(name + ".conv1", width, cin, 1)
+            _bn(rng, out, name + ".norm2", width)
+            conv(name + ".conv2", growth, width, 3)
+        else:
+            _bn(rng, out, name + ".norm", cin)
+            conv(name + ".conv", cout, cin, 1)
+    features = densenet_features(p)
+    _bn(rng, out, "features.norm5", features)
+    # logits of order 1 (the tolerance's floor), so 1e-4 is tight relative to them
+    out["classifier.weight"] = _uniform(rng, (p["n_classes"], features),
+                                        8.0 / np.sqrt(features))
+    out["classifier.bias"] = _uniform(rng, (p["n_classes"],), 0.1)
+    return out
+
+
 def generate(family, p, seed=0):
     """One random canonical parameter set for the family, float32, seeded; scaled so the
     activations stay O(1) (He-scaled weights, batch-norm statistics near identity)."""
@@ -281,6 +386,8 @@ def generate(family, p, seed=0):
         return _cnn_params(rng, p)
     if spec["task"] == "rnn":
         return _gru_params(rng, p, spec)
+    if spec["task"] == "densenet":
+        return _densenet_params(rng, p)
     return _resnet_params(rng, p, spec)
 
 
@@ -296,9 +403,15 @@ def make_input(task, p, n, seed=0):
     return rng.rand(n, p["channels"], p["height"], p["width"]).astype(np.float32)
 
 
-def count(params):
-    """The canonical parameter count: every value in the set."""
-    return int(sum(int(np.prod(a.shape)) for a in params.values()))
+RUNNING_STATISTICS = (".running_mean", ".running_var")
+
+
+def count(params, family=None):
+    """The canonical parameter count: every value in the set; for a family counted "trainable"
+    (DenseNet-121), every value but the batch-norm running statistics."""
+    trainable = family is not None and FAMILIES[family].get("count") == "trainable"
+    return int(sum(int(np.prod(a.shape)) for k, a in params.items()
+                   if not (trainable and k.endswith(RUNNING_STATISTICS))))
 
 
 def check_keys(params, expected):

@@ -180,6 +180,52 @@ def resnet50(params, x, p, spec):
     return h.mean(axis=(2, 3))
 
 
+# ---------------------------------------------------------------- DenseNet-121
+
+
+def avg_pool(x, k):
+    """k x k average pooling, stride k, no padding (odd edges dropped, as every adapter's
+    'valid' pooling)."""
+    n, c, h, w = x.shape
+    h, w = h // k * k, w // k * k
+    return x[:, :, :h, :w].reshape(n, c, h // k, k, w // k, k).mean(axis=(3, 5))
+
+
+def densenet121(params, x, p, spec):
+    """DenseNet-121 logits (N, n_classes); x NCHW. spec: a DenseNet family of
+    canonical.FAMILIES (BN eps). Each dense layer's output is written into one preallocated
+    block-wide array (the concatenation without copying the block again per layer)."""
+    eps = spec["bn_eps"]
+
+    def bn_relu(h, name):
+        return relu(batch_norm(h, params, name, eps))
+
+    def conv(h, name, stride=1, pad=(0, 0)):
+        return conv2d(h, params[name + ".weight"], None, stride, pad)
+
+    h = bn_relu(conv(_f64(x), "features.conv0", 2, (3, 3)), "features.norm0")
+    h = max_pool(h, 3, 2, (1, 1))
+    units = canonical.densenet_units(p)
+    i = 0
+    while i < len(units):
+        name, kind, cin, cout = units[i]
+        if kind == "transition":
+            h = avg_pool(conv(bn_relu(h, name + ".norm"), name + ".conv"), 2)
+            i += 1
+            continue
+        block = [u for u in units[i:] if u[0].rsplit(".", 1)[0] == name.rsplit(".", 1)[0]]
+        n, _c, hh, ww = h.shape
+        full = np.empty((n, block[-1][3], hh, ww))
+        full[:, :cin] = h
+        for name, _kind, cin, cout in block:
+            out = conv(bn_relu(full[:, :cin], name + ".norm1"), name + ".conv1")
+            full[:, cin:cout] = conv(bn_relu(out, name + ".norm2"), name + ".conv2", 1, (1, 1))
+        h = full
+        i += len(block)
+    h = bn_relu(h, "features.norm5").mean(axis=(2, 3))
+    return dense(h, params, "classifier")
+
+
 def forward(family, params, x, p):
     """The family's reference output for the canonical parameters and the NCHW / index batch."""
     spec = canonical.FAMILIES[family]
@@ -187,4 +233,6 @@ def forward(family, params, x, p):
         return cnn(params, x, p)
     if spec["task"] == "rnn":
         return gru(params, x, p, spec)
+    if spec["task"] == "densenet":
+        return densenet121(params, x, p, spec)
     return resnet50(params, x, p, spec)

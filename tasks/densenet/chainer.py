@@ -33,9 +33,10 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import optimizers
 
-from common import chestxray
+from common import canonical, chestxray
 from frameworks import chainer as fw
 
+EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "DenseNet-121 written out as chainer.Chain links",
             "loader": "DatasetMixin + Pillow decode (+ resize: originals only, see "
                       "data.images), random crop + flip, "
@@ -287,3 +288,68 @@ def sync(state):
 
 def stop_devices(dist):
     pass  # one process: nothing to leave
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): torchvision's names, the
+# ChainList `layers` (dense layers and transitions, in order) named by
+# canonical.densenet_unit_names; Chainer's layouts are the canonical ones (convolutions OIHW,
+# Linear (out, in)); batch-norm gamma, beta, avg_mean, avg_var -> weight, bias, running_mean,
+# running_var
+_BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "avg_mean"),
+       ("running_var", "avg_var"))
+
+
+def _pairs(model):
+    """(canonical name, link, attribute) for every exported array."""
+    pairs = []
+
+    def bn(name, link):
+        pairs.extend(("%s.%s" % (name, c), link, a) for c, a in _BN)
+
+    pairs.append(("features.conv0.weight", model.conv0, "W"))
+    bn("features.norm0", model.norm0)
+    layers = list(model.layers)
+    kinds = ["transition" if isinstance(l, Transition) else "layer" for l in layers]
+    for name, layer in zip(canonical.densenet_unit_names(kinds), layers):
+        if isinstance(layer, Transition):
+            bn(name + ".norm", layer.norm)
+            pairs.append((name + ".conv.weight", layer.conv, "W"))
+        else:
+            bn(name + ".norm1", layer.norm1)
+            pairs.append((name + ".conv1.weight", layer.conv1, "W"))
+            bn(name + ".norm2", layer.norm2)
+            pairs.append((name + ".conv2.weight", layer.conv2, "W"))
+    bn("features.norm5", model.norm5)
+    pairs += [("classifier.weight", model.classifier, "W"),
+              ("classifier.bias", model.classifier, "b")]
+    return pairs
+
+
+def _array(link, attribute):
+    value = getattr(link, attribute)
+    # a Parameter's array, or a persistent array itself (avg_mean, avg_var)
+    return value.data if isinstance(value, chainer.Variable) else value
+
+
+def export_params(state):
+    return dict((c, np.array(fw.to_host(_array(link, a)))) for c, link, a in
+                _pairs(state["model"]))
+
+
+def import_params(state, params):
+    pairs = _pairs(state["model"])
+    canonical.check_keys(params, [c for c, _, _ in pairs])
+    for c, link, a in pairs:
+        target = _array(link, a)
+        value = np.asarray(params[c], dtype=np.float32)
+        if value.shape != target.shape:
+            raise ValueError("%s: shape %s, Chainer's is %s" % (c, value.shape, target.shape))
+        target[...] = fw.to_device(value)
+
+
+def outputs(state, x):
+    """The test-mode logits (N, 14) as float32 numpy (batch-norm on its running statistics)."""
+    device = _device(state["device"])
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        out = state["model"](device.send(np.ascontiguousarray(x)))
+    return fw.to_host(out.data)

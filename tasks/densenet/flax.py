@@ -30,9 +30,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from common import chestxray
+from common import canonical, chestxray
 from frameworks import flax as fw
 
+EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC", "network": "DenseNet-121 written out (torchvision structure)",
             "loader": "grain.DataLoader (worker processes), Pillow decode (+ resize: "
                       "originals only, see data.images), random crop + flip",
@@ -140,8 +141,11 @@ def build_trainer(model, p, dist):
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), stats, opt_state, loss
 
+    def logits(params, stats, x):
+        return nnx.merge(graphdef, params, stats)(x, train=False)
+
     def probabilities(params, stats, x):
-        return jax.nn.sigmoid(nnx.merge(graphdef, params, stats)(x, train=False))
+        return jax.nn.sigmoid(logits(params, stats, x))
 
     opt_state = tx.init(params)
     if dist["replicated"] is not None:
@@ -150,7 +154,7 @@ def build_trainer(model, p, dist):
     # jax.jit compiles each pure function once (in the runner's warm-up step)
     return {"params": params, "stats": stats, "opt_state": opt_state, "split": dist["split"],
             "devices": len(dist["devices"]), "step": jax.jit(step),
-            "probabilities": jax.jit(probabilities)}
+            "probabilities": jax.jit(probabilities), "logits": jax.jit(logits)}
 
 
 def make_loader(split, p, dist, train, seed):
@@ -281,3 +285,67 @@ def sync(state):
 
 def stop_devices(dist):
     pass  # one process: nothing to leave
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): the module names are
+# torchvision's but for the flat list of dense layers and transitions (fw.named_arrays drops
+# `layers`: "3.norm1.scale" is the fourth unit's), named by canonical.densenet_unit_names;
+# kernels HWIO and the classifier (in, out) here, OIHW and (out, in) there; batch-norm scale,
+# bias, mean, var -> weight, bias, running_mean, running_var
+
+_LEAF = {"kernel": "weight", "bias": "bias", "scale": "weight", "mean": "running_mean",
+         "var": "running_var"}
+_TOP = {"conv0": "features.conv0", "norm0": "features.norm0", "norm5": "features.norm5",
+        "classifier": "classifier"}
+
+
+def _names(state):
+    """{Flax name: canonical name} of every array of the weights and the statistics."""
+    names = list(fw.named_arrays(state["params"])) + list(fw.named_arrays(state["stats"]))
+    units = sorted(set(int(n.split(".")[0]) for n in names if n.split(".")[0].isdigit()))
+    kinds = ["transition" if any(n.startswith("%d.norm." % i) for n in names) else "layer"
+             for i in units]
+    unit_names = dict(zip(units, canonical.densenet_unit_names(kinds)))
+    out = {}
+    for n in names:
+        parts = n.split(".")
+        head = unit_names.get(int(parts[0])) if parts[0].isdigit() else _TOP.get(parts[0])
+        if head is None or parts[-1] not in _LEAF:
+            raise ValueError("no canonical name for Flax's %s" % n)
+        out[n] = ".".join([head] + parts[1:-1] + [_LEAF[parts[-1]]])
+    return out
+
+
+def _to_canonical(value):
+    if value.ndim == 4:
+        return canonical.hwio_to_oihw(value)
+    return np.ascontiguousarray(value.T) if value.ndim == 2 else value
+
+
+def export_params(state):
+    names = _names(state)
+    out = {}
+    for part in ("params", "stats"):
+        for n, value in fw.named_arrays(state[part]).items():
+            out[names[n]] = _to_canonical(value)
+    return out
+
+
+def import_params(state, params):
+    names = _names(state)
+    canonical.check_keys(params, list(names.values()))
+    for part in ("params", "stats"):
+        arrays = {}
+        for n, value in fw.named_arrays(state[part]).items():
+            new = np.asarray(params[names[n]], dtype=np.float32)
+            if value.ndim == 4:
+                new = canonical.oihw_to_hwio(new)
+            elif value.ndim == 2:
+                new = canonical.dense_to_io(new)
+            arrays[n] = new
+        state[part] = fw.with_arrays(state[part], arrays)
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 14) as float32 numpy (batch-norm on its running statistics)."""
+    return np.asarray(state["logits"](state["params"], state["stats"], _tensor(state, x)))

@@ -25,9 +25,11 @@ run one device (Keras 3's distribution API is the JAX backend's).
 import keras
 import numpy as np
 
-from common import chestxray
+from common import canonical, chestxray
 from frameworks import keras3 as fw
 
+# keras.applications' DenseNet121 is torchvision's network but for its batch-norm eps, 1.001e-5
+EQUIVALENCE = {"family": "densenet121-keras"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC",
             "network": "keras.applications.DenseNet121(include_top=False, pooling='avg') "
                        "+ Dense(14)",
@@ -137,3 +139,82 @@ def sync(state):
 def stop_devices(dist):
     if len(dist["devices"]) > 1:
         keras.distribution.set_distribution(None)
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): keras.applications' layer
+# names to torchvision's: conv1_conv / conv1_bn -> features.conv0 / norm0; conv{b+1}_block{l}_
+# {0_bn, 1_conv, 1_bn, 2_conv} -> features.denseblock{b}.denselayer{l}.{norm1, conv1, norm2,
+# conv2}; pool{t+1}_{bn, conv} -> features.transition{t}.{norm, conv}; bn -> features.norm5;
+# classifier. Bias-free convolutions; kernels HWIO here, OIHW there; Dense (in, out) here
+
+_BN = ("weight", "bias", "running_mean", "running_var")  # Keras: gamma, beta, moving mean, var
+_LAYER_PART = {("0", "bn"): "norm1", ("1", "conv"): "conv1", ("1", "bn"): "norm2",
+               ("2", "conv"): "conv2"}
+
+
+def _canonical_layer(name):
+    """The canonical name of a layer of keras.applications' DenseNet121 (+ classifier), or
+    None."""
+    name = name.replace("/", "_")  # Keras 2 spelled them conv1/conv
+    top = {"conv1_conv": "features.conv0", "conv1_bn": "features.norm0",
+           "bn": "features.norm5", "classifier": "classifier"}
+    if name in top:
+        return top[name]
+    parts = name.split("_")
+    if len(parts) == 2 and parts[0].startswith("pool") and parts[1] in ("bn", "conv"):
+        return "features.transition%d.%s" % (int(parts[0][4:]) - 1,
+                                             "norm" if parts[1] == "bn" else "conv")
+    if len(parts) == 4 and parts[0].startswith("conv") and parts[1].startswith("block"):
+        part = _LAYER_PART.get((parts[2], parts[3]))
+        if part:
+            return "features.denseblock%d.denselayer%d.%s" % (int(parts[0][4:]) - 1,
+                                                              int(parts[1][5:]), part)
+    return None
+
+
+def _layers(model):
+    """(canonical name, layer) of every layer holding weights; one without a canonical name is
+    an error (nothing is left out of the check)."""
+    found = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        name = _canonical_layer(layer.name)
+        if name is None:
+            raise ValueError("no canonical name for Keras layer %s" % layer.name)
+        found.append((name, layer))
+    return found
+
+
+def export_params(state):
+    out = {}
+    for name, layer in _layers(state["model"]):
+        weights = layer.get_weights()
+        if isinstance(layer, keras.layers.Conv2D):
+            (kernel,) = weights
+            out[name + ".weight"] = canonical.hwio_to_oihw(kernel)
+        elif isinstance(layer, keras.layers.Dense):
+            out[name + ".weight"] = np.ascontiguousarray(weights[0].T)
+            out[name + ".bias"] = weights[1]
+        else:
+            out.update(("%s.%s" % (name, key), w) for key, w in zip(_BN, weights))
+    return out
+
+
+def import_params(state, params):
+    found = _layers(state["model"])
+    canonical.check_keys(params, list(export_params(state)))
+    for name, layer in found:
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.set_weights([canonical.oihw_to_hwio(params[name + ".weight"])])
+        elif isinstance(layer, keras.layers.Dense):
+            layer.set_weights([canonical.dense_to_io(params[name + ".weight"]),
+                               params[name + ".bias"]])
+        else:
+            layer.set_weights([params["%s.%s" % (name, key)] for key in _BN])
+
+
+def outputs(state, x):
+    """The inference-mode logits (N, 14) as float32 numpy (batch-norm on its moving
+    statistics)."""
+    return np.asarray(state["model"].predict_on_batch(x), dtype=np.float32)

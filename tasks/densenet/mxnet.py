@@ -32,9 +32,10 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from common import chestxray
+from common import canonical, chestxray
 from frameworks import mxnet as fw
 
+EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "gluon model_zoo densenet121, output -> Dense(14) "
                                         "(module: the same network as a symbol)",
             "loader": "gluon.data.DataLoader (worker processes), mx.image decode (+ resize: "
@@ -245,3 +246,134 @@ def sync(state):
 
 def stop_devices(dist):
     mx.nd.waitall()  # one process: nothing to leave
+
+
+# Model equivalence (dlbench check-models): the weights in the canonical form, both APIs.
+# MXNet's layouts are the canonical ones (convolutions OIHW, Dense (out, in)); batch-norm gamma,
+# beta, running_mean, running_var -> weight, bias, running_mean, running_var. Both APIs hold the
+# arrays in network order (the Gluon blocks' registration; the symbol's arguments and auxiliary
+# states), trainable ones and running statistics apart; the zoo's names (densenet0_stage1_conv0
+# ..) say nothing of the layer, so the canonical names follow that order: after the stem, a 1x1
+# convolution followed by a 3x3 one is a dense layer, a 1x1 one alone a transition.
+
+def _native(state):
+    """([(MXNet name, shape)] of the trainable arrays, [...] of the running statistics), each in
+    network order."""
+    model = state["model"]
+    if fw.DEVICE["api"] == "module":
+        weights, statistics = model.get_params()
+        return ([(n, weights[n].shape) for n in model.symbol.list_arguments() if n in weights],
+                [(n, statistics[n].shape) for n in model.symbol.list_auxiliary_states()])
+    own = model.collect_params()
+    names = list(own.keys())  # a ParameterDict has no len()
+    return ([(n, own[n].shape) for n in names if own[n].grad_req != "null"],
+            [(n, own[n].shape) for n in names if own[n].grad_req == "null"])
+
+
+def _canonical_names(trainable):
+    """The canonical names of the trainable arrays and of the running statistics, in the
+    network order of _native, from the convolutions' kernel sizes."""
+    kernels = [shape[2] for _n, shape in trainable if len(shape) == 4]
+    kinds, i = [], 1  # kernels[0]: the stem
+    while i < len(kernels):
+        if i + 1 < len(kernels) and kernels[i] == 1 and kernels[i + 1] == 3:
+            kinds.append("layer")
+            i += 2
+        else:
+            kinds.append("transition")
+            i += 1
+    norms = ["features.norm0"]
+    weights = ["features.conv0.weight", "features.norm0.weight", "features.norm0.bias"]
+    for name, kind in zip(canonical.densenet_unit_names(kinds), kinds):
+        parts = (("norm1", "conv1", "norm2", "conv2") if kind == "layer" else ("norm", "conv"))
+        for part in parts:
+            if part.startswith("norm"):
+                norms.append("%s.%s" % (name, part))
+                weights += ["%s.%s.weight" % (name, part), "%s.%s.bias" % (name, part)]
+            else:
+                weights.append("%s.%s.weight" % (name, part))
+    norms.append("features.norm5")
+    weights += ["features.norm5.weight", "features.norm5.bias", "classifier.weight",
+                "classifier.bias"]
+    statistics = [n + s for n in norms for s in (".running_mean", ".running_var")]
+    return weights, statistics
+
+
+_SUFFIX = {"norm.weight": "gamma", "norm.bias": "beta", "running_mean": "running_mean",
+           "running_var": "running_var", "weight": "weight", "bias": "bias"}
+
+
+def _pairs(state):
+    """[(canonical name, MXNet name, shape, trainable)]; a canonical name whose kind the MXNet
+    name does not end with (gamma for a batch-norm weight, ...) is an error."""
+    trainable, statistics = _native(state)
+    weights, stats = _canonical_names(trainable)
+    if (len(weights), len(stats)) != (len(trainable), len(statistics)):
+        raise ValueError("the MXNet DenseNet holds %d weight arrays and %d statistics, "
+                         "DenseNet-121 %d and %d" % (len(trainable), len(statistics),
+                                                     len(weights), len(stats)))
+    pairs = []
+    for names, native, is_weight in ((weights, trainable, True), (stats, statistics, False)):
+        for c, (n, shape) in zip(names, native):
+            leaf = c.rsplit(".", 1)[1]
+            norm = ".norm" in c and leaf in ("weight", "bias")
+            suffix = _SUFFIX["norm." + leaf if norm else leaf]
+            if not n.endswith(suffix):
+                raise ValueError("MXNet's %s in the place of %s (expected *%s)"
+                                 % (n, c, suffix))
+            pairs.append((c, n, tuple(shape), is_weight))
+    return pairs
+
+
+def export_params(state):
+    pairs = _pairs(state)
+    if fw.DEVICE["api"] == "module":
+        weights, statistics = state["model"].get_params()
+        return dict((c, (weights if w else statistics)[n].asnumpy()) for c, n, _, w in pairs)
+    own = state["model"].collect_params()
+    return dict((c, own[n].data(own[n].list_ctx()[0]).asnumpy()) for c, n, _, _ in pairs)
+
+
+def _checked(params, name, shape):
+    value = np.asarray(params[name], dtype=np.float32)
+    if value.shape != tuple(shape):
+        raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
+                                                                tuple(shape)))
+    return value
+
+
+def import_params(state, params):
+    pairs = _pairs(state)
+    canonical.check_keys(params, [c for c, _, _, _ in pairs])
+    if fw.DEVICE["api"] == "module":
+        new = ({}, {})
+        for c, n, shape, w in pairs:
+            new[0 if w else 1][n] = mx.nd.array(_checked(params, c, shape))
+        state["model"].set_params(new[0], new[1], force_init=True)
+        return
+    own = state["model"].collect_params()
+    for c, n, shape, _ in pairs:
+        own[n].set_data(mx.nd.array(_checked(params, c, shape)))  # on every context
+
+
+def _logits_module(model, shape, ctx):
+    """A Module of the symbol up to the logits (the input of LogisticRegressionOutput, which
+    outputs probabilities), holding the training Module's weights, bound for the batch's
+    shape."""
+    logits = mx.mod.Module(model.symbol.get_children()[0], data_names=["data"],
+                           label_names=None, context=ctx)
+    logits.bind(data_shapes=[("data", shape)], for_training=False)
+    weights, statistics = model.get_params()
+    logits.set_params(weights, statistics)
+    return logits
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 14) as numpy (batch-norm on its running statistics)."""
+    ctx = state["contexts"][0]
+    if fw.DEVICE["api"] == "module":
+        logits = _logits_module(state["model"], x.shape, ctx)
+        logits.forward(mx.io.DataBatch(data=[mx.nd.array(x, ctx=ctx)], label=None),
+                       is_train=False)
+        return logits.get_outputs()[0].asnumpy()
+    return state["model"](mx.nd.array(x, ctx=ctx)).asnumpy()  # not recording: running stats

@@ -16,8 +16,11 @@ flip, ImageNet normalisation). Differences, all recorded in SETTINGS:
     README's description of the task (and every other 2017 notebook) is a random 224 crop of the
     264 image plus a flip: that is what every framework here does.
 DenseNet-121: Huang et al. 2017 (growth 32, blocks 6/12/24/16, bottleneck 4*growth, compression
-0.5), torchvision's layout (features.conv0 .. norm5, classifier).
+0.5), torchvision's layout and module names (features.conv0 .. denseblock1.denselayer1 ..
+norm5, classifier: torchvision's state-dict names, the canonical ones of `dlbench check-models`).
 """
+from collections import OrderedDict
+
 import numpy as np
 import torch
 import torch.distributed as torch_dist
@@ -27,9 +30,10 @@ import torch.optim as optim
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-from common import chestxray
+from common import canonical, chestxray
 from frameworks import pytorch as fw
 
+EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW",
             "network": "DenseNet-121 written out (torchvision's densenet121 structure), random "
                        "init (2017: ImageNet-pretrained)",
@@ -74,10 +78,10 @@ class DenseNet121(nn.Module):
                   ("pool0", nn.MaxPool2d(3, stride=2, padding=1))]
         for i, n in enumerate(p["block_config"]):
             block = []
-            for _ in range(n):
-                block.append(DenseLayer(channels, p))
+            for j in range(n):  # torchvision's names: denselayer1 ..
+                block.append(("denselayer%d" % (j + 1), DenseLayer(channels, p)))
                 channels += p["growth_rate"]
-            layers.append(("denseblock%d" % (i + 1), nn.Sequential(*block)))
+            layers.append(("denseblock%d" % (i + 1), nn.Sequential(OrderedDict(block))))
             if i != len(p["block_config"]) - 1:
                 out = int(channels * p["compression"])
                 layers.append(("transition%d" % (i + 1), Transition(channels, out, p)))
@@ -235,3 +239,28 @@ def stop_devices(dist):
     if dist["world"] > 1 and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): torchvision's densenet121
+# state-dict names are the canonical ones (num_batches_tracked, a counter, is no parameter)
+
+def export_params(state):
+    return dict((k, v.detach().cpu().numpy().copy())
+                for k, v in state["model"].state_dict().items()
+                if not k.endswith("num_batches_tracked"))
+
+
+def import_params(state, params):
+    canonical.check_keys(params, list(export_params(state)))
+    # a plain dict: batch-norm fills in num_batches_tracked itself
+    state["model"].load_state_dict(dict((k, torch.from_numpy(np.ascontiguousarray(v)))
+                                        for k, v in params.items()))
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 14) as float32 numpy (batch-norm on its running statistics)."""
+    model = state["model"]
+    model.eval()
+    with torch.no_grad(), fw.autocast():
+        out = model(torch.from_numpy(np.ascontiguousarray(x)).to(state["device"]))
+    return out.float().cpu().numpy()

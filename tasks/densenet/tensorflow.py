@@ -21,9 +21,10 @@ RAM, split between the replicas by the step.
 import numpy as np
 import tensorflow as tf
 
-from common import chestxray
+from common import canonical, chestxray
 from frameworks import tensorflow as fw
 
+EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC",
             "network": "DenseNet-121 written out (torchvision's layout), tf.Module, random init "
                        "(2017: ImageNet checkpoint)",
@@ -272,3 +273,72 @@ def sync(state):
 
 def stop_devices(dist):
     return None
+
+
+# model equivalence (`dlbench check-models`, common/canonical.py): torchvision's names for the
+# tf.Module's attributes (blocks[b][l] -> denseblock{b+1}.denselayer{l+1}, transitions[t] ->
+# transition{t+1}); kernels HWIO here, OIHW there; the classifier (in, out) here, (out, in) there
+
+_BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var"))
+
+
+def _variables(model):
+    """(canonical name, tf.Variable, kind) for every array: kind "conv", "dense" or "other"."""
+    found = []
+
+    def conv(name, layer):
+        found.append((name + ".weight", layer.w, "conv"))
+
+    def bn(name, layer):
+        found.extend(("%s.%s" % (name, key), getattr(layer, attr), "other")
+                     for key, attr in _BN)
+
+    conv("features.conv0", model.conv0)
+    bn("features.norm0", model.norm0)
+    for b, block in enumerate(model.blocks):
+        for l, layer in enumerate(block):
+            name = "features.denseblock%d.denselayer%d" % (b + 1, l + 1)
+            bn(name + ".norm1", layer.norm1)
+            conv(name + ".conv1", layer.conv1)
+            bn(name + ".norm2", layer.norm2)
+            conv(name + ".conv2", layer.conv2)
+        if b < len(model.transitions):
+            name = "features.transition%d" % (b + 1)
+            bn(name + ".norm", model.transitions[b].norm)
+            conv(name + ".conv", model.transitions[b].conv)
+    bn("features.norm5", model.norm5)
+    found.append(("classifier.weight", model.fc_w, "dense"))
+    found.append(("classifier.bias", model.fc_b, "other"))
+    return found
+
+
+def export_params(state):
+    out = {}
+    for name, var, kind in _variables(state["model"]):
+        value = var.numpy()
+        if kind == "conv":
+            value = canonical.hwio_to_oihw(value)
+        elif kind == "dense":
+            value = np.ascontiguousarray(value.T)
+        out[name] = value
+    return out
+
+
+def import_params(state, params):
+    found = _variables(state["model"])
+    canonical.check_keys(params, [name for name, _, _ in found])
+    for name, var, kind in found:
+        value = np.asarray(params[name], dtype=np.float32)
+        if kind == "conv":
+            value = canonical.oihw_to_hwio(value)
+        elif kind == "dense":
+            value = canonical.dense_to_io(value)
+        if tuple(value.shape) != tuple(var.shape):
+            raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
+                                                                    tuple(var.shape)))
+        var.assign(value)
+
+
+def outputs(state, x):
+    """The eval-mode logits (N, 14) as float32 numpy (batch-norm on its moving statistics)."""
+    return state["model"](tf.convert_to_tensor(x), training=False).numpy()
