@@ -152,12 +152,7 @@ def cpu_only_skip(adapter, variant):
 
 
 def cpu_name():
-    """The CPU's model name (/proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except (IOError, OSError):
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name (/proc/cpuinfo; common/envprobe.py, which results record), else the
+    machine type."""
+    from common import envprobe
+    return envprobe.cpu_model() or platform.machine()
