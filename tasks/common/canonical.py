@@ -423,6 +423,16 @@ def check_keys(params, expected):
                        % (", ".join(missing[:8]) or "none", ", ".join(extra[:8]) or "none"))
 
 
+def checked(value, name, shape):
+    """value as float32, or ValueError naming the canonical array when its shape is not the
+    network's (an import never reshapes silently)."""
+    value = np.asarray(value, dtype=np.float32)
+    if value.shape != tuple(shape):
+        raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
+                                                                tuple(shape)))
+    return value
+
+
 def save(path, arrays):
     np.savez(path, **arrays)
 

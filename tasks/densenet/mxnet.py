@@ -334,26 +334,18 @@ def export_params(state):
     return dict((c, own[n].data(own[n].list_ctx()[0]).asnumpy()) for c, n, _, _ in pairs)
 
 
-def _checked(params, name, shape):
-    value = np.asarray(params[name], dtype=np.float32)
-    if value.shape != tuple(shape):
-        raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
-                                                                tuple(shape)))
-    return value
-
-
 def import_params(state, params):
     pairs = _pairs(state)
     canonical.check_keys(params, [c for c, _, _, _ in pairs])
     if fw.DEVICE["api"] == "module":
         new = ({}, {})
         for c, n, shape, w in pairs:
-            new[0 if w else 1][n] = mx.nd.array(_checked(params, c, shape))
+            new[0 if w else 1][n] = mx.nd.array(canonical.checked(params[c], c, shape))
         state["model"].set_params(new[0], new[1], force_init=True)
         return
     own = state["model"].collect_params()
     for c, n, shape, _ in pairs:
-        own[n].set_data(mx.nd.array(_checked(params, c, shape)))  # on every context
+        own[n].set_data(mx.nd.array(canonical.checked(params[c], c, shape)))  # on every context
 
 
 def _logits_module(model, shape, ctx):

@@ -333,10 +333,7 @@ def import_params(state, params):
             value = canonical.oihw_to_hwio(value)
         elif kind == "dense":
             value = canonical.dense_to_io(value)
-        if tuple(value.shape) != tuple(var.shape):
-            raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
-                                                                    tuple(var.shape)))
-        var.assign(value)
+        var.assign(canonical.checked(value, name, var.shape))
 
 
 def outputs(state, x):

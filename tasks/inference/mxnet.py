@@ -212,14 +212,6 @@ def _gluon_pairs(model):
     return list(zip(names, own))
 
 
-def _checked(params, name, shape):
-    value = np.asarray(params[name], dtype=np.float32)
-    if value.shape != tuple(shape):
-        raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
-                                                                tuple(shape)))
-    return value
-
-
 def export_params(model):
     if fw.DEVICE["api"] == "module":
         weights, statistics = model.get_params()
@@ -231,13 +223,17 @@ def export_params(model):
     return dict((c, own[n].data().asnumpy()) for c, n in _gluon_pairs(model))
 
 
+def _value(params, name, shape):
+    return canonical.checked(params[name], name, shape)
+
+
 def import_params(model, params):
     # before the first forward pass, as load_weights (oneDNN folds the batch-norms then)
     if fw.DEVICE["api"] == "module":
         weights, statistics = model.get_params()
         canonical.check_keys(params, [_canonical_name(n) for n in
                                       list(weights) + list(statistics)])
-        new = [dict((n, mx.nd.array(_checked(params, _canonical_name(n), v.shape)))
+        new = [dict((n, mx.nd.array(_value(params, _canonical_name(n), v.shape)))
                     for n, v in group.items()) for group in (weights, statistics)]
         new[0]["bn_data_gamma"] = mx.nd.ones(weights["bn_data_gamma"].shape)  # fix_gamma
         model.set_params(new[0], new[1], force_init=True)
@@ -246,7 +242,7 @@ def import_params(model, params):
     canonical.check_keys(params, [c for c, _ in pairs])
     own = model.collect_params()
     for c, n in pairs:
-        own[n].set_data(mx.nd.array(_checked(params, c, own[n].shape), ctx=fw.DEVICE["ctx"]))
+        own[n].set_data(mx.nd.array(_value(params, c, own[n].shape), ctx=fw.DEVICE["ctx"]))
 
 
 def outputs(model, x):
