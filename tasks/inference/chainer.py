@@ -101,10 +101,7 @@ def import_params(model, params):
     canonical.check_keys(params, [c for c, _, _ in _pairs(model)])
     for c, link, a in _pairs(model):
         target = _array(link, a)
-        value = np.asarray(params[c], dtype=np.float32)
-        if value.shape != target.shape:
-            raise ValueError("%s: shape %s, Chainer's is %s" % (c, value.shape, target.shape))
-        target[...] = fw.to_device(value)
+        target[...] = fw.to_device(canonical.checked(params[c], c, target.shape))
 
 
 def outputs(model, x):
