@@ -235,3 +235,13 @@ def test_densenet_rows_carry_the_model_equivalence_mark(tmp_path):
 def test_densenet_rows_without_a_check_show_no_mark(view):
     assert all(l["row"]["equivalence"] is None for t in section(view).values()
                for l in t["lines"] if l["row"])
+
+
+def test_synthetic_rows_show_no_auc(view):
+    """Synthetic labels are random and its test images repeat the training pool: the AUC of a
+    synthetic run means nothing, so its row shows none (2017's synthetic table has none)."""
+    tables = section(view)
+    synthetic = [l["row"] for l in tables["synthetic"]["lines"] if l["row"]]
+    assert synthetic and all(r["auc_one"] is None and r["auc_many"] is None for r in synthetic)
+    real = [l["row"] for l in tables["real"]["lines"] if l["row"] and l["row"]["auc_one"]]
+    assert real  # the real-data rows keep theirs
