@@ -234,6 +234,14 @@ def _num(value, fmt):
     return fmt % value if isinstance(value, (int, float)) else "-"
 
 
+def _rate(value):
+    """images/s for the table: whole numbers from 100 up, 3 significant digits below (a
+    DenseNet run on a CPU does 1.46 images/s, not "1")."""
+    if not isinstance(value, (int, float)):
+        return "-"
+    return "%.0f" % value if value >= 100 else "%.3g" % value
+
+
 CONTENDED = "!"  # the STATUS marker of an ok run a check flagged (see check_notes)
 
 
@@ -281,7 +289,7 @@ def summary_row(result):
     return (prov.get("run_id") or "-", image or "-", result.get("task", "?"),
             result.get("variant", "?"), str(prov.get("repeat") or "-"),
             result.get("device") or "-", data_label(result),
-            status, speed, _num(t.get("images_per_second"), "%.0f"),
+            status, speed, _rate(t.get("images_per_second")),
             # densenet: the mean ROC AUC (2017's accuracy figure for it), "AUC" said
             _num(m.get("test_accuracy"), "%.3f") if result.get("task") != "densenet"
             else _num(m.get("test_auc"), "AUC %.3f"), _mfu_text(result), note)

@@ -195,3 +195,17 @@ def test_write_is_atomic_and_readable(tmp_path):
     results.write(ok_result(), path)
     assert json.load(open(path))["task"] == "cnn"
     assert not os.path.exists(path + ".tmp")
+
+
+@pytest.mark.parametrize("rate,shown", [(1234.4, "1234"), (100.2, "100"), (13.51, "13.5"),
+                                        (1.4649, "1.46"), (None, "-")])
+def test_table_shows_slow_rates_with_three_digits(tmp_path, rate, shown):
+    """A DenseNet run on a CPU trains 1.46 images/s: the table must not say "1"."""
+    doc = ok_result()
+    doc["timings"]["images_per_second"] = rate
+    run = tmp_path / "r1" / "pytorch-2.13" / "cnn-r1"
+    run.mkdir(parents=True)
+    results.write(doc, str(run / "result.json"))
+    header, line = results.table(str(tmp_path))
+    start = header.index("IMG/S")
+    assert line[start:].split()[0] == shown
