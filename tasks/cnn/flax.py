@@ -123,14 +123,9 @@ def _chw(named):
 def export_params(state):
     named, out = fw.named_arrays(state["params"]), {}
     for name in ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2"):
-        kernel = named[name + ".kernel"]
-        if name.startswith("conv"):
-            kernel = canonical.hwio_to_oihw(kernel)
-        else:
-            kernel = np.ascontiguousarray(kernel.T)
-            if name == "fc1":
-                kernel = canonical.dense_nhwc_to_nchw(kernel, *_chw(named))
-        out[name + ".weight"], out[name + ".bias"] = kernel, named[name + ".bias"]
+        out[name + ".weight"] = canonical.cnn_weight_from_nhwc(name, named[name + ".kernel"],
+                                                               _chw(named))
+        out[name + ".bias"] = named[name + ".bias"]
     return out
 
 
@@ -138,14 +133,9 @@ def import_params(state, params):
     canonical.check_keys(params, list(export_params(state)))
     named, arrays = fw.named_arrays(state["params"]), {}
     for name in ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2"):
-        kernel = params[name + ".weight"]
-        if name.startswith("conv"):
-            kernel = canonical.oihw_to_hwio(kernel)
-        else:
-            if name == "fc1":
-                kernel = canonical.dense_nchw_to_nhwc(kernel, *_chw(named))
-            kernel = canonical.dense_to_io(kernel)
-        arrays[name + ".kernel"], arrays[name + ".bias"] = kernel, params[name + ".bias"]
+        arrays[name + ".kernel"] = canonical.cnn_weight_to_nhwc(name, params[name + ".weight"],
+                                                                _chw(named))
+        arrays[name + ".bias"] = params[name + ".bias"]
     state["params"] = fw.with_arrays(state["params"], arrays)
 
 

@@ -85,29 +85,20 @@ def _chw(convs, dense):
 def export_params(state):
     convs, dense = _layers(state["model"])
     out = {}
-    for name, layer in convs:
+    for name, layer in convs + dense:
         kernel, bias = layer.get_weights()
-        out[name + ".weight"], out[name + ".bias"] = canonical.hwio_to_oihw(kernel), bias
-    for name, layer in dense:
-        kernel, bias = layer.get_weights()
-        kernel = np.ascontiguousarray(kernel.T)
-        if name == "fc1":
-            kernel = canonical.dense_nhwc_to_nchw(kernel, *_chw(convs, dense))
-        out[name + ".weight"], out[name + ".bias"] = kernel, bias
+        out[name + ".weight"] = canonical.cnn_weight_from_nhwc(name, kernel, _chw(convs, dense))
+        out[name + ".bias"] = bias
     return out
 
 
 def import_params(state, params):
     convs, dense = _layers(state["model"])
     canonical.check_keys(params, list(export_params(state)))
-    for name, layer in convs:
-        layer.set_weights([canonical.oihw_to_hwio(params[name + ".weight"]),
+    for name, layer in convs + dense:
+        layer.set_weights([canonical.cnn_weight_to_nhwc(name, params[name + ".weight"],
+                                                        _chw(convs, dense)),
                            params[name + ".bias"]])
-    for name, layer in dense:
-        kernel = params[name + ".weight"]
-        if name == "fc1":
-            kernel = canonical.dense_nchw_to_nhwc(kernel, *_chw(convs, dense))
-        layer.set_weights([canonical.dense_to_io(kernel), params[name + ".bias"]])
 
 
 def outputs(state, x):

@@ -124,34 +124,29 @@ def sync(state):
 # (in, out) here, OIHW and (out, in) there; fc1 reads the NHWC-flattened map, so its inputs are
 # permuted from the canonical NCHW order
 
-_CONVS = ("conv1", "conv2", "conv3", "conv4")
+_LAYERS = ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")  # each a [kernel, bias] pair
+
+
+def _chw(m):
+    return canonical.cnn_flat_shape(int(m.fc1[0].shape[0]), int(m.conv4[1].shape[0]))
 
 
 def export_params(state):
     m, out = state["model"], {}
-    for name in _CONVS:
-        out[name + ".weight"] = canonical.hwio_to_oihw(getattr(m, name)[0].numpy())
-        out[name + ".bias"] = getattr(m, name)[1].numpy()
-    chw = canonical.cnn_flat_shape(int(m.fc1[0].shape[0]), int(m.conv4[1].shape[0]))
-    out["fc1.weight"] = canonical.dense_nhwc_to_nchw(m.fc1[0].numpy().T, *chw)
-    out["fc1.bias"] = m.fc1[1].numpy()
-    out["fc2.weight"] = m.fc2[0].numpy().T
-    out["fc2.bias"] = m.fc2[1].numpy()
+    for name in _LAYERS:
+        kernel, bias = getattr(m, name)
+        out[name + ".weight"] = canonical.cnn_weight_from_nhwc(name, kernel.numpy(), _chw(m))
+        out[name + ".bias"] = bias.numpy()
     return out
 
 
 def import_params(state, params):
     m = state["model"]
     canonical.check_keys(params, list(export_params(state)))
-    for name in _CONVS:
-        getattr(m, name)[0].assign(canonical.oihw_to_hwio(params[name + ".weight"]))
-        getattr(m, name)[1].assign(params[name + ".bias"])
-    chw = canonical.cnn_flat_shape(int(m.fc1[0].shape[0]), int(m.conv4[1].shape[0]))
-    m.fc1[0].assign(canonical.dense_to_io(canonical.dense_nchw_to_nhwc(params["fc1.weight"],
-                                                                       *chw)))
-    m.fc1[1].assign(params["fc1.bias"])
-    m.fc2[0].assign(canonical.dense_to_io(params["fc2.weight"]))
-    m.fc2[1].assign(params["fc2.bias"])
+    for name in _LAYERS:
+        kernel, bias = getattr(m, name)
+        kernel.assign(canonical.cnn_weight_to_nhwc(name, params[name + ".weight"], _chw(m)))
+        bias.assign(params[name + ".bias"])
 
 
 def outputs(state, x):

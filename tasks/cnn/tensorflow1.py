@@ -130,14 +130,8 @@ def _chw(found):
 def export_params(state):
     found, sess, out = _by_name(state), state["session"], {}
     for name, scope in _LAYERS:
-        kernel = sess.run(found["cnn/%s/kernel" % scope])
-        if name.startswith("conv"):
-            kernel = canonical.hwio_to_oihw(kernel)
-        else:
-            kernel = kernel.T
-            if name == "fc1":
-                kernel = canonical.dense_nhwc_to_nchw(kernel, *_chw(found))
-        out[name + ".weight"] = np.ascontiguousarray(kernel)
+        out[name + ".weight"] = canonical.cnn_weight_from_nhwc(
+            name, sess.run(found["cnn/%s/kernel" % scope]), _chw(found))
         out[name + ".bias"] = sess.run(found["cnn/%s/bias" % scope])
     return out
 
@@ -146,14 +140,8 @@ def import_params(state, params):
     found, sess = _by_name(state), state["session"]
     canonical.check_keys(params, ["%s.%s" % (n, k) for n, _ in _LAYERS for k in ("weight", "bias")])
     for name, scope in _LAYERS:
-        kernel = params[name + ".weight"]
-        if name.startswith("conv"):
-            kernel = canonical.oihw_to_hwio(kernel)
-        else:
-            if name == "fc1":
-                kernel = canonical.dense_nchw_to_nhwc(kernel, *_chw(found))
-            kernel = canonical.dense_to_io(kernel)
-        found["cnn/%s/kernel" % scope].load(kernel, sess)
+        found["cnn/%s/kernel" % scope].load(
+            canonical.cnn_weight_to_nhwc(name, params[name + ".weight"], _chw(found)), sess)
         found["cnn/%s/bias" % scope].load(params[name + ".bias"], sess)
 
 

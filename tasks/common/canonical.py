@@ -493,6 +493,28 @@ def dense_nhwc_to_nchw(w, c, h, width):
     return np.ascontiguousarray(w.reshape(o, h, width, c).transpose(0, 3, 1, 2).reshape(o, -1))
 
 
+def cnn_weight_to_nhwc(name, w, chw):
+    """A canonical weight of the CNN's layer `name` (conv1..conv4, fc1, fc2) in the layout of
+    an NHWC adapter (TensorFlow, Keras, Flax): convolutions HWIO, dense (in, out), fc1's inputs
+    in NHWC flatten order (chw: cnn_flat_shape of the network)."""
+    if name.startswith("conv"):
+        return oihw_to_hwio(w)
+    if name == "fc1":
+        w = dense_nchw_to_nhwc(w, *chw)
+    return dense_to_io(w)
+
+
+def cnn_weight_from_nhwc(name, kernel, chw):
+    """The inverse of cnn_weight_to_nhwc: an NHWC adapter's kernel of layer `name` in the
+    canonical layout."""
+    if name.startswith("conv"):
+        return hwio_to_oihw(kernel)
+    w = np.ascontiguousarray(np.transpose(kernel))
+    if name == "fc1":
+        w = dense_nhwc_to_nchw(w, *chw)
+    return w
+
+
 def cnn_flat_shape(fc1_inputs, channels):
     """(C, H, W) of the CNN's flattened feature map (square), from fc1's input width and the
     last convolution's channels: what dense_nchw_to_nhwc needs."""
