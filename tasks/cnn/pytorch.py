@@ -100,15 +100,17 @@ def to_float(loss):
 _NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs volatile
 
 
-def predict(state, x):
+def _eval_logits(state, x):
     model = state["model"]
     model.eval()  # dropout off
     if _NO_GRAD is not None:
         with _NO_GRAD(), fw.autocast():
-            out = model(Variable(_tensor(x)))
-    else:
-        out = model(Variable(_tensor(x), volatile=True))
-    return out.data.max(1)[1].cpu().numpy()
+            return model(Variable(_tensor(x))).data
+    return model(Variable(_tensor(x), volatile=True)).data
+
+
+def predict(state, x):
+    return _eval_logits(state, x).max(1)[1].cpu().numpy()
 
 
 def sync(state):
@@ -132,11 +134,4 @@ def import_params(state, params):
 
 def outputs(state, x):
     """The eval-mode logits (N, 10) as float32 numpy."""
-    model = state["model"]
-    model.eval()
-    if _NO_GRAD is not None:
-        with _NO_GRAD(), fw.autocast():
-            out = model(Variable(_tensor(x)))
-    else:
-        out = model(Variable(_tensor(x), volatile=True))
-    return out.data.float().cpu().numpy()
+    return _eval_logits(state, x).float().cpu().numpy()

@@ -74,15 +74,17 @@ def to_float(loss):
 _NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs volatile
 
 
-def predict(state, x):
+def _eval_logits(state, x):
     model = state["model"]
     model.eval()
     if _NO_GRAD is not None:
         with _NO_GRAD():
-            out = model(Variable(_tensor(x.astype(np.int64))))
-    else:
-        out = model(Variable(_tensor(x.astype(np.int64)), volatile=True))
-    return out.data.max(1)[1].cpu().numpy()
+            return model(Variable(_tensor(x.astype(np.int64)))).data
+    return model(Variable(_tensor(x.astype(np.int64)), volatile=True)).data
+
+
+def predict(state, x):
+    return _eval_logits(state, x).max(1)[1].cpu().numpy()
 
 
 def sync(state):
@@ -112,11 +114,4 @@ def import_params(state, params):
 
 def outputs(state, x):
     """The eval-mode final logits (N, 2) as float32 numpy."""
-    model = state["model"]
-    model.eval()
-    if _NO_GRAD is not None:
-        with _NO_GRAD():
-            out = model(Variable(_tensor(x.astype(np.int64))))
-    else:
-        out = model(Variable(_tensor(x.astype(np.int64)), volatile=True))
-    return out.data.float().cpu().numpy()
+    return _eval_logits(state, x).float().cpu().numpy()
