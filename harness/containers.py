@@ -14,6 +14,15 @@ import time
 from . import signals
 
 
+def remove_quietly(c):
+    """Remove container c, running or not; one already gone (or an engine that refuses) is no
+    error here: the callers are cleaning up after the run's outcome is known."""
+    try:
+        c.remove(force=True)
+    except Exception:
+        pass
+
+
 class Tracker(object):
     """The containers this process started, so Ctrl-C or an error removes them all."""
 
@@ -24,10 +33,7 @@ class Tracker(object):
         self.containers.append(c)
 
     def remove(self, c):
-        try:
-            c.remove(force=True)
-        except Exception:
-            pass
+        remove_quietly(c)
         if c in self.containers:
             self.containers.remove(c)
 

@@ -410,10 +410,7 @@ def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, wor
                            % (image.name, engine.short_error(e)))
     finally:
         if container is not None:
-            try:
-                container.remove(force=True)
-            except Exception:
-                pass
+            containers.remove_quietly(container)
         hardening.reclaim_results_dir(out)
     if code != 0:
         last = progress.last_line.strip()

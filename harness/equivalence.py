@@ -267,10 +267,7 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
         problem = "could not run the container: %s" % engine.short_error(e)
     finally:
         if container is not None:
-            try:
-                container.remove(force=True)
-            except Exception:
-                pass
+            containers.remove_quietly(container)
         hardening.reclaim_results_dir(out_dir)
     found = {}
     for task, _family, _p, _i in jobs:

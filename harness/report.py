@@ -890,11 +890,7 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
                                      "tip": "%s on %s failed: %s" % (
                                          row.label, h["label"], "; ".join(cell.failed_reasons))})
                 if bars:
-                    label = (g["name"] + " · " if g["name"] else "") + row.image
-                    sub = " ".join(x for x in (
-                        row.variant if row.variant != "reference" else "",
-                        "†synthetic" if row.synthetic else "",
-                        "‡partial" if row.partial else "") if x)
+                    label, sub = _chart_labels(g, row)
                     out.append({"label": label, "sublabel": sub, "bars": bars})
         for group in out:  # strings from result files, shown in the SVG: no control characters
             group["label"], group["sublabel"] = (safetext.visible(group["label"]),
@@ -923,6 +919,16 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
     return result
 
 
+def _chart_labels(group, row):
+    """A chart group's label (2017 row · image) and sublabel (variant, †synthetic, ‡partial)."""
+    label = (group["name"] + " · " if group["name"] else "") + row.image
+    sub = " ".join(x for x in (
+        row.variant if row.variant != "reference" else "",
+        "†synthetic" if row.synthetic else "",
+        "‡partial" if row.partial else "") if x)
+    return label, sub
+
+
 def _mfu_chart(task, ref_task, hw_cols, groups):
     """MFU per row and hardware (of the measured fp32 matmul peak), or None when no run of the
     task recorded one. 2017 published no FLOP rates: only this run's bars."""
@@ -942,11 +948,7 @@ def _mfu_chart(task, ref_task, hw_cols, groups):
                              "tip": safetext.visible("%s on %s: MFU %s; %s" % (
                                  row.label, h["label"], mfu, tip))})
             if bars:
-                label = (g["name"] + " · " if g["name"] else "") + row.image
-                sub = " ".join(x for x in (
-                    row.variant if row.variant != "reference" else "",
-                    "†synthetic" if row.synthetic else "",
-                    "‡partial" if row.partial else "") if x)
+                label, sub = _chart_labels(g, row)
                 out.append({"label": safetext.visible(label), "sublabel": safetext.visible(sub),
                             "bars": bars})
     if not out:
