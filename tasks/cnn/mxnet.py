@@ -188,20 +188,13 @@ def import_params(state, params):
         weights = model.get_params()[0]
         new = {}
         for c, n in pairs:
-            value = np.asarray(params[c], dtype=np.float32)
-            if value.shape != weights[n].shape:
-                raise ValueError("%s: shape %s, the MXNet CNN's %s is %s"
-                                 % (c, value.shape, n, weights[n].shape))
-            new[n] = mx.nd.array(value)
+            new[n] = mx.nd.array(canonical.checked(params[c], c, weights[n].shape))
         model.set_params(new, {}, force_init=True)
         return
     own = model.collect_params()
     for c, n in pairs:
-        value = np.asarray(params[c], dtype=np.float32)
-        if value.shape != own[n].shape:
-            raise ValueError("%s: shape %s, the Gluon CNN's %s is %s"
-                             % (c, value.shape, n, own[n].shape))
-        own[n].set_data(mx.nd.array(value, ctx=fw.DEVICE["ctx"]))
+        own[n].set_data(mx.nd.array(canonical.checked(params[c], c, own[n].shape),
+                                    ctx=fw.DEVICE["ctx"]))
 
 
 def outputs(state, x):

@@ -141,11 +141,8 @@ def export_params(model):
 def import_params(model, params):
     canonical.check_keys(params, list(model["net"].weights))
     for name, shared in model["net"].weights.items():
-        value = np.asarray(params[name], dtype=np.float32)
-        if value.shape != shared.get_value(borrow=True).shape:
-            raise ValueError("%s: shape %s, Theano's is %s"
-                             % (name, value.shape, shared.get_value(borrow=True).shape))
-        shared.set_value(value)
+        shared.set_value(canonical.checked(params[name], name,
+                                           shared.get_value(borrow=True).shape))
 
 
 def outputs(model, x):

@@ -211,10 +211,8 @@ def import_params(state, params):
         return
     own = model.collect_params()
     for c, n, value in zip(_CANONICAL, names, arrays):
-        if value.shape != own[n].shape:
-            raise ValueError("%s: shape %s, the Gluon RNN's %s is %s"
-                             % (c, value.shape, n, own[n].shape))
-        own[n].set_data(mx.nd.array(value, ctx=fw.DEVICE["ctx"]))
+        own[n].set_data(mx.nd.array(canonical.checked(value, c, own[n].shape),
+                                    ctx=fw.DEVICE["ctx"]))
 
 
 def outputs(state, x):
