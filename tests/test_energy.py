@@ -174,6 +174,10 @@ class _CountingAdapter(object):
 
     def __init__(self, folder):
         self.folder, self.uj, self.steps = folder, 0, 0
+        self.now = 0.0  # a fake protocol.clock: a step takes 1 s, nothing else takes any
+
+    def clock(self):
+        return self.now
 
     def spend(self, joules):
         self.uj += int(joules * 1e6)
@@ -181,6 +185,7 @@ class _CountingAdapter(object):
 
     def train_step(self, state, x, y):
         self.steps += 1
+        self.now += 1.0
         self.spend(1000 if self.steps == 1 else 1)
         return 0.5
 
@@ -192,7 +197,7 @@ class _CountingAdapter(object):
         return float(loss)
 
 
-def test_densenet_loop_meters_exactly_the_timed_segments(tmp_path):
+def test_densenet_loop_meters_exactly_the_timed_segments(tmp_path, monkeypatch):
     """protocol.train_loader drives the meter with its clock: the joules are those of the
     timed steps only (no warm-up, no host copy, no validation), over every epoch, and the
     segments' seconds equal train_seconds."""
@@ -208,7 +213,11 @@ def test_densenet_loop_meters_exactly_the_timed_segments(tmp_path):
         return 0.1
 
     meter = energy.Meter("cpu", powercap=str(tmp_path))
+    # the loop's and the meter's clock is the adapter's: the seconds compared below do not
+    # depend on how loaded the machine is
+    monkeypatch.setattr(protocol, "clock", adapter.clock)
     timings, loss, _ = protocol.train_loader(adapter, None, loader, p, validate, meter)
+    assert timings["train_seconds"] == 14.0         # 14 timed steps of 1 s
     assert timings["batches"] == 4 + 5 + 5          # the first step is the warm-up
     rec, reason = meter.record(p["epochs"], timings["batches"] * p["global_batch"])
     cpu = rec["cpu_package"]

@@ -20,8 +20,9 @@ Meter(device).start() / .stop() around the span; a span with pauses (the DenseNe
 its clock for each validation pass) is several start() / stop() segments: each segment is its
 own pair of readings (a RAPL counter that wraps in a segment or in a pause between two is
 handled: each segment wraps at most once), the parts sum the segments, and record() says how
-many there were and how long they lasted (seconds, by the protocol's clock: it should equal the
-timed span it was meant to follow). .record(epochs, images) gives the result's
+many there were and how long they lasted (seconds, by the protocol's clock; a caller that hands
+its own clock readings to start(at) / stop(at), as the DenseNet loop does, gets exactly its
+timed span). .record(epochs, images) gives the result's
 (energy, energy_absent_reason): energy is None and the reason says why when no counter could be
 read; otherwise each readable part (cpu_package, gpu) with joules, joules_per_epoch,
 joules_per_1000_images and its source, and an unreadable part is None with its reason.
@@ -277,21 +278,22 @@ class Meter(object):
         self._gpu_failed = False
         self.segments, self.seconds = 0, 0.0
 
-    def start(self):
-        """Begin a segment."""
+    def start(self, at=None):
+        """Begin a segment; at: the caller's clock reading for its start (protocol.clock)."""
         if self._started is not None:
             raise RuntimeError("energy meter started twice without a stop")
         if self.rapl.domains:
             self._before = self.rapl.read()
         if self.gpu is not None:
             self.gpu.start()
-        self._started = protocol.clock()
+        self._started = protocol.clock() if at is None else at
 
-    def stop(self):
-        """End the segment: its energy is added to the span's."""
+    def stop(self, at=None):
+        """End the segment (at: the caller's clock reading for its end): its energy is added
+        to the span's."""
         if self._started is None:
             raise RuntimeError("energy meter stopped without a start")
-        self.seconds += protocol.clock() - self._started
+        self.seconds += (protocol.clock() if at is None else at) - self._started
         self._started = None
         self.segments += 1
         if self.gpu is not None:

@@ -40,10 +40,10 @@ def clock_check(unsynced, timed):
 
 
 class _NoMeter(object):
-    def start(self):
+    def start(self, at=None):
         pass
 
-    def stop(self):
+    def stop(self, at=None):
         pass
 
 
@@ -82,7 +82,7 @@ def train(adapter, state, data, p, seed, meter=None):
         emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1],
              loss=value, images_per_second=steps * bs / epoch_seconds[-1])
     end = clock()
-    meter.stop()
+    meter.stop(end)
     train_seconds = end - start - paused
     return {
         "train_seconds": train_seconds, "cell_seconds": end - cell_start,
@@ -175,8 +175,8 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None,
             if warmup is None:  # the warm-up step: compile, autotune, loader start-up
                 adapter.sync(state)
                 warmup = clock() - cell_start
-                meter.start()
                 start = t = told = clock()
+                meter.start(start)
                 n = 0
             elif progress_seconds is not None and clock() - told >= progress_seconds:
                 told = clock()
@@ -187,27 +187,29 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None,
         if warmup is None:
             raise ValueError("the training split makes no complete batch of %d"
                              % p.get("global_batch", p["batch_size"]))
-        epoch_seconds.append(clock() - t)
+        epoch_end = clock()
+        epoch_seconds.append(epoch_end - t)
         steps += n
-        meter.stop()  # paused with the clock: the copy and the validation are not training
+        # the pause, epoch_end .. resumed: the host copy and the validation are not training;
+        # the meter stops and starts on these same clock readings (its seconds = the clock's)
+        meter.stop(epoch_end)
         t = clock()
         value = adapter.to_float(loss)  # a real host copy of the last result, after the clock
-        copied = clock() - t
-        unsynced += copied
-        paused += copied
+        unsynced += clock() - t
         fields = {}
         if validate is not None:
             t = clock()
             fields["valid_loss"] = validate(epoch)
             valid_seconds.append(clock() - t)
-            paused += valid_seconds[-1]
             valid_loss.append(fields["valid_loss"])
-        meter.start()
+        resumed = clock()
+        paused += resumed - epoch_end
+        meter.start(resumed)
         emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1], loss=value,
              images_per_second=(n * p.get("global_batch", p["batch_size"]) / epoch_seconds[-1]
                                 if epoch_seconds[-1] else None), **fields)
     end = clock()
-    meter.stop()
+    meter.stop(end)
     train_seconds = end - start - paused
     images = steps * p.get("global_batch", p["batch_size"])
     per_second = images / train_seconds if train_seconds and images else None
