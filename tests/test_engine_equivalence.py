@@ -78,9 +78,10 @@ def test_a_broken_adapter_is_caught_in_its_image(engine, tmp_path, monkeypatch):
                         ignore=shutil.ignore_patterns("__pycache__"))
     path = root / "tasks" / "cnn" / "tensorflow.py"
     text = path.read_text()
-    broken = re.sub(r"canonical\.dense_to_io\(canonical\.dense_nchw_to_nhwc\("
-                    r"params\[\"fc1\.weight\"\],\s*\*chw\)\)",
-                    "canonical.dense_to_io(params[\"fc1.weight\"])", text)
+    # fc1's import converted as if it were fc2: transposed, its inputs left in NCHW order
+    broken = re.sub(r"kernel\.assign\(canonical\.cnn_weight_to_nhwc\(name, ",
+                    "kernel.assign(canonical.cnn_weight_to_nhwc(\"fc2\" if name == \"fc1\" "
+                    "else name, ", text)
     assert broken != text
     path.write_text(broken)
     monkeypatch.setenv("DLBENCH_ROOT", str(root))
