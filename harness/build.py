@@ -189,3 +189,39 @@ def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
     if image_id is None:
         image_id = engine.client().images.get(image.tag).id
     return image_id
+
+
+def ensure_built_all(images, jobs=1, base=None, build_args=None, offline=False, force=False,
+                     verbose=False, echo=click.echo, results_root=None):
+    """ensure_built for each image, up to `jobs` builds at a time (pip downloads, compiles and
+    the engine's layer commits of two builds overlap on a small machine). The base images are
+    made first, one at a time (two builds must not make the same base at once). Returns
+    [(image, Built or HarnessError)] in the order given; a failed build does not stop the
+    others."""
+    from concurrent.futures import ThreadPoolExecutor
+    done = []
+    for image in images:  # declarations and bases before any build starts
+        try:
+            check_declaration(image)
+            base_ref = _build_args(base, build_args).get("BASE") or image.base
+            if base_ref:
+                ensure_base(base_ref, echo=echo)
+        except HarnessError as e:
+            echo("%s: %s" % (image.name, e.message), err=True)
+            done.append((image, e))
+    failed = set(id(image) for image, _ in done)
+
+    def one(image):
+        try:
+            return image, ensure_built(image, base=base, build_args=build_args, offline=offline,
+                                       force=force, verbose=verbose, echo=echo,
+                                       results_root=results_root)
+        except HarnessError as e:
+            echo("%s: %s" % (image.name, e.message), err=True)
+            return image, e
+
+    todo = [image for image in images if id(image) not in failed]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        done += list(pool.map(one, todo))
+    order = dict((id(image), k) for k, image in enumerate(images))
+    return sorted(done, key=lambda pair: order[id(pair[0])])

@@ -33,7 +33,13 @@ def list_images(runs):
 
 
 @main.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_images", is_flag=True,
+              help="every image this machine builds (images/*/Dockerfile; the 2017-era ones "
+                   "need CUDA 8 and the internet and are left out)")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="builds at a time (two overlap well on a small machine: downloads, "
+                   "compiles and layer commits)")
 @click.option("--base", help="base image (overrides the Dockerfile's ARG BASE)")
 @click.option("--build-arg", "build_args", multiple=True, callback=key_value_pairs,
               metavar="KEY=VALUE",
@@ -41,14 +47,29 @@ def list_images(runs):
 @click.option("--offline", is_flag=True, help="pip uses the wheelhouse only (no index)")
 @click.option("--force", is_flag=True, help="build even when an image of this context exists")
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
-def build(names, base, build_args, offline, force, verbose):
-    """Build the images NAMES (reused when nothing changed)."""
+def build(names, all_images, jobs, base, build_args, offline, force, verbose):
+    """Build the images NAMES, or --all (each reused when nothing changed)."""
     from . import build as builder
-    for image in catalog.lookup(names):
-        done = builder.ensure_built(image, base=base, build_args=build_args, offline=offline,
-                                    force=force, verbose=verbose)
-        if not done.built:
+    if all_images == bool(names):
+        raise HarnessError("name the images to build, or give --all (not both): "
+                           "`dlbench list` shows them")
+    images = ([img for img in catalog.discover() if img.era == "current"] if all_images
+              else catalog.lookup(names))
+    if jobs == 1 and len(images) == 1:  # errors as they come, one image
+        done = builder.ensure_built(images[0], base=base, build_args=build_args,
+                                    offline=offline, force=force, verbose=verbose)
+        outcomes = [(images[0], done)]
+    else:
+        outcomes = builder.ensure_built_all(images, jobs=jobs, base=base,
+                                            build_args=build_args, offline=offline,
+                                            force=force, verbose=verbose)
+    for image, done in outcomes:
+        if isinstance(done, builder.Built) and not done.built:
             click.echo("%s is up to date (%s)" % (image.name, done.image_id[:19]))
+    failed = [image.name for image, done in outcomes if not isinstance(done, builder.Built)]
+    if failed:
+        raise HarnessError("%d of %d image(s) not built: %s (the lines above say why)"
+                           % (len(failed), len(outcomes), ", ".join(failed)))
 
 
 def _known_tasks(ctx, param, values):
