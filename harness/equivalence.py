@@ -25,7 +25,7 @@ import uuid
 
 import click
 
-from . import build, catalog, containers, engine, frameworks, hardening, paths
+from . import build, catalog, containers, engine, frameworks, hardening, paths, testrun
 from .errors import HarnessError
 
 SCHEMA_VERSION = 1
@@ -221,20 +221,20 @@ def not_built_lines(not_built, built):
 
 # Theano compiles C code for every graph, into its compile directory. Unlike benchmark runs
 # (each compiles afresh: README, Theano), the containers of one check share a compile directory
-# per image, so an image's second variant reuses the first one's modules: the outputs checked do
-# not depend on when the code was compiled, and the check stays short.
-THEANO_CACHE_FLAGS = "base_compiledir=/check/cache/theano"
+# per image (a test run's, when it gives one: harness/testrun.py), so an image's second
+# variant reuses the first one's modules: the outputs checked do not depend on when the code was
+# compiled, and the check stays short.
 
 
 def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache_dir=None):
     """Run tasks/check_model.py for one (image, adapter, variant) and its jobs [(task, family,
     params file, input file)] in one container (the framework imported once); per task the
     container's check.json (or a failed record when it wrote none) and the output (or None).
-    cache_dir: a compile cache the image's containers share (mounted at /check/cache)."""
+    cache_dir: a compile cache the image's containers share (harness/testrun.py)."""
     import numpy as np
     os.makedirs(out_dir, exist_ok=True)
     settings = hardening.settings(
-        environment={"THEANO_FLAGS": THEANO_CACHE_FLAGS} if cache_dir else None)
+        environment=testrun.cache_environment() if cache_dir else None)
     cmd = ["python3", "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
            "--device", "cpu", "--out", "/check/out"]
     for task, family, params_file, input_file in jobs:
@@ -248,9 +248,8 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
                     labels={catalog.IMAGE_NAME_LABEL: image.name})
     hardening.prepare_results_dir(out_dir, settings["user"])
     if cache_dir:
-        os.makedirs(cache_dir, exist_ok=True)
-        settings["volumes"][cache_dir] = {"bind": "/check/cache", "mode": "rw"}
         hardening.prepare_results_dir(cache_dir, settings["user"])
+        settings["volumes"][cache_dir] = {"bind": testrun.CACHE_TARGET, "mode": "rw"}
     limit = timeout * len(jobs)
     code, log, container, problem = None, "", None, None
     try:
@@ -463,7 +462,8 @@ def check(names, opts, echo=click.echo):
                          input_files[r.task]) for r in members]
                 found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
                                   os.path.join(work, name, variant), opts.timeout,
-                                  cache_dir=os.path.join(work, name, "cache"))
+                                  cache_dir=(testrun.cache_dir(name)
+                                             or os.path.join(work, name, "cache")))
                 for row in members:
                     fam = families[row.family]
                     fam["members"].append("%s/%s" % (row.adapter, row.variant))

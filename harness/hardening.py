@@ -42,6 +42,8 @@ single runs spread 5.3-10.6 s and 3.1-7.5 s).
 """
 import os
 
+from . import testrun
+
 NOBODY = (65534, 65534)
 PIDS_BASE, PIDS_PER_CPU = 1024, 32
 TMPFS_SIZE = "2g"
@@ -68,8 +70,10 @@ def scratch_environment():
 
 def settings(environment=None, uid=None, gid=None, cpus=None):
     """The Docker SDK arguments every dlbench container gets (see the module doc).
-    environment: the caller's variables, which win over scratch_environment()."""
+    environment: the caller's variables, which win over scratch_environment() and what a test
+    run sets (harness/testrun.py; nothing outside one)."""
     env = scratch_environment()
+    env.update(testrun.container_environment())
     env.update(environment or {})
     return {
         "user": "%d:%d" % run_ids(uid, gid),
@@ -87,9 +91,10 @@ def settings(environment=None, uid=None, gid=None, cpus=None):
 
 
 def prepare_results_dir(path, user):
-    """Make the run's results folder (mounted at /results) writable for the container's user
-    ("uid:gid"): it is the caller's own folder unless the caller is root and the container runs
-    as another uid; then the folder (only it, not its parents) is handed to that uid."""
+    """Make the run's results folder (mounted at /results; or another folder the container
+    writes: a test run's compile cache) writable for the container's user ("uid:gid"): it is
+    the caller's own folder unless the caller is root and the container runs as another uid;
+    then the folder (only it, not its parents) is handed to that uid."""
     os.makedirs(path, exist_ok=True)
     uid, gid = (int(x) for x in user.split(":"))
     st = os.stat(path)

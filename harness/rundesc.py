@@ -15,7 +15,7 @@ import json
 import os
 import socket
 
-from . import catalog, engine, hardening, orphans
+from . import catalog, engine, hardening, orphans, testrun
 
 VERSION = 1
 FILENAME = "run.json"  # a submitted run's RunSpec, in its result folder
@@ -184,6 +184,9 @@ class SpecRun(object):
             args["device_requests"] = [docker.types.DeviceRequest(
                 device_ids=list(self.gpu_ids), capabilities=[["gpu"]])]
         hardening.prepare_results_dir(self.dir, args["user"])
+        for m in self.spec.mounts:  # a test run's shared compile cache (harness/testrun.py)
+            if m["target"] == testrun.CACHE_TARGET:
+                hardening.prepare_results_dir(m["source"], args["user"])
         return args
 
     def create_args(self):

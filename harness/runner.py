@@ -18,7 +18,7 @@ import uuid
 import click
 
 from . import (build, catalog, datacache, engine, frameworks,
-               gpu_guard, hardening, orphans, paths, provenance, rundesc, signals)
+               gpu_guard, hardening, orphans, paths, provenance, rundesc, signals, testrun)
 from .errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -217,11 +217,16 @@ class Run(object):
         powercap = powercap_dir()
         if powercap:  # RAPL energy counters, read-only (tasks/common/energy.py)
             mounts.append(rundesc.mount(powercap, POWERCAP_MOUNT, True))
+        env = o.env
+        shared = testrun.cache_dir(self.image.name)
+        if shared:  # a test run's containers share compile caches (harness/testrun.py)
+            mounts.append(rundesc.mount(shared, testrun.CACHE_TARGET, False))
+            env = testrun.cache_environment(env)
         return rundesc.RunSpec(
             image_id=self.image_obj.id, image_ref=None, image_name=self.image.name,
             name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),
             command=self.command(), mounts=mounts,
-            hardening=hardening.settings(environment=o.env), memory=o.memory,
+            hardening=hardening.settings(environment=env), memory=o.memory,
             gpus=-1 if self.device == "gpu" else 0,
             labels=rundesc.run_labels(o.run_id, self.image.name, self.task),
             timeout=o.timeout, task=self.task, adapter=self.adapter, variant=self.variant,
@@ -238,9 +243,7 @@ class Run(object):
         command, mounts and labels, all from spec() (the one description every executor
         runs). Hands the results folder to the container's user when that is not the caller
         (hardening.prepare_results_dir)."""
-        args = self.spec().docker_args()
-        hardening.prepare_results_dir(self.dir, args["user"])
-        return args
+        return rundesc.SpecRun(self.spec()).container_args()
 
     def create_args(self):
         """container_args() with the labels that name the dlbench process running this run and
@@ -321,6 +324,9 @@ def bench(images, opts, echo=click.echo, verbose=False):
             ref = executors.image_ref(image, image_obj, opts)
             prov = provenance.for_image(image, image_obj)
             prov["user_env"] = dict(opts.env)  # every -e KEY=VALUE, names and values
+            test_run = testrun.provenance(image.name)
+            if test_run:
+                prov["test_run"] = test_run  # what a test run changed (harness/testrun.py)
             if ref:
                 prov["image_digest"] = ref
             echo("%s: image %s%s, device %s, %s" % (

@@ -12,6 +12,14 @@ from harness import catalog, engine, hardening, provenance, runner
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 
 
+@pytest.fixture(autouse=True)
+def _benchmark_settings(monkeypatch):
+    """The settings a benchmark run gets: not a test run's (harness/testrun.py), which
+    `make test`'s workers set for every container they start."""
+    from harness import testrun
+    monkeypatch.delenv(testrun.SHARED_CPUS_ENV, raising=False)
+
+
 def test_settings_are_one_plain_dict_of_sdk_arguments():
     s = hardening.settings(uid=1000, gid=1000, cpus=2)
     assert s == {
