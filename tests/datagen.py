@@ -11,13 +11,20 @@ CIFAR_BATCHES = ["data_batch_%d" % i for i in range(1, 6)] + ["test_batch"]
 
 def cifar_arrays(n, seed=0, learnable=True):
     """n images per batch file: uint8 rows of 3072 (3 colour planes of 32x32) and labels.
-    learnable: the label decides which colour plane is bright, so a CNN can learn it."""
+    learnable: dark noise, and the label decides which colour plane is bright (c % 3) and which
+    band of 8 rows stays dark in it (c // 3), so a CNN can learn it. A signal over most of the
+    image: PyTorch's default init (2017's) leaves a weak one on a loss plateau for hundreds of
+    steps (the earlier bright band over mid-grey noise: accuracy 0.09-0.11 after 50 steps over
+    three seeds); this one it learns in 75 (test accuracy 1.0 over five seeds, 0.70-0.82 after
+    50; measured with tasks/run.py on the host CPU)."""
     rng = np.random.RandomState(seed)
     labels = rng.randint(0, 10, size=n)
-    data = rng.randint(0, 128, size=(n, 3, 32, 32)).astype(np.uint8)
+    data = rng.randint(0, 16 if learnable else 128, size=(n, 3, 32, 32)).astype(np.uint8)
     if learnable:
         for i, c in enumerate(labels):
-            data[i, c % 3, (c // 3) * 8:(c // 3) * 8 + 8, :] += 120
+            plane, band = c % 3, slice((c // 3) * 8, (c // 3) * 8 + 8)
+            data[i, plane] = 255 - data[i, plane]  # 240..255
+            data[i, plane, band, :] -= 240         # back to 0..15
     return data.reshape(n, 3072), [int(c) for c in labels]
 
 
