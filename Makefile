@@ -60,8 +60,12 @@ report:
 report-screenshot: report
 	$(PYTHON) -m harness.browser screenshot results/report.html results/report.png
 
+# two pytest-xdist workers (TEST_JOBS=0: all in this process): engine tests side by side, those
+# marked `alone` by themselves, an xdist_group's tests in one worker (tests/conftest.py); the 25
+# slowest listed, to keep CI within its time
+TEST_JOBS ?= 2
 test:
-	$(PYTHON) -m pytest -ra --durations=25  # the 25 slowest, to keep CI within its time
+	$(PYTHON) -m pytest -ra --durations=25 -n $(TEST_JOBS) --dist loadgroup
 
 test-unit:
 	$(PYTHON) -m pytest -ra -m "not engine"

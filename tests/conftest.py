@@ -6,11 +6,20 @@ CIFAR-10 / IMDB formats (tests/datagen.py holds the generators), so the real loa
 Engine: tests marked `engine` need a running Docker engine. Outside CI they are skipped when
 there is none; with CI=true a missing engine is a failure, never a skip.
 
+Parallel: `make test` runs the suite in two pytest-xdist workers (TEST_JOBS). Engine tests of
+the two workers run side by side, except a test marked `alone`: its assertions read what a busy
+neighbour could change (the clock check of a 10-step run, whose host copy may take 1 % of about a
+second; a dead dlbench's container, which another worker's bench would sweep first), so it runs
+with no other engine test beside it (engine_turn: a shared lock for every engine test, an exclusive
+one for `alone`, waiting writers served first).
+
 Waits: no test waits a fixed short time for real work (a subprocess, a container, a cluster
 job), since a slower or loaded machine must never fail a test by slowness alone. Every such wait
 is bounded by HANG_S, one generous limit for the whole suite (DLBENCH_TEST_TIMEOUT seconds,
 default 3600), so a hang still ends; raise it on a very slow machine.
 tests/test_test_timeouts.py keeps numeric timeouts out of the tests."""
+import contextlib
+import fcntl
 import os
 import sys
 
@@ -53,6 +62,13 @@ except pytest.UsageError as e:  # said by pytest_configure, in one line
 def pytest_configure(config):
     if _HANG_S_PROBLEM is not None:
         raise _HANG_S_PROBLEM
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        # two workers share the CPUs: OpenMP threads that wait sleep instead of spinning
+        # against the other worker's, in the containers (harness/testrun.py) and in the host
+        # processes the tests start (the PyTorch tasks on the host)
+        from harness import testrun
+        os.environ[testrun.SHARED_CPUS_ENV] = "1"
+        os.environ.update(testrun.SHARED_CPUS_ENVIRONMENT)
 
 
 def in_ci():
@@ -89,6 +105,67 @@ def built_image(engine):
     lines = []
     done = build.ensure_built(image, echo=lines.append)
     return done
+
+
+def run_folder(tmp_path_factory):
+    """A folder of this test run that every pytest-xdist worker sees (their temporary folders
+    share a parent)."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
+@pytest.fixture(scope="session")
+def compile_cache_root(tmp_path_factory):
+    """One folder for the whole test run's shared compile caches (harness/testrun.py), the
+    same for every pytest-xdist worker."""
+    folder = run_folder(tmp_path_factory) / "compile-cache"
+    folder.mkdir(exist_ok=True)
+    return str(folder)
+
+
+@contextlib.contextmanager
+def _flock(path, mode):
+    with open(path, "a") as f:
+        fcntl.flock(f, mode)  # released when the file closes
+        yield
+
+
+@contextlib.contextmanager
+def engine_lock(folder, alone):
+    """A readers-writer lock over `folder`: shared for an engine test, exclusive for one marked
+    alone. A writer takes the gate first and holds it while it waits, so readers that come
+    after it wait at the gate instead of keeping it out."""
+    gate, turn = os.path.join(folder, "engine.gate"), os.path.join(folder, "engine.turn")
+    if alone:
+        with _flock(gate, fcntl.LOCK_EX), _flock(turn, fcntl.LOCK_EX):
+            yield
+    else:
+        with _flock(gate, fcntl.LOCK_SH):
+            pass  # no writer waiting (or it has had its turn)
+        with _flock(turn, fcntl.LOCK_SH):
+            yield
+
+
+@pytest.fixture(autouse=True)
+def engine_turn(request, tmp_path_factory):
+    """Only under pytest-xdist: engine tests side by side, `alone` ones by themselves."""
+    if (not os.environ.get("PYTEST_XDIST_WORKER")
+            or request.node.get_closest_marker("engine") is None):
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with engine_lock(str(run_folder(tmp_path_factory)), alone):
+        yield
+
+
+@pytest.fixture
+def shared_compile_cache(compile_cache_root, monkeypatch):
+    """The test's bench and check-models containers share the run's compile caches
+    (DLBENCH_TEST_COMPILE_CACHE): Theano compiles each graph once per test run instead of once
+    per container (a keras-2.3 CNN container: 56 s alone, 14 s after another compiled it)."""
+    from harness import testrun
+    monkeypatch.setenv(testrun.COMPILE_CACHE_ENV, compile_cache_root)
+    return compile_cache_root
 
 
 @pytest.fixture

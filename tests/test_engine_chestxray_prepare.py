@@ -21,7 +21,8 @@ from datagen import make_chestxray_dir
 from harness import build, catalog, hardening
 from harness.cli import main
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+# one worker runs the module: its fixture prepares the copies once
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.xdist_group("chestxray-prepare")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")

@@ -22,7 +22,8 @@ import pytest
 from conftest import HANG_S, IMAGE, ROOT, in_ci
 from harness import catalog, results, rundesc, runner, slurm
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+# one worker runs the module: its fixtures push once and submit the one job past its time limit
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
 REGISTRY = "localhost:%s" % os.environ.get("DLBENCH_REGISTRY_PORT", "5000")
 

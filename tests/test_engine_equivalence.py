@@ -18,7 +18,8 @@ from conftest import HANG_S
 from harness import build, catalog, equivalence, results
 from harness.cli import main
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.engine, pytest.mark.slow,
+              pytest.mark.usefixtures("shared_compile_cache")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
