@@ -10,6 +10,7 @@
 #   make compose.yaml                     generate compose.yaml from images/*/Dockerfile
 #   make adapters-vs-plain [VS_ARGS=...]  each adapter against a plain loop, inside its own image
 #   make check-models [FRAMEWORK=...]     model equivalence: every adapter vs the numpy reference
+#   make docs                             the reference documentation (docs/, MkDocs --strict) into site/
 
 PYTHON    ?= python3
 DLBENCH   ?= dlbench
@@ -21,10 +22,10 @@ ARGS      ?=
 TASK_OPTS = $(foreach t,$(subst $(comma), ,$(TASK)),--task $(t))
 comma := ,
 
-.PHONY: help install base build bench data results report report-screenshot test test-unit overhead adapters-vs-plain list check-models
+.PHONY: help install base build bench data results report report-screenshot test test-unit overhead adapters-vs-plain list check-models docs
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -69,6 +70,10 @@ test:
 
 test-unit:
 	$(PYTHON) -m pytest -ra -m "not engine"
+
+# docs/ as a site (mkdocs.yml); --strict: a broken link or anchor between the pages fails it
+docs:
+	$(PYTHON) -m mkdocs build --strict --site-dir site
 
 overhead:
 	$(PYTHON) bench/harness_overhead.py
