@@ -59,7 +59,7 @@ report:
 
 # render, then a full-page PNG of results/report.html by headless Chromium (Debian: chromium)
 report-screenshot: report
-	$(PYTHON) -m harness.browser screenshot results/report.html results/report.png
+	$(PYTHON) -m harness.results.browser screenshot results/report.html results/report.png
 
 # two pytest-xdist workers (TEST_JOBS=0: all in this process): engine tests side by side, those
 # marked `alone` by themselves, an xdist_group's tests in one worker (tests/conftest.py); the 25
@@ -93,6 +93,7 @@ adapters-vs-plain:
 	        || exit 1; \
 	done
 
-# compose.yaml is generated (not committed), so an image dropped into images/ needs no edit
-compose.yaml: $(wildcard images/*/Dockerfile) harness/compose.py
-	$(PYTHON) -m harness.compose > $@
+# compose.yaml is generated and committed (tests/test_catalog_compose.py fails when it is stale):
+# after dropping an image into images/, `make compose.yaml` is the one edit besides its files
+compose.yaml: $(wildcard images/*/Dockerfile) harness/images/compose.py
+	$(PYTHON) -m harness.images.compose > $@

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on this machine, for the cluster tests and the README's "Running on a
+# A one-node SLURM cluster on this machine, for the cluster tests and docs/cluster.md's "Running on a
 # cluster" commands: Debian's slurm-wlm (slurmctld + slurmd, SLURM 22.05) with munge, started
 # without systemd. Idempotent: a rerun installs nothing new, keeps the key and the configuration
 # it wrote, starts only the daemons that are not running, and waits until `sinfo` shows the node
@@ -61,7 +61,7 @@ if [ -f "$CONF" ] && ! grep -q "^$MARK" "$CONF"; then
 fi
 $SUDO mkdir -p /etc/slurm "$LOGS" /var/spool/slurmctld-dlbench /var/spool/slurmd-dlbench
 # KillWait: seconds between SIGTERM and SIGKILL when a job is cancelled or past its time limit
-# (harness/node.py writes its failed result in between). MinJobAge: finished jobs stay visible
+# (harness/launch/node.py writes its failed result in between). MinJobAge: finished jobs stay visible
 # to squeue for 10 minutes (no accounting database here: no sacct).
 $SUDO tee "$CONF.new" >/dev/null <<EOF
 $MARK

@@ -5,9 +5,9 @@ import sys
 
 import click
 
-from . import catalog, paths
-from .errors import HarnessError
-from .options import (SEED, check_seeds, key_value_pairs, memory_limit, writable_dir)
+from .core import catalog, paths
+from .core.errors import HarnessError
+from .core.options import (SEED, check_seeds, key_value_pairs, memory_limit, writable_dir)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +25,7 @@ def main():
                    "(for scripts)")
 def list_images(runs):
     """List the benchmark images (images/*/Dockerfile) and the tasks each supports."""
-    from . import listing
+    from .images import listing
     if runs:
         listing.print_runs()
     else:
@@ -49,7 +49,7 @@ def list_images(runs):
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
 def build(names, all_images, jobs, base, build_args, offline, force, verbose):
     """Build the images NAMES, or --all (each reused when nothing changed)."""
-    from . import build as builder
+    from .images import build as builder
     if all_images == bool(names):
         raise HarnessError("name the images to build, or give --all (not both): "
                            "`dlbench list` shows them")
@@ -74,7 +74,7 @@ def build(names, all_images, jobs, base, build_args, offline, force, verbose):
 
 def _known_tasks(ctx, param, values):
     """--task values against the task list tasks/ declares (tasks/common/params.py TASKS)."""
-    from . import frameworks
+    from .core import frameworks
     known = frameworks.task_names()
     bad = [v for v in values if v not in known]
     if bad:
@@ -131,11 +131,11 @@ def _known_tasks(ctx, param, values):
                    "figure)")
 @click.option("--ignore-gpu-guard", is_flag=True,
               help="start GPU runs even on a GPU newer than the image's CUDA drives (the GPU "
-                   "guard refuses them otherwise; see harness/gpu_guard.py)")
+                   "guard refuses them otherwise; see harness/runs/gpu_guard.py)")
 @click.option("--on", "on", type=click.Choice(["local", "slurm", "kubernetes"]),
               default="local", show_default=True,
               help="where the runs go: this host's engine, one SLURM job per run, or "
-                   "Kubernetes Job manifests (--dry-run); see README, Running on a cluster")
+                   "Kubernetes Job manifests (--dry-run); see docs/cluster.md")
 @click.option("--registry", metavar="HOST[:PORT]",
               help="cluster runs pull the image from this registry by digest (`dlbench push` "
                    "it first); without it the nodes' engines must have the image")
@@ -165,7 +165,8 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
     Exit status 1 when any run failed. Ctrl-C, SIGTERM and SIGHUP stop it: the running
     container is removed, its result written failed, exit status 128 + the signal (130, 143,
     129)."""
-    from . import runner, signals
+    from .launch import runner
+    from .containers import signals
     check_seeds(seed, repeat)
     cluster = _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
                                share_nodes, detach, dry_run)
@@ -203,8 +204,9 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
 
 def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,
                      detach, dry_run):
-    """The cluster options checked against --on (one line each); a harness.slurm.Options."""
-    from . import imagepush, slurm
+    """The cluster options checked against --on (one line each); a harness.launch.slurm.Options."""
+    from .images import imagepush
+    from .launch import slurm
     slurm_only = [name for name, value in (("--partition", partition), ("--account", account),
                                            ("--time-limit", time_limit),
                                            ("--share-nodes", share_nodes),
@@ -232,7 +234,7 @@ def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
 def push(names, registry):
     """Push the built images NAMES to a registry (HOST[:PORT]/dlbench/NAME); prints each
     one's reference by digest, which cluster runs pull (`bench --on slurm --registry`)."""
-    from . import imagepush
+    from .images import imagepush
     imagepush.check_registry(registry)
     for image in catalog.lookup(names):
         imagepush.push(image, registry, click.echo)
@@ -265,7 +267,7 @@ def data_fetch(datasets, dest, mirror):
     replaces it). chestxray14 (NIH ChestX-ray14, about 45 GB, for densenet) only when named:
     its 12 archives are checked against the NIH's md5s and extracted into DEST/chestxray14/;
     its labels file has no published checksum and is not verified."""
-    from . import datacache
+    from .images import datacache
     datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 
 
@@ -288,7 +290,7 @@ def data_prepare(dataset, dest, size, image_name, workers):
     does nothing. densenet runs read the copies when complete (decode, crop, flip: 2017's
     loaders); without them they resize every original as it is read (not comparable with
     2017's minutes)."""
-    from . import datacache
+    from .images import datacache
     datacache.prepare_chestxray(dest or paths.data_dir(), size=size, image_name=image_name,
                                 workers=workers)
 
@@ -301,7 +303,9 @@ def results_cmd(results_dir):
 
     First, run containers whose dlbench process died (killed with SIGKILL, ...) are collected:
     one line each, the container stopped and removed, a failed result written for its run."""
-    from . import orphans, results, slurm
+    from .runs import orphans
+    from .results import results
+    from .launch import slurm
     client = orphans.quick_client()
     if client is not None:  # no engine here: the table is still shown
         orphans.sweep(client, click.echo)
@@ -321,10 +325,10 @@ def results_cmd(results_dir):
 def report(results_dir, out):
     """Render the report: these results beside the published 2017 reference numbers."""
     try:
-        from .report import render_report
+        from .results.report import render_report
     except ImportError as e:
         raise click.ClickException("the report module is not available (%s)" % e)
-    from . import slurm
+    from .launch import slurm
     results_dir = results_dir or paths.results_dir()
     slurm.reconcile(results_dir, click.echo)  # detached SLURM benches whose jobs ended
     out_dir = writable_dir(out or results_dir, "--out" if out else "report folder")
@@ -337,15 +341,15 @@ def report(results_dir, out):
         click.echo("%s: %s" % (kind, path))
 
 
-# issue 6: pin-rot doctor and vendoring (logic in harness/doctor.py, harness/vendor.py)
-from .doctor import doctor_command  # noqa: E402
-from .vendor import vendor_command, vendor_build_command  # noqa: E402
+# issue 6: pin-rot doctor and vendoring (logic in harness/images/doctor.py, harness/images/vendor.py)
+from .images.doctor import doctor_command  # noqa: E402
+from .images.vendor import vendor_command, vendor_build_command  # noqa: E402
 main.add_command(doctor_command)
 main.add_command(vendor_command)
 main.add_command(vendor_build_command)
 
-# issue 15: model equivalence (logic in harness/equivalence.py)
-from .equivalence import check_models_command  # noqa: E402
+# issue 15: model equivalence (logic in harness/checks/equivalence.py)
+from .checks.equivalence import check_models_command  # noqa: E402
 main.add_command(check_models_command)
 
 

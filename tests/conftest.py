@@ -64,9 +64,9 @@ def pytest_configure(config):
         raise _HANG_S_PROBLEM
     if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         # two workers share the CPUs: OpenMP threads that wait sleep instead of spinning
-        # against the other worker's, in the containers (harness/testrun.py) and in the host
+        # against the other worker's, in the containers (harness/containers/testrun.py) and in the host
         # processes the tests start (the PyTorch tasks on the host)
-        from harness import testrun
+        from harness.containers import testrun
         os.environ[testrun.SHARED_CPUS_ENV] = "1"
         os.environ.update(testrun.SHARED_CPUS_ENVIRONMENT)
 
@@ -99,7 +99,8 @@ def engine():
 @pytest.fixture(scope="session")
 def built_image(engine):
     """dlbench/pytorch-2.13 built (or reused) through the harness, once per session."""
-    from harness import build, catalog
+    from harness.images import build
+    from harness.core import catalog
     os.environ.setdefault("DLBENCH_ROOT", ROOT)
     image = catalog.lookup([IMAGE])[0]
     lines = []
@@ -116,7 +117,7 @@ def run_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def compile_cache_root(tmp_path_factory):
-    """One folder for the whole test run's shared compile caches (harness/testrun.py), the
+    """One folder for the whole test run's shared compile caches (harness/containers/testrun.py), the
     same for every pytest-xdist worker."""
     folder = run_folder(tmp_path_factory) / "compile-cache"
     folder.mkdir(exist_ok=True)
@@ -163,7 +164,7 @@ def shared_compile_cache(compile_cache_root, monkeypatch):
     """The test's bench and check-models containers share the run's compile caches
     (DLBENCH_TEST_COMPILE_CACHE): Theano compiles each graph once per test run instead of once
     per container (a keras-2.3 CNN container: 56 s alone, 14 s after another compiled it)."""
-    from harness import testrun
+    from harness.containers import testrun
     monkeypatch.setenv(testrun.COMPILE_CACHE_ENV, compile_cache_root)
     return compile_cache_root
 
@@ -179,7 +180,7 @@ def terminal_signals():
     """SIGINT, SIGTERM and SIGHUP at their default actions for the test, as in a terminal's
     foreground job: a test runner started in the background by a non-interactive shell (a CI
     script may be) inherits SIGINT ignored, and an ignored signal stays ignored in dlbench
-    (harness/signals.py), so a test that sends SIGINT needs this."""
+    (harness/containers/signals.py), so a test that sends SIGINT needs this."""
     import signal
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
                 signal.SIGHUP: signal.SIG_DFL}

@@ -1,5 +1,5 @@
 """Stand-ins for the Docker engine in unit tests: one container object (the start, wait, reload,
-attrs, kill, logs and remove that harness/containers.py, collect.py and orphans.py use) and a
+attrs, kill, logs and remove that harness/containers/containers.py, collect.py and orphans.py use) and a
 client whose containers.create returns it and whose containers.list lists `listed`. The real
 engine is exercised by tests/test_engine_*.py."""
 import os
@@ -157,7 +157,8 @@ def written_result(**extra):
 def stand_in_run(tmp_path, **options):
     """A runner.Run of pytorch-2.13's CNN on a stand-in image object, results under tmp_path."""
     import types
-    from harness import catalog, runner
+    from harness.core import catalog
+    from harness.launch import runner
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
     opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),

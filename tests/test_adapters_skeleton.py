@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness import frameworks
+from harness.core import frameworks
 
 from taskfiles import declared
 
@@ -227,7 +227,7 @@ def test_framework_module_shape(adapter):
 
 def test_rows_name_rows_of_the_2017_reference():
     import json
-    ref = json.load(open(os.path.join(ROOT, "harness", "data", "reference_2017.json")))
+    ref = json.load(open(os.path.join(ROOT, "harness", "results", "data", "reference_2017.json")))
     names = {f["name"] for f in ref["frameworks"]}
     for fw in frameworks.discover(TASKS):
         for v in fw.variants:

@@ -1,4 +1,4 @@
-"""`dlbench build --all --jobs N` (harness/build.py ensure_built_all): every image this machine
+"""`dlbench build --all --jobs N` (harness/images/build.py ensure_built_all): every image this machine
 builds, N builds at a time, bases made first one at a time, a failed build not stopping the
 others. The scheduling is checked here with stand-ins for the one-image build and the base
 (the engine's builds themselves run in CI's image phase and in the engine tests)."""
@@ -7,9 +7,10 @@ import threading
 from click.testing import CliRunner
 
 from conftest import HANG_S
-from harness import build, catalog
+from harness.images import build
+from harness.core import catalog
 from harness.cli import main
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def current_images():

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from harness import catalog, paths
-from harness.errors import HarnessError
+from harness.core import catalog, paths
+from harness.core.errors import HarnessError
 
 DOCKERFILE = textwrap.dedent('''
     # a comment with LABEL org.dlbench.adapter="nope"

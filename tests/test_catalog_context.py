@@ -3,7 +3,9 @@ import io
 import os
 import tarfile
 
-from harness import catalog, context, pipconf
+from harness.core import catalog
+from harness.core import pipconf
+from harness.images import context
 
 
 def make_image(tmp_path, requirements="torch==2.13.0+cpu\nnumpy==2.4.6  # pinned\n"):

@@ -5,7 +5,8 @@ images/chainer-7.8 (Chainer 7.8.1 built from its sdist with numpy 1.26.4 and set
 import os
 import re
 
-from harness import buildneeds, catalog
+from harness.images import buildneeds
+from harness.core import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = os.path.join(ROOT, "images")

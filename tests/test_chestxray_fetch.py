@@ -11,7 +11,8 @@ import tarfile
 from click.testing import CliRunner
 
 from datagen import make_chestxray_dir, png_bytes
-from harness import datacache, runner
+from harness.images import datacache
+from harness.launch import runner
 from harness.cli import main
 from test_cli_data import server  # noqa: F401  (the fixture)
 

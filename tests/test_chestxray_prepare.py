@@ -237,7 +237,7 @@ def test_the_hosts_progress_lines():
     """What `dlbench data prepare` prints from the container's JSON lines: a start line, a
     progress line at most every 10 s (and the last), the done line; the error line is not
     echoed (it is raised, once)."""
-    from harness import datacache
+    from harness.images import datacache
     said = []
     progress = datacache._Progress(said.append)
     lines = [{"event": "start", "total": 112120, "done": 100, "todo": 112020, "size": 264,

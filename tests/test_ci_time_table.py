@@ -69,7 +69,13 @@ def test_ci_run_times_every_phase_and_prints_the_table_on_exit():
     assert "trap finish EXIT" in script and "python3 .ci/timings.py" in script
     assert "--junitxml=$TIMINGS/junit.xml" in script
     assert 'build --all --jobs' in script and 'builds.log' in script
-    assert "make test" in script  # the README's test command
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    tests_block = readme.split("## Tests", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    # CI installs what the README's Tests section installs and runs its test command
+    assert tests_block.splitlines() == ["pip install -e '.[test]'", "make test"]
+    assert "pip install -q -e '.[test]'" in script or "pip install -e '.[test]'" in script
+    assert "make test" in script
 
 
 # ---------------------------------------------------------------- the engine-test lock

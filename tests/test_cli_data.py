@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_cifar_tarball, make_imdb_npz
-from harness import datacache
+from harness.images import datacache
 from harness.cli import main
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 @pytest.fixture

@@ -11,8 +11,11 @@ import pytest
 
 from conftest import HANG_S
 from fakes import stand_in_run
-from harness import imagepush, kube, results, rundesc, slurm
-from harness.errors import HarnessError
+from harness.images import imagepush
+from harness.launch import kube, slurm
+from harness.results import results
+from harness.runs import rundesc
+from harness.core.errors import HarnessError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGEST = "sha256:" + "cd" * 32
@@ -53,7 +56,7 @@ def test_another_image_behind_the_digest_is_refused_in_one_line():
 
 def test_pushed_ref_finds_the_registry_digest_or_asks_for_the_push(tmp_path):
     import types
-    from harness import catalog
+    from harness.core import catalog
     image = catalog.lookup(["pytorch-2.13"])[0]
     repo = "localhost:5000/dlbench/pytorch-2.13"
     obj = types.SimpleNamespace(id="sha256:" + "ab" * 32,
@@ -82,7 +85,7 @@ def test_the_job_runs_the_spec_with_this_checkout_on_its_node(tmp_path):
     sopts = slurm.Options(partition="gpu", gpus_per_run=2, time_limit="10:00", account="lab",
                           python="/usr/bin/python3")
     script = slurm.job_script(spec, "/shared/r/run.json", sopts.python)
-    assert "exec '/usr/bin/python3' -m harness.node '/shared/r/run.json'" in script
+    assert "exec '/usr/bin/python3' -m harness.launch.node '/shared/r/run.json'" in script
     assert "PYTHONPATH='%s'" % ROOT in script
     cmd = slurm.sbatch_command(spec, "/shared/r/job.sh", sopts)
     assert cmd[:2] == ["sbatch", "--parsable"] and cmd[-1] == "/shared/r/job.sh"
@@ -95,7 +98,7 @@ def test_the_job_runs_the_spec_with_this_checkout_on_its_node(tmp_path):
 
 
 def _node_result(run, status, reason):
-    """What harness/node.py leaves: a collected result (with provenance)."""
+    """What harness/launch/node.py leaves: a collected result (with provenance)."""
     doc = results.failed_result(run.task, run.adapter, run.variant, run.device, run.source,
                                 reason, 143, image=run.image.name)
     doc["status"] = status

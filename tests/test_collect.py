@@ -1,4 +1,4 @@
-"""harness/collect.py with a stand-in container (tests/fakes.py): every way a run can end leaves
+"""harness/runs/collect.py with a stand-in container (tests/fakes.py): every way a run can end leaves
 a written, schema-valid result.json; a failed one carries its reason, and a broken file the
 container wrote is kept as result.json.invalid. The real engine: tests/test_engine_bench.py."""
 import json
@@ -8,8 +8,10 @@ import signal
 import pytest
 
 from fakes import FakeContainer, FakeEngine, stand_in_run
-from harness import (catalog, collect, containers, contention, engine, orphans, progress,
-                     results, signals)
+from harness.core import catalog
+from harness.runs import collect, contention, orphans, progress
+from harness.containers import containers, engine, signals
+from harness.results import results
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
            "device": "cpu"},
@@ -205,7 +207,7 @@ def test_container_args_carry_the_catalog_labels(tmp_path, monkeypatch):
 
 def test_create_args_name_the_dlbench_process_and_the_result_folder(tmp_path, monkeypatch):
     """What a later dlbench needs to tell whether this run's dlbench still lives, and to write
-    its result should it not (harness/orphans.py)."""
+    its result should it not (harness/runs/orphans.py)."""
     _, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
     labels = run.create_args()["labels"]
     me = orphans.Identity.this_process()

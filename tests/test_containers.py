@@ -1,6 +1,6 @@
-"""harness/containers.py with a stand-in container (tests/fakes.py): waiting in slices, kill,
+"""harness/containers/containers.py with a stand-in container (tests/fakes.py): waiting in slices, kill,
 exit code and run time by the engine, the tracker, the log-following thread (SIGINT blocked,
-so Ctrl-C reaches the main thread), and the progress lines of harness/progress.py."""
+so Ctrl-C reaches the main thread), and the progress lines of harness/runs/progress.py."""
 import json
 import os
 import signal
@@ -10,7 +10,8 @@ import pytest
 
 from conftest import HANG_S
 from fakes import FakeContainer, ReadTimeout
-from harness import containers, progress
+from harness.containers import containers
+from harness.runs import progress
 
 
 class SlowWait(FakeContainer):
@@ -126,7 +127,7 @@ def test_log_follower_saves_output_and_events(tmp_path):
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
 def test_log_follower_blocks_the_stop_signals(tmp_path):
     """SIGINT, SIGTERM and SIGHUP blocked in the thread that follows the log, so the kernel hands
-    them to the main thread (harness/signals.py)."""
+    them to the main thread (harness/containers/signals.py)."""
     inside, release = threading.Event(), threading.Event()
 
     class Streaming(FakeContainer):

@@ -1,9 +1,9 @@
-"""harness/contention.py: the decision (other work's CPU beyond the run's own, against the
+"""harness/runs/contention.py: the decision (other work's CPU beyond the run's own, against the
 threshold) from stand-in samples, the readers of /proc/stat and of a container's cgroup, and the
 watch driven by a stand-in clock."""
 import pytest
 
-from harness import contention
+from harness.runs import contention
 
 S = 10 ** 9  # ns per second
 

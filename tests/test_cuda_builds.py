@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from harness import buildneeds, catalog
+from harness.images import buildneeds
+from harness.core import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CURRENT = [img for img in catalog.discover(os.path.join(ROOT, "images")) if img.era == "current"]

@@ -1,6 +1,6 @@
 """The DenseNet-121 task's Keras 3, Flax, MXNet and Chainer columns (issue 16) in their images:
 tasks/run.py densenet with tasks/ mounted read-only, in the hardened container every benchmark
-run gets (harness/hardening.py: no network, read-only root, tmpfs /tmp, an unprivileged uid,
+run gets (harness/containers/hardening.py: no network, read-only root, tmpfs /tmp, an unprivileged uid,
 and the /dev/shm a densenet bench run gets), on tiny sizes (--image-size 32, batch 4, one
 epoch). What the engine tests that go through `dlbench bench` for every image that declares
 densenet do not run already (test_engine_frameworks: each image's first variant on synthetic
@@ -61,7 +61,7 @@ def test_host_devices_flag_is_set_before_jax_starts():
 
 
 def test_images_declare_densenet_and_bring_their_decoders():
-    from harness import catalog
+    from harness.core import catalog
     for adapter, name in IMAGES.items():
         img = catalog.load_image(os.path.join(ROOT, "images", name))
         assert "densenet" in img.tasks, name
@@ -79,7 +79,8 @@ def image_tag(name):
                     os.environ.get("DLBENCH_DENSENET_IMAGES", "").split(",") if "=" in item)
     if name in override:
         return override[name]
-    from harness import build, catalog
+    from harness.images import build
+    from harness.core import catalog
     return build.ensure_built(catalog.lookup([name])[0], echo=lambda *a, **k: None).image_id
 
 
@@ -96,7 +97,7 @@ def chestxray(tmp_path_factory):
 
 def run_task(engine, name, args, tmp_path, data=None):
     """run.py densenet in the image, hardened; returns (exit code, result dict, output)."""
-    from harness import hardening
+    from harness.containers import hardening
     out = tmp_path / ("out-%d" % len(os.listdir(str(tmp_path))))
     out.mkdir()
     os.chmod(str(out), 0o777)  # the container's uid writes its result there
@@ -199,7 +200,7 @@ print(json.dumps(counts))
                                              ("mxnet", "gluon"), ("mxnet", "module"),
                                              ("chainer", "reference")])
 def test_parameter_counts_with_both_heads(engine, adapter, variant):
-    from harness import hardening
+    from harness.containers import hardening
     logs = engine.containers.run(
         image_tag(IMAGES[adapter]), ["python3", "-c", COUNT, adapter, variant],
         volumes={TASKS: {"bind": "/tasks", "mode": "ro"}}, remove=True, stdout=True,

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import HANG_S
-from harness import catalog
+from harness.core import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKERFILES = sorted(glob.glob(os.path.join(ROOT, "images", "**", "Dockerfile"), recursive=True))

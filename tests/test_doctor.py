@@ -1,6 +1,6 @@
 """dlbench doctor against real servers on 127.0.0.1: a PEP 503 index (HTML pages, plus a PEP 691
 JSON page), a file server for URL artifacts, a registry v2 endpoint with a token challenge, and a
-closed port for `unreachable`. Nothing of the doctor's modules is replaced (harness.doctor and the
+closed port for `unreachable`. Nothing of the doctor's modules is replaced (harness.images.doctor and the
 package-index, registry, HTTP and build-needs modules it runs)."""
 import hashlib
 import http.server as httpserver
@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import HANG_S
-from harness import buildneeds, doctor, pkgindex, registry, remote
+from harness.images import buildneeds, doctor, pkgindex, registry, remote
 
 ARTIFACT = b"pretend this is torch-0.3.1-cp35-cp35m-linux_x86_64.whl\n" * 100
 ARTIFACT_SHA = hashlib.sha256(ARTIFACT).hexdigest()
@@ -243,7 +243,7 @@ def test_base_local_only_and_recipe_hint(server, closed_port, http):
 
 
 def test_doctor_follows_the_recipes_builds_use():
-    from harness import catalog
+    from harness.core import catalog
     made_by = doctor.recipes()
     assert made_by == dict((ref, os.path.dirname(path))
                            for ref, path in catalog.base_recipes().items())

@@ -59,6 +59,11 @@ def drop_in(repo):
     copy("images/pytorch-2.13/Dockerfile", "images/%s/Dockerfile" % IMAGE,
          ('org.dlbench.adapter="pytorch"', 'org.dlbench.adapter="%s"' % NEW),
          ('org.dlbench.variants="reference,tuned,tf32,amp-bf16" \\\n', ""))  # the module's, by default
+    # the one mechanical change besides the new files: `make compose.yaml`
+    with open(os.path.join(repo, "compose.yaml"), "w") as f:
+        subprocess.run([sys.executable, "-m", "harness.images.compose"], cwd=repo, stdout=f,
+                       env=dict(os.environ, DLBENCH_ROOT=repo, PYTHONPATH=repo), check=True,
+                       timeout=HANG_S)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +77,7 @@ def scratch(tmp_path_factory):
     after = digests(repo)
     changed = sorted(k for k in after if before.get(k) != after[k])
     assert [k for k in before if k not in after] == []
-    assert changed == sorted(["tasks/frameworks/%s.py" % NEW] +
+    assert changed == sorted(["compose.yaml", "tasks/frameworks/%s.py" % NEW] +
                              ["tasks/%s/%s.py" % (t, NEW)
                               for t in ("cnn", "rnn", "inference", "densenet")] +
                              ["images/%s/%s" % (IMAGE, n) for n in

@@ -13,7 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import HANG_S, IMAGE, ROOT
-from harness import build, catalog, containers, engine, hardening, results, runner
+from harness.images import build
+from harness.core import catalog
+from harness.containers import containers, engine, hardening
+from harness.results import results
+from harness.launch import runner
 from harness.cli import main
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -179,7 +183,7 @@ def as_a_terminal_job():
     """The child starts with the stop signals at their default action, as a shell's foreground
     job does. A test runner started in the background by a non-interactive shell (as a CI
     script may be) has SIGINT ignored, and its children inherit that: Python then installs no
-    KeyboardInterrupt handler and dlbench keeps an ignored SIGINT ignored (harness/signals.py),
+    KeyboardInterrupt handler and dlbench keeps an ignored SIGINT ignored (harness/containers/signals.py),
     so a SIGINT sent to it would be lost by design, not by the harness."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)

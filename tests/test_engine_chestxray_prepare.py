@@ -18,7 +18,9 @@ from click.testing import CliRunner
 
 from conftest import HANG_S
 from datagen import make_chestxray_dir
-from harness import build, catalog, hardening
+from harness.images import build
+from harness.core import catalog
+from harness.containers import hardening
 from harness.cli import main
 
 # one worker runs the module: its fixture prepares the copies once
@@ -161,7 +163,7 @@ def test_a_bench_run_on_the_copies_records_them(prepared, tmp_path):
     result says which images were read, with the manifest's checksum, and validates."""
     import glob
     import hashlib
-    from harness import results
+    from harness.results import results
     folder, _ = prepared
     out = tmp_path / "results"
     res = CliRunner().invoke(main, ["bench", "pytorch-2.13", "--task", "densenet", "--data-dir",

@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from harness import build, catalog
+from harness.images import build
+from harness.core import catalog
 
 # alone: a 10-step run's clock check allows a 1 % host copy, a few ms a busy neighbour could add
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.alone]

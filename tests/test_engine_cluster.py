@@ -20,7 +20,10 @@ import urllib.request
 import pytest
 
 from conftest import HANG_S, IMAGE, ROOT, in_ci
-from harness import catalog, results, rundesc, runner, slurm
+from harness.core import catalog
+from harness.results import results
+from harness.runs import rundesc
+from harness.launch import runner, slurm
 
 # one worker runs the module: its fixtures push once and submit the one job past its time limit
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.xdist_group("cluster")]
@@ -191,7 +194,7 @@ def test_a_node_refuses_an_image_that_is_not_the_runs(pushed, built_image, regis
     os.makedirs(spec.dir)
     runfile = os.path.join(spec.dir, rundesc.FILENAME)
     spec.write(runfile)
-    out = subprocess.run([sys.executable, "-m", "harness.node", runfile], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "harness.launch.node", runfile], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=HANG_S)
     assert out.returncode == 1

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from conftest import HANG_S
 from datagen import make_chestxray_dir
-from harness import build, catalog, results
+from harness.images import build
+from harness.core import catalog
+from harness.results import results
 from harness.cli import main
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

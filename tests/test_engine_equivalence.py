@@ -15,7 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import HANG_S
-from harness import build, catalog, equivalence, results
+from harness.images import build
+from harness.core import catalog
+from harness.checks import equivalence
+from harness.results import results
 from harness.cli import main
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow,

@@ -8,7 +8,7 @@ the other Keras backends' RNN and inference runs would cost about two CI minutes
 here), check the results. Each image's CNN, on every variant, must also learn a real-format
 CIFAR-10 tarball whose labels are visible in the pixels (50 SGD steps, measured here to reach
 test accuracy 1.0 in every framework; chance is 0.1): a speed figure from a model that cannot
-learn means nothing. Every run gets the hardened container of harness/hardening.py (no
+learn means nothing. Every run gets the hardened container of harness/containers/hardening.py (no
 capabilities, read-only root with a tmpfs at /tmp, pids and log limits, an unprivileged uid):
 these runs are the check that every image's tasks work under it, and that the files they leave
 belong to the caller. Needs an engine."""
@@ -18,7 +18,9 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from harness import build, catalog, frameworks, results
+from harness.images import build
+from harness.core import catalog, frameworks
+from harness.results import results
 from harness.cli import main
 
 from conftest import HANG_S

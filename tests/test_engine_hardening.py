@@ -1,4 +1,4 @@
-"""The hardening of harness/hardening.py on the real engine: a bench run's container, inspected
+"""The hardening of harness/containers/hardening.py on the real engine: a bench run's container, inspected
 while it runs and probed from inside; the pids limit stopping a thread bomb; a chatty run's
 output saved whole under the log bound; pip freeze in a hardened container. Every image's tasks
 under these settings: tests/test_engine_frameworks.py. Needs an engine."""
@@ -7,7 +7,10 @@ import json
 import pytest
 
 from conftest import HANG_S, IMAGE
-from harness import catalog, containers, hardening, provenance, runner
+from harness.core import catalog
+from harness.containers import containers, hardening
+from harness.runs import provenance
+from harness.launch import runner
 
 pytestmark = [pytest.mark.engine]
 

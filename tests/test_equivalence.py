@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import HANG_S
-from harness import equivalence, frameworks
+from harness.checks import equivalence
+from harness.core import frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
@@ -222,7 +223,7 @@ def test_not_comparable_reasons_name_the_difference():
 
 
 def test_the_summary_schema_accepts_a_summary_and_rejects_a_bad_status():
-    from harness import results
+    from harness.results import results
     schema = equivalence.load_schema()
     row = {"image": "pytorch-2.13", "adapter": "pytorch", "variant": "reference",
            "task": "cnn", "family": "cnn-vgg", "status": "ok", "reason": None,
@@ -251,7 +252,7 @@ def test_the_report_shows_the_latest_equivalence_status_per_row(tmp_path):
     """The newest results/check-models/<id>.json gives each (image, variant, task) row its mark:
     ✓, ✗ or n/c, with the reason on hover (title) and in the row's footnote; a row the check did
     not cover says so."""
-    from harness import report
+    from harness.results import report
     from test_report_data import make_results
     root = str(tmp_path)
     make_results(root)
@@ -296,7 +297,7 @@ def test_the_report_shows_the_latest_equivalence_status_per_row(tmp_path):
 
 
 def test_the_report_without_a_check_shows_no_marks(tmp_path):
-    from harness import report
+    from harness.results import report
     from test_report_data import make_results
     make_results(str(tmp_path))
     written = report.render_report(str(tmp_path))
@@ -345,7 +346,7 @@ def test_a_bad_job_is_a_usage_error(tmp_path):
 def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
     """plan_rows: every variant of every task of an image is a row; TF32 / mixed-precision
     variants (GPU-only) are rows marked not comparable at fp32 tolerance, with the reason."""
-    from harness import catalog
+    from harness.core import catalog
     img = catalog.lookup(["pytorch-2.13"])[0]
     rows = equivalence.plan_rows([img], (), ("all",), print)
     by = dict(((r.task, r.variant), r.record) for r in rows)

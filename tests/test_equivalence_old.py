@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from harness import catalog, equivalence, frameworks
+from harness.core import catalog, frameworks
+from harness.checks import equivalence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")

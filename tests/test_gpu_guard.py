@@ -1,7 +1,7 @@
 """The GPU-architecture guard: the pure comparison as a table, the probe, and bench refusing
 (one line) / going on with --ignore-gpu-guard, for --device gpu and for --device auto that
 resolves to the GPU. The host has no GPU: DLBENCH_FAKE_GPU stands in for nvidia-smi, as
-documented in harness/gpu_guard.py (tests only); engine.has_gpu_runtime, the build and the
+documented in harness/runs/gpu_guard.py (tests only); engine.has_gpu_runtime, the build and the
 engine are stood in for (tests/fakes.py)."""
 import os
 import types
@@ -10,8 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from fakes import FakeContainer, FakeEngine
-from harness import build, catalog, cli, engine, gpu_guard, provenance, runner
-from harness.errors import HarnessError
+from harness.images import build
+from harness.core import catalog
+from harness import cli
+from harness.containers import engine
+from harness.runs import gpu_guard, provenance
+from harness.launch import runner
+from harness.core.errors import HarnessError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CUDA8 = {"org.dlbench.cuda": "8.0", "org.dlbench.max-compute-capability": "6.1"}

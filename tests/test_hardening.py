@@ -1,4 +1,4 @@
-"""harness/hardening.py: the settings every dlbench container gets (one plain dict), the uid
+"""harness/containers/hardening.py: the settings every dlbench container gets (one plain dict), the uid
 policy, the results folder handed to the container's user and given back, and that the bench
 runs and the pip freeze container both use them. The real engine:
 tests/test_engine_hardening.py."""
@@ -7,16 +7,19 @@ import types
 
 import pytest
 
-from harness import catalog, engine, hardening, provenance, runner
+from harness.core import catalog
+from harness.containers import engine, hardening
+from harness.runs import provenance
+from harness.launch import runner
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 
 
 @pytest.fixture(autouse=True)
 def _benchmark_settings(monkeypatch):
-    """The settings a benchmark run gets: not a test run's (harness/testrun.py), which
+    """The settings a benchmark run gets: not a test run's (harness/containers/testrun.py), which
     `make test`'s workers set for every container they start."""
-    from harness import testrun
+    from harness.containers import testrun
     monkeypatch.delenv(testrun.SHARED_CPUS_ENV, raising=False)
 
 

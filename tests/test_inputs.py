@@ -15,9 +15,12 @@ from click.testing import CliRunner
 
 from conftest import HANG_S
 from fakes import FakeEngine, stand_in_run, written_result
-from harness import build, catalog, collect, containers, engine
+from harness.images import build
+from harness.core import catalog
+from harness.runs import collect
+from harness.containers import containers, engine
 from harness.cli import main
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -179,7 +182,7 @@ def test_bad_memory_is_a_usage_error(tmp_path, value):
     ("6144k", 6 * 1024 ** 2), ("6291456b", 6291456),
 ])
 def test_memory_as_docker_reads_it(value, size):
-    from harness import options
+    from harness.core import options
     assert options.memory_bytes(value) == size
 
 
@@ -195,7 +198,7 @@ def test_bad_seed_is_a_usage_error(tmp_path, argv):
 
 
 def test_the_largest_seed_numpy_takes_is_accepted():
-    from harness import options
+    from harness.core import options
     options.check_seeds(2 ** 32 - 1, 1)
     options.check_seeds(2 ** 32 - 3, 3)
     with pytest.raises(Exception):
@@ -224,7 +227,7 @@ def ok_result(**timings):
     (lambda r: r["provenance"].update(host_wall_seconds=-3), "provenance/host_wall_seconds"),
 ])
 def test_schema_refuses_impossible_figures(change, where):
-    from harness import results
+    from harness.results import results
     doc = ok_result()
     assert results.validate(doc) == []
     change(doc)
@@ -239,7 +242,7 @@ def test_schema_refuses_impossible_figures(change, where):
     ('1e999', "timings/images_per_second is Infinity"),  # overflows to inf when read
 ])
 def test_a_non_finite_number_makes_a_result_unreadable(tmp_path, text, said):
-    from harness import results
+    from harness.results import results
     path = tmp_path / "run" / "pytorch-2.13" / "cnn-r1" / "result.json"
     path.parent.mkdir(parents=True)
     body = json.dumps(ok_result(images_per_second=123456.0)).replace("123456.0", text)
@@ -259,7 +262,7 @@ def test_a_non_finite_number_makes_a_result_unreadable(tmp_path, text, said):
 
 def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch):
     from fakes import FakeContainer
-    from harness import results
+    from harness.results import results
     body = json.dumps(ok_result(images_per_second=123456.0)).replace("123456.0", "NaN")
     fake = FakeEngine(FakeContainer(b""), writes=body)
     monkeypatch.setattr(engine, "client", lambda: fake)
@@ -275,7 +278,8 @@ def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch)
 
 def test_every_env_variable_the_user_set_is_recorded(tmp_path, monkeypatch):
     from fakes import FakeContainer
-    from harness import provenance, results
+    from harness.runs import provenance
+    from harness.results import results
     monkeypatch.setattr(build, "ensure_built", lambda image, **kw: types.SimpleNamespace(
         image_id="sha256:" + "cd" * 32, built=False))
     fake = FakeEngine(FakeContainer(b""), writes=json.dumps(ok_result()))
@@ -295,7 +299,7 @@ def test_every_env_variable_the_user_set_is_recorded(tmp_path, monkeypatch):
 
 
 def test_the_report_footnotes_the_variables_set(tmp_path):
-    from harness import report, results
+    from harness.results import report, results
     doc = ok_result()
     doc["provenance"]["user_env"] = {"OMP_NUM_THREADS": "4", "B": "2"}
     folder = tmp_path / "r1" / "pytorch-2.13" / "cnn-r1"
@@ -332,7 +336,7 @@ def www(tmp_path):
 
 def _imdb(checksum_of):
     import hashlib
-    from harness import datacache
+    from harness.images import datacache
     d = datacache.DATASETS["imdb"]
     return datacache.Dataset("imdb", d.filename, d.url, "sha256",
                              hashlib.sha256(checksum_of).hexdigest(), "test")
@@ -347,7 +351,7 @@ def _cache_with_own_copy(tmp_path):
 
 
 def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
-    from harness import datacache
+    from harness.images import datacache
     dest = _cache_with_own_copy(tmp_path)
     said = []
     with pytest.raises(HarnessError) as e:
@@ -360,7 +364,7 @@ def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
 
 
 def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_path, www):
-    from harness import datacache
+    from harness.images import datacache
     url, folder = www
     (folder / "imdb.npz").write_bytes(b"something else")
     dest = _cache_with_own_copy(tmp_path)
@@ -373,7 +377,7 @@ def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_pat
 
 
 def test_a_verified_download_replaces_the_file_and_keeps_it_aside(tmp_path, www):
-    from harness import datacache
+    from harness.images import datacache
     url, folder = www
     (folder / "imdb.npz").write_bytes(b"the published file")
     dest = _cache_with_own_copy(tmp_path)
@@ -567,7 +571,7 @@ class _SavedImage(object):
 def test_vendor_saves_every_image_the_dockerfile_starts_from(tmp_path, monkeypatch, dockerfile,
                                                              bases):
     import tarfile
-    from harness import buildneeds, vendor
+    from harness.images import buildneeds, vendor
     folder = tmp_path / "images" / "tiny"
     folder.mkdir(parents=True)
     (tmp_path / "tasks").mkdir()
@@ -594,7 +598,7 @@ def test_vendor_saves_every_image_the_dockerfile_starts_from(tmp_path, monkeypat
 
 
 def test_vendor_takes_the_base_build_argument(tmp_path, monkeypatch):
-    from harness import buildneeds
+    from harness.images import buildneeds
     folder = tmp_path / "tiny"
     folder.mkdir()
     (folder / "Dockerfile").write_text("ARG BASE=debian:bookworm-slim\nFROM ${BASE}\n")
@@ -610,7 +614,7 @@ HOSTILE_REASON = ('<img src=x onerror=alert(1)> [click](http://evil.example) **l
 
 
 def _hostile_results(root):
-    from harness import results
+    from harness.results import results
     docs = []
     bad = ok_result()
     bad.update(status="failed", reason=HOSTILE_REASON, variant="<b>v</b>|x",
@@ -632,7 +636,7 @@ def _unescaped_pipes(line):
 
 
 def test_report_md_escapes_strings_from_results(tmp_path):
-    from harness import report
+    from harness.results import report
     _hostile_results(str(tmp_path))
     written = report.render_report(str(tmp_path))
     with open(written["md"], encoding="utf-8") as f:
@@ -666,7 +670,7 @@ def test_results_table_shows_control_characters_as_escapes(tmp_path):
 
 
 def test_visible_and_markdown_escapes():
-    from harness import safetext
+    from harness.core import safetext
     assert safetext.visible("plain é ✓ 1.5 s") == "plain é ✓ 1.5 s"
     assert safetext.visible("a\tb\nc\x00\x7f\x9b\u2028\u200f") == \
         "a\\tb\\nc\\x00\\x7f\\x9b\\u2028\\u200f"
@@ -675,7 +679,7 @@ def test_visible_and_markdown_escapes():
 
 
 def test_report_html_shows_control_characters_as_escapes(tmp_path):
-    from harness import report
+    from harness.results import report
     _hostile_results(str(tmp_path))
     written = report.render_report(str(tmp_path))
     with open(written["html"], encoding="utf-8") as f:

@@ -1,10 +1,10 @@
-"""harness/mfu.py and harness/data/gpu_peaks.json: the nominal fp32 peaks, matched by the GPU
+"""harness/results/mfu.py and harness/results/data/gpu_peaks.json: the nominal fp32 peaks, matched by the GPU
 name a result records, and the MFU the host completes from them."""
 import json
 
 import pytest
 
-from harness import mfu
+from harness.results import mfu
 
 # GPU names as CUDA / NVML report them
 NAMES = {

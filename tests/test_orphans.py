@@ -1,4 +1,4 @@
-"""harness/orphans.py: is a run's dlbench still alive (a reused pid, another boot, another host or
+"""harness/runs/orphans.py: is a run's dlbench still alive (a reused pid, another boot, another host or
 pid namespace), and the sweep that collects the containers of dead ones (stand-in engine and
 containers, tests/fakes.py) without touching a live run's. The real engine, with a dlbench
 killed by SIGKILL: tests/test_engine_bench.py."""
@@ -11,7 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from fakes import FakeContainer, FakeEngine, written_result
-from harness import catalog, cli, orphans, results
+from harness.core import catalog
+from harness import cli
+from harness.runs import orphans
+from harness.results import results
 
 HERE = orphans.Identity("bench-host", "boot-1", "pid:[4026531836]", 4242, "1000")
 

@@ -137,7 +137,7 @@ def test_a_long_densenet_epoch_reports_progress(capsys, monkeypatch):
     """An epoch of hours must not be silent until its end: a "progress" event comes at most
     every progress_seconds, with the batches done of the epoch's and an images/s; the host
     shows it as one line. None turns them off (the other ranks)."""
-    from harness import progress
+    from harness.runs import progress
     p = {"epochs": 1, "batch_size": 4, "global_batch": 8}
     loader = [(None, None)] * 8
     adapter = _FakeClockSteps(1.0)

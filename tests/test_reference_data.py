@@ -1,4 +1,4 @@
-"""harness/data/reference_2017.json beyond the single-GPU tables: the 2018 multi-GPU DenseNet-121
+"""harness/results/data/reference_2017.json beyond the single-GPU tables: the 2018 multi-GPU DenseNet-121
 tables and the accuracies the notebooks print where the README has none (issue 12, point 9).
 
 Every number below was read from ilkarman/DeepLearningFrameworks at commit
@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from harness import report
+from harness.results import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMIT = "671e2a0198ff6b82babab2661295b8d49b4baccf"
@@ -157,7 +157,7 @@ def test_the_report_still_renders_with_the_new_sections(tmp_path):
 def test_rows_dlbench_cannot_run_as_2017_did_say_so():
     """The report shows a 2017 row's notes: the Lasagne(Theano) row's column is Theano without
     Lasagne (never released for Theano 1.0), and the CNTK rows' adapter has never run."""
-    with open(os.path.join(ROOT, "harness", "data", "reference_2017.json")) as f:
+    with open(os.path.join(ROOT, "harness", "results", "data", "reference_2017.json")) as f:
         tasks = json.load(f)["tasks"]
     lasagne = [r for r in tasks["cnn"]["rows"] if r["framework"] == "Lasagne(Theano)"][0]
     assert any("without Lasagne" in n for n in lasagne.get("notes", []))

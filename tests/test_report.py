@@ -11,7 +11,7 @@ import statistics
 import pytest
 from click.testing import CliRunner
 
-from harness import report
+from harness.results import report
 from harness.cli import main as cli_main
 from test_report_data import CPU, GPU, make_results, result, write
 

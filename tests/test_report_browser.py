@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from harness import browser, report
+from harness.results import browser, report
 from test_report_data import make_results
 
 

@@ -149,7 +149,7 @@ def make_results(root):
 
 def test_scenario_files_follow_the_result_schema(tmp_path):
     """The report tests read what the harness writes: the scenario must be schema-valid."""
-    from harness import results
+    from harness.results import results
     docs = make_results(str(tmp_path))
     assert len(docs) >= 20
     for doc in docs:

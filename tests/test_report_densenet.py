@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from harness import report, results
+from harness.results import report, results
 from test_report_data import CPU, RUN, result, write
 
 

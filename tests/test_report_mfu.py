@@ -1,5 +1,5 @@
 """The report's MFU and energy columns and the MFU chart: figures from the result files (the
-fields tasks/run.py writes, the nominal share harness/mfu.py completes), "—" with the reason
+fields tasks/run.py writes, the nominal share harness/results/mfu.py completes), "—" with the reason
 where a result has none."""
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 
 import jsonschema
 
-from harness import mfu, report
+from harness.results import mfu, report
 from test_report import TableParser, md_tables
 from test_report_data import CPU, GPU, result, write
 

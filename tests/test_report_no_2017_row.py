@@ -5,7 +5,7 @@ another framework's numbers; the same framework's CNN row, which 2017 has, is no
 import json
 import os
 
-from harness import report
+from harness.results import report
 
 from test_report import TableParser, md_tables
 from test_report_data import result, write
@@ -23,7 +23,7 @@ def chainer_result(task, seconds, accuracy):
 
 
 def test_the_2017_tables_have_a_chainer_cnn_row_and_no_chainer_rnn_row():
-    with open(os.path.join(ROOT, "harness", "data", "reference_2017.json")) as f:
+    with open(os.path.join(ROOT, "harness", "results", "data", "reference_2017.json")) as f:
         tasks = json.load(f)["tasks"]
     assert "Chainer" in [r["framework"] for r in tasks["cnn"]["rows"]]
     assert "Chainer" not in [r["framework"] for r in tasks["rnn"]["rows"]]

@@ -8,7 +8,9 @@ import os
 from click.testing import CliRunner
 
 from fakes import written_result
-from harness import cli, contention, report, results
+from harness import cli
+from harness.runs import contention
+from harness.results import report, results
 
 
 def collected(run_id="r1", **prov):
@@ -45,7 +47,7 @@ def test_a_result_no_host_collected_is_not_a_row(tmp_path):
 
 
 def test_results_lists_it_as_no_provenance(tmp_path, monkeypatch):
-    from harness import orphans
+    from harness.runs import orphans
     monkeypatch.setattr(orphans, "quick_client", lambda: None)
     put(tmp_path, "r0", written_result())
     put(tmp_path, "r1", collected())

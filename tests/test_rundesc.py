@@ -1,4 +1,4 @@
-"""The run description (harness/rundesc.py): one plain JSON object per run, from which the local
+"""The run description (harness/runs/rundesc.py): one plain JSON object per run, from which the local
 path and a SLURM node make the same container."""
 import json
 import os
@@ -6,7 +6,8 @@ import os
 import pytest
 
 from fakes import stand_in_run
-from harness import hardening, orphans, rundesc
+from harness.containers import hardening
+from harness.runs import orphans, rundesc
 
 
 def test_a_run_spec_is_plain_json_and_reads_back_equal(tmp_path):

@@ -1,4 +1,4 @@
-"""harness/signals.py: SIGINT, SIGTERM and SIGHUP each stop a bench as Ctrl-C does (Stopped, a
+"""harness/containers/signals.py: SIGINT, SIGTERM and SIGHUP each stop a bench as Ctrl-C does (Stopped, a
 KeyboardInterrupt, with the signal's reason and exit status), an inherited ignored signal stays
 ignored, a deferred step finishes before a signal acts, a cleanup is not cut short, and helper
 threads leave the signals to the main thread."""
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import HANG_S
-from harness import signals
+from harness.containers import signals
 
 pytestmark = pytest.mark.usefixtures("terminal_signals")
 

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from harness import catalog, frameworks
+from harness.core import catalog, frameworks
 
 from taskfiles import declared
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import HANG_S
-from harness import catalog, frameworks
+from harness.core import catalog, frameworks
 
 from taskfiles import declared
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from harness import frameworks
+from harness.core import frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
@@ -18,7 +18,7 @@ FRAMEWORK_PACKAGES = dict((fw.adapter, set(fw.packages)) for fw in frameworks.di
 LOCAL = {"common", "frameworks"} | set(frameworks.task_names(TASKS))
 # Tools in tasks/ that are no adapter, and what else each may import: the one-off ChestX-ray14
 # resize is 2017's resize_im, a Pillow call; it runs in an image whose Pillow is pinned
-# (`dlbench data prepare`, harness/datacache.py), never in a benchmark run.
+# (`dlbench data prepare`, harness/images/datacache.py), never in a benchmark run.
 TOOLS = {os.path.join(TASKS, "prepare_chestxray.py"): {"PIL"}}
 
 

@@ -166,7 +166,8 @@ def run_on_host(code):
 
 def run_in_image(engine, code):
     """The same, run in the tensorflow-2.21 image (built or reused) with tasks/ mounted."""
-    from harness import build, catalog
+    from harness.images import build
+    from harness.core import catalog
     img = catalog.lookup(["tensorflow-2.21"])[0]
     built = build.ensure_built(img, echo=lambda *a, **k: None)
     logs = engine.containers.run(
@@ -196,7 +197,8 @@ def test_gru_math_in_the_image(engine):
 def test_tiny_run_in_the_image_records_the_gru_kernel(engine, tmp_path):
     """run.py end to end: the declared count is the model's, and the result says which GRU
     kernel ran (build_model fills SETTINGS["gru"] after the runner took its copy)."""
-    from harness import build, catalog
+    from harness.images import build
+    from harness.core import catalog
     img = catalog.lookup(["tensorflow-2.21"])[0]
     built = build.ensure_built(img, echo=lambda *a, **k: None)
     out = tmp_path / "out"

@@ -1,10 +1,11 @@
-"""harness/testrun.py: what a test run changes in the containers it starts (a shared compile
+"""harness/containers/testrun.py: what a test run changes in the containers it starts (a shared compile
 cache; OpenMP threads that sleep while two test workers share the CPUs), and that benchmark runs
 never get."""
 import os
 
 from fakes import stand_in_run
-from harness import hardening, rundesc, testrun
+from harness.containers import hardening, testrun
+from harness.runs import rundesc
 
 
 def test_theano_flags_keep_what_was_given():

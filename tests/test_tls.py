@@ -1,4 +1,4 @@
-"""harness.tls: the one certificate order (pip's cert, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
+"""harness.core.tls: the one certificate order (pip's cert, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
 SSL_CERT_FILE, system), and that the dataset download and the doctor/vendor HTTP client use it
 against an HTTPS server on 127.0.0.1 whose certificate only our bundle trusts."""
 import http.server as httpserver
@@ -12,7 +12,8 @@ import urllib.error
 import pytest
 
 from conftest import HANG_S
-from harness import datacache, remote, tls
+from harness.images import datacache, remote
+from harness.core import tls
 
 BODY = b"served over TLS\n" * 10
 

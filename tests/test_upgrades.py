@@ -1,4 +1,4 @@
-"""Results written by an older dlbench stay readable: harness/upgrades.py brings a result of any
+"""Results written by an older dlbench stay readable: harness/results/upgrades.py brings a result of any
 earlier schema_version up to the current one, one pure step per version, tested on result files
 stored in tests/fixtures/ as older versions wrote them."""
 import copy
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness import results, upgrades
+from harness.results import results, upgrades
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
@@ -38,7 +38,7 @@ def test_versions_agree_schema_writer_and_upgrades():
 
 
 def test_a_stored_result_of_every_older_version():
-    """A schema bump stores a result of the version it leaves (see harness/upgrades.py)."""
+    """A schema bump stores a result of the version it leaves (see harness/results/upgrades.py)."""
     for v in range(1, upgrades.CURRENT):
         stored = glob.glob(os.path.join(FIXTURES, "result-v%d-*.json" % v))
         assert stored, "no tests/fixtures/result-v%d-*.json" % v

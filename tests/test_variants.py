@@ -1,8 +1,8 @@
 """--variant all expands per image and per task from the framework modules' variants."""
 import os
 
-from harness import catalog, frameworks, paths
-from harness.runner import variants_to_run
+from harness.core import catalog, frameworks, paths
+from harness.launch.runner import variants_to_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,7 +58,7 @@ def test_a_label_variant_the_module_lacks_is_a_problem():
 
 def test_a_gpu_only_variant_asked_on_the_cpu_is_one_clear_error(monkeypatch):
     import pytest
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
     monkeypatch.setenv("DLBENCH_ROOT", ROOT)
     with pytest.raises(HarnessError) as e:
         variants_to_run(image("pytorch-2.13"), ("tf32",), "cnn", "cpu")
@@ -111,8 +111,8 @@ def test_a_missing_task_file_of_the_second_adapter_is_a_problem(tmp_path):
 
 def test_all_variants_of_a_two_adapter_image_and_the_command_of_each(monkeypatch):
     import pytest
-    from harness.errors import HarnessError
-    from harness.runner import Run, Options
+    from harness.core.errors import HarnessError
+    from harness.launch.runner import Run, Options
     monkeypatch.setenv("DLBENCH_ROOT", ROOT)
     tf_image = image("tensorflow-2.21")
     assert variants_to_run(tf_image, ("all",), "cnn", "cpu") == ["reference", "tuned", "graph"]

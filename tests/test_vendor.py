@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from conftest import HANG_S
-from harness import vendor
-from harness.errors import HarnessError
+from harness.images import vendor
+from harness.core.errors import HarnessError
 
 BLOB = b"a vendored artifact\n" * 50
 BASE = "debian:bookworm-slim"
@@ -72,7 +72,7 @@ def project(tmp_path, monkeypatch):
 
 
 def test_requirement_files_follow_build_args():
-    from harness import buildneeds
+    from harness.images import buildneeds
     root = os.path.join(os.path.dirname(os.path.dirname(__file__)), "images")
     needs = buildneeds.image_needs(os.path.join(root, "pytorch-2.13"), images_root=root)
     assert needs.requirement_files({}) == ["requirements-cpu.txt"]

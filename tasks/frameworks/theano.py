@@ -21,7 +21,7 @@ VARIANTS = [
      "env": {}, "row": "Lasagne(Theano)"},
     # OpenBLAS picks its kernel from the CPU it recognises: Debian bullseye's 0.3.13 takes a
     # recent AMD EPYC with AVX-512 for "Barcelona" (SSE only); the kernel matching the CPU's
-    # flags made sgemm 4.7x faster there (measured: README)
+    # flags made sgemm 4.7x faster there (measured: docs/frameworks.md, Theano)
     {"name": "tuned", "doc": "OpenBLAS's kernel set for this CPU's flags (OPENBLAS_CORETYPE)",
      "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"}, "row": "Lasagne(Theano)"},
 ]

@@ -1,0 +1,70 @@
+"""harness/ is layered: each subpackage imports only the subpackages before it in
+harness.LAYERS (lazy imports inside functions included), so the imports between them form no
+cycle and the layout names the architecture."""
+import ast
+import os
+
+import harness
+
+HARNESS = os.path.dirname(os.path.abspath(harness.__file__))
+
+
+def imports_between_subpackages(root=HARNESS):
+    """{(from_subpackage, to_subpackage): [module names]} from every module's source under root."""
+    found = {}
+    for sub in sorted(os.listdir(root)):
+        folder = os.path.join(root, sub)
+        if not os.path.isfile(os.path.join(folder, "__init__.py")):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".py"):
+                continue
+            with open(os.path.join(folder, name)) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                targets = []
+                if isinstance(node, ast.ImportFrom) and node.level == 2:
+                    targets = [(node.module or "").split(".")[0]]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and \
+                        (node.module or "").startswith("harness."):
+                    targets = [node.module.split(".")[1]]
+                elif isinstance(node, ast.Import):
+                    targets = [a.name.split(".")[1] for a in node.names
+                               if a.name.startswith("harness.")]
+                for target in targets:
+                    found.setdefault((sub, target), []).append(name)
+    return found
+
+
+def test_every_subpackage_is_a_layer():
+    subs = sorted(d for d in os.listdir(HARNESS)
+                  if os.path.isfile(os.path.join(HARNESS, d, "__init__.py")))
+    assert subs == sorted(harness.LAYERS)
+
+
+def test_only_the_command_line_lives_at_the_top():
+    top = sorted(f for f in os.listdir(HARNESS) if f.endswith(".py"))
+    assert top == ["__init__.py", "cli.py"]
+
+
+def upward_imports(found):
+    order = dict((sub, k) for k, sub in enumerate(harness.LAYERS))
+    return ["%s/%s imports %s" % (src, ", ".join(sorted(set(mods))), dst)
+            for (src, dst), mods in sorted(found.items())
+            if dst != src and order.get(dst, len(order)) >= order.get(src, -1)]
+
+
+def test_each_subpackage_imports_only_the_layers_before_it():
+    found = imports_between_subpackages()
+    assert ("launch", "runs") in found, "the scan misses imports between subpackages"
+    assert not upward_imports(found)
+
+
+def test_a_lazy_upward_import_is_caught(tmp_path):
+    """A `from ..launch import runner` inside a function of core/ breaks the layering."""
+    for sub in ("core", "launch"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "__init__.py").write_text("")
+    (tmp_path / "core" / "paths.py").write_text("def f():\n    from ..launch import runner\n")
+    assert upward_imports(imports_between_subpackages(str(tmp_path))) == \
+        ["core/paths.py imports launch"]
