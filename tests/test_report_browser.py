@@ -1,7 +1,7 @@
-"""The rendered report in headless Chromium (Debian package `chromium`), over the DevTools
-protocol: no console errors or uncaught exceptions, the charts are in the rendered DOM with
+"""The rendered report in headless Chromium (Debian package `chromium`), driven by Playwright:
+no console errors or uncaught exceptions, the charts are in the rendered DOM with
 visible bars, and a full-page screenshot comes out. Skipped only when Chromium (or the
-websocket-client test dependency) is missing outside CI; with CI=true that is a failure."""
+playwright test dependency) is missing outside CI; with CI=true that is a failure."""
 import os
 
 import pytest
@@ -16,9 +16,9 @@ def _need_browser():
         problem = "no chromium binary (apt-get install chromium)"
     else:
         try:
-            import websocket  # noqa: F401
+            import playwright.sync_api  # noqa: F401
         except ImportError:
-            problem = "websocket-client is not installed (pip install -e '.[test]')"
+            problem = "playwright is not installed (pip install -e '.[test]')"
     if problem:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("CI=true but " + problem)

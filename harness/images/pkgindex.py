@@ -2,15 +2,21 @@
 HTML, over http(s) or file://) has for a project, file-name parsing and version comparison,
 whether a wheel installs on a CPython version and glibc on linux, and the check of one
 `name==version` pin against the indexes (and the pip find-links wheelhouses on this machine).
-Only index metadata is read, never a wheel."""
+Only index metadata is read, never a wheel. The pages come through harness.images.remote (the
+harness's TLS trust); pypi-simple parses them and PyPA's `packaging` does names, versions,
+specifiers and wheel tags."""
+import functools
 import json
 import os
-import re
 import urllib.error
 import urllib.parse
-from html.parser import HTMLParser
 
-from .remote import LOCAL_ONLY, OK, ROTTED, UNREACHABLE, Gone, Unreachable
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from .remote import LOCAL_ONLY, OK, ROTTED, UNREACHABLE, Gone, Unreachable, host_of
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 
@@ -23,45 +29,30 @@ GLIBC_OF_BASE = (
     ("debian:bookworm", (2, 36)), ("debian:trixie", (2, 41)),
 )
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+_ANY_GLIBC = (2, 99)  # glibc unknown: every manylinux_2_N tag counts
+_SDIST_ALIASES = ((".tar.bz2", ".tar.gz"), (".tgz", ".tar.gz"))  # legacy sdists pip still reads
 
 
 def normalise(project):
     """A project name as indexes compare it (PEP 503): runs of -_. are one -, lower case."""
-    return re.sub(r"[-_.]+", "-", project).lower()
+    return canonicalize_name(project)
 
 
-class _Anchors(HTMLParser):
-    def __init__(self):
-        HTMLParser.__init__(self)
-        self.links = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "a":
-            a = dict(attrs)
-            if a.get("href"):
-                self.links.append(a)
-
-
-def parse_simple(body, content_type, base_url):
-    """[{filename, url, requires_python, yanked}] from a PEP 691 JSON or PEP 503 HTML page."""
-    files = []
+def parse_simple(body, content_type, base_url, project=""):
+    """[{filename, url, requires_python, yanked}] from a PEP 691 JSON or PEP 503 HTML page.
+    Raises ValueError (or pypi-simple's UnsupportedRepoVersionError) for a page it cannot read."""
+    from pypi_simple import ProjectPage  # imported here: the command line starts without it
     if "json" in content_type:
-        data = json.loads(body.decode("utf-8"))
-        for f in data.get("files", []):
-            files.append({"filename": f["filename"],
-                          "url": urllib.parse.urljoin(base_url, f.get("url", "")),
-                          "requires_python": f.get("requires-python") or "",
-                          "yanked": bool(f.get("yanked"))})
-        return files
-    parser = _Anchors()
-    parser.feed(body.decode("utf-8", "replace"))
-    for a in parser.links:
-        url = urllib.parse.urljoin(base_url, a["href"])
-        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-        files.append({"filename": filename, "url": url,
-                      "requires_python": a.get("data-requires-python") or "",
-                      "yanked": "data-yanked" in a})
-    return files
+        page = ProjectPage.from_json_data(json.loads(body.decode("utf-8")), base_url)
+        named = [(p.filename, p) for p in page.packages]
+    else:
+        page = ProjectPage.from_html(project, body.decode("utf-8", "replace"), base_url)
+        # a file is named by its URL's last path segment, as pip names it (PEP 503 asks the
+        # link text to match, which not every index does)
+        named = [(urllib.parse.unquote(urllib.parse.urlsplit(p.url).path.rsplit("/", 1)[-1]), p)
+                 for p in page.packages]
+    return [{"filename": filename, "url": p.url, "requires_python": p.requires_python or "",
+             "yanked": bool(p.is_yanked)} for filename, p in named]
 
 
 class Index(object):
@@ -73,21 +64,27 @@ class Index(object):
         self.local = url.startswith("file:")
 
     def files(self, project):
+        from pypi_simple import ACCEPT_JSON_PREFERRED, UnsupportedRepoVersionError
         page = "%s/%s/" % (self.url, normalise(project))
         if self.local:
             folder = urllib.parse.urlsplit(page).path
             index_html = os.path.join(folder, "index.html")
             if os.path.isfile(index_html):
                 with open(index_html, "rb") as f:
-                    return parse_simple(f.read(), "text/html", "file://" + folder)
-            if os.path.isdir(folder):
+                    body, ctype, page = f.read(), "text/html", "file://" + folder
+            elif os.path.isdir(folder):
                 return [{"filename": n, "url": "file://" + os.path.join(folder, n),
                          "requires_python": "", "yanked": False}
                         for n in sorted(os.listdir(folder))]
-            raise Gone("%s has no %s" % (self.url, project))
-        body, ctype = self.http.read(page, headers={
-            "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
-        return parse_simple(body, ctype, page)
+            else:
+                raise Gone("%s has no %s" % (self.url, project))
+        else:
+            body, ctype = self.http.read(page, headers={"Accept": ACCEPT_JSON_PREFERRED})
+        try:
+            return parse_simple(body, ctype, page, project)
+        except (ValueError, UnsupportedRepoVersionError) as e:
+            raise Unreachable("%s: unreadable project page %s (%s)" % (
+                host_of(page), page, (str(e).splitlines() or [type(e).__name__])[0]))
 
 
 def index_urls_from_pip(settings):
@@ -99,129 +96,77 @@ def index_urls_from_pip(settings):
 
 def dist_version(filename):
     """(normalised project, version) of a wheel or sdist file name, or None."""
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        if len(parts) >= 5:
-            return normalise(parts[0]), parts[1]
+    try:
+        if filename.endswith(".whl"):
+            name, version = parse_wheel_filename(filename)[:2]
+        else:
+            for legacy, modern in _SDIST_ALIASES:
+                if filename.endswith(legacy):
+                    filename = filename[:-len(legacy)] + modern
+            name, version = parse_sdist_filename(filename)
+    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
         return None
-    for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
-        if filename.endswith(ext):
-            base = filename[:-len(ext)]
-            m = re.match(r"^(.*?)-(\d[^-]*)$", base)
-            if m:
-                return normalise(m.group(1)), m.group(2)
-    return None
+    return str(name), str(version)
 
 
 def version_tuple(v):
-    """The leading release numbers of a version string: '1.14.1rc1' -> (1, 14, 1),
-    '3.5' -> (3, 5), '2.13.0+cpu' -> (2, 13, 0)."""
-    out = []
-    for p in re.split(r"[.+!-]", v):
-        m = re.match(r"(\d+)", p)
-        if not m:
-            break
-        out.append(int(m.group(1)))
-    return tuple(out)
+    """The release numbers of a version string: '1.14.1rc1' -> (1, 14, 1), '3.5' -> (3, 5),
+    '2.13.0+cpu' -> (2, 13, 0); () for a string that is no PEP 440 version."""
+    try:
+        return Version(v).release
+    except InvalidVersion:
+        return ()
 
 
 def same_version(a, b):
-    """1.0 == 1.0.0, local parts (+cpu) must match when either has one."""
-    la, _, lpa = a.lower().partition("+")
-    lb, _, lpb = b.lower().partition("+")
-    if lpa != lpb:
-        return False
-    ta, tb = version_tuple(la), version_tuple(lb)
-    n = max(len(ta), len(tb))
-    if ta + (0,) * (n - len(ta)) != tb + (0,) * (n - len(tb)):
-        return False
-    # pre/post/dev suffixes: compare what follows the release numbers literally
-    strip = re.compile(r"^[\d.]+")
-    return strip.sub("", la) == strip.sub("", lb)
+    """PEP 440 equality (1.0 == 1.0.0, 1.0 != 1.0rc1); a local part (+cpu) must match when
+    either has one."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a.strip().lower() == b.strip().lower()
 
 
 def python_satisfies(python, spec):
-    """Does Python 'X.Y' satisfy a Requires-Python specifier like '>=3.6, !=3.0.*'?"""
+    """Does Python 'X.Y' (some X.Y.z release) satisfy a Requires-Python specifier like
+    '>=3.6, !=3.0.*'? An unparsable specifier is ignored, as pip ignores it."""
     if not spec or not python:
         return True
-    py = version_tuple(python) + (99,)  # X.Y.anything
-    for clause in spec.split(","):
-        clause = clause.strip()
-        m = re.match(r"^(~=|==|!=|<=|>=|<|>|===)\s*(.+)$", clause)
-        if not m:
-            continue
-        op, ver = m.group(1), m.group(2).strip()
-        wildcard = ver.endswith(".*")
-        v = version_tuple(ver[:-2] if wildcard else ver)
-        if wildcard or op in ("==", "!=", "==="):
-            head = py[:len(v)]
-            equal = head == v if wildcard else _pad(py[:2], v) == _pad(v, py[:2])
-            if op in ("==", "===") and not equal:
-                return False
-            if op == "!=" and equal:
-                return False
-            continue
-        cur = py[:max(len(v), 2)]
-        if op == ">=" and not cur >= _pad(v, cur):
-            return False
-        if op == ">" and not cur > _pad(v, cur):
-            return False
-        if op == "<=" and not py[:len(v)] <= v:
-            return False
-        if op == "<" and not py[:len(v)] < v:
-            return False
-        if op == "~=":
-            if not cur >= _pad(v, cur) or py[:len(v) - 1] != v[:-1]:
-                return False
-    return True
+    try:
+        specs = SpecifierSet(spec)
+    except InvalidSpecifier:
+        return True
+    release = version_tuple(python)
+    if len(release) >= 3:
+        return specs.contains(python, prereleases=True)
+    major, minor = (release + (0, 0))[:2]
+    return any(specs.contains("%d.%d.%d" % (major, minor, micro), prereleases=True)
+               for micro in range(100))
 
 
-def _pad(v, like):
-    return tuple(v) + (0,) * max(0, len(like) - len(v))
+@functools.lru_cache(maxsize=64)
+def _supported_tags(python, glibc, machine):
+    """The wheel tags CPython `python` installs on linux `machine` with glibc (major, minor)."""
+    major, minor = (version_tuple(python) + (0, 0))[:2]
+    cp = "cp%d%d" % (major, minor)
+    abi = cp + "m" if (major, minor) < (3, 8) else cp  # pymalloc builds before 3.8
+    glibc = glibc or _ANY_GLIBC
+    platforms = ["manylinux_%d_%d_%s" % (glibc[0], m, machine) for m in range(glibc[1], -1, -1)]
+    platforms += ["%s_%s" % (name, machine) for name, need in sorted(_LEGACY_MANYLINUX.items())
+                  if need <= glibc]
+    platforms.append("linux_" + machine)
+    return frozenset(cpython_tags((major, minor), abis=[abi], platforms=platforms)) | \
+        frozenset(compatible_tags((major, minor), interpreter=cp, platforms=platforms))
 
 
 def wheel_fits(filename, python, glibc=None, machine="x86_64"):
     """Can CPython `python` ('3.5') on linux `machine` install this wheel file?"""
-    parts = filename[:-4].split("-")
-    if len(parts) < 5:
+    try:
+        wheel_tags = parse_wheel_filename(filename)[3]
+    except ValueError:
         return False
-    pyt, abit, platt = parts[-3], parts[-2], parts[-1]
-    major, minor = (version_tuple(python) + (0, 0))[:2]
-    cp = "cp%d%d" % (major, minor)
-    ok_py = False
-    for tag in pyt.split("."):
-        if tag == cp:
-            ok_py = True
-        elif tag.startswith("py"):
-            digits = tag[2:]
-            if digits == str(major) or (len(digits) >= 2 and digits[0] == str(major)
-                                         and int(digits[1:]) <= minor):
-                ok_py = True
-        elif tag.startswith("cp") and abit.split(".")[0] == "abi3":
-            digits = tag[2:]
-            if digits[:1] == str(major) and digits[1:] and int(digits[1:]) <= minor:
-                ok_py = True
-    if not ok_py:
-        return False
-    abis = set(abit.split("."))
-    allowed = {"none", "abi3", cp, cp + "m"}
-    if not abis & allowed:
-        return False
-    for plat in platt.split("."):
-        if plat == "any" or plat == "linux_" + machine:
-            return True
-        if not plat.endswith("_" + machine):
-            continue
-        head = plat[:-len(machine) - 1]
-        need = _LEGACY_MANYLINUX.get(head)
-        if need is None:
-            m = re.match(r"^manylinux_(\d+)_(\d+)$", head)
-            if not m:
-                continue
-            need = (int(m.group(1)), int(m.group(2)))
-        if glibc is None or need <= tuple(glibc):
-            return True
-    return False
+    return not wheel_tags.isdisjoint(
+        _supported_tags(python, tuple(glibc) if glibc else None, machine))
 
 
 def glibc_for(bases):
@@ -267,7 +212,7 @@ def check_pin(project, version, python, indexes, local_dirs=(), glibc=None):
             continue
         wheels, sdists, others = usable_files(files, project, version, python, glibc)
         if not wheels and not sdists:
-            near = sorted(others, key=version_tuple)[-3:]
+            near = sorted(others, key=Version)[-3:]  # dist_version gives valid versions only
             notes.append("%s has no %s %s%s" % (index.url, project, version,
                                                  " (has %s)" % ", ".join(near) if near else ""))
             continue

@@ -1,27 +1,26 @@
-"""Headless Chromium over the DevTools protocol: open the rendered report, collect console
-errors and uncaught exceptions, query the DOM, take a full-page screenshot.
+"""Headless Chromium driven by Playwright: open the rendered report, collect console errors and
+uncaught exceptions, query the DOM, take a full-page screenshot.
 
 Used by tests/test_report_browser.py and by `make report-screenshot`:
 
     python -m harness.results.browser screenshot results/report.html results/report.png
 
-Needs the `chromium` binary (Debian package `chromium`) and the `websocket-client` package
-(test extra). No network: the page is a local file and Chromium's background services are off."""
-import base64
-import json
+Needs the `chromium` binary (Debian package `chromium`; Playwright launches it by path and
+downloads no browser) and the `playwright` package (test extra). No network: the page is a
+local file and Chromium's background services are off."""
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+# Playwright passes --headless and a temporary profile itself; --no-sandbox: Chromium's sandbox
+# does not start as root (CI) or in most containers
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
          "--mute-audio", "--no-default-browser-check"]
+PROBLEM_TYPES = ("error", "warning", "assert")  # console message types that count as problems
+MAX_SCREENSHOT_HEIGHT = 30000
 
 
 def find_chromium():
@@ -40,135 +39,76 @@ class BrowserError(RuntimeError):
 
 
 class Chromium:
-    """A headless Chromium with one page, driven over its DevTools websocket."""
+    """A headless Chromium with one page, driven by Playwright's sync API."""
 
     def __init__(self, binary=None, width=1400, height=900, timeout=60):
         self.binary = binary or find_chromium()
         if not self.binary:
             raise BrowserError("no chromium binary found (apt-get install chromium)")
         self.width, self.height, self.timeout = width, height, timeout
-        self.proc = None
-        self.ws = None
-        self.profile = None
-        self._id = 0
-        self.events = []
+        self.playwright = self.browser = self.page = None
+        self.problems = []
 
     def __enter__(self):
-        import websocket  # websocket-client, a test dependency
-        self.profile = tempfile.mkdtemp(prefix="dlbench-chromium-")
-        cmd = [self.binary] + FLAGS + ["--user-data-dir=%s" % self.profile,
-                                       "--remote-debugging-port=0",
-                                       "--window-size=%d,%d" % (self.width, self.height),
-                                       "about:blank"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        port_file = os.path.join(self.profile, "DevToolsActivePort")
-        deadline = time.time() + self.timeout
-        while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
-            if self.proc.poll() is not None:
-                raise BrowserError("chromium exited (%s): %s" % (
-                    self.proc.returncode, self.proc.stderr.read().decode(errors="replace")[-2000:]))
-            if time.time() > deadline:
-                raise BrowserError("chromium did not open its DevTools port")
-            time.sleep(0.05)
-        with open(port_file) as f:
-            port = int(f.readline().strip())
-        pages = []
-        while time.time() < deadline:
-            with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=5) as r:
-                pages = [t for t in json.load(r) if t.get("type") == "page"]
-            if pages:
-                break
-            time.sleep(0.05)
-        if not pages:
-            raise BrowserError("chromium has no page target")
-        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"],
-                                              timeout=self.timeout, suppress_origin=True)
-        for method in ("Page.enable", "Runtime.enable", "Log.enable"):
-            self.call(method)
+        try:
+            from playwright.sync_api import Error, sync_playwright
+        except ImportError:
+            raise BrowserError("playwright is not installed (pip install -e '.[test]')")
+        self.playwright = sync_playwright().start()
+        try:
+            self.browser = self.playwright.chromium.launch(
+                executable_path=self.binary, headless=True, chromium_sandbox=False, args=FLAGS,
+                timeout=self.timeout * 1000)
+        except Error as e:
+            self.__exit__()
+            raise BrowserError("chromium did not start (%s): %s" % (self.binary, str(e)[-2000:]))
+        self.page = self.browser.new_page(viewport={"width": self.width, "height": self.height})
+        self.page.set_default_timeout(self.timeout * 1000)
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda error: self.problems.append("uncaught: %s" % error))
         return self
 
     def __exit__(self, *exc):
         try:
-            if self.ws:
-                self.ws.close()
+            if self.browser:
+                self.browser.close()
         finally:
-            if self.proc and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            if self.proc and self.proc.stderr:
-                self.proc.stderr.close()
-            if self.profile:
-                shutil.rmtree(self.profile, ignore_errors=True)
+            if self.playwright:
+                self.playwright.stop()
+            self.playwright = self.browser = self.page = None
 
-    def call(self, method, **params):
-        self._id += 1
-        my_id = self._id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise BrowserError("%s: %s" % (method, msg["error"]))
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def wait_event(self, method, timeout=None):
-        deadline = time.time() + (timeout or self.timeout)
-        for ev in self.events:
-            if ev["method"] == method:
-                return ev
-        while time.time() < deadline:
-            msg = json.loads(self.ws.recv())
-            if "method" in msg:
-                self.events.append(msg)
-                if msg["method"] == method:
-                    return msg
-        raise BrowserError("no %s within the timeout" % method)
+    def _on_console(self, message):
+        if message.type in PROBLEM_TYPES:
+            self.problems.append("console.%s: %s" % (message.type, message.text))
 
     def open(self, path):
-        self.events = []
+        self.problems = []
         url = "file://" + os.path.abspath(path)
-        self.call("Page.navigate", url=url)
-        self.wait_event("Page.loadEventFired")
+        self.page.goto(url, wait_until="load")
         # let late console messages arrive
         self.evaluate("1")
         return url
 
     def evaluate(self, expression):
-        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in r:
-            raise BrowserError("evaluate failed: %s" % r["exceptionDetails"])
-        return r["result"].get("value")
+        from playwright.sync_api import Error
+        try:
+            return self.page.evaluate(expression)
+        except Error as e:
+            raise BrowserError("evaluate failed: %s" % e)
 
     def console_problems(self):
-        """Console errors/warnings, uncaught exceptions and browser log errors seen so far."""
-        out = []
-        for ev in self.events:
-            m, p = ev["method"], ev.get("params", {})
-            if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
-                out.append("console.%s: %s" % (p["type"], " ".join(
-                    str(a.get("value", a.get("description", ""))) for a in p.get("args", []))))
-            elif m == "Runtime.exceptionThrown":
-                out.append("uncaught: %s" % p.get("exceptionDetails", {}).get("text"))
-            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
-                e = p["entry"]
-                out.append("log.%s (%s): %s" % (e["level"], e.get("source"), e.get("text")))
-        return out
+        """Console errors/warnings (the page's and the browser's own) and uncaught exceptions
+        seen since the page was opened."""
+        return list(self.problems)
 
     def screenshot(self, out_path):
-        """Full-page PNG of the open page."""
-        metrics = self.call("Page.getLayoutMetrics")
-        size = metrics.get("cssContentSize") or metrics["contentSize"]
-        width, height = int(size["width"]), int(min(size["height"], 30000))
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
-        with open(out_path, "wb") as f:
-            f.write(base64.b64decode(data["data"]))
+        """Full-page PNG of the open page (at most MAX_SCREENSHOT_HEIGHT pixels tall)."""
+        width, height = self.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        clip = None
+        if height > MAX_SCREENSHOT_HEIGHT:
+            clip = {"x": 0, "y": 0, "width": width, "height": MAX_SCREENSHOT_HEIGHT}
+        self.page.screenshot(path=out_path, full_page=True, clip=clip)
         return out_path
 
 
