@@ -571,6 +571,36 @@ def build_view(results_dir, reference=None):
     dicts and strings."""
     reference = reference or load_reference()
     check_id, eq_marks = equivalence_marks(results_dir)
+    entries, unreadable = load_entries(results_dir, reference)
+    hw_cols = hardware_columns(entries)
+    sections, multi_gpu = [], []
+    for task in frameworks.task_names():
+        if task not in reference["tasks"]:  # densenet: its own tables (the multi-GPU ones)
+            if task in (reference.get("multi_gpu") or {}):
+                multi_gpu.append(densenet_section(task, entries, reference, results_dir,
+                                                  eq_marks, check_id))
+            continue
+        sections.append(task_section(task, entries, reference, hw_cols, results_dir,
+                                     eq_marks, check_id, unreadable))
+    return {
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "results_dir": results_dir,
+        "hardware": hw_cols,
+        "reference_hardware": reference["hardware"],
+        "reference_source": reference["source"],
+        "sections": sections,
+        "multi_gpu": multi_gpu,
+        "unreadable": unreadable,
+        "n_results": len(entries),
+        "n_failed": sum(1 for e in entries if not e.ok),
+        "n_synthetic": sum(1 for e in entries if e.source == "synthetic"),
+        "runs": _sorted_unique(e.run_id for e in entries),
+    }
+
+
+def load_entries(results_dir, reference):
+    """([Entry], [unreadable file dicts]): every result under results_dir the report can read,
+    and the files it cannot (with why and their path relative to results_dir)."""
     good, unreadable = load_results(results_dir)
     entries = []
     for path, doc in good:
@@ -582,141 +612,151 @@ def build_view(results_dir, reference=None):
     for u in unreadable:
         u["relpath"] = os.path.relpath(u["path"], results_dir)
     _resolve_hardware(entries)
+    return entries, unreadable
+
+
+def hardware_columns(entries):
+    """The table's hardware columns, one per (device, name) the entries ran on, in order."""
     hardware = sorted(set(e.hardware for e in entries), key=_hardware_order)
-    hw_cols = [{"key": hw, "label": hardware_label(hw), "device": hw[0],
-                "index": i} for i, hw in enumerate(hardware)]
-    ref_hw = reference["hardware"]
+    return [{"key": hw, "label": hardware_label(hw), "device": hw[0], "index": i}
+            for i, hw in enumerate(hardware)]
+
+
+def place_cells(rows, hw_cols, lower_is_better):
+    """Each row's cell per hardware column, ranked within (hardware, comparable workload)."""
+    hardware = [hw["key"] for hw in hw_cols]
+    for row in rows:
+        for hw in hardware:
+            es = [e for e in row.entries if e.hardware == hw]
+            if es:
+                row.cells[hw] = Cell(es)
+    for hw in hardware:
+        groups = {}
+        for row in rows:
+            if hw in row.cells:
+                groups.setdefault(row.group_key(), []).append(row.cells[hw])
+        for cells in groups.values():
+            rank_cells(cells, lower_is_better)
+
+
+def reference_groups(rows, ref_task, reference):
+    """The rows grouped by the 2017 row they stand beside, in the 2017 table's order (then the
+    2017 frameworks this table lacks, then rows with no 2017 row, one group each)."""
     fw_order = [f["name"] for f in reference["frameworks"]]
     fw_info = {f["name"]: f for f in reference["frameworks"]}
+    ref_rows = {r["framework"]: r for r in ref_task["rows"]}
+    table_order = [r["framework"] for r in ref_task["rows"]]
+    by_ref = {}
+    for row in rows:
+        by_ref.setdefault(row.reference_name, []).append(row)
 
-    sections = []
-    multi_gpu = []
-    for task in frameworks.task_names():
-        if task not in reference["tasks"]:  # densenet: its own tables (the multi-GPU ones)
-            if task in (reference.get("multi_gpu") or {}):
-                multi_gpu.append(densenet_section(task, entries, reference, results_dir,
-                                                  eq_marks, check_id))
-            continue
-        ref_task = reference["tasks"][task]
-        rows = build_rows(entries, task)
-        for row in rows:
-            for hw in hardware:
-                es = [e for e in row.entries if e.hardware == hw]
-                if es:
-                    row.cells[hw] = Cell(es)
-        # rank within hardware x comparable workload
-        for hw in hardware:
-            groups = {}
-            for row in rows:
-                if hw in row.cells:
-                    groups.setdefault(row.group_key(), []).append(row.cells[hw])
-            for cells in groups.values():
-                rank_cells(cells, ref_task.get("lower_is_better", True))
+    def in_order(members):
+        return sorted(members, key=lambda r: (r.image, r.variant, r.source, str(r.workload_key)))
 
-        ref_rows = {r["framework"]: r for r in ref_task["rows"]}
-        table_order = [r["framework"] for r in ref_task["rows"]]
-        by_ref = {}
-        for row in rows:
-            by_ref.setdefault(row.reference_name, []).append(row)
-        groups = []
-        names = table_order + [n for n in fw_order if n not in table_order and n in by_ref]
-        for name in names:
-            members = sorted(by_ref.get(name, []), key=lambda r: (r.image, r.variant, r.source,
-                                                                   str(r.workload_key)))
-            groups.append({"name": name, "reference": ref_rows.get(name),
-                           "versions": fw_info.get(name, {}).get("versions"), "rows": members})
-        extra = sorted(by_ref.get(None, []), key=lambda r: (r.image, r.variant, r.source,
-                                                            str(r.workload_key)))
-        for row in extra:
-            groups.append({"name": None, "reference": None, "versions": None, "rows": [row]})
+    groups = []
+    for name in table_order + [n for n in fw_order if n not in table_order and n in by_ref]:
+        groups.append({"name": name, "reference": ref_rows.get(name),
+                       "versions": fw_info.get(name, {}).get("versions"),
+                       "rows": in_order(by_ref.get(name, []))})
+    for row in in_order(by_ref.get(None, [])):
+        groups.append({"name": None, "reference": None, "versions": None, "rows": [row]})
+    return groups
 
-        # flatten into table lines with footnotes
-        lines, footnotes, n = [], [], 0
-        for g in groups:
-            ref = g["reference"]
-            ref_view = {
-                "K80": "%g" % ref["K80"] if ref and ref.get("K80") is not None else None,
-                "P100": "%g" % ref["P100"] if ref and ref.get("P100") is not None else None,
-                "accuracy": "%g" % ref["accuracy"] if ref and ref.get("accuracy") else None,
-                "notes": (ref or {}).get("notes") or [],
-                "in_table": ref is not None,
-                # a 2017 framework without a row in this task's table (Chainer had no RNN)
-                "missing": "no 2017 %s %s" % (g["name"], ref_task["title"].split()[0])
-                if ref is None and g["name"] else None,
-            }
-            members = g["rows"] or [None]
-            for i, row in enumerate(members):
-                line = {"group": g["name"], "first": i == 0, "span": len(members), "ref": ref_view,
-                        "versions": g["versions"], "row": None, "cells": [],
-                        "group_index": len([x for x in lines if x["first"]])}
-                if row is not None:
-                    n += 1
-                    row.footnote = n
-                    line["row"] = {"label": row.label, "image": row.image,
-                                   "variant": row.variant, "synthetic": row.synthetic,
-                                   "parameters": row.parameters,
-                                   "partial": row.partial, "footnote": n,
-                                   "flags": row.flags,
-                                   "anchor": "%s-p%d" % (task, n),
-                                   "equivalence": eq_marks.get(
-                                       (row.image, row.variant, task),
-                                       {"mark": "?", "status": None,
-                                        "title": "model equivalence: not in any check-models "
-                                                 "summary (newest: %s)" % check_id}
-                                       if check_id else None)}
-                    line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
-                    items = _prov_lines(row, results_dir)
-                    short = dict(items)
-                    summary = " · ".join(x for x in (
-                        short.get("framework"),
-                        ", ".join(x.split(",")[0][:19] + "…" for x in
-                                  [short.get("image digest") or short.get("image id")] if x),
-                        "CUDA %s / cuDNN %s" % (short["CUDA"], short.get("cuDNN", "?"))
-                        if short.get("CUDA") else None,
-                        short.get("dates"),
-                        "%d result file%s" % (len(row.entries), "s" if len(row.entries) != 1 else ""),
-                    ) if x)
-                    footnotes.append({"n": n, "summary": summary, "anchor": "%s-p%d" % (task, n), "label": row.label,
-                                      "synthetic": row.synthetic, "partial": row.partial,
-                                      "flags": row.flags, "items": items,
-                                      "equivalence": line["row"]["equivalence"],
-                                      "files": sorted(e.relpath for e in row.entries),
-                                      "failures": sorted(
-                                          ("%s (r%s): %s" % (e.relpath, e.repeat, e.reason))
-                                          for e in row.entries if not e.ok)})
-                else:
-                    line["cells"] = [None for _ in hw_cols]
-                lines.append(line)
 
-        sections.append({
-            "task": task, "title": ref_task["title"], "unit": ref_task["unit"],
-            "unit_label": ref_task["unit_label"], "source_table": ref_task["table"],
-            "published_accuracy": ref_task.get("published_accuracy"),
-            "workload": ref_task.get("workload"),
-            "lines": lines, "footnotes": footnotes,
-            "ref_notes": [(r["framework"], note) for r in ref_task["rows"]
-                          for note in r.get("notes", [])],
-            "charts": _charts(task, ref_task, ref_hw, hw_cols, groups),
-            "n_results": sum(len(r.entries) for r in rows),
-            "n_failed": sum(1 for r in rows for e in r.entries if not e.ok),
-            "has_synthetic": any(r.synthetic for r in rows),
-            "has_partial": any(r.partial for r in rows),
-            "unreadable": [u for u in unreadable if u.get("task") == task],
-        })
-
+def reference_view(ref, group_name, ref_task):
+    """A group's 2017 cells as shown (None where 2017 published nothing)."""
     return {
-        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "results_dir": results_dir,
-        "hardware": hw_cols,
-        "reference_hardware": ref_hw,
-        "reference_source": reference["source"],
-        "sections": sections,
-        "multi_gpu": multi_gpu,
-        "unreadable": unreadable,
-        "n_results": len(entries),
-        "n_failed": sum(1 for e in entries if not e.ok),
-        "n_synthetic": sum(1 for e in entries if e.source == "synthetic"),
-        "runs": _sorted_unique(e.run_id for e in entries),
+        "K80": "%g" % ref["K80"] if ref and ref.get("K80") is not None else None,
+        "P100": "%g" % ref["P100"] if ref and ref.get("P100") is not None else None,
+        "accuracy": "%g" % ref["accuracy"] if ref and ref.get("accuracy") else None,
+        "notes": (ref or {}).get("notes") or [],
+        "in_table": ref is not None,
+        # a 2017 framework without a row in this task's table (Chainer had no RNN)
+        "missing": "no 2017 %s %s" % (group_name, ref_task["title"].split()[0])
+        if ref is None and group_name else None,
+    }
+
+
+def provenance_summary(row, items):
+    """A footnote's one-line summary: framework, image digest, CUDA, dates, result files."""
+    short = dict(items)
+    return " · ".join(x for x in (
+        short.get("framework"),
+        ", ".join(x.split(",")[0][:19] + "…" for x in
+                  [short.get("image digest") or short.get("image id")] if x),
+        "CUDA %s / cuDNN %s" % (short["CUDA"], short.get("cuDNN", "?"))
+        if short.get("CUDA") else None,
+        short.get("dates"),
+        "%d result file%s" % (len(row.entries), "s" if len(row.entries) != 1 else ""),
+    ) if x)
+
+
+def row_view(row, task, n, mark):
+    """One of this run's rows as the table shows it (n: its footnote number)."""
+    return {"label": row.label, "image": row.image, "variant": row.variant,
+            "synthetic": row.synthetic, "parameters": row.parameters, "partial": row.partial,
+            "footnote": n, "flags": row.flags, "anchor": "%s-p%d" % (task, n),
+            "equivalence": mark}
+
+
+def footnote_view(row, task, n, mark, results_dir):
+    """A row's footnote: where its figures come from, and its failures."""
+    items = _prov_lines(row, results_dir)
+    return {"n": n, "summary": provenance_summary(row, items), "anchor": "%s-p%d" % (task, n),
+            "label": row.label, "synthetic": row.synthetic, "partial": row.partial,
+            "flags": row.flags, "items": items, "equivalence": mark,
+            "files": sorted(e.relpath for e in row.entries),
+            "failures": sorted(("%s (r%s): %s" % (e.relpath, e.repeat, e.reason))
+                               for e in row.entries if not e.ok)}
+
+
+def table_lines(task, ref_task, groups, hw_cols, results_dir, eq_marks, check_id):
+    """(lines, footnotes): the groups flattened into table lines (a 2017 row spanning its
+    rows of this run), each row numbered with its footnote."""
+    lines, footnotes, n = [], [], 0
+    for g in groups:
+        ref = reference_view(g["reference"], g["name"], ref_task)
+        members = g["rows"] or [None]
+        for i, row in enumerate(members):
+            line = {"group": g["name"], "first": i == 0, "span": len(members), "ref": ref,
+                    "versions": g["versions"], "row": None, "cells": [],
+                    "group_index": len([x for x in lines if x["first"]])}
+            if row is not None:
+                n += 1
+                row.footnote = n
+                mark = equivalence_mark(eq_marks, check_id, row.image, row.variant, task)
+                line["row"] = row_view(row, task, n, mark)
+                line["cells"] = [_cell_view(row.cells.get(hw["key"])) for hw in hw_cols]
+                footnotes.append(footnote_view(row, task, n, mark, results_dir))
+            else:
+                line["cells"] = [None for _ in hw_cols]
+            lines.append(line)
+    return lines, footnotes
+
+
+def task_section(task, entries, reference, hw_cols, results_dir, eq_marks, check_id,
+                 unreadable):
+    """One task's table beside 2017's (rows, cells, ranks, footnotes, charts)."""
+    ref_task = reference["tasks"][task]
+    rows = build_rows(entries, task)
+    place_cells(rows, hw_cols, ref_task.get("lower_is_better", True))
+    groups = reference_groups(rows, ref_task, reference)
+    lines, footnotes = table_lines(task, ref_task, groups, hw_cols, results_dir, eq_marks,
+                                   check_id)
+    return {
+        "task": task, "title": ref_task["title"], "unit": ref_task["unit"],
+        "unit_label": ref_task["unit_label"], "source_table": ref_task["table"],
+        "published_accuracy": ref_task.get("published_accuracy"),
+        "workload": ref_task.get("workload"),
+        "lines": lines, "footnotes": footnotes,
+        "ref_notes": [(r["framework"], note) for r in ref_task["rows"]
+                      for note in r.get("notes", [])],
+        "charts": _charts(task, ref_task, reference["hardware"], hw_cols, groups),
+        "n_results": sum(len(r.entries) for r in rows),
+        "n_failed": sum(1 for r in rows for e in r.entries if not e.ok),
+        "has_synthetic": any(r.synthetic for r in rows),
+        "has_partial": any(r.partial for r in rows),
+        "unreadable": [u for u in unreadable if u.get("task") == task],
     }
 
 
