@@ -79,8 +79,29 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
     """SVG markup. series: [{"label", "kind": "reference"|"run"}]; groups: [{"label",
     "sublabel", "bars": [{"series": i, "value", "synthetic", "partial", "failed", "tip"}]}]."""
     groups = [g for g in groups if g["bars"]]
-    values = [b["value"] for g in groups for b in g["bars"] if b.get("value")]
-    scale = Scale(values, log)
+    scale = Scale([b["value"] for g in groups for b in g["bars"] if b.get("value")], log)
+    colours = series_colours(series)
+    width = LABEL_W + PLOT_W + VALUE_W
+    legend_lines = legend_layout(legend_items(series, colours, groups), width)
+    top = TOP + 18 * (len(legend_lines) - 1)
+    bg, out, plot_bottom = bars_markup(chart_id, groups, colours, scale, top, width)
+    height = plot_bottom + 34
+    head = ['<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="%s" role="img" '
+            'viewBox="0 0 %d %d" width="%d" height="%d" style="%s">'
+            % (chart_id, width, height, width, height, FONT),
+            '<title>%s</title>' % escape(title),
+            '<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="6" height="6" '
+            'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" '
+            'stroke-width="2.2"/></pattern></defs>' % chart_id,
+            '<text x="0" y="16" font-size="14" font-weight="600" fill="#111">%s</text>'
+            % escape(title)]
+    head += legend_markup(chart_id, legend_lines)
+    axis = axis_markup(scale, axis_label, top, plot_bottom)
+    return Markup("\n".join(head + bg + axis + out + ["</svg>"]))
+
+
+def series_colours(series):
+    """One colour per series: greys for 2017's, distinct colours for this run's."""
     colours, ri, ci = [], 0, 0
     for s in series:
         if s["kind"] == "reference":
@@ -89,20 +110,25 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
         else:
             colours.append(RUN_COLOURS[ci % len(RUN_COLOURS)])
             ci += 1
-    any_synth = any(b.get("synthetic") for g in groups for b in g["bars"])
-    any_partial = any(b.get("partial") for g in groups for b in g["bars"])
-    any_failed = any(b.get("failed") for g in groups for b in g["bars"])
+    return colours
 
-    # legend rows: series, then the markings that occur
+
+def legend_items(series, colours, groups):
+    """[(kind, colour, label)]: the series, then the markings that occur in the bars."""
+    bars = [b for g in groups for b in g["bars"]]
     legend = [("swatch", colours[i], s["label"]) for i, s in enumerate(series)]
-    if any_synth:
+    if any(b.get("synthetic") for b in bars):
         legend.append(("synthetic", None, "† synthetic data"))
-    if any_partial:
+    if any(b.get("partial") for b in bars):
         legend.append(("partial", None, "‡ partial run (fewer epochs or examples)"))
-    if any_failed:
+    if any(b.get("failed") for b in bars):
         legend.append(("failed", None, "failed run"))
+    return legend
+
+
+def legend_layout(legend, width):
+    """The legend items in lines that fit the width: [[(x, item)]]."""
     legend_lines, line, x = [], [], 0
-    width = LABEL_W + PLOT_W + VALUE_W
     for item in legend:
         w = 26 + 7 * len(item[2])
         if line and x + w > width - 20:
@@ -112,8 +138,11 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
         x += w + 14
     if line:
         legend_lines.append(line)
-    top = TOP + 18 * (len(legend_lines) - 1)
+    return legend_lines
 
+
+def bars_markup(chart_id, groups, colours, scale, top, width):
+    """(background stripes, group labels and bars, the plot's bottom y)."""
     bg, out = [], []
     y = top
     for gi, g in enumerate(groups):
@@ -130,43 +159,40 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
             out.append('<text x="%d" y="%.1f" font-size="10" text-anchor="end" fill="#666">%s</text>'
                        % (LABEL_W - 10, cy + 11, escape(g["sublabel"])))
         for b in g["bars"]:
-            colour = colours[b["series"]]
-            tip = escape(b.get("tip") or "")
-            if b.get("failed") and not b.get("value"):
-                out.append('<g class="bar failed"><title>%s</title>'
-                           '<text x="%d" y="%.1f" font-size="10" fill="#b00020">✗ failed</text></g>'
-                           % (tip, LABEL_W + 4, y + BAR_H - 2))
-                y += BAR_H + BAR_GAP
-                continue
-            x1 = scale.x(b["value"])
-            w = max(x1 - LABEL_W, 1.5)
-            cls = "bar" + (" synthetic" if b.get("synthetic") else "") + \
-                (" partial" if b.get("partial") else "")
-            extra = ' stroke="%s" stroke-dasharray="3 2" fill-opacity="0.45"' % colour \
-                if b.get("partial") else ""
-            out.append('<g class="%s"><title>%s</title><rect x="%d" y="%.1f" width="%.1f" '
-                       'height="%d" fill="%s"%s/>' % (cls, tip, LABEL_W, y, w, BAR_H, colour, extra))
-            if b.get("synthetic"):
-                out.append('<rect x="%d" y="%.1f" width="%.1f" height="%d" fill="url(#%s-hatch)"/>'
-                           % (LABEL_W, y, w, BAR_H, chart_id))
-            marks = ("†" if b.get("synthetic") else "") + ("‡" if b.get("partial") else "") + \
-                (" ✗" if b.get("failed") else "")
-            out.append('<text x="%.1f" y="%.1f" font-size="10" fill="#333">%s%s</text></g>'
-                       % (LABEL_W + w + 4, y + BAR_H - 2, escape(fmt_number(b["value"])), escape(marks)))
+            out += bar_markup(chart_id, b, colours[b["series"]], scale, y)
             y += BAR_H + BAR_GAP
         y += GROUP_GAP + pad
-    plot_bottom = y - GROUP_GAP / 2.0
-    height = plot_bottom + 34
+    return bg, out, y - GROUP_GAP / 2.0
 
-    head = ['<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="%s" role="img" '
-            'viewBox="0 0 %d %d" width="%d" height="%d" style="%s">'
-            % (chart_id, width, height, width, height, FONT),
-            '<title>%s</title>' % escape(title),
-            '<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="6" height="6" '
-            'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" '
-            'stroke-width="2.2"/></pattern></defs>' % chart_id,
-            '<text x="0" y="16" font-size="14" font-weight="600" fill="#111">%s</text>'
-            % escape(title)]
+
+def bar_markup(chart_id, b, colour, scale, y):
+    """One bar at height y: its rectangle (hatched when synthetic, dashed when partial), value
+    and marks, or "✗ failed" when it has no value."""
+    tip = escape(b.get("tip") or "")
+    if b.get("failed") and not b.get("value"):
+        return ['<g class="bar failed"><title>%s</title>'
+                '<text x="%d" y="%.1f" font-size="10" fill="#b00020">✗ failed</text></g>'
+                % (tip, LABEL_W + 4, y + BAR_H - 2)]
+    w = max(scale.x(b["value"]) - LABEL_W, 1.5)
+    cls = "bar" + (" synthetic" if b.get("synthetic") else "") + \
+        (" partial" if b.get("partial") else "")
+    extra = ' stroke="%s" stroke-dasharray="3 2" fill-opacity="0.45"' % colour \
+        if b.get("partial") else ""
+    out = ['<g class="%s"><title>%s</title><rect x="%d" y="%.1f" width="%.1f" '
+           'height="%d" fill="%s"%s/>' % (cls, tip, LABEL_W, y, w, BAR_H, colour, extra)]
+    if b.get("synthetic"):
+        out.append('<rect x="%d" y="%.1f" width="%.1f" height="%d" fill="url(#%s-hatch)"/>'
+                   % (LABEL_W, y, w, BAR_H, chart_id))
+    marks = ("†" if b.get("synthetic") else "") + ("‡" if b.get("partial") else "") + \
+        (" ✗" if b.get("failed") else "")
+    out.append('<text x="%.1f" y="%.1f" font-size="10" fill="#333">%s%s</text></g>'
+               % (LABEL_W + w + 4, y + BAR_H - 2, escape(fmt_number(b["value"])), escape(marks)))
+    return out
+
+
+def legend_markup(chart_id, legend_lines):
+    """The legend's swatches and labels."""
+    head = []
     for li, items in enumerate(legend_lines):
         ly = 34 + 18 * li
         for lx, (kind, colour, label) in items:
@@ -186,6 +212,11 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
                             % (lx + 4, ly))
             head.append('<text x="%d" y="%d" font-size="11" fill="#333" class="legend">%s</text>'
                         % (lx + 24, ly, escape(label)))
+    return head
+
+
+def axis_markup(scale, axis_label, top, plot_bottom):
+    """Grid lines, tick labels, the value axis and its label."""
     axis = []
     for t in scale.ticks():
         tx = scale.x(t)
@@ -198,4 +229,4 @@ def bar_chart(chart_id, title, axis_label, series, groups, log=None):
     axis.append('<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#333">%s%s'
                 '</text>' % (LABEL_W + PLOT_W / 2.0, plot_bottom + 28, escape(axis_label),
                              " (log scale)" if scale.log else ""))
-    return Markup("\n".join(head + bg + axis + out + ["</svg>"]))
+    return axis
