@@ -10,7 +10,7 @@ import pytest
 from fakes import FakeContainer, FakeEngine, stand_in_run
 from harness.core import catalog
 from harness.runs import collect, contention, orphans, progress
-from harness.containers import containers, engine, signals
+from harness.containers import containers, engine, ownership, signals
 from harness.results import results
 
 EVENTS = [{"event": "start", "framework": "pytorch", "framework_version": "2.13.0",
@@ -52,7 +52,7 @@ def execute(tmp_path, monkeypatch, container=None, writes=None, error=None, **op
 
 def written(run, result):
     """The result.json on disk: the one returned, schema-valid, with the host's provenance."""
-    on_disk = results.read(run.result_path)
+    on_disk = results.read_upgraded(run.result_path)
     assert on_disk == result
     assert results.validate(on_disk) == []
     assert "provenance_problems" not in on_disk
@@ -190,7 +190,7 @@ def test_ctrl_c_kills_removes_writes_interrupted_and_reraises(tmp_path, monkeypa
         collect.run_container(run, tracker, lambda *a, **k: None)
     assert signal.getsignal(signal.SIGINT) is before  # the cleanup's handlers are undone
     assert c.killed and c.removed and tracker.containers == []
-    r = results.read(run.result_path)
+    r = results.read_upgraded(run.result_path)
     assert results.validate(r) == []
     assert r["status"] == "failed" and r["reason"] == "interrupted (Ctrl-C)"
     assert r["exit_code"] == 130
@@ -210,17 +210,17 @@ def test_create_args_name_the_dlbench_process_and_the_result_folder(tmp_path, mo
     its result should it not (harness/runs/orphans.py)."""
     _, run, _, _ = execute(tmp_path, monkeypatch, FakeContainer(OUTPUT), writes=OK)
     labels = run.create_args()["labels"]
-    me = orphans.Identity.this_process()
-    assert labels[orphans.PID_LABEL] == str(os.getpid())
-    assert labels[orphans.HOST_LABEL] == me.host and labels[orphans.PID_START_LABEL] == me.start
-    assert labels[orphans.BOOT_LABEL] == me.boot_id and labels[orphans.PID_NS_LABEL] == me.pid_ns
+    me = ownership.Identity.this_process()
+    assert labels[ownership.PID_LABEL] == str(os.getpid())
+    assert labels[ownership.HOST_LABEL] == me.host and labels[ownership.PID_START_LABEL] == me.start
+    assert labels[ownership.BOOT_LABEL] == me.boot_id and labels[ownership.PID_NS_LABEL] == me.pid_ns
     assert labels[orphans.DIR_LABEL] == run.dir
     assert labels[orphans.ROOT_LABEL] == run.opts.results_root
     assert (labels[orphans.VARIANT_LABEL], labels[orphans.DEVICE_LABEL],
             labels[orphans.SOURCE_LABEL], labels[orphans.REPEAT_LABEL],
             labels[orphans.ADAPTER_LABEL]) == ("reference", "cpu", "synthetic", "1", "pytorch")
     assert labels[catalog.RUN_LABEL] == run.opts.run_id  # the catalog labels stay
-    assert orphans.owner_state(labels, me) == orphans.ALIVE
+    assert ownership.owner_state(labels, me) == ownership.ALIVE
 
 
 def test_a_start_failure_leaves_a_failed_result_and_removes_the_container(tmp_path,
@@ -287,7 +287,7 @@ def test_a_stop_signal_while_the_container_runs(tmp_path, monkeypatch, sig, reas
             collect.run_container(run, tracker, lambda *a, **k: None)
     assert signals.signum_of(caught.value) == sig
     assert c.killed and c.removed and tracker.containers == []
-    r = results.read(run.result_path)
+    r = results.read_upgraded(run.result_path)
     assert results.validate(r) == [] and results.host_provenance_problem(r) is None
     assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == code
 
@@ -312,7 +312,7 @@ def test_a_stop_while_the_engine_makes_the_container_still_removes_it(tmp_path, 
         with pytest.raises(signals.Stopped):
             collect.run_container(run, tracker, lambda *a, **k: None)
     assert c.removed and not c.started and tracker.containers == []
-    assert results.read(run.result_path)["reason"] == "terminated (SIGTERM)"
+    assert results.read_upgraded(run.result_path)["reason"] == "terminated (SIGTERM)"
 
 
 @pytest.mark.usefixtures("terminal_signals")
@@ -326,7 +326,7 @@ def test_a_stop_after_the_run_ended_keeps_its_result(tmp_path, monkeypatch):
     with signals.handled():
         with pytest.raises(signals.Stopped):
             collect.run_container(run, tracker, lambda *a, **k: None)
-    r = results.read(run.result_path)
+    r = results.read_upgraded(run.result_path)
     assert r["status"] == "ok" and r["metrics"]["test_accuracy"] == 0.5
     assert r["provenance"]["run_id"] == run.opts.run_id
     assert c.removed and tracker.containers == []

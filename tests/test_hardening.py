@@ -8,7 +8,7 @@ import types
 import pytest
 
 from harness.core import catalog
-from harness.containers import engine, hardening
+from harness.containers import engine, hardening, ownership
 from harness.runs import provenance
 from harness.launch import runner
 
@@ -138,10 +138,24 @@ def test_a_folder_already_the_users_is_left_alone(tmp_path):
 def test_pip_freeze_container_gets_the_settings(tmp_path, monkeypatch):
     seen = {}
 
-    class Containers(object):
-        def run(self, image, command, **kw):
-            seen.update(kw, image=image, command=command)
+    class Container(object):
+        def start(self):
+            pass
+
+        def wait(self, timeout=None):
+            return {"StatusCode": 0}
+
+        def logs(self, stdout=True, stderr=True):
+            seen["stderr"] = stderr
             return b"torch==2.13.0\nnumpy==2.4.6\n"
+
+        def remove(self, force=False):
+            seen["removed"] = True
+
+    class Containers(object):
+        def create(self, **kw):
+            seen.update(kw)
+            return Container()
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(engine, "client", lambda: types.SimpleNamespace(containers=Containers()))
@@ -150,3 +164,6 @@ def test_pip_freeze_container_gets_the_settings(tmp_path, monkeypatch):
     for key, value in expected.items():
         assert seen[key] == value, key
     assert seen["command"] == ["python3", "-m", "pip", "freeze", "--all"]
+    assert seen["image"] == "sha256:" + "cd" * 32
+    assert seen["stderr"] is False and seen["removed"] is True  # stdout only; not left behind
+    assert seen["labels"][ownership.ONESHOT_LABEL] == "pip-freeze"  # swept if dlbench dies

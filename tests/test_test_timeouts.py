@@ -22,6 +22,7 @@ ALLOWED = {
     ("test_collect.py", "execute(tmp_path, monkeypatch, c, writes=OK, timeout=1)"),
     ("test_collect.py", "make_run(tmp_path, timeout=20)"),
     ("test_containers.py", 'ReadTimeout("Read timed out. (read timeout=10)")'),
+    ("test_engine_oneshot.py", '"test-timeout", timeout=2)'),  # the timeout is the subject
 }
 
 

@@ -68,12 +68,14 @@ def scratch_environment():
             "XDG_CONFIG_HOME": SCRATCH + "/.config", "TMPDIR": SCRATCH}
 
 
-def settings(environment=None, uid=None, gid=None, cpus=None):
+def settings(environment=None, uid=None, gid=None, cpus=None, test_run=True):
     """The Docker SDK arguments every dlbench container gets (see the module doc).
     environment: the caller's variables, which win over scratch_environment() and what a test
-    run sets (harness/containers/testrun.py; nothing outside one)."""
+    run sets (harness/containers/testrun.py; nothing outside one; test_run=False leaves it out:
+    compose.yaml, a file committed whatever test run made it)."""
     env = scratch_environment()
-    env.update(testrun.container_environment())
+    if test_run:
+        env.update(testrun.container_environment())
     env.update(environment or {})
     return {
         "user": "%d:%d" % run_ids(uid, gid),

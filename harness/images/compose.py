@@ -40,7 +40,7 @@ services:
 def run_anchor():
     """The x-dlbench-run anchor: the mounts `bench` gives and the container settings of
     harness/containers/hardening.py (the same dict, so the two cannot drift apart)."""
-    h = hardening.settings()
+    h = hardening.settings(test_run=False)
     lines = ["x-dlbench-run: &run",
              "  network_mode: %s" % h["network_mode"],
              '  user: "${DLBENCH_UID:-%d}:${DLBENCH_GID:-%d}"' % hardening.NOBODY,
@@ -60,7 +60,7 @@ def run_anchor():
     return "\n".join(lines) + "\n"
 
 
-def render(images=None):
+def compose_yaml(images=None):
     images = catalog.discover() if images is None else images
     out = [HEADER.replace("{run_anchor}", run_anchor())]
     for img in images:
@@ -72,4 +72,4 @@ def render(images=None):
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.stdout.write(compose_yaml())

@@ -367,7 +367,7 @@ def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, wor
     gave one)."""
     from . import build
     from ..core import catalog, paths
-    from ..containers import containers, engine, hardening
+    from ..containers import oneshot
     root, images, out = prepared_folder(data_dir, size)
     if not os.path.isdir(images):
         raise HarnessError("no ChestX-ray14 images in %s: run `dlbench data fetch chestxray14` "
@@ -376,48 +376,29 @@ def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, wor
     writable_dir(root, "data folder")
     image = catalog.lookup([image_name])[0]
     built = build.ensure_built(image, echo=echo)
-    settings = hardening.settings()
     os.makedirs(out, exist_ok=True)
-    hardening.prepare_results_dir(out, settings["user"])
     cmd = ["python3", "/tasks/prepare_chestxray.py", "--src", "/data/images",
            "--out", "/prepared", "--size", str(size)]
     if workers:
         cmd += ["--workers", str(workers)]
-    settings.update(image=built.image_id, command=cmd, detach=True,
-                    name="dlbench-prepare-%s-%d" % (CHESTXRAY, os.getpid()),
-                    volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
-                             os.path.abspath(images): {"bind": "/data/images", "mode": "ro"},
-                             os.path.abspath(out): {"bind": "/prepared", "mode": "rw"}},
-                    labels={catalog.IMAGE_NAME_LABEL: image.name})
     echo("%s: resizing %s into %s in %s (Pillow's bilinear filter, as 2017's resize_im)"
          % (CHESTXRAY, images, out, image.name))
     progress = _Progress(echo)
-    container, code = None, None
-    try:
-        container = engine.client().containers.create(**settings)
-        container.start()
-        buf = b""
-        for chunk in container.logs(stream=True, follow=True):
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                progress.line(line.decode("utf-8", "replace"))
-        if buf:
-            progress.line(buf.decode("utf-8", "replace"))
-        code = containers.wait_exit(container, timeout)
-    except HarnessError:
-        raise
-    except Exception as e:
+    done = oneshot.run(
+        built.image_id, cmd, "data-prepare", on_line=progress.line, timeout=timeout,
+        name="dlbench-prepare-%s-%d" % (CHESTXRAY, os.getpid()),
+        volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
+                 os.path.abspath(images): {"bind": "/data/images", "mode": "ro"},
+                 os.path.abspath(out): {"bind": "/prepared", "mode": "rw"}},
+        writable=[os.path.abspath(out)], labels={catalog.IMAGE_NAME_LABEL: image.name})
+    if done.problem and done.problem.startswith("could not run"):
         raise HarnessError("could not run the preparation in %s: %s"
-                           % (image.name, engine.short_error(e)))
-    finally:
-        if container is not None:
-            containers.remove_quietly(container)
-        hardening.reclaim_results_dir(out)
+                           % (image.name, done.problem[len("could not run the container: "):]))
+    code = done.exit_code
     if code != 0:
         last = progress.last_line.strip()
         if last.startswith("error: "):
             last = last[len("error: "):]
-        raise HarnessError(last or "the preparation in %s stopped (exit %s)" % (image.name,
-                                                                                 code))
+        raise HarnessError(last or "the preparation in %s stopped (%s)" % (
+            image.name, done.problem or "exit %s" % code))
     return out

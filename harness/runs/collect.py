@@ -16,7 +16,7 @@ dir, result_path, log_path, events_path and create_args()."""
 import os
 import time
 
-from ..containers import containers, engine, hardening, signals
+from ..containers import containers, engine, hardening, oneshot, signals
 from . import contention, progress
 from ..results import mfu, results
 from ..core.errors import HarnessError
@@ -43,11 +43,10 @@ def run_container(run, tracker, echo):
     os.makedirs(run.dir, exist_ok=True)
     started, t0 = results.now_iso(), time.time()
     reason, exit_code, out, seen = None, None, None, None
-    container, ended = None, False
+    container, ended, made = None, False, None
     try:
-        with signals.deferred():  # the container the engine makes is tracked before a stop acts
-            container = engine.client().containers.create(**run.create_args())
-            tracker.add(container)
+        made = oneshot.Tracked(run.create_args(), tracker)
+        container = made.create()
         try:
             container.start()
         except Exception as e:  # e.g. its command cannot be found: it never ran
@@ -64,33 +63,17 @@ def run_container(run, tracker, echo):
             ended = True
             seen = watch.end()
     except KeyboardInterrupt as stop:
-        with signals.held():
-            if container is not None:
-                containers.kill(container)
-                tracker.remove(container)
-            if out is not None and out.ident is not None:
-                out.join(5)
-            sig = signals.signum_of(stop)
-            result = failed_result(run, signals.reason(sig), signals.exit_status(sig), started)
-            record(run, result, time.time() - t0)
+        if container is None and made is not None:  # the stop came as the engine made it
+            container = made.container
+        stopped(run, container, tracker, out, signals.signum_of(stop), started, t0)
         raise
     except HarnessError:
         raise
     except Exception as e:
         reason = "could not run the container: %s" % _engine_message(e)
     with signals.deferred():  # the run has ended: its result is written whole, then a stop acts
-        if ended and exit_code is None:
-            reason = "timed out after %d s (--timeout): container killed" % run.opts.timeout
-            containers.kill(container)
-            exit_code = containers.exit_code(container)
-        elif ended:
-            try:
-                container.reload()
-                if container.attrs.get("State", {}).get("OOMKilled"):
-                    reason = "killed: out of memory (memory limit %s)" % (
-                        run.opts.memory or "host")
-            except Exception as e:
-                reason = "could not run the container: %s" % _engine_message(e)
+        if ended:
+            exit_code, reason = end_state(run, container, exit_code, reason)
         if out is not None:
             out.join(30)
         result = gather(run, exit_code, reason, started,
@@ -106,6 +89,35 @@ def run_container(run, tracker, echo):
             except OSError:  # no terminal any more
                 pass
         return result
+
+
+def stopped(run, container, tracker, out, sig, started, t0):
+    """A stop signal while the container ran: kill and remove it, write the failed result with
+    the signal's reason (the caller re-raises)."""
+    with signals.held():
+        if container is not None:
+            containers.kill(container)
+            tracker.remove(container)
+        if out is not None and out.ident is not None:
+            out.join(5)
+        result = failed_result(run, signals.reason(sig), signals.exit_status(sig), started)
+        record(run, result, time.time() - t0)
+
+
+def end_state(run, container, exit_code, reason):
+    """(exit code, reason) once the wait ended: a timeout kills the container; the engine says
+    whether the memory limit killed it."""
+    if exit_code is None:
+        containers.kill(container)
+        return (containers.exit_code(container),
+                "timed out after %d s (--timeout): container killed" % run.opts.timeout)
+    try:
+        container.reload()
+        if container.attrs.get("State", {}).get("OOMKilled"):
+            reason = "killed: out of memory (memory limit %s)" % (run.opts.memory or "host")
+    except Exception as e:
+        reason = "could not run the container: %s" % _engine_message(e)
+    return exit_code, reason
 
 
 def failed_result(run, reason, exit_code, started):
@@ -128,7 +140,7 @@ def gather(run, exit_code, reason, started, last_line=None):
                 exit_code, (last_line or "no output")[:200])
         return failed(reason)
     try:
-        result = results.read(run.result_path)
+        result = results.read_upgraded(run.result_path)
     except (OSError, ValueError) as e:  # not JSON, not an object, an unknown schema version
         os.replace(run.result_path, run.result_path + ".invalid")
         return failed(reason or "unreadable result.json (kept as result.json.invalid): %s" % e)

@@ -17,16 +17,11 @@ result.json.uncollected), and removes the container. A container whose process i
 bench running at the same time), started on another host or in another pid namespace, or
 started by a dlbench that did not label it, is never touched."""
 import os
-import socket
 
 from ..core import catalog
+from ..containers.ownership import DEAD, ONESHOT_LABEL, PID_LABEL, Identity, owner_state
 from ..results import results
 
-HOST_LABEL = catalog.label_key("host")
-PID_LABEL = catalog.label_key("pid")
-PID_START_LABEL = catalog.label_key("pid-start")    # clock ticks after boot (/proc/PID/stat)
-BOOT_LABEL = catalog.label_key("boot-id")           # /proc/sys/kernel/random/boot_id
-PID_NS_LABEL = catalog.label_key("pid-ns")          # readlink /proc/self/ns/pid
 DIR_LABEL = catalog.label_key("result-dir")         # the run's folder (result.json goes here)
 ROOT_LABEL = catalog.label_key("results-root")      # the results root (provenance's log path)
 ADAPTER_LABEL = catalog.label_key("adapter")        # the run's adapter, one of the image's
@@ -35,59 +30,7 @@ DEVICE_LABEL = catalog.label_key("device")
 SOURCE_LABEL = catalog.label_key("source")
 REPEAT_LABEL = catalog.label_key("repeat")
 
-ALIVE, DEAD, UNKNOWN = "alive", "dead", "unknown"
 UNCOLLECTED = ".uncollected"  # suffix of a result the container wrote that no host collected
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def process_start(pid, proc="/proc"):
-    """A process's start time (clock ticks after boot, as text); "" when it exists but its start
-    cannot be read (no /proc); None when there is no such process."""
-    stat = _read(os.path.join(proc, str(pid), "stat"))
-    if stat is not None:
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses; field 22 is starttime
-        fields = stat.rsplit(")", 1)[-1].split()
-        return fields[19] if len(fields) > 19 else ""
-    if os.path.isdir(proc) and os.path.isdir(os.path.join(proc, "self")):
-        return None  # /proc works and has no such process
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return None
-    except (PermissionError, OSError, ValueError):
-        return ""
-    return ""
-
-
-class Identity(object):
-    """Who a process is: host name, boot id, pid namespace, pid and start time (what a later
-    dlbench compares to tell whether it still runs)."""
-
-    def __init__(self, host, boot_id, pid_ns, pid, start):
-        self.host, self.boot_id, self.pid_ns = host, boot_id or "", pid_ns or ""
-        self.pid, self.start = int(pid), start or ""
-
-    @classmethod
-    def this_process(cls, proc="/proc"):
-        try:
-            pid_ns = os.readlink(os.path.join(proc, "self", "ns", "pid"))
-        except OSError:
-            pid_ns = ""
-        pid = os.getpid()
-        return cls(socket.gethostname(), _read(os.path.join(proc, "sys", "kernel", "random",
-                                                             "boot_id")),
-                   pid_ns, pid, process_start(pid, proc))
-
-    def labels(self):
-        return {HOST_LABEL: self.host, BOOT_LABEL: self.boot_id, PID_NS_LABEL: self.pid_ns,
-                PID_LABEL: str(self.pid), PID_START_LABEL: self.start}
 
 
 def owner_labels(run, me=None):
@@ -99,29 +42,6 @@ def owner_labels(run, me=None):
         VARIANT_LABEL: run.variant, DEVICE_LABEL: run.device, SOURCE_LABEL: run.source,
         REPEAT_LABEL: str(run.repeat)})
     return labels
-
-
-def owner_state(labels, here, start_of=None):
-    """ALIVE, DEAD or UNKNOWN: the state of the dlbench process that runs a container with these
-    labels, judged from `here` (this process's Identity). UNKNOWN (never touch it): no owner
-    labels (an older dlbench), another host, or another pid namespace of this boot."""
-    host, pid = labels.get(HOST_LABEL), labels.get(PID_LABEL)
-    if not host or not pid or not pid.isdigit():
-        return UNKNOWN
-    if host != here.host:
-        return UNKNOWN
-    boot = labels.get(BOOT_LABEL) or ""
-    if boot and here.boot_id and boot != here.boot_id:
-        return DEAD  # this host booted since: every process of that boot is gone
-    if (labels.get(PID_NS_LABEL) or "") != here.pid_ns:
-        return UNKNOWN  # another pid namespace (e.g. a dlbench in a container): not ours to judge
-    start = (start_of or process_start)(int(pid))
-    if start is None:
-        return DEAD
-    recorded = labels.get(PID_START_LABEL) or ""
-    if recorded and start and recorded != start:
-        return DEAD  # the pid was reused by a later process
-    return ALIVE
 
 
 def _container_state(c):
@@ -168,7 +88,7 @@ def _dead_host_result(c, labels, state, exit_code, reason, here):
 def _collected(path):
     """True when path holds a result the host collected (it has the host's provenance)."""
     try:
-        return results.host_provenance_problem(results.read(path)) is None
+        return results.host_provenance_problem(results.read_upgraded(path)) is None
     except (OSError, ValueError):
         return False
 
@@ -229,11 +149,7 @@ def collect_orphan(c, here, echo):
                 written = path
             except OSError as e:
                 note = "cannot write its result in %s: %s" % (folder, e)
-    try:
-        c.remove(force=True)
-        removed = "removed"
-    except Exception as e:
-        removed = "could not be removed (%s)" % str(e).strip().splitlines()[-1][:120]
+    removed = _remove(c)
     _say(echo, "orphaned container %s (run %s, %s %s r%s; its dlbench, pid %s, is gone): was %s, "
          "%s; %s" % (name, labels.get(catalog.RUN_LABEL), labels.get(catalog.IMAGE_NAME_LABEL),
                      labels.get(catalog.TASK_LABEL), labels.get(REPEAT_LABEL), pid, was, removed,
@@ -241,26 +157,50 @@ def collect_orphan(c, here, echo):
     return written
 
 
+def _remove(c):
+    """Remove the container (killed if it runs); "removed", or why it could not be."""
+    try:
+        c.remove(force=True)
+        return "removed"
+    except Exception as e:
+        return "could not be removed (%s)" % str(e).strip().splitlines()[-1][:120]
+
+
 def _shown(path):
     rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
 
 
+def remove_oneshot_orphan(c, echo):
+    """Kill and remove a one-shot container (check-models, data prepare, pip freeze) whose
+    dlbench died: it has no result to write; its owner would have removed it."""
+    labels = dict(getattr(c, "labels", None) or {})
+    name = getattr(c, "name", None) or getattr(c, "id", "?")[:12]
+    _say(echo, "orphaned %s container %s (%s; its dlbench, pid %s, is gone): %s"
+         % (labels.get(ONESHOT_LABEL), name, labels.get(catalog.IMAGE_NAME_LABEL) or "",
+            labels.get(PID_LABEL), _remove(c)))
+
+
 def sweep(client, echo, here=None, start_of=None):
     """Collect (collect_orphan) every run container on this engine whose dlbench process is
-    dead; returns the result paths written. Never raises for an engine error: nothing swept."""
+    dead, and remove its dead one-shot containers; returns the result paths written. Never
+    raises for an engine error: nothing swept."""
     here = here or Identity.this_process()
     try:
-        found = client.containers.list(all=True, filters={"label": catalog.RUN_LABEL})
+        runs = client.containers.list(all=True, filters={"label": catalog.RUN_LABEL})
+        shots = client.containers.list(all=True, filters={"label": ONESHOT_LABEL})
     except Exception:
         return []
     written = []
-    for c in found:
+    for c in runs:
         if owner_state(dict(getattr(c, "labels", None) or {}), here, start_of) != DEAD:
             continue
         path = collect_orphan(c, here, echo)
         if path:
             written.append(path)
+    for c in shots:
+        if owner_state(dict(getattr(c, "labels", None) or {}), here, start_of) == DEAD:
+            remove_oneshot_orphan(c, echo)
     return written
 
 

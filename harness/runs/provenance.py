@@ -5,7 +5,7 @@ import hashlib
 import os
 import socket
 
-from ..containers import engine, hardening
+from ..containers import engine, oneshot
 
 
 def cache_dir():
@@ -20,19 +20,17 @@ def dockerfile_sha256(path):
 
 def pip_freeze(image_id):
     """`python3 -m pip freeze --all` inside the image, cached by image id; the container gets the
-    settings of every dlbench container (harness/containers/hardening.py: no network, no capabilities, ...)."""
+    settings of every dlbench container (harness/containers/oneshot.py: hardened, owner-labelled, removed after)."""
     cache = os.path.join(cache_dir(), "pip-freeze", image_id.replace(":", "_") + ".txt")
     if os.path.isfile(cache):
         with open(cache) as f:
             return [line for line in f.read().splitlines() if line]
-    args = hardening.settings(environment={"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    try:
-        out = engine.client().containers.run(
-            image_id, ["python3", "-m", "pip", "freeze", "--all"], remove=True,
-            stdout=True, stderr=False, **args)
-    except Exception as e:
-        return ["# pip freeze failed: %s" % engine.short_error(e)]
-    lines = [line for line in out.decode("utf-8", "replace").splitlines() if line]
+    done = oneshot.run(image_id, ["python3", "-m", "pip", "freeze", "--all"], "pip-freeze",
+                       environment={"PIP_DISABLE_PIP_VERSION_CHECK": "1"}, timeout=300,
+                       stderr=False)
+    if not done.ok:
+        return ["# pip freeze failed: %s" % (done.problem or "exit %s" % done.exit_code)]
+    lines = [line for line in done.output.splitlines() if line]
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")

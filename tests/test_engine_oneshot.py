@@ -1,0 +1,104 @@
+"""harness/containers/oneshot.py on the real engine: a one-shot container is hardened, carries its
+owner's labels and purpose while it runs, hands back its exit code and output, is killed at its
+timeout, and is gone afterwards in every case; one left by a dead dlbench is swept. Needs an
+engine."""
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import HANG_S
+from harness.containers import hardening, oneshot, ownership
+from harness.images import build
+from harness.runs import orphans
+
+pytestmark = [pytest.mark.engine]
+
+BASE = "debian:bookworm-slim"
+
+
+@pytest.fixture(scope="module")
+def base(engine):
+    build.ensure_base(BASE, echo=lambda *a, **k: None)
+    return BASE
+
+
+def ours(engine, purpose):
+    return engine.containers.list(all=True, filters={"label": "%s=%s" % (
+        ownership.ONESHOT_LABEL, purpose)})
+
+
+def test_exit_code_output_and_nothing_left(engine, base, tmp_path):
+    log = tmp_path / "out.log"
+    done = oneshot.run(base, ["sh", "-c", "echo to-out; echo to-err >&2; exit 3"],
+                       "test-exit", timeout=HANG_S, log_path=str(log))
+    assert (done.exit_code, done.problem, done.ok) == (3, None, False)
+    assert "to-out" in done.output and "to-err" in done.output
+    assert log.read_text() == done.output
+    only_out = oneshot.run(base, ["sh", "-c", "echo to-out; echo to-err >&2"], "test-exit",
+                           timeout=HANG_S, stderr=False)
+    assert only_out.ok and only_out.output == "to-out\n"
+    assert ours(engine, "test-exit") == []
+
+
+def test_hardened_and_labelled_while_it_runs(engine, base):
+    seen = {}
+
+    def look():
+        for _ in range(100):
+            found = ours(engine, "test-labels")
+            if found:
+                seen["labels"] = found[0].labels
+                seen["host_config"] = found[0].attrs["HostConfig"]
+                return
+            time.sleep(0.1)
+    watcher = threading.Thread(target=look)
+    watcher.start()
+    done = oneshot.run(base, ["sh", "-c", "grep CapEff /proc/self/status; id -u; sleep 3"],
+                       "test-labels", timeout=HANG_S)
+    watcher.join()
+    assert done.ok, done.output
+    assert "CapEff:\t0000000000000000" in done.output
+    assert done.output.split()[-1] == str(hardening.settings()["user"]).split(":")[0]
+    labels = seen["labels"]
+    assert labels[ownership.PID_LABEL] == str(os.getpid())
+    assert labels[ownership.ONESHOT_LABEL] == "test-labels"
+    assert seen["host_config"]["ReadonlyRootfs"] is True
+    assert seen["host_config"]["NetworkMode"] == "none"
+    assert ours(engine, "test-labels") == []
+
+
+def test_killed_at_its_timeout(engine, base):
+    t0 = time.time()
+    done = oneshot.run(base, ["sleep", "60"], "test-timeout", timeout=2)
+    assert done.exit_code is None and done.problem == "timed out after 2 s"
+    assert time.time() - t0 < HANG_S
+    assert ours(engine, "test-timeout") == []
+
+
+def test_an_image_the_engine_refuses_is_one_line(engine):
+    done = oneshot.run("dlbench/no-such-image:never", ["true"], "test-refused", timeout=HANG_S)
+    assert done.problem.startswith("could not run the container: ")
+    assert "\n" not in done.problem
+
+
+def test_a_dead_dlbench_s_one_shot_is_swept(engine, base):
+    """Its owner died without removing it (SIGKILL): the next sweep removes it."""
+    dead = ownership.Identity.this_process()
+    dead.pid, dead.start = 2 ** 22 + 7, "1"  # above pid_max's default: no such process
+    args = hardening.settings()
+    args.update(image=base, command=["sleep", "60"], detach=True,
+                labels=dict(dead.labels(), **{ownership.ONESHOT_LABEL: "test-swept"}))
+    c = engine.containers.create(**args)
+    try:
+        c.start()
+        said = []
+        orphans.sweep(engine, lambda text, err=False: said.append(text))
+        assert ours(engine, "test-swept") == []
+        assert any("orphaned test-swept container" in s for s in said), said
+    finally:
+        try:
+            c.remove(force=True)
+        except Exception:
+            pass
