@@ -132,6 +132,17 @@ def validator(adapter, state, loader, rank):
     return validate
 
 
+def measure_peak(fw, device, result):
+    """result["peak"]: one device's fp32 matmul rate, in this process with its threads, outside
+    every clock; on any error None and result["peak_error"] (the probe must never cost a
+    result)."""
+    try:
+        result["peak"] = peak.measure(fw, device, threads=result["env"].get("threads"))
+    except Exception as e:
+        result["peak"] = None
+        result["peak_error"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
+
+
 def run_densenet(args, result, fw, adapter, settings, rank):
     p = result["params"]
     layout = settings.get("layout")
@@ -147,26 +158,13 @@ def run_densenet(args, result, fw, adapter, settings, rank):
                     variant=result["variant"], device=args.device,
                     framework_version=result["env"].get("framework_version"),
                     devices=p["devices"])
-        # one device's fp32 matmul rate, outside every clock (rank 0 only: the result's process)
-        try:
-            result["peak"] = peak.measure(fw, args.device,
-                                          threads=result["env"].get("threads"))
-        except Exception as e:  # the probe must never cost a result
-            result["peak"] = None
-            result["peak_error"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
+        measure_peak(fw, args.device, result)  # rank 0 only: the result's process
     if args.synthetic:
         splits, meta = chestxray.synthetic(p, args.seed, limit=args.limit, layout=layout)
     else:
         splits, meta = chestxray.load_index(args.data, p, limit=args.limit)
     result["data"] = meta
-    model = adapter.build_model(p, dist)
-    n_params = int(adapter.count_parameters(model))
-    result["model"] = {"parameters": n_params, "layout": layout, "weights": "random",
-                       "network": "DenseNet-121"}
-    if n_params != p["parameters"]:
-        raise AssertionError("DenseNet-121 has %d parameters, the reference model has %d"
-                             % (n_params, p["parameters"]))
-    state = adapter.build_trainer(model, p, dist)
+    state = build_densenet(adapter, p, dist, layout, result)
     train = adapter.make_loader(splits["train"], p, dist, True, args.seed)
     validation = None
     valid = splits["valid"]
@@ -191,37 +189,57 @@ def run_densenet(args, result, fw, adapter, settings, rank):
     if valid_loss and valid_loss[0] is not None:
         metrics["valid_loss"] = valid_loss
     if not rank:
-        test = splits["test"]
-        probs, labels, seconds = protocol.predict_loader(
-            adapter, state, adapter.make_loader(test, p, dist, False, args.seed))
-        n = test["size"] if "size" in test else len(test["labels"])
-        expected = (test["labels"][chestxray.synthetic_rows(test, 0, n)] if "x" in test
-                    else test["labels"])
-        if probs.shape != expected.shape or not np.array_equal(labels, expected):
-            raise AssertionError("the evaluation loader gave %s predictions and labels out "
-                                 "of order; expected %s in split order"
-                                 % (probs.shape, expected.shape))
-        timings["eval_seconds"] = seconds
-        metrics["test_auc"], metrics["test_auc_per_label"] = chestxray.mean_auc(labels,
-                                                                                probs)
+        test_densenet(adapter, state, splits["test"], p, dist, args.seed, timings, metrics)
     result["timings"] = timings
     result["metrics"] = metrics
     if not rank:
-        # MFU per device: one replica's images/s x training FLOPs against one device's peak
-        result["flops"] = flops.count(args.task, p)
-        per_device = {"images_per_second": timings.get("images_per_second_per_device")}
-        result["mfu"] = flops.mfu(args.task, result["flops"], per_device, result.get("peak"))
-        result["mfu"]["basis"] = ("training, per device: one replica's examples/s "
-                                  "(train_seconds) x training FLOPs")
-        # joules over the images of every replica in the span images/s counts
-        result["energy"], result["energy_absent_reason"] = meter.record(
-            p["epochs"], timings["batches"] * p["global_batch"])
-        if result["energy"] is not None:
-            result["energy"]["basis"] = (
-                "rank 0's timed training segments (validation excluded); cpu_package: whole "
-                "packages, every replica" + ("; gpu: the run's %d device(s) summed"
-                                             % p["devices"] if args.device == "gpu" else ""))
+        densenet_mfu_and_energy(args, p, timings, meter, result)
     adapter.stop_devices(dist)
+
+
+def build_densenet(adapter, p, dist, layout, result):
+    """The model (its parameter count checked against the reference's) and its trainer."""
+    model = adapter.build_model(p, dist)
+    n_params = int(adapter.count_parameters(model))
+    result["model"] = {"parameters": n_params, "layout": layout, "weights": "random",
+                       "network": "DenseNet-121"}
+    if n_params != p["parameters"]:
+        raise AssertionError("DenseNet-121 has %d parameters, the reference model has %d"
+                             % (n_params, p["parameters"]))
+    return adapter.build_trainer(model, p, dist)
+
+
+def test_densenet(adapter, state, test, p, dist, seed, timings, metrics):
+    """The test split's predictions (labels checked in split order): eval_seconds, mean AUC."""
+    probs, labels, seconds = protocol.predict_loader(
+        adapter, state, adapter.make_loader(test, p, dist, False, seed))
+    n = test["size"] if "size" in test else len(test["labels"])
+    expected = (test["labels"][chestxray.synthetic_rows(test, 0, n)] if "x" in test
+                else test["labels"])
+    if probs.shape != expected.shape or not np.array_equal(labels, expected):
+        raise AssertionError("the evaluation loader gave %s predictions and labels out "
+                             "of order; expected %s in split order"
+                             % (probs.shape, expected.shape))
+    timings["eval_seconds"] = seconds
+    metrics["test_auc"], metrics["test_auc_per_label"] = chestxray.mean_auc(labels, probs)
+
+
+def densenet_mfu_and_energy(args, p, timings, meter, result):
+    """Rank 0's FLOPs, MFU per device and energy of the run."""
+    # MFU per device: one replica's images/s x training FLOPs against one device's peak
+    result["flops"] = flops.count(args.task, p)
+    per_device = {"images_per_second": timings.get("images_per_second_per_device")}
+    result["mfu"] = flops.mfu(args.task, result["flops"], per_device, result.get("peak"))
+    result["mfu"]["basis"] = ("training, per device: one replica's examples/s "
+                              "(train_seconds) x training FLOPs")
+    # joules over the images of every replica in the span images/s counts
+    result["energy"], result["energy_absent_reason"] = meter.record(
+        p["epochs"], timings["batches"] * p["global_batch"])
+    if result["energy"] is not None:
+        result["energy"]["basis"] = (
+            "rank 0's timed training segments (validation excluded); cpu_package: whole "
+            "packages, every replica" + ("; gpu: the run's %d device(s) summed"
+                                         % p["devices"] if args.device == "gpu" else ""))
 
 
 def run(args, result, rank=None):
@@ -236,11 +254,7 @@ def run(args, result, rank=None):
     output.emit("start", task=args.task, framework=result["framework"], variant=result["variant"],
                 device=args.device, framework_version=result["env"].get("framework_version"))
     # the device's fp32 matmul rate, in this process with its threads, outside every clock
-    try:
-        result["peak"] = peak.measure(fw, args.device, threads=result["env"].get("threads"))
-    except Exception as e:  # the probe must never cost a result
-        result["peak"] = None
-        result["peak_error"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
+    measure_peak(fw, args.device, result)
 
     data = load_data(args, p, layout)
     result["data"] = data.pop("meta")

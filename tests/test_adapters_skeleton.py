@@ -134,7 +134,7 @@ def test_an_adapter_with_the_equivalence_block_declares_its_family(task, adapter
     if "import_params" not in public_functions(task_tree(task, adapter)):
         return
     import numpy  # noqa: F401  (canonical.py needs it; the host has it)
-    canonical = frameworks._import_file(os.path.join(TASKS, "common", "canonical.py"),
+    canonical = frameworks.import_task_file(os.path.join(TASKS, "common", "canonical.py"),
                                         "dlbench_task_canonical")
     eq = declared(task, adapter, "EQUIVALENCE")
     assert isinstance(eq, dict) and set(eq) <= {"family", "variants"}, \

@@ -17,11 +17,11 @@ def test_the_committed_compose_yaml_is_the_generated_one():
     path = os.path.join(ROOT, "compose.yaml")
     assert os.path.isfile(path), "no compose.yaml: run `make compose.yaml` and commit it"
     with open(path) as f:
-        assert f.read() == compose.render(), "compose.yaml is stale: run `make compose.yaml`"
+        assert f.read() == compose.compose_yaml(), "compose.yaml is stale: run `make compose.yaml`"
 
 
 def test_one_service_per_image_with_the_bench_mounts():
-    text = compose.render()
+    text = compose.compose_yaml()
     for img in catalog.discover():
         assert "\n  %s:\n" % img.name in text
         assert "image: %s" % img.tag in text
@@ -31,7 +31,7 @@ def test_one_service_per_image_with_the_bench_mounts():
 @pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose not installed")
 def test_docker_compose_accepts_it(tmp_path):
     path = tmp_path / "compose.yaml"
-    path.write_text(compose.render())
+    path.write_text(compose.compose_yaml())
     for argv in (["docker-compose", "-f", str(path), "--project-directory", ROOT, "config", "-q"],
                  ["docker-compose", "-f", str(path), "--project-directory", ROOT, "--profile",
                   "gpu", "config", "-q"]):
@@ -41,7 +41,7 @@ def test_docker_compose_accepts_it(tmp_path):
 
 def test_services_get_the_hardened_settings_bench_gives():
     from harness.containers import hardening
-    text = compose.render()
+    text = compose.compose_yaml()
     h = hardening.settings()
     assert "  read_only: true\n" in text and "  cap_drop: [ALL]\n" in text
     assert "  security_opt: [no-new-privileges]\n" in text

@@ -28,7 +28,7 @@ def bench(tmp_path, *argv):
     # a hang ends at the suite's limit (a later --timeout in argv wins)
     res = CliRunner().invoke(main, ["bench", IMAGE, "--results-dir", str(out),
                                     "--timeout", str(HANG_S)] + list(argv))
-    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    found = [results.read_upgraded(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     return res, found, out
 
 
@@ -248,7 +248,7 @@ def test_stop_signal_stops_and_removes_the_container(built_image, engine, tmp_pa
     assert "Traceback" not in output
     assert reason in output  # "terminated (SIGTERM): containers removed; results so far in"
     assert leftover_containers(engine, run_id) == []
-    r = results.load(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
+    r = results.read_collected(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
     assert r["status"] == "failed" and r["reason"] == reason and r["exit_code"] == status
 
 
@@ -274,7 +274,7 @@ def test_a_killed_dlbench_leaves_no_orphan(built_image, engine, tmp_path):
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert "orphaned container dlbench-%s" % run_id in listed.stderr, listed.stderr
     assert leftover_containers(engine, run_id) == []
-    r = results.load(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
+    r = results.read_collected(str(out / run_id / IMAGE / "cnn-r1" / "result.json"))
     assert r["status"] == "failed"
     assert r["reason"].startswith("host died: dlbench (pid %d) ended without collecting this "
                                   "run (container killed)" % proc.pid), r["reason"]

@@ -169,7 +169,7 @@ def test_a_bench_run_on_the_copies_records_them(prepared, tmp_path):
     res = CliRunner().invoke(main, ["bench", "pytorch-2.13", "--task", "densenet", "--data-dir",
                                     folder, "--results-dir", str(out), "--epochs", "1",
                                     "--image-size", "32", "--batch-size", "2"])
-    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    found = [results.read_upgraded(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     assert len(found) == 1, res.output
     r = found[0]
     assert res.exit_code == 0 and r["status"] == "ok", (res.output, r.get("reason"))

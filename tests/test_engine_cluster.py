@@ -94,7 +94,7 @@ def timed(cluster, built_image, tmp_path_factory):
 
 
 def found_results(root):
-    return [results.load(p) for p in sorted(glob.glob(os.path.join(root, "*/*/*/result.json")))]
+    return [results.read_collected(p) for p in sorted(glob.glob(os.path.join(root, "*/*/*/result.json")))]
 
 
 def test_a_tiny_slurm_bench_runs_every_task_from_the_registry(cluster, timed, pushed,
@@ -105,7 +105,7 @@ def test_a_tiny_slurm_bench_runs_every_task_from_the_registry(cluster, timed, pu
               "--data-dir", data_dir, "--results-dir", out_dir)
     assert out.returncode == 0, out.stdout
     assert "submitted (job " in out.stdout and ": running on %s" % cluster["node"] in out.stdout
-    found = found_results(out_dir)  # results.load: schema-valid, collected (what report reads)
+    found = found_results(out_dir)  # results.read_collected: schema-valid, collected (what report reads)
     assert sorted(r["task"] for r in found) == ["cnn", "inference", "rnn"]
     for r in found:
         assert r["status"] == "ok" and r["exit_code"] == 0, r.get("reason")
@@ -171,7 +171,7 @@ def test_a_job_cancelled_with_scancel_leaves_a_failed_result(cluster, built_imag
     assert got["status"] == "failed"
     assert "SLURM job %s CANCELLED" % ex.jobs[0][0] in got["reason"], got["reason"]
     assert "terminated (SIGTERM)" in got["reason"]  # the node stopped its container itself
-    assert results.validate(got) == [] and results.load(spec.result_path) == got
+    assert results.validate(got) == [] and results.read_collected(spec.result_path) == got
     assert _containers(spec.name) == []
     assert any("running on %s" % cluster["node"] in line for line in lines), lines
 
@@ -201,7 +201,7 @@ def test_a_node_refuses_an_image_that_is_not_the_runs(pushed, built_image, regis
     errors = out.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: digest mismatch: %s is image %s"
                                                      % (spec.image_ref, other.id[:19]))
-    r = results.load(spec.result_path)
+    r = results.read_collected(spec.result_path)
     assert r["status"] == "failed" and r["reason"].startswith("digest mismatch")
     assert _containers(spec.name) == []
 

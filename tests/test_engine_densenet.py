@@ -44,7 +44,7 @@ def test_two_replicas_on_real_pngs(image, tmp_path):
                                     "--timeout", str(HANG_S)]
                              + (["--variant", VARIANT[image.name]] if image.name in VARIANT
                                 else []))
-    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    found = [results.read_upgraded(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     assert len(found) == 1, res.output
     r = found[0]
     assert res.exit_code == 0 and r["status"] == "ok", (res.output, r.get("reason"))

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from conftest import HANG_S
 from harness.images import build
-from harness.core import catalog
+from harness.core import catalog, frameworks
 from harness.checks import equivalence
 from harness.results import results
 from harness.cli import main
@@ -31,7 +31,7 @@ IMAGES = [img.name for img in catalog.discover(os.path.join(ROOT, "images"))
 
 
 def has_block(task, adapter):
-    decl = equivalence.declaration(task, adapter, TASKS)
+    decl = frameworks.declaration(task, adapter, TASKS)
     return all(f in decl["functions"] for f in equivalence.EQUIVALENCE_FUNCTIONS)
 
 

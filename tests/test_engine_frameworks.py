@@ -70,7 +70,7 @@ def image(request, engine):
 def bench(out, name, *argv):
     res = CliRunner().invoke(main, ["bench", name, "--results-dir", str(out), "--synthetic",
                                     "--epochs", "1", "--timeout", str(HANG_S)] + list(argv))
-    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    found = [results.read_upgraded(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     return res, found
 
 
@@ -190,7 +190,7 @@ def test_cnn_learns_a_learnable_problem(image, tmp_path):
                                     "--data-dir", str(data), "--epochs", str(epochs),
                                     "--timeout", str(HANG_S)]
                              + opts(variants))
-    found = [results.read(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
+    found = [results.read_upgraded(p) for p in sorted(glob.glob(str(out / "*/*/*/result.json")))]
     assert res.exit_code == 0, res.output
     assert sorted(r["variant"] for r in found) == sorted(variants)
     for r in found:

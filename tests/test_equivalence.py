@@ -19,8 +19,8 @@ from harness.core import frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
-canonical, reference = equivalence.task_modules(TASKS)
-task_params = frameworks._import_file(os.path.join(TASKS, "common", "params.py"),
+canonical, reference = frameworks.common_modules(TASKS)
+task_params = frameworks.import_task_file(os.path.join(TASKS, "common", "params.py"),
                                       "dlbench_task_params")
 
 FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision",
@@ -242,7 +242,7 @@ def test_the_summary_schema_accepts_a_summary_and_rejects_a_bad_status():
 def test_adapters_without_the_block_are_reported_not_checked():
     """declaration() reads a task file with ast: a file without import_params has no family
     to check (check-models reports it 'not checked: no import_params', a failing status)."""
-    decl = equivalence.declaration("cnn", "pytorch", TASKS)
+    decl = frameworks.declaration("cnn", "pytorch", TASKS)
     assert equivalence.family_of(decl, "reference") == "cnn-vgg"
     assert all(f in decl["functions"] for f in equivalence.EQUIVALENCE_FUNCTIONS)
     assert "not-checked" in equivalence.FAILING

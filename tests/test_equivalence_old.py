@@ -25,12 +25,12 @@ def _layer_names(task, adapter):
 
 
 def _canonical():
-    canonical, _ = equivalence.task_modules(TASKS)
+    canonical, _ = frameworks.common_modules(TASKS)
     return canonical
 
 
 def _params(task):
-    return frameworks._import_file(os.path.join(TASKS, "common", "params.py"),
+    return frameworks.import_task_file(os.path.join(TASKS, "common", "params.py"),
                                    "dlbench_task_params").for_task(task)
 
 
@@ -39,7 +39,7 @@ def test_cntk_names_its_layers_as_the_canonical_weights(task):
     """CNTK's export finds each layer by name: the names given are the canonical layers of the
     family the file declares, no more, no fewer."""
     canonical = _canonical()
-    family = equivalence.declaration(task, "cntk", TASKS)["equivalence"]["family"]
+    family = frameworks.declaration(task, "cntk", TASKS)["equivalence"]["family"]
     layers = set(k.rsplit(".", 1)[0] for k in canonical.generate(family, _params(task)))
     assert _layer_names(task, "cntk") == layers
 

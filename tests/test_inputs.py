@@ -121,7 +121,7 @@ def test_a_dockerfile_parse_error_is_shown(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "client", lambda: types.SimpleNamespace(api=Api()))
     image = catalog.lookup(["pytorch-2.13"])[0]
     with pytest.raises(HarnessError) as e:
-        build._stream_build(image, _BuildContext(), {}, "digest", io.StringIO(), False,
+        build.stream_build(image, _BuildContext(), {}, "digest", io.StringIO(), False,
                             lambda *a, **k: None, "build.log")
     assert PARSE in e.value.message and "http+docker" not in e.value.message
 
@@ -248,13 +248,13 @@ def test_a_non_finite_number_makes_a_result_unreadable(tmp_path, text, said):
     body = json.dumps(ok_result(images_per_second=123456.0)).replace("123456.0", text)
     path.write_text(body)
     with pytest.raises(results.Unreadable) as e:
-        results.load(str(path))
+        results.read_collected(str(path))
     assert said in str(e.value) and "non-finite" in str(e.value)
     assert e.value.task == "cnn"
     with pytest.raises(ValueError) as e:
-        results.read(str(path))
+        results.read_upgraded(str(path))
     assert said in str(e.value)
-    good, bad = results.load_all(str(tmp_path))
+    good, bad = results.read_all_collected(str(tmp_path))
     assert good == [] and [b["path"] for b in bad] == [str(path)]
     table = "\n".join(results.table(str(tmp_path)))
     assert "unreadable" in table and "is %s" % said.split(" is ")[1] in table
@@ -271,7 +271,7 @@ def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch)
     assert result["status"] == "failed"
     assert "timings/images_per_second is NaN" in result["reason"]
     assert os.path.isfile(run.result_path + ".invalid")
-    assert results.load(run.result_path)["status"] == "failed"
+    assert results.read_collected(run.result_path)["status"] == "failed"
 
 
 # ------------------------------------------------------------ 9. every -e variable recorded
@@ -294,7 +294,7 @@ def test_every_env_variable_the_user_set_is_recorded(tmp_path, monkeypatch):
     env = {"OMP_NUM_THREADS": "4", "MY_TUNING_KNOB": "fast", "EMPTY": ""}
     # the container also gets the hardened scratch variables (HOME, TMPDIR, ...)
     assert dict((k, args["environment"][k]) for k in env) == env
-    [(path, doc)], bad = results.load_all(str(root))
+    [(path, doc)], bad = results.read_all_collected(str(root))
     assert bad == [] and doc["provenance"]["user_env"] == env
 
 

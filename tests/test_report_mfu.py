@@ -60,16 +60,16 @@ def test_mfu_and_energy_cells_and_chart(tmp_path):
     pt = rows[("cnn", "PyTorch", "pytorch-2.13")]
     ips = 10 * (50000 // 64) * 64 / 41.0  # the median run
     achieved = ips * CNN_TRAIN / 1e9
-    assert pt["hw0-mfu"] == report._pct(achieved / 30000.0) == "15 %"
+    assert pt["hw0-mfu"] == report.percent(achieved / 30000.0) == "15 %"
     title = pt["hw0-mfu.title"]
     assert "achieved %.0f GFLOP/s" % achieved in title and "30000 GFLOP/s" in title
-    assert "H100 SXM nominal fp32 peak" in title and report._pct(achieved / 67000.0) in title
+    assert "H100 SXM nominal fp32 peak" in title and report.percent(achieved / 67000.0) in title
     assert "6.7 %" in title
     assert pt["hw0-energy"] == "10.0" and "GPU (NVML) 10.0 J" in pt["hw0-energy.title"]
 
     fx = rows[("cnn", "", "flax-0.12")]
     cpu_achieved = 10 * (50000 // 64) * 64 / 2400.0 * CNN_TRAIN / 1e9
-    assert fx["hw1-mfu"] == report._pct(cpu_achieved / 200.0) == "39 %"
+    assert fx["hw1-mfu"] == report.percent(cpu_achieved / 200.0) == "39 %"
     assert fx["hw1-energy"] == "—" and "no intel-rapl package domain" in fx["hw1-energy.title"]
 
     tf = rows[("cnn", "Tensorflow", "tensorflow-2.21")]

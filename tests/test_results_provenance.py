@@ -1,4 +1,4 @@
-"""A result without the host's provenance is not a benchmark row (results.load, the one check
+"""A result without the host's provenance is not a benchmark row (results.read_collected, the one check
 `dlbench results` and `dlbench report` go through): a container that outlived its killed
 dlbench writes its own "ok" result, which no host collected. And an ok run that shared the CPU
 is marked in `dlbench results`."""
@@ -38,7 +38,7 @@ def test_a_result_no_host_collected_is_not_a_row(tmp_path):
         assert results.host_provenance_problem(doc)
     assert results.host_provenance_problem(collected()) is None
 
-    good, bad = results.load_all(str(tmp_path))
+    good, bad = results.read_all_collected(str(tmp_path))
     assert [p for p, _ in good] == [good_path]
     [u] = bad
     assert u["path"] == forged and u["status"] == "no-provenance" and u["task"] == "cnn"

@@ -82,8 +82,8 @@ def test_requirement_files_follow_build_args():
 
 
 def test_python_tags():
-    assert vendor._python_tags("3.5") == ("3.5", "cp35m")
-    assert vendor._python_tags("3.11") == ("3.11", "cp311")
+    assert vendor.python_tags("3.5") == ("3.5", "cp35m")
+    assert vendor.python_tags("3.11") == ("3.11", "cp311")
 
 
 @pytest.mark.engine

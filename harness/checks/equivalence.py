@@ -13,7 +13,6 @@ families are "not comparable", with the properties that differ as the reason, pr
 recorded. One line per row, a JSON summary (tasks/common/check_models.schema.json) in
 results/check-models/<id>.json, exit status 1 on any mismatch, failure or unchecked adapter.
 """
-import ast
 import json
 import os
 import platform
@@ -27,7 +26,7 @@ import click
 
 from ..images import build
 from ..core import catalog, frameworks, paths
-from ..containers import containers, engine, hardening, testrun
+from ..containers import engine, oneshot, testrun
 from ..core.errors import HarnessError
 
 SCHEMA_VERSION = 1
@@ -40,59 +39,15 @@ SYMBOL = {"ok": "ok", "mismatch": "MISMATCH", "failed": "FAILED", "not-checked":
           "not-comparable": "n/c"}
 
 
-_task_modules = {}
-
-
-def task_modules(tasks_root=None):
-    """(canonical, reference) of tasks/common, imported from this checkout's tasks/ (numpy
-    only: the host has it), once per tasks folder, without leaving `common` in sys.modules
-    (another tasks folder, or the tests' own import of tasks/common, keeps its own)."""
-    import importlib
-    root = os.path.abspath(tasks_root or paths.tasks_dir())
-    if root not in _task_modules:
-        def ours(name):
-            return name == "common" or name.startswith("common.")
-        saved = dict((k, v) for k, v in sys.modules.items() if ours(k))
-        for k in saved:
-            del sys.modules[k]
-        sys.path.insert(0, root)
-        try:
-            canonical = importlib.import_module("common.canonical")
-            reference = importlib.import_module("common.reference")
-        finally:
-            sys.path.remove(root)
-            for k in [k for k in sys.modules if ours(k)]:
-                del sys.modules[k]
-            sys.modules.update(saved)
-        _task_modules[root] = (canonical, reference)
-    return _task_modules[root]
-
-
 def OUTPUT_TASKS(tasks_root=None):
     """The tasks the check covers: those with a canonical output (common/canonical.py OUTPUT):
     the 2017 tasks and DenseNet-121. A task added without one is not planned, and check-models
     says so."""
-    return tuple(task_modules(tasks_root)[0].OUTPUT)
+    return tuple(frameworks.common_modules(tasks_root)[0].OUTPUT)
 
 
 def schema_path(tasks_root=None):
     return os.path.join(tasks_root or paths.tasks_dir(), "common", SCHEMA_FILE)
-
-
-# ---------------------------------------------------------------- what a task file declares
-
-def declaration(task, adapter, tasks_root=None):
-    """{"functions": [...public functions], "equivalence": EQUIVALENCE or None} of
-    tasks/<task>/<adapter>.py, read with ast (no framework imported)."""
-    path = os.path.join(tasks_root or paths.tasks_dir(), task, adapter + ".py")
-    with open(path) as f:
-        tree = ast.parse(f.read(), path)
-    eq = None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EQUIVALENCE":
-            eq = ast.literal_eval(node.value)
-    return {"functions": [n.name for n in tree.body if isinstance(n, ast.FunctionDef)],
-            "equivalence": eq}
 
 
 def family_of(decl, variant):
@@ -107,7 +62,7 @@ def forward_flops(task, family, p, canonical):
     if not os.path.isfile(path):
         return None, "pending: tasks/common/flops.py (issue 15, MFU) not in this checkout"
     try:
-        flops = frameworks._import_file(path, "dlbench_task_flops")
+        flops = frameworks.import_task_file(path, "dlbench_task_flops")
         structure = None
         if task == "inference":
             spec = canonical.FAMILIES[family]
@@ -120,7 +75,7 @@ def forward_flops(task, family, p, canonical):
 
 # ---------------------------------------------------------------- the rows to check
 
-class Row(object):
+class CheckRow(object):
     """One (image, adapter, variant, task) and what became of it."""
 
     def __init__(self, image, task, variant):
@@ -165,7 +120,7 @@ def plan_rows(images, tasks, variants, echo):
                         image.name, ", ".join(unknown), ", ".join(image.variants)))
                 names = [v for v in names if v in variants]
             for variant in names:
-                row = Row(image, task, variant)
+                row = CheckRow(image, task, variant)
                 fw = frameworks.load(row.adapter)
                 row.record["framework"] = fw.name
                 if "cpu" not in fw.variant(variant).get("devices", ("cpu",)):
@@ -235,41 +190,25 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
     cache_dir: a compile cache the image's containers share (harness/containers/testrun.py)."""
     import numpy as np
     os.makedirs(out_dir, exist_ok=True)
-    settings = hardening.settings(
-        environment=testrun.cache_environment() if cache_dir else None)
     cmd = ["python3", "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
            "--device", "cpu", "--out", "/check/out"]
     for task, family, params_file, input_file in jobs:
         cmd += ["--job", ",".join((task, family, "/check/in/" + os.path.basename(params_file),
                                    "/check/in/" + os.path.basename(input_file)))]
-    settings.update(image=image.tag, command=cmd, detach=True,
-                    name="dlbench-check-%s-%s-%s" % (image.name, variant, uuid.uuid4().hex[:6]),
-                    volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
-                             inputs_dir: {"bind": "/check/in", "mode": "ro"},
-                             out_dir: {"bind": "/check/out", "mode": "rw"}},
-                    labels={catalog.IMAGE_NAME_LABEL: image.name})
-    hardening.prepare_results_dir(out_dir, settings["user"])
+    volumes = {paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
+               inputs_dir: {"bind": "/check/in", "mode": "ro"},
+               out_dir: {"bind": "/check/out", "mode": "rw"}}
+    writable = [out_dir]
     if cache_dir:
-        hardening.prepare_results_dir(cache_dir, settings["user"])
-        settings["volumes"][cache_dir] = {"bind": testrun.CACHE_TARGET, "mode": "rw"}
-    limit = timeout * len(jobs)
-    code, log, container, problem = None, "", None, None
-    try:
-        container = engine.client().containers.create(**settings)
-        container.start()
-        code = containers.wait_exit(container, limit)
-        if code is None:
-            containers.kill(container)
-            problem = "timed out after %d s" % limit
-        log = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-        with open(os.path.join(out_dir, "container.log"), "w") as f:
-            f.write(log)
-    except Exception as e:  # the engine refused it (e.g. the image lacks python3)
-        problem = "could not run the container: %s" % engine.short_error(e)
-    finally:
-        if container is not None:
-            containers.remove_quietly(container)
-        hardening.reclaim_results_dir(out_dir)
+        volumes[cache_dir] = {"bind": testrun.CACHE_TARGET, "mode": "rw"}
+        writable.append(cache_dir)
+    done = oneshot.run(
+        image.tag, cmd, "check-models", volumes=volumes, writable=writable,
+        environment=testrun.cache_environment() if cache_dir else None,
+        timeout=timeout * len(jobs), labels={catalog.IMAGE_NAME_LABEL: image.name},
+        name="dlbench-check-%s-%s-%s" % (image.name, variant, uuid.uuid4().hex[:6]),
+        log_path=os.path.join(out_dir, "container.log"))
+    code, log, problem = done.exit_code, done.output, done.problem
     found = {}
     for task, _family, _p, _i in jobs:
         folder = os.path.join(out_dir, task)
@@ -330,7 +269,7 @@ def judge(row, record, out, reference_out, canonical_count, canonical):
     row.set(status, reason, **fields)
 
 
-def describe(row):
+def row_line(row):
     r = row.record
     head = "%-11s %s" % (SYMBOL[r["status"]], row.label)
     if r["status"] == "ok":
@@ -375,33 +314,71 @@ def host_info():
 
 def check(names, opts, echo=click.echo):
     """Run the check; returns the summary dict (also written under results/check-models/)."""
-    import numpy as np
-    canonical, reference = task_modules()
-    from ..results import results as results_mod
-    started = results_mod.now_iso()
+    canonical, reference = frameworks.common_modules()
+    from ..results import results
+    started = results.now_iso()
     images, not_built = images_to_check(names, echo)
-    for line in not_built_lines(not_built, images):
+    for line in not_built_lines(not_built, images) + uncovered_lines(images, opts.tasks):
         echo(line, err=True)
-    uncovered = sorted(set(t for img in images for t in img.tasks
-                           if t not in OUTPUT_TASKS() and (not opts.tasks or t in opts.tasks)))
-    for task in uncovered:
-        echo("%s: not part of this check (no canonical family for its network yet; the check "
-             "covers %s)" % (task, ", ".join(OUTPUT_TASKS())), err=True)
     rows = plan_rows(images, opts.tasks, opts.variants, echo)
     if not rows:
         raise HarnessError("nothing to check: no image built here has the task(s) asked; "
                            "`dlbench list` shows the images, `dlbench build NAME` builds one")
-    task_params = frameworks._import_file(os.path.join(paths.tasks_dir(), "common",
-                                                       "params.py"), "dlbench_task_params")
+    task_params = frameworks.import_task_file(os.path.join(paths.tasks_dir(), "common",
+                                                           "params.py"), "dlbench_task_params")
     # the check's own image size where the task's is too costly (canonical.CHECK_INPUT)
     p_of = dict((t, canonical.check_params(t, task_params.for_task(t)))
                 for t in set(r.task for r in rows))
+    assign_families(rows, canonical)
+    root = os.path.join(opts.results_root, "check-models")
+    families, not_comparable, batch, shapes = {}, [], {}, {}
+    try:
+        work = os.path.join(root, opts.check_id)
+        os.makedirs(work, exist_ok=True)
+        inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
+        os.chmod(inputs_dir, 0o755)
+        try:
+            batch.update({"cnn": opts.batch, "inference": opts.batch, "densenet": opts.batch,
+                          "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None})
+            input_files = write_inputs(p_of, batch, opts.seed, inputs_dir, canonical, shapes)
+            families.update(make_families(rows, p_of, opts.seed, inputs_dir, input_files,
+                                          canonical, reference))
+            for (name, adapter, variant), members in container_groups(rows):
+                jobs = [(r.task, r.family, families[r.family]["params_file"],
+                         input_files[r.task]) for r in members]
+                found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
+                                  os.path.join(work, name, variant), opts.timeout,
+                                  cache_dir=(testrun.cache_dir(name)
+                                             or os.path.join(work, name, "cache")))
+                for row in members:
+                    judge_member(row, families[row.family], found[row.task], canonical)
+                    echo(row_line(row))
+        finally:
+            shutil.rmtree(inputs_dir, ignore_errors=True)
+        for row in rows:  # those decided before any container ran
+            if row.family is None:
+                echo(row_line(row))
+        not_comparable.extend(not_comparable_pairs(families, canonical, echo))
+    finally:  # interrupted or not, the summary says what ran (rows not run: failed, why)
+        summary = write_summary(rows, families, not_comparable, not_built, batch, p_of,
+                                started, opts, root, echo, shapes)
+    return summary
 
-    # each row's family (or why it is not checked)
+
+def uncovered_lines(images, tasks):
+    """One line per task of the images that no canonical family covers yet."""
+    uncovered = sorted(set(t for img in images for t in img.tasks
+                           if t not in OUTPUT_TASKS() and (not tasks or t in tasks)))
+    return ["%s: not part of this check (no canonical family for its network yet; the check "
+            "covers %s)" % (task, ", ".join(OUTPUT_TASKS())) for task in uncovered]
+
+
+def assign_families(rows, canonical):
+    """Each row's structure family from its task file's declaration, or why it is not checked."""
     for row in rows:
         if row.record["status"] == "not-comparable":
             continue
-        decl = declaration(row.task, row.adapter)
+        decl = frameworks.declaration(row.task, row.adapter)
         missing = [f for f in EQUIVALENCE_FUNCTIONS if f not in decl["functions"]]
         family = family_of(decl, row.variant)
         if missing:
@@ -414,99 +391,94 @@ def check(names, opts, echo=click.echo):
             row.family = family
             row.record["family"] = family
 
-    root = os.path.join(opts.results_root, "check-models")
-    families, not_comparable, batch, shapes = {}, [], {}, {}
-    try:
-        root = os.path.join(opts.results_root, "check-models")
-        work = os.path.join(root, opts.check_id)
-        os.makedirs(work, exist_ok=True)
-        inputs_dir = tempfile.mkdtemp(prefix="inputs-", dir=root)  # parameters: removed at the end
-        os.chmod(inputs_dir, 0o755)
-        try:
-            batch.update({"cnn": opts.batch, "inference": opts.batch, "densenet": opts.batch,
-                          "rnn": p_of["rnn"]["batch_size"] if "rnn" in p_of else None})
-            input_files = {}
-            for task in sorted(p_of):
-                x = canonical.make_input(task, p_of[task], batch[task], opts.seed)
-                input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
-                np.savez(input_files[task], x=x)
-                shapes[task] = [int(d) for d in x.shape]
-                os.chmod(input_files[task], 0o644)
-            for row in rows:
-                if row.family is None or row.family in families:
-                    continue
-                p = p_of[row.task]
-                prm = canonical.generate(row.family, p, opts.seed)
-                path = os.path.join(inputs_dir, "%s.npz" % row.family)
-                canonical.save(path, prm)
-                os.chmod(path, 0o644)
-                with np.load(input_files[row.task]) as f:
-                    ref = reference.forward(row.family, prm, f["x"], p)
-                flops, note = forward_flops(row.task, row.family, p, canonical)
-                families[row.family] = {
-                    "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
-                    "canonical_parameters": canonical.count(prm, row.family),
-                    "params_file": path,
-                    "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
-                    "forward_flops": flops, "flops_source": note, "members": []}
-            groups, order = {}, []  # one container per (image, adapter, variant): its tasks
-            for row in rows:
-                if row.family is None:
-                    continue
-                key = (row.image.name, row.adapter, row.variant)
-                if key not in groups:
-                    groups[key] = []
-                    order.append(key)
-                groups[key].append(row)
-            for key in order:
-                (name, adapter, variant), members = key, groups[key]
-                jobs = [(r.task, r.family, families[r.family]["params_file"],
-                         input_files[r.task]) for r in members]
-                found = run_group(members[0].image, adapter, variant, jobs, inputs_dir,
-                                  os.path.join(work, name, variant), opts.timeout,
-                                  cache_dir=(testrun.cache_dir(name)
-                                             or os.path.join(work, name, "cache")))
-                for row in members:
-                    fam = families[row.family]
-                    fam["members"].append("%s/%s" % (row.adapter, row.variant))
-                    row.record["canonical_parameters"] = fam["canonical_parameters"]
-                    row.record["forward_flops"] = fam["forward_flops"]
-                    record, out = found[row.task]
-                    row.record["seconds"] = record.get("seconds")
-                    judge(row, record, out, fam["reference"], fam["canonical_parameters"],
-                          canonical)
-                    echo(describe(row))
-        finally:
-            shutil.rmtree(inputs_dir, ignore_errors=True)
-        for row in rows:  # those decided before any container ran
-            if row.family is None:
-                echo(describe(row))
 
-        by_task = {}
-        for name, fam in sorted(families.items()):
-            by_task.setdefault(fam["task"], []).append(name)
-        for task, names_ in sorted(by_task.items()):
-            for i, a in enumerate(names_):
-                for b in names_[i + 1:]:
-                    reason = canonical.not_comparable_reason(a, b)
-                    not_comparable.append({"task": task, "families": [a, b], "reason": reason})
-                    echo("n/c         %s: %s (%s) vs %s (%s): %s" % (
-                        task, a, ", ".join(families[a]["members"]), b,
-                        ", ".join(families[b]["members"]), reason))
-    finally:  # interrupted or not, the summary says what ran (rows not run: failed, why)
-        summary = write_summary(rows, families, not_comparable, not_built, batch, p_of,
-                                started, opts, root, echo, shapes)
-    return summary
+def write_inputs(p_of, batch, seed, inputs_dir, canonical, shapes):
+    """{task: input file}: each task's fixed input batch, saved for the containers to read;
+    shapes[task] gets its shape."""
+    import numpy as np
+    input_files = {}
+    for task in sorted(p_of):
+        x = canonical.make_input(task, p_of[task], batch[task], seed)
+        input_files[task] = os.path.join(inputs_dir, "input-%s.npz" % task)
+        np.savez(input_files[task], x=x)
+        shapes[task] = [int(d) for d in x.shape]
+        os.chmod(input_files[task], 0o644)
+    return input_files
+
+
+def make_families(rows, p_of, seed, inputs_dir, input_files, canonical, reference):
+    """{family: its canonical parameters (saved for the containers), the numpy reference's
+    output on the task's input, parameter count and forward FLOPs} for the rows' families."""
+    import numpy as np
+    families = {}
+    for row in rows:
+        if row.family is None or row.family in families:
+            continue
+        p = p_of[row.task]
+        prm = canonical.generate(row.family, p, seed)
+        path = os.path.join(inputs_dir, "%s.npz" % row.family)
+        canonical.save(path, prm)
+        os.chmod(path, 0o644)
+        with np.load(input_files[row.task]) as f:
+            ref = reference.forward(row.family, prm, f["x"], p)
+        flops, note = forward_flops(row.task, row.family, p, canonical)
+        families[row.family] = {
+            "task": row.task, "doc": canonical.FAMILIES[row.family]["doc"],
+            "canonical_parameters": canonical.count(prm, row.family),
+            "params_file": path,
+            "reference": ref, "reference_max_abs": float(np.max(np.abs(ref))),
+            "forward_flops": flops, "flops_source": note, "members": []}
+    return families
+
+
+def container_groups(rows):
+    """[((image name, adapter, variant), rows)]: one container per group runs its tasks."""
+    groups, order = {}, []
+    for row in rows:
+        if row.family is None:
+            continue
+        key = (row.image.name, row.adapter, row.variant)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(row)
+    return [(key, groups[key]) for key in order]
+
+
+def judge_member(row, fam, found, canonical):
+    """A checked row's record from its container's (record, output) and its family."""
+    fam["members"].append("%s/%s" % (row.adapter, row.variant))
+    row.record["canonical_parameters"] = fam["canonical_parameters"]
+    row.record["forward_flops"] = fam["forward_flops"]
+    record, out = found
+    row.record["seconds"] = record.get("seconds")
+    judge(row, record, out, fam["reference"], fam["canonical_parameters"], canonical)
+
+
+def not_comparable_pairs(families, canonical, echo):
+    """Each pair of a task's families, with why their outputs are not compared."""
+    pairs, by_task = [], {}
+    for name, fam in sorted(families.items()):
+        by_task.setdefault(fam["task"], []).append(name)
+    for task, names in sorted(by_task.items()):
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                reason = canonical.not_comparable_reason(a, b)
+                pairs.append({"task": task, "families": [a, b], "reason": reason})
+                echo("n/c         %s: %s (%s) vs %s (%s): %s" % (
+                    task, a, ", ".join(families[a]["members"]), b,
+                    ", ".join(families[b]["members"]), reason))
+    return pairs
 
 
 def write_summary(rows, families, not_comparable, not_built, batch, p_of, started, opts, root,
                   echo, shapes=None):
     """Validate and write results/check-models/<id>.json; returns the summary (with path)."""
-    canonical, _ = task_modules()
-    from ..results import results as results_mod
+    canonical, _ = frameworks.common_modules()
+    from ..results import results
     summary = {
         "schema_version": SCHEMA_VERSION, "kind": "check-models", "id": opts.check_id,
-        "started": started, "finished": results_mod.now_iso(), "host": host_info(),
+        "started": started, "finished": results.now_iso(), "host": host_info(),
         "tolerance": canonical.TOLERANCE_RULE, "seed": opts.seed,
         "batch": dict((t, batch[t]) for t in sorted(p_of) if t in batch),
         "input_shape": dict(shapes or {}),
@@ -518,7 +490,7 @@ def write_summary(rows, families, not_comparable, not_built, batch, p_of, starte
         "rows": [r.record for r in rows],
         "ok": not any(r.record["status"] in FAILING for r in rows),
     }
-    problems = results_mod.validate(summary, load_schema())
+    problems = results.validate(summary, load_schema())
     if problems:  # a bug here, never the adapters': say so, still write the file
         echo("warning: the summary breaks %s: %s" % (SCHEMA_FILE, "; ".join(problems[:3])),
              err=True)

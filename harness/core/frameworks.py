@@ -6,9 +6,15 @@ the 2017 report row it stands beside).
 Those modules import only the standard library at their top (the framework itself is imported
 by their load(), inside the container), so the host imports them directly: one place for each
 fact, no copy kept here. Nothing is registered by hand: a file in tasks/frameworks/ is a
-framework, and the task files beside it (tasks/<task>/<adapter>.py) say which tasks it has."""
+framework, and the task files beside it (tasks/<task>/<adapter>.py) say which tasks it has.
+
+The one place the host reads tasks/: import_task_file (one file by path), common_modules
+(tasks/common's canonical parameters and numpy reference, for check-models) and declaration
+(what a task file declares, read with ast: its framework is not imported)."""
+import ast
 import importlib.util
 import os
+import sys
 
 from . import paths
 from .errors import HarnessError
@@ -16,7 +22,7 @@ from .errors import HarnessError
 _loaded = {}
 
 
-def _import_file(path, name):
+def import_task_file(path, name):
     """Import one tasks/ file by path (cached by path and modification time), outside
     sys.modules so the host never confuses it with an installed package of that name."""
     key = (path, os.path.getmtime(path))
@@ -31,13 +37,13 @@ def _import_file(path, name):
 def task_names(tasks_root=None):
     """The tasks, in report order (tasks/common/params.py TASKS: the one place they are listed)."""
     path = os.path.join(tasks_root or paths.tasks_dir(), "common", "params.py")
-    return tuple(_import_file(path, "dlbench_task_params").TASKS)
+    return tuple(import_task_file(path, "dlbench_task_params").TASKS)
 
 
 def default_task_names(tasks_root=None):
     """The tasks a bench runs when none is named (tasks/common/params.py DEFAULT_TASKS)."""
     path = os.path.join(tasks_root or paths.tasks_dir(), "common", "params.py")
-    return tuple(_import_file(path, "dlbench_task_params").DEFAULT_TASKS)
+    return tuple(import_task_file(path, "dlbench_task_params").DEFAULT_TASKS)
 
 
 class Framework(object):
@@ -101,7 +107,7 @@ def load(adapter, tasks_root=None):
         raise HarnessError("no framework module tasks/frameworks/%s.py (adapters: %s)"
                            % (adapter, ", ".join(adapter_names(tasks_root)) or "none"))
     try:
-        module = _import_file(path, "dlbench_framework_" + adapter.replace("-", "_"))
+        module = import_task_file(path, "dlbench_framework_" + adapter.replace("-", "_"))
         return Framework(adapter, module, tasks_root)
     except Exception as e:  # a module that imports its framework at the top, a typo, ...
         raise HarnessError("tasks/frameworks/%s.py cannot be read on the host (%s: %s): it "
@@ -120,3 +126,46 @@ def find(adapter, tasks_root=None):
         return load(adapter, tasks_root)
     except HarnessError:
         return None
+
+
+_common_modules = {}
+
+
+def common_modules(tasks_root=None):
+    """(canonical, reference) of tasks/common, imported from this checkout's tasks/ (numpy
+    only: the host has it), once per tasks folder, without leaving `common` in sys.modules
+    (another tasks folder, or the tests' own import of tasks/common, keeps its own)."""
+    import importlib
+    root = os.path.abspath(tasks_root or paths.tasks_dir())
+    if root not in _common_modules:
+        def ours(name):
+            return name == "common" or name.startswith("common.")
+        saved = dict((k, v) for k, v in sys.modules.items() if ours(k))
+        for k in saved:
+            del sys.modules[k]
+        sys.path.insert(0, root)
+        try:
+            canonical = importlib.import_module("common.canonical")
+            reference = importlib.import_module("common.reference")
+        finally:
+            sys.path.remove(root)
+            for k in [k for k in sys.modules if ours(k)]:
+                del sys.modules[k]
+            sys.modules.update(saved)
+        _common_modules[root] = (canonical, reference)
+    return _common_modules[root]
+
+
+
+def declaration(task, adapter, tasks_root=None):
+    """{"functions": [...public functions], "equivalence": EQUIVALENCE or None} of
+    tasks/<task>/<adapter>.py, read with ast (no framework imported)."""
+    path = os.path.join(tasks_root or paths.tasks_dir(), task, adapter + ".py")
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    eq = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EQUIVALENCE":
+            eq = ast.literal_eval(node.value)
+    return {"functions": [n.name for n in tree.body if isinstance(n, ast.FunctionDef)],
+            "equivalence": eq}

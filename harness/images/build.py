@@ -151,40 +151,59 @@ def ensure_built(image, base=None, build_args=None, offline=False, force=False, 
                   % (image.name, args, ", ".join(ctx.settings.sources) or "none"))
         for note in ctx.notes:
             log.write("# note: %s\n" % note)
-        image_id = _stream_build(image, ctx, args, digest, log, verbose, echo, log_path)
+        image_id = stream_build(image, ctx, args, digest, log, verbose, echo, log_path)
     took = time.time() - start
     echo("built %s in %.0f s (%s)" % (image.name, took, image_id[:19]))
     return Built(image, image_id, digest, True, log_path)
 
 
-def _stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
-    labels = {catalog.CONTEXT_HASH_LABEL: digest, catalog.IMAGE_NAME_LABEL: image.name}
+class BuildFailed(Exception):
+    """The engine reported an error in a build's stream: its line, and the build's last line
+    of output before it."""
+
+    def __init__(self, error, last):
+        Exception.__init__(self, error)
+        self.error, self.last = error, last
+
+
+def follow_build(stream, name, echo, verbose=False, log=None):
+    """Read an engine build stream (the SDK's api.build(..., decode=True)) to its end: its
+    output into log, the Dockerfile steps (every line when verbose) echoed as `  [name] ...`.
+    Returns the image id the engine announced (None if it announced none); raises BuildFailed
+    when the stream reports an error."""
     image_id, last = None, ""
+    for chunk in stream:
+        if "stream" in chunk:
+            text = chunk["stream"]
+            if log is not None:
+                log.write(text)
+                log.flush()
+            for line in text.splitlines():
+                if line.strip():
+                    last = line.strip()
+                    if verbose or _STEP.match(last):
+                        echo("  [%s] %s" % (name, last[:150]))
+        if "error" in chunk:
+            if log is not None:
+                log.write("ERROR: %s\n" % chunk["error"])
+            raise BuildFailed(chunk["error"], last)
+        aux = chunk.get("aux") or {}
+        if "ID" in aux:
+            image_id = aux["ID"]
+    return image_id
+
+
+def stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
+    labels = {catalog.CONTEXT_HASH_LABEL: digest, catalog.IMAGE_NAME_LABEL: image.name}
     with ctx.tarfile() as tar:
         try:
             stream = engine.client().api.build(
                 fileobj=tar, custom_context=True, tag=image.tag, buildargs=args, labels=labels,
                 rm=True, forcerm=True, pull=False, decode=True)
-            for chunk in stream:
-                if "stream" in chunk:
-                    text = chunk["stream"]
-                    log.write(text)
-                    log.flush()
-                    for line in text.splitlines():
-                        if line.strip():
-                            last = line.strip()
-                            if verbose or _STEP.match(last):
-                                echo("  [%s] %s" % (image.name, last[:150]))
-                if "error" in chunk:
-                    log.write("ERROR: %s\n" % chunk["error"])
-                    raise HarnessError("building %s failed: %s (full log: %s)"
-                                       % (image.name, engine.one_line(chunk["error"]),
-                                          log_path))
-                aux = chunk.get("aux") or {}
-                if "ID" in aux:
-                    image_id = aux["ID"]
-        except HarnessError:
-            raise
+            image_id = follow_build(stream, image.name, echo, verbose, log)
+        except BuildFailed as e:
+            raise HarnessError("building %s failed: %s (full log: %s)"
+                               % (image.name, engine.one_line(e.error), log_path))
         except Exception as e:
             raise HarnessError("building %s failed: %s (log: %s)"
                                % (image.name, engine.short_error(e), log_path))

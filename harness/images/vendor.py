@@ -34,12 +34,11 @@ import time
 
 import click
 
-from ..core import pipconf
-from . import buildneeds, context, pkgindex, remote
-from ..core import catalog, paths
 from ..containers import engine
+from ..core import catalog, paths, pipconf
 from ..core.errors import HarnessError
 from ..core.options import key_value_pairs, writable_file
+from . import build, buildneeds, context, pkgindex, remote
 
 FORMAT = 2  # 2: "bases", every FROM image (1: "base", the ARG BASE image only)
 FORMATS = (1, 2)  # what vendor-build reads
@@ -53,7 +52,7 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def _python_tags(python):
+def python_tags(python):
     major, minor = (pkgindex.version_tuple(python) + (0, 0))[:2]
     cp = "cp%d%d" % (major, minor)
     abi = cp + ("m" if (major, minor) < (3, 8) else "")
@@ -75,7 +74,7 @@ def download_wheels(image, needs, build_args, dest, echo):
     else:
         # Another Python: pip resolves nothing for a foreign interpreter, so fetch each pin
         # (the requirements files pin everything) as a wheel for that Python, else its sdist.
-        version, abi = _python_tags(python)
+        version, abi = python_tags(python)
         target = ["--no-deps", "--only-binary=:all:", "--python-version", version,
                   "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none",
                   "--platform", "linux_x86_64", "--platform", "manylinux1_x86_64",
@@ -135,9 +134,6 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
     image = catalog.lookup([name])[0]
     build_args = dict(build_args or {})
     needs = buildneeds.image_needs(image.folder)
-    # every image the FROM lines start from (`FROM ${BASE}` and a literal `FROM debian:...`
-    # alike): the reading doctor checks, with these build arguments
-    base_refs = needs.base_refs(build_args)
     if out is None:
         out = os.path.join(paths.results_dir(), "vendor", "%s.tar" % name)
         writable_file(out, "archive")
@@ -149,88 +145,112 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
                     "build_args": build_args,
                     "created": datetime.datetime.utcnow().replace(microsecond=0).isoformat()
                     + "Z", "members": {}}
-        # base images
-        os.makedirs(os.path.join(work, "base"))
-        manifest["bases"] = []
-        for i, base_ref in enumerate(base_refs):
-            try:
-                base = engine.client().images.get(base_ref)
-            except Exception:
-                raise HarnessError("base image %s is not in the local engine: build or pull it "
-                                   "first (`dlbench build %s` does)" % (base_ref, name))
-            echo("  docker save %s" % base_ref)
-            rel = "base/image.tar" if i == 0 else "base/image-%d.tar" % (i + 1)
-            with open(os.path.join(work, rel), "wb") as f:
-                for chunk in base.save(named=base_ref):
-                    f.write(chunk)
-            manifest["bases"].append({"ref": base_ref, "id": base.id, "file": rel})
-        # The built image, as a layer cache for the steps before the pip settings: its
-        # distribution-package layers (apt-get) then need no network either. The steps from
-        # `COPY _dlbench/` on differ in the offline context (no index) and run again offline.
+        # every image the FROM lines start from (`FROM ${BASE}` and a literal `FROM debian:...`
+        # alike): the reading doctor checks, with these build arguments
+        manifest["bases"] = save_bases(needs.base_refs(build_args), name, work, echo)
         if with_cache:
-            try:
-                built = engine.client().images.get(image.tag)
-            except Exception:
-                raise HarnessError("%s is not built here: run `dlbench build %s` first (its "
-                                   "apt layers go into the archive as a build cache), or pass "
-                                   "--no-cache-image" % (image.tag, name))
-            echo("  docker save %s (layer cache for the apt steps)" % image.tag)
-            cache_tag = "dlbench-vendor/%s:cache" % name
-            built.tag(cache_tag)
-            built = engine.client().images.get(cache_tag)
-            os.makedirs(os.path.join(work, "base"), exist_ok=True)
-            with open(os.path.join(work, "base", "cache.tar"), "wb") as f:
-                for chunk in built.save(named=cache_tag):
-                    f.write(chunk)
-            manifest["cache"] = {"ref": cache_tag, "id": built.id, "file": "base/cache.tar"}
-        # image folder
+            manifest["cache"] = save_layer_cache(image, work, echo)
         shutil.copytree(image.folder, os.path.join(work, "image", name),
                         ignore=shutil.ignore_patterns(context.GENERATED, ".*"))
-        # wheels, artifacts
         manifest["requirements"] = download_wheels(image, needs, build_args,
                                                    os.path.join(work, "wheels"), echo)
-        http = remote.Http(timeout=60)
         manifest["artifacts"] = fetch_artifacts(needs, os.path.join(work, "artifacts"),
-                                                supplied or {}, http, echo)
-        # datasets with their published checksums
-        manifest["data"] = []
-        if with_data:
-            from . import datacache
-            folder = paths.data_dir()
-            for ds in datacache.DATASETS.values():
-                if os.path.isdir(folder) and datacache.is_valid(ds, folder):
-                    os.makedirs(os.path.join(work, "data"), exist_ok=True)
-                    shutil.copyfile(os.path.join(folder, ds.filename),
-                                    os.path.join(work, "data", ds.filename))
-                    manifest["data"].append({"name": ds.name, "file": "data/" + ds.filename,
-                                             ds.algorithm: ds.checksum, "source": ds.source})
-                else:
-                    echo("  dataset %s: not in %s (run `dlbench data fetch`); left out"
-                         % (ds.name, folder))
-        for dirpath, _, filenames in os.walk(work):
-            for fn in sorted(filenames):
-                path = os.path.join(dirpath, fn)
-                rel = os.path.relpath(path, work)
-                manifest["members"][rel] = {"sha256": _sha256(path),
-                                            "size": os.path.getsize(path)}
-        tmp_out = out + ".part"
-        try:
-            with tarfile.open(tmp_out, "w") as tar:
-                data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-                info = tarfile.TarInfo("manifest.json")
-                info.size = len(data_bytes)
-                info.mtime = int(time.time())
-                tar.addfile(info, io.BytesIO(data_bytes))
-                for rel in sorted(manifest["members"]):
-                    tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
-            os.replace(tmp_out, out)
-        except OSError as e:
-            if os.path.exists(tmp_out):
-                os.remove(tmp_out)
-            raise HarnessError("cannot write %s: %s" % (out, e.strerror or e))
+                                                supplied or {}, remote.Http(timeout=60), echo)
+        manifest["data"] = copy_datasets(work, echo) if with_data else []
+        manifest["members"] = member_digests(work)
+        write_archive(manifest, work, out)
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def save_bases(base_refs, name, work, echo):
+    """`docker save` each base image into work/base/; their manifest entries."""
+    os.makedirs(os.path.join(work, "base"))
+    bases = []
+    for i, base_ref in enumerate(base_refs):
+        try:
+            base = engine.client().images.get(base_ref)
+        except Exception:
+            raise HarnessError("base image %s is not in the local engine: build or pull it "
+                               "first (`dlbench build %s` does)" % (base_ref, name))
+        echo("  docker save %s" % base_ref)
+        rel = "base/image.tar" if i == 0 else "base/image-%d.tar" % (i + 1)
+        with open(os.path.join(work, rel), "wb") as f:
+            for chunk in base.save(named=base_ref):
+                f.write(chunk)
+        bases.append({"ref": base_ref, "id": base.id, "file": rel})
+    return bases
+
+
+def save_layer_cache(image, work, echo):
+    """The built image, as a layer cache for the steps before the pip settings: its
+    distribution-package layers (apt-get) then need no network either. The steps from
+    `COPY _dlbench/` on differ in the offline context (no index) and run again offline.
+    Returns its manifest entry."""
+    try:
+        built = engine.client().images.get(image.tag)
+    except Exception:
+        raise HarnessError("%s is not built here: run `dlbench build %s` first (its "
+                           "apt layers go into the archive as a build cache), or pass "
+                           "--no-cache-image" % (image.tag, image.name))
+    echo("  docker save %s (layer cache for the apt steps)" % image.tag)
+    cache_tag = "dlbench-vendor/%s:cache" % image.name
+    built.tag(cache_tag)
+    built = engine.client().images.get(cache_tag)
+    os.makedirs(os.path.join(work, "base"), exist_ok=True)
+    with open(os.path.join(work, "base", "cache.tar"), "wb") as f:
+        for chunk in built.save(named=cache_tag):
+            f.write(chunk)
+    return {"ref": cache_tag, "id": built.id, "file": "base/cache.tar"}
+
+
+def copy_datasets(work, echo):
+    """The verified datasets of the cache into work/data/, with their published checksums."""
+    from . import datacache
+    folder = paths.data_dir()
+    copied = []
+    for ds in datacache.DATASETS.values():
+        if os.path.isdir(folder) and datacache.is_valid(ds, folder):
+            os.makedirs(os.path.join(work, "data"), exist_ok=True)
+            shutil.copyfile(os.path.join(folder, ds.filename),
+                            os.path.join(work, "data", ds.filename))
+            copied.append({"name": ds.name, "file": "data/" + ds.filename,
+                           ds.algorithm: ds.checksum, "source": ds.source})
+        else:
+            echo("  dataset %s: not in %s (run `dlbench data fetch`); left out"
+                 % (ds.name, folder))
+    return copied
+
+
+def member_digests(work):
+    """{relative path: sha256 and size} of every file under work."""
+    members = {}
+    for dirpath, _, filenames in os.walk(work):
+        for fn in sorted(filenames):
+            path = os.path.join(dirpath, fn)
+            members[os.path.relpath(path, work)] = {"sha256": _sha256(path),
+                                                   "size": os.path.getsize(path)}
+    return members
+
+
+def write_archive(manifest, work, out):
+    """manifest.json, then the members, into out (whole or not at all)."""
+    tmp_out = out + ".part"
+    try:
+        with tarfile.open(tmp_out, "w") as tar:
+            data_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(data_bytes)
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data_bytes))
+            for rel in sorted(manifest["members"]):
+                tar.add(os.path.join(work, rel), arcname=rel, recursive=False)
+        os.replace(tmp_out, out)
+    except OSError as e:
+        if os.path.exists(tmp_out):
+            os.remove(tmp_out)
+        raise HarnessError("cannot write %s: %s" % (out, e.strerror or e))
 
 
 def unpack(archive, dest):
@@ -391,7 +411,6 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
                   catalog.IMAGE_NAME_LABEL: name,
                   catalog.LABEL_PREFIX + "vendor-archive": os.path.basename(archive)}
         start = time.time()
-        image_id, last = None, ""
         with ctx.tarfile() as tar:
             try:
                 stream = client.api.build(fileobj=tar, custom_context=True,
@@ -399,21 +418,10 @@ def build_from(archive, verbose=False, echo=click.echo, network_mode="none", tag
                                           rm=True, forcerm=True, pull=False, decode=True,
                                           network_mode=network_mode,
                                           cache_from=cache_from or None)
-                for chunk in stream:
-                    if "stream" in chunk:
-                        for line in chunk["stream"].splitlines():
-                            if line.strip():
-                                last = line.strip()
-                                if verbose or last.startswith("Step "):
-                                    echo("  [%s] %s" % (name, last[:150]))
-                    if "error" in chunk:
-                        raise HarnessError("offline build of %s failed: %s (last: %s)" % (
-                            name, engine.one_line(chunk["error"]), last[:200]))
-                    aux = chunk.get("aux") or {}
-                    if "ID" in aux:
-                        image_id = aux["ID"]
-            except HarnessError:
-                raise
+                image_id = build.follow_build(stream, name, echo, verbose)
+            except build.BuildFailed as e:
+                raise HarnessError("offline build of %s failed: %s (last: %s)" % (
+                    name, engine.one_line(e.error), e.last[:200]))
             except Exception as e:  # the engine refused the build (a Dockerfile parse error)
                 raise HarnessError("offline build of %s failed: %s"
                                    % (name, engine.short_error(e)))

@@ -203,7 +203,7 @@ def finalize(spec, st, sopts=None, host_reason=None):
     have = None
     if os.path.isfile(spec.result_path):
         try:
-            have = results.read(spec.result_path)
+            have = results.read_upgraded(spec.result_path)
         except (OSError, ValueError):
             have = None
     collected = have is not None and isinstance(have.get("provenance"), dict)
@@ -266,7 +266,7 @@ def save_jobs(run_root, jobs, sopts):
     os.replace(tmp, os.path.join(run_root, JOBS_FILE))
 
 
-def describe(spec, st):
+def status_line(spec, st):
     if st is None:
         return "%s: unknown to SLURM" % spec.label
     shown = SHOWN.get(st.state) or ("done" if st.state == "COMPLETED" else "failed")
@@ -305,7 +305,7 @@ class Executor(object):
                     if job in done:
                         continue
                     st = states.get(job)
-                    line = describe(spec, st)
+                    line = status_line(spec, st)
                     if line != shown.get(job):
                         self.echo("  " + line)
                         shown[job] = line
@@ -359,7 +359,7 @@ def _needs_finalizing(spec):
     if not os.path.isfile(spec.result_path):
         return True
     try:
-        doc = results.read(spec.result_path)
+        doc = results.read_upgraded(spec.result_path)
     except (OSError, ValueError):
         return True
     reason = doc.get("reason") or ""
@@ -397,11 +397,11 @@ def reconcile(results_root, echo):
                 st = states.get(job)
                 if st is not None and st.ended:
                     r = finalize(spec, st, sopts)
-                    echo("%s: %s" % (describe(spec, st), r.get("reason") or "collected"))
+                    echo("%s: %s" % (status_line(spec, st), r.get("reason") or "collected"))
                 elif st is None:
                     r = finalize(spec, None, sopts)
                     echo("%s: %s" % (spec.label, r.get("reason")))
                 else:
-                    echo(describe(spec, st))
+                    echo(status_line(spec, st))
         except Exception as e:  # a broken file must not stop the table
             echo("%s: cannot reconcile: %s" % (path, e))

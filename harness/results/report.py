@@ -31,7 +31,7 @@ import markupsafe
 from . import charts
 from ..core import frameworks
 from ..core import paths
-from . import results as results_mod
+from . import results
 from ..core import safetext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,8 +51,8 @@ def load_results(results_dir):
     older schema versions upgraded (harness/results/upgrades.py); unreadable is [{"path", "error",
     "task", "status"}] of files that do not parse, have no / an unknown / a newer
     schema_version, do not follow the schema, or have no host provenance (a result the
-    container wrote that no dlbench collected: not a measurement) (results.load)."""
-    return results_mod.load_all(results_dir)
+    container wrote that no dlbench collected: not a measurement) (results.read_collected)."""
+    return results.read_all_collected(results_dir)
 
 
 # ---------------------------------------------------------------- one result
@@ -242,7 +242,7 @@ class Entry:
         # energy per 1000 images over the timed span (tasks/common/energy.py)
         self.energy_parts, self.energy_reason = energy_of(result) if self.ok else ({}, None)
         # what the measurement's own checks flagged (the clock check, CPU contention)
-        self.flags = results_mod.check_notes(result) if self.ok else []
+        self.flags = results.check_notes(result) if self.ok else []
 
 
 def flag_counts(entries):
@@ -311,7 +311,7 @@ class Cell:
         return _sorted_unique(e.reason for e in self.failed)
 
 
-class Row:
+class TableRow:
     def __init__(self, task, image, variant, source, workload_key, partial, reference_name):
         self.task = task
         self.image = image
@@ -377,7 +377,7 @@ def build_rows(entries, task):
             continue
         key = (e.image, e.variant, e.source, e.workload_key)
         if key not in rows:
-            rows[key] = Row(task, e.image, e.variant, e.source, e.workload_key, e.partial,
+            rows[key] = TableRow(task, e.image, e.variant, e.source, e.workload_key, e.partial,
                             e.reference_name)
         rows[key].entries.append(e)
     # A run that failed before recording its parameters (no epochs) joins a sibling row of the
@@ -524,7 +524,7 @@ def equivalence_marks(results_dir):
     return checksummaries.latest(results_dir).get("id"), marks
 
 
-def _pct(share):
+def percent(share):
     return "%.1f %%" % (100.0 * share) if share < 0.1 else "%.0f %%" % (100.0 * share)
 
 
@@ -543,11 +543,11 @@ def _mfu_view(cell):
                              _fmt_num(peak["median"]) if peak else "?",
                              first.peak_method or "peak probe")]
     if cell.mfu["n"] > 1:
-        tip.append("MFU range %s–%s" % (_pct(cell.mfu["min"]), _pct(cell.mfu["max"])))
+        tip.append("MFU range %s–%s" % (percent(cell.mfu["min"]), percent(cell.mfu["max"])))
     if cell.mfu_nominal:
         tip.append("of the %s nominal fp32 peak (data sheet): %s" % (
-            first.nominal_gpu or "GPU", _pct(cell.mfu_nominal["median"])))
-    return _pct(cell.mfu["median"]), "; ".join(tip)
+            first.nominal_gpu or "GPU", percent(cell.mfu_nominal["median"])))
+    return percent(cell.mfu["median"]), "; ".join(tip)
 
 
 def _energy_view(cell):
@@ -787,8 +787,6 @@ def densenet_section(task, entries, reference, results_dir, eq_marks=None, check
     --limit, --image-size, --batch-size) say so and are not comparable with 2017's minutes.
     Each row carries its image and variant's model-equivalence mark (`dlbench check-models`)."""
     ref = reference["multi_gpu"][task]
-    hw = [h["key"] for h in ref["hardware"]]  # 1xV100, 4xV100
-    ref_gpus = dict((h["key"], h["gpus"]) for h in ref["hardware"])
     mine = [e for e in entries if e.task == task]
     tables = []
     for source in ("real", "synthetic"):
@@ -805,64 +803,74 @@ def densenet_section(task, entries, reference, results_dir, eq_marks=None, check
                                    key=lambda n: (n is None, n or ""))
         for name in names:
             row = next((r for r in ref["rows"] if r["framework"] == name), None)
-            ref_view = None
-            if row is not None:
-                m = row["minutes"].get(source) or {}
-                one, many = m.get(hw[0]), m.get(hw[-1])
-                eff = (one / float(many) / ref_gpus[hw[-1]]) if one and many else None
-                auc = row.get("test_auc") or {}
-                ref_view = {"one": one, "many": many,
-                            "efficiency": "%.0f%%" % (100 * eff) if eff else None,
-                            "auc_one": auc.get(hw[0]) if source == "real" else None,
-                            "auc_many": auc.get(hw[-1]) if source == "real" else None}
+            ref_view = densenet_reference_view(row, ref, source)
             members = sorted((k for k in groups if k[0] == name), key=str)
             if not members:
                 lines.append({"group": name, "ref": ref_view, "row": None})
                 continue
             for i, key in enumerate(members):
-                es = groups[key]
-                ok = [e for e in es if e.ok]
-                counts = sorted(set(e.devices for e in es))
-                n = max(counts)
-                one = [e for e in ok if e.devices == 1]
-                many = [e for e in ok if e.devices == n and n > 1]
-                t1, tn = _stats([e.value for e in one]), _stats([e.value for e in many])
-                i1 = _stats([e.ips_per_device for e in one])
-                i_n = _stats([e.ips_per_device for e in many])
-                eff = (i_n["median"] / i1["median"]) if i1 and i_n and i1["median"] else None
-                # synthetic labels are random and the test images come from the training
-                # pool: an AUC there says nothing (2017's synthetic table has none), so none
-                a1, an = ((None, None) if source == "synthetic" else
-                          (_stats([e.accuracy for e in one]), _stats([e.accuracy for e in many])))
-                first = es[0]
-                kind = "GPU" if key[4] == "gpu" else "CPU replica"
-                lines.append({
-                    "group": name if i == 0 else None, "ref": ref_view if i == 0 else None,
-                    "row": {
-                        "label": first.image + ("" if first.variant == "reference"
-                                                else " · " + first.variant),
-                        "hardware": hardware_label(first.hardware),
-                        "partial": first.partial, "synthetic": source == "synthetic",
-                        "input_note": first.input_note,
-                        "n": n, "kind": kind,
-                        "one": _minutes(t1), "one_runs": t1["n"] if t1 else 0,
-                        "many": _minutes(tn), "many_runs": tn["n"] if tn else 0,
-                        "ips_one": _fmt_num(i1["median"]) if i1 else None,
-                        "ips_many": _fmt_num(i_n["median"]) if i_n else None,
-                        "efficiency": "%.0f%%" % (100 * eff) if eff else None,
-                        "auc_one": _fmt_num(a1["median"], 3) if a1 else None,
-                        "auc_many": _fmt_num(an["median"], 3) if an else None,
-                        "mfu_one": _mfu_cell([e.mfu for e in one]),
-                        "mfu_many": _mfu_cell([e.mfu for e in many]),
-                        "flags": flag_counts(es),
-                        "failed": ["%s: %s" % (e.relpath, e.reason) for e in es if not e.ok],
-                        "files": sorted(e.relpath for e in es),
-                        "equivalence": equivalence_mark(eq_marks or {}, check_id, first.image,
-                                                        first.variant, task)}})
+                mark = equivalence_mark(eq_marks or {}, check_id, groups[key][0].image,
+                                        groups[key][0].variant, task)
+                lines.append({"group": name if i == 0 else None,
+                              "ref": ref_view if i == 0 else None,
+                              "row": densenet_row_view(groups[key], key[4], source, mark)})
         tables.append({"source": source, "caption": ref["data"][source], "lines": lines})
     return {"task": task, "title": ref["title"], "table": ref["table"],
             "unit_label": ref["unit_label"], "hardware": ref["hardware"], "tables": tables,
             "n_results": len(mine)}
+
+
+def densenet_reference_view(row, ref, source):
+    """A 2017 DenseNet row's 1xV100 and 4xV100 minutes, scaling efficiency and AUCs (None:
+    no 2017 row)."""
+    if row is None:
+        return None
+    hw = [h["key"] for h in ref["hardware"]]  # 1xV100, 4xV100
+    ref_gpus = dict((h["key"], h["gpus"]) for h in ref["hardware"])
+    m = row["minutes"].get(source) or {}
+    one, many = m.get(hw[0]), m.get(hw[-1])
+    eff = (one / float(many) / ref_gpus[hw[-1]]) if one and many else None
+    auc = row.get("test_auc") or {}
+    return {"one": one, "many": many,
+            "efficiency": "%.0f%%" % (100 * eff) if eff else None,
+            "auc_one": auc.get(hw[0]) if source == "real" else None,
+            "auc_many": auc.get(hw[-1]) if source == "real" else None}
+
+
+def densenet_row_view(es, device, source, mark):
+    """One of this run's DenseNet rows: the 1-device and N-device runs of es side by side."""
+    ok = [e for e in es if e.ok]
+    n = max(set(e.devices for e in es))
+    one = [e for e in ok if e.devices == 1]
+    many = [e for e in ok if e.devices == n and n > 1]
+    t1, tn = _stats([e.value for e in one]), _stats([e.value for e in many])
+    i1 = _stats([e.ips_per_device for e in one])
+    i_n = _stats([e.ips_per_device for e in many])
+    eff = (i_n["median"] / i1["median"]) if i1 and i_n and i1["median"] else None
+    # synthetic labels are random and the test images come from the training
+    # pool: an AUC there says nothing (2017's synthetic table has none), so none
+    a1, an = ((None, None) if source == "synthetic" else
+              (_stats([e.accuracy for e in one]), _stats([e.accuracy for e in many])))
+    first = es[0]
+    return {
+        "label": first.image + ("" if first.variant == "reference" else " · " + first.variant),
+        "hardware": hardware_label(first.hardware),
+        "partial": first.partial, "synthetic": source == "synthetic",
+        "input_note": first.input_note,
+        "n": n, "kind": "GPU" if device == "gpu" else "CPU replica",
+        "one": _minutes(t1), "one_runs": t1["n"] if t1 else 0,
+        "many": _minutes(tn), "many_runs": tn["n"] if tn else 0,
+        "ips_one": _fmt_num(i1["median"]) if i1 else None,
+        "ips_many": _fmt_num(i_n["median"]) if i_n else None,
+        "efficiency": "%.0f%%" % (100 * eff) if eff else None,
+        "auc_one": _fmt_num(a1["median"], 3) if a1 else None,
+        "auc_many": _fmt_num(an["median"], 3) if an else None,
+        "mfu_one": _mfu_cell([e.mfu for e in one]),
+        "mfu_many": _mfu_cell([e.mfu for e in many]),
+        "flags": flag_counts(es),
+        "failed": ["%s: %s" % (e.relpath, e.reason) for e in es if not e.ok],
+        "files": sorted(e.relpath for e in es),
+        "equivalence": mark}
 
 
 def _mfu_cell(values):
@@ -888,56 +896,8 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
              [{"label": "this run: %s" % h["label"], "kind": "run"} for h in hw_cols]
     training = task != "inference"
 
-    def chart_groups(metric):
-        out = []
-        for g in groups:
-            ref = g["reference"]
-            rows = g["rows"]
-            ref_bars = []
-            for i, h in enumerate(ref_hw):
-                v = ref.get(h["key"]) if ref else None
-                if v is not None:
-                    value = v if metric == "time" else _derived_ips(ref_task, v)
-                    ref_bars.append({"series": i, "value": value,
-                                     "tip": "%s, 2017, %s: %s" % (g["name"], h["label"],
-                                                                  charts.fmt_number(value))})
-            if not rows:
-                if ref_bars:
-                    out.append({"label": g["name"], "sublabel": "2017 only", "bars": ref_bars})
-                continue
-            for k, row in enumerate(rows):
-                bars = list(ref_bars) if k == 0 else []
-                for j, h in enumerate(hw_cols):
-                    cell = row.cells.get(h["key"])
-                    if cell is None:
-                        continue
-                    if metric == "time" and training and row.partial:
-                        continue  # a partial run's total time is not comparable
-                    stats = cell.time if metric == "time" else cell.ips
-                    marks = (" †synthetic" if row.synthetic else "") + \
-                        (" ‡" + row.partial if row.partial else "")
-                    if stats:
-                        tip = "%s on %s: median %s over %d run(s)%s%s" % (
-                            row.label, h["label"], charts.fmt_number(stats["median"]), stats["n"],
-                            ", %s–%s" % (charts.fmt_number(stats["min"]), charts.fmt_number(stats["max"]))
-                            if stats["n"] > 1 else "", marks)
-                        bars.append({"series": len(ref_hw) + j, "value": stats["median"],
-                                     "synthetic": row.synthetic, "partial": bool(row.partial),
-                                     "failed": bool(cell.failed), "tip": tip})
-                    elif cell.failed:
-                        bars.append({"series": len(ref_hw) + j, "value": None, "failed": True,
-                                     "synthetic": row.synthetic, "partial": bool(row.partial),
-                                     "tip": "%s on %s failed: %s" % (
-                                         row.label, h["label"], "; ".join(cell.failed_reasons))})
-                if bars:
-                    label, sub = _chart_labels(g, row)
-                    out.append({"label": label, "sublabel": sub, "bars": bars})
-        for group in out:  # strings from result files, shown in the SVG: no control characters
-            group["label"], group["sublabel"] = (safetext.visible(group["label"]),
-                                                 safetext.visible(group["sublabel"]))
-            for bar in group["bars"]:
-                bar["tip"] = safetext.visible(bar["tip"])
-        return out
+    def groups_of(metric):
+        return chart_groups(metric, groups, ref_task, ref_hw, hw_cols, training)
 
     result = []
     mfu_chart = _mfu_chart(task, ref_task, hw_cols, groups)
@@ -945,18 +905,84 @@ def _charts(task, ref_task, ref_hw, hw_cols, groups):
         result.append(charts.bar_chart(
             "chart-%s-time" % task, "%s — time, lower is better" % ref_task["title"],
             "seconds for the full %d-epoch run (partial runs are in the throughput chart)"
-            % ref_task["workload"]["epochs"], series, chart_groups("time")))
+            % ref_task["workload"]["epochs"], series, groups_of("time")))
         result.append(charts.bar_chart(
             "chart-%s-ips" % task, "%s — throughput, higher is better" % ref_task["title"],
             "training images per second (2017: derived from the published times)",
-            series, chart_groups("ips")))
+            series, groups_of("ips")))
     else:
         result.append(charts.bar_chart(
             "chart-%s-time" % task, "%s — seconds per 1000 images, lower is better"
-            % ref_task["title"], "seconds per 1000 images", series, chart_groups("time")))
+            % ref_task["title"], "seconds per 1000 images", series, groups_of("time")))
     if mfu_chart is not None:
         result.append(mfu_chart)
     return result
+
+
+def chart_groups(metric, groups, ref_task, ref_hw, hw_cols, training):
+    """A chart's groups of bars (charts.bar_chart): per 2017 row its published bars, then one
+    group per row of this run with a bar per hardware column. metric: "time" or "ips"."""
+    out = []
+    for g in groups:
+        ref_bars = reference_bars(g, metric, ref_task, ref_hw)
+        if not g["rows"]:
+            if ref_bars:
+                out.append({"label": g["name"], "sublabel": "2017 only", "bars": ref_bars})
+            continue
+        for k, row in enumerate(g["rows"]):
+            bars = list(ref_bars) if k == 0 else []
+            for j, h in enumerate(hw_cols):
+                bar = run_bar(row, row.cells.get(h["key"]), h, metric, training)
+                if bar is not None:
+                    bar["series"] = len(ref_hw) + j
+                    bars.append(bar)
+            if bars:
+                label, sub = _chart_labels(g, row)
+                out.append({"label": label, "sublabel": sub, "bars": bars})
+    for group in out:  # strings from result files, shown in the SVG: no control characters
+        group["label"], group["sublabel"] = (safetext.visible(group["label"]),
+                                             safetext.visible(group["sublabel"]))
+        for bar in group["bars"]:
+            bar["tip"] = safetext.visible(bar["tip"])
+    return out
+
+
+def reference_bars(g, metric, ref_task, ref_hw):
+    """A group's 2017 bars (time as published, or images/s derived from it)."""
+    ref, bars = g["reference"], []
+    for i, h in enumerate(ref_hw):
+        v = ref.get(h["key"]) if ref else None
+        if v is not None:
+            value = v if metric == "time" else _derived_ips(ref_task, v)
+            bars.append({"series": i, "value": value,
+                         "tip": "%s, 2017, %s: %s" % (g["name"], h["label"],
+                                                      charts.fmt_number(value))})
+    return bars
+
+
+def run_bar(row, cell, h, metric, training):
+    """A row's bar on hardware column h (its median, or failed), or None: no cell, or a
+    partial training run's total time (not comparable)."""
+    if cell is None:
+        return None
+    if metric == "time" and training and row.partial:
+        return None  # a partial run's total time is not comparable
+    stats = cell.time if metric == "time" else cell.ips
+    marks = (" †synthetic" if row.synthetic else "") + \
+        (" ‡" + row.partial if row.partial else "")
+    if stats:
+        tip = "%s on %s: median %s over %d run(s)%s%s" % (
+            row.label, h["label"], charts.fmt_number(stats["median"]), stats["n"],
+            ", %s–%s" % (charts.fmt_number(stats["min"]), charts.fmt_number(stats["max"]))
+            if stats["n"] > 1 else "", marks)
+        return {"value": stats["median"], "synthetic": row.synthetic,
+                "partial": bool(row.partial), "failed": bool(cell.failed), "tip": tip}
+    if cell.failed:
+        return {"value": None, "failed": True, "synthetic": row.synthetic,
+                "partial": bool(row.partial),
+                "tip": "%s on %s failed: %s" % (row.label, h["label"],
+                                                "; ".join(cell.failed_reasons))}
+    return None
 
 
 def _chart_labels(group, row):

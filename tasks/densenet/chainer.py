@@ -117,8 +117,8 @@ class DenseNet121(chainer.Chain):
 def start_devices(p, rank):
     n = p["devices"]
     if fw.DEVICE["gpu"]:
-        if fw._gpu_count() < n:
-            raise RuntimeError("%d GPUs asked for, CuPy sees %d" % (n, fw._gpu_count()))
+        if fw.gpu_count() < n:
+            raise RuntimeError("%d GPUs asked for, CuPy sees %d" % (n, fw.gpu_count()))
         devices = list(range(n))
     else:
         devices = [-1] * n  # ParallelUpdater's device ids: negative for the CPU

@@ -51,8 +51,8 @@ SETTINGS = {"layout": "NCHW", "network": "gluon model_zoo densenet121, output ->
 def start_devices(p, rank):
     n = p["devices"]
     if fw.DEVICE["gpu"]:
-        if fw._gpu_count() < n:
-            raise RuntimeError("%d GPUs asked for, MXNet sees %d" % (n, fw._gpu_count()))
+        if fw.gpu_count() < n:
+            raise RuntimeError("%d GPUs asked for, MXNet sees %d" % (n, fw.gpu_count()))
         contexts = [mx.gpu(i) for i in range(n)]
     else:
         contexts = [mx.cpu(i) for i in range(n)]

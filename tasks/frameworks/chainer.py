@@ -53,15 +53,6 @@ def _cuda():
     return chainer.backends.cuda
 
 
-def _gpu_count():
-    if not _cuda().available:
-        return 0
-    try:
-        return _cuda().cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # CuPy without a driver raises its own CUDARuntimeError
-        return 0
-
-
 def probe():
     info = {"cuda": None, "cupy": None, "threads": {"cpu_count": os.cpu_count()},
             "config": {"use_cudnn": chainer.config.use_cudnn,
@@ -77,7 +68,7 @@ def probe():
         info["cudnn_enabled"] = bool(_cuda().cudnn_enabled)
         if _cuda().cudnn_enabled:
             info["cudnn"] = str(_cuda().cuda.cudnn.getVersion())
-        if _gpu_count():
+        if gpu_count():
             cc = str(cupy.cuda.Device(0).compute_capability)  # "60", "90", "100"
             info["gpu_compute_capability"] = cc[:-1] + "." + cc[-1]
             properties = getattr(cupy.cuda.runtime, "getDeviceProperties", None)  # CuPy >= 6
@@ -94,7 +85,7 @@ def init(device, seed, variant):
             raise RuntimeError("--device gpu, but Chainer %s has no CuPy: use --device cpu, or "
                                "the image built with CuPy (CHAINER_BUILD=cuda)"
                                % chainer.__version__)
-        if not _gpu_count():
+        if not gpu_count():
             raise RuntimeError("--device gpu, but CuPy sees no CUDA GPU: use --device cpu or a "
                                "host with a GPU and the NVIDIA container runtime")
     numpy.random.seed(seed)  # Chainer's initialisers and its CPU dropout draw from numpy
@@ -109,6 +100,15 @@ def init(device, seed, variant):
             "use_cudnn": chainer.global_config.use_cudnn,
             "autotune": chainer.global_config.autotune,
             "precision": _true_fp32()}
+
+
+def gpu_count():
+    if not _cuda().available:
+        return 0
+    try:
+        return _cuda().cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # CuPy without a driver raises its own CUDARuntimeError
+        return 0
 
 
 def _true_fp32():

@@ -87,7 +87,7 @@ def init(device, seed, variant):
         raise RuntimeError("variant %r: the mxnet adapter's variants are %s"
                            % (variant, ", ".join(v["name"] for v in VARIANTS)))
     if device == "gpu":
-        if _gpu_count() < 1:
+        if gpu_count() < 1:
             raise RuntimeError("--device gpu, but MXNet %s sees no CUDA GPU: use --device cpu, "
                                "the CUDA build of the image (mxnet-cu*), or a host with a GPU "
                                "and the NVIDIA container runtime" % mx.__version__)
@@ -114,7 +114,7 @@ def _cpu_count():
         return os.cpu_count()
 
 
-def _gpu_count():
+def gpu_count():
     count = getattr(getattr(mx, "context", None), "num_gpus", None)  # MXNet >= 1.1
     if count is not None:
         try:
