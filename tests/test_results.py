@@ -5,6 +5,7 @@ import os
 import shutil
 
 import pytest
+from conftest import HANG_S
 from click.testing import CliRunner
 
 from harness.results import results
@@ -90,12 +91,12 @@ def test_add_provenance_sets_the_image():
 def test_read_upgrades_old_results(tmp_path):
     path = str(tmp_path / "result.json")
     shutil.copy(os.path.join(FIXTURES, "result-v1-host-failed.json"), path)
-    doc = results.read(path)
+    doc = results.read_upgraded(path)
     assert doc["schema_version"] == results.SCHEMA_VERSION
     assert (doc["framework"], doc["adapter"], doc["image"]) == (
         "tensorflow", "tensorflow", "tensorflow-2.21")
     assert json.load(open(path))["schema_version"] == 1  # the file is never rewritten
-    assert results.load(path) == doc
+    assert results.read_collected(path) == doc
 
 
 @pytest.mark.parametrize("text, why", [
@@ -114,12 +115,12 @@ def test_load_says_why_a_file_cannot_be_used(tmp_path, text, why):
     path = tmp_path / "result.json"
     path.write_text(text)
     with pytest.raises(results.Unreadable) as e:
-        results.load(str(path))
+        results.read_collected(str(path))
     assert str(e.value).startswith(why), str(e.value)
     assert e.value.task == ("cnn" if why.startswith(("written", "does not")) else None)
     if not why.startswith("does not follow"):  # read does not validate; the rest it says too
         with pytest.raises(ValueError):
-            results.read(str(path))
+            results.read_upgraded(str(path))
 
 
 def test_table_lists_results_and_skips_logs(tmp_path):
@@ -209,3 +210,55 @@ def test_table_shows_slow_rates_with_three_digits(tmp_path, rate, shown):
     header, line = results.table(str(tmp_path))
     start = header.index("IMG/S")
     assert line[start:].split()[0] == shown
+
+
+# ---------------------------------------------------------------- hostile files
+
+def hostile_results(tmp_path):
+    """One good result and, beside it, files no result can be, each in its own run folder."""
+    root = tmp_path / "results"
+    made = {}
+
+    def folder(name):
+        f = root / ("20260101-000000-%s" % name) / "pytorch-2.13" / "cnn-r1"
+        f.mkdir(parents=True)
+        return f / "result.json"
+    made["deep"] = folder("deep")
+    made["deep"].write_text("[" * 5000 + "]" * 5000)
+    made["fifo"] = folder("fifo")
+    os.mkfifo(str(made["fifo"]))
+    made["huge-int"] = folder("huge")
+    doc = ok_result()
+    doc["timings"]["images_per_second"] = 10 ** 400
+    made["huge-int"].write_text(json.dumps(doc))
+    made["folder"] = folder("dir")
+    made["folder"].mkdir()
+    return root, made
+
+
+def test_hostile_files_are_listed_unreadable_and_stop_nothing(tmp_path):
+    """A 5,000-level nested JSON (RecursionError), a FIFO named result.json (a reader would
+    block), an integer beyond any float (the report's float() overflowed): each is one
+    unreadable row with its reason; the command finishes."""
+    import threading
+    root, made = hostile_results(tmp_path)
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=results.read_all_collected(str(root))),
+                         daemon=True)
+    t.start()
+    t.join(HANG_S)
+    assert not t.is_alive(), "reading the results hung (the FIFO?)"
+    good, bad = box["r"]
+    reasons = dict((os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(
+        u["path"])))), u["error"]) for u in bad)
+    assert reasons["20260101-000000-deep"] == "nested deeper than a JSON reader goes"
+    assert reasons["20260101-000000-fifo"] == "not a regular file"
+    assert "an integer of 401 digits, beyond any float" in reasons["20260101-000000-huge"]
+    assert good == []
+
+
+def test_the_report_of_hostile_files_lists_them(tmp_path):
+    from harness.results import report
+    root, made = hostile_results(tmp_path)
+    view = report.build_view(str(root))
+    assert len(view["unreadable"]) == 3  # the folder named result.json is no result file

@@ -12,6 +12,8 @@ import datetime
 import json
 import math
 import os
+import stat
+import sys
 
 from ..core import frameworks, paths
 from ..core import safetext
@@ -93,13 +95,43 @@ def write(result, path):
     os.replace(tmp, path)
 
 
-def read(path):
+# no result is near this size (a DenseNet result with every per-label AUC: a few kB)
+MAX_RESULT_BYTES = 16 << 20
+
+
+class BadFile(ValueError):
+    """A file no result can be: not a regular file, too large, nested too deep."""
+
+
+def read_json_file(path):
+    """The JSON document in path, read with care for files a hostile or broken run could leave:
+    not a regular file (a FIFO named result.json would block the reader, a device, a folder),
+    larger than MAX_RESULT_BYTES, not UTF-8, not JSON, or nested deeper than the parser can
+    go: ValueError with the reason (OSError when it cannot be opened)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise BadFile("not a regular file")
+    if st.st_size > MAX_RESULT_BYTES:
+        raise BadFile("%d bytes: larger than any result (%d MiB at most)"
+                      % (st.st_size, MAX_RESULT_BYTES >> 20))
+    # non-blocking: had it become a FIFO since the stat, the open would wait for a writer
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise BadFile("not a regular file")
+        raw = f.read(MAX_RESULT_BYTES + 1)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise BadFile("nested deeper than a JSON reader goes")
+
+
+def read_upgraded(path):
     """The result in `path` at the current schema version (older versions upgraded, see
-    harness/results/upgrades.py). Raises OSError, or ValueError when the file is not JSON, holds a
-    non-finite number (NonFinite), is not an object, or has no, an unknown or a newer
-    schema_version (upgrades.UpgradeError)."""
-    with open(path) as f:
-        doc = json.load(f)
+    harness/results/upgrades.py). Raises OSError, or ValueError when the file is no regular file
+    or too large (read_json_file), not JSON, holds a non-finite number (NonFinite), is not an
+    object, or has no, an unknown or a newer schema_version (upgrades.UpgradeError)."""
+    doc = read_json_file(path)
     refuse_non_finite(doc)
     return upgrades.upgrade(doc)
 
@@ -115,6 +147,8 @@ def non_finite(doc, where=""):
     found = []
     if isinstance(doc, float) and not math.isfinite(doc):
         found.append((where or "(top)", doc))
+    elif isinstance(doc, int) and not isinstance(doc, bool) and abs(doc) > sys.float_info.max:
+        found.append((where or "(top)", doc))  # an integer no float can hold: as good as infinite
     elif isinstance(doc, dict):
         for key, value in doc.items():
             found.extend(non_finite(value, "%s/%s" % (where, key) if where else str(key)))
@@ -135,6 +169,8 @@ def refuse_non_finite(doc):
 
 
 def _json_constant(value):
+    if isinstance(value, int):
+        return "an integer of %d digits, beyond any float" % len(str(abs(value)))
     return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
 
 
@@ -170,17 +206,18 @@ def _task_of(doc):
     return task if isinstance(task, str) and task in tasks else None
 
 
-def load(path):
+def read_collected(path):
     """The result in `path`, upgraded to the current schema version, schema-valid and collected
     by the host (host_provenance_problem), or raise Unreadable with the reason (the file cannot
     be read, is not JSON, has no / an unknown / a newer schema_version, does not follow the
     schema, or has no host provenance: status "no-provenance"). The one check `dlbench results`
     and `dlbench report` both go through."""
     try:
-        with open(path, "rb") as f:
-            raw = json.loads(f.read().decode("utf-8"))
+        raw = read_json_file(path)
     except OSError as e:
         raise Unreadable("cannot be read: %s" % str(e)[:200])
+    except BadFile as e:
+        raise Unreadable(str(e))
     except ValueError as e:  # bad JSON or bad UTF-8
         raise Unreadable("not JSON: %s" % str(e)[:200])
     task = _task_of(raw)
@@ -206,14 +243,14 @@ def load(path):
     return doc
 
 
-def load_all(results_root=None):
+def read_all_collected(results_root=None):
     """(good, unreadable) of every result under results_root: good is [(path, result)] of
     readable, upgraded, schema-valid results the host collected; unreadable is [{"path",
-    "error", "task", "status"}] (see `load`)."""
+    "error", "task", "status"}] (see `read_collected`)."""
     good, bad = [], []
     for path in result_paths(results_root):
         try:
-            good.append((path, load(path)))
+            good.append((path, read_collected(path)))
         except Unreadable as e:
             bad.append({"path": path, "error": str(e), "task": e.task, "status": e.status})
     return good, bad
@@ -330,10 +367,10 @@ def _unreadable_row(path, why, status="unreadable"):
 
 def table(results_root=None):
     """Lines of a plain-text table of every result under results/; files that cannot be used
-    (see `load`) are listed as unreadable (or no-provenance) with the reason, never dropped. An
+    (see `read_collected`) are listed as unreadable (or no-provenance) with the reason, never dropped. An
     ok run that shared the CPU is marked "ok!" with a note, and a legend line ends the table."""
     rows = [HEADER]
-    good, bad = load_all(results_root)
+    good, bad = read_all_collected(results_root)
     found = [(path, doc, None, None) for path, doc in good] + [
         (u["path"], None, u["error"], u.get("status")) for u in bad]
     for path, doc, why, status in sorted(found, key=lambda f: f[0]):
