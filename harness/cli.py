@@ -153,8 +153,8 @@ def _known_tasks(ctx, param, values):
                    "collects later")
 @click.option("--dry-run", is_flag=True,
               help="--on kubernetes: write the manifests, apply nothing")
-@click.option("--namespace", default="default", show_default=True,
-              help="--on kubernetes: the manifests' namespace")
+@click.option("--namespace", default=None,
+              help="--on kubernetes: the manifests' namespace  [default: default]")
 def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit, seed,
           variants, memory, env, data_dir, results_dir, base, build_args, offline, verbose,
           gpus, workers, image_size, batch_size, ignore_gpu_guard, on, registry, partition,
@@ -178,7 +178,8 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
                           base=base, build_args=build_args, offline=offline,
                           ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
                           image_size=image_size, batch_size=batch_size, on=on, registry=registry,
-                          slurm=cluster, dry_run=dry_run, namespace=namespace)
+                          slurm=cluster, dry_run=dry_run,
+                          namespace=_namespace(on, namespace))
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     with signals.handled():
         try:
@@ -200,6 +201,16 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
         len(collected), len(failed), os.path.join(opts.results_root, opts.run_id)))
     if failed or not collected:
         sys.exit(1)
+
+
+def _namespace(on, namespace):
+    """--namespace: only with --on kubernetes, and a Kubernetes namespace name."""
+    from .launch import kube
+    if namespace is None:
+        return "default"
+    if on != "kubernetes":
+        raise HarnessError("--namespace goes with --on kubernetes (the runs go to --on %s)" % on)
+    return kube.check_namespace(namespace)
 
 
 def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,

@@ -29,7 +29,8 @@ def test_registry_host_and_port_are_accepted(good):
 
 
 @pytest.mark.parametrize("bad", ["http://localhost:5000", "localhost:5000/x", "", "a b",
-                                 "host:99999999"])
+                                 "host:99999999", "LOCALHOST", "x..y:5000", "localhost:0",
+                                 "localhost:99999", "registry", "-a.org", "a-.org:5000"])
 def test_a_registry_that_is_no_host_is_refused_in_one_line(bad):
     with pytest.raises(HarnessError) as e:
         imagepush.check_registry(bad)
@@ -116,7 +117,7 @@ def test_a_job_past_its_time_limit_gets_slurms_reason_over_the_nodes(tmp_path):
     assert doc["reason"].startswith("SLURM job 17 TIMEOUT on node1: past its SLURM time limit "
                                     "(--time-limit 1)")
     assert "the node said: terminated (SIGTERM)" in doc["reason"]
-    assert results.read(run.result_path)["reason"] == doc["reason"]
+    assert results.read_upgraded(run.result_path)["reason"] == doc["reason"]
     assert results.validate(doc) == []
 
 
@@ -129,7 +130,7 @@ def test_a_cancelled_job_without_a_result_gets_a_failed_one(tmp_path):
     assert doc["provenance"]["slurm"] == {"job_id": "18", "node": "node2", "partition": "debug"}
     assert doc["provenance"]["image"] == "pytorch-2.13"
     assert results.validate(doc) == []
-    assert results.read(run.result_path) == doc
+    assert results.read_upgraded(run.result_path) == doc
 
 
 def test_the_nodes_own_verdict_stands_when_the_job_ran_to_its_end(tmp_path):
@@ -270,3 +271,70 @@ def test_kubernetes_without_dry_run_says_what_to_do(tmp_path):
                str(tmp_path))
     assert out.returncode == 1 and "add --dry-run" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_two_variants_of_one_task_get_two_jobs(tmp_path):
+    """`--variant all --on kubernetes`: each run is its own Job (the name follows the run's
+    folder, <task>[-<variant>]-r<N>); applying the file loses none."""
+    import types
+    from harness.core import catalog
+    from harness.launch import runner
+    image = catalog.lookup(["pytorch-2.13"])[0]
+    image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
+    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
+    specs = [runner.Run(image, image_obj, "cnn", variant, 1, "cpu", opts, {}).spec()
+             for variant in ("reference", "tuned")]
+    assert specs[0].name != specs[1].name
+    _, docs = kube.write_manifests(specs, str(tmp_path / "out"))
+    names = [d["metadata"]["name"] for d in docs if d["kind"] == "Job"]
+    assert len(names) == 2 and len(set(names)) == 2, names
+
+
+def test_a_long_name_is_cut_to_a_label_that_stays_unique():
+    a = "dlbench-20260101-000000-abcd-caffe2-torch1.8-densenet-synthetic-reference-r1"
+    b = a[:-1] + "2"
+    na, nb = kube._k8s_name(a), kube._k8s_name(b)
+    assert na != nb and len(na) <= 63 and len(nb) <= 63
+    assert kube.NAMESPACE.match(na) and kube.NAMESPACE.match(nb)  # DNS-1123 labels both
+    assert kube._k8s_name("dlbench-short-r1") == "dlbench-short-r1"
+
+
+@pytest.mark.parametrize("namespace", ["Default", "x" * 64, "../etc", "", "a\nb", "-a", "a-"])
+def test_a_namespace_kubernetes_would_refuse_is_refused_in_one_line(namespace):
+    out = _cli("bench", "pytorch-2.13", "--on", "kubernetes", "--dry-run", "--synthetic",
+               "--namespace", namespace)
+    assert out.returncode == 1, out.stderr
+    assert "no Kubernetes namespace" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_namespace_without_kubernetes_is_refused():
+    out = _cli("bench", "pytorch-2.13", "--namespace", "team-a")
+    assert out.returncode == 1 and "--namespace goes with --on kubernetes" in out.stderr
+
+
+def test_a_failed_push_leaves_no_tag_behind():
+    import types
+    from harness.core import catalog
+    calls = []
+    local = types.SimpleNamespace(id="sha256:" + "ab" * 32,
+                                  tag=lambda repo, tag: calls.append(("tag", repo, tag)))
+
+    class Images(object):
+        def get(self, ref):
+            return local
+
+        def push(self, repo, tag, stream, decode):
+            return iter([{"error": "connection refused"}])
+
+        def remove(self, ref, noprune=False):
+            calls.append(("remove", ref))
+
+    client = types.SimpleNamespace(images=Images())
+    image = catalog.lookup(["pytorch-2.13"])[0]
+    with pytest.raises(HarnessError) as e:
+        imagepush.push(image, "localhost:5999", lambda *a, **k: None, client=client)
+    assert "cannot push pytorch-2.13 to localhost:5999" in e.value.message
+    assert calls == [("tag", "localhost:5999/dlbench/pytorch-2.13", "latest"),
+                     ("remove", "localhost:5999/dlbench/pytorch-2.13:latest")]

@@ -9,14 +9,24 @@ import re
 from ..containers import engine
 from ..core.errors import HarnessError
 
-_REGISTRY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+# a host name as Docker reads the first part of a reference: lower-case DNS labels joined by
+# single dots, each starting and ending with a letter or digit; then an optional port
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_REGISTRY = re.compile(r"^%s(\.%s)*(:[0-9]{1,5})?$" % (_LABEL, _LABEL))
 
 
 def check_registry(registry):
-    """HOST or HOST:PORT (no scheme, no path), else one line saying what to pass."""
-    if not registry or not _REGISTRY.match(registry):
+    """HOST or HOST:PORT (no scheme, no path), else one line saying what to pass. Docker takes
+    the first part of HOST/dlbench/NAME for a registry only when it has a dot or a port, or is
+    localhost (else it is a Docker Hub account): a bare word is refused, as are upper case,
+    empty labels and ports outside 1..65535."""
+    match = _REGISTRY.match(registry or "")
+    port = int(registry.rsplit(":", 1)[1]) if match and ":" in registry else None
+    if not match or (port is not None and not 0 < port < 65536) or (
+            "." not in registry and ":" not in registry and registry != "localhost"):
         raise HarnessError("--registry %r: give HOST or HOST:PORT of a Docker registry, e.g. "
-                           "localhost:5000 (no http://, no path)" % (registry,))
+                           "localhost:5000 or registry.example.org (lower case, no http://, no "
+                           "path, port 1-65535)" % (registry,))
     return registry
 
 
@@ -47,6 +57,10 @@ def push(image, registry, echo, client=None):
     except Exception as e:
         error = engine.short_error(e)
     if error or not digest:
+        try:  # a failed push leaves no HOST/dlbench/NAME tag behind
+            client.images.remove(repo + ":latest", noprune=True)
+        except Exception:
+            pass
         raise HarnessError("cannot push %s to %s: %s: start the registry (see "
                            "docs/cluster.md, \"Trying it on one machine\") or check --registry"
                            % (image.name, registry, engine.one_line(error or "no digest came "

@@ -18,20 +18,40 @@ What maps to what (the local hardening, harness/containers/hardening.py):
 
 A manifest file holds the Jobs of one bench (one YAML document each) and the NetworkPolicy;
 the same as JSON (one object per line) for tools without a YAML reader."""
+import hashlib
 import json
 import os
 import re
 
 from ..containers import hardening
 from ..core import options
+from ..core.errors import HarnessError
 
 API_GROUP_LABEL = "dlbench.org/run"
 
 
 def _k8s_name(text, limit=63):
-    """A DNS-1123 label from text: lower case, [a-z0-9-], at most limit characters."""
+    """A DNS-1123 label from text: lower case, [a-z0-9-], at most limit characters. A longer
+    one is cut and ends in 8 hex digits of text's sha256, so two texts that differ only past the
+    cut still give two names."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    return name[:limit].rstrip("-") or "run"
+    if len(name) > limit:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+        name = name[:limit - 9].rstrip("-") + "-" + digest
+    return name or "run"
+
+
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def check_namespace(namespace):
+    """The namespace as given, or HarnessError: Kubernetes names a namespace with a DNS-1123
+    label (lower case letters, digits and '-', at most 63, starting and ending alphanumeric)."""
+    if not NAMESPACE.match(namespace or ""):
+        raise HarnessError("--namespace %r is no Kubernetes namespace: lower-case letters, digits "
+                           "and '-', 1 to 63 characters, starting and ending with a letter or "
+                           "digit" % namespace)
+    return namespace
 
 
 def _quantity(memory):
@@ -40,14 +60,10 @@ def _quantity(memory):
     return "%dMi" % (size // (1024 ** 2)) if size % (1024 ** 2) == 0 else str(size)
 
 
-def job_manifest(spec, namespace="default", gpus=None):
-    """The batch/v1 Job of one RunSpec (a plain dict)."""
+def pod_volumes(spec):
+    """(volumes, volume mounts) of a run's pod: its host folders, the scratch tmpfs of a
+    read-only root, a bigger /dev/shm when the run asks for one."""
     h = spec.hardening
-    uid, gid = (int(x) for x in h["user"].split(":"))
-    if uid == 0:
-        uid, gid = hardening.NOBODY
-    labels = {API_GROUP_LABEL: _k8s_name(spec.run_id), "dlbench.org/image": _k8s_name(
-        spec.image_name), "dlbench.org/task": _k8s_name(spec.task)}
     volumes, mounts = [], []
     for i, m in enumerate(spec.mounts):
         name = "m%d-%s" % (i, _k8s_name(m["target"].strip("/"), 40))
@@ -66,6 +82,18 @@ def job_manifest(spec, namespace="default", gpus=None):
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory",
                                                      "sizeLimit": _quantity(spec.shm_size)}})
         mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
+    return volumes, mounts
+
+
+def job_manifest(spec, namespace="default", gpus=None):
+    """The batch/v1 Job of one RunSpec (a plain dict)."""
+    h = spec.hardening
+    uid, gid = (int(x) for x in h["user"].split(":"))
+    if uid == 0:
+        uid, gid = hardening.NOBODY
+    labels = {API_GROUP_LABEL: _k8s_name(spec.run_id), "dlbench.org/image": _k8s_name(
+        spec.image_name), "dlbench.org/task": _k8s_name(spec.task)}
+    volumes, mounts = pod_volumes(spec)
     limits = {}
     if spec.memory:
         limits["memory"] = _quantity(spec.memory)

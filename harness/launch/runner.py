@@ -226,7 +226,8 @@ class Run(object):
             env = testrun.cache_environment(env)
         return rundesc.RunSpec(
             image_id=self.image_obj.id, image_ref=None, image_name=self.image.name,
-            name="dlbench-%s-%s-%s-r%d" % (o.run_id, self.image.name, self.task, self.repeat),
+            # as the run's folder: <task>[-<variant>]-r<N> (two variants' runs never share one)
+            name="dlbench-%s-%s-%s" % (o.run_id, self.image.name, os.path.basename(self.dir)),
             command=self.command(), mounts=mounts,
             hardening=hardening.settings(environment=env), memory=o.memory,
             gpus=-1 if self.device == "gpu" else 0,
