@@ -102,3 +102,25 @@ def test_a_dead_dlbench_s_one_shot_is_swept(engine, base):
             c.remove(force=True)
         except Exception:
             pass
+
+
+def test_a_shared_folder_stays_writable_for_the_next_container(engine, base, tmp_path):
+    """A test run's compile cache is written by every container of an image: what one
+    container made there must stay writable to the next (a check-models container that gave
+    the cache back to root made the next keras-2.3 and theano-1.0 runs fail: "compiledir ...
+    exists but you don't have read, write or listing permissions"). A writable folder is given
+    back to the caller."""
+    shared, own = tmp_path / "cache", tmp_path / "out"
+    shared.mkdir()
+    own.mkdir()
+    volumes = {str(shared): {"bind": "/cache", "mode": "rw"},
+               str(own): {"bind": "/out", "mode": "rw"}}
+    for step in ("first", "second"):
+        done = oneshot.run(base, ["sh", "-c", "mkdir -p /cache/sub && echo %s > /cache/sub/%s "
+                                  "&& echo %s > /out/%s" % (step, step, step, step)],
+                           "test-shared", volumes=volumes, writable=[str(own)],
+                           shared=[str(shared)], timeout=HANG_S)
+        assert done.ok, done.output
+    assert (shared / "sub" / "second").read_text() == "second\n"
+    st = os.stat(str(own / "second"))
+    assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())

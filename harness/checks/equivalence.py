@@ -198,12 +198,11 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
     volumes = {paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
                inputs_dir: {"bind": "/check/in", "mode": "ro"},
                out_dir: {"bind": "/check/out", "mode": "rw"}}
-    writable = [out_dir]
     if cache_dir:
         volumes[cache_dir] = {"bind": testrun.CACHE_TARGET, "mode": "rw"}
-        writable.append(cache_dir)
     done = oneshot.run(
-        image.tag, cmd, "check-models", volumes=volumes, writable=writable,
+        image.tag, cmd, "check-models", volumes=volumes, writable=[out_dir],
+        shared=[cache_dir] if cache_dir else [],
         environment=testrun.cache_environment() if cache_dir else None,
         timeout=timeout * len(jobs), labels={catalog.IMAGE_NAME_LABEL: image.name},
         name="dlbench-check-%s-%s-%s" % (image.name, variant, uuid.uuid4().hex[:6]),

@@ -62,12 +62,16 @@ class Outcome(object):
 
 
 def run(image, command, purpose, volumes=None, environment=None, writable=(), timeout=3600,
-        name=None, labels=None, on_line=None, stderr=True, log_path=None):
+        name=None, labels=None, on_line=None, stderr=True, log_path=None, writable_trees=(),
+        shared=()):
     """Run command in image (a tag or an image id) to its end in one hardened, owner-labelled
     container; returns an Outcome (never raises for the engine's refusals: the Outcome's problem
     says it). volumes: {host path: {"bind": ..., "mode": ...}}; writable: the host folders among
     them the container writes (handed to the container's uid for the run, back to the caller's
-    after); on_line(text): each output line as it comes (the output is followed live); stderr:
+    after); writable_trees: such folders handed over with everything already in them (the
+    container resumes an earlier run's work); shared: folders the container writes that other
+    containers write too (a test run's compile cache, harness/containers/testrun.py): handed
+    over, never given back, so the next container, under the same uid, can write in them; on_line(text): each output line as it comes (the output is followed live); stderr:
     False keeps stdout only; log_path: the output is also saved there. A stop signal
     (KeyboardInterrupt) kills and removes the container, then propagates."""
     args = hardening.settings(environment=environment)
@@ -75,6 +79,10 @@ def run(image, command, purpose, volumes=None, environment=None, writable=(), ti
                 name=name or "dlbench-%s-%s" % (purpose, uuid.uuid4().hex[:8]),
                 labels=dict(labels or {}))
     for folder in writable:
+        hardening.prepare_results_dir(folder, args["user"])
+    for folder in writable_trees:
+        hardening.prepare_results_dir(folder, args["user"], tree=True)
+    for folder in shared:
         hardening.prepare_results_dir(folder, args["user"])
     code, output, problem = None, b"", None
     try:
@@ -93,7 +101,7 @@ def run(image, command, purpose, volumes=None, environment=None, writable=(), ti
     except Exception as e:  # the engine refused it (no such image, no python3 in it, ...)
         problem = "could not run the container: %s" % engine.short_error(e)
     finally:
-        for folder in writable:
+        for folder in list(writable) + list(writable_trees):
             hardening.reclaim_results_dir(folder)
     text = output.decode("utf-8", "replace")
     if log_path:
