@@ -66,6 +66,9 @@ def build(names, all_images, jobs, base, build_args, offline, force, verbose):
     for image, done in outcomes:
         if isinstance(done, builder.Built) and not done.built:
             click.echo("%s is up to date (%s)" % (image.name, done.image_id[:19]))
+    note = builder.dangling_note()
+    if note:
+        click.echo(note)
     failed = [image.name for image, done in outcomes if not isinstance(done, builder.Built)]
     if failed:
         raise HarnessError("%d of %d image(s) not built: %s (the lines above say why)"
@@ -169,7 +172,7 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
     from .containers import signals
     check_seeds(seed, repeat)
     cluster = _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
-                               share_nodes, detach, dry_run)
+                               share_nodes, detach, dry_run, device)
     images = catalog.lookup(names)
     opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
                           keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
@@ -214,7 +217,7 @@ def _namespace(on, namespace):
 
 
 def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,
-                     detach, dry_run):
+                     detach, dry_run, device="auto"):
     """The cluster options checked against --on (one line each); a harness.launch.slurm.Options."""
     from .images import imagepush
     from .launch import slurm
@@ -229,6 +232,9 @@ def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
                                "kubernetes")
     if dry_run and on != "kubernetes":
         raise click.UsageError("--dry-run: only with --on kubernetes")
+    if gpus_per_run and device == "cpu":
+        raise click.UsageError("--gpus-per-run %d asks for GPUs and --device cpu for none: drop "
+                               "one" % gpus_per_run)
     if registry:
         imagepush.check_registry(registry)
     if on == "local":
@@ -302,8 +308,17 @@ def data_prepare(dataset, dest, size, image_name, workers):
     loaders); without them they resize every original as it is read (not comparable with
     2017's minutes)."""
     from .images import datacache
-    datacache.prepare_chestxray(dest or paths.data_dir(), size=size, image_name=image_name,
-                                workers=workers)
+    from .containers import signals
+    with signals.handled():  # Ctrl-C, SIGTERM, SIGHUP: the container is removed, 128 + signal
+        try:
+            datacache.prepare_chestxray(dest or paths.data_dir(), size=size,
+                                        image_name=image_name, workers=workers)
+        except KeyboardInterrupt as stop:
+            sig = signals.signum_of(stop)
+            with signals.held():
+                _say("%s: preparation stopped, container removed; the copies made so far are "
+                     "kept and a rerun resumes" % signals.reason(sig))
+            sys.exit(signals.exit_status(sig))
 
 
 @main.command("results")

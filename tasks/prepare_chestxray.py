@@ -175,6 +175,14 @@ def prepare(src, out, size, workers):
             pool.join()
     if errors:
         emit("failed", errors=len(errors))
+        denied = [e for e in errors if e[1].startswith("PermissionError")]
+        if denied:  # not a broken file: re-fetching would not help
+            sys.stderr.write("error: %d of %d image(s) in %s cannot be read here (first: %s: "
+                             "permission denied): make them readable by every user (the "
+                             "preparation reads as uid %d) and run it again (the %d copies "
+                             "made are kept)\n" % (len(denied), len(names), src, denied[0][0],
+                                                   os.getuid(), len(done)))
+            return 1
         sys.stderr.write("error: %d of %d image(s) in %s cannot be read as PNG (first: %s: %s):"
                          " re-fetch them ('dlbench data fetch chestxray14') and run the "
                          "preparation again (the %d copies made are kept)\n"

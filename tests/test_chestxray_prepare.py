@@ -256,3 +256,20 @@ def test_the_hosts_progress_lines():
     assert said[1].startswith("  200/112120 prepared (0%), 50 images/s, about 37 min left")
     assert len(said) == 3 and said[2].startswith("chestxray14: 112120 copies in place")
     assert progress.last_line.startswith("error: 1 of 4")
+
+
+def test_a_second_prepare_of_the_same_copies_is_refused_in_one_line(tmp_path):
+    """Two `dlbench data prepare` at once wrote the same journal and copies (1,175 duplicate
+    journal lines, a false "cannot be read" diagnosis): the second is refused while the first
+    holds the lock, and the lock goes with the first."""
+    from harness.core.errors import HarnessError
+    from harness.images import datacache
+    out = str(tmp_path / "images-38")
+    with datacache._only_run(str(tmp_path), out):
+        with pytest.raises(HarnessError) as e:
+            with datacache._only_run(str(tmp_path), out):
+                pass
+        assert "another `dlbench data prepare` (pid %d) is preparing" % os.getpid() \
+            in e.value.message
+    with datacache._only_run(str(tmp_path), out):  # free again
+        pass

@@ -180,3 +180,68 @@ def test_a_bench_run_on_the_copies_records_them(prepared, tmp_path):
     assert images["manifest_sha256"] == hashlib.sha256(open(manifest, "rb").read()).hexdigest()
     assert images["resize_on_read"] is None and images["count"] == 20
     assert results.data_label(r) == "real/38"
+
+
+def _nih(tmp_path, patients=3):
+    folder = tmp_path / "nih"
+    make_chestxray_dir(str(folder), patients=patients, per_patient=2, size=256)
+    for path in [str(folder)] + [str(p) for p in folder.rglob("*")]:  # any uid reads it
+        os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+    return folder
+
+
+def test_a_failed_prepare_resumes(engine, tmp_path):
+    """An image the container cannot read fails the run; once readable, the rerun resumes from
+    the first run's journal and copies (as root, those were given back to root after the first
+    run and the rerun died with PermissionError: '/prepared/.journal')."""
+    folder = _nih(tmp_path)
+    names = sorted(os.listdir(str(folder / "images")))
+    os.chmod(str(folder / "images" / names[-1]), 0)
+    args = ["data", "prepare", "chestxray14", "--dest", str(folder), "--size", "38",
+            "--workers", "1"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 1, first.output
+    # one line in the user's terms: the host's folder, a permission problem, no re-fetch advice
+    error = first.output.strip().splitlines()[-1]
+    assert "permission denied" in error and str(folder / "images") in error, first.output
+    assert "re-fetch" not in error and "/data/images" not in error
+    os.chmod(str(folder / "images" / names[-1]), 0o644)
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "PermissionError" not in again.output
+    assert "%d images, %d already prepared, 1 to resize" % (len(names), len(names) - 1) \
+        in again.output, again.output
+    st = os.stat(str(folder / "images-38" / ".journal"))
+    assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())  # the caller's again
+
+
+def test_sigterm_stops_a_prepare_and_leaves_nothing_running(engine, tmp_path):
+    """SIGTERM: exit status 143 with one line, the container removed, the folder the
+    caller's again (before: 143 in silence, the container left running, the folder nobody's)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from harness.containers import ownership
+    folder = _nih(tmp_path, patients=60)
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "data", "prepare",
+                             "chestxray14", "--dest", str(folder), "--size", "38", "--workers",
+                             "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    label = "%s=data-prepare" % ownership.ONESHOT_LABEL
+
+    def mine():
+        return [c for c in engine.containers.list(all=True, filters={"label": label})
+                if c.labels.get(ownership.PID_LABEL) == str(proc.pid)]
+    deadline = time.time() + HANG_S
+    while not mine() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert mine(), "the preparation's container never appeared"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=HANG_S)
+    assert proc.returncode == 143, (out, err)
+    assert "terminated (SIGTERM): preparation stopped, container removed" in err
+    assert "Traceback" not in err
+    assert mine() == []
+    st = os.stat(str(folder / "images-38"))
+    assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())

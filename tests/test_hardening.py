@@ -167,3 +167,24 @@ def test_pip_freeze_container_gets_the_settings(tmp_path, monkeypatch):
     assert seen["image"] == "sha256:" + "cd" * 32
     assert seen["stderr"] is False and seen["removed"] is True  # stdout only; not left behind
     assert seen["labels"][ownership.ONESHOT_LABEL] == "pip-freeze"  # swept if dlbench dies
+
+
+@as_root
+def test_a_tree_is_handed_over_whole_without_following_links(tmp_path):
+    """`dlbench data prepare` resumes an earlier run's work: the journal and copies that run
+    left (given back to root after it) must be the container's again, not only the folder."""
+    out = tmp_path / "images-38"
+    (out / "sub").mkdir(parents=True)
+    (out / ".journal").write_text("x\n")
+    (out / "sub" / "a.png").write_bytes(b"png")
+    victim = tmp_path / "victim"
+    victim.write_text("root's")
+    os.symlink(str(victim), str(out / "link"))
+    hardening.prepare_results_dir(str(out), "65534:65534", tree=True)
+    for p in (out, out / ".journal", out / "sub", out / "sub" / "a.png", out / "link"):
+        st = os.lstat(str(p))
+        assert (st.st_uid, st.st_gid) == (65534, 65534), p
+    assert os.stat(str(victim)).st_uid == 0  # the link's target stays root's
+    hardening.prepare_results_dir(str(out / "sub"), "65534:65534")  # folder only: as before
+    hardening.reclaim_results_dir(str(out))
+    assert os.stat(str(out / ".journal")).st_uid == 0

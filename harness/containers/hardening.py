@@ -92,16 +92,25 @@ def settings(environment=None, uid=None, gid=None, cpus=None, test_run=True):
     }
 
 
-def prepare_results_dir(path, user):
+def prepare_results_dir(path, user, tree=False):
     """Make the run's results folder (mounted at /results; or another folder the container
     writes: a test run's compile cache) writable for the container's user ("uid:gid"): it is
     the caller's own folder unless the caller is root and the container runs as another uid;
-    then the folder (only it, not its parents) is handed to that uid."""
+    then the folder (only it, not its parents) is handed to that uid. tree: everything already
+    in it too (a run that resumes the work of an earlier one, which reclaim_results_dir gave
+    back to root: `dlbench data prepare`'s journal and copies); links are never followed."""
     os.makedirs(path, exist_ok=True)
     uid, gid = (int(x) for x in user.split(":"))
-    st = os.stat(path)
-    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (uid, gid):
-        os.chown(path, uid, gid)
+    if os.geteuid() != 0:
+        return
+    paths = [path]
+    if tree:
+        for folder, dirs, files in os.walk(path):
+            paths.extend(os.path.join(folder, name) for name in dirs + files)
+    for p in paths:
+        st = os.lstat(p)
+        if (st.st_uid, st.st_gid) != (uid, gid):
+            os.chown(p, uid, gid, follow_symlinks=False)
 
 
 def reclaim_results_dir(path):

@@ -310,12 +310,14 @@ class _Progress(object):
     """The container's JSON lines (tasks/prepare_chestxray.py) as a few lines for a person."""
 
     def __init__(self, echo):
-        self.echo, self.last_line, self.shown = echo, "", 0.0
+        self.echo, self.last_line, self.error_line, self.shown = echo, "", "", 0.0
 
     def line(self, text):
         text = text.rstrip("\r")
-        if text.strip():
+        if text.strip() and not text.startswith("{"):  # a JSON event is never the error
             self.last_line = text
+        if text.startswith("error: "):
+            self.error_line = text[len("error: "):]
         try:
             ev = json.loads(text) if text.startswith("{") else None
         except ValueError:
@@ -360,6 +362,38 @@ def _duration(seconds):
     return "%.1f h" % (seconds / 3600.0)
 
 
+class _only_run(object):
+    """with _only_run(root, out): this process alone prepares `out` (an exclusive lock on
+    root/.prepare-<folder>.lock, taken without waiting); a second `dlbench data prepare` of the
+    same copies is refused in one line instead of writing the same journal and files at once."""
+
+    def __init__(self, root, out):
+        self.path = os.path.join(root, ".prepare-%s.lock" % os.path.basename(out))
+        self.out, self.f = out, None
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(self.path, "a+")
+        try:
+            fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.seek(0)
+            holder = self.f.read().strip() or "?"
+            self.f.close()
+            raise HarnessError("another `dlbench data prepare` (pid %s) is preparing %s: wait "
+                               "for it to end, or stop it; a rerun resumes where it stopped"
+                               % (holder, self.out))
+        self.f.seek(0)
+        self.f.truncate()
+        self.f.write("%d\n" % os.getpid())
+        self.f.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()  # the lock goes with the file
+        return False
+
+
 def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, workers=None,
                       echo=click.echo, timeout=24 * 3600):
     """Make (or complete) the size x size copies in a container of image_name; returns the
@@ -384,21 +418,27 @@ def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, wor
     echo("%s: resizing %s into %s in %s (Pillow's bilinear filter, as 2017's resize_im)"
          % (CHESTXRAY, images, out, image.name))
     progress = _Progress(echo)
-    done = oneshot.run(
-        built.image_id, cmd, "data-prepare", on_line=progress.line, timeout=timeout,
-        name="dlbench-prepare-%s-%d" % (CHESTXRAY, os.getpid()),
-        volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
-                 os.path.abspath(images): {"bind": "/data/images", "mode": "ro"},
-                 os.path.abspath(out): {"bind": "/prepared", "mode": "rw"}},
-        writable=[os.path.abspath(out)], labels={catalog.IMAGE_NAME_LABEL: image.name})
+    with _only_run(root, out):
+        done = oneshot.run(
+            built.image_id, cmd, "data-prepare", on_line=progress.line, timeout=timeout,
+            name="dlbench-prepare-%s-%d" % (CHESTXRAY, os.getpid()),
+            volumes={paths.tasks_dir(): {"bind": "/tasks", "mode": "ro"},
+                     os.path.abspath(images): {"bind": "/data/images", "mode": "ro"},
+                     os.path.abspath(out): {"bind": "/prepared", "mode": "rw"}},
+            # with what an earlier run left there: the journal and copies it resumes from
+            writable_trees=[os.path.abspath(out)], labels={catalog.IMAGE_NAME_LABEL: image.name})
     if done.problem and done.problem.startswith("could not run"):
         raise HarnessError("could not run the preparation in %s: %s"
                            % (image.name, done.problem[len("could not run the container: "):]))
     code = done.exit_code
     if code != 0:
+        # the container's paths said as the host paths the user gave
+        def host_paths(text):
+            return text.replace("/data/images", images).replace("/prepared", out)
+        if progress.error_line:
+            raise HarnessError(host_paths(progress.error_line.strip()))
         last = progress.last_line.strip()
-        if last.startswith("error: "):
-            last = last[len("error: "):]
-        raise HarnessError(last or "the preparation in %s stopped (%s)" % (
-            image.name, done.problem or "exit %s" % code))
+        raise HarnessError("the preparation in %s stopped (%s)%s" % (
+            image.name, done.problem or "exit %s" % code,
+            ": " + host_paths(last) if last else ""))
     return out
