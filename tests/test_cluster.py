@@ -75,10 +75,25 @@ def test_slurm_time_limits(good):
     assert slurm.check_time_limit(good) == good
 
 
-@pytest.mark.parametrize("bad", ["1h", "ten", "1:2:3:4", "-5"])
+@pytest.mark.parametrize("bad", ["1h", "ten", "1:2:3:4", "-5", "0", "0:00", "0-0",
+                                 "9" * 20, "366-0", "525601"])
 def test_a_bad_time_limit_is_refused(bad):
+    """0 is no limit at all to SLURM; 20 digits and more than a year are no benchmark's."""
     with pytest.raises(HarnessError, match="SLURM time"):
         slurm.check_time_limit(bad)
+
+
+@pytest.mark.parametrize("value,seconds", [("30", 1800), ("1:30", 90), ("2:00:00", 7200),
+                                           ("1-12", 129600), ("1-0:01:02", 86462)])
+def test_time_limit_seconds(value, seconds):
+    assert slurm.time_limit_seconds(value) == seconds
+
+
+@pytest.mark.parametrize("option,value", [("account", "lab\nrm -rf"), ("account", "a b"),
+                                          ("partition", "gpu;x"), ("partition", "")])
+def test_a_slurm_name_with_a_newline_or_space_is_refused(option, value):
+    with pytest.raises(HarnessError, match="a SLURM name is letters"):
+        slurm.Options(**{option: value})
 
 
 def test_the_job_runs_the_spec_with_this_checkout_on_its_node(tmp_path):
@@ -258,6 +273,9 @@ def _cli(*args, cwd=ROOT):
     (["--registry", "localhost:5000"], "--registry are for --on slurm"),
     (["--on", "slurm", "--registry", "http://x"], "give HOST or HOST:PORT"),
     (["--on", "slurm", "--time-limit", "1h"], "give a SLURM time"),
+    (["--on", "slurm", "--time-limit", "0"], "give a SLURM time"),
+    (["--on", "slurm", "--account", "a\nb"], "a SLURM name is letters"),
+    (["--on", "slurm", "--device", "cpu", "--gpus-per-run", "2"], "--device cpu for none"),
 ])
 def test_cluster_options_are_checked_before_anything_runs(args, says):
     out = _cli("bench", "pytorch-2.13", *args)
@@ -338,3 +356,41 @@ def test_a_failed_push_leaves_no_tag_behind():
     assert "cannot push pytorch-2.13 to localhost:5999" in e.value.message
     assert calls == [("tag", "localhost:5999/dlbench/pytorch-2.13", "latest"),
                      ("remove", "localhost:5999/dlbench/pytorch-2.13:latest")]
+
+
+def test_reconcile_never_writes_where_a_file_points_outside_the_bench(tmp_path):
+    """slurm-jobs.json and run.json are files anyone with write access to results/ can edit:
+    a run description outside the bench's folder (or one naming a result folder elsewhere) is
+    skipped with a line, and the file there is left as it was."""
+    run = stand_in_run(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "result.json").write_text("not a result: precious\n")
+    spec = run.spec()
+    spec.dir = str(outside)
+    spec.write(str(outside / rundesc.FILENAME))
+    inside = run.spec()  # a description in the bench's folder that names the outside folder
+    os.makedirs(inside.dir)
+    named = rundesc.RunSpec.from_json(inside.to_json())
+    named.dir = str(outside)
+    named.write(os.path.join(inside.dir, rundesc.FILENAME))
+    root = os.path.join(run.opts.results_root, run.opts.run_id)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, slurm.JOBS_FILE), "w") as f:
+        json.dump({"jobs": [{"job_id": "7", "runfile": str(outside / rundesc.FILENAME)},
+                            {"job_id": "8", "runfile": os.path.join(inside.dir,
+                                                                    rundesc.FILENAME)}]}, f)
+    (tmp_path / "bin").mkdir()
+    for tool in ("squeue", "sacct"):  # SLURM knows neither job: a failed result would be written
+        path = tmp_path / "bin" / tool
+        path.write_text("#!/bin/sh\nexit 0\n")
+        path.chmod(0o755)
+    lines = []
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = str(tmp_path / "bin") + os.pathsep + saved
+    try:
+        slurm.reconcile(run.opts.results_root, lines.append)
+    finally:
+        os.environ["PATH"] = saved
+    assert (outside / "result.json").read_text() == "not a result: precious\n"
+    assert len(lines) == 2 and all("skipped" in line for line in lines), lines

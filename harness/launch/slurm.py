@@ -53,14 +53,47 @@ SHOWN = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUED": "pending",
 _TIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+(:\d{1,2}(:\d{1,2})?)?)$")
 
 
+# SLURM reads 0 as no limit at all; a year is far beyond any benchmark (and any site's MaxTime)
+MAX_TIME_SECONDS = 365 * 24 * 3600
+
+
+def time_limit_seconds(value):
+    """Seconds of a SLURM --time value (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)."""
+    days, _, clock = value.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    if days:  # D-HH[:MM[:SS]]
+        parts += [0] * (3 - len(parts))
+        return int(days) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+    if len(parts) == 1:  # minutes
+        return parts[0] * 60
+    if len(parts) == 2:  # MM:SS
+        return parts[0] * 60 + parts[1]
+    return parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
 def check_time_limit(value):
-    """A SLURM --time value (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS), else one line."""
+    """A SLURM --time value (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) from 1 s to a
+    year, else one line (0 would mean no limit to SLURM; 20 digits overflow its counters)."""
     if value is None:
         return None
-    if not _TIME.match(value.strip()):
-        raise HarnessError("--time-limit %r: give a SLURM time: minutes, MM:SS, HH:MM:SS or "
-                           "D-HH:MM:SS, e.g. 30 or 2:00:00" % value)
-    return value.strip()
+    text = value.strip()
+    if not _TIME.match(text) or len(text) > 16 or \
+            not 0 < time_limit_seconds(text) <= MAX_TIME_SECONDS:
+        raise HarnessError("--time-limit %r: give a SLURM time from 1 second to 365 days: "
+                           "minutes, MM:SS, HH:MM:SS or D-HH:MM:SS, e.g. 30 or 2:00:00" % value)
+    return text
+
+
+_SLURM_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
+
+
+def check_name(option, value):
+    """A SLURM partition or account name: letters, digits, '_', '.', '+', '-' (a newline or a
+    space would reach sbatch's command line), else one line."""
+    if value is not None and not _SLURM_NAME.match(value):
+        raise HarnessError("%s %r: a SLURM name is letters, digits, '_', '.', '+' and '-' (at "
+                           "most 64)" % (option, value))
+    return value
 
 
 def need_slurm():
@@ -80,9 +113,11 @@ class Options(object):
 
     def __init__(self, partition=None, gpus_per_run=0, time_limit=None, account=None,
                  detach=False, exclusive=True, python=None, poll=POLL):
-        self.partition, self.gpus_per_run = partition, int(gpus_per_run or 0)
+        self.partition = check_name("--partition", partition)
+        self.gpus_per_run = int(gpus_per_run or 0)
         self.time_limit = check_time_limit(time_limit)
-        self.account, self.detach, self.exclusive = account, detach, exclusive
+        self.account = check_name("--account", account)
+        self.detach, self.exclusive = detach, exclusive
         self.python = python or os.environ.get("DLBENCH_NODE_PYTHON") or sys.executable
         self.poll = poll
 
@@ -367,6 +402,25 @@ def _needs_finalizing(spec):
         and "SLURM job" not in reason
 
 
+def _inside(path, folder):
+    """Whether path (links resolved) lies below folder (links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder and path != folder
+
+
+def _spec_inside(runfile, run_root):
+    """The RunSpec of a slurm-jobs.json entry, or None when its run description, or the result
+    folder that description names, is not below this bench's own folder: `dlbench results`
+    writes results there, and must never write anywhere a file tells it to."""
+    if not isinstance(runfile, str) or not _inside(runfile, run_root):
+        return None
+    spec = rundesc.RunSpec.read(runfile)
+    if not isinstance(spec.dir, str) or not _inside(spec.dir, run_root) or \
+            os.path.realpath(spec.dir) != os.path.realpath(os.path.dirname(runfile)):
+        return None
+    return spec
+
+
 def reconcile(results_root, echo):
     """For `dlbench results` / `report`: every detached SLURM bench under results_root: the runs
     whose jobs ended get their result (finalize), the others are listed. Never raises."""
@@ -380,8 +434,15 @@ def reconcile(results_root, echo):
             with open(path) as f:
                 doc = json.load(f)
             todo = []
+            run_root = os.path.dirname(path)
             for job in doc.get("jobs") or []:
-                spec = rundesc.RunSpec.read(job["runfile"])
+                spec = _spec_inside(job.get("runfile"), run_root)
+                if spec is None:
+                    echo("%s: job %s: its run description %r is not a run folder of this "
+                         "bench: skipped (paths read from files stay inside the results "
+                         "folder)" % (os.path.basename(run_root), job.get("job_id"),
+                                      job.get("runfile")))
+                    continue
                 if _needs_finalizing(spec):
                     todo.append((str(job["job_id"]), spec))
             if not todo:
