@@ -687,3 +687,30 @@ def test_report_html_shows_control_characters_as_escapes(tmp_path):
     for raw in ("<img", "<script>alert", "<b>v", "\x1b", "\x07", "\r", "\u202e"):
         assert raw not in page, raw
     assert "\\x1b[2J" in page and "tuned\\x1b[31m_red_" in page
+
+
+def test_vendor_build_checks_sizes_before_it_writes_anything(tmp_path, no_engine):
+    """A small compressed archive whose member is far larger than its manifest says (a 9 MB
+    archive once wrote 1.87 GB to /tmp before any check) is refused from the tar's headers:
+    nothing is extracted."""
+    import hashlib
+    import tarfile
+    big = 64 << 20
+    manifest = {"format": 2, "image": "tiny", "bases": [], "members": {
+        "image/tiny/Dockerfile": {"sha256": hashlib.sha256(DOCKERFILE).hexdigest(),
+                                  "size": len(DOCKERFILE)},
+        "wheels/zeros.whl": {"sha256": "0" * 64, "size": 10}}}
+    path = str(tmp_path / "bomb.tar.gz")
+    with tarfile.open(path, "w:gz") as tar:
+        for name, body in (("manifest.json", json.dumps(manifest).encode()),
+                           ("image/tiny/Dockerfile", DOCKERFILE)):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+        info = tarfile.TarInfo("wheels/zeros.whl")
+        info.size = big
+        tar.addfile(info, io.BytesIO(b"\0" * big))
+    assert os.path.getsize(path) < (1 << 20)
+    line = one_line_error(_vendor_build(path))
+    assert "member wheels/zeros.whl holds %d bytes, the manifest says 10" % big in line
+    assert no_engine == []

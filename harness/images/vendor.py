@@ -259,10 +259,13 @@ def unpack(archive, dest):
     member, a missing or malformed manifest, a member that is missing, changed or unlisted."""
     try:
         with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
+            members = tar.getmembers()  # headers only: nothing is written yet
+            for member in members:
                 if member.name.startswith("/") or ".." in member.name.split("/") or \
                         not (member.isfile() or member.isdir()):
                     raise HarnessError("%s: unsafe member %s" % (archive, member.name))
+            manifest = _manifest_of(tar, archive)
+            _check_sizes(members, manifest, archive, dest)
             tar.extractall(dest)
     except tarfile.TarError as e:
         raise HarnessError("%s is not a dlbench vendor archive (not a tar archive%s)"
@@ -271,15 +274,6 @@ def unpack(archive, dest):
     except (OSError, EOFError) as e:
         raise HarnessError("%s cannot be unpacked: %s" % (archive, getattr(e, "strerror", None)
                                                           or e))
-    path = os.path.join(dest, "manifest.json")
-    if not os.path.isfile(path):
-        raise HarnessError("%s has no manifest.json: not a dlbench vendor archive" % archive)
-    try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except ValueError as e:
-        raise HarnessError("%s: manifest.json is not JSON (%s)" % (archive, e))
-    manifest = check_manifest(manifest, archive)
     for rel, meta in manifest["members"].items():
         full = os.path.join(dest, rel)
         if not os.path.isfile(full) or _sha256(full) != meta["sha256"]:
@@ -289,6 +283,48 @@ def unpack(archive, dest):
         if rel != "manifest.json" and rel not in manifest["members"]:
             raise HarnessError("%s: member %s is not in the manifest" % (archive, rel))
     return manifest
+
+
+MAX_MANIFEST_BYTES = 16 << 20
+
+
+def _manifest_of(tar, archive):
+    """The archive's manifest.json, read from the tar before anything is extracted, checked."""
+    try:
+        member = tar.getmember("manifest.json")
+    except KeyError:
+        raise HarnessError("%s has no manifest.json: not a dlbench vendor archive" % archive)
+    if not member.isfile() or member.size > MAX_MANIFEST_BYTES:
+        raise HarnessError("%s: manifest.json is not a file of at most %d MiB"
+                           % (archive, MAX_MANIFEST_BYTES >> 20))
+    try:
+        manifest = json.loads(tar.extractfile(member).read().decode("utf-8"))
+    except RecursionError:
+        raise HarnessError("%s: manifest.json is nested deeper than a JSON reader goes" % archive)
+    except ValueError as e:
+        raise HarnessError("%s: manifest.json is not JSON (%s)" % (archive, e))
+    return check_manifest(manifest, archive)
+
+
+def _check_sizes(members, manifest, archive, dest):
+    """Before extracting: every file member is listed with its size, and they fit the disk (a
+    small compressed archive could otherwise write gigabytes before any check)."""
+    listed = manifest["members"]
+    total = 0
+    for member in members:
+        if not member.isfile() or member.name == "manifest.json":
+            continue
+        meta = listed.get(member.name)
+        if meta is None:
+            raise HarnessError("%s: member %s is not in the manifest" % (archive, member.name))
+        if member.size != meta["size"]:
+            raise HarnessError("%s: member %s holds %d bytes, the manifest says %d"
+                               % (archive, member.name, member.size, meta["size"]))
+        total += member.size
+    free = shutil.disk_usage(dest).free
+    if total > free:
+        raise HarnessError("%s unpacks to %d MB and %s has %d MB free: free space or set TMPDIR"
+                           % (archive, total >> 20, dest, free >> 20))
 
 
 def _safe_member(rel):
@@ -345,6 +381,10 @@ def check_manifest(manifest, archive):
         if any(c.isspace() for c in entry["ref"]) or entry["ref"].startswith("-"):
             bad("names the image reference %r" % entry["ref"])
     manifest["bases"] = bases
+    for rel, meta in members.items():  # what the unpacking checks the tar's headers against
+        if not isinstance(meta.get("size"), int) or isinstance(meta["size"], bool) or \
+                meta["size"] < 0:
+            bad("gives member %s no size" % rel)
     return manifest
 
 
