@@ -91,3 +91,24 @@ def test_names_or_all_but_not_both_nor_neither():
         res = CliRunner().invoke(main, argv)
         assert res.exit_code == 1
         assert "name the images to build, or give --all (not both)" in res.output
+
+
+def test_untagged_images_are_counted_with_how_to_free_them():
+    """Multi-stage builds leave their builder stage untagged (about 9.5 GB after a CI run):
+    `dlbench build` says how many, how large and how to free them."""
+    import types
+    from harness.images import build
+
+    class Images(object):
+        def __init__(self, found):
+            self.found = found
+
+        def list(self, filters=None):
+            assert filters == {"dangling": True}
+            return self.found
+    two = [types.SimpleNamespace(attrs={"Size": 1500000000}),
+           types.SimpleNamespace(attrs={"Size": 500000000})]
+    note = build.dangling_note(types.SimpleNamespace(images=Images(two)))
+    assert note.startswith("note: the engine holds 2 untagged image(s), 2.0 GB")
+    assert "docker image prune -f" in note
+    assert build.dangling_note(types.SimpleNamespace(images=Images([]))) is None

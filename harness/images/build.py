@@ -212,6 +212,22 @@ def stream_build(image, ctx, args, digest, log, verbose, echo, log_path):
     return image_id
 
 
+def dangling_note(client=None):
+    """One line on the untagged images the engine holds (builder stages of multi-stage builds,
+    images a rebuild replaced): how many, how large, how to free them; None when there are none
+    or the engine cannot say. They stay on purpose: a builder stage is the next build's cache."""
+    try:
+        found = (client or engine.client()).images.list(filters={"dangling": True})
+        size = sum(int(img.attrs.get("Size") or 0) for img in found)
+    except Exception:
+        return None
+    if not found:
+        return None
+    return ("note: the engine holds %d untagged image(s), %.1f GB (builder stages kept as build "
+            "cache, images a rebuild replaced): `docker image prune -f` frees them; the next "
+            "build of a changed image then redoes its builder stage" % (len(found), size / 1e9))
+
+
 def ensure_built_all(images, jobs=1, base=None, build_args=None, offline=False, force=False,
                      verbose=False, echo=click.echo, results_root=None):
     """ensure_built for each image, up to `jobs` builds at a time (pip downloads, compiles and
