@@ -239,7 +239,7 @@ def test_the_hosts_progress_lines():
     echoed (it is raised, once)."""
     from harness.images import datacache
     said = []
-    progress = datacache._Progress(said.append)
+    progress = datacache.PrepareProgress(said.append)
     lines = [{"event": "start", "total": 112120, "done": 100, "todo": 112020, "size": 264,
               "workers": 2},
              {"event": "progress", "done": 200, "total": 112120, "made": 100,
@@ -265,11 +265,11 @@ def test_a_second_prepare_of_the_same_copies_is_refused_in_one_line(tmp_path):
     from harness.core.errors import HarnessError
     from harness.images import datacache
     out = str(tmp_path / "images-38")
-    with datacache._only_run(str(tmp_path), out):
+    with datacache.only_run(str(tmp_path), out):
         with pytest.raises(HarnessError) as e:
-            with datacache._only_run(str(tmp_path), out):
+            with datacache.only_run(str(tmp_path), out):
                 pass
         assert "another `dlbench data prepare` (pid %d) is preparing" % os.getpid() \
             in e.value.message
-    with datacache._only_run(str(tmp_path), out):  # free again
+    with datacache.only_run(str(tmp_path), out):  # free again
         pass

@@ -312,10 +312,10 @@ def test_two_variants_of_one_task_get_two_jobs(tmp_path):
 def test_a_long_name_is_cut_to_a_label_that_stays_unique():
     a = "dlbench-20260101-000000-abcd-caffe2-torch1.8-densenet-synthetic-reference-r1"
     b = a[:-1] + "2"
-    na, nb = kube._k8s_name(a), kube._k8s_name(b)
+    na, nb = kube.k8s_name(a), kube.k8s_name(b)
     assert na != nb and len(na) <= 63 and len(nb) <= 63
     assert kube.NAMESPACE.match(na) and kube.NAMESPACE.match(nb)  # DNS-1123 labels both
-    assert kube._k8s_name("dlbench-short-r1") == "dlbench-short-r1"
+    assert kube.k8s_name("dlbench-short-r1") == "dlbench-short-r1"
 
 
 @pytest.mark.parametrize("namespace", ["Default", "x" * 64, "../etc", "", "a\nb", "-a", "a-"])

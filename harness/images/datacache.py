@@ -306,7 +306,7 @@ def prepared_folder(data_dir, size=PREPARE_SIZE):
     return root, os.path.join(root, "images"), os.path.join(root, "images-%d" % size)
 
 
-class _Progress(object):
+class PrepareProgress(object):
     """The container's JSON lines (tasks/prepare_chestxray.py) as a few lines for a person."""
 
     def __init__(self, echo):
@@ -362,8 +362,8 @@ def _duration(seconds):
     return "%.1f h" % (seconds / 3600.0)
 
 
-class _only_run(object):
-    """with _only_run(root, out): this process alone prepares `out` (an exclusive lock on
+class only_run(object):
+    """with only_run(root, out): this process alone prepares `out` (an exclusive lock on
     root/.prepare-<folder>.lock, taken without waiting); a second `dlbench data prepare` of the
     same copies is refused in one line instead of writing the same journal and files at once."""
 
@@ -417,8 +417,8 @@ def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, wor
         cmd += ["--workers", str(workers)]
     echo("%s: resizing %s into %s in %s (Pillow's bilinear filter, as 2017's resize_im)"
          % (CHESTXRAY, images, out, image.name))
-    progress = _Progress(echo)
-    with _only_run(root, out):
+    progress = PrepareProgress(echo)
+    with only_run(root, out):
         done = oneshot.run(
             built.image_id, cmd, "data-prepare", on_line=progress.line, timeout=timeout,
             name="dlbench-prepare-%s-%d" % (CHESTXRAY, os.getpid()),

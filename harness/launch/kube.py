@@ -30,7 +30,7 @@ from ..core.errors import HarnessError
 API_GROUP_LABEL = "dlbench.org/run"
 
 
-def _k8s_name(text, limit=63):
+def k8s_name(text, limit=63):
     """A DNS-1123 label from text: lower case, [a-z0-9-], at most limit characters. A longer
     one is cut and ends in 8 hex digits of text's sha256, so two texts that differ only past the
     cut still give two names."""
@@ -66,7 +66,7 @@ def pod_volumes(spec):
     h = spec.hardening
     volumes, mounts = [], []
     for i, m in enumerate(spec.mounts):
-        name = "m%d-%s" % (i, _k8s_name(m["target"].strip("/"), 40))
+        name = "m%d-%s" % (i, k8s_name(m["target"].strip("/"), 40))
         volumes.append({"name": name, "hostPath": {"path": m["source"],
                                                   "type": "Directory"}})
         mounts.append({"name": name, "mountPath": m["target"], "readOnly": bool(m["read_only"])})
@@ -91,8 +91,8 @@ def job_manifest(spec, namespace="default", gpus=None):
     uid, gid = (int(x) for x in h["user"].split(":"))
     if uid == 0:
         uid, gid = hardening.NOBODY
-    labels = {API_GROUP_LABEL: _k8s_name(spec.run_id), "dlbench.org/image": _k8s_name(
-        spec.image_name), "dlbench.org/task": _k8s_name(spec.task)}
+    labels = {API_GROUP_LABEL: k8s_name(spec.run_id), "dlbench.org/image": k8s_name(
+        spec.image_name), "dlbench.org/task": k8s_name(spec.task)}
     volumes, mounts = pod_volumes(spec)
     limits = {}
     if spec.memory:
@@ -123,7 +123,7 @@ def job_manifest(spec, namespace="default", gpus=None):
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": _k8s_name(spec.name), "namespace": namespace, "labels": labels},
+        "metadata": {"name": k8s_name(spec.name), "namespace": namespace, "labels": labels},
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": int(spec.timeout),
@@ -150,9 +150,9 @@ def network_policy(run_id, namespace="default"):
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": _k8s_name("dlbench-%s-no-network" % run_id), "namespace": namespace,
-                     "labels": {API_GROUP_LABEL: _k8s_name(run_id)}},
-        "spec": {"podSelector": {"matchLabels": {API_GROUP_LABEL: _k8s_name(run_id)}},
+        "metadata": {"name": k8s_name("dlbench-%s-no-network" % run_id), "namespace": namespace,
+                     "labels": {API_GROUP_LABEL: k8s_name(run_id)}},
+        "spec": {"podSelector": {"matchLabels": {API_GROUP_LABEL: k8s_name(run_id)}},
                  "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []},
     }
 
