@@ -107,7 +107,8 @@ def _known_tasks(ctx, param, values):
               help="variant to run (repeatable); 'all': every variant each image declares")
 @click.option("--memory", callback=memory_limit,
               help="container memory limit, e.g. 8g: a number with a unit b, k, m or g, at "
-                   "least 6m (default: none)")
+                   "least 6m (default: --on local, the host's memory less 1 GiB; recorded in "
+                   "each result)")
 @click.option("-e", "--env", multiple=True, callback=key_value_pairs, metavar="KEY=VALUE",
               help="environment variable for the run, e.g. OMP_NUM_THREADS=4 (recorded: "
                    "provenance.user_env of each result)")

@@ -68,6 +68,9 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
         assert p["docker_version"] == engine.version()["Version"]
         assert p["host"] and p["repeat"] == 1 and p["host_wall_seconds"] > 0
         assert p["contention"]["cpus"] >= 1 and "flagged" in p["contention"]
+        # no --memory: the host's memory less 1 GiB, recorded
+        assert p["memory_limit"] == {"limit": runner.default_memory(),
+                                     "source": "default: the host's memory less 1 GiB"}
     inference = [r for r in found if r["task"] == "inference"][0]
     assert inference["metrics"]["features"] == 2048
     # FLOPs, the peak probe (torch's matmul, in the container), MFU, energy (schema-valid above)

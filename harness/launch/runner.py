@@ -48,6 +48,12 @@ class Options(object):
         self.limit = limit
         self.seed = seed
         self.variants = tuple(variants)
+        # a local run without --memory gets the host's memory less a reserve, so a run that
+        # grows without bound is killed with a reason instead of taking the host down
+        self.memory_source = "--memory" if memory else None
+        if not memory and on == "local":
+            memory = default_memory()
+            self.memory_source = "default: the host's memory less 1 GiB" if memory else None
         self.memory = memory
         self.env = dict(env or {})
         self.data_dir = os.path.abspath(data_dir or paths.data_dir())
@@ -69,6 +75,20 @@ class Options(object):
         self.slurm = slurm
         self.dry_run = dry_run
         self.namespace = namespace
+
+
+def default_memory(meminfo="/proc/meminfo", reserve_mib=1024):
+    """The default memory limit of a local run ("<MiB>m"): the host's MemTotal less reserve_mib
+    (at least half of it); None where the host does not say (no /proc/meminfo)."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    total_mib = int(line.split()[1]) // 1024
+                    return "%dm" % max(total_mib - reserve_mib, total_mib // 2)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 # ---------------------------------------------------------------- checks before anything runs
@@ -327,6 +347,8 @@ def bench(images, opts, echo=click.echo, verbose=False):
             ref = executors.image_ref(image, image_obj, opts)
             prov = provenance.for_image(image, image_obj)
             prov["user_env"] = dict(opts.env)  # every -e KEY=VALUE, names and values
+            if opts.memory:
+                prov["memory_limit"] = {"limit": opts.memory, "source": opts.memory_source}
             test_run = testrun.provenance(image.name)
             if test_run:
                 prov["test_run"] = test_run  # what a test run changed (harness/containers/testrun.py)
