@@ -196,3 +196,18 @@ def test_in_memory_batches_convert_and_bad_rank():
     assert len(batches) == 3 and len(seen) == 6
     with pytest.raises(ValueError):
         chestxray.InMemoryBatches(split, 2, True, rank=2, world=2)
+
+
+def test_a_hostile_patient_id_is_one_error_not_gigabytes(tmp_path):
+    """The split enumerates ids 1..highest, as 2017's did: a CSV naming Patient ID 20,000,000
+    (the NIH file's highest is 30805) is refused before any list is made."""
+    make_chestxray_dir(str(tmp_path), patients=3, per_patient=1, size=16)
+    csv = tmp_path / chestxray.CSV_FILE
+    lines = csv.read_text().splitlines()
+    head = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[head.index("Patient ID")] = "20000000"
+    csv.write_text("\n".join([lines[0], ",".join(cells)] + lines[2:]) + "\n")
+    with pytest.raises(DataError) as e:
+        chestxray.load_index(str(tmp_path), P)
+    assert "Patient ID 20000000 is beyond any ChestX-ray14 label file" in str(e.value)

@@ -97,6 +97,11 @@ def _first_part(ids, first, second):
     return ids[:n_first], ids[n_first:n_first + n_second]
 
 
+# the split enumerates ids 1..highest (2017's TOT_PATIENT_NUMBER = 30805): a bound far above the
+# NIH file's keeps a hostile CSV (Patient ID 20,000,000: 1 GB of lists) from exhausting memory
+MAX_PATIENT_ID = 1000000
+
+
 def patient_split(n_patients, fractions=(0.7, 0.1, 0.2)):
     """The patient ids 1..n of each split, as 2017's get_train_valid_test_split made them."""
     train, valid, test = fractions
@@ -158,6 +163,10 @@ def load_index(root, p, limit=None):
     TOT_PATIENT_NUMBER; a smaller generated or subset file splits its own ids the same way)."""
     entries = read_entries(root)
     n_patients = max(e[2] for e in entries)
+    if n_patients > MAX_PATIENT_ID:  # the split lists ids 1..n: a hostile id would take GBs
+        raise DataError("%s: Patient ID %d is beyond any ChestX-ray14 label file (the NIH "
+                        "file's highest is 30805; at most %d taken)"
+                        % (os.path.join(root, CSV_FILE), n_patients, MAX_PATIENT_ID))
     ids = patient_split(n_patients, p["split"])
     which = {}
     for name, part in zip(SPLITS, ids):
