@@ -262,3 +262,24 @@ def test_the_report_of_hostile_files_lists_them(tmp_path):
     root, made = hostile_results(tmp_path)
     view = report.build_view(str(root))
     assert len(view["unreadable"]) == 3  # the folder named result.json is no result file
+
+
+def test_a_copied_result_is_counted_once(tmp_path):
+    """Two files with one run's identity (run id, repeat, image, task, variant, device) are one
+    run written twice: the report pooled them as n=2. The first is counted, the copy listed
+    with the reason; another repeat of the same run counts."""
+    from harness.results import report
+    root = tmp_path / "results"
+    for folder, repeat in (("a", 1), ("b", 1), ("c", 2)):
+        f = root / "r1" / "pytorch-2.13" / folder
+        f.mkdir(parents=True)
+        doc = ok_result()
+        doc["provenance"]["repeat"] = repeat
+        results.write(doc, str(f / "result.json"))
+    good, bad = results.read_all_collected(str(root))
+    assert sorted(os.path.basename(os.path.dirname(p)) for p, _ in good) == ["a", "c"]
+    assert len(bad) == 1 and bad[0]["path"].endswith(os.path.join("b", "result.json"))
+    assert "a second result of run r1 repeat 1" in bad[0]["error"]
+    assert os.path.join("r1", "pytorch-2.13", "a", "result.json") in bad[0]["error"]
+    view = report.build_view(str(root))
+    assert view["n_results"] == 2 and len(view["unreadable"]) == 1

@@ -248,12 +248,33 @@ def read_all_collected(results_root=None):
     readable, upgraded, schema-valid results the host collected; unreadable is [{"path",
     "error", "task", "status"}] (see `read_collected`)."""
     good, bad = [], []
+    first = {}  # one run's identity -> the path that holds it
     for path in result_paths(results_root):
         try:
-            good.append((path, read_collected(path)))
+            doc = read_collected(path)
         except Unreadable as e:
             bad.append({"path": path, "error": str(e), "task": e.task, "status": e.status})
+            continue
+        key = run_identity(doc)
+        if key in first:  # a copy is not a second measurement: counted once
+            bad.append({"path": path, "task": doc.get("task"), "status": "unreadable",
+                        "error": "a second result of run %s repeat %s (%s %s %s): the first, "
+                                 "%s, is counted, not this copy"
+                                 % (key[0], key[1], key[2], key[3], key[4],
+                                    os.path.relpath(first[key], results_root or ".")),
+                        })
+            continue
+        first[key] = path
+        good.append((path, doc))
     return good, bad
+
+
+def run_identity(doc):
+    """What names one run: its run id, repeat, image, task, variant and device (two result files
+    with the same identity are one run written twice, never two measurements)."""
+    prov = doc.get("provenance") or {}
+    return (prov.get("run_id"), prov.get("repeat"), doc.get("image"), doc.get("task"),
+            doc.get("variant"), doc.get("device"))
 
 
 def result_paths(results_root=None):
