@@ -223,7 +223,12 @@ def test_sigterm_stops_a_prepare_and_leaves_nothing_running(engine, tmp_path):
     import sys
     import time
     from harness.containers import ownership
-    folder = _nih(tmp_path, patients=60)
+    # one "image" is a FIFO no one writes: the preparation blocks on it until the signal (a
+    # real set of images is done before a test could send one: 300 in 1.4 s here)
+    folder = _nih(tmp_path)
+    last = sorted(os.listdir(str(folder / "images")))[-1]
+    os.remove(str(folder / "images" / last))
+    os.mkfifo(str(folder / "images" / last), 0o644)
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "data", "prepare",
                              "chestxray14", "--dest", str(folder), "--size", "38", "--workers",
                              "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
