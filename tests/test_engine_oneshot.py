@@ -43,10 +43,10 @@ def test_exit_code_output_and_nothing_left(engine, base, tmp_path):
 
 
 def test_hardened_and_labelled_while_it_runs(engine, base):
-    seen = {}
+    seen, finished = {}, threading.Event()
 
-    def look():
-        for _ in range(100):
+    def look():  # until the run returns: the container exists from its create call on
+        while not finished.is_set():
             found = ours(engine, "test-labels")
             if found:
                 seen["labels"] = found[0].labels
@@ -55,9 +55,13 @@ def test_hardened_and_labelled_while_it_runs(engine, base):
             time.sleep(0.1)
     watcher = threading.Thread(target=look)
     watcher.start()
-    done = oneshot.run(base, ["sh", "-c", "grep CapEff /proc/self/status; id -u; sleep 3"],
-                       "test-labels", timeout=HANG_S)
-    watcher.join()
+    try:
+        done = oneshot.run(base, ["sh", "-c", "grep CapEff /proc/self/status; id -u; sleep 3"],
+                           "test-labels", timeout=HANG_S)
+    finally:
+        finished.set()
+        watcher.join(HANG_S)
+    assert "labels" in seen, "the container was never seen while it ran"
     assert done.ok, done.output
     assert "CapEff:\t0000000000000000" in done.output
     assert done.output.split()[-1] == str(hardening.settings()["user"]).split(":")[0]
