@@ -101,16 +101,8 @@ def prepare_results_dir(path, user, tree=False):
     back to root: `dlbench data prepare`'s journal and copies); links are never followed."""
     os.makedirs(path, exist_ok=True)
     uid, gid = (int(x) for x in user.split(":"))
-    if os.geteuid() != 0:
-        return
-    paths = [path]
-    if tree:
-        for folder, dirs, files in os.walk(path):
-            paths.extend(os.path.join(folder, name) for name in dirs + files)
-    for p in paths:
-        st = os.lstat(p)
-        if (st.st_uid, st.st_gid) != (uid, gid):
-            os.chown(p, uid, gid, follow_symlinks=False)
+    if os.geteuid() == 0:
+        _hand_over(path, uid, gid, tree)
 
 
 def reclaim_results_dir(path):
@@ -119,14 +111,19 @@ def reclaim_results_dir(path):
     away). Links are never followed: the container could have left one to anywhere."""
     if os.geteuid() != 0 or not os.path.isdir(path):
         return
-    me = (os.getuid(), os.getgid())
+    _hand_over(path, os.getuid(), os.getgid(), tree=True)
 
+
+def _hand_over(path, uid, gid, tree):
+    """chown path (and, with tree, everything below it) to uid:gid where it differs; links are
+    changed themselves, never followed."""
     def own(p):
         st = os.lstat(p)
-        if (st.st_uid, st.st_gid) != me:
-            os.chown(p, me[0], me[1], follow_symlinks=False)
+        if (st.st_uid, st.st_gid) != (uid, gid):
+            os.chown(p, uid, gid, follow_symlinks=False)
 
     own(path)
-    for folder, dirs, files in os.walk(path):
-        for name in dirs + files:
-            own(os.path.join(folder, name))
+    if tree:
+        for folder, dirs, files in os.walk(path):
+            for name in dirs + files:
+                own(os.path.join(folder, name))
