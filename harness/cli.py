@@ -173,7 +173,7 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
     from .containers import signals
     check_seeds(seed, repeat)
     cluster = _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
-                               share_nodes, detach, dry_run, device)
+                               share_nodes, detach, dry_run, device, namespace)
     images = catalog.lookup(names)
     opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
                           keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
@@ -183,7 +183,7 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
                           ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
                           image_size=image_size, batch_size=batch_size, on=on, registry=registry,
                           slurm=cluster, dry_run=dry_run,
-                          namespace=_namespace(on, namespace))
+                          namespace=_namespace(namespace))
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     with signals.handled():
         try:
@@ -207,18 +207,15 @@ def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, 
         sys.exit(1)
 
 
-def _namespace(on, namespace):
-    """--namespace: only with --on kubernetes, and a Kubernetes namespace name."""
+def _namespace(namespace):
+    """--namespace as a Kubernetes namespace name (given only with --on kubernetes:
+    _cluster_options)."""
     from .launch import kube
-    if namespace is None:
-        return "default"
-    if on != "kubernetes":
-        raise HarnessError("--namespace goes with --on kubernetes (the runs go to --on %s)" % on)
-    return kube.check_namespace(namespace)
+    return "default" if namespace is None else kube.check_namespace(namespace)
 
 
 def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,
-                     detach, dry_run, device="auto"):
+                     detach, dry_run, device="auto", namespace=None):
     """The cluster options checked against --on (one line each); a harness.launch.slurm.Options."""
     from .images import imagepush
     from .launch import slurm
@@ -231,8 +228,10 @@ def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
     if on == "local" and (gpus_per_run or registry):
         raise click.UsageError("--gpus-per-run and --registry are for --on slurm or --on "
                                "kubernetes")
-    if dry_run and on != "kubernetes":
-        raise click.UsageError("--dry-run: only with --on kubernetes")
+    kube_only = [name for name, value in (("--dry-run", dry_run), ("--namespace", namespace))
+                 if value]
+    if on != "kubernetes" and kube_only:
+        raise click.UsageError("%s: only with --on kubernetes" % ", ".join(kube_only))
     if gpus_per_run and device == "cpu":
         raise click.UsageError("--gpus-per-run %d asks for GPUs and --device cpu for none: drop "
                                "one" % gpus_per_run)

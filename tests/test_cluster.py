@@ -270,6 +270,7 @@ def _cli(*args, cwd=ROOT):
     (["--partition", "p"], "--partition: only with --on slurm"),
     (["--on", "kubernetes", "--detach"], "--detach: only with --on slurm"),
     (["--dry-run"], "--dry-run: only with --on kubernetes"),
+    (["--namespace", "team-a"], "--namespace: only with --on kubernetes"),
     (["--registry", "localhost:5000"], "--registry are for --on slurm"),
     (["--on", "slurm", "--registry", "http://x"], "give HOST or HOST:PORT"),
     (["--on", "slurm", "--time-limit", "1h"], "give a SLURM time"),
@@ -325,11 +326,6 @@ def test_a_namespace_kubernetes_would_refuse_is_refused_in_one_line(namespace):
     assert out.returncode == 1, out.stderr
     assert "no Kubernetes namespace" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
-
-
-def test_a_namespace_without_kubernetes_is_refused():
-    out = _cli("bench", "pytorch-2.13", "--namespace", "team-a")
-    assert out.returncode == 1 and "--namespace goes with --on kubernetes" in out.stderr
 
 
 def test_a_failed_push_leaves_no_tag_behind():
