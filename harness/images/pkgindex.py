@@ -11,10 +11,9 @@ import os
 import urllib.error
 import urllib.parse
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import compatible_tags, cpython_tags
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+# packaging is imported where it is used: its tags module (with logging and sysconfig) would
+# cost every `dlbench` command about 14 ms of start-up (the command line imports doctor and
+# the build context imports this module), and only doctor, vendor and a build's context use it
 
 from .remote import LOCAL_ONLY, OK, ROTTED, UNREACHABLE, Gone, Unreachable, host_of
 
@@ -35,6 +34,7 @@ _SDIST_ALIASES = ((".tar.bz2", ".tar.gz"), (".tgz", ".tar.gz"))  # legacy sdists
 
 def normalise(project):
     """A project name as indexes compare it (PEP 503): runs of -_. are one -, lower case."""
+    from packaging.utils import canonicalize_name
     return canonicalize_name(project)
 
 
@@ -96,6 +96,7 @@ def index_urls_from_pip(settings):
 
 def dist_version(filename):
     """(normalised project, version) of a wheel or sdist file name, or None."""
+    from packaging.utils import parse_sdist_filename, parse_wheel_filename
     try:
         if filename.endswith(".whl"):
             name, version = parse_wheel_filename(filename)[:2]
@@ -112,6 +113,7 @@ def dist_version(filename):
 def version_tuple(v):
     """The release numbers of a version string: '1.14.1rc1' -> (1, 14, 1), '3.5' -> (3, 5),
     '2.13.0+cpu' -> (2, 13, 0); () for a string that is no PEP 440 version."""
+    from packaging.version import InvalidVersion, Version
     try:
         return Version(v).release
     except InvalidVersion:
@@ -121,6 +123,7 @@ def version_tuple(v):
 def same_version(a, b):
     """PEP 440 equality (1.0 == 1.0.0, 1.0 != 1.0rc1); a local part (+cpu) must match when
     either has one."""
+    from packaging.version import InvalidVersion, Version
     try:
         return Version(a) == Version(b)
     except InvalidVersion:
@@ -130,6 +133,7 @@ def same_version(a, b):
 def python_satisfies(python, spec):
     """Does Python 'X.Y' (some X.Y.z release) satisfy a Requires-Python specifier like
     '>=3.6, !=3.0.*'? An unparsable specifier is ignored, as pip ignores it."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
     if not spec or not python:
         return True
     try:
@@ -147,6 +151,7 @@ def python_satisfies(python, spec):
 @functools.lru_cache(maxsize=64)
 def _supported_tags(python, glibc, machine):
     """The wheel tags CPython `python` installs on linux `machine` with glibc (major, minor)."""
+    from packaging.tags import compatible_tags, cpython_tags
     major, minor = (version_tuple(python) + (0, 0))[:2]
     cp = "cp%d%d" % (major, minor)
     abi = cp + "m" if (major, minor) < (3, 8) else cp  # pymalloc builds before 3.8
@@ -161,6 +166,7 @@ def _supported_tags(python, glibc, machine):
 
 def wheel_fits(filename, python, glibc=None, machine="x86_64"):
     """Can CPython `python` ('3.5') on linux `machine` install this wheel file?"""
+    from packaging.utils import parse_wheel_filename
     try:
         wheel_tags = parse_wheel_filename(filename)[3]
     except ValueError:
@@ -197,6 +203,7 @@ def usable_files(files, project, version, python, glibc=None):
 
 def check_pin(project, version, python, indexes, local_dirs=(), glibc=None):
     """(status, detail) for project==version on Python `python`, linux x86_64."""
+    from packaging.version import Version
     remote_errors, notes = [], []
     for index in indexes:
         try:
