@@ -2,9 +2,10 @@
 validation, the failed result the host writes when a container could not, provenance, and the
 table of what is under results/.
 
-Every result read from disk goes through `read` (JSON, then harness/results/upgrades.py brings an older
-schema_version up to the current one) or `load` (that, then schema validation), so results
-written by an older dlbench stay readable after a schema bump. Files are never rewritten.
+Every result read from disk goes through read_upgraded (read_json_file's guarded read, then
+harness/results/upgrades.py brings an older schema_version up to the current one) or
+read_collected (that, then schema validation and the host's provenance), so results written by
+an older dlbench stay readable after a schema bump. Files are never rewritten.
 
 Layout: results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/{result.json,container.log,
 events.jsonl}; build logs in results/logs/."""
