@@ -85,6 +85,7 @@ def test_an_image_the_engine_refuses_is_one_line(engine):
     done = oneshot.run("dlbench/no-such-image:never", ["true"], "test-refused", timeout=HANG_S)
     assert done.problem.startswith("could not run the container: ")
     assert "\n" not in done.problem
+    assert done.refused and done.problem.endswith(done.refused)  # the engine's words, kept apart
 
 
 def test_a_dead_dlbench_s_one_shot_is_swept(engine, base):

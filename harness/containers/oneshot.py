@@ -52,10 +52,12 @@ class Tracked(object):
 
 class Outcome(object):
     """How a one-shot container ended: exit_code (None: it never ran to its end), its output
-    (stdout and stderr, or stdout only) and problem (one line: timed out, could not run)."""
+    (stdout and stderr, or stdout only) and problem (one line: timed out, could not run);
+    refused: the engine's own words when it would not run the container (else None)."""
 
-    def __init__(self, exit_code, output, problem):
+    def __init__(self, exit_code, output, problem, refused=None):
         self.exit_code, self.output, self.problem = exit_code, output, problem
+        self.refused = refused
 
     @property
     def ok(self):
@@ -85,7 +87,7 @@ def run(image, command, purpose, volumes=None, environment=None, writable=(), ti
         hardening.prepare_results_dir(folder, args["user"], tree=True)
     for folder in shared:
         hardening.prepare_results_dir(folder, args["user"])
-    code, output, problem = None, b"", None
+    code, output, problem, refused = None, b"", None, None
     try:
         with Tracked(args, purpose=purpose) as t:
             t.container.start()
@@ -100,7 +102,8 @@ def run(image, command, purpose, volumes=None, environment=None, writable=(), ti
     except KeyboardInterrupt:
         raise
     except Exception as e:  # the engine refused it (no such image, no python3 in it, ...)
-        problem = "could not run the container: %s" % engine.short_error(e)
+        refused = engine.short_error(e)
+        problem = "could not run the container: %s" % refused
     finally:
         for folder in list(writable) + list(writable_trees):
             hardening.reclaim_results_dir(folder)
@@ -109,7 +112,7 @@ def run(image, command, purpose, volumes=None, environment=None, writable=(), ti
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
         with open(log_path, "w") as f:
             f.write(text)
-    return Outcome(code, text, problem)
+    return Outcome(code, text, problem, refused)
 
 
 def _follow(container, on_line):

@@ -427,9 +427,8 @@ def prepare_chestxray(data_dir, size=PREPARE_SIZE, image_name=PREPARE_IMAGE, wor
                      os.path.abspath(out): {"bind": "/prepared", "mode": "rw"}},
             # with what an earlier run left there: the journal and copies it resumes from
             writable_trees=[os.path.abspath(out)], labels={catalog.IMAGE_NAME_LABEL: image.name})
-    if done.problem and done.problem.startswith("could not run"):
-        raise HarnessError("could not run the preparation in %s: %s"
-                           % (image.name, done.problem[len("could not run the container: "):]))
+    if done.refused:
+        raise HarnessError("could not run the preparation in %s: %s" % (image.name, done.refused))
     code = done.exit_code
     if code != 0:
         # the container's paths said as the host paths the user gave
