@@ -2,7 +2,7 @@
 
 The sibling of bench/framework_vs_plain.py for Chainer, whose arrays are NCHW (that script
 feeds NHWC). Times alternating A/B over --pairs rounds, in the chainer-7.8 image:
-  CNN        the adapter through tasks/common/protocol.train (the runner's clock and loop)
+  CNN        the adapter through tasks/runtime/protocol.train (the runner's clock and loop)
              against a plain hand-written Chainer training loop of the same CNN (a Chain of
              links, MomentumSGD, cleargrads/backward/update; written again here, not taken from
              the adapter);
@@ -87,7 +87,9 @@ def main(argv=None):
     ap.add_argument("--skip-inference", action="store_true")
     args = ap.parse_args(argv)
 
-    from common import adapters, blas, data, params
+    from common import params
+    from measure import blas
+    from runtime import adapters, data
     fw, cnn, settings = adapters.start("cnn", "chainer", args.variant, "cpu", 0)
     lib = [dict((k, b.get(k)) for k in ("library", "version", "kernel", "threads"))
            for b in blas.probe()["blas"]]

@@ -27,7 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tasks"))
 
-from common import adapters, chestxray, params  # noqa: E402
+from common import chestxray, params  # noqa: E402
+from runtime import adapters  # noqa: E402
 
 
 def main():

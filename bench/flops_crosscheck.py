@@ -1,4 +1,4 @@
-"""Cross-check tasks/common/flops.py against XLA's own count (a script, not a test): inside the
+"""Cross-check tasks/measure/flops.py against XLA's own count (a script, not a test): inside the
 flax image, compile each Flax task's jitted functions and ask XLA for their FLOPs
 (jax.jit(f).lower(...).compile().cost_analysis()), per example, beside dlbench's count.
 
@@ -25,7 +25,9 @@ sys.path.insert(0, "/tasks" if os.path.isdir("/tasks") else os.path.join(
 
 import numpy as np  # noqa: E402
 
-from common import adapters, flops, params  # noqa: E402
+from common import params  # noqa: E402
+from measure import flops  # noqa: E402
+from runtime import adapters  # noqa: E402
 
 
 def xla_flops(jitted, *args):

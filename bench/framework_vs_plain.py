@@ -2,7 +2,7 @@
 
 For one of the non-PyTorch columns (tensorflow, tensorflow1, keras3 on a backend, flax,
 caffe2), times in ONE process, alternating A/B over --pairs rounds:
-  CNN        the adapter through tasks/common/protocol.train (the runner's clock and loop)
+  CNN        the adapter through tasks/runtime/protocol.train (the runner's clock and loop)
              against a plain hand-written training loop of the same CNN in the same framework
              (written again below, not taken from the adapter): a tf.function step, a
              TensorFlow 1 Session loop (placeholders, sess.run of the update with feed_dict, in
@@ -362,7 +362,8 @@ def main():
         print("# %s: no plain loop in bench/framework_vs_plain.py; skipped" % args.framework)
         return
 
-    from common import adapters, data, params
+    from common import params
+    from runtime import adapters, data
     variant = args.variant or adapters.variant_names(adapters.framework(args.framework),
                                                      "cnn")[0]
     # the variant's environment, the framework's import and init: as run.py does them

@@ -23,7 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 sys.path.insert(0, TASKS)
 
-from common import adapters, params  # noqa: E402
+from common import params  # noqa: E402
+from runtime import adapters  # noqa: E402
 
 
 def importable(fw):

@@ -3,7 +3,7 @@
 The MXNet sibling of bench/framework_vs_plain.py, for the four tasks x two APIs the mxnet
 adapter has. For the variant given (module, gluon, module-tuned, gluon-tuned), times in ONE
 process, alternating adapter/plain over --pairs rounds:
-  cnn        the adapter through tasks/common/protocol.train (the runner's clock and loop)
+  cnn        the adapter through tasks/runtime/protocol.train (the runner's clock and loop)
              against a plain training loop written again below, not taken from the adapter:
              module: a symbol, mx.mod.Module, forward/backward/update on DataBatches (the
              2017 MXNet_CNN loop); gluon: HybridSequential, hybridize, autograd.record,
@@ -178,7 +178,8 @@ def main(argv=None):
     ap.add_argument("--pairs", type=int, default=3, help="adapter/plain rounds, alternating")
     args = ap.parse_args(argv)
 
-    from common import adapters, data, params
+    from common import params
+    from runtime import adapters, data
     api = args.variant.split("-")[0]
     for task in args.tasks.split(","):
         fw, module, settings = adapters.start(task, "mxnet", args.variant, "cpu", 0)

@@ -1,5 +1,5 @@
 """The peak probe's GEMM paths in one image (a script, not a test): prints one JSON line with
-the probe record (tasks/common/peak.py) of a framework adapter's variant, every path's GFLOP/s
+the probe record (tasks/measure/peak.py) of a framework adapter's variant, every path's GFLOP/s
 in `candidates`. Started as run.py starts a run (the variant's environment before numpy and the
 framework are imported, the adapter's init), so the probe sees the run's threads and BLAS.
 
@@ -28,10 +28,10 @@ def main():
         os.path.abspath(__file__))), "tasks"), help="the tasks folder (default: this checkout's)")
     args = ap.parse_args()
     sys.path.insert(0, args.tasks)
-    from common import adapters
+    from runtime import adapters
     adapters.set_env_early([args.task, "--adapter", args.adapter, "--variant", args.variant,
                             "--device", args.device])
-    from common import envprobe, peak
+    from measure import envprobe, peak
     fw, _, _ = adapters.start(args.task, args.adapter, args.variant, args.device, 0)
     threads = envprobe.probe(fw).get("threads")
     rec = peak.measure(fw, args.device, threads=threads)

@@ -1,7 +1,7 @@
 """A plain, hand-written PyTorch training loop of the benchmark CNN: no runner, no adapter.
 
 The yardstick for bench/runner_vs_plain.py: same layers, same initialisation, same
-hyper-parameters and the very same synthetic inputs (tasks/common/data.py, data only: no runner,
+hyper-parameters and the very same synthetic inputs (tasks/runtime/data.py, data only: no runner,
 no adapter), timed with one clock around the whole loop. Prints one JSON line.
 """
 import argparse
@@ -36,7 +36,7 @@ loss_fn = nn.CrossEntropyLoss()
 
 # The runner's synthetic CIFAR-10 stand-in (seed 0), so both loops see the same numbers:
 # CPU kernels can run at different speeds on different values (denormals).
-from common.data import synthetic_cifar  # noqa: E402
+from runtime.data import synthetic_cifar  # noqa: E402
 d = synthetic_cifar(0, limit=args.examples)
 x, y = d["x_train"], d["y_train"].astype(np.int64)
 bs = 64

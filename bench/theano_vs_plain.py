@@ -3,7 +3,7 @@
 The sibling of bench/framework_vs_plain.py (which hands these two adapters to it) for the
 adapters whose CNN is NCHW and whose framework compiles a graph with theano.function. In ONE
 process, alternating A/B over --pairs rounds, the CNN trained by
-  adapter  the adapter through tasks/common/protocol.train (the runner's clock and loop), against
+  adapter  the adapter through tasks/runtime/protocol.train (the runner's clock and loop), against
   plain    theano: a training loop written by hand here (not taken from the adapter): the graph,
            the momentum updates and one theano.function, called on each minibatch;
            keras2: the same network as a Keras 2 Sequential model and a train_on_batch loop.
@@ -120,7 +120,8 @@ def main(argv=None):
     ap.add_argument("--skip-inference", action="store_true", help="ignored: CNN only here")
     args = ap.parse_args(argv)
 
-    from common import adapters, data, params, protocol
+    from common import params
+    from runtime import adapters, data, protocol
     variant = args.variant or adapters.variant_names(adapters.framework(args.framework),
                                                      "cnn")[0]
     fw, cnn, settings = adapters.start("cnn", args.framework, variant, "cpu", 0)

@@ -1,6 +1,6 @@
 """What the adapter-vs-plain scripts share (bench/*_vs_plain.py, bench/plain_pytorch_cnn.py).
 
-Each of those scripts sets one adapter, run through the task runner (tasks/common/protocol.py,
+Each of those scripts sets one adapter, run through the task runner (tasks/runtime/protocol.py,
 the clock every result is timed by), beside a plain loop written again in the same framework,
 and prints the throughput of both and their ratio. The shared part, here once:
   train_loop / run_loop  the plain side's training loop and clock: one warm-up step (compiles,
@@ -18,7 +18,7 @@ and prints the throughput of both and their ratio. The shared part, here once:
 
 These scripts run inside the framework images, from Python 3.5 (the 2017 images) to current
 ones: Python 3.5 syntax, the standard library and numpy only here (tests/test_bench_vs_plain.py
-checks it with vermin). Importing this module puts tasks/ on sys.path (tasks/common is what the
+checks it with vermin). Importing this module puts tasks/ on sys.path (tasks/runtime is what the
 scripts time the adapters with).
 """
 import collections
@@ -82,7 +82,7 @@ def adapter_train(module, p, d, context=contextlib.suppress):
     """Images per second of the adapter's task module through protocol.train (the runner's loop
     and clock, its warm-up step outside the figure) on data d, a model built afresh (inside
     context(): tensorflow1 builds into a graph of its own)."""
-    from common import protocol
+    from runtime import protocol
     with context():
         state = module.build_trainer(module.build_model(p), p)
     with quiet():
@@ -93,7 +93,7 @@ def adapter_train(module, p, d, context=contextlib.suppress):
 def adapter_infer(module, model, x, p):
     """Images per second of the adapter's model through protocol.infer (its untimed pass, then
     the timed one)."""
-    from common import protocol
+    from runtime import protocol
     with quiet():
         timings = protocol.infer(module, model, x, p)[0]
     return timings["images_per_second"]
@@ -139,7 +139,7 @@ def cpu_only_skip(adapter, variant):
     then says so), else the line a script prints instead of running it: these scripts time on
     the CPU, and `make adapters-vs-plain` hands them every variant, GPU-only ones included
     (TF32, mixed precision)."""
-    from common import adapters
+    from runtime import adapters
     try:
         fw = adapters.framework(adapter)
     except LookupError:
@@ -152,7 +152,7 @@ def cpu_only_skip(adapter, variant):
 
 
 def cpu_name():
-    """The CPU's model name (/proc/cpuinfo; common/envprobe.py, which results record), else the
+    """The CPU's model name (/proc/cpuinfo; measure/envprobe.py, which results record), else the
     machine type."""
-    from common import envprobe
+    from measure import envprobe
     return envprobe.cpu_model() or platform.machine()

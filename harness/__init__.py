@@ -1,5 +1,6 @@
 """dlbench host side: discover benchmark images, build them, run their tasks in containers,
-collect and validate the results. The `dlbench` command line lives in harness.cli.
+collect and validate the results. The `dlbench` command line lives in harness.cli; each
+command's logic in the module of its name (check-models: checks/check_models.py).
 
 The subpackages, each importing only those above it (tests/test_layout.py checks it):
 
@@ -13,6 +14,6 @@ The subpackages, each importing only those above it (tests/test_layout.py checks
   runs        one run end to end: its description, collection, orphans, contention, GPU guard,
               progress, provenance
   checks      check-models (model equivalence)
-  launch      `dlbench bench`: the runner, its executors (local, SLURM, Kubernetes), the node side
+  launch      `dlbench bench` (bench.py), its executors (local, SLURM, Kubernetes), the node side
 """
 LAYERS = ("core", "containers", "images", "results", "runs", "checks", "launch")

@@ -1,5 +1,6 @@
-"""The `dlbench` command line. Each command is a thin shell over one module; add a command by
-writing a function below (or in its own module) and decorating it with @main.command()."""
+"""The `dlbench` command line. Each command is a thin shell over the module of its name (`bench`:
+harness/launch/bench.py, `check-models`: harness/checks/check_models.py); add a command by
+writing its module and a function below decorated with @main.command("NAME")."""
 import os
 import sys
 
@@ -23,16 +24,16 @@ def main():
 @click.option("--runs", is_flag=True,
               help="one 'IMAGE ADAPTER VARIANT' line per variant of each image built here "
                    "(for scripts)")
-def list_images(runs):
+def list_command(runs):
     """List the benchmark images (images/*/Dockerfile) and the tasks each supports."""
-    from .images import listing
+    from .images import list
     if runs:
-        listing.print_runs()
+        list.print_runs()
     else:
-        listing.print_catalog()
+        list.print_catalog()
 
 
-@main.command()
+@main.command("build")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_images", is_flag=True,
               help="every image this machine builds (images/*/Dockerfile; the 2017-era ones "
@@ -47,29 +48,29 @@ def list_images(runs):
 @click.option("--offline", is_flag=True, help="pip uses the wheelhouse only (no index)")
 @click.option("--force", is_flag=True, help="build even when an image of this context exists")
 @click.option("-v", "--verbose", is_flag=True, help="show the whole build log")
-def build(names, all_images, jobs, base, build_args, offline, force, verbose):
+def build_command(names, all_images, jobs, base, build_args, offline, force, verbose):
     """Build the images NAMES, or --all (each reused when nothing changed)."""
-    from .images import build as builder
+    from .images import build
     if all_images == bool(names):
         raise HarnessError("name the images to build, or give --all (not both): "
                            "`dlbench list` shows them")
     images = ([img for img in catalog.discover() if img.era == "current"] if all_images
               else catalog.lookup(names))
     if jobs == 1 and len(images) == 1:  # errors as they come, one image
-        done = builder.ensure_built(images[0], base=base, build_args=build_args,
+        done = build.ensure_built(images[0], base=base, build_args=build_args,
                                     offline=offline, force=force, verbose=verbose)
         outcomes = [(images[0], done)]
     else:
-        outcomes = builder.ensure_built_all(images, jobs=jobs, base=base,
+        outcomes = build.ensure_built_all(images, jobs=jobs, base=base,
                                             build_args=build_args, offline=offline,
                                             force=force, verbose=verbose)
     for image, done in outcomes:
-        if isinstance(done, builder.Built) and not done.built:
+        if isinstance(done, build.Built) and not done.built:
             click.echo("%s is up to date (%s)" % (image.name, done.image_id[:19]))
-    note = builder.dangling_note()
+    note = build.dangling_note()
     if note:
         click.echo(note)
-    failed = [image.name for image, done in outcomes if not isinstance(done, builder.Built)]
+    failed = [image.name for image, done in outcomes if not isinstance(done, build.Built)]
     if failed:
         raise HarnessError("%d of %d image(s) not built: %s (the lines above say why)"
                            % (len(failed), len(outcomes), ", ".join(failed)))
@@ -86,7 +87,7 @@ def _known_tasks(ctx, param, values):
     return values
 
 
-@main.command()
+@main.command("bench")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-t", "--task", "tasks", multiple=True, callback=_known_tasks,
               help="task to run (repeatable); default: the cnn, rnn and inference tasks the image supports (densenet runs only when named)")
@@ -159,35 +160,36 @@ def _known_tasks(ctx, param, values):
               help="--on kubernetes: write the manifests, apply nothing")
 @click.option("--namespace", default=None,
               help="--on kubernetes: the manifests' namespace  [default: default]")
-def bench(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit, seed,
-          variants, memory, env, data_dir, results_dir, base, build_args, offline, verbose,
-          gpus, workers, image_size, batch_size, ignore_gpu_guard, on, registry, partition,
-          account, gpus_per_run, time_limit, share_nodes, detach, dry_run, namespace):
+def bench_command(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit,
+                  seed, variants, memory, env, data_dir, results_dir, base, build_args, offline,
+                  verbose, gpus, workers, image_size, batch_size, ignore_gpu_guard, on, registry,
+                  partition, account, gpus_per_run, time_limit, share_nodes, detach, dry_run,
+                  namespace):
     """Build (if needed) the images NAMES and run their tasks, one container per run.
 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
     Exit status 1 when any run failed. Ctrl-C, SIGTERM and SIGHUP stop it: the running
     container is removed, its result written failed, exit status 128 + the signal (130, 143,
     129)."""
-    from .launch import runner
+    from .launch import bench
     from .containers import signals
     check_seeds(seed, repeat)
     cluster = _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
                                share_nodes, detach, dry_run, device, namespace)
     images = catalog.lookup(names)
-    opts = runner.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
-                          keep_going=keep_going, timeout=timeout or runner.DEFAULT_TIMEOUT,
-                          epochs=epochs, limit=limit, seed=seed, variants=variants,
-                          memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
-                          base=base, build_args=build_args, offline=offline,
-                          ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
-                          image_size=image_size, batch_size=batch_size, on=on, registry=registry,
-                          slurm=cluster, dry_run=dry_run,
-                          namespace=_namespace(namespace))
+    opts = bench.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
+                         keep_going=keep_going, timeout=timeout or bench.DEFAULT_TIMEOUT,
+                         epochs=epochs, limit=limit, seed=seed, variants=variants,
+                         memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
+                         base=base, build_args=build_args, offline=offline,
+                         ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
+                         image_size=image_size, batch_size=batch_size, on=on, registry=registry,
+                         slurm=cluster, dry_run=dry_run,
+                         namespace=_namespace(namespace))
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     with signals.handled():
         try:
-            collected = runner.bench(images, opts, verbose=verbose)
+            collected = bench.run(images, opts, verbose=verbose)
         except KeyboardInterrupt as stop:  # Ctrl-C, or signals.Stopped for SIGTERM / SIGHUP
             sig = signals.signum_of(stop)
             with signals.held():
@@ -217,7 +219,7 @@ def _namespace(namespace):
 def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,
                      detach, dry_run, device="auto", namespace=None):
     """The cluster options checked against --on (one line each); a harness.launch.slurm.Options."""
-    from .images import imagepush
+    from .images import push
     from .launch import slurm
     slurm_only = [name for name, value in (("--partition", partition), ("--account", account),
                                            ("--time-limit", time_limit),
@@ -236,7 +238,7 @@ def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
         raise click.UsageError("--gpus-per-run %d asks for GPUs and --device cpu for none: drop "
                                "one" % gpus_per_run)
     if registry:
-        imagepush.check_registry(registry)
+        push.check_registry(registry)
     if on == "local":
         return None
     return slurm.Options(partition=partition, gpus_per_run=gpus_per_run,
@@ -244,17 +246,17 @@ def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
                          exclusive=not share_nodes)
 
 
-@main.command()
+@main.command("push")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--registry", metavar="HOST[:PORT]", required=True,
               help="the Docker registry, e.g. localhost:5000")
-def push(names, registry):
+def push_command(names, registry):
     """Push the built images NAMES to a registry (HOST[:PORT]/dlbench/NAME); prints each
     one's reference by digest, which cluster runs pull (`bench --on slurm --registry`)."""
-    from .images import imagepush
-    imagepush.check_registry(registry)
+    from .images import push
+    push.check_registry(registry)
     for image in catalog.lookup(names):
-        imagepush.push(image, registry, click.echo)
+        push.push(image, registry, click.echo)
 
 
 def _say(text):
@@ -266,12 +268,12 @@ def _say(text):
 
 
 @main.group("data")
-def data_group():
+def data_command():
     """The dataset cache (CIFAR-10, IMDB; ChestX-ray14 when named), mounted read-only at /data
     in the containers."""
 
 
-@data_group.command("fetch")
+@data_command.command("fetch")
 @click.argument("datasets", nargs=-1)
 @click.option("--dest", type=click.Path(file_okay=False),
               help="cache folder [default: ./data or $DLBENCH_DATA]")
@@ -284,11 +286,11 @@ def data_fetch(datasets, dest, mirror):
     replaces it). chestxray14 (NIH ChestX-ray14, about 45 GB, for densenet) only when named:
     its 12 archives are checked against the NIH's md5s and extracted into DEST/chestxray14/;
     its labels file has no published checksum and is not verified."""
-    from .images import datacache
-    datacache.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
+    from .images import data
+    data.fetch(list(datasets), dest or paths.data_dir(), mirror=mirror)
 
 
-@data_group.command("prepare")
+@data_command.command("prepare")
 @click.argument("dataset", type=click.Choice(["chestxray14"]))
 @click.option("--dest", type=click.Path(file_okay=False),
               help="cache folder [default: ./data or $DLBENCH_DATA]; or a folder that holds "
@@ -307,12 +309,12 @@ def data_prepare(dataset, dest, size, image_name, workers):
     does nothing. densenet runs read the copies when complete (decode, crop, flip: 2017's
     loaders); without them they resize every original as it is read (not comparable with
     2017's minutes)."""
-    from .images import datacache
+    from .images import data
     from .containers import signals
     with signals.handled():  # Ctrl-C, SIGTERM, SIGHUP: the container is removed, 128 + signal
         try:
-            datacache.prepare_chestxray(dest or paths.data_dir(), size=size,
-                                        image_name=image_name, workers=workers)
+            data.prepare_chestxray(dest or paths.data_dir(), size=size,
+                                   image_name=image_name, workers=workers)
         except KeyboardInterrupt as stop:
             sig = signals.signum_of(stop)
             with signals.held():
@@ -324,7 +326,7 @@ def data_prepare(dataset, dest, size, image_name, workers):
 @main.command("results")
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")
-def results_cmd(results_dir):
+def results_command(results_dir):
     """Table of the results under results/.
 
     First, run containers whose dlbench process died (killed with SIGKILL, ...) are collected:
@@ -344,11 +346,11 @@ def results_cmd(results_dir):
         click.echo(line)
 
 
-@main.command()
+@main.command("report")
 @click.option("--results-dir", type=click.Path(file_okay=False),
               help="results root [default: ./results or $DLBENCH_RESULTS]")
 @click.option("--out", type=click.Path(file_okay=False), help="where to write the report")
-def report(results_dir, out):
+def report_command(results_dir, out):
     """Render the report: these results beside the published 2017 reference numbers."""
     try:
         from .results.report import render_report
@@ -374,8 +376,8 @@ main.add_command(doctor_command)
 main.add_command(vendor_command)
 main.add_command(vendor_build_command)
 
-# issue 15: model equivalence (logic in harness/checks/equivalence.py)
-from .checks.equivalence import check_models_command  # noqa: E402
+# issue 15: model equivalence (logic in harness/checks/check_models.py)
+from .checks.check_models import check_models_command  # noqa: E402
 main.add_command(check_models_command)
 
 

@@ -5,7 +5,7 @@ models, run a fixed batch in eval mode, write the outputs.
                                 --job TASK,FAMILY,PARAMS.npz,INPUT.npz [--job ...] --out DIR
 
 One process per (adapter, variant), every task it is asked (the framework is imported and
-initialised once). Starts the adapter as run.py does (common/adapters.py: the variant's
+initialised once). Starts the adapter as run.py does (runtime/adapters.py: the variant's
 environment, load, the first task file, init; the other task files are imported after), builds
 each task's model (and, for a training task, the trainer state `predict` takes; DenseNet-121 on
 one device, at canonical.CHECK_INPUT's image size and the check's batch), imports the
@@ -28,7 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from common import adapters, params  # noqa: E402  (standard library only)
+from common import params  # noqa: E402  (standard library only)
+from runtime import adapters  # noqa: E402  (standard library only)
 
 
 def parse_args(argv):
@@ -61,7 +62,9 @@ if ARGS is not None:  # the variant's environment before numpy is imported (as r
 
 import numpy as np  # noqa: E402
 
-from common import canonical, envprobe, output  # noqa: E402
+from common import canonical  # noqa: E402
+from measure import envprobe  # noqa: E402
+from runtime import output  # noqa: E402
 
 EQUIVALENCE_FUNCTIONS = ("export_params", "import_params", "outputs")
 

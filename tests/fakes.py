@@ -155,14 +155,14 @@ def written_result(**extra):
 
 
 def stand_in_run(tmp_path, **options):
-    """A runner.Run of pytorch-2.13's CNN on a stand-in image object, results under tmp_path."""
+    """A bench.Run of pytorch-2.13's CNN on a stand-in image object, results under tmp_path."""
     import types
     from harness.core import catalog
-    from harness.launch import runner
+    from harness.launch import bench
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
                           data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
                           **options)
     prov = {"image": image.name, "image_id": image_obj.id, "pip_freeze": ["torch==2.13.0"]}
-    return runner.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, prov)
+    return bench.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, prov)

@@ -1,4 +1,4 @@
-"""tasks/common/blas.py: the BLAS library, kernel and threads asked of the process itself, and
+"""tasks/measure/blas.py: the BLAS library, kernel and threads asked of the process itself, and
 the {cpu_count} / {openblas_coretype} placeholders of a variant's env."""
 import os
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tasks"))
 
-from common import blas  # noqa: E402
+from measure import blas  # noqa: E402
 
 
 def test_numpy_openblas_is_found_with_kernel_and_threads():
@@ -28,7 +28,7 @@ def test_numpy_openblas_is_found_with_kernel_and_threads():
 
 
 def probe_in_child(env):
-    code = ("import sys, json; sys.path.insert(0, %r); import numpy; from common import blas; "
+    code = ("import sys, json; sys.path.insert(0, %r); import numpy; from measure import blas; "
             "print(json.dumps(blas.probe()))" % os.path.join(ROOT, "tasks"))
     full = dict(os.environ)
     full.update(env)
@@ -72,12 +72,12 @@ def test_run_py_sets_the_variant_env_before_numpy_loads_its_openblas():
     OpenBLAS picks by itself on an AVX2 CPU."""
     if not blas.openblas_coretype(blas.cpu_flags()):
         pytest.skip("no AVX on this CPU")
-    code = ("import sys, json, types; sys.path.insert(0, %r); from common import adapters; "
+    code = ("import sys, json, types; sys.path.insert(0, %r); from runtime import adapters; "
             "fw = types.SimpleNamespace(NAME='x', VARIANTS=[{'name': 't', 'doc': '', 'env': "
             "{'OPENBLAS_CORETYPE': 'Sandybridge', 'OMP_NUM_THREADS': '1'}}]); "
             "adapters.framework = lambda name: fw; "
             "adapters.set_env_early(['cnn', '--adapter', 'x', '--variant', 't']); "
-            "import numpy; from common import blas; print(json.dumps(blas.probe()))"
+            "import numpy; from measure import blas; print(json.dumps(blas.probe()))"
             % os.path.join(ROOT, "tasks"))
     env = dict((k, v) for k, v in os.environ.items()
                if k not in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))

@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tasks"))
 
 from common import chestxray, params  # noqa: E402
-from common.data import DataError  # noqa: E402
+from common.datafiles import DataError  # noqa: E402
 
 P = params.DENSENET
 

@@ -11,8 +11,8 @@ import tarfile
 from click.testing import CliRunner
 
 from datagen import make_chestxray_dir, png_bytes
-from harness.images import datacache
-from harness.launch import runner
+from harness.images import data
+from harness.launch import bench
 from harness.cli import main
 from test_cli_data import server  # noqa: F401  (the fixture)
 
@@ -38,7 +38,7 @@ def served(www):
     table = []
     for name in ("images_001.tar.gz", "images_002.tar.gz"):
         md5 = hashlib.md5((www / name).read_bytes()).hexdigest()
-        table.append(datacache.Dataset("chestxray14", name, "http://unused/" + name, "md5", md5,
+        table.append(data.Dataset("chestxray14", name, "http://unused/" + name, "md5", md5,
                                        "test"))
     return table
 
@@ -47,7 +47,7 @@ def test_archives_verified_and_extracted(server, tmp_path):  # noqa: F811
     url, www, requests = server
     table = served(www)
     said = []
-    root = datacache.fetch_chestxray(str(tmp_path / "cache"), mirror=url, echo=said.append,
+    root = data.fetch_chestxray(str(tmp_path / "cache"), mirror=url, echo=said.append,
                                      archives=table)
     assert sorted(os.listdir(os.path.join(root, "images"))) == [
         "00000001_000.png", "00000001_001.png", "00000002_000.png"]
@@ -55,7 +55,7 @@ def test_archives_verified_and_extracted(server, tmp_path):  # noqa: F811
     assert any("NOT verified" in s and "Data_Entry_2017.csv" in s for s in said)
     assert any("images_002.tar.gz fetched (md5 ok)" in s for s in said)
     n = len(requests)
-    datacache.fetch_chestxray(str(tmp_path / "cache"), mirror=url, echo=said.append,
+    data.fetch_chestxray(str(tmp_path / "cache"), mirror=url, echo=said.append,
                               archives=table)
     assert len(requests) == n  # verified archives are not fetched again
 
@@ -63,10 +63,10 @@ def test_archives_verified_and_extracted(server, tmp_path):  # noqa: F811
 def test_an_archive_failing_its_md5_is_refused(server, tmp_path):  # noqa: F811
     url, www, _ = server
     table = served(www)
-    table[1] = datacache.Dataset("chestxray14", "images_002.tar.gz", "x", "md5", "0" * 32, "t")
+    table[1] = data.Dataset("chestxray14", "images_002.tar.gz", "x", "md5", "0" * 32, "t")
     res_error = None
     try:
-        datacache.fetch_chestxray(str(tmp_path), mirror=url, echo=lambda *a: None, archives=table)
+        data.fetch_chestxray(str(tmp_path), mirror=url, echo=lambda *a: None, archives=table)
     except Exception as e:  # HarnessError
         res_error = str(e)
     assert res_error and "expected 00000000000000000000000000000000" in res_error
@@ -82,23 +82,23 @@ def test_unreachable_host_is_one_clear_line(tmp_path):
 
 
 def test_the_nih_checksums_are_the_published_ones():
-    a = datacache.CHESTXRAY_ARCHIVES
+    a = data.CHESTXRAY_ARCHIVES
     assert len(a) == 12 and [d.filename for d in a][0] == "images_001.tar.gz"
     assert a[0].checksum == "fe8ed0a6961412fddcbb3603c11b3698"
     assert a[11].checksum == "dc9fda1757c2de0032b63347a7d2895c"
     assert all(d.algorithm == "md5" and d.url.startswith("https://nihcc.box.com/") for d in a)
-    assert datacache.CHESTXRAY_LABELS.checksum is None  # none is published: not verified
+    assert data.CHESTXRAY_LABELS.checksum is None  # none is published: not verified
 
 
 def test_where_a_densenet_run_finds_its_data(tmp_path):
     cache = tmp_path / "cache"
     make_chestxray_dir(str(cache / "chestxray14"), patients=2, per_patient=1, size=8)
-    assert datacache.chestxray_subfolder(str(cache)) == "chestxray14"
-    assert datacache.missing_for(["densenet"], str(cache)) == []
+    assert data.chestxray_subfolder(str(cache)) == "chestxray14"
+    assert data.missing_for(["densenet"], str(cache)) == []
     local = tmp_path / "local"  # --data-dir a folder holding the files itself
     make_chestxray_dir(str(local), patients=2, per_patient=1, size=8)
-    assert datacache.chestxray_subfolder(str(local)) == ""
-    missing = datacache.missing_for(["densenet"], str(tmp_path / "empty"))
+    assert data.chestxray_subfolder(str(local)) == ""
+    missing = data.missing_for(["densenet"], str(tmp_path / "empty"))
     assert len(missing) == 1 and "dlbench data fetch chestxray14" in missing[0].filename
 
     class Image(object):
@@ -107,9 +107,9 @@ def test_where_a_densenet_run_finds_its_data(tmp_path):
         def adapter_for(self, variant):
             return "pytorch"
 
-    opts = runner.Options(tasks=("densenet",), data_dir=str(local), workers=2, image_size=32,
+    opts = bench.Options(tasks=("densenet",), data_dir=str(local), workers=2, image_size=32,
                           batch_size=4, results_root=str(tmp_path / "results"))
-    run = runner.Run(Image(), None, "densenet", "reference", 1, "cpu", opts, {})
+    run = bench.Run(Image(), None, "densenet", "reference", 1, "cpu", opts, {})
     cmd = run.command()
     assert cmd[cmd.index("--data") + 1] == "/data"
     for flag, value in (("--workers", "2"), ("--image-size", "32"), ("--batch-size", "4")):

@@ -237,9 +237,9 @@ def test_the_hosts_progress_lines():
     """What `dlbench data prepare` prints from the container's JSON lines: a start line, a
     progress line at most every 10 s (and the last), the done line; the error line is not
     echoed (it is raised, once)."""
-    from harness.images import datacache
+    from harness.images import data
     said = []
-    progress = datacache.PrepareProgress(said.append)
+    progress = data.PrepareProgress(said.append)
     lines = [{"event": "start", "total": 112120, "done": 100, "todo": 112020, "size": 264,
               "workers": 2},
              {"event": "progress", "done": 200, "total": 112120, "made": 100,
@@ -263,13 +263,13 @@ def test_a_second_prepare_of_the_same_copies_is_refused_in_one_line(tmp_path):
     journal lines, a false "cannot be read" diagnosis): the second is refused while the first
     holds the lock, and the lock goes with the first."""
     from harness.core.errors import HarnessError
-    from harness.images import datacache
+    from harness.images import data
     out = str(tmp_path / "images-38")
-    with datacache.only_run(str(tmp_path), out):
+    with data.only_run(str(tmp_path), out):
         with pytest.raises(HarnessError) as e:
-            with datacache.only_run(str(tmp_path), out):
+            with data.only_run(str(tmp_path), out):
                 pass
         assert "another `dlbench data prepare` (pid %d) is preparing" % os.getpid() \
             in e.value.message
-    with datacache.only_run(str(tmp_path), out):  # free again
+    with data.only_run(str(tmp_path), out):  # free again
         pass

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_cifar_tarball, make_imdb_npz
-from harness.images import datacache
+from harness.images import data
 from harness.cli import main
 from harness.core.errors import HarnessError
 
@@ -40,9 +40,9 @@ def datasets_for(www):
     make_cifar_tarball(str(www / "cifar-10-python.tar.gz"), 16)
     make_imdb_npz(str(www / "imdb.npz"), 16)
     table = {}
-    for name, d in datacache.DATASETS.items():
+    for name, d in data.DATASETS.items():
         digest = hashlib.new(d.algorithm, (www / d.filename).read_bytes()).hexdigest()
-        table[name] = datacache.Dataset(name, d.filename, d.url, d.algorithm, digest, "test")
+        table[name] = data.Dataset(name, d.filename, d.url, d.algorithm, digest, "test")
     return table
 
 
@@ -50,10 +50,10 @@ def test_fetch_verifies_and_reuses(server, tmp_path):
     url, www, requests = server
     table = datasets_for(www)
     dest = str(tmp_path / "cache")
-    datacache.fetch([], dest, mirror=url, echo=lambda *a, **k: None, datasets=table)
+    data.fetch([], dest, mirror=url, echo=lambda *a, **k: None, datasets=table)
     assert sorted(os.listdir(dest)) == ["cifar-10-python.tar.gz", "imdb.npz"]
     assert len(requests) == 2
-    datacache.fetch([], dest, mirror=url, echo=lambda *a, **k: None, datasets=table)
+    data.fetch([], dest, mirror=url, echo=lambda *a, **k: None, datasets=table)
     assert len(requests) == 2  # verified copies are not fetched again
 
 
@@ -65,7 +65,7 @@ def test_partial_or_corrupt_file_is_fetched_again(server, tmp_path):
     whole = (www / "imdb.npz").read_bytes()
     (dest / "imdb.npz").write_bytes(whole[: len(whole) // 2])  # an interrupted download
     said = []
-    assert datacache.fetch_one(table["imdb"], str(dest), mirror=url, echo=said.append) == "fetched"
+    assert data.fetch_one(table["imdb"], str(dest), mirror=url, echo=said.append) == "fetched"
     assert (dest / "imdb.npz").read_bytes() == whole
     assert any("corrupt or partial" in s for s in said)
 
@@ -93,9 +93,9 @@ def test_unreachable_host_is_one_clear_line(tmp_path):
 
 def test_unknown_dataset(tmp_path):
     with pytest.raises(HarnessError):
-        datacache.fetch(["mnist"], str(tmp_path))
+        data.fetch(["mnist"], str(tmp_path))
 
 
 def test_published_checksums():
-    assert datacache.DATASETS["cifar10"].checksum == "c58f30108f718f92721af3b95e74349a"
-    assert datacache.DATASETS["imdb"].algorithm == "sha256"
+    assert data.DATASETS["cifar10"].checksum == "c58f30108f718f92721af3b95e74349a"
+    assert data.DATASETS["imdb"].algorithm == "sha256"

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import HANG_S
 from fakes import stand_in_run
-from harness.images import imagepush
+from harness.images import push
 from harness.launch import kube, slurm
 from harness.results import results
 from harness.runs import rundesc
@@ -25,7 +25,7 @@ DIGEST = "sha256:" + "cd" * 32
 
 @pytest.mark.parametrize("good", ["localhost:5000", "registry.example.org", "10.0.0.7:443"])
 def test_registry_host_and_port_are_accepted(good):
-    assert imagepush.check_registry(good) == good
+    assert push.check_registry(good) == good
 
 
 @pytest.mark.parametrize("bad", ["http://localhost:5000", "localhost:5000/x", "", "a b",
@@ -33,23 +33,23 @@ def test_registry_host_and_port_are_accepted(good):
                                  "localhost:99999", "registry", "-a.org", "a-.org:5000"])
 def test_a_registry_that_is_no_host_is_refused_in_one_line(bad):
     with pytest.raises(HarnessError) as e:
-        imagepush.check_registry(bad)
+        push.check_registry(bad)
     assert "\n" not in e.value.message and "HOST:PORT" in e.value.message
 
 
 def test_only_a_reference_by_digest_is_pulled():
-    assert imagepush.is_digest_ref("localhost:5000/dlbench/pytorch-2.13@" + DIGEST)
-    assert not imagepush.is_digest_ref("localhost:5000/dlbench/pytorch-2.13:latest")
+    assert push.is_digest_ref("localhost:5000/dlbench/pytorch-2.13@" + DIGEST)
+    assert not push.is_digest_ref("localhost:5000/dlbench/pytorch-2.13:latest")
     with pytest.raises(HarnessError, match="not by digest"):
-        imagepush.pull_checked("localhost:5000/dlbench/pytorch-2.13:latest", "sha256:x",
+        push.pull_checked("localhost:5000/dlbench/pytorch-2.13:latest", "sha256:x",
                                client=object())
 
 
 def test_another_image_behind_the_digest_is_refused_in_one_line():
     ref = "localhost:5000/dlbench/pytorch-2.13@" + DIGEST
-    imagepush.check_pulled(ref, "sha256:" + "ab" * 32, "sha256:" + "ab" * 32)
+    push.check_pulled(ref, "sha256:" + "ab" * 32, "sha256:" + "ab" * 32)
     with pytest.raises(HarnessError) as e:
-        imagepush.check_pulled(ref, "sha256:" + "ee" * 32, "sha256:" + "ab" * 32)
+        push.check_pulled(ref, "sha256:" + "ee" * 32, "sha256:" + "ab" * 32)
     msg = e.value.message
     assert msg.startswith("digest mismatch") and "\n" not in msg
     assert "sha256:eeee" in msg and "sha256:abab" in msg and "dlbench push" in msg
@@ -63,9 +63,9 @@ def test_pushed_ref_finds_the_registry_digest_or_asks_for_the_push(tmp_path):
     obj = types.SimpleNamespace(id="sha256:" + "ab" * 32,
                                 attrs={"RepoDigests": ["other:5000/dlbench/pytorch-2.13@x",
                                                        repo + "@" + DIGEST]})
-    assert imagepush.pushed_ref(image, obj, "localhost:5000") == repo + "@" + DIGEST
+    assert push.pushed_ref(image, obj, "localhost:5000") == repo + "@" + DIGEST
     with pytest.raises(HarnessError, match="dlbench push pytorch-2.13 --registry elsewhere:1"):
-        imagepush.pushed_ref(image, obj, "elsewhere:1")
+        push.pushed_ref(image, obj, "elsewhere:1")
 
 
 # ------------------------------------------------------------------------------ SLURM
@@ -297,12 +297,12 @@ def test_two_variants_of_one_task_get_two_jobs(tmp_path):
     folder, <task>[-<variant>]-r<N>); applying the file loses none."""
     import types
     from harness.core import catalog
-    from harness.launch import runner
+    from harness.launch import bench
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
                           data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
-    specs = [runner.Run(image, image_obj, "cnn", variant, 1, "cpu", opts, {}).spec()
+    specs = [bench.Run(image, image_obj, "cnn", variant, 1, "cpu", opts, {}).spec()
              for variant in ("reference", "tuned")]
     assert specs[0].name != specs[1].name
     _, docs = kube.write_manifests(specs, str(tmp_path / "out"))
@@ -348,7 +348,7 @@ def test_a_failed_push_leaves_no_tag_behind():
     client = types.SimpleNamespace(images=Images())
     image = catalog.lookup(["pytorch-2.13"])[0]
     with pytest.raises(HarnessError) as e:
-        imagepush.push(image, "localhost:5999", lambda *a, **k: None, client=client)
+        push.push(image, "localhost:5999", lambda *a, **k: None, client=client)
     assert "cannot push pytorch-2.13 to localhost:5999" in e.value.message
     assert calls == [("tag", "localhost:5999/dlbench/pytorch-2.13", "latest"),
                      ("remove", "localhost:5999/dlbench/pytorch-2.13:latest")]

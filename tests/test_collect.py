@@ -161,7 +161,7 @@ def test_oom_kill_wins_over_an_ok_result_written_before(tmp_path, monkeypatch):
 def test_kill_reason_wins_over_an_unreadable_result(tmp_path, monkeypatch):
     c = FakeContainer(OUTPUT, exit_code=137, oom=True)
     result, run, _, _ = execute(tmp_path, monkeypatch, c, writes='{"task": "cn')
-    # no --memory: a local run's default limit (runner.default_memory) is the one named
+    # no --memory: a local run's default limit (bench.default_memory) is the one named
     failed(run, result, "killed: out of memory (memory limit %s)" % (run.opts.memory or "host"))
     invalid_kept(run, '{"task": "cn')
 

@@ -183,7 +183,8 @@ def test_two_devices_on_the_cpu(engine, adapter, variant, tmp_path):
 COUNT = r"""
 import json, sys
 sys.path.insert(0, "/tasks")
-from common import adapters, params
+from common import params
+from runtime import adapters
 adapter, variant = sys.argv[1], sys.argv[2]
 fw, task, _ = adapters.start("densenet", adapter, variant, "cpu", 0)
 p = params.scale_for_devices(params.for_task("densenet"), 1)

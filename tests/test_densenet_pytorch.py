@@ -20,7 +20,7 @@ pytest.importorskip("PIL")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 RUN = os.path.join(TASKS, "run.py")
-SCHEMA = json.load(open(os.path.join(TASKS, "common", "result.schema.json")))
+SCHEMA = json.load(open(os.path.join(TASKS, "runtime", "result.schema.json")))
 sys.path.insert(0, TASKS)
 
 
@@ -28,7 +28,7 @@ sys.path.insert(0, TASKS)
 def module(monkeypatch):
     """The task file, started as run.py starts it (its variant's environment set: restored
     afterwards)."""
-    from common import adapters
+    from runtime import adapters
     for key in list(os.environ):
         monkeypatch.setenv(key, os.environ[key])
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
@@ -107,7 +107,7 @@ def test_synthetic_one_process(tmp_path):
 def test_two_ddp_processes_on_real_pngs(tmp_path):
     data = str(tmp_path / "chestxray")
     make_chestxray_dir(data, patients=10, per_patient=3, size=40)
-    # a package counter laid out as the kernel lays it out (common/energy.py reads it; it does
+    # a package counter laid out as the kernel lays it out (measure/energy.py reads it; it does
     # not move here: 0 J is its true reading), so the meter's wiring in run.py is exercised
     package = tmp_path / "powercap" / "intel-rapl:0"
     package.mkdir(parents=True)

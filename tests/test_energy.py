@@ -1,4 +1,4 @@
-"""tasks/common/energy.py: RAPL arithmetic on a powercap tree laid out as the kernel lays it out
+"""tasks/measure/energy.py: RAPL arithmetic on a powercap tree laid out as the kernel lays it out
 (files in a tmp folder, read by the real code), and energy absent, with its reason, where no
 counter is readable (this machine)."""
 import os
@@ -11,7 +11,7 @@ TASKS = os.path.join(ROOT, "tasks")
 if TASKS not in sys.path:
     sys.path.insert(0, TASKS)
 
-from common import energy  # noqa: E402
+from measure import energy, timer  # noqa: E402
 
 MAX = 262143328850  # max_energy_range_uj of a real package domain
 
@@ -174,7 +174,7 @@ class _CountingAdapter(object):
 
     def __init__(self, folder):
         self.folder, self.uj, self.steps = folder, 0, 0
-        self.now = 0.0  # a fake protocol.clock: a step takes 1 s, nothing else takes any
+        self.now = 0.0  # a fake timer.clock: a step takes 1 s, nothing else takes any
 
     def clock(self):
         return self.now
@@ -201,7 +201,7 @@ def test_densenet_loop_meters_exactly_the_timed_segments(tmp_path, monkeypatch):
     """protocol.train_loader drives the meter with its clock: the joules are those of the
     timed steps only (no warm-up, no host copy, no validation), over every epoch, and the
     segments' seconds equal train_seconds."""
-    from common import protocol
+    from runtime import protocol
     p0 = os.path.join(str(tmp_path), "intel-rapl:0")
     domain(p0, "package-0", 0)
     adapter = _CountingAdapter(p0)
@@ -215,7 +215,7 @@ def test_densenet_loop_meters_exactly_the_timed_segments(tmp_path, monkeypatch):
     meter = energy.Meter("cpu", powercap=str(tmp_path))
     # the loop's and the meter's clock is the adapter's: the seconds compared below do not
     # depend on how loaded the machine is
-    monkeypatch.setattr(protocol, "clock", adapter.clock)
+    monkeypatch.setattr(timer, "clock", adapter.clock)
     timings, loss, _ = protocol.train_loader(adapter, None, loader, p, validate, meter)
     assert timings["train_seconds"] == 14.0         # 14 timed steps of 1 s
     assert timings["batches"] == 4 + 5 + 5          # the first step is the warm-up

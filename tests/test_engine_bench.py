@@ -17,13 +17,13 @@ from harness.images import build
 from harness.core import catalog
 from harness.containers import containers, engine, hardening
 from harness.results import results
-from harness.launch import runner
+from harness.launch import bench
 from harness.cli import main
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
-def bench(tmp_path, *argv):
+def run_bench(tmp_path, *argv):
     out = tmp_path / "results"
     # a hang ends at the suite's limit (a later --timeout in argv wins)
     res = CliRunner().invoke(main, ["bench", IMAGE, "--results-dir", str(out),
@@ -51,7 +51,7 @@ def test_second_build_reuses_the_image(built_image):
 
 
 def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
-    res, found, out = bench(tmp_path, "--synthetic", "--epochs", "1", "--limit", "64")
+    res, found, out = run_bench(tmp_path, "--synthetic", "--epochs", "1", "--limit", "64")
     assert res.exit_code == 0, res.output
     assert sorted(r["task"] for r in found) == ["cnn", "inference", "rnn"]
     with open(os.path.join(ROOT, "images", IMAGE, "Dockerfile"), "rb") as f:
@@ -69,7 +69,7 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
         assert p["host"] and p["repeat"] == 1 and p["host_wall_seconds"] > 0
         assert p["contention"]["cpus"] >= 1 and "flagged" in p["contention"]
         # no --memory: the host's memory less 1 GiB, recorded
-        assert p["memory_limit"] == {"limit": runner.default_memory(),
+        assert p["memory_limit"] == {"limit": bench.default_memory(),
                                      "source": "default: the host's memory less 1 GiB"}
     inference = [r for r in found if r["task"] == "inference"][0]
     assert inference["metrics"]["features"] == 2048
@@ -101,7 +101,7 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
 
 
 def test_real_format_data_and_repeats(built_image, data_dir, tmp_path):
-    res, found, _ = bench(tmp_path, "--task", "cnn", "--task", "rnn", "--data-dir", data_dir,
+    res, found, _ = run_bench(tmp_path, "--task", "cnn", "--task", "rnn", "--data-dir", data_dir,
                           "--epochs", "1", "--repeat", "2")
     assert res.exit_code == 0, res.output
     assert sorted((r["task"], r["provenance"]["repeat"]) for r in found) == [
@@ -114,8 +114,8 @@ def test_real_format_data_and_repeats(built_image, data_dir, tmp_path):
 def test_container_is_offline_and_mounts_are_read_only(built_image, engine, tmp_path,
                                                        data_dir):
     image = catalog.lookup([IMAGE])[0]
-    opts = runner.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
-    run = runner.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
+    opts = bench.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
+    run = bench.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
                      "cpu", opts, {})
     os.makedirs(run.dir)
     args = run.container_args()
@@ -141,7 +141,7 @@ print(json.dumps(out))
 
 
 def test_killed_container_yields_failed_result(built_image, engine, tmp_path):
-    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
+    res, found, _ = run_bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
                           "--memory", "40m")
     assert res.exit_code == 1
     assert len(found) == 1  # stops at the first failure without --keep-going
@@ -153,7 +153,7 @@ def test_killed_container_yields_failed_result(built_image, engine, tmp_path):
 
 
 def test_keep_going_runs_the_rest(built_image, tmp_path):
-    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
+    res, found, _ = run_bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
                           "--memory", "40m", "--keep-going")
     assert res.exit_code == 1
     assert [r["status"] for r in found] == ["failed", "failed"]
@@ -163,7 +163,7 @@ def test_task_error_inside_the_container(built_image, tmp_path):
     bad = tmp_path / "bad-data"
     bad.mkdir()
     (bad / "cifar-10-python.tar.gz").write_bytes(b"not a tarball")
-    res, found, _ = bench(tmp_path, "--task", "cnn", "--data-dir", str(bad), "--epochs", "1")
+    res, found, _ = run_bench(tmp_path, "--task", "cnn", "--data-dir", str(bad), "--epochs", "1")
     assert res.exit_code == 1
     r = found[0]
     assert r["status"] == "failed" and r["exit_code"] == 1 and r["reason"]
@@ -172,7 +172,7 @@ def test_task_error_inside_the_container(built_image, tmp_path):
 
 def test_timeout_kills_and_removes_the_container(built_image, engine, tmp_path):
     t0 = time.time()
-    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "--timeout", "4")
+    res, found, _ = run_bench(tmp_path, "--synthetic", "--task", "cnn", "--timeout", "4")
     assert res.exit_code == 1
     # killed, not run to its end: the full CNN (10 epochs of 50,000 images) takes hours here
     assert time.time() - t0 < HANG_S
@@ -289,7 +289,7 @@ def test_a_killed_dlbench_leaves_no_orphan(built_image, engine, tmp_path):
 def test_a_container_that_cannot_start(built_image, engine, tmp_path):
     """The engine makes the container but cannot start it (no python3 on PATH): a failed result
     with the engine's words, and no container left in state Created."""
-    res, found, _ = bench(tmp_path, "--synthetic", "--task", "cnn", "-e", "PATH=/nonexistent")
+    res, found, _ = run_bench(tmp_path, "--synthetic", "--task", "cnn", "-e", "PATH=/nonexistent")
     assert res.exit_code == 1, res.output
     [r] = found
     assert r["status"] == "failed" and r["exit_code"] is None
@@ -328,6 +328,6 @@ def test_output_thread_leaves_ctrl_c_to_the_main_thread(built_image, engine, tmp
 def test_gpu_without_gpu_runtime_is_one_line(built_image, tmp_path):
     if engine.has_gpu_runtime():
         pytest.skip("this host has a GPU runtime")
-    res, found, _ = bench(tmp_path, "--synthetic", "--device", "gpu")
+    res, found, _ = run_bench(tmp_path, "--synthetic", "--device", "gpu")
     assert res.exit_code == 1 and found == []
     assert "no NVIDIA GPU runtime" in res.output and "--device cpu" in res.output

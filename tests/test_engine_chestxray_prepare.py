@@ -74,7 +74,8 @@ CHECK = r"""
 import json, os, sys
 sys.path.insert(0, "/tasks")
 import numpy as np
-from common import adapters, chestxray, params
+from common import chestxray, params
+from runtime import adapters
 adapter, variant = sys.argv[1], sys.argv[2]
 fw, task, settings = adapters.start("densenet", adapter, variant, "cpu", 0)
 p = params.scale_for_devices(params.for_task("densenet"), 1)

@@ -23,7 +23,7 @@ from conftest import HANG_S, IMAGE, ROOT, in_ci
 from harness.core import catalog
 from harness.results import results
 from harness.runs import rundesc
-from harness.launch import runner, slurm
+from harness.launch import bench, slurm
 
 # one worker runs the module: its fixtures push once and submit the one job past its time limit
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.xdist_group("cluster")]
@@ -126,9 +126,9 @@ def _sleeping_spec(built_image, tmp_path, task, seconds=600):
     image = catalog.lookup([IMAGE])[0]
     import docker
     obj = docker.from_env().images.get(built_image.image_id)
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
                           tasks=[task])
-    run = runner.Run(image, obj, task, "reference", 1, "cpu", opts,
+    run = bench.Run(image, obj, task, "reference", 1, "cpu", opts,
                      {"image": IMAGE, "image_id": obj.id, "pip_freeze": []})
     spec = run.spec()
     spec.command = ["python3", "-c", "import time; time.sleep(%d)" % seconds]

@@ -61,7 +61,7 @@ def test_two_replicas_on_real_pngs(image, tmp_path):
     assert t["batches"] == 21 // 4 - 1 and len(t["valid_seconds"]) == 1
     assert t["images_per_second_per_device"] * 2 == pytest.approx(t["images_per_second"])
     assert r["metrics"]["test_auc"] is None or 0 <= r["metrics"]["test_auc"] <= 1
-    # MFU per device from DenseNet-121's FLOPs at the run's crop (common/flops.py); energy over
+    # MFU per device from DenseNet-121's FLOPs at the run's crop (measure/flops.py); energy over
     # the timed segments where RAPL is readable, else absent with its reason, never zero
     assert r["flops"]["train_per_example"] > 3 * r["flops"]["forward_per_example"] * 0.9
     assert r["mfu"]["achieved_gflops"] > 0 and "per device" in r["mfu"]["basis"]

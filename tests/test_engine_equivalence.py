@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import HANG_S
 from harness.images import build
 from harness.core import catalog, frameworks
-from harness.checks import equivalence
+from harness.checks import check_models
 from harness.results import results
 from harness.cli import main
 
@@ -32,7 +32,7 @@ IMAGES = [img.name for img in catalog.discover(os.path.join(ROOT, "images"))
 
 def has_block(task, adapter):
     decl = frameworks.declaration(task, adapter, TASKS)
-    return all(f in decl["functions"] for f in equivalence.EQUIVALENCE_FUNCTIONS)
+    return all(f in decl["functions"] for f in check_models.EQUIVALENCE_FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", IMAGES)
@@ -44,9 +44,9 @@ def test_check_models_every_variant(name, engine, tmp_path):
     written = [f for f in os.listdir(str(tmp_path / "check-models")) if f.endswith(".json")]
     assert len(written) == 1, res.output
     summary = json.load(open(str(tmp_path / "check-models" / written[0])))
-    assert results.validate(summary, equivalence.load_schema()) == []
+    assert results.validate(summary, check_models.load_schema()) == []
     rows = summary["rows"]
-    covered = [t for t in img.tasks if t in equivalence.OUTPUT_TASKS()]  # densenet too
+    covered = [t for t in img.tasks if t in check_models.OUTPUT_TASKS()]  # densenet too
     assert rows and set(r["task"] for r in rows) == set(covered), res.output
     # every CPU variant of every task is a row (GPU-only ones: rows marked not comparable)
     for task in covered:

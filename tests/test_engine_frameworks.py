@@ -134,9 +134,9 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
 
 def assert_variant_env(declared, recorded, env):
     """The variant's environment as set in the container: the declared values, placeholders
-    ({cpu_count}, {openblas_coretype}: tasks/common/blas.py) expanded there, and the thread
+    ({cpu_count}, {openblas_coretype}: tasks/measure/blas.py) expanded there, and the thread
     count a framework reports following it (MXNet's engine: env.threads.mxnet_operators)."""
-    # a CPU run also hides the GPUs before the framework is imported (tasks/common/adapters.py)
+    # a CPU run also hides the GPUs before the framework is imported (tasks/runtime/adapters.py)
     recorded = dict(recorded)
     assert recorded.pop("CUDA_VISIBLE_DEVICES", None) == "" or env.get("gpu")
     assert set(recorded) <= set(declared), (declared, recorded)

@@ -10,7 +10,7 @@ from conftest import HANG_S, IMAGE
 from harness.core import catalog
 from harness.containers import containers, hardening
 from harness.runs import provenance
-from harness.launch import runner
+from harness.launch import bench
 
 pytestmark = [pytest.mark.engine]
 
@@ -51,8 +51,8 @@ def first_line(container):
 
 def test_running_bench_container_is_hardened(built_image, engine, tmp_path, data_dir):
     image = catalog.lookup([IMAGE])[0]
-    opts = runner.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
-    run = runner.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
+    opts = bench.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
+    run = bench.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
                      "cpu", opts, {})
     args = run.container_args()
     args["command"] = ["python3", "-c", PROBE]
@@ -78,8 +78,8 @@ def test_running_bench_container_is_hardened(built_image, engine, tmp_path, data
     assert user and user.split(":")[0] not in ("0", "root")
     mounts = {m["Destination"]: m["RW"] for m in attrs["Mounts"]}
     # the host's RAPL counters, where it has them: read-only too
-    assert mounts.pop(runner.POWERCAP_MOUNT, False) is False
-    assert bool(runner.powercap_dir()) == (runner.POWERCAP_MOUNT in
+    assert mounts.pop(bench.POWERCAP_MOUNT, False) is False
+    assert bool(bench.powercap_dir()) == (bench.POWERCAP_MOUNT in
                                            {m["Destination"] for m in attrs["Mounts"]})
     assert mounts == {"/tasks": False, "/data": False, "/results": True}
     # from inside

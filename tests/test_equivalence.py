@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import HANG_S
-from harness.checks import equivalence
+from harness.checks import check_models
 from harness.core import frameworks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,7 +64,7 @@ def test_pytorch_matches_the_numpy_reference(task, tmp_path):
     proc, record, out = check_model(TASKS, task, "pytorch", tmp_path)
     assert proc.returncode == 0, proc.stderr
     ref = reference.forward(FAMILY[task], prm, x, p)
-    status, reason, fields = equivalence.verdict("pytorch", "reference", task, record, out, ref,
+    status, reason, fields = check_models.verdict("pytorch", "reference", task, record, out, ref,
                                                  canonical.count(prm, FAMILY[task]), canonical)
     assert status == "ok", reason
     assert fields["max_rel_diff"] < 1e-5  # fp32 against float64: far inside the tolerance
@@ -109,7 +109,7 @@ def test_a_broken_adapter_is_caught(task, tmp_path):
     proc, record, out = check_model(tasks_copy, task, "pytorch", tmp_path)
     assert proc.returncode == 0, proc.stderr  # it ran; the host judges
     ref = reference.forward(FAMILY[task], prm, x, p)
-    status, reason, fields = equivalence.verdict("pytorch", "reference", task, record, out, ref,
+    status, reason, fields = check_models.verdict("pytorch", "reference", task, record, out, ref,
                                                  canonical.count(prm, FAMILY[task]), canonical)
     assert status == "mismatch"
     assert reason.startswith("pytorch (reference): " + output_name), reason
@@ -120,7 +120,7 @@ def test_a_broken_adapter_is_caught(task, tmp_path):
 
 def test_a_wrong_parameter_count_is_a_mismatch():
     record = {"status": "ok", "parameters": 10, "export": {"ok": True, "problems": []}}
-    status, reason, _ = equivalence.verdict("x", "v", "cnn", record, np.zeros((2, 10)),
+    status, reason, _ = check_models.verdict("x", "v", "cnn", record, np.zeros((2, 10)),
                                             np.zeros((2, 10)), 11, canonical)
     assert status == "mismatch" and "parameter count 10, canonical 11" in reason
 
@@ -137,12 +137,12 @@ def test_the_tolerance_rule():
 
 
 def test_not_checked_and_failed_records():
-    status, reason, _ = equivalence.verdict(
+    status, reason, _ = check_models.verdict(
         "mxnet", "module", "cnn", {"status": "not-checked",
                                    "reason": "not checked: no import_params"},
         None, None, 1, canonical)
     assert (status, reason) == ("not-checked", "not checked: no import_params")
-    status, reason, _ = equivalence.verdict("a", "v", "cnn", {"status": "failed",
+    status, reason, _ = check_models.verdict("a", "v", "cnn", {"status": "failed",
                                                               "reason": "boom"},
                                             None, None, 1, canonical)
     assert (status, reason) == ("failed", "boom")
@@ -224,7 +224,7 @@ def test_not_comparable_reasons_name_the_difference():
 
 def test_the_summary_schema_accepts_a_summary_and_rejects_a_bad_status():
     from harness.results import results
-    schema = equivalence.load_schema()
+    schema = check_models.load_schema()
     row = {"image": "pytorch-2.13", "adapter": "pytorch", "variant": "reference",
            "task": "cnn", "family": "cnn-vgg", "status": "ok", "reason": None,
            "max_rel_diff": 3e-7, "parameters": 3441592}
@@ -243,9 +243,9 @@ def test_adapters_without_the_block_are_reported_not_checked():
     """declaration() reads a task file with ast: a file without import_params has no family
     to check (check-models reports it 'not checked: no import_params', a failing status)."""
     decl = frameworks.declaration("cnn", "pytorch", TASKS)
-    assert equivalence.family_of(decl, "reference") == "cnn-vgg"
-    assert all(f in decl["functions"] for f in equivalence.EQUIVALENCE_FUNCTIONS)
-    assert "not-checked" in equivalence.FAILING
+    assert check_models.family_of(decl, "reference") == "cnn-vgg"
+    assert all(f in decl["functions"] for f in check_models.EQUIVALENCE_FUNCTIONS)
+    assert "not-checked" in check_models.FAILING
 
 
 def test_the_report_shows_the_latest_equivalence_status_per_row(tmp_path):
@@ -348,41 +348,41 @@ def test_rows_cover_every_variant_and_gpu_only_ones_are_not_comparable():
     variants (GPU-only) are rows marked not comparable at fp32 tolerance, with the reason."""
     from harness.core import catalog
     img = catalog.lookup(["pytorch-2.13"])[0]
-    rows = equivalence.plan_rows([img], (), ("all",), print)
+    rows = check_models.plan_rows([img], (), ("all",), print)
     by = dict(((r.task, r.variant), r.record) for r in rows)
     # every task with a canonical output: all of them, DenseNet-121 included
-    assert "densenet" in img.tasks and "densenet" in equivalence.OUTPUT_TASKS()
+    assert "densenet" in img.tasks and "densenet" in check_models.OUTPUT_TASKS()
     assert set(t for t, _ in by) == set(img.tasks)
     assert by[("densenet", "reference")]["status"] == "failed"  # not run yet
     assert by[("densenet", "tf32")]["status"] == "not-comparable"
     assert by[("cnn", "reference")]["status"] == "failed"  # not run yet
     assert by[("cnn", "tf32")]["status"] == "not-comparable"
     assert "not comparable at fp32 tolerance" in by[("cnn", "tf32")]["reason"]
-    only = equivalence.plan_rows([img], ("cnn",), ("tuned",), print)
+    only = check_models.plan_rows([img], ("cnn",), ("tuned",), print)
     assert [(r.task, r.variant) for r in only] == [("cnn", "tuned")]
     with pytest.raises(Exception) as e:
-        equivalence.plan_rows([img], (), ("nosuch",), print)
+        check_models.plan_rows([img], (), ("nosuch",), print)
     assert "has no variant nosuch" in str(e.value)
 
 
 def test_the_flops_hook_reads_tasks_common_flops(tmp_path, monkeypatch):
-    """Per-example forward FLOPs come from tasks/common/flops.py (issue 15's MFU work:
+    """Per-example forward FLOPs come from tasks/measure/flops.py (issue 15's MFU work:
     forward_flops(task, p, structure), structure naming where ResNet-50 strides); without that
     module the summary says "pending"."""
     p = task_params.for_task("inference")
     root = tmp_path / "project"
     (root / "images").mkdir(parents=True)
-    (root / "tasks" / "common").mkdir(parents=True)
+    (root / "tasks" / "measure").mkdir(parents=True)
     monkeypatch.setenv("DLBENCH_ROOT", str(root))
-    value, note = equivalence.forward_flops("inference", "resnet50-tfslim", p, canonical)
+    value, note = check_models.forward_flops("inference", "resnet50-tfslim", p, canonical)
     assert value is None and note.startswith("pending")
-    (root / "tasks" / "common" / "flops.py").write_text(
+    (root / "tasks" / "measure" / "flops.py").write_text(
         "def forward_flops(task, p, structure=None):\n"
         "    return {'torchvision': 1, 'stride-on-1x1': 2, 'slim': 3, None: 4}[structure]\n")
-    assert equivalence.forward_flops("inference", "resnet50-tfslim", p, canonical)[0] == 3
-    assert equivalence.forward_flops("inference", "resnet50-keras", p, canonical)[0] == 2
-    assert equivalence.forward_flops("inference", "resnet50-mxnet-preact", p, canonical)[0] == 1
-    assert equivalence.forward_flops("cnn", "cnn-vgg", task_params.for_task("cnn"),
+    assert check_models.forward_flops("inference", "resnet50-tfslim", p, canonical)[0] == 3
+    assert check_models.forward_flops("inference", "resnet50-keras", p, canonical)[0] == 2
+    assert check_models.forward_flops("inference", "resnet50-mxnet-preact", p, canonical)[0] == 1
+    assert check_models.forward_flops("cnn", "cnn-vgg", task_params.for_task("cnn"),
                                      canonical)[0] == 4
 
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from harness.core import catalog, frameworks
-from harness.checks import equivalence
+from harness.checks import check_models
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
@@ -70,9 +70,9 @@ def test_check_models_says_cntk_is_not_run():
     beside the image not built; an adapter some built image runs gets no such line."""
     images = catalog.discover()
     built = [i for i in images if "cntk" not in i.adapters]
-    lines = equivalence.not_built_lines([i.name for i in images if i not in built], built)
+    lines = check_models.not_built_lines([i.name for i in images if i not in built], built)
     assert "cntk (cnn, rnn, inference): not run: no image can run CNTK here (cntk not built)" \
         in lines
     assert [line for line in lines if "not run" in line] == [lines[1]]
     assert lines[0].startswith("cntk: not built here")
-    assert equivalence.not_built_lines(["cntk"], images) == [lines[0]]
+    assert check_models.not_built_lines(["cntk"], images) == [lines[0]]

@@ -1,4 +1,4 @@
-"""tasks/common/flops.py: the FLOP counts against a hand count and against PyTorch's own counter
+"""tasks/measure/flops.py: the FLOP counts against a hand count and against PyTorch's own counter
 (torch.utils.flop_counter.FlopCounterMode) on the PyTorch adapters' real models."""
 import importlib
 import os
@@ -11,7 +11,8 @@ TASKS = os.path.join(ROOT, "tasks")
 if TASKS not in sys.path:
     sys.path.insert(0, TASKS)
 
-from common import flops, params  # noqa: E402
+from common import params  # noqa: E402
+from measure import flops  # noqa: E402
 
 
 def test_cnn_hand_count():
@@ -114,7 +115,7 @@ def test_resnet50_matches_flop_counter(torch):
 
 def test_peak_probe_numpy_fallback_is_labelled():
     import types
-    from common import peak
+    from measure import peak
     rec = peak.measure(types.SimpleNamespace(), "cpu", threads={"x": 1}, n=128, repeats=3)
     assert "fallback" in rec["method"] and rec["matrix"] == [128, 128, 128]
     assert rec["gflops"] > 0 and rec["gflops"] >= rec["median_gflops"]
@@ -125,7 +126,7 @@ def test_peak_probe_numpy_fallback_is_labelled():
 
 def test_peak_probe_uses_the_framework_gemm_and_halves_n_when_slow():
     import types
-    from common import peak
+    from measure import peak
     sizes = []
 
     def gemm(n):
@@ -148,7 +149,7 @@ def test_peak_probe_keeps_the_fastest_path_and_records_every_one():
     before), and a path that fails leaves the others."""
     import time
     import types
-    from common import peak
+    from measure import peak
     numpy_dot = peak.numpy_gemm
 
     def slow(n):
@@ -177,7 +178,7 @@ def test_peak_probe_keeps_the_fastest_path_and_records_every_one():
 
 def test_peak_probe_one_failing_path_is_an_error():
     import types
-    from common import peak
+    from measure import peak
 
     def gemm(n):
         def run():

@@ -15,7 +15,7 @@ from harness.core import catalog
 from harness import cli
 from harness.containers import engine
 from harness.runs import gpu_guard, provenance
-from harness.launch import runner
+from harness.launch import bench
 from harness.core.errors import HarnessError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -168,11 +168,11 @@ def gpu_host(monkeypatch):
 def test_auto_on_a_gpu_host_guards_a_cuda_build(gpu_host):
     old, said = lookup("pytorch"), []
     with pytest.raises(HarnessError) as e:
-        runner.device_for(old, built_as("8.0"), runner.Options(device="auto"),
+        bench.device_for(old, built_as("8.0"), bench.Options(device="auto"),
                           echo=lambda m, **kw: said.append(m))
     assert "Error: " + e.value.message == REFUSAL and said == []
-    opts = runner.Options(device="auto", ignore_gpu_guard=True)
-    got = runner.device_for(old, built_as("8.0"), opts,
+    opts = bench.Options(device="auto", ignore_gpu_guard=True)
+    got = bench.device_for(old, built_as("8.0"), opts,
                             echo=lambda m, **kw: said.append((m, kw)))
     assert got == "gpu" and said == [(WARNING, {"err": True})]
 
@@ -183,21 +183,21 @@ def test_auto_guards_only_what_resolves_to_the_gpu(gpu_host, monkeypatch):
     def echo(m, **kw):
         said.append(m)
 
-    auto = runner.Options(device="auto")
+    auto = bench.Options(device="auto")
     # a CPU build of the 2017 image: auto takes the CPU, nothing to guard
-    assert runner.device_for(old, built_as("none"), auto, echo) == "cpu"
-    assert runner.device_for(old, built_as(""), auto, echo) == "cpu"
+    assert bench.device_for(old, built_as("none"), auto, echo) == "cpu"
+    assert bench.device_for(old, built_as(""), auto, echo) == "cpu"
     # --device cpu: never the GPU
-    assert runner.device_for(old, built_as("8.0"), runner.Options(device="cpu"), echo) == "cpu"
+    assert bench.device_for(old, built_as("8.0"), bench.Options(device="cpu"), echo) == "cpu"
     # a modern CUDA build on the H100: the GPU, and the guard has nothing to say
-    assert runner.device_for(lookup("pytorch-2.13"), built_as("12.8"), auto, echo) == "gpu"
+    assert bench.device_for(lookup("pytorch-2.13"), built_as("12.8"), auto, echo) == "gpu"
     # the 2017 image on a P100: allowed
     monkeypatch.setenv("DLBENCH_FAKE_GPU", "6.0,Tesla P100")
-    assert runner.device_for(old, built_as("8.0"), auto, echo) == "gpu"
+    assert bench.device_for(old, built_as("8.0"), auto, echo) == "gpu"
     # no NVIDIA runtime in the engine: auto takes the CPU
     monkeypatch.setenv("DLBENCH_FAKE_GPU", H100)
     monkeypatch.setattr(engine, "has_gpu_runtime", lambda: False)
-    assert runner.device_for(old, built_as("8.0"), auto, echo) == "cpu"
+    assert bench.device_for(old, built_as("8.0"), auto, echo) == "cpu"
     assert said == []
 
 
@@ -220,13 +220,13 @@ def stand_ins(gpu_host, monkeypatch, tmp_path):
                                  results=str(tmp_path / "results"))
 
 
-def bench(stand_ins, *argv):
+def run_bench(stand_ins, *argv):
     return CliRunner().invoke(cli.main, ["bench", "pytorch", "--synthetic", "--task", "cnn",
                                          "--results-dir", stand_ins.results] + list(argv))
 
 
 def test_bench_auto_refuses_the_2017_image_on_a_newer_gpu(stand_ins):
-    result = bench(stand_ins)  # --device auto is the default
+    result = run_bench(stand_ins)  # --device auto is the default
     assert result.exit_code == 1
     lines = [l for l in result.output.splitlines() if l.strip()]
     assert lines == [REFUSAL], result.output
@@ -234,7 +234,7 @@ def test_bench_auto_refuses_the_2017_image_on_a_newer_gpu(stand_ins):
 
 
 def test_bench_auto_with_ignore_gpu_guard_warns_once_and_runs_on_the_gpu(stand_ins):
-    result = bench(stand_ins, "--ignore-gpu-guard")
+    result = run_bench(stand_ins, "--ignore-gpu-guard")
     assert result.output.count(WARNING) == 1, result.output
     assert "device gpu" in result.output
     [args] = stand_ins.engine.started
@@ -244,17 +244,17 @@ def test_bench_auto_with_ignore_gpu_guard_warns_once_and_runs_on_the_gpu(stand_i
 
 
 def test_bench_device_gpu_refuses_before_building(stand_ins):
-    result = bench(stand_ins, "--device", "gpu")
+    result = run_bench(stand_ins, "--device", "gpu")
     assert result.exit_code == 1
     assert [l for l in result.output.splitlines() if l.strip()] == [REFUSAL], result.output
     assert stand_ins.builds == [] and stand_ins.engine.started == []
-    forced = bench(stand_ins, "--device", "gpu", "--ignore-gpu-guard")
+    forced = run_bench(stand_ins, "--device", "gpu", "--ignore-gpu-guard")
     assert forced.output.count(WARNING) == 1, forced.output  # guarded once, before the build
     assert stand_ins.builds == ["pytorch"] and len(stand_ins.engine.started) == 1
 
 
 def test_bench_has_no_force_option(stand_ins):
-    result = bench(stand_ins, "--force")
+    result = run_bench(stand_ins, "--force")
     assert result.exit_code == 2
     assert "No such option" in result.output and "--force" in result.output
     assert stand_ins.builds == []

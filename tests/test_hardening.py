@@ -10,7 +10,7 @@ import pytest
 from harness.core import catalog
 from harness.containers import engine, hardening, ownership
 from harness.runs import provenance
-from harness.launch import runner
+from harness.launch import bench
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 
@@ -80,10 +80,10 @@ def test_pids_limit_grows_with_the_cpus():
 def make_run(tmp_path, **options):
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = runner.Options(synthetic=True, results_root=str(tmp_path / "results"),
+    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
                           data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
                           **options)
-    return runner.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, {})
+    return bench.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, {})
 
 
 def test_container_args_are_the_settings_plus_the_run(tmp_path):

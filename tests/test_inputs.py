@@ -336,9 +336,9 @@ def www(tmp_path):
 
 def _imdb(checksum_of):
     import hashlib
-    from harness.images import datacache
-    d = datacache.DATASETS["imdb"]
-    return datacache.Dataset("imdb", d.filename, d.url, "sha256",
+    from harness.images import data
+    d = data.DATASETS["imdb"]
+    return data.Dataset("imdb", d.filename, d.url, "sha256",
                              hashlib.sha256(checksum_of).hexdigest(), "test")
 
 
@@ -351,11 +351,11 @@ def _cache_with_own_copy(tmp_path):
 
 
 def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
-    from harness.images import datacache
+    from harness.images import data
     dest = _cache_with_own_copy(tmp_path)
     said = []
     with pytest.raises(HarnessError) as e:
-        datacache.fetch_one(_imdb(b"the published file"), str(dest),
+        data.fetch_one(_imdb(b"the published file"), str(dest),
                             mirror="http://127.0.0.1:9", echo=said.append)
     assert (dest / "imdb.npz").read_bytes() == b"my own copy"
     assert sorted(os.listdir(str(dest))) == ["imdb.npz"]
@@ -364,12 +364,12 @@ def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
 
 
 def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_path, www):
-    from harness.images import datacache
+    from harness.images import data
     url, folder = www
     (folder / "imdb.npz").write_bytes(b"something else")
     dest = _cache_with_own_copy(tmp_path)
     with pytest.raises(HarnessError) as e:
-        datacache.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
+        data.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
                             echo=lambda *a, **k: None)
     assert (dest / "imdb.npz").read_bytes() == b"my own copy"
     assert sorted(os.listdir(str(dest))) == ["imdb.npz"]
@@ -377,12 +377,12 @@ def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_pat
 
 
 def test_a_verified_download_replaces_the_file_and_keeps_it_aside(tmp_path, www):
-    from harness.images import datacache
+    from harness.images import data
     url, folder = www
     (folder / "imdb.npz").write_bytes(b"the published file")
     dest = _cache_with_own_copy(tmp_path)
     said = []
-    assert datacache.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
+    assert data.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
                                echo=said.append) == "fetched"
     assert (dest / "imdb.npz").read_bytes() == b"the published file"
     [aside] = [n for n in os.listdir(str(dest)) if n != "imdb.npz"]

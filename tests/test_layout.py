@@ -61,10 +61,37 @@ def test_each_subpackage_imports_only_the_layers_before_it():
 
 
 def test_a_lazy_upward_import_is_caught(tmp_path):
-    """A `from ..launch import runner` inside a function of core/ breaks the layering."""
+    """A `from ..launch import bench` inside a function of core/ breaks the layering."""
     for sub in ("core", "launch"):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "__init__.py").write_text("")
-    (tmp_path / "core" / "paths.py").write_text("def f():\n    from ..launch import runner\n")
+    (tmp_path / "core" / "paths.py").write_text("def f():\n    from ..launch import bench\n")
     assert upward_imports(imports_between_subpackages(str(tmp_path))) == \
         ["core/paths.py imports launch"]
+
+
+def command_modules(group=None, prefix=""):
+    """{command path: module file its logic lives in, or None} for every dlbench command: the
+    module named as the command (hyphens as underscores) in some subpackage."""
+    from harness.cli import main
+    group = group or main
+    found = {}
+    for name, command in sorted(group.commands.items()):
+        path = (prefix + " " + name).strip()
+        if hasattr(command, "commands"):  # a group: `data` (its subcommands live in its module)
+            found.update(command_modules(command, path))
+        module = name.replace("-", "_")
+        if name.startswith("vendor-"):  # vendor-build: the vendor module's second command
+            module = "vendor"
+        hits = [os.path.join(sub, module + ".py") for sub in harness.LAYERS
+                if os.path.isfile(os.path.join(HARNESS, sub, module + ".py"))]
+        found[path] = hits[0] if len(hits) == 1 else None
+    return found
+
+
+def test_each_command_lives_in_the_module_of_its_name():
+    found = command_modules()
+    assert found["bench"] == os.path.join("launch", "bench.py")
+    assert found["check-models"] == os.path.join("checks", "check_models.py")
+    assert {"list", "build", "push", "data", "results", "report", "doctor"} <= set(found)
+    assert [path for path, module in found.items() if path.count(" ") == 0 and not module] == []

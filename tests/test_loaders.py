@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tasks"))
-from common import data, params  # noqa: E402
-from common.batches import minibatches  # noqa: E402
+from common import params  # noqa: E402
+from runtime import data  # noqa: E402
+from runtime.batches import minibatches  # noqa: E402
 
 from datagen import cifar_arrays, make_cifar_tarball, make_imdb_npz  # noqa: E402
 

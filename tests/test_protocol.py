@@ -1,4 +1,4 @@
-"""tasks/common/protocol.py: what each clock covers, with a stand-in adapter that records what
+"""tasks/runtime/protocol.py: what each clock covers, with a stand-in adapter that records what
 the runner asked of it (the real adapters run through it in test_tasks_*.py and the engine
 tests)."""
 import os
@@ -9,7 +9,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tasks"))
-from common import params, protocol  # noqa: E402
+from common import params  # noqa: E402
+from measure import timer  # noqa: E402
+from runtime import protocol  # noqa: E402
 
 
 class Recorder(object):
@@ -107,7 +109,7 @@ def test_a_real_sync_keeps_the_clock_check_down(capsys):
 
 
 class _FakeClockSteps(object):
-    """A DenseNet-loop adapter whose every step moves a fake clock (protocol.clock) on by
+    """A DenseNet-loop adapter whose every step moves a fake clock (measure/timer.py) on by
     `seconds`: the loop's progress timing is tested without depending on the machine's load."""
 
     def __init__(self, seconds):
@@ -141,7 +143,7 @@ def test_a_long_densenet_epoch_reports_progress(capsys, monkeypatch):
     p = {"epochs": 1, "batch_size": 4, "global_batch": 8}
     loader = [(None, None)] * 8
     adapter = _FakeClockSteps(1.0)
-    monkeypatch.setattr(protocol, "clock", adapter.clock)
+    monkeypatch.setattr(timer, "clock", adapter.clock)
     protocol.train_loader(adapter, None, loader, p, progress_seconds=2.5)
     seen = _events(capsys, "progress")
     # the warm-up step ends at 1 s (the clock starts there); then one step a second: 3 steps

@@ -1,6 +1,6 @@
 """Result files for the report tests: several frameworks, repeats, failed runs, a synthetic
 partial run, a run with no 2017 counterpart, two devices (a GPU and a CPU), and two files that
-cannot be used. Every file but the two broken ones follows tasks/common/result.schema.json at
+cannot be used. Every file but the two broken ones follows tasks/runtime/result.schema.json at
 the current schema version (the tests check that too), laid out as the harness writes them:
 results/<run_id>/<image>/<task>[-<variant>]-r<repeat>/result.json."""
 import hashlib

@@ -16,9 +16,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = os.path.join(ROOT, "tasks")
 if TASKS not in sys.path:
     sys.path.insert(0, TASKS)
-from common import flops, params  # noqa: E402
+from common import params  # noqa: E402
+from measure import flops  # noqa: E402
 
-SCHEMA = json.load(open(os.path.join(TASKS, "common", "result.schema.json")))
+SCHEMA = json.load(open(os.path.join(TASKS, "runtime", "result.schema.json")))
 CNN_TRAIN = flops.train_flops("cnn", params.CNN)
 
 

@@ -1,4 +1,4 @@
-"""Result validation against tasks/common/result.schema.json, the host's failed result, reading
+"""Result validation against tasks/runtime/result.schema.json, the host's failed result, reading
 results (older schema versions upgraded) and the results table."""
 import json
 import os

@@ -84,7 +84,7 @@ def test_results_marks_an_ok_run_that_shared_the_cpu(tmp_path):
 
 
 def test_a_run_whose_clock_stopped_early_is_marked_in_results_and_report(tmp_path):
-    """checks.clock flagged (tasks/common/protocol.py): `dlbench results` marks the run ok! with
+    """checks.clock flagged (tasks/runtime/protocol.py): `dlbench results` marks the run ok! with
     the note, and the report's row carries the flag with how many of its runs it concerns."""
     flagged = collected("r1")
     flagged["checks"] = {"clock": {"unsynced_seconds": 2.0, "share": 0.4, "limit": 0.01,

@@ -95,17 +95,17 @@ def test_a_training_task_file_that_declares_a_count_is_held_to_it(runner, monkey
 
 
 def test_a_local_run_without_memory_gets_the_hosts_memory_less_a_reserve(tmp_path):
-    from harness.launch import runner
+    from harness.launch import bench
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24576000 kB\nMemFree:        1000 kB\n")
-    assert runner.default_memory(str(meminfo)) == "%dm" % (24576000 // 1024 - 1024)
+    assert bench.default_memory(str(meminfo)) == "%dm" % (24576000 // 1024 - 1024)
     meminfo.write_text("MemTotal:        1048576 kB\n")  # 1 GiB: half of it, not nothing
-    assert runner.default_memory(str(meminfo)) == "512m"
-    assert runner.default_memory(str(tmp_path / "none")) is None
-    local = runner.Options(results_root=str(tmp_path), data_dir=str(tmp_path))
-    assert local.memory == runner.default_memory()
+    assert bench.default_memory(str(meminfo)) == "512m"
+    assert bench.default_memory(str(tmp_path / "none")) is None
+    local = bench.Options(results_root=str(tmp_path), data_dir=str(tmp_path))
+    assert local.memory == bench.default_memory()
     assert local.memory_source == "default: the host's memory less 1 GiB"
-    given = runner.Options(memory="3g", results_root=str(tmp_path), data_dir=str(tmp_path))
+    given = bench.Options(memory="3g", results_root=str(tmp_path), data_dir=str(tmp_path))
     assert (given.memory, given.memory_source) == ("3g", "--memory")
-    slurm = runner.Options(on="slurm", results_root=str(tmp_path), data_dir=str(tmp_path))
+    slurm = bench.Options(on="slurm", results_root=str(tmp_path), data_dir=str(tmp_path))
     assert slurm.memory is None  # the nodes' memory is not this host's

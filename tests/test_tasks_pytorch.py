@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(ROOT, "tasks", "run.py")
-SCHEMA = json.load(open(os.path.join(ROOT, "tasks", "common", "result.schema.json")))
+SCHEMA = json.load(open(os.path.join(ROOT, "tasks", "runtime", "result.schema.json")))
 
 
 def run_task(tmp_path, *args, expect_ok=True):
@@ -56,7 +56,7 @@ def test_cnn_real_format_data(tmp_path):
     # a CPU run hides the GPUs before torch is imported, and says so
     assert r["env"]["settings"]["CUDA_VISIBLE_DEVICES"] == ""
     assert r["env"]["adapter_settings"]["variant_env"] == {"CUDA_VISIBLE_DEVICES": ""}
-    # the BLAS torch and numpy run, asked inside the process (tasks/common/blas.py)
+    # the BLAS torch and numpy run, asked inside the process (tasks/measure/blas.py)
     assert r["env"]["blas"] and all(b["kind"] for b in r["env"]["blas"])
     assert r["env"]["blas_info"]  # torch's own build (BLAS_INFO), as torch.__config__ says
 
@@ -87,7 +87,8 @@ def test_inference_synthetic_features(tmp_path):
 @pytest.mark.slow
 def test_inference_loads_local_weights(tmp_path):
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
-    from common import adapters, params
+    from common import params
+    from runtime import adapters
     _, adapter, _ = adapters.start("inference", "pytorch", "reference", "cpu", 0)
     model = adapter.build_model(params.INFERENCE)
     state = model.state_dict()
@@ -193,7 +194,8 @@ def test_cnn_starts_from_pytorchs_default_init_as_2017():
     biases not zero (Glorot's bound for conv2, sqrt(6/(450+450)) = 0.082, is wider than
     1/sqrt(450) = 0.047, so a Glorot init fails this)."""
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
-    from common import adapters, params
+    from common import params
+    from runtime import adapters
     _, adapter, _ = adapters.start("cnn", "pytorch", "reference", "cpu", 0)
     model = adapter.build_model(params.CNN)
     for name in ("conv2", "conv4", "fc1"):
@@ -210,7 +212,8 @@ def test_channels_last_computes_the_same_logits_as_nchw():
     images, same logits (a flatten in the wrong memory order would scramble fc1's input)."""
     import numpy as np
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
-    from common import adapters, params
+    from common import params
+    from runtime import adapters
     fw, m, _ = adapters.start("cnn", "pytorch", "reference", "cpu", 0)
     nchw = m.build_model(params.CNN).eval()
     fw.DEVICE["channels_last"] = True

@@ -12,7 +12,7 @@ import urllib.error
 import pytest
 
 from conftest import HANG_S
-from harness.images import datacache, remote
+from harness.images import data, remote
 from harness.core import tls
 
 BODY = b"served over TLS\n" * 10
@@ -131,12 +131,12 @@ def test_dataset_download_trusts_pips_cert_first(https_server, other_bundle, tmp
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     out = tmp_path / "file.part"
-    assert datacache.download(url, str(out), "sha256", echo=lambda *a, **k: None)
+    assert data.download(url, str(out), "sha256", echo=lambda *a, **k: None)
     assert out.read_bytes() == BODY
     # without pip's cert the next setting is used, and it does not trust this server
     monkeypatch.delenv("PIP_CERT")
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
-        datacache.download(url, str(out), "sha256", echo=lambda *a, **k: None)
+        data.download(url, str(out), "sha256", echo=lambda *a, **k: None)
 
 
 def test_doctor_and_vendor_http_client_uses_the_same_order(https_server, other_bundle, tmp_path):

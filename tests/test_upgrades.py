@@ -29,7 +29,7 @@ V1_FAILED = "result-v1-host-failed.json"          # written by the host (framewo
 def test_versions_agree_schema_writer_and_upgrades():
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
     try:
-        from common import output
+        from runtime import output
     finally:
         sys.path.remove(os.path.join(ROOT, "tasks"))
     const = results.schema()["properties"]["schema_version"]["const"]

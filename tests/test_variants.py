@@ -2,7 +2,7 @@
 import os
 
 from harness.core import catalog, frameworks, paths
-from harness.launch.runner import variants_to_run
+from harness.launch.bench import variants_to_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,7 +112,7 @@ def test_a_missing_task_file_of_the_second_adapter_is_a_problem(tmp_path):
 def test_all_variants_of_a_two_adapter_image_and_the_command_of_each(monkeypatch):
     import pytest
     from harness.core.errors import HarnessError
-    from harness.launch.runner import Run, Options
+    from harness.launch.bench import Run, Options
     monkeypatch.setenv("DLBENCH_ROOT", ROOT)
     tf_image = image("tensorflow-2.21")
     assert variants_to_run(tf_image, ("all",), "cnn", "cpu") == ["reference", "tuned", "graph"]

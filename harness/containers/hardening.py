@@ -1,5 +1,5 @@
 """The settings every container dlbench starts gets, in one place: the benchmark runs
-(runner.Run.container_args) and the `pip freeze` of provenance.py. settings() returns them as
+(bench.Run.container_args) and the `pip freeze` of provenance.py. settings() returns them as
 one plain dict of Docker SDK `containers.run` arguments; the caller adds the image, the command,
 the mounts and the labels.
 

@@ -20,7 +20,7 @@ class Tracked(object):
     """with Tracked(create_args, tracker) as t: t.container is made (the engine's create call)
     and tracked before a stop signal can act; on leaving, it is removed and untracked, whatever
     happened. create_args: the SDK's containers.create keyword arguments; the owner labels are
-    added here unless they are there already (runner.Run.create_args: orphans.owner_labels)."""
+    added here unless they are there already (bench.Run.create_args: orphans.owner_labels)."""
 
     def __init__(self, create_args, tracker=None, purpose=None):
         self.args = dict(create_args)

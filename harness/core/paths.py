@@ -46,7 +46,7 @@ def tasks_dir(root=None):
 
 
 def schema_path(root=None):
-    return os.path.join(tasks_dir(root), "common", "result.schema.json")
+    return os.path.join(tasks_dir(root), "runtime", "result.schema.json")
 
 
 def results_dir(root=None):

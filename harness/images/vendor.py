@@ -207,11 +207,11 @@ def save_layer_cache(image, work, echo):
 
 def copy_datasets(work, echo):
     """The verified datasets of the cache into work/data/, with their published checksums."""
-    from . import datacache
+    from . import data
     folder = paths.data_dir()
     copied = []
-    for ds in datacache.DATASETS.values():
-        if os.path.isdir(folder) and datacache.is_valid(ds, folder):
+    for ds in data.DATASETS.values():
+        if os.path.isdir(folder) and data.is_valid(ds, folder):
             os.makedirs(os.path.join(work, "data"), exist_ok=True)
             shutil.copyfile(os.path.join(folder, ds.filename),
                             os.path.join(work, "data", ds.filename))

@@ -1,4 +1,4 @@
-"""Where a bench's runs go: the executor seam of harness/launch/runner.py.
+"""Where a bench's runs go: the executor seam of harness/launch/bench.py.
 
 Every run is one RunSpec (harness/runs/rundesc.py: plain data, JSON). An executor takes them one by
 one (add) and ends the bench (finish, close):
@@ -142,5 +142,5 @@ def image_ref(image, image_obj, opts):
     """REPO@sha256:... in opts.registry (after `dlbench push`), or None without --registry."""
     if not opts.registry:
         return None
-    from ..images import imagepush
-    return imagepush.pushed_ref(image, image_obj, imagepush.check_registry(opts.registry))
+    from ..images import push
+    return push.pushed_ref(image, image_obj, push.check_registry(opts.registry))

@@ -19,7 +19,7 @@ import click
 
 from ..runs import collect, rundesc
 from ..containers import containers, engine, signals
-from ..images import imagepush
+from ..images import push
 from ..results import results
 from ..core.errors import HarnessError
 
@@ -39,7 +39,7 @@ def node_prov(spec):
 def ensure_image(spec, client):
     """The run's image on this node's engine, or HarnessError (one line)."""
     if spec.image_ref:
-        return imagepush.pull_checked(spec.image_ref, spec.image_id, client)
+        return push.pull_checked(spec.image_ref, spec.image_id, client)
     try:
         return client.images.get(spec.image_id)
     except Exception:

@@ -1,5 +1,5 @@
 """The `dlbench check-models` summaries under results/check-models/, as the report reads them
-(harness/checks/equivalence.py writes them)."""
+(harness/checks/check_models.py writes them)."""
 import json
 import os
 

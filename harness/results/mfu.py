@@ -1,7 +1,7 @@
 """MFU against the vendor's nominal peak, on the host.
 
 The container measures its own peak and fills mfu.achieved_gflops / of_measured_peak
-(tasks/common/flops.py, tasks/common/peak.py); the vendor's nominal fp32 peaks live here, in
+(tasks/measure/flops.py, tasks/measure/peak.py); the vendor's nominal fp32 peaks live here, in
 harness/results/data/gpu_peaks.json (the container does not see harness/), so the host completes the
 nominal fields when it collects a result (harness/runs/collect.py) and the report reads them."""
 import json

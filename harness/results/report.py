@@ -227,7 +227,7 @@ class Entry:
         self.network = settings.get("network") if isinstance(settings, dict) else None
         self.repeat = prov.get("repeat")
         self.run_id = prov.get("run_id")
-        # MFU (tasks/common/flops.py, peak.py; the nominal share from harness/results/mfu.py)
+        # MFU (tasks/measure/flops.py, peak.py; the nominal share from harness/results/mfu.py)
         mfu = result.get("mfu") if isinstance(result.get("mfu"), dict) else {}
         peak = result.get("peak") if isinstance(result.get("peak"), dict) else {}
         self.mfu = _number(mfu.get("of_measured_peak")) if self.ok else None
@@ -239,7 +239,7 @@ class Entry:
         self.mfu_reason = None if self.mfu is not None else (
             "no MFU recorded (a result from before the peak probe)" if not mfu
             else result.get("peak_error") or "no peak measured")
-        # energy per 1000 images over the timed span (tasks/common/energy.py)
+        # energy per 1000 images over the timed span (tasks/measure/energy.py)
         self.energy_parts, self.energy_reason = energy_of(result) if self.ok else ({}, None)
         # what the measurement's own checks flagged (the clock check, CPU contention)
         self.flags = results.check_notes(result) if self.ok else []
@@ -499,8 +499,8 @@ EQUIVALENCE_MARK = {"ok": "✓", "mismatch": "✗", "failed": "✗", "not-checke
 
 def equivalence_marks(results_dir):
     """(newest check id or None, {(image, variant, task): {"mark", "title"}}) from the
-    `dlbench check-models` summaries under results_dir/check-models (harness/checks/equivalence.py),
-    each row as the newest summary that checked it saw it:
+    `dlbench check-models` summaries under results_dir/check-models
+    (harness/checks/check_models.py), each row as the newest summary that checked it saw it:
     ✓ matched the numpy reference of its structure family, ✗ mismatch / failed / not checked,
     n/c not comparable at fp32 tolerance; the title says why (hover, and the row's footnote)."""
     from . import checksummaries
@@ -1021,7 +1021,7 @@ def _mfu_chart(task, ref_task, hw_cols, groups):
         return None
     return charts.bar_chart(
         "chart-%s-mfu" % task, "%s — MFU, higher is better" % ref_task["title"],
-        "% of the measured fp32 matmul peak (model FLOPs: tasks/common/flops.py)", series, out,
+        "% of the measured fp32 matmul peak (model FLOPs: tasks/measure/flops.py)", series, out,
         log=False)
 
 

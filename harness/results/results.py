@@ -1,4 +1,4 @@
-"""Result files on the host: the schema (tasks/common/result.schema.json, the one copy),
+"""Result files on the host: the schema (tasks/runtime/result.schema.json, the one copy),
 validation, the failed result the host writes when a container could not, provenance, and the
 table of what is under results/.
 

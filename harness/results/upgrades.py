@@ -8,8 +8,8 @@ Each step is a pure function, a dict of version N in, a new dict of version N + 
 is not modified), and must not fail on a malformed document: what it cannot upgrade it leaves
 alone, and schema validation afterwards says what is wrong.
 
-Bumping the schema: change tasks/common/result.schema.json (`schema_version` const) and
-tasks/common/output.py (SCHEMA_VERSION), append a `vN_to_vN1` function to STEPS, and store a
+Bumping the schema: change tasks/runtime/result.schema.json (`schema_version` const) and
+tasks/runtime/output.py (SCHEMA_VERSION), append a `vN_to_vN1` function to STEPS, and store a
 result of the old version under tests/fixtures/ for tests/test_upgrades.py."""
 import copy
 import json

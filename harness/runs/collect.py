@@ -8,10 +8,10 @@ result, a non-zero exit after an ok result, an engine error, Ctrl-C, SIGTERM or 
 result.json is written, failed with its reason when the run did not succeed, and a broken file
 the container wrote is kept beside it as result.json.invalid. A container is never left behind:
 a stop signal kills and removes it, and one that outlives a killed dlbench is found and collected
-by the next `bench` or `results` (harness/runs/orphans.py, from the labels runner.Run.create_args
+by the next `bench` or `results` (harness/runs/orphans.py, from the labels bench.Run.create_args
 adds). While it runs, harness/runs/contention.py watches whether other work shares the CPU.
 
-`run` is a runner.Run: its task, image, variant, device, source, opts, prov, repeat, label,
+`run` is a bench.Run: its task, image, variant, device, source, opts, prov, repeat, label,
 dir, result_path, log_path, events_path and create_args()."""
 import os
 import time

@@ -35,7 +35,7 @@ UNCOLLECTED = ".uncollected"  # suffix of a result the container wrote that no h
 
 def owner_labels(run, me=None):
     """The labels of a run's container that name the dlbench process running it and what its
-    failed result needs (run: a runner.Run)."""
+    failed result needs (run: a bench.Run)."""
     labels = (me or Identity.this_process()).labels()
     labels.update({
         DIR_LABEL: run.dir, ROOT_LABEL: run.opts.results_root, ADAPTER_LABEL: run.adapter,

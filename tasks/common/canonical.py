@@ -547,7 +547,7 @@ def family_for(equivalence, variant):
 
 
 def flops_structure(family):
-    """Where a ResNet-50 family's stride sits, as common/flops.py counts it (the FLOPs differ,
+    """Where a ResNet-50 family's stride sits, as measure/flops.py counts it (the FLOPs differ,
     the weights do not): "slim" (the last unit of a block), "stride-on-1x1", or "torchvision"
     (the 3x3); None for a family that is not a ResNet-50. Read from FAMILIES: one place."""
     spec = FAMILIES.get(family)

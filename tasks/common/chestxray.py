@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from common.data import DataError, arrays_sha256, file_sha256
+from common.datafiles import DataError, arrays_sha256, file_sha256
 
 CSV_FILE = "Data_Entry_2017.csv"
 IMAGE_FOLDER = "images"

@@ -6,7 +6,7 @@ chainer.using_config and chainer.config (>= 2.0), global_config.autotune (>= 3.0
 Chainer runs its own NumPy code, so numpy's BLAS (an OpenBLAS in every numpy wheel) does the
 matrix work: the tuned variant gives that OpenBLAS the thread count and the kernel for this CPU
 (an OpenBLAS older than the CPU can fall back to a slow generic kernel); the reference variant
-leaves OpenBLAS to its own defaults. tasks/common/blas.py records what ran. On a GPU, Chainer
+leaves OpenBLAS to its own defaults. tasks/measure/blas.py records what ran. On a GPU, Chainer
 runs CuPy and cuDNN, switched on as the 2017 Chainer_CNN notebook did (autotune). The host
 imports this module to discover the framework without Chainer installed: chainer is imported
 by load(), which run.py calls after the variant's environment is set.
@@ -32,8 +32,8 @@ chainer = None  # the framework module, once load() has imported it
 def load():
     global chainer
     # Chainer's BLAS is numpy's: run.py sets the variant's OMP_NUM_THREADS / OPENBLAS_CORETYPE
-    # before it imports numpy (common/adapters.set_env_early), so numpy's OpenBLAS starts with
-    # them; tasks/common/blas.py records the kernel and threads that ran.
+    # before it imports numpy (runtime/adapters.set_env_early), so numpy's OpenBLAS starts with
+    # them; tasks/measure/blas.py records the kernel and threads that ran.
     #
     # True fp32, as the 2017 K80/P100 ran (they have no TF32): cuDNN 8+ lets its default math
     # use TF32 for fp32 convolutions on Ampere and newer GPUs, and CuPy keeps that default; this
@@ -138,7 +138,7 @@ def synchronize():
 
 
 def gemm(n):
-    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    """The peak probe's product (measure/peak.py): (matmul, wait, method) for an n x n float32
     matrix product on the run's device."""
     import numpy as np
     import chainer.functions as F

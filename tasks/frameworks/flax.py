@@ -138,7 +138,7 @@ def devices(n):
 
 
 def gemm(n):
-    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    """The peak probe's product (measure/peak.py): (matmul, wait, method) for an n x n float32
     matrix product on the run's device."""
     import numpy as np
     import jax.numpy as jnp

@@ -109,7 +109,7 @@ def init(device, seed, variant):
 
 
 def gemm(n):
-    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    """The peak probe's product (measure/peak.py): (matmul, wait, method) for an n x n float32
     matrix product on the run's device."""
     import numpy as np
     K = keras.backend

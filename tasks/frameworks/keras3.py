@@ -186,7 +186,7 @@ def _true_fp32():
 
 
 def gemm(n):
-    """The peak probe's products (common/peak.py): [(matmul, wait, method)] for an n x n float32
+    """The peak probe's products (measure/peak.py): [(matmul, wait, method)] for an n x n float32
     matrix product on the run's device: keras.ops.matmul as an eager call, and on the tensorflow
     and jax backends also compiled as the training step is (model.compile's jit_compile="auto":
     tf.function with XLA, jax.jit; the torch backend trains eagerly): the CNN's XLA-compiled

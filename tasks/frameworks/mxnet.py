@@ -25,7 +25,7 @@ PACKAGES = ("mxnet",)
 # OpenMP threads that sleep instead of spinning between parallel regions: with spinning (GNU
 # OpenMP's default), two threads on a 2-CPU machine shared with other work trained the CNN at
 # 15 img/s against 141 with PASSIVE (gluon-tuned, 320 synthetic images, load average 17).
-# {openblas_coretype} is Haswell on any AVX2 CPU (tasks/common/blas.py): the OpenBLAS 0.3.13 in
+# {openblas_coretype} is Haswell on any AVX2 CPU (tasks/measure/blas.py): the OpenBLAS 0.3.13 in
 # MXNet 1.9's wheel, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (probed in the
 # container); unasked, it picked the generic "Barcelona". On a CPU without AVX2 no kernel is set.
 _TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}",
@@ -195,7 +195,7 @@ def _nvidia_smi_name():
 
 
 def gemm(n):
-    """The peak probe's products (common/peak.py): [(matmul, wait, method)] for an n x n float32
+    """The peak probe's products (measure/peak.py): [(matmul, wait, method)] for an n x n float32
     matrix product on the run's device, by each fp32 GEMM path MXNet's layers take. mx.nd.dot
     runs the BLAS MXNet links (MXNet 1.9's wheel: OpenBLAS 0.3.13, on an AVX-512 EPYC its
     generic "Barcelona" kernel unless a tuned variant sets OPENBLAS_CORETYPE); FullyConnected and

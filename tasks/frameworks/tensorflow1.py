@@ -118,7 +118,7 @@ def true_fp32():
 
 
 def gemm(n):
-    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    """The peak probe's product (measure/peak.py): (matmul, wait, method) for an n x n float32
     matrix product on the run's device."""
     graph = tf.Graph()
     with graph.as_default(), graph.device(device()):

@@ -81,7 +81,7 @@ def init(device, seed, variant):
 def load_blas():
     """Load the libraries blas.ldflags links (-lopenblas) into this process now. Theano's
     compiled C modules load them on the first step; loaded before, the result's BLAS probe
-    (common/blas.py, run before the first step) reports the BLAS the graphs call, not only the
+    (measure/blas.py, run before the first step) reports the BLAS the graphs call, not only the
     copy numpy's wheel bundles. Returns the files loaded."""
     import ctypes
     import ctypes.util
@@ -95,7 +95,7 @@ def load_blas():
 
 
 def gemm(n):
-    """The peak probe's product (common/peak.py): (matmul, wait, method) for an n x n float32
+    """The peak probe's product (measure/peak.py): (matmul, wait, method) for an n x n float32
     matrix product on the run's device."""
     import numpy as np
     T = theano.tensor

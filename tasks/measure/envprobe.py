@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from common import blas
+from measure import blas
 
 # Environment variables that change speed; every result records those that are set.
 SPEED_SETTINGS = (

@@ -17,7 +17,7 @@ import uuid
 
 import click
 
-from ..images import build, datacache
+from ..images import build, data
 from ..core import catalog, frameworks, paths
 from ..containers import engine, hardening, signals, testrun
 from ..runs import gpu_guard, orphans, provenance, rundesc
@@ -122,7 +122,7 @@ def check_request(images, opts, echo=click.echo):
         needed = set()
         for image in images:
             needed.update(tasks_to_run(image, opts))
-        missing = datacache.missing_for(sorted(needed), opts.data_dir)
+        missing = data.missing_for(sorted(needed), opts.data_dir)
         if missing:
             raise HarnessError("no %s in %s: run `dlbench data fetch` (or pass --synthetic for "
                                "a speed-only run on synthetic data)"
@@ -168,7 +168,7 @@ def _guard_gpu(image, opts, echo):
 
 # The host's powercap tree (RAPL counters). /sys/class/powercap holds symlinks into
 # /sys/devices/virtual/powercap, which Docker masks inside containers, so the real folder is
-# mounted, read-only, where tasks/common/energy.py looks first. Counters readable by root only
+# mounted, read-only, where tasks/measure/energy.py looks first. Counters readable by root only
 # (the usual case since the 2020 PLATYPUS advisory) stay unreadable to the run's unprivileged
 # user: the result then says energy is absent, and why.
 POWERCAP_HOST = "/sys/devices/virtual/powercap"
@@ -207,10 +207,10 @@ class Run(object):
         cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.adapter,
                "--variant", self.variant, "--device", self.device]
         if self.task != "inference":
-            data = "/data"
+            inside = "/data"
             if self.task == "densenet":  # DIR/chestxray14/ (dlbench data fetch), or DIR itself
-                data = "/data/" + datacache.chestxray_subfolder(o.data_dir)
-            cmd += ["--synthetic"] if o.synthetic else ["--data", data.rstrip("/")]
+                inside = "/data/" + data.chestxray_subfolder(o.data_dir)
+            cmd += ["--synthetic"] if o.synthetic else ["--data", inside.rstrip("/")]
         if o.epochs is not None and self.task != "inference":
             cmd += ["--epochs", str(o.epochs)]
         if o.limit is not None:
@@ -230,14 +230,14 @@ class Run(object):
     def spec(self):
         """This run as plain data (harness/runs/rundesc.py RunSpec): what every executor runs. The
         image is the id the host built; image_ref (registry@digest) is set by a bench with
-        --registry (harness/images/imagepush.py)."""
+        --registry (harness/images/push.py)."""
         o = self.opts
         mounts = [rundesc.mount(paths.tasks_dir(), "/tasks", True),
                   rundesc.mount(self.dir, "/results", False)]
         if os.path.isdir(o.data_dir):
             mounts.append(rundesc.mount(o.data_dir, "/data", True))
         powercap = powercap_dir()
-        if powercap:  # RAPL energy counters, read-only (tasks/common/energy.py)
+        if powercap:  # RAPL energy counters, read-only (tasks/measure/energy.py)
             mounts.append(rundesc.mount(powercap, POWERCAP_MOUNT, True))
         env = o.env
         shared = testrun.cache_dir(self.image.name)
@@ -320,7 +320,7 @@ def _shown(path):
     return path if rel.startswith("..") else rel
 
 
-def bench(images, opts, echo=click.echo, verbose=False):
+def run(images, opts, echo=click.echo, verbose=False):
     """Build (or reuse) each image and run its tasks; returns the list of results (None for a
     bench that only submitted or wrote its runs: --detach, --dry-run). Each run is described
     once (Run.spec(), harness/runs/rundesc.py) and handed to the executor of opts.on

@@ -191,7 +191,7 @@ def count(task, p, structure=None):
 def mfu(task, counted, timings, peak):
     """The result's "mfu" dict: achieved GFLOP/s (training: training examples per second of
     train_seconds x train FLOPs per example; inference: images per second x forward FLOPs) and
-    its share of the measured peak (common/peak.py). The nominal-peak fields stay None here: the
+    its share of the measured peak (measure/peak.py). The nominal-peak fields stay None here: the
     host fills them in from harness/results/data/gpu_peaks.json when the GPU is one it knows."""
     per_example = counted["forward_per_example" if task == "inference"
                           else "train_per_example"]

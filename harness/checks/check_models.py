@@ -10,7 +10,7 @@ compares its output with the reference (canonical.compare: the one tolerance rul
 parameter count with the canonical count, and its export of the parameters with what it
 imported. Families differ on purpose (each adapter follows its 2017 notebook): outputs of two
 families are "not comparable", with the properties that differ as the reason, printed and
-recorded. One line per row, a JSON summary (tasks/common/check_models.schema.json) in
+recorded. One line per row, a JSON summary (tasks/runtime/check_models.schema.json) in
 results/check-models/<id>.json, exit status 1 on any mismatch, failure or unchecked adapter.
 """
 import json
@@ -30,7 +30,7 @@ from ..containers import engine, oneshot, testrun
 from ..core.errors import HarnessError
 
 SCHEMA_VERSION = 1
-SCHEMA_FILE = "check_models.schema.json"  # beside result.schema.json, in tasks/common/
+SCHEMA_FILE = "check_models.schema.json"  # beside result.schema.json, in tasks/runtime/
 DEFAULT_BATCH = 2          # images per batch for cnn and inference
 DEFAULT_TIMEOUT = 900      # seconds per container
 EQUIVALENCE_FUNCTIONS = ("export_params", "import_params", "outputs")
@@ -47,7 +47,7 @@ def OUTPUT_TASKS(tasks_root=None):
 
 
 def schema_path(tasks_root=None):
-    return os.path.join(tasks_root or paths.tasks_dir(), "common", SCHEMA_FILE)
+    return os.path.join(tasks_root or paths.tasks_dir(), "runtime", SCHEMA_FILE)
 
 
 def family_of(decl, variant):
@@ -56,11 +56,11 @@ def family_of(decl, variant):
 
 
 def forward_flops(task, family, p, canonical):
-    """FLOPS HOOK: per-example forward FLOPs from tasks/common/flops.py (branch mfu) once it
+    """FLOPS HOOK: per-example forward FLOPs from tasks/measure/flops.py (branch mfu) once it
     exists: (value or None, note). The check computes none of its own."""
-    path = os.path.join(paths.tasks_dir(), "common", "flops.py")
+    path = os.path.join(paths.tasks_dir(), "measure", "flops.py")
     if not os.path.isfile(path):
-        return None, "pending: tasks/common/flops.py (issue 15, MFU) not in this checkout"
+        return None, "pending: tasks/measure/flops.py (issue 15, MFU) not in this checkout"
     try:
         flops = frameworks.import_task_file(path, "dlbench_task_flops")
         structure = None
@@ -68,9 +68,9 @@ def forward_flops(task, family, p, canonical):
             spec = canonical.FAMILIES[family]
             structure = {("3x3", "first"): "torchvision", ("1x1", "first"): "stride-on-1x1",
                          ("3x3", "last"): "slim"}.get((spec["stride_conv"], spec["stride_unit"]))
-        return int(flops.forward_flops(task, p, structure)), "tasks/common/flops.py"
+        return int(flops.forward_flops(task, p, structure)), "tasks/measure/flops.py"
     except Exception as e:  # the hook never costs the check
-        return None, "tasks/common/flops.py: %s: %s" % (type(e).__name__, e)
+        return None, "tasks/measure/flops.py: %s: %s" % (type(e).__name__, e)
 
 
 # ---------------------------------------------------------------- the rows to check

@@ -17,15 +17,12 @@ Evaluation runs afterwards with its own clock. Inference, as every 2017 inferenc
 runs one untimed pass over all the batches, then times the forward pass over all of them and
 reports seconds per 1000 images.
 """
-import time
-
 import numpy as np
 
-from common.batches import batches_in_order, minibatches, n_batches
-from common.output import emit
+from measure import timer
+from runtime.batches import batches_in_order, minibatches, n_batches
+from runtime.output import emit
 
-# The clock: monotonic, highest resolution available (Python 3.3+).
-clock = time.perf_counter
 UNSYNCED_LIMIT = 0.01  # of the timed span: above it, the clock stopped before the device finished
 
 
@@ -49,7 +46,7 @@ class _NoMeter(object):
 
 def train(adapter, state, data, p, seed, meter=None):
     """Warm-up step, then the timed training loop. Returns the timings dict and final loss.
-    meter (common/energy.Meter) is started just before the timed span and stopped just after."""
+    meter (measure/energy.Meter) is started just before the timed span and stopped just after."""
     meter = meter or _NoMeter()
     rng = np.random.RandomState(seed)
     x, y = data["x_train"], data["y_train"]
@@ -58,30 +55,30 @@ def train(adapter, state, data, p, seed, meter=None):
     if steps == 0:
         raise ValueError("%d training examples make no complete batch of %d" % (len(x), bs))
 
-    cell_start = t = clock()
+    cell_start = t = timer.clock()
     adapter.train_step(state, x[:bs], y[:bs])
     adapter.sync(state)
-    warmup = clock() - t
+    warmup = timer.clock() - t
 
     epoch_seconds, unsynced = [], 0.0
     loss = None
     meter.start()
-    start = clock()
+    start = timer.clock()
     paused = 0.0  # the untimed host copies after each epoch's clock, kept out of the total
     for epoch in range(p["epochs"]):
-        t = clock()
+        t = timer.clock()
         for xb, yb in minibatches(x, y, bs, rng):
             loss = adapter.train_step(state, xb, yb)
         adapter.sync(state)
-        epoch_seconds.append(clock() - t)
-        t = clock()
+        epoch_seconds.append(timer.clock() - t)
+        t = timer.clock()
         value = adapter.to_float(loss)  # a real host copy of the last result, after the clock
-        copied = clock() - t
+        copied = timer.clock() - t
         unsynced += copied
         paused += copied
         emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1],
              loss=value, images_per_second=steps * bs / epoch_seconds[-1])
-    end = clock()
+    end = timer.clock()
     meter.stop(end)
     train_seconds = end - start - paused
     return {
@@ -99,10 +96,10 @@ def evaluate(adapter, state, data, p):
     steps = n_batches(len(x), bs)
     if steps == 0:
         raise ValueError("%d test examples make no complete batch of %d" % (len(x), bs))
-    start = clock()
+    start = timer.clock()
     preds = [adapter.predict(state, xb) for xb in batches_in_order(x, bs)]
     adapter.sync(state)
-    seconds = clock() - start
+    seconds = timer.clock() - start
     pred = np.concatenate([np.asarray(q).reshape(-1) for q in preds])
     accuracy = float(np.mean(pred == y[:steps * bs]))
     return {"eval_seconds": seconds}, accuracy
@@ -114,21 +111,21 @@ def infer(adapter, model, x, p, meter=None):
     meter = meter or _NoMeter()
     bs = p["batch_size"]
     steps = n_batches(len(x), bs)
-    t = clock()
+    t = timer.clock()
     for xb in batches_in_order(x, bs):
         adapter.predict(model, xb)
     adapter.sync(model)
-    warmup = clock() - t
+    warmup = timer.clock() - t
 
     meter.start()
-    start = clock()
+    start = timer.clock()
     features = [adapter.predict(model, xb) for xb in batches_in_order(x, bs)]
     adapter.sync(model)
-    seconds = clock() - start
+    seconds = timer.clock() - start
     meter.stop()
-    t = clock()
+    t = timer.clock()
     shape = np.asarray(features[-1]).shape  # (batch, features): a real host copy, after the clock
-    unsynced = clock() - t
+    unsynced = timer.clock() - t
     n = steps * bs
     emit("batch", batches=steps, seconds=seconds, images_per_second=n / seconds)
     return {
@@ -154,7 +151,7 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None,
     timed it). The first step of the first epoch is the warm-up: the steady-state clock starts
     after it (sync first). validate(epoch) (real data: the validation pass) runs after each
     epoch's clock stops and is timed on its own; 2017's real-data figure is train + val.
-    meter (common/energy.Meter) follows the steady-state clock: started with it, stopped at
+    meter (measure/energy.Meter) follows the steady-state clock: started with it, stopped at
     each pause (the host copy after an epoch and the validation pass), started again after it,
     stopped with the clock: its segments add up to train_seconds. Every progress_seconds
     (None: never) a "progress" event says how far the epoch has got.
@@ -162,11 +159,11 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None,
     meter = meter or _NoMeter()
     epoch_seconds, valid_seconds, valid_loss = [], [], []
     unsynced, paused, loss, warmup, steps = 0.0, 0.0, None, None, 0
-    cell_start = clock()
+    cell_start = timer.clock()
     start = None
     per_epoch = _batches_per_epoch(loader)
     for epoch in range(p["epochs"]):
-        t = clock()
+        t = timer.clock()
         n = 0
         told = t
         for xb, yb in loader:
@@ -174,12 +171,12 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None,
             n += 1
             if warmup is None:  # the warm-up step: compile, autotune, loader start-up
                 adapter.sync(state)
-                warmup = clock() - cell_start
-                start = t = told = clock()
+                warmup = timer.clock() - cell_start
+                start = t = told = timer.clock()
                 meter.start(start)
                 n = 0
-            elif progress_seconds is not None and clock() - told >= progress_seconds:
-                told = clock()
+            elif progress_seconds is not None and timer.clock() - told >= progress_seconds:
+                told = timer.clock()
                 emit("progress", epoch=epoch + 1, epochs=p["epochs"], batches=n,
                      of=per_epoch, seconds=told - t,
                      images_per_second=n * p.get("global_batch", p["batch_size"]) / (told - t))
@@ -187,28 +184,28 @@ def train_loader(adapter, state, loader, p, validate=None, meter=None,
         if warmup is None:
             raise ValueError("the training split makes no complete batch of %d"
                              % p.get("global_batch", p["batch_size"]))
-        epoch_end = clock()
+        epoch_end = timer.clock()
         epoch_seconds.append(epoch_end - t)
         steps += n
         # the pause, epoch_end .. resumed: the host copy and the validation are not training;
         # the meter stops and starts on these same clock readings (its seconds = the clock's)
         meter.stop(epoch_end)
-        t = clock()
+        t = timer.clock()
         value = adapter.to_float(loss)  # a real host copy of the last result, after the clock
-        unsynced += clock() - t
+        unsynced += timer.clock() - t
         fields = {}
         if validate is not None:
-            t = clock()
+            t = timer.clock()
             fields["valid_loss"] = validate(epoch)
-            valid_seconds.append(clock() - t)
+            valid_seconds.append(timer.clock() - t)
             valid_loss.append(fields["valid_loss"])
-        resumed = clock()
+        resumed = timer.clock()
         paused += resumed - epoch_end
         meter.start(resumed)
         emit("epoch", epoch=epoch + 1, epochs=p["epochs"], seconds=epoch_seconds[-1], loss=value,
              images_per_second=(n * p.get("global_batch", p["batch_size"]) / epoch_seconds[-1]
                                 if epoch_seconds[-1] else None), **fields)
-    end = clock()
+    end = timer.clock()
     meter.stop(end)
     train_seconds = end - start - paused
     images = steps * p.get("global_batch", p["batch_size"])
@@ -239,13 +236,13 @@ def predict_loader(adapter, state, loader):
     """Every image of an evaluation loader through predict, in order: (probabilities (N, C),
     labels (N, C), seconds). The loader's labels are the ones compared, so a loader that
     reorders or drops images cannot go unnoticed (the caller checks them)."""
-    start = clock()
+    start = timer.clock()
     probs, labels = [], []
     for xb, yb in loader:
         probs.append(np.asarray(adapter.predict(state, xb)))
         labels.append(np.asarray(yb))
     adapter.sync(state)
-    seconds = clock() - start
+    seconds = timer.clock() - start
     if not probs:
         raise ValueError("the evaluation split is empty")
     return np.concatenate(probs), np.concatenate(labels), seconds

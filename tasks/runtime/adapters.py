@@ -6,7 +6,7 @@ is imported (load), then the task file (which imports the framework at its top),
 import importlib
 import os
 
-from common import blas
+from measure import blas
 
 TASKS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,44 +5,19 @@ source (real or synthetic), the file read, its sha256 and the sha256 of the arra
 the model. Layouts follow the 2017 benchmark: images NCHW float32 scaled to 0..1, labels int32;
 IMDB as int32 token matrices (N, maxlen) after the Keras preprocessing.
 """
-import hashlib
 import os
 import pickle
 import tarfile
 
 import numpy as np
 
+from common.datafiles import DataError, arrays_sha256, file_sha256  # noqa: F401 (run.py: datasets.DataError)
+
 CIFAR_TARBALL = "cifar-10-python.tar.gz"
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN = ["data_batch_%d" % i for i in range(1, 6)]
 CIFAR_TEST = "test_batch"
 IMDB_FILE = "imdb.npz"
-
-
-class DataError(Exception):
-    """A dataset is missing or unreadable; the message says what to do."""
-
-
-def file_sha256(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
-
-
-def arrays_sha256(*arrays):
-    """Checksum of the exact arrays fed to the model (dtype, shape and bytes)."""
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str(a.dtype).encode("ascii"))
-        h.update(str(a.shape).encode("ascii"))
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- CIFAR-10

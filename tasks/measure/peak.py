@@ -24,10 +24,10 @@ launch), the best sample kept, until `repeats` samples or the path's share of th
 (setup and the untimed product excluded: Theano compiles its function, XLA its program; at
 least two samples). Sizes: 2048 on the CPU (2 x 2048^3 = 17.2 GFLOP, ~0.1 s at 200 GFLOP/s);
 halved while the untimed product takes over 2 s (a slow CPU, a BLAS-less build); 8192 on a
-GPU. A product counts 2 n^3 FLOPs (common/flops.py's convention). The record keeps the best
+GPU. A product counts 2 n^3 FLOPs (measure/flops.py's convention). The record keeps the best
 path's figures (method: the path that gave the peak) and every path's in `candidates`.
 """
-from common import protocol
+from measure import timer
 
 CPU_N = 2048
 GPU_N = 8192
@@ -59,22 +59,22 @@ def _probe(fw, built, index, n, inner, repeats, budget):
     made at n (rebuilt at each halving)."""
     while True:
         matmul, wait, method = built[index]
-        t = protocol.clock()
+        t = timer.clock()
         wait(matmul())  # untimed: allocation, compilation, handles
-        if protocol.clock() - t <= SLOW_SECONDS or n <= MIN_N:
+        if timer.clock() - t <= SLOW_SECONDS or n <= MIN_N:
             break
         n //= 2
         built = _paths(fw, n)
     samples = []
-    sampling = protocol.clock()  # the budget counts the samples, not the setup (compilation)
+    sampling = timer.clock()  # the budget counts the samples, not the setup (compilation)
     while len(samples) < repeats:
-        t = protocol.clock()
+        t = timer.clock()
         out = None
         for _ in range(inner):
             out = matmul()
         wait(out)
-        samples.append((protocol.clock() - t) / inner)
-        if protocol.clock() - sampling > budget and len(samples) >= 2:
+        samples.append((timer.clock() - t) / inner)
+        if timer.clock() - sampling > budget and len(samples) >= 2:
             break
     return method, n, samples
 
@@ -84,7 +84,7 @@ def measure(fw, device, threads=None, n=None, repeats=REPEATS, budget=BUDGET_SEC
     matrix [n, n, n], threads, seconds (the probe's whole duration), samples, inner,
     best_seconds, median_gflops; candidates: every path's method, gflops, median_gflops,
     matrix and samples (or its error), the framework's plain matmul first."""
-    start = protocol.clock()
+    start = timer.clock()
     gpu = device == "gpu"
     n = n or (GPU_N if gpu else CPU_N)
     inner = 10 if gpu else 1
@@ -119,4 +119,4 @@ def measure(fw, device, threads=None, n=None, repeats=REPEATS, budget=BUDGET_SEC
             "samples": best["samples"], "inner": inner, "best_seconds": best["best_seconds"],
             "candidates": [dict((k, v) for k, v in c.items() if k != "best_seconds")
                            for c in candidates],
-            "seconds": protocol.clock() - start}
+            "seconds": timer.clock() - start}

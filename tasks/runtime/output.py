@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-# The version of common/result.schema.json this writes. On a bump, the host's
+# The version of runtime/result.schema.json this writes. On a bump, the host's
 # harness/upgrades.py gets the step from the previous version (old results stay readable).
 SCHEMA_VERSION = 2
 

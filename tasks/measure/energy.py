@@ -40,7 +40,7 @@ import subprocess
 import threading
 import time
 
-from common import protocol
+from measure import timer
 
 DEFAULT_ROOTS = ("/dlbench/powercap", "/sys/class/powercap")
 PACKAGE = re.compile(r"^intel-rapl:\d+$")  # a package domain (intel-rapl:0:0 are its parts)
@@ -279,21 +279,21 @@ class Meter(object):
         self.segments, self.seconds = 0, 0.0
 
     def start(self, at=None):
-        """Begin a segment; at: the caller's clock reading for its start (protocol.clock)."""
+        """Begin a segment; at: the caller's clock reading for its start (measure/timer.py)."""
         if self._started is not None:
             raise RuntimeError("energy meter started twice without a stop")
         if self.rapl.domains:
             self._before = self.rapl.read()
         if self.gpu is not None:
             self.gpu.start()
-        self._started = protocol.clock() if at is None else at
+        self._started = timer.clock() if at is None else at
 
     def stop(self, at=None):
         """End the segment (at: the caller's clock reading for its end): its energy is added
         to the span's."""
         if self._started is None:
             raise RuntimeError("energy meter stopped without a start")
-        self.seconds += (protocol.clock() if at is None else at) - self._started
+        self.seconds += (timer.clock() if at is None else at) - self._started
         self._started = None
         self.segments += 1
         if self.gpu is not None:
