@@ -93,7 +93,7 @@ adapters-vs-plain:
 	        || exit 1; \
 	done
 
-# compose.yaml is generated and committed (tests/test_catalog_compose.py fails when it is stale):
+# compose.yaml is generated and committed (tests/unit/images/test_catalog_compose.py fails when it is stale):
 # after dropping an image into images/, `make compose.yaml` is the one edit besides its files
 compose.yaml: $(wildcard images/*/Dockerfile) harness/images/compose.py
 	$(PYTHON) -m harness.images.compose > $@

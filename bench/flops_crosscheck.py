@@ -9,7 +9,7 @@ Prints one JSON line per function. XLA's count is not dlbench's convention: it a
 element of every element-wise operation (bias, ReLU, batch-norm, pooling, softmax, the
 optimiser's update) to the 2 per multiply-add of convolutions and dot products, and counts a
 while loop's body once, whatever its trip count (the GRU's lax.scan over 150 steps). The
-PyTorch cross-check, exact, is tests/test_flops.py (torch.utils.flop_counter).
+PyTorch cross-check, exact, is tests/tasks/test_flops.py (torch.utils.flop_counter).
 
 Measured (flax-0.12 image, JAX 0.10, 2026-11-30): CNN forward 0.941 x dlbench's count, training
 step 0.947 x, ResNet-50 forward 0.978 x: XLA leaves out the kernel taps on the zero padding

@@ -17,7 +17,7 @@ and prints the throughput of both and their ratio. The shared part, here once:
   cpu_only_skip          a GPU-only variant (TF32, mixed precision) skipped in one line.
 
 These scripts run inside the framework images, from Python 3.5 (the 2017 images) to current
-ones: Python 3.5 syntax, the standard library and numpy only here (tests/test_bench_vs_plain.py
+ones: Python 3.5 syntax, the standard library and numpy only here (tests/project/test_bench_vs_plain.py
 checks it with vermin). Importing this module puts tasks/ on sys.path (tasks/runtime is what the
 scripts time the adapters with).
 """

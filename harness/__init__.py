@@ -2,7 +2,7 @@
 collect and validate the results. The `dlbench` command line lives in harness.cli; each
 command's logic in the module of its name (check-models: checks/check_models.py).
 
-The subpackages, each importing only those above it (tests/test_layout.py checks it):
+The subpackages, each importing only those above it (tests/unit/test_layout.py checks it):
 
   core        errors, paths, user input, the catalog of images, task files read on the host, TLS
               and pip settings

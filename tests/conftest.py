@@ -1,7 +1,12 @@
-"""Shared test helpers and fixtures.
+"""The suite's fixtures (the helpers they use live in tests/helpers/).
 
-Data: make_cifar_tarball(path, n) and make_imdb_npz(path, n) write small files in the real
-CIFAR-10 / IMDB formats (tests/datagen.py holds the generators), so the real loaders run.
+Layout: tests/unit/<subpackage>/ mirrors harness/<subpackage>/ (tests/unit/ itself: the command
+line and the layout), tests/tasks/ the container side (tasks/), tests/engine/ every test that
+needs a Docker engine, tests/project/ the project's own files (docs, CI scripts, dependencies,
+bench/ scripts, the suite's rules).
+
+Data: helpers.datagen's make_cifar_tarball(path, n) and make_imdb_npz(path, n) write small files
+in the real CIFAR-10 / IMDB formats, so the real loaders run.
 
 Engine: tests marked `engine` need a running Docker engine. Outside CI they are skipped when
 there is none; with CI=true a missing engine is a failure, never a skip.
@@ -17,51 +22,21 @@ Waits: no test waits a fixed short time for real work (a subprocess, a container
 job), since a slower or loaded machine must never fail a test by slowness alone. Every such wait
 is bounded by HANG_S, one generous limit for the whole suite (DLBENCH_TEST_TIMEOUT seconds,
 default 3600), so a hang still ends; raise it on a very slow machine.
-tests/test_test_timeouts.py keeps numeric timeouts out of the tests."""
-import contextlib
-import fcntl
+tests/project/test_test_timeouts.py keeps numeric timeouts out of the tests."""
+import functools
+import http.server
 import os
-import sys
+import threading
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-from datagen import make_cifar_tarball, make_data_dir, make_imdb_npz  # noqa: E402,F401
-
-IMAGE = "pytorch-2.13"  # the image the engine tests build and run
-HANG_S_DEFAULT = 3600
-
-
-def hang_limit(environ=None):
-    """Seconds after which a test stops waiting for real work: $DLBENCH_TEST_TIMEOUT, else
-    HANG_S_DEFAULT. Only a hang should ever reach it."""
-    raw = (os.environ if environ is None else environ).get("DLBENCH_TEST_TIMEOUT", "").strip()
-    if not raw:
-        return HANG_S_DEFAULT
-    try:
-        seconds = int(raw)
-    except ValueError:
-        seconds = 0
-    if seconds < 1:
-        raise pytest.UsageError("DLBENCH_TEST_TIMEOUT=%r: give a whole number of seconds, 1 or "
-                                "more (the default is %d)" % (raw, HANG_S_DEFAULT))
-    return seconds
-
-
-try:
-    HANG_S = hang_limit()
-    _HANG_S_PROBLEM = None
-except pytest.UsageError as e:  # said by pytest_configure, in one line
-    HANG_S, _HANG_S_PROBLEM = HANG_S_DEFAULT, e
+from helpers import HANG_S, HANG_S_PROBLEM, IMAGE, ROOT, engine_lock, in_ci
+from helpers.datagen import make_data_dir
 
 
 def pytest_configure(config):
-    if _HANG_S_PROBLEM is not None:
-        raise _HANG_S_PROBLEM
+    if HANG_S_PROBLEM is not None:
+        raise HANG_S_PROBLEM
     if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         # two workers share the CPUs: OpenMP threads that wait sleep instead of spinning
         # against the other worker's, in the containers (harness/containers/testrun.py) and in the host
@@ -69,10 +44,6 @@ def pytest_configure(config):
         from harness.containers import testrun
         os.environ[testrun.SHARED_CPUS_ENV] = "1"
         os.environ.update(testrun.SHARED_CPUS_ENVIRONMENT)
-
-
-def in_ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def engine_problem():
@@ -124,29 +95,6 @@ def compile_cache_root(tmp_path_factory):
     return str(folder)
 
 
-@contextlib.contextmanager
-def _flock(path, mode):
-    with open(path, "a") as f:
-        fcntl.flock(f, mode)  # released when the file closes
-        yield
-
-
-@contextlib.contextmanager
-def engine_lock(folder, alone):
-    """A readers-writer lock over `folder`: shared for an engine test, exclusive for one marked
-    alone. A writer takes the gate first and holds it while it waits, so readers that come
-    after it wait at the gate instead of keeping it out."""
-    gate, turn = os.path.join(folder, "engine.gate"), os.path.join(folder, "engine.turn")
-    if alone:
-        with _flock(gate, fcntl.LOCK_EX), _flock(turn, fcntl.LOCK_EX):
-            yield
-    else:
-        with _flock(gate, fcntl.LOCK_SH):
-            pass  # no writer waiting (or it has had its turn)
-        with _flock(turn, fcntl.LOCK_SH):
-            yield
-
-
 @pytest.fixture(autouse=True)
 def engine_turn(request, tmp_path_factory):
     """Only under pytest-xdist: engine tests side by side, `alone` ones by themselves."""
@@ -193,3 +141,23 @@ def terminal_signals():
 @pytest.fixture(autouse=True)
 def _project_root(monkeypatch):
     monkeypatch.setenv("DLBENCH_ROOT", ROOT)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves tmp_path/www over HTTP on 127.0.0.1; yields (base URL, folder, request log)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(www)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % httpd.server_address[1], www, requests
+    httpd.shutdown()
+    httpd.server_close()

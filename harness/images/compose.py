@@ -11,8 +11,8 @@ from ..containers import hardening
 
 HEADER = """\
 # Generated from images/*/Dockerfile by `make compose.yaml` (python -m harness.images.compose) and
-# committed; never edited by hand (tests/test_catalog_compose.py fails when it is stale). The
-# containers `dlbench bench` starts, to run a task by hand:
+# committed; never edited by hand (tests/unit/images/test_catalog_compose.py fails when it is
+# stale). The containers `dlbench bench` starts, to run a task by hand:
 #
 #   dlbench build pytorch-2.13
 #   DLBENCH_UID=$(id -u) DLBENCH_GID=$(id -g) docker-compose run --rm pytorch-2.13 \\

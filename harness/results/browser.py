@@ -1,7 +1,7 @@
 """Headless Chromium driven by Playwright: open the rendered report, collect console errors and
 uncaught exceptions, query the DOM, take a full-page screenshot.
 
-Used by tests/test_report_browser.py and by `make report-screenshot`:
+Used by tests/unit/results/test_report_browser.py and by `make report-screenshot`:
 
     python -m harness.results.browser screenshot results/report.html results/report.png
 

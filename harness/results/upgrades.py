@@ -10,7 +10,7 @@ alone, and schema validation afterwards says what is wrong.
 
 Bumping the schema: change tasks/runtime/result.schema.json (`schema_version` const) and
 tasks/runtime/output.py (SCHEMA_VERSION), append a `vN_to_vN1` function to STEPS, and store a
-result of the old version under tests/fixtures/ for tests/test_upgrades.py."""
+result of the old version under tests/fixtures/ for tests/unit/results/test_upgrades.py."""
 import copy
 import json
 

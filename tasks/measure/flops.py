@@ -26,7 +26,7 @@ M, gradient of the layer's input M, except where no input gradient is needed: th
 convolution (its input is the data) and the GRU's first step's recurrent product (its state is
 the constant zero initial state). So training is 3x forward less those, a count
 torch.utils.flop_counter.FlopCounterMode reproduces exactly on the PyTorch adapters
-(tests/test_flops.py); 3x forward would overstate the CNN by 0.7 %.
+(tests/tasks/test_flops.py); 3x forward would overstate the CNN by 0.7 %.
 """
 
 # ResNet-50's structure families: where a stage's stride sits. The weight shapes are the same in

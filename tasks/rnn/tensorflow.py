@@ -27,7 +27,7 @@ from frameworks import tensorflow as fw
 
 # The 2017 notebook's trainable variables, counted: embedding 30000 x 125 = 3,750,000, GRU
 # 3 x (125 x 100 + 100 x 100 + 2 x 100) = 68,100, initial state 64 x 100 = 6,400, dense
-# 100 x 2 + 2 = 202 (count_parameters() must give it; tests/test_tensorflow_rnn.py checks)
+# 100 x 2 + 2 = 202 (count_parameters() must give it; tests/tasks/test_tensorflow_rnn.py checks)
 PARAMETERS = 3824702
 
 # "gru" is filled in by build_model once the device is known: which GRU kernel ran. The runner

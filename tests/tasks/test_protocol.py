@@ -1,0 +1,158 @@
+"""tasks/runtime/protocol.py: what each clock covers, with a stand-in adapter that records what
+the runner asked of it (the real adapters run through it in test_tasks_*.py and the engine
+tests)."""
+import sys
+import time
+
+import numpy as np
+
+from helpers import TASKS
+
+sys.path.insert(0, TASKS)
+from common import params  # noqa: E402
+from measure import timer  # noqa: E402
+from runtime import protocol  # noqa: E402
+
+
+class Recorder(object):
+    """Each call is logged; a step takes `step` seconds, so the clocks have something to time."""
+
+    def __init__(self, step=0.002):
+        self.calls, self.step = [], step
+
+    def train_step(self, state, x, y):
+        self.calls.append(("train", len(x)))
+        time.sleep(self.step)
+        return 1.0
+
+    def predict(self, model, x):
+        self.calls.append(("predict", len(x)))
+        time.sleep(self.step)
+        return np.zeros((len(x), 2048), np.float32)
+
+    def sync(self, state):
+        self.calls.append(("sync", None))
+
+    def to_float(self, loss):
+        return float(loss)
+
+
+def test_inference_warms_up_with_a_full_pass_like_2017(capsys):
+    p = params.for_task("inference")
+    a = Recorder()
+    x = np.zeros((5 * p["batch_size"], 3, 4, 4), np.float32)
+    timings, features, n = protocol.infer(a, None, x, p)
+    predicts = [c for c in a.calls if c[0] == "predict"]
+    assert len(predicts) == 10  # 5 untimed, then 5 timed
+    assert timings["warmup_steps"] == 5 and timings["batches"] == 5 and n == 160
+    assert features == 2048 and timings["warmup_seconds"] >= 5 * a.step
+
+
+def test_cell_time_covers_the_warm_up_step_and_the_loop(capsys):
+    p = params.for_task("cnn", epochs=2)
+    a = Recorder()
+    data = {"x_train": np.zeros((3 * p["batch_size"], 3, 2, 2), np.float32),
+            "y_train": np.zeros(3 * p["batch_size"], np.int32)}
+    timings, loss = protocol.train(a, None, data, p, 0)
+    steps = [c for c in a.calls if c[0] == "train"]
+    assert len(steps) == 1 + 2 * 3  # the warm-up step, then 2 epochs of 3 batches
+    assert timings["batches"] == 6 and timings["warmup_steps"] == 1
+    assert timings["cell_seconds"] >= timings["train_seconds"] + timings["warmup_seconds"]
+    assert timings["train_seconds"] >= 6 * a.step
+    assert timings["cell_seconds"] >= 7 * a.step
+
+
+class AsyncDevice(object):
+    """A stand-in for an asynchronous device: train_step queues `step` seconds of work on a
+    worker thread and returns at once; to_float waits for that work (a host copy). With
+    sync_waits=False its sync() is a no-op, as a broken adapter's would be."""
+
+    def __init__(self, step=0.01, sync_waits=True):
+        import concurrent.futures
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.step, self.sync_waits, self.last = step, sync_waits, None
+
+    def train_step(self, state, x, y):
+        self.last = self.pool.submit(time.sleep, self.step)
+        return self.last
+
+    def sync(self, state):
+        if self.sync_waits and self.last is not None:
+            self.last.result()
+
+    def to_float(self, loss):
+        loss.result()
+        return 1.0
+
+
+def async_train(sync_waits):
+    p = params.for_task("cnn", 1)
+    data = {"x_train": np.zeros((64 * 8, 3, 32, 32), np.float32),
+            "y_train": np.zeros(64 * 8, np.int64)}
+    timings, _ = protocol.train(AsyncDevice(sync_waits=sync_waits), {}, data, p, 0)
+    return timings, protocol.clock_check(timings["unsynced_seconds"], timings["train_seconds"])
+
+
+def test_a_no_op_sync_trips_the_clock_check(capsys):
+    """The clock stops while 8 queued steps still run: the host copy after it waits for them,
+    and the check says the clock stopped before the device finished."""
+    timings, check = async_train(sync_waits=False)
+    assert check["flagged"] is True and check["share"] > protocol.UNSYNCED_LIMIT
+    assert check["note"] == "clock stopped before the device finished"
+    assert timings["unsynced_seconds"] > 0.03  # most of 8 x 10 ms came after the clock
+
+
+def test_a_real_sync_keeps_the_clock_check_down(capsys):
+    timings, check = async_train(sync_waits=True)
+    assert check["flagged"] is False and check["note"] is None
+    assert timings["train_seconds"] >= 8 * 0.01
+
+
+class _FakeClockSteps(object):
+    """A DenseNet-loop adapter whose every step moves a fake clock (measure/timer.py) on by
+    `seconds`: the loop's progress timing is tested without depending on the machine's load."""
+
+    def __init__(self, seconds):
+        self.seconds, self.now = seconds, 0.0
+
+    def clock(self):
+        return self.now
+
+    def train_step(self, state, xb, yb):
+        self.now += self.seconds
+        return 0.5
+
+    def sync(self, state):
+        pass
+
+    def to_float(self, loss):
+        return float(loss)
+
+
+def _events(capsys, kind):
+    import json
+    out = capsys.readouterr().out.splitlines()
+    return [json.loads(line) for line in out if json.loads(line)["event"] == kind]
+
+
+def test_a_long_densenet_epoch_reports_progress(capsys, monkeypatch):
+    """An epoch of hours must not be silent until its end: a "progress" event comes at most
+    every progress_seconds, with the batches done of the epoch's and an images/s; the host
+    shows it as one line. None turns them off (the other ranks)."""
+    from harness.runs import progress
+    p = {"epochs": 1, "batch_size": 4, "global_batch": 8}
+    loader = [(None, None)] * 8
+    adapter = _FakeClockSteps(1.0)
+    monkeypatch.setattr(timer, "clock", adapter.clock)
+    protocol.train_loader(adapter, None, loader, p, progress_seconds=2.5)
+    seen = _events(capsys, "progress")
+    # the warm-up step ends at 1 s (the clock starts there); then one step a second: 3 steps
+    # pass 2.5 s at 4 s, 3 more at 7 s; the 7th timed step ends the epoch before another
+    assert [(e["batches"], e["seconds"]) for e in seen] == [(3, 3.0), (6, 6.0)]
+    assert all(e["of"] == 8 and e["epoch"] == 1 and e["epochs"] == 1 for e in seen)
+    assert all(e["images_per_second"] == 8.0 for e in seen)  # a global batch of 8 a second
+    line = progress.describe_event("pytorch-2.13 densenet r1", seen[0])
+    assert line.startswith("pytorch-2.13 densenet r1: epoch 1/1  3/8 batches  8.0 images/s")
+    adapter.now = 0.0
+    protocol.train_loader(adapter, None, loader, p, progress_seconds=None)
+    assert _events(capsys, "progress") == []

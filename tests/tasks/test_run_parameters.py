@@ -1,0 +1,111 @@
+"""tasks/run.py checks the model before timing it: an inference task file declares the
+parameter count of its framework's own ResNet-50 (PARAMETERS), and a model of another count, or a
+task file that declares none, fails the run with both counts named. A stand-in adapter takes the
+framework's place (the real ones run in test_tasks_*.py and the engine tests)."""
+import importlib.util
+import json
+import os
+import types
+
+import numpy as np
+import pytest
+
+from helpers import ROOT
+
+
+@pytest.fixture
+def runner():
+    spec = importlib.util.spec_from_file_location("dlbench_task_runner",
+                                                  os.path.join(ROOT, "tasks", "run.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stand_in(count, declared):
+    calls = []
+    adapter = types.SimpleNamespace(
+        SETTINGS={"layout": "NHWC", "network": "a stand-in"},
+        build_model=lambda p: "model",
+        count_parameters=lambda model: count,
+        load_weights=lambda model, path: calls.append(("load", path)),
+        predict=lambda model, x: calls.append(("predict", len(x))) or np.zeros(
+            (len(x), 2048), np.float32),
+        sync=lambda model: None)
+    if declared is not None:
+        adapter.PARAMETERS = declared
+    return adapter, calls
+
+
+def run(runner, monkeypatch, tmp_path, adapter):
+    monkeypatch.setattr(runner.adapters, "start",
+                        lambda task, name, variant, device, seed: (None, adapter,
+                                                                   dict(adapter.SETTINGS)))
+    monkeypatch.setattr(runner.envprobe, "probe", lambda fw: {"python": "3", "numpy": "1"})
+    out = tmp_path / "r.json"
+    code = runner.main(["inference", "--adapter", "keras3", "--limit", "32", "--out", str(out)])
+    return code, json.load(open(str(out)))
+
+
+def test_the_declared_count_passes_and_is_recorded(runner, monkeypatch, tmp_path, capsys):
+    adapter, calls = stand_in(23587712, 23587712)
+    code, r = run(runner, monkeypatch, tmp_path, adapter)
+    assert code == 0 and r["status"] == "ok", r.get("reason")
+    assert r["model"]["parameters"] == 23587712
+    assert r["env"]["adapter_settings"]["network"] == "a stand-in"
+    assert ("predict", 32) in calls
+
+
+def test_another_count_fails_before_timing_naming_both(runner, monkeypatch, tmp_path, capsys):
+    adapter, calls = stand_in(23508032, 23587712)
+    code, r = run(runner, monkeypatch, tmp_path, adapter)
+    assert code == 1 and r["status"] == "failed"
+    assert r["reason"] == ("AssertionError: inference model has 23508032 parameters, "
+                           "tasks/inference/keras3.py declares PARAMETERS = 23587712")
+    assert calls == [] and not r["timings"].get("seconds_per_1000_images")
+    assert r["model"]["parameters"] == 23508032  # what was counted stays in the result
+
+
+def test_a_task_file_without_a_declaration_fails(runner, monkeypatch, tmp_path, capsys):
+    adapter, calls = stand_in(23587712, None)
+    code, r = run(runner, monkeypatch, tmp_path, adapter)
+    assert code == 1 and "tasks/inference/keras3.py declares no PARAMETERS" in r["reason"]
+    assert calls == []
+
+
+def test_a_training_task_file_that_declares_a_count_is_held_to_it(runner, monkeypatch,
+                                                                 tmp_path, capsys):
+    """tasks/rnn/tensorflow.py declares 2017's count (trainable initial state included)."""
+    trained = []
+    adapter = types.SimpleNamespace(
+        SETTINGS={"layout": "NTC"}, PARAMETERS=3824702, build_model=lambda p: "model",
+        count_parameters=lambda model: 3818302,
+        build_trainer=lambda model, p: trained.append("trainer"))
+    monkeypatch.setattr(runner.adapters, "start",
+                        lambda task, name, variant, device, seed: (None, adapter,
+                                                                   dict(adapter.SETTINGS)))
+    monkeypatch.setattr(runner.envprobe, "probe", lambda fw: {"python": "3", "numpy": "1"})
+    out = tmp_path / "r.json"
+    code = runner.main(["rnn", "--adapter", "tensorflow", "--synthetic", "--limit", "64",
+                        "--out", str(out)])
+    r = json.load(open(str(out)))
+    assert code == 1 and trained == []
+    assert r["reason"] == ("AssertionError: rnn model has 3818302 parameters, "
+                           "tasks/rnn/tensorflow.py declares PARAMETERS = 3824702")
+
+
+def test_a_local_run_without_memory_gets_the_hosts_memory_less_a_reserve(tmp_path):
+    from harness.launch import bench
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24576000 kB\nMemFree:        1000 kB\n")
+    assert bench.default_memory(str(meminfo)) == "%dm" % (24576000 // 1024 - 1024)
+    meminfo.write_text("MemTotal:        1048576 kB\n")  # 1 GiB: half of it, not nothing
+    assert bench.default_memory(str(meminfo)) == "512m"
+    assert bench.default_memory(str(tmp_path / "none")) is None
+    local = bench.Options(results_root=str(tmp_path), data_dir=str(tmp_path))
+    assert local.memory == bench.default_memory()
+    assert local.memory_source == "default: the host's memory less 1 GiB"
+    given = bench.Options(memory="3g", results_root=str(tmp_path), data_dir=str(tmp_path))
+    assert (given.memory, given.memory_source) == ("3g", "--memory")
+    slurm = bench.Options(on="slurm", results_root=str(tmp_path), data_dir=str(tmp_path))
+    assert slurm.memory is None  # the nodes' memory is not this host's
