@@ -73,6 +73,12 @@ def engine_lock(folder, alone):
             yield
 
 
+def image(name):
+    """The catalog's image images/NAME (its Dockerfile's LABELs read; nothing built)."""
+    from harness.core import catalog
+    return catalog.load_image(os.path.join(IMAGES, name))
+
+
 def run_cli(*argv):
     """`dlbench ARGV...` in this process (click's CliRunner): its result."""
     from click.testing import CliRunner

@@ -14,7 +14,7 @@ from harness.core import catalog, frameworks
 
 from helpers.taskfiles import declared
 
-from helpers import ROOT
+from helpers import ROOT, image
 TASKS = os.path.join(ROOT, "tasks")
 
 
@@ -33,10 +33,6 @@ def calls(t):
             kw = dict((k.arg, k.value.value) for k in node.keywords
                       if k.arg and isinstance(k.value, ast.Constant))
             yield name, kw
-
-
-def image(name):
-    return catalog.load_image(os.path.join(ROOT, "images", name))
 
 
 def test_cntk_has_every_task_and_caffe2_no_rnn():

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from helpers import HANG_S
+from helpers import HANG_S, image
 from harness.core import catalog, frameworks
 
 from helpers.taskfiles import declared
@@ -26,10 +26,6 @@ IMAGES = dict((adapter, img.name) for img in catalog.discover(os.path.join(ROOT,
               if img.era == "current" for adapter in img.adapters if adapter != "pytorch")
 # name==version, or name===version (exactly that string: refuses a wheelhouse's +cpu build)
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z,-]+\])?===?[0-9][A-Za-z0-9.+]*$")
-
-
-def image(name):
-    return catalog.load_image(os.path.join(ROOT, "images", name))
 
 
 @pytest.mark.parametrize("adapter", sorted(IMAGES))

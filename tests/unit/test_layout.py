@@ -95,3 +95,49 @@ def test_each_command_lives_in_the_module_of_its_name():
     assert found["check-models"] == os.path.join("checks", "check_models.py")
     assert {"list", "build", "push", "data", "results", "report", "doctor"} <= set(found)
     assert [path for path, module in found.items() if path.count(" ") == 0 and not module] == []
+
+
+def engine_tests_by_folder(tests_root):
+    """{folder under tests/: [file::test marked engine]} from every test file's source."""
+    found = {}
+    for folder, _, files in os.walk(tests_root):
+        for name in sorted(f for f in files if f.startswith("test_") and f.endswith(".py")):
+            path = os.path.join(folder, name)
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            whole = any(isinstance(n, ast.Assign) and "engine" in ast.dump(n.value) and
+                        getattr(n.targets[0], "id", "") == "pytestmark" for n in tree.body)
+            for n in tree.body:
+                if isinstance(n, ast.FunctionDef) and n.name.startswith("test") and (
+                        whole or any("engine" in ast.dump(d) for d in n.decorator_list)):
+                    rel = os.path.relpath(folder, tests_root)
+                    found.setdefault(rel, []).append("%s::%s" % (name, n.name))
+    return found
+
+
+def test_tests_mirror_the_code():
+    """tests/unit/<subpackage> for each harness subpackage with tests, every engine test in
+    tests/engine/, and no test module importing another (shared code is in tests/helpers/)."""
+    from helpers import TESTS
+    units = sorted(d for d in os.listdir(os.path.join(TESTS, "unit"))
+                   if os.path.isdir(os.path.join(TESTS, "unit", d)) and d != "__pycache__")
+    assert units and set(units) <= set(harness.LAYERS), units
+    found = engine_tests_by_folder(TESTS)
+    assert found.get("engine"), "the scan finds no engine test"
+    assert [k for k in found if k != "engine"] == [], found
+    cross = []
+    for folder, _, files in os.walk(TESTS):
+        for name in (f for f in files if f.endswith(".py")):
+            with open(os.path.join(folder, name)) as f:
+                for node in ast.walk(ast.parse(f.read())):
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                            ("test_", "conftest")):
+                        cross.append("%s imports %s" % (name, node.module))
+    assert cross == []
+
+
+def test_an_engine_test_outside_its_folder_is_found(tmp_path):
+    (tmp_path / "unit").mkdir()
+    (tmp_path / "unit" / "test_x.py").write_text(
+        "import pytest\n\n\n@pytest.mark.engine\ndef test_y(engine):\n    pass\n")
+    assert engine_tests_by_folder(str(tmp_path)) == {"unit": ["test_x.py::test_y"]}

@@ -4,11 +4,7 @@ import os
 from harness.core import catalog, frameworks, paths
 from harness.launch.bench import variants_to_run
 
-from helpers import ROOT
-
-
-def image(name):
-    return catalog.lookup([name], os.path.join(ROOT, "images"))[0]
+from helpers import ROOT, image
 
 
 def test_variants_per_task_from_the_framework_module():
