@@ -61,7 +61,7 @@ if [ -f "$CONF" ] && ! grep -q "^$MARK" "$CONF"; then
 fi
 $SUDO mkdir -p /etc/slurm "$LOGS" /var/spool/slurmctld-dlbench /var/spool/slurmd-dlbench
 # KillWait: seconds between SIGTERM and SIGKILL when a job is cancelled or past its time limit
-# (harness/launch/node.py writes its failed result in between). MinJobAge: finished jobs stay visible
+# (harness/launch/slurm_node.py writes its failed result in between). MinJobAge: finished jobs stay visible
 # to squeue for 10 minutes (no accounting database here: no sacct).
 $SUDO tee "$CONF.new" >/dev/null <<EOF
 $MARK

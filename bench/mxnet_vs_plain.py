@@ -54,7 +54,7 @@ def plain_cnn(api, x, y, epochs, bs, seed):
                  label_shapes=[("softmax_label", (bs,))])
         mod.init_params(mx.init.Xavier(rnd_type="uniform"))
         mod.init_optimizer(optimizer="sgd", optimizer_params=(("learning_rate", 0.01),
-                                                             ("momentum", 0.9)))
+                                                              ("momentum", 0.9)))
         assert sum(v.size for v in mod.get_params()[0].values()) == 3441592
 
         def step(xb, yb):

@@ -8,7 +8,7 @@ import click
 
 from .core import catalog, paths
 from .core.errors import HarnessError
-from .core.options import (SEED, check_seeds, key_value_pairs, memory_limit, writable_dir)
+from .core.userinput import (SEED, check_seeds, key_value_pairs, memory_limit, writable_dir)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,12 +58,12 @@ def build_command(names, all_images, jobs, base, build_args, offline, force, ver
               else catalog.lookup(names))
     if jobs == 1 and len(images) == 1:  # errors as they come, one image
         done = build.ensure_built(images[0], base=base, build_args=build_args,
-                                    offline=offline, force=force, verbose=verbose)
+                                  offline=offline, force=force, verbose=verbose)
         outcomes = [(images[0], done)]
     else:
         outcomes = build.ensure_built_all(images, jobs=jobs, base=base,
-                                            build_args=build_args, offline=offline,
-                                            force=force, verbose=verbose)
+                                          build_args=build_args, offline=offline,
+                                          force=force, verbose=verbose)
     for image, done in outcomes:
         if isinstance(done, build.Built) and not done.built:
             click.echo("%s is up to date (%s)" % (image.name, done.image_id[:19]))
@@ -78,8 +78,8 @@ def build_command(names, all_images, jobs, base, build_args, offline, force, ver
 
 def _known_tasks(ctx, param, values):
     """--task values against the task list tasks/ declares (tasks/common/params.py TASKS)."""
-    from .core import frameworks
-    known = frameworks.task_names()
+    from .core import taskfiles
+    known = taskfiles.task_names()
     bad = [v for v in values if v not in known]
     if bad:
         raise click.BadParameter("%s: not a task; the tasks are %s"
@@ -177,15 +177,15 @@ def bench_command(names, tasks, device, repeat, synthetic, keep_going, timeout, 
     cluster = _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
                                share_nodes, detach, dry_run, device, namespace)
     images = catalog.lookup(names)
-    opts = bench.Options(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
-                         keep_going=keep_going, timeout=timeout or bench.DEFAULT_TIMEOUT,
-                         epochs=epochs, limit=limit, seed=seed, variants=variants,
-                         memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
-                         base=base, build_args=build_args, offline=offline,
-                         ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
-                         image_size=image_size, batch_size=batch_size, on=on, registry=registry,
-                         slurm=cluster, dry_run=dry_run,
-                         namespace=_namespace(namespace))
+    opts = bench.BenchOptions(tasks=tasks, device=device, repeat=repeat, synthetic=synthetic,
+                              keep_going=keep_going, timeout=timeout or bench.DEFAULT_TIMEOUT,
+                              epochs=epochs, limit=limit, seed=seed, variants=variants,
+                              memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
+                              base=base, build_args=build_args, offline=offline,
+                              ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
+                              image_size=image_size, batch_size=batch_size, on=on, registry=registry,
+                              slurm=cluster, dry_run=dry_run,
+                              namespace=_namespace(namespace))
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")
     with signals.handled():
         try:
@@ -218,7 +218,7 @@ def _namespace(namespace):
 
 def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit, share_nodes,
                      detach, dry_run, device="auto", namespace=None):
-    """The cluster options checked against --on (one line each); a harness.launch.slurm.Options."""
+    """The cluster options checked against --on (one line each); a harness.launch.slurm.SlurmOptions."""
     from .images import push
     from .launch import slurm
     slurm_only = [name for name, value in (("--partition", partition), ("--account", account),
@@ -241,9 +241,9 @@ def _cluster_options(on, registry, partition, account, gpus_per_run, time_limit,
         push.check_registry(registry)
     if on == "local":
         return None
-    return slurm.Options(partition=partition, gpus_per_run=gpus_per_run,
-                         time_limit=time_limit, account=account, detach=detach,
-                         exclusive=not share_nodes)
+    return slurm.SlurmOptions(partition=partition, gpus_per_run=gpus_per_run,
+                              time_limit=time_limit, account=account, detach=detach,
+                              exclusive=not share_nodes)
 
 
 @main.command("push")

@@ -110,7 +110,7 @@ class Started(object):
             return module, dict(self.settings)
         if adapter not in adapters.adapters_for(task):
             raise LookupError("no %s adapter '%s' (tasks/%s/%s.py)" % (task, adapter, task,
-                                                                        adapter))
+                                                                       adapter))
         adapters.variant(self.fw, variant, task, device)
         module = importlib.import_module("%s.%s" % (task, adapter))
         settings = dict(self.settings)

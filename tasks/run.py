@@ -362,7 +362,7 @@ def main(argv=None):
                 timings=result["timings"], metrics=result["metrics"])
     if result["status"] != "ok":
         sys.stderr.write("dlbench %s/%s failed: %s\n" % (args.task, args.adapter,
-                                                          result["reason"]))
+                                                         result["reason"]))
         return result["exit_code"]
     return 0
 

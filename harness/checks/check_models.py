@@ -25,7 +25,7 @@ import uuid
 import click
 
 from ..images import build
-from ..core import catalog, frameworks, paths
+from ..core import catalog, paths, taskfiles
 from ..containers import engine, oneshot, testrun
 from ..core.errors import HarnessError
 
@@ -43,7 +43,7 @@ def OUTPUT_TASKS(tasks_root=None):
     """The tasks the check covers: those with a canonical output (common/canonical.py OUTPUT):
     the 2017 tasks and DenseNet-121. A task added without one is not planned, and check-models
     says so."""
-    return tuple(frameworks.common_modules(tasks_root)[0].OUTPUT)
+    return tuple(taskfiles.common_modules(tasks_root)[0].OUTPUT)
 
 
 def schema_path(tasks_root=None):
@@ -62,7 +62,7 @@ def forward_flops(task, family, p, canonical):
     if not os.path.isfile(path):
         return None, "pending: tasks/measure/flops.py (issue 15, MFU) not in this checkout"
     try:
-        flops = frameworks.import_task_file(path, "dlbench_task_flops")
+        flops = taskfiles.import_task_file(path, "dlbench_task_flops")
         structure = None
         if task == "inference":
             spec = canonical.FAMILIES[family]
@@ -105,7 +105,7 @@ def plan_rows(images, tasks, variants, echo):
     rows = []
     covered = set(OUTPUT_TASKS())
     for image in images:
-        fws = [frameworks.load(a) for a in image.adapters]
+        fws = [taskfiles.load(a) for a in image.adapters]
         for task in image.tasks:
             if tasks and task not in tasks:
                 continue
@@ -121,7 +121,7 @@ def plan_rows(images, tasks, variants, echo):
                 names = [v for v in names if v in variants]
             for variant in names:
                 row = CheckRow(image, task, variant)
-                fw = frameworks.load(row.adapter)
+                fw = taskfiles.load(row.adapter)
                 row.record["framework"] = fw.name
                 if "cpu" not in fw.variant(variant).get("devices", ("cpu",)):
                     row.set("not-comparable", "GPU-only variant (a GPU math mode, TF32 or "
@@ -168,7 +168,7 @@ def not_built_lines(not_built, built):
                 continue
             said.add(adapter)
             images = sorted(i.name for i in by_name.values() if adapter in i.adapters)
-            fw = frameworks.load(adapter)
+            fw = taskfiles.load(adapter)
             lines.append("%s (%s): not run: no image can run %s here (%s not built)"
                          % (adapter, ", ".join(fw.tasks()), fw.name.upper(), ", ".join(images)))
     return lines
@@ -284,7 +284,7 @@ def canonical_output(task):
 
 # ---------------------------------------------------------------- the whole check
 
-class Options(object):
+class CheckOptions(object):
     def __init__(self, tasks=(), variants=("all",), batch=DEFAULT_BATCH, seed=0,
                  timeout=DEFAULT_TIMEOUT, results_root=None, check_id=None):
         self.tasks = tuple(tasks)
@@ -313,7 +313,7 @@ def host_info():
 
 def check(names, opts, echo=click.echo):
     """Run the check; returns the summary dict (also written under results/check-models/)."""
-    canonical, reference = frameworks.common_modules()
+    canonical, reference = taskfiles.common_modules()
     from ..results import results
     started = results.now_iso()
     images, not_built = images_to_check(names, echo)
@@ -323,8 +323,8 @@ def check(names, opts, echo=click.echo):
     if not rows:
         raise HarnessError("nothing to check: no image built here has the task(s) asked; "
                            "`dlbench list` shows the images, `dlbench build NAME` builds one")
-    task_params = frameworks.import_task_file(os.path.join(paths.tasks_dir(), "common",
-                                                           "params.py"), "dlbench_task_params")
+    task_params = taskfiles.import_task_file(os.path.join(paths.tasks_dir(), "common",
+                                                          "params.py"), "dlbench_task_params")
     # the check's own image size where the task's is too costly (canonical.CHECK_INPUT)
     p_of = dict((t, canonical.check_params(t, task_params.for_task(t)))
                 for t in set(r.task for r in rows))
@@ -377,7 +377,7 @@ def assign_families(rows, canonical):
     for row in rows:
         if row.record["status"] == "not-comparable":
             continue
-        decl = frameworks.declaration(row.task, row.adapter)
+        decl = taskfiles.declaration(row.task, row.adapter)
         missing = [f for f in EQUIVALENCE_FUNCTIONS if f not in decl["functions"]]
         family = family_of(decl, row.variant)
         if missing:
@@ -473,7 +473,7 @@ def not_comparable_pairs(families, canonical, echo):
 def write_summary(rows, families, not_comparable, not_built, batch, p_of, started, opts, root,
                   echo, shapes=None):
     """Validate and write results/check-models/<id>.json; returns the summary (with path)."""
-    canonical, _ = frameworks.common_modules()
+    canonical, _ = taskfiles.common_modules()
     from ..results import results
     summary = {
         "schema_version": SCHEMA_VERSION, "kind": "check-models", "id": opts.check_id,
@@ -534,8 +534,8 @@ def check_models_command(names, tasks, variants, batch, seed, timeout, results_d
     NAMES: images to check (built when needed); default every image built here. Summary:
     results/check-models/<id>.json. Exit status 1 on any mismatch, failure or adapter without
     the equivalence functions."""
-    opts = Options(tasks=tasks, variants=variants, batch=batch, seed=seed, timeout=timeout,
-                   results_root=results_dir)
+    opts = CheckOptions(tasks=tasks, variants=variants, batch=batch, seed=seed, timeout=timeout,
+                        results_root=results_dir)
     summary = check(names, opts)
     counts = {}
     for r in summary["rows"]:

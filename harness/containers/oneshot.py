@@ -6,7 +6,7 @@ hard to clean up (SIGKILL) leaves a container its next run's orphan sweep recogn
 
 Two ways in:
 * Tracked(create_args, tracker): a context manager around one container, for a caller that
-  follows it itself (`dlbench bench`'s runs: harness/runs/collect.py);
+  follows it itself (`dlbench bench`'s runs: harness/runs/container_run.py);
 * run(...): a one-shot command to its end, with its output (check-models, data prepare,
   provenance's pip freeze).
 """

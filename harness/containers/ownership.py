@@ -1,6 +1,6 @@
 """Who owns a container dlbench starts: labels naming the dlbench process (host, boot id, pid
 namespace, pid and its start time), and whether that process still lives. Every container dlbench
-starts carries them (a bench run's, harness/runs/rundesc.py; a one-shot's, oneshot.py), so a
+starts carries them (a bench run's, harness/runs/runspec.py; a one-shot's, oneshot.py), so a
 later dlbench can tell the containers of a dead one (harness/runs/orphans.py sweeps them) from
 those of one still running."""
 import os
@@ -62,7 +62,7 @@ class Identity(object):
             pid_ns = ""
         pid = os.getpid()
         return cls(socket.gethostname(), _read(os.path.join(proc, "sys", "kernel", "random",
-                                                             "boot_id")),
+                                                            "boot_id")),
                    pid_ns, pid, process_start(pid, proc))
 
     def labels(self):

@@ -10,7 +10,7 @@ import re
 from collections import OrderedDict
 
 from .errors import HarnessError
-from . import frameworks, paths
+from . import paths, taskfiles
 
 # The LABEL keys an image Dockerfile declares (org.dlbench.<short name>) are documented in the
 # table in docs/adding-a-framework.md; Image below reads them.
@@ -181,7 +181,7 @@ class Image(object):
 
     def _frameworks(self):
         """(adapter, its framework module or None) for each of the image's adapters."""
-        return [(a, frameworks.find(a, self._tasks_root())) for a in self.adapters]
+        return [(a, taskfiles.find(a, self._tasks_root())) for a in self.adapters]
 
     def adapter_for(self, variant):
         """The adapter that runs this variant: the image's adapter whose framework module
@@ -261,7 +261,7 @@ class Image(object):
                     found.extend("no tasks/%s/%s.py" % (t, adapter) for t in lacks)
             for adapter in self.adapters:
                 try:
-                    for v in frameworks.load(adapter, tasks_root).variant_names():
+                    for v in taskfiles.load(adapter, tasks_root).variant_names():
                         offered.setdefault(v, []).append(adapter)
                 except HarnessError as e:
                     found.append(e.message)

@@ -5,7 +5,7 @@ The CA bundle is the first of these that names an existing file:
 
   1. pip's `cert` setting: PIP_CERT, else `cert` in the pip config files (harness.core.pipconf reads
      them the way pip does). A TLS-intercepting proxy's CA bundle is named here, and it is the
-     bundle the build context copies into images (harness.images.context), so the host's checks and
+     bundle the build context copies into images (harness.images.buildcontext), so the host's checks and
      the builds trust the same certificates.
   2. REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE: what pip (through requests) trusts when no `cert`
      is set.

@@ -9,7 +9,7 @@ import time
 import click
 
 from ..core import catalog, paths
-from . import context
+from . import buildcontext
 from ..containers import engine
 from ..core.errors import HarnessError
 
@@ -111,7 +111,7 @@ def _build_args(base, build_args):
 def plan(image, base=None, build_args=None, offline=False, echo=click.echo, log=None):
     """(context, build args, digest): what a build would send, base image made sure of."""
     args = _build_args(base, build_args)
-    ctx = context.assemble(image, offline=offline)
+    ctx = buildcontext.assemble(image, offline=offline)
     base_ref = args.get("BASE") or image.base
     base_id = ensure_base(base_ref, echo=echo, log=log) if base_ref else None
     return ctx, args, ctx.digest(args, base_id)

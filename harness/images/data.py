@@ -17,7 +17,7 @@ import click
 
 from ..core import tls
 from ..core.errors import HarnessError
-from ..core.options import writable_dir
+from ..core.userinput import writable_dir
 
 MIRROR_ENV = "DLBENCH_DATA_MIRROR"
 

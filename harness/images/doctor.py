@@ -29,7 +29,7 @@ Each check ends in one status:
 
 This module runs the checks per image and prints them; the pieces are harness.images.buildneeds (what
 a build fetches, read from the files), harness.images.pkgindex (pins against package indexes),
-harness.images.registry (base image tags), harness.images.remote (the HTTP client, these statuses, URL
+harness.images.registry (base image tags), harness.images.reachable (the HTTP client, these statuses, URL
 artifacts) and harness.core.tls (which certificates HTTPS trusts).
 """
 import json
@@ -43,8 +43,8 @@ from ..core import pipconf
 from .buildneeds import image_needs
 from .pkgindex import Index, check_pin, glibc_for, index_urls_from_pip, normalise
 from .registry import check_registry
-from .remote import (FAILING, LOCAL_ONLY, OK, ROTTED, TO_BUILD, UNREACHABLE, UNVERIFIED, Http,
-                     check_artifact)
+from .reachable import (FAILING, LOCAL_ONLY, OK, ROTTED, TO_BUILD, UNREACHABLE, UNVERIFIED, Http,
+                        check_artifact)
 
 
 LOCAL_NAMESPACE = "dlbench/"  # tags made on this machine (recipes, builds), never pushed

@@ -2,7 +2,7 @@
 HTML, over http(s) or file://) has for a project, file-name parsing and version comparison,
 whether a wheel installs on a CPython version and glibc on linux, and the check of one
 `name==version` pin against the indexes (and the pip find-links wheelhouses on this machine).
-Only index metadata is read, never a wheel. The pages come through harness.images.remote (the
+Only index metadata is read, never a wheel. The pages come through harness.images.reachable (the
 harness's TLS trust); pypi-simple parses them and PyPA's `packaging` does names, versions,
 specifiers and wheel tags."""
 import functools
@@ -15,7 +15,7 @@ import urllib.parse
 # cost every `dlbench` command about 14 ms of start-up (the command line imports doctor and
 # the build context imports this module), and only doctor, vendor and a build's context use it
 
-from .remote import LOCAL_ONLY, OK, ROTTED, UNREACHABLE, Gone, Unreachable, host_of
+from .reachable import Gone, LOCAL_ONLY, OK, ROTTED, UNREACHABLE, Unreachable, host_of
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 
@@ -221,7 +221,7 @@ def check_pin(project, version, python, indexes, local_dirs=(), glibc=None):
         if not wheels and not sdists:
             near = sorted(others, key=Version)[-3:]  # dist_version gives valid versions only
             notes.append("%s has no %s %s%s" % (index.url, project, version,
-                                                 " (has %s)" % ", ".join(near) if near else ""))
+                                                " (has %s)" % ", ".join(near) if near else ""))
             continue
         live = [f for f in wheels + sdists if not f["yanked"]]
         fit = [f for f in wheels if not f["yanked"]

@@ -6,7 +6,7 @@ import re
 import urllib.error
 import urllib.parse
 
-from .remote import OK, ROTTED, UNREACHABLE, Gone, Unreachable
+from .reachable import Gone, OK, ROTTED, UNREACHABLE, Unreachable
 
 
 def split_reference(ref):

@@ -37,8 +37,8 @@ import click
 from ..containers import engine
 from ..core import catalog, paths, pipconf
 from ..core.errors import HarnessError
-from ..core.options import key_value_pairs, writable_file
-from . import build, buildneeds, context, pkgindex, remote
+from ..core.userinput import key_value_pairs, writable_file
+from . import build, buildcontext, buildneeds, pkgindex, reachable
 
 FORMAT = 2  # 2: "bases", every FROM image (1: "base", the ARG BASE image only)
 FORMATS = (1, 2)  # what vendor-build reads
@@ -116,7 +116,7 @@ def fetch_artifacts(needs, dest, supplied, http, echo):
             try:
                 with http.open(url) as resp, open(path, "wb") as f:
                     shutil.copyfileobj(resp, f, 1 << 20)
-            except (remote.Unreachable, remote.Gone) as e:
+            except (reachable.Unreachable, reachable.Gone) as e:
                 raise HarnessError("%s_URL %s: %s; pass --artifact %s=FILE with a copy you "
                                    "trust" % (prefix, url, e, prefix))
         got = _sha256(path)
@@ -151,11 +151,11 @@ def vendor(name, out=None, build_args=None, supplied=None, with_data=True, with_
         if with_cache:
             manifest["cache"] = save_layer_cache(image, work, echo)
         shutil.copytree(image.folder, os.path.join(work, "image", name),
-                        ignore=shutil.ignore_patterns(context.GENERATED, ".*"))
+                        ignore=shutil.ignore_patterns(buildcontext.GENERATED, ".*"))
         manifest["requirements"] = download_wheels(image, needs, build_args,
                                                    os.path.join(work, "wheels"), echo)
         manifest["artifacts"] = fetch_artifacts(needs, os.path.join(work, "artifacts"),
-                                                supplied or {}, remote.Http(timeout=60), echo)
+                                                supplied or {}, reachable.Http(timeout=60), echo)
         manifest["data"] = copy_datasets(work, echo) if with_data else []
         manifest["members"] = member_digests(work)
         write_archive(manifest, work, out)
@@ -230,7 +230,7 @@ def member_digests(work):
         for fn in sorted(filenames):
             path = os.path.join(dirpath, fn)
             members[os.path.relpath(path, work)] = {"sha256": _sha256(path),
-                                                   "size": os.path.getsize(path)}
+                                                    "size": os.path.getsize(path)}
     return members
 
 
@@ -394,7 +394,7 @@ def _files(root):
             yield os.path.relpath(os.path.join(dirpath, fn), root)
 
 
-class VendoredContext(context.Context):
+class VendoredContext(buildcontext.Context):
     """The harness's build context, with pip pointed at the vendored wheels only (no index)
     and the URL artifacts under _dlbench/artifacts/."""
 
@@ -403,7 +403,7 @@ class VendoredContext(context.Context):
         self._artifacts_dir = artifacts_dir
         settings = pipconf.PipSettings({"find-links": wheels_dir, "no-index": "true"},
                                        ["dlbench vendor archive"])
-        context.Context.__init__(self, image, settings, offline=True)
+        buildcontext.Context.__init__(self, image, settings, offline=True)
 
     def _wheels(self):
         out = {}
@@ -411,7 +411,7 @@ class VendoredContext(context.Context):
                                (self._artifacts_dir, "/artifacts/")):
             if os.path.isdir(folder):
                 for name in sorted(os.listdir(folder)):
-                    out[context.GENERATED + prefix + name] = os.path.join(folder, name)
+                    out[buildcontext.GENERATED + prefix + name] = os.path.join(folder, name)
         return out
 
 

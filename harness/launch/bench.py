@@ -7,7 +7,7 @@ A run that dies without a result (killed, timed out, out of memory) still gets o
 
 This module is the orchestration: the options, the checks before anything runs, the device of
 each image (and the GPU guard), the runs and their order. One run's container, from start to
-written result.json, is harness/runs/collect.py; the container lifecycle (tracking, following the
+written result.json, is harness/runs/container_run.py; the container lifecycle (tracking, following the
 output, waiting, killing) is harness/containers/containers.py; the stop signals (Ctrl-C, SIGTERM, SIGHUP)
 are harness/containers/signals.py; containers whose dlbench died are collected by harness/runs/orphans.py
 before a bench starts anything."""
@@ -18,9 +18,9 @@ import uuid
 import click
 
 from ..images import build, data
-from ..core import catalog, frameworks, paths
+from ..core import catalog, paths, taskfiles
 from ..containers import engine, hardening, signals, testrun
-from ..runs import gpu_guard, orphans, provenance, rundesc
+from ..runs import gpu_guard, orphans, provenance, runspec
 from ..core.errors import HarnessError
 
 DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes hours
@@ -29,7 +29,7 @@ DEFAULT_TIMEOUT = 6 * 3600  # seconds per run: the full CNN on a slow CPU takes 
 DENSENET_SHM = "2g"
 
 
-class Options(object):
+class BenchOptions(object):
     """What `dlbench bench` was asked to do (kept in one object so it is easy to extend)."""
 
     def __init__(self, tasks=(), device="auto", repeat=1, synthetic=False, keep_going=False,
@@ -69,7 +69,7 @@ class Options(object):
         self.batch_size = batch_size
         self.run_id = run_id or "%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])
         # where the runs go (harness/launch/executors.py): local (this engine), slurm (one job per
-        # run; slurm: a harness.launch.slurm.Options) or kubernetes (dry_run: manifests only)
+        # run; slurm: a harness.launch.slurm.SlurmOptions) or kubernetes (dry_run: manifests only)
         self.on = on
         self.registry = registry
         self.slurm = slurm
@@ -196,7 +196,7 @@ class Run(object):
         self.log_path = os.path.join(self.dir, "container.log")
         self.events_path = os.path.join(self.dir, "events.jsonl")
         self.label = "%s %s%s r%d" % (image.name, task,
-                                       "" if variant == "reference" else "/" + variant, repeat)
+                                      "" if variant == "reference" else "/" + variant, repeat)
 
     @property
     def source(self):
@@ -228,30 +228,30 @@ class Run(object):
         return cmd
 
     def spec(self):
-        """This run as plain data (harness/runs/rundesc.py RunSpec): what every executor runs. The
+        """This run as plain data (harness/runs/runspec.py RunSpec): what every executor runs. The
         image is the id the host built; image_ref (registry@digest) is set by a bench with
         --registry (harness/images/push.py)."""
         o = self.opts
-        mounts = [rundesc.mount(paths.tasks_dir(), "/tasks", True),
-                  rundesc.mount(self.dir, "/results", False)]
+        mounts = [runspec.mount(paths.tasks_dir(), "/tasks", True),
+                  runspec.mount(self.dir, "/results", False)]
         if os.path.isdir(o.data_dir):
-            mounts.append(rundesc.mount(o.data_dir, "/data", True))
+            mounts.append(runspec.mount(o.data_dir, "/data", True))
         powercap = powercap_dir()
         if powercap:  # RAPL energy counters, read-only (tasks/measure/energy.py)
-            mounts.append(rundesc.mount(powercap, POWERCAP_MOUNT, True))
+            mounts.append(runspec.mount(powercap, POWERCAP_MOUNT, True))
         env = o.env
         shared = testrun.cache_dir(self.image.name)
         if shared:  # a test run's containers share compile caches (harness/containers/testrun.py)
-            mounts.append(rundesc.mount(shared, testrun.CACHE_TARGET, False))
+            mounts.append(runspec.mount(shared, testrun.CACHE_TARGET, False))
             env = testrun.cache_environment(env)
-        return rundesc.RunSpec(
+        return runspec.RunSpec(
             image_id=self.image_obj.id, image_ref=None, image_name=self.image.name,
             # as the run's folder: <task>[-<variant>]-r<N> (two variants' runs never share one)
             name="dlbench-%s-%s-%s" % (o.run_id, self.image.name, os.path.basename(self.dir)),
             command=self.command(), mounts=mounts,
             hardening=hardening.settings(environment=env), memory=o.memory,
             gpus=-1 if self.device == "gpu" else 0,
-            labels=rundesc.run_labels(o.run_id, self.image.name, self.task),
+            labels=runspec.run_labels(o.run_id, self.image.name, self.task),
             timeout=o.timeout, task=self.task, adapter=self.adapter, variant=self.variant,
             device=self.device, source=self.source, repeat=self.repeat, label=self.label,
             run_id=o.run_id, results_root=o.results_root, dir=self.dir, prov=self.prov,
@@ -266,7 +266,7 @@ class Run(object):
         command, mounts and labels, all from spec() (the one description every executor
         runs). Hands the results folder to the container's user when that is not the caller
         (hardening.prepare_results_dir)."""
-        return rundesc.SpecRun(self.spec()).container_args()
+        return runspec.SpecRun(self.spec()).container_args()
 
     def create_args(self):
         """container_args() with the labels that name the dlbench process running this run and
@@ -282,7 +282,7 @@ def tasks_to_run(image, opts):
     (tasks/common/params.py DEFAULT_TASKS: densenet only when named)."""
     if opts.tasks:
         return list(opts.tasks)
-    default = frameworks.default_task_names()
+    default = taskfiles.default_task_names()
     return [t for t in image.tasks if t in default]
 
 
@@ -295,7 +295,7 @@ def variants_to_run(image, asked, task=None, device=None):
     none asked: the image's first (reference). A variant asked by name that cannot run on the
     device is refused before anything runs. An image may have several adapters: each variant
     is the one of the adapter declaring it (catalog.Image.adapter_for)."""
-    fws = [frameworks.load(a) for a in image.adapters]
+    fws = [taskfiles.load(a) for a in image.adapters]
     if ALL_VARIANTS in asked:
         offered = [v for fw in fws for v in fw.variant_names(task, device)]
         return [v for v in image.variants if v in offered]
@@ -303,7 +303,7 @@ def variants_to_run(image, asked, task=None, device=None):
         elsewhere = [v for v in asked
                      if not any(v in fw.variant_names(device=device) for fw in fws)]
         if elsewhere:
-            fw = frameworks.load(image.adapter_for(elsewhere[0]))
+            fw = taskfiles.load(image.adapter_for(elsewhere[0]))
             devices = (fw.variant(elsewhere[0]) or {}).get("devices") or ["?"]
             raise HarnessError("variant %s of %s runs on %s only, and this run is on %s: use "
                                "--device %s or another variant"
@@ -323,7 +323,7 @@ def _shown(path):
 def run(images, opts, echo=click.echo, verbose=False):
     """Build (or reuse) each image and run its tasks; returns the list of results (None for a
     bench that only submitted or wrote its runs: --detach, --dry-run). Each run is described
-    once (Run.spec(), harness/runs/rundesc.py) and handed to the executor of opts.on
+    once (Run.spec(), harness/runs/runspec.py) and handed to the executor of opts.on
     (harness/launch/executors.py). Before a local bench, the run containers of dlbench processes that
     died are collected (harness/runs/orphans.py)."""
     from . import executors

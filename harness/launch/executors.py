@@ -1,12 +1,12 @@
 """Where a bench's runs go: the executor seam of harness/launch/bench.py.
 
-Every run is one RunSpec (harness/runs/rundesc.py: plain data, JSON). An executor takes them one by
+Every run is one RunSpec (harness/runs/runspec.py: plain data, JSON). An executor takes them one by
 one (add) and ends the bench (finish, close):
 
-* local: this host's Docker engine, now, one run after another (harness/runs/collect.py); add
+* local: this host's Docker engine, now, one run after another (harness/runs/container_run.py); add
   returns the run's result.
-* slurm: one sbatch job per run; each job runs the RunSpec on its node (harness/launch/node.py) through
-  the same collect.run_container. add submits; finish follows the jobs to their end and returns
+* slurm: one sbatch job per run; each job runs the RunSpec on its node (harness/launch/slurm_node.py) through
+  the same container_run.run_container. add submits; finish follows the jobs to their end and returns
   their results (None with --detach). See harness/launch/slurm.py.
 * kubernetes (--dry-run): add collects; finish writes one Job manifest per run and a
   NetworkPolicy (harness/launch/kube.py), and returns None.
@@ -17,7 +17,7 @@ nodes pull (`dlbench push` first)."""
 import os
 
 from ..core import catalog
-from ..runs import collect, orphans, rundesc
+from ..runs import container_run, orphans, runspec
 from ..containers import containers, engine, hardening
 from ..core.errors import HarnessError
 
@@ -36,7 +36,7 @@ class Local(object):
         return "results in %s" % results
 
     def add(self, spec):
-        return collect.run_container(rundesc.SpecRun(spec), self.tracker, self.echo)
+        return container_run.run_container(runspec.SpecRun(spec), self.tracker, self.echo)
 
     def finish(self):
         return []
@@ -50,7 +50,7 @@ class Slurm(object):
 
     def __init__(self, opts, run_root, echo):
         from . import slurm
-        self.inner = slurm.Executor(opts.slurm or slurm.Options(), run_root, echo)
+        self.inner = slurm.Executor(opts.slurm or slurm.SlurmOptions(), run_root, echo)
         self.echo, self.run_root, self.opts = echo, run_root, opts
 
     def where(self, results):

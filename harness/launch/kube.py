@@ -1,5 +1,5 @@
 """`dlbench bench ... --on kubernetes --dry-run`: one batch/v1 Job manifest per run, written (not
-applied) from the same run description every executor runs (harness/runs/rundesc.py), plus one
+applied) from the same run description every executor runs (harness/runs/runspec.py), plus one
 NetworkPolicy that denies the run's pods every connection (ingress and egress), the cluster's
 equivalent of the local runs' network_mode none.
 
@@ -24,7 +24,7 @@ import os
 import re
 
 from ..containers import hardening
-from ..core import options
+from ..core import userinput
 from ..core.errors import HarnessError
 
 API_GROUP_LABEL = "dlbench.org/run"
@@ -56,7 +56,7 @@ def check_namespace(namespace):
 
 def _quantity(memory):
     """A Docker memory limit (8g, 512m, 1.5g, 100000) as a Kubernetes quantity in bytes or Mi."""
-    size = options.memory_bytes(memory)
+    size = userinput.memory_bytes(memory)
     return "%dMi" % (size // (1024 ** 2)) if size % (1024 ** 2) == 0 else str(size)
 
 
@@ -68,7 +68,7 @@ def pod_volumes(spec):
     for i, m in enumerate(spec.mounts):
         name = "m%d-%s" % (i, k8s_name(m["target"].strip("/"), 40))
         volumes.append({"name": name, "hostPath": {"path": m["source"],
-                                                  "type": "Directory"}})
+                                                   "type": "Directory"}})
         mounts.append({"name": name, "mountPath": m["target"], "readOnly": bool(m["read_only"])})
     if h.get("read_only"):
         size = (h.get("tmpfs") or {}).get(hardening.SCRATCH, "")
@@ -112,7 +112,7 @@ def job_manifest(spec, namespace="default", gpus=None):
         "securityContext": {
             "runAsUser": uid, "runAsGroup": gid, "runAsNonRoot": True,
             "allowPrivilegeEscalation": "no-new-privileges" not in (h.get("security_opt")
-                                                                  or []),
+                                                                    or []),
             "privileged": False,
             "capabilities": {"drop": list(h.get("cap_drop") or [])},
             "readOnlyRootFilesystem": bool(h.get("read_only")),

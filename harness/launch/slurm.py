@@ -1,6 +1,6 @@
 """`dlbench bench ... --on slurm`: one SLURM batch job per run (sbatch), each running the run's
-description (harness/runs/rundesc.py, written as run.json in the run's result folder) with
-`python3 -m harness.launch.node RUNFILE` on its node's Docker engine. The results folder must be on a
+description (harness/runs/runspec.py, written as run.json in the run's result folder) with
+`python3 -m harness.launch.slurm_node RUNFILE` on its node's Docker engine. The results folder must be on a
 filesystem the nodes share, at the same path (and so must this checkout and its Python).
 
 The host follows the jobs (squeue --states=all, which also shows jobs that ended a few minutes
@@ -24,7 +24,7 @@ import time
 
 from ..core import paths
 from ..results import results
-from ..runs import rundesc
+from ..runs import runspec
 from ..containers import signals
 from ..core.errors import HarnessError
 
@@ -34,7 +34,7 @@ POLL = 2.0  # seconds between squeue calls while jobs run
 # SLURM's job states (squeue %T / sacct State): the ones a job ends in, and what they mean.
 ENDED = {
     "COMPLETED": None,
-    "FAILED": "the job failed (non-zero exit of harness.launch.node)",
+    "FAILED": "the job failed (non-zero exit of harness.launch.slurm_node)",
     "CANCELLED": "cancelled (scancel)",
     "TIMEOUT": "past its SLURM time limit",
     "NODE_FAIL": "its node failed",
@@ -108,7 +108,7 @@ def _run(cmd, timeout=60):
                           universal_newlines=True, timeout=timeout)
 
 
-class Options(object):
+class SlurmOptions(object):
     """What --on slurm was given."""
 
     def __init__(self, partition=None, gpus_per_run=0, time_limit=None, account=None,
@@ -132,7 +132,7 @@ def job_script(spec, runfile, python):
             spec.label, spec.run_id),
         "export PYTHONPATH=%s${PYTHONPATH:+:$PYTHONPATH}" % _sh(root),
         "export DLBENCH_ROOT=%s" % _sh(paths.project_root()),
-        "exec %s -m harness.launch.node %s" % (_sh(python), _sh(runfile)),
+        "exec %s -m harness.launch.slurm_node %s" % (_sh(python), _sh(runfile)),
         ""])
 
 
@@ -160,7 +160,7 @@ def sbatch_command(spec, script, sopts):
 def submit(spec, sopts):
     """Write the run's description and batch script into its folder, sbatch it; the job id."""
     os.makedirs(spec.dir, exist_ok=True)
-    runfile = os.path.join(spec.dir, rundesc.FILENAME)
+    runfile = os.path.join(spec.dir, runspec.FILENAME)
     spec.write(runfile)
     script = os.path.join(spec.dir, "job.sh")
     with open(script, "w") as f:
@@ -266,7 +266,7 @@ def finalize(spec, st, sopts=None, host_reason=None):
     if st is not None and st.exit_code and ":" in st.exit_code:
         rc, sig = st.exit_code.split(":", 1)
         code = 128 + int(sig) if sig.isdigit() and int(sig) else (int(rc) if rc.isdigit()
-                                                                   else None)
+                                                                  else None)
     doc = results.failed_result(spec.task, spec.adapter, spec.variant, spec.device, spec.source,
                                 why, code, image=spec.image_name)
     prov = dict(spec.prov or {})
@@ -293,7 +293,7 @@ def save_jobs(run_root, jobs, sopts):
     """slurm-jobs.json in the run's folder: which job runs which run description."""
     os.makedirs(run_root, exist_ok=True)
     doc = {"partition": sopts.partition, "time_limit": sopts.time_limit,
-           "jobs": [{"job_id": j, "runfile": os.path.join(spec.dir, rundesc.FILENAME)}
+           "jobs": [{"job_id": j, "runfile": os.path.join(spec.dir, runspec.FILENAME)}
                     for j, spec in jobs]}
     tmp = os.path.join(run_root, JOBS_FILE + ".tmp")
     with open(tmp, "w") as f:
@@ -309,7 +309,7 @@ def status_line(spec, st):
     if shown == "pending" and st.reason and st.reason not in ("None", "(null)"):
         where = ", %s" % st.reason  # squeue's reason: Resources, Priority, ...
     return "%s: %s%s (job %s%s)" % (spec.label, shown, where, st.job_id,
-                                     ", " + st.state if shown == "failed" else "")
+                                    ", " + st.state if shown == "failed" else "")
 
 
 class Executor(object):
@@ -414,7 +414,7 @@ def _spec_inside(runfile, run_root):
     writes results there, and must never write anywhere a file tells it to."""
     if not isinstance(runfile, str) or not _inside(runfile, run_root):
         return None
-    spec = rundesc.RunSpec.read(runfile)
+    spec = runspec.RunSpec.read(runfile)
     if not isinstance(spec.dir, str) or not _inside(spec.dir, run_root) or \
             os.path.realpath(spec.dir) != os.path.realpath(os.path.dirname(runfile)):
         return None
@@ -451,7 +451,7 @@ def reconcile(results_root, echo):
                 echo("%s: %d run(s) without a result; no squeue here to ask SLURM"
                      % (os.path.basename(os.path.dirname(path)), len(todo)))
                 continue
-            sopts = Options(partition=doc.get("partition"))
+            sopts = SlurmOptions(partition=doc.get("partition"))
             sopts.time_limit = doc.get("time_limit")
             states = query([j for j, _ in todo])
             for job, spec in todo:

@@ -3,7 +3,7 @@
 The container measures its own peak and fills mfu.achieved_gflops / of_measured_peak
 (tasks/measure/flops.py, tasks/measure/peak.py); the vendor's nominal fp32 peaks live here, in
 harness/results/data/gpu_peaks.json (the container does not see harness/), so the host completes the
-nominal fields when it collects a result (harness/runs/collect.py) and the report reads them."""
+nominal fields when it collects a result (harness/runs/container_run.py) and the report reads them."""
 import json
 import os
 import re

@@ -29,7 +29,7 @@ import jinja2
 import markupsafe
 
 from . import charts
-from ..core import frameworks
+from ..core import taskfiles
 from ..core import paths
 from . import results
 from ..core import safetext
@@ -85,7 +85,7 @@ def workload(result, ref_task):
             n_batches = (result.get("timings") or {}).get("batches")
             parts.append("%s of %s images%s" % (used if used is not None else "?", full,
                          " (%s of %s batches)" % (n_batches, ref.get("batches"))
-                         if n_batches else ""))
+                                                if n_batches else ""))
         key = (batches, limited)
     else:
         epochs = params.get("epochs")
@@ -178,7 +178,7 @@ def primary_value(result):
 def match_reference(result, reference):
     """The 2017 row this result stands beside: what its framework module declares for its
     variant (tasks/frameworks/<adapter>.py), when the reference has that row; else None."""
-    fw = frameworks.find(result.get("adapter") or "")
+    fw = taskfiles.find(result.get("adapter") or "")
     row = fw.reference_row(result.get("variant")) if fw is not None else None
     return row if row in {f["name"] for f in reference["frameworks"]} else None
 
@@ -378,7 +378,7 @@ def build_rows(entries, task):
         key = (e.image, e.variant, e.source, e.workload_key)
         if key not in rows:
             rows[key] = TableRow(task, e.image, e.variant, e.source, e.workload_key, e.partial,
-                            e.reference_name)
+                                 e.reference_name)
         rows[key].entries.append(e)
     # A run that failed before recording its parameters (no epochs) joins a sibling row of the
     # same image, variant and data source rather than standing alone.
@@ -513,7 +513,7 @@ def equivalence_marks(results_dir):
         if status == "ok":
             title = "model equivalence ✓: family %s, max rel diff %.1e against the numpy " \
                     "reference (%s)" % (r.get("family"), r.get("max_rel_diff") or 0.0,
-                                         doc.get("tolerance"))
+                                        doc.get("tolerance"))
         else:
             title = "model equivalence %s (%s): %s" % (
                 EQUIVALENCE_MARK.get(status, "?"), status,
@@ -574,7 +574,7 @@ def build_view(results_dir, reference=None):
     entries, unreadable = load_entries(results_dir, reference)
     hw_cols = hardware_columns(entries)
     sections, multi_gpu = [], []
-    for task in frameworks.task_names():
+    for task in taskfiles.task_names():
         if task not in reference["tasks"]:  # densenet: its own tables (the multi-GPU ones)
             if task in (reference.get("multi_gpu") or {}):
                 multi_gpu.append(densenet_section(task, entries, reference, results_dir,

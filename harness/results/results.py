@@ -16,7 +16,7 @@ import os
 import stat
 import sys
 
-from ..core import frameworks, paths
+from ..core import paths, taskfiles
 from ..core import safetext
 from . import upgrades
 
@@ -53,7 +53,7 @@ def framework_of(adapter, tasks_root=None):
     """The framework's own name as tasks/frameworks/<adapter>.py declares it (NAME); the adapter
     name when there is no such module (never raises: it serves failure paths)."""
     try:
-        fw = frameworks.find(adapter, tasks_root)
+        fw = taskfiles.find(adapter, tasks_root)
     except Exception:  # on a failure path: never cost the failed result itself
         fw = None
     return fw.name if fw is not None else adapter

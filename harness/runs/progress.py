@@ -8,7 +8,7 @@ def describe_event(label, ev):
     kind = ev.get("event")
     if kind == "start":
         return "%s: started (%s %s, %s)" % (label, ev.get("framework"),
-                                           ev.get("framework_version") or "", ev.get("device"))
+                                            ev.get("framework_version") or "", ev.get("device"))
     if kind == "epoch":
         return "%s: epoch %s/%s  loss %s  %.1f s" % (
             label, ev.get("epoch"), ev.get("epochs"),
@@ -21,7 +21,7 @@ def describe_event(label, ev):
             ev.get("seconds") or 0.0)
     if kind == "batch":
         return "%s: %s batches, %.1f images/s" % (label, ev.get("batches"),
-                                                 ev.get("images_per_second") or 0.0)
+                                                  ev.get("images_per_second") or 0.0)
     if kind == "end":
         return "%s: %s%s" % (label, ev.get("status"),
                              "" if ev.get("status") == "ok" else " (%s)" % ev.get("reason"))

@@ -86,7 +86,7 @@ def build_trainer(model, p):
     if fw.DEVICE["api"] == "module":
         # Module scales the summed gradients by 1 / batch size: SGD on the mean loss
         model.init_optimizer(optimizer="sgd", optimizer_params=(("learning_rate", p["lr"]),
-                                                               ("momentum", p["momentum"])))
+                                                                ("momentum", p["momentum"])))
         return {"model": model}
     return {"model": model,
             "loss": gluon.loss.SoftmaxCrossEntropyLoss(),

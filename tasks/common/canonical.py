@@ -429,7 +429,7 @@ def checked(value, name, shape):
     value = np.asarray(value, dtype=np.float32)
     if value.shape != tuple(shape):
         raise ValueError("%s: shape %s, this network's is %s" % (name, value.shape,
-                                                                tuple(shape)))
+                                                                 tuple(shape)))
     return value
 
 

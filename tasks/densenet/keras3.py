@@ -49,7 +49,7 @@ def start_devices(p, rank):
     if len(devices) > 1:
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return {"devices": devices, "backend": ("keras.distribution.DataParallel"
-                                           if len(devices) > 1 else "one device")}
+                                            if len(devices) > 1 else "one device")}
 
 
 def build_model(p, dist):

@@ -37,7 +37,7 @@ from frameworks import mxnet as fw
 
 EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW", "network": "gluon model_zoo densenet121, output -> Dense(14) "
-                                        "(module: the same network as a symbol)",
+            "(module: the same network as a symbol)",
             "loader": "gluon.data.DataLoader (worker processes), mx.image decode (+ resize: "
                       "originals only, see data.images), random crop + flip",
             "data_parallel": "multi-context (gluon split_and_load / Module), kvstore 'device', "

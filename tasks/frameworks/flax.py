@@ -104,7 +104,7 @@ def with_arrays(tree, arrays):
         value = arrays[_path_name(path)]
         if tuple(value.shape) != tuple(leaf.shape):
             raise ValueError("%s: shape %s, the model's is %s" % (_path_name(path),
-                                                                   value.shape, leaf.shape))
+                                                                  value.shape, leaf.shape))
         new.append(jnp.asarray(value, dtype=leaf.dtype))
     return jax.tree_util.tree_unflatten(treedef, new)
 

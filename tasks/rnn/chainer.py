@@ -115,9 +115,9 @@ def import_params(state, params):
     fw.set_param(model.embedding.W, params["embedding.weight"], "embedding.weight")
     gru = _gru(model)
     for key, names in (("gru.weight_ih", ("w0", "w1", "w2")),
-                             ("gru.weight_hh", ("w3", "w4", "w5")),
-                             ("gru.bias_ih", ("b0", "b1", "b2")),
-                             ("gru.bias_hh", ("b3", "b4", "b5"))):
+                       ("gru.weight_hh", ("w3", "w4", "w5")),
+                       ("gru.bias_ih", ("b0", "b1", "b2")),
+                       ("gru.bias_hh", ("b3", "b4", "b5"))):
         value = np.asarray(params[key], dtype=np.float32)
         if value.shape[0] % 3:
             raise ValueError("%s: shape %s, not three gates" % (key, value.shape))

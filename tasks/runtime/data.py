@@ -178,7 +178,7 @@ def load_imdb(root, p, limit=None):
 
     def prep(x):
         return imdb_preprocess(x, p["max_features"], p["maxlen"], p["start_char"],
-                                     p["oov_char"], p["index_from"])
+                               p["oov_char"], p["index_from"])
 
     out = {"x_train": prep(raw["x_train"]), "y_train": np.asarray(raw["y_train"], np.int32),
            "x_test": prep(raw["x_test"]), "y_test": np.asarray(raw["y_test"], np.int32)}
@@ -206,8 +206,8 @@ def synthetic_imdb(p, seed, n_train=25000, n_test=25000, limit=None):
     x_test, y_test = make(n_test if limit is None else min(n_test, limit))
     out = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     return _imdb_meta(out, limit, {"source": "synthetic",
-                                  "dataset": "imdb-shaped synthetic (seed %d)" % seed,
-                                  "path": None, "file_sha256": None})
+                                   "dataset": "imdb-shaped synthetic (seed %d)" % seed,
+                                   "path": None, "file_sha256": None})
 
 
 def _imdb_meta(out, limit, meta):

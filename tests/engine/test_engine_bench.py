@@ -102,7 +102,7 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
 
 def test_real_format_data_and_repeats(built_image, data_dir, tmp_path):
     res, found, _ = run_bench(tmp_path, "--task", "cnn", "--task", "rnn", "--data-dir", data_dir,
-                          "--epochs", "1", "--repeat", "2")
+                              "--epochs", "1", "--repeat", "2")
     assert res.exit_code == 0, res.output
     assert sorted((r["task"], r["provenance"]["repeat"]) for r in found) == [
         ("cnn", 1), ("cnn", 2), ("rnn", 1), ("rnn", 2)]
@@ -114,9 +114,9 @@ def test_real_format_data_and_repeats(built_image, data_dir, tmp_path):
 def test_container_is_offline_and_mounts_are_read_only(built_image, engine, tmp_path,
                                                        data_dir):
     image = catalog.lookup([IMAGE])[0]
-    opts = bench.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
+    opts = bench.BenchOptions(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
     run = bench.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
-                     "cpu", opts, {})
+                    "cpu", opts, {})
     os.makedirs(run.dir)
     args = run.container_args()
     args.update(detach=False, remove=True, command=["python3", "-c", PROBE])
@@ -142,7 +142,7 @@ print(json.dumps(out))
 
 def test_killed_container_yields_failed_result(built_image, engine, tmp_path):
     res, found, _ = run_bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
-                          "--memory", "40m")
+                              "--memory", "40m")
     assert res.exit_code == 1
     assert len(found) == 1  # stops at the first failure without --keep-going
     r = found[0]
@@ -154,7 +154,7 @@ def test_killed_container_yields_failed_result(built_image, engine, tmp_path):
 
 def test_keep_going_runs_the_rest(built_image, tmp_path):
     res, found, _ = run_bench(tmp_path, "--synthetic", "--task", "cnn", "--task", "rnn",
-                          "--memory", "40m", "--keep-going")
+                              "--memory", "40m", "--keep-going")
     assert res.exit_code == 1
     assert [r["status"] for r in found] == ["failed", "failed"]
 
@@ -306,7 +306,7 @@ def test_output_thread_leaves_ctrl_c_to_the_main_thread(built_image, engine, tmp
     SIGINT was ignored from the start, see as_a_terminal_job.)"""
     container = engine.containers.run(built_image.image.tag, ["python3", "-c",
                                       "import time; print('up', flush=True); time.sleep(%d)"
-                                      % HANG_S], detach=True, network_mode="none")
+                                                              % HANG_S], detach=True, network_mode="none")
     try:
         out = containers.LogFollower(container, str(tmp_path / "container.log"),
                                      str(tmp_path / "events.jsonl"), lambda ev: None)

@@ -22,7 +22,7 @@ import pytest
 from helpers import HANG_S, IMAGE, ROOT, in_ci
 from harness.core import catalog
 from harness.results import results
-from harness.runs import rundesc
+from harness.runs import runspec
 from harness.launch import bench, slurm
 
 # one worker runs the module: its fixtures push once and submit the one job past its time limit
@@ -87,7 +87,7 @@ def timed(cluster, built_image, tmp_path_factory):
     checks limits about every 30 s), followed to its end by the module's last test, so the
     wait overlaps the other tests (which share the node: --share-nodes)."""
     lines = []
-    ex = slurm.Executor(slurm.Options(time_limit="1", exclusive=False, poll=1),
+    ex = slurm.Executor(slurm.SlurmOptions(time_limit="1", exclusive=False, poll=1),
                         str(tmp_path_factory.mktemp("timed")), say_into(lines))
     ex.add(_sleeping_spec(built_image, tmp_path_factory.mktemp("timed-results"), "cnn"))
     return ex, lines
@@ -98,7 +98,7 @@ def found_results(root):
 
 
 def test_a_tiny_slurm_bench_runs_every_task_from_the_registry(cluster, timed, pushed,
-                                                               built_image, data_dir, tmp_path):
+                                                              built_image, data_dir, tmp_path):
     out_dir = str(tmp_path / "results")
     out = cli("bench", IMAGE, "--on", "slurm", "--registry", REGISTRY, "--partition",
               cluster["partition"], "--share-nodes", "--epochs", "1", "--limit", "64",
@@ -126,10 +126,10 @@ def _sleeping_spec(built_image, tmp_path, task, seconds=600):
     image = catalog.lookup([IMAGE])[0]
     import docker
     obj = docker.from_env().images.get(built_image.image_id)
-    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          tasks=[task])
+    opts = bench.BenchOptions(synthetic=True, results_root=str(tmp_path / "results"),
+                              tasks=[task])
     run = bench.Run(image, obj, task, "reference", 1, "cpu", opts,
-                     {"image": IMAGE, "image_id": obj.id, "pip_freeze": []})
+                    {"image": IMAGE, "image_id": obj.id, "pip_freeze": []})
     spec = run.spec()
     spec.command = ["python3", "-c", "import time; time.sleep(%d)" % seconds]
     return spec
@@ -155,7 +155,7 @@ def _containers(name):
 
 def test_a_job_cancelled_with_scancel_leaves_a_failed_result(cluster, built_image, tmp_path):
     lines = []
-    ex = slurm.Executor(slurm.Options(exclusive=False, poll=1), str(tmp_path / "b"),
+    ex = slurm.Executor(slurm.SlurmOptions(exclusive=False, poll=1), str(tmp_path / "b"),
                         say_into(lines))
     spec = _sleeping_spec(built_image, tmp_path, "rnn")
     ex.add(spec)
@@ -192,9 +192,9 @@ def test_a_node_refuses_an_image_that_is_not_the_runs(pushed, built_image, regis
     spec = _sleeping_spec(built_image, tmp_path, "cnn")
     spec.image_ref = "%s@%s" % (repo, digest)
     os.makedirs(spec.dir)
-    runfile = os.path.join(spec.dir, rundesc.FILENAME)
+    runfile = os.path.join(spec.dir, runspec.FILENAME)
     spec.write(runfile)
-    out = subprocess.run([sys.executable, "-m", "harness.launch.node", runfile], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "harness.launch.slurm_node", runfile], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=HANG_S)
     assert out.returncode == 1

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from helpers import HANG_S
 from harness.images import build
-from harness.core import catalog, frameworks
+from harness.core import catalog, taskfiles
 from harness.checks import check_models
 from harness.results import results
 from harness.cli import main
@@ -31,7 +31,7 @@ IMAGES = [img.name for img in catalog.discover(os.path.join(ROOT, "images"))
 
 
 def has_block(task, adapter):
-    decl = frameworks.declaration(task, adapter, TASKS)
+    decl = taskfiles.declaration(task, adapter, TASKS)
     return all(f in decl["functions"] for f in check_models.EQUIVALENCE_FUNCTIONS)
 
 

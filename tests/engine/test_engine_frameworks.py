@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.images import build
-from harness.core import catalog, frameworks
+from harness.core import catalog, taskfiles
 from harness.results import results
 from harness.cli import main
 
@@ -93,7 +93,7 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
         assert r["status"] == "ok" and r["data"]["source"] == "synthetic", r.get("reason")
         assert r["provenance"]["image"] == img.name
         assert r["provenance"]["image_id"] == built.image_id
-        fw = frameworks.load(img.adapter_for(r["variant"]))  # the adapter declaring it ran
+        fw = taskfiles.load(img.adapter_for(r["variant"]))  # the adapter declaring it ran
         assert r["framework"] == fw.name and r["adapter"] == fw.adapter
         assert r["env"]["framework_version"]
         freeze = [line.replace("_", "-").lower() for line in r["provenance"]["pip_freeze"]]

@@ -51,9 +51,9 @@ def first_line(container):
 
 def test_running_bench_container_is_hardened(built_image, engine, tmp_path, data_dir):
     image = catalog.lookup([IMAGE])[0]
-    opts = bench.Options(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
+    opts = bench.BenchOptions(synthetic=True, data_dir=data_dir, results_root=str(tmp_path))
     run = bench.Run(image, engine.images.get(built_image.image_id), "cnn", "reference", 1,
-                     "cpu", opts, {})
+                    "cpu", opts, {})
     args = run.container_args()
     args["command"] = ["python3", "-c", PROBE]
     c = engine.containers.run(**args)
@@ -80,7 +80,7 @@ def test_running_bench_container_is_hardened(built_image, engine, tmp_path, data
     # the host's RAPL counters, where it has them: read-only too
     assert mounts.pop(bench.POWERCAP_MOUNT, False) is False
     assert bool(bench.powercap_dir()) == (bench.POWERCAP_MOUNT in
-                                           {m["Destination"] for m in attrs["Mounts"]})
+                                          {m["Destination"] for m in attrs["Mounts"]})
     assert mounts == {"/tasks": False, "/data": False, "/results": True}
     # from inside
     assert (got["uid"], got["gid"]) == hardening.run_ids() and got["uid"] != 0

@@ -1,5 +1,5 @@
 """Stand-ins for the Docker engine in unit tests: one container object (the start, wait, reload,
-attrs, kill, logs and remove that harness/containers/containers.py, collect.py and orphans.py use) and a
+attrs, kill, logs and remove that harness/containers/containers.py, container_run.py and orphans.py use) and a
 client whose containers.create returns it and whose containers.list lists `listed`. The real
 engine is exercised by tests/test_engine_*.py."""
 import os
@@ -161,9 +161,9 @@ def stand_in_run(tmp_path, **options):
     from harness.launch import bench
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
-                          **options)
+    opts = bench.BenchOptions(synthetic=True, results_root=str(tmp_path / "results"),
+                              data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
+                              **options)
     prov = {"image": image.name, "image_id": image_obj.id, "pip_freeze": ["torch==2.13.0"]}
     return bench.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, prov)
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness.core import frameworks
+from harness.core import taskfiles
 
 from helpers.taskfiles import declared
 
@@ -38,7 +38,7 @@ FRAMEWORK_CONSTANTS = ["NAME", "PACKAGES", "VARIANTS", "DEVICE"]
 
 
 def adapters(task):
-    return [fw.adapter for fw in frameworks.discover(TASKS) if task in fw.tasks()]
+    return [fw.adapter for fw in taskfiles.discover(TASKS) if task in fw.tasks()]
 
 
 def parse(path):
@@ -65,12 +65,12 @@ def signature(tree, name):
     return [a.arg for a in fn.args.args]
 
 
-PAIRS = [(t, a) for t in frameworks.task_names(TASKS) for a in adapters(t) if a != REFERENCE]
-ADAPTERS = frameworks.adapter_names(TASKS)
+PAIRS = [(t, a) for t in taskfiles.task_names(TASKS) for a in adapters(t) if a != REFERENCE]
+ADAPTERS = taskfiles.adapter_names(TASKS)
 
 
 def test_every_task_file_has_a_framework_module():
-    for task in frameworks.task_names(TASKS):
+    for task in taskfiles.task_names(TASKS):
         for name in os.listdir(os.path.join(TASKS, task)):
             if name.endswith(".py") and not name.startswith("_"):
                 assert name[:-3] in ADAPTERS, "tasks/%s/%s has no tasks/frameworks/%s" % (
@@ -78,7 +78,7 @@ def test_every_task_file_has_a_framework_module():
 
 
 def test_there_are_other_columns_than_pytorch():
-    for task in frameworks.task_names(TASKS):
+    for task in taskfiles.task_names(TASKS):
         expected = OTHER_COLUMNS.get(task, {"tensorflow", "keras3", "flax"})
         assert expected <= set(adapters(task)), task
 
@@ -88,7 +88,7 @@ EQUIVALENCE_TASKS = ("cnn", "rnn", "inference", "densenet")
 
 
 def test_the_reference_column_is_the_contract():
-    for task in frameworks.task_names(TASKS):
+    for task in taskfiles.task_names(TASKS):
         block = EQUIVALENCE_FUNCTIONS if task in EQUIVALENCE_TASKS else []
         assert public_functions(task_tree(task, REFERENCE)) == CONTRACT[task] + block
 
@@ -134,12 +134,12 @@ def test_an_adapter_with_the_equivalence_block_declares_its_family(task, adapter
     if "import_params" not in public_functions(task_tree(task, adapter)):
         return
     import numpy  # noqa: F401  (canonical.py needs it; the host has it)
-    canonical = frameworks.import_task_file(os.path.join(TASKS, "common", "canonical.py"),
-                                        "dlbench_task_canonical")
+    canonical = taskfiles.import_task_file(os.path.join(TASKS, "common", "canonical.py"),
+                                           "dlbench_task_canonical")
     eq = declared(task, adapter, "EQUIVALENCE")
     assert isinstance(eq, dict) and set(eq) <= {"family", "variants"}, \
         "tasks/%s/%s.py: EQUIVALENCE = {\"family\": ...} missing or malformed" % (task, adapter)
-    fw = frameworks.load(adapter, TASKS)
+    fw = taskfiles.load(adapter, TASKS)
     for variant, family in [(None, eq["family"])] + sorted(eq.get("variants", {}).items()):
         assert family in canonical.FAMILIES, family
         assert canonical.FAMILIES[family]["task"] == task, (family, task)
@@ -207,7 +207,7 @@ def test_framework_module_shape(adapter):
                 else [node.module]
             for name in names:
                 assert name.split(".")[0] in stdlib, "%s imports %s at its top" % (path, name)
-    fw = frameworks.load(adapter, TASKS)
+    fw = taskfiles.load(adapter, TASKS)
     assert isinstance(fw.name, str) and fw.name
     assert fw.packages and all(isinstance(p, str) for p in fw.packages)
     assert fw.variants, "no variants"
@@ -229,7 +229,7 @@ def test_rows_name_rows_of_the_2017_reference():
     import json
     ref = json.load(open(os.path.join(ROOT, "harness", "results", "data", "reference_2017.json")))
     names = {f["name"] for f in ref["frameworks"]}
-    for fw in frameworks.discover(TASKS):
+    for fw in taskfiles.discover(TASKS):
         for v in fw.variants:
             assert v.get("row") is None or v["row"] in names, (fw.adapter, v)
 

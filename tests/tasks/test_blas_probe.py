@@ -61,7 +61,7 @@ def test_placeholders_expand_and_empty_values_are_dropped():
     assert blas.expand(env, flags={"avx2", "fma"}, cpus=3) == {
         "OMP_NUM_THREADS": "3", "OPENBLAS_CORETYPE": "Haswell", "KERAS_BACKEND": "jax"}
     assert blas.expand(env, flags=set(), cpus=2) == {"OMP_NUM_THREADS": "2",
-                                                      "KERAS_BACKEND": "jax"}
+                                                     "KERAS_BACKEND": "jax"}
 
 
 def test_run_py_sets_the_variant_env_before_numpy_loads_its_openblas():

@@ -156,7 +156,7 @@ def test_in_memory_batches_shard_as_the_old_loaders_did(size, pool):
     batches are those of its own InMemory, and the replicas' batches in rank order make up the
     unsharded loader's global batches (what Flax, Keras 3 and TensorFlow train on)."""
     x = np.arange(pool, dtype=np.float32).reshape(pool, 1, 1, 1) * np.ones((1, 3, 2, 2),
-                                                                             np.float32)
+                                                                           np.float32)
     labels = (np.arange(pool * 14).reshape(pool, 14) % 3 == 0).astype(np.float32)
     split = {"x": x, "labels": labels, "size": size}
     for train in (True, False):

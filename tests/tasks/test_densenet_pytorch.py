@@ -119,7 +119,7 @@ def test_two_ddp_processes_on_real_pngs(tmp_path):
                                DLBENCH_POWERCAP=str(tmp_path / "powercap"))
     assert proc.returncode == 0 and r["status"] == "ok", (r.get("reason"), proc.stderr[-2000:])
     assert r["data"]["source"] == "real" and r["data"]["sizes"] == {"train": 21, "valid": 3,
-                                                                   "test": 6}
+                                                                    "test": 6}
     par = r["parallel"]
     assert par == {"devices": 2, "per_device_batch": 2, "global_batch": 4, "global_lr": 0.0002,
                    "mode": "processes", "backend": "gloo"}

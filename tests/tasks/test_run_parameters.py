@@ -74,7 +74,7 @@ def test_a_task_file_without_a_declaration_fails(runner, monkeypatch, tmp_path, 
 
 
 def test_a_training_task_file_that_declares_a_count_is_held_to_it(runner, monkeypatch,
-                                                                 tmp_path, capsys):
+                                                                  tmp_path, capsys):
     """tasks/rnn/tensorflow.py declares 2017's count (trainable initial state included)."""
     trained = []
     adapter = types.SimpleNamespace(
@@ -102,10 +102,10 @@ def test_a_local_run_without_memory_gets_the_hosts_memory_less_a_reserve(tmp_pat
     meminfo.write_text("MemTotal:        1048576 kB\n")  # 1 GiB: half of it, not nothing
     assert bench.default_memory(str(meminfo)) == "512m"
     assert bench.default_memory(str(tmp_path / "none")) is None
-    local = bench.Options(results_root=str(tmp_path), data_dir=str(tmp_path))
+    local = bench.BenchOptions(results_root=str(tmp_path), data_dir=str(tmp_path))
     assert local.memory == bench.default_memory()
     assert local.memory_source == "default: the host's memory less 1 GiB"
-    given = bench.Options(memory="3g", results_root=str(tmp_path), data_dir=str(tmp_path))
+    given = bench.BenchOptions(memory="3g", results_root=str(tmp_path), data_dir=str(tmp_path))
     assert (given.memory, given.memory_source) == ("3g", "--memory")
-    slurm = bench.Options(on="slurm", results_root=str(tmp_path), data_dir=str(tmp_path))
+    slurm = bench.BenchOptions(on="slurm", results_root=str(tmp_path), data_dir=str(tmp_path))
     assert slurm.memory is None  # the nodes' memory is not this host's

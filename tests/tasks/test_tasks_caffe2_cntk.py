@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from harness.core import catalog, frameworks
+from harness.core import catalog, taskfiles
 
 from helpers.taskfiles import declared
 
@@ -36,8 +36,8 @@ def calls(t):
 
 
 def test_cntk_has_every_task_and_caffe2_no_rnn():
-    assert frameworks.load("cntk", TASKS).tasks() == ("cnn", "rnn", "inference")
-    assert frameworks.load("caffe2", TASKS).tasks() == ("cnn", "inference")
+    assert taskfiles.load("cntk", TASKS).tasks() == ("cnn", "rnn", "inference")
+    assert taskfiles.load("caffe2", TASKS).tasks() == ("cnn", "inference")
     for name in ("caffe2", "caffe2-torch1.8"):
         assert image(name).tasks == ("cnn", "inference")
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from helpers import HANG_S, image
-from harness.core import catalog, frameworks
+from harness.core import catalog, taskfiles
 
 from helpers.taskfiles import declared
 
@@ -34,9 +34,9 @@ def test_image_declares_the_adapter_and_every_task(adapter):
     assert adapter in img.adapters
     # every task the image's adapters have a file for (caffe2: no RNN, as 2017 had none;
     # tensorflow-2.21: densenet is tensorflow's, not tensorflow1's), this adapter's among them
-    everyone = set(t for a in img.adapters for t in frameworks.load(a, TASKS).tasks())
-    assert img.tasks == tuple(t for t in frameworks.task_names(TASKS) if t in everyone)
-    assert set(frameworks.load(adapter, TASKS).tasks()) <= set(img.tasks)
+    everyone = set(t for a in img.adapters for t in taskfiles.load(a, TASKS).tasks())
+    assert img.tasks == tuple(t for t in taskfiles.task_names(TASKS) if t in everyone)
+    assert set(taskfiles.load(adapter, TASKS).tasks()) <= set(img.tasks)
     assert {"cnn", "inference"} <= set(img.tasks)
     assert img.problems(TASKS) == []
     assert "cpu" in img.devices
@@ -45,7 +45,7 @@ def test_image_declares_the_adapter_and_every_task(adapter):
 @pytest.mark.parametrize("adapter", sorted(IMAGES))
 def test_every_label_variant_is_declared_and_every_task_runs_the_first(adapter):
     img = image(IMAGES[adapter])
-    fw = frameworks.load(adapter, TASKS)
+    fw = taskfiles.load(adapter, TASKS)
     assert set(img.variants) <= set(img.offered_variants()), img.variants
     mine = [v for v in img.variants if img.adapter_for(v) == adapter]  # this adapter's, in order
     assert mine and set(mine) <= set(fw.variant_names()), (adapter, img.variants)
@@ -84,7 +84,7 @@ def test_images_stay_small():
 
 
 def test_keras_backend_follows_the_variant():
-    fw = frameworks.load("keras3", TASKS)
+    fw = taskfiles.load("keras3", TASKS)
     assert fw.variant_names(device="cpu") == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
     assert fw.variant_names(device="gpu") == fw.variant_names()
     for v in fw.variants:  # set by run.py before keras is imported
@@ -96,7 +96,7 @@ def test_keras_backend_follows_the_variant():
 
 
 def test_tensorflow_tuned_switches_onednn_on_before_import():
-    fw = frameworks.load("tensorflow", TASKS)
+    fw = taskfiles.load("tensorflow", TASKS)
     assert fw.variant_names(device="cpu") == ["reference", "tuned"]
     assert fw.variant_names() == ["reference", "tuned", "tf32"]
     assert fw.variant("tuned")["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1"}
@@ -107,7 +107,7 @@ def test_tensorflow_graph_is_the_tensorflow1_adapter_beside_the_same_row():
     """TensorFlow 1's program (tensorflow1: placeholders, a Session) is the tensorflow-2.21
     image's `graph` variant and the 2017 image's only one; both TensorFlow programs stand beside
     2017's Tensorflow row, under the framework's one name."""
-    tf1, tf2 = frameworks.load("tensorflow1", TASKS), frameworks.load("tensorflow", TASKS)
+    tf1, tf2 = taskfiles.load("tensorflow1", TASKS), taskfiles.load("tensorflow", TASKS)
     assert tf1.variant_names() == ["graph"] and tf1.variant("graph")["env"] == {}
     assert tf1.name == tf2.name == "tensorflow"
     assert tf1.reference_row("graph") == tf2.reference_row("reference") == "Tensorflow"
@@ -124,12 +124,12 @@ PYTHON = os.environ.get("DLBENCH_FRAMEWORK_PYTHON") or sys.executable
 
 def available(adapter):
     code = "import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None " \
-           "for m in %r))" % (frameworks.load(adapter, TASKS).packages,)
+           "for m in %r))" % (taskfiles.load(adapter, TASKS).packages,)
     return subprocess.call([PYTHON, "-c", code]) == 0
 
 
-RUNS = [(t, a, v) for a in sorted(IMAGES) for t in frameworks.load(a, TASKS).tasks()
-        for v in frameworks.load(a, TASKS).variant_names(t, "cpu")]
+RUNS = [(t, a, v) for a in sorted(IMAGES) for t in taskfiles.load(a, TASKS).tasks()
+        for v in taskfiles.load(a, TASKS).variant_names(t, "cpu")]
 
 
 @pytest.mark.slow
@@ -137,7 +137,7 @@ RUNS = [(t, a, v) for a in sorted(IMAGES) for t in frameworks.load(a, TASKS).tas
 def test_runs_on_tiny_data_on_this_host(task, adapter, variant, tmp_path):
     if not available(adapter):
         pytest.skip("%s needs %s on this host"
-                    % (adapter, ", ".join(frameworks.load(adapter, TASKS).packages)))
+                    % (adapter, ", ".join(taskfiles.load(adapter, TASKS).packages)))
     out = tmp_path / "r.json"
     limit = "32" if task == "inference" else "128"
     tiny = []

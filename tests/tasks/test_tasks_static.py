@@ -7,15 +7,15 @@ import sys
 
 import pytest
 
-from harness.core import frameworks
+from harness.core import taskfiles
 
 from helpers import ROOT
 TASKS = os.path.join(ROOT, "tasks")
 
 # What each adapter may import besides the standard library and numpy: its framework, as its
 # framework module declares (PACKAGES); the tasks/ packages themselves are local.
-FRAMEWORK_PACKAGES = dict((fw.adapter, set(fw.packages)) for fw in frameworks.discover(TASKS))
-LOCAL = {"common", "measure", "runtime", "frameworks"} | set(frameworks.task_names(TASKS))
+FRAMEWORK_PACKAGES = dict((fw.adapter, set(fw.packages)) for fw in taskfiles.discover(TASKS))
+LOCAL = {"common", "measure", "runtime", "frameworks"} | set(taskfiles.task_names(TASKS))
 # The framework-free folders, each importing only those before it: what task files import
 # (common), what a run measures (measure), the runtime that times and writes (runtime).
 FRAMEWORK_FREE = ("common", "measure", "runtime")
@@ -88,7 +88,7 @@ def layer_problems(root=TASKS):
     """Imports against the order of FRAMEWORK_FREE, and task files (tasks/<task>/) importing
     anything of tasks/ but common/ (their helpers) and their own framework module."""
     order = dict((name, k) for k, name in enumerate(FRAMEWORK_FREE))
-    tasks = set(frameworks.task_names(TASKS))
+    tasks = set(taskfiles.task_names(TASKS))
     problems = []
     for folder, _, files in os.walk(root):
         here = os.path.basename(folder)

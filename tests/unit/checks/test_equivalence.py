@@ -15,13 +15,13 @@ import pytest
 
 from helpers import HANG_S
 from harness.checks import check_models
-from harness.core import frameworks
+from harness.core import taskfiles
 
 from helpers import ROOT
 TASKS = os.path.join(ROOT, "tasks")
-canonical, reference = frameworks.common_modules(TASKS)
-task_params = frameworks.import_task_file(os.path.join(TASKS, "common", "params.py"),
-                                      "dlbench_task_params")
+canonical, reference = taskfiles.common_modules(TASKS)
+task_params = taskfiles.import_task_file(os.path.join(TASKS, "common", "params.py"),
+                                         "dlbench_task_params")
 
 FAMILY = {"cnn": "cnn-vgg", "rnn": "gru-reset-after", "inference": "resnet50-torchvision",
           "densenet": "densenet121-torchvision"}
@@ -65,7 +65,7 @@ def test_pytorch_matches_the_numpy_reference(task, tmp_path):
     assert proc.returncode == 0, proc.stderr
     ref = reference.forward(FAMILY[task], prm, x, p)
     status, reason, fields = check_models.verdict("pytorch", "reference", task, record, out, ref,
-                                                 canonical.count(prm, FAMILY[task]), canonical)
+                                                  canonical.count(prm, FAMILY[task]), canonical)
     assert status == "ok", reason
     assert fields["max_rel_diff"] < 1e-5  # fp32 against float64: far inside the tolerance
     # the parameter count: the adapter's own count_parameters against the canonical one
@@ -110,7 +110,7 @@ def test_a_broken_adapter_is_caught(task, tmp_path):
     assert proc.returncode == 0, proc.stderr  # it ran; the host judges
     ref = reference.forward(FAMILY[task], prm, x, p)
     status, reason, fields = check_models.verdict("pytorch", "reference", task, record, out, ref,
-                                                 canonical.count(prm, FAMILY[task]), canonical)
+                                                  canonical.count(prm, FAMILY[task]), canonical)
     assert status == "mismatch"
     assert reason.startswith("pytorch (reference): " + output_name), reason
     assert "max abs diff" in reason and fields["max_abs_diff"] > fields["tolerance"]
@@ -121,7 +121,7 @@ def test_a_broken_adapter_is_caught(task, tmp_path):
 def test_a_wrong_parameter_count_is_a_mismatch():
     record = {"status": "ok", "parameters": 10, "export": {"ok": True, "problems": []}}
     status, reason, _ = check_models.verdict("x", "v", "cnn", record, np.zeros((2, 10)),
-                                            np.zeros((2, 10)), 11, canonical)
+                                             np.zeros((2, 10)), 11, canonical)
     assert status == "mismatch" and "parameter count 10, canonical 11" in reason
 
 
@@ -143,8 +143,8 @@ def test_not_checked_and_failed_records():
         None, None, 1, canonical)
     assert (status, reason) == ("not-checked", "not checked: no import_params")
     status, reason, _ = check_models.verdict("a", "v", "cnn", {"status": "failed",
-                                                              "reason": "boom"},
-                                            None, None, 1, canonical)
+                                                               "reason": "boom"},
+                                             None, None, 1, canonical)
     assert (status, reason) == ("failed", "boom")
 
 
@@ -242,7 +242,7 @@ def test_the_summary_schema_accepts_a_summary_and_rejects_a_bad_status():
 def test_adapters_without_the_block_are_reported_not_checked():
     """declaration() reads a task file with ast: a file without import_params has no family
     to check (check-models reports it 'not checked: no import_params', a failing status)."""
-    decl = frameworks.declaration("cnn", "pytorch", TASKS)
+    decl = taskfiles.declaration("cnn", "pytorch", TASKS)
     assert check_models.family_of(decl, "reference") == "cnn-vgg"
     assert all(f in decl["functions"] for f in check_models.EQUIVALENCE_FUNCTIONS)
     assert "not-checked" in check_models.FAILING
@@ -383,7 +383,7 @@ def test_the_flops_hook_reads_tasks_common_flops(tmp_path, monkeypatch):
     assert check_models.forward_flops("inference", "resnet50-keras", p, canonical)[0] == 2
     assert check_models.forward_flops("inference", "resnet50-mxnet-preact", p, canonical)[0] == 1
     assert check_models.forward_flops("cnn", "cnn-vgg", task_params.for_task("cnn"),
-                                     canonical)[0] == 4
+                                      canonical)[0] == 4
 
 
 def test_densenet_families_names_and_counts():

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from harness.core import catalog, frameworks
+from harness.core import catalog, taskfiles
 from harness.checks import check_models
 
 from helpers import ROOT
@@ -25,13 +25,13 @@ def _layer_names(task, adapter):
 
 
 def _canonical():
-    canonical, _ = frameworks.common_modules(TASKS)
+    canonical, _ = taskfiles.common_modules(TASKS)
     return canonical
 
 
 def _params(task):
-    return frameworks.import_task_file(os.path.join(TASKS, "common", "params.py"),
-                                   "dlbench_task_params").for_task(task)
+    return taskfiles.import_task_file(os.path.join(TASKS, "common", "params.py"),
+                                      "dlbench_task_params").for_task(task)
 
 
 @pytest.mark.parametrize("task", ["cnn", "rnn"])
@@ -39,7 +39,7 @@ def test_cntk_names_its_layers_as_the_canonical_weights(task):
     """CNTK's export finds each layer by name: the names given are the canonical layers of the
     family the file declares, no more, no fewer."""
     canonical = _canonical()
-    family = frameworks.declaration(task, "cntk", TASKS)["equivalence"]["family"]
+    family = taskfiles.declaration(task, "cntk", TASKS)["equivalence"]["family"]
     layers = set(k.rsplit(".", 1)[0] for k in canonical.generate(family, _params(task)))
     assert _layer_names(task, "cntk") == layers
 

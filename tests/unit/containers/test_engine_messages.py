@@ -10,7 +10,7 @@ import pytest
 from helpers.fakes import FakeEngine, stand_in_run
 from harness.images import build
 from harness.core import catalog
-from harness.runs import collect
+from harness.runs import container_run
 from harness.containers import containers, engine
 from harness.core.errors import HarnessError
 
@@ -74,7 +74,7 @@ def test_a_container_that_cannot_start_says_why_in_its_result(tmp_path, monkeypa
                                       "Internal Server Error"))
     monkeypatch.setattr(engine, "client", lambda: fake)
     run = stand_in_run(tmp_path)
-    result = collect.run_container(run, containers.Tracker(), lambda *a, **k: None)
+    result = container_run.run_container(run, containers.Tracker(), lambda *a, **k: None)
     assert result["status"] == "failed"
     assert result["reason"] == "could not run the container: " + SHIM
 
@@ -97,5 +97,5 @@ def test_a_dockerfile_parse_error_is_shown(tmp_path, monkeypatch):
     image = catalog.lookup(["pytorch-2.13"])[0]
     with pytest.raises(HarnessError) as e:
         build.stream_build(image, _BuildContext(), {}, "digest", io.StringIO(), False,
-                            lambda *a, **k: None, "build.log")
+                           lambda *a, **k: None, "build.log")
     assert PARSE in e.value.message and "http+docker" not in e.value.message

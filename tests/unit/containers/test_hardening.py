@@ -81,9 +81,9 @@ def test_pids_limit_grows_with_the_cpus():
 def make_run(tmp_path, **options):
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
-                          **options)
+    opts = bench.BenchOptions(synthetic=True, results_root=str(tmp_path / "results"),
+                              data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd",
+                              **options)
     return bench.Run(image, image_obj, "cnn", "reference", 1, "cpu", opts, {})
 
 

@@ -5,7 +5,7 @@ import os
 
 from helpers.fakes import stand_in_run
 from harness.containers import hardening, testrun
-from harness.runs import rundesc
+from harness.runs import runspec
 
 
 def test_theano_flags_keep_what_was_given():
@@ -39,16 +39,16 @@ def test_a_benchmark_run_gets_neither(tmp_path, monkeypatch):
 
 
 def test_a_test_run_mounts_the_image_cache_and_hands_it_to_the_container_user(tmp_path,
-                                                                             monkeypatch):
+                                                                              monkeypatch):
     monkeypatch.setenv(testrun.COMPILE_CACHE_ENV, str(tmp_path / "cache"))
     run = stand_in_run(tmp_path, env={"FOO": "1"})
     spec = run.spec()
     folder = str(tmp_path / "cache" / "pytorch-2.13")
-    assert rundesc.mount(folder, testrun.CACHE_TARGET, False) in spec.mounts
+    assert runspec.mount(folder, testrun.CACHE_TARGET, False) in spec.mounts
     env = spec.hardening["environment"]
     assert env["FOO"] == "1" and env["THEANO_FLAGS"] == testrun.theano_flags()
     assert run.opts.env == {"FOO": "1"}  # what the user asked stays as asked (user_env)
-    args = rundesc.SpecRun(spec).container_args()
+    args = runspec.SpecRun(spec).container_args()
     assert args["volumes"][folder] == {"bind": testrun.CACHE_TARGET, "mode": "rw"}
     st = os.stat(folder)
     assert (st.st_uid, st.st_gid) == hardening.run_ids()  # the container's user writes there

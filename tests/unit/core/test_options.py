@@ -1,4 +1,4 @@
-"""--memory and --seed are checked up front (harness/core/options.py): a usage error in one line,
+"""--memory and --seed are checked up front (harness/core/userinput.py): a usage error in one line,
 Docker's own reading of sizes, the largest seed numpy takes."""
 import os
 
@@ -21,8 +21,8 @@ def test_bad_memory_is_a_usage_error(tmp_path, value):
     ("6144k", 6 * 1024 ** 2), ("6291456b", 6291456),
 ])
 def test_memory_as_docker_reads_it(value, size):
-    from harness.core import options
-    assert options.memory_bytes(value) == size
+    from harness.core import userinput
+    assert userinput.memory_bytes(value) == size
 
 
 @pytest.mark.parametrize("argv", [
@@ -37,8 +37,8 @@ def test_bad_seed_is_a_usage_error(tmp_path, argv):
 
 
 def test_the_largest_seed_numpy_takes_is_accepted():
-    from harness.core import options
-    options.check_seeds(2 ** 32 - 1, 1)
-    options.check_seeds(2 ** 32 - 3, 3)
+    from harness.core import userinput
+    userinput.check_seeds(2 ** 32 - 1, 1)
+    userinput.check_seeds(2 ** 32 - 3, 3)
     with pytest.raises(Exception):
-        options.check_seeds(2 ** 32 - 3, 4)
+        userinput.check_seeds(2 ** 32 - 3, 4)

@@ -12,7 +12,7 @@ import urllib.error
 import pytest
 
 from helpers import HANG_S
-from harness.images import data, remote
+from harness.images import data, reachable
 from harness.core import tls
 
 BODY = b"served over TLS\n" * 10
@@ -142,9 +142,9 @@ def test_dataset_download_trusts_pips_cert_first(https_server, other_bundle, tmp
 def test_doctor_and_vendor_http_client_uses_the_same_order(https_server, other_bundle, tmp_path):
     url, cert = https_server
     env = env_with(tmp_path, cert, REQUESTS_CA_BUNDLE=other_bundle)
-    http = remote.Http(timeout=HANG_S, context=tls.ssl_context(env))
+    http = reachable.Http(timeout=HANG_S, context=tls.ssl_context(env))
     assert http.read(url)[0] == BODY
     env = env_with(tmp_path, None, REQUESTS_CA_BUNDLE=other_bundle)
-    http = remote.Http(timeout=HANG_S, context=tls.ssl_context(env))
-    with pytest.raises(remote.Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+    http = reachable.Http(timeout=HANG_S, context=tls.ssl_context(env))
+    with pytest.raises(reachable.Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
         http.read(url)

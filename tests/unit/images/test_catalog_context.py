@@ -5,7 +5,7 @@ import tarfile
 
 from harness.core import catalog
 from harness.core import pipconf
-from harness.images import context
+from harness.images import buildcontext
 
 
 def make_image(tmp_path, requirements="torch==2.13.0+cpu\nnumpy==2.4.6  # pinned\n"):
@@ -46,7 +46,7 @@ def test_context_carries_ca_bundle_constraints_and_only_named_wheels(tmp_path):
     env = pip_env(tmp_path, **{"find-links": str(wheels), "cert": str(tmp_path / "ca.crt"),
                                "constraint": str(tmp_path / "c.txt"),
                                "extra-index-url": "file:///nowhere/simple"})
-    ctx = context.Context(make_image(tmp_path), pipconf.read(env))
+    ctx = buildcontext.Context(make_image(tmp_path), pipconf.read(env))
     assert sorted(os.path.basename(a) for a in ctx.wheels) == [
         "numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl",
         "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"]
@@ -63,25 +63,25 @@ def test_context_carries_ca_bundle_constraints_and_only_named_wheels(tmp_path):
 
 
 def test_offline_build_uses_no_index(tmp_path):
-    ctx = context.Context(make_image(tmp_path), pipconf.read(pip_env(tmp_path)), offline=True)
+    ctx = buildcontext.Context(make_image(tmp_path), pipconf.read(pip_env(tmp_path)), offline=True)
     assert "no-index = true" in ctx.generated["_dlbench/pip.conf"].decode()
 
 
 def test_hash_changes_with_inputs_and_only_with_them(tmp_path):
     image = make_image(tmp_path)
     settings = pipconf.read(pip_env(tmp_path))
-    h = context.Context(image, settings).digest({}, "sha256:base")
-    assert context.Context(image, settings).digest({}, "sha256:base") == h
-    assert context.Context(image, settings).digest({"CUDA": "12.8"}, "sha256:base") != h
-    assert context.Context(image, settings).digest({}, "sha256:other") != h
+    h = buildcontext.Context(image, settings).digest({}, "sha256:base")
+    assert buildcontext.Context(image, settings).digest({}, "sha256:base") == h
+    assert buildcontext.Context(image, settings).digest({"CUDA": "12.8"}, "sha256:base") != h
+    assert buildcontext.Context(image, settings).digest({}, "sha256:other") != h
     with open(image.dockerfile, "a") as f:
         f.write("RUN true\n")
-    assert context.Context(image, settings).digest({}, "sha256:base") != h
+    assert buildcontext.Context(image, settings).digest({}, "sha256:base") != h
 
 
 def test_requirement_names_and_dist_projects(tmp_path):
     image = make_image(tmp_path, "Typing_Extensions==4.15.0\n-r other.txt\n# torch\n")
-    assert context.requirement_names(image.folder) == {"typing-extensions"}
-    assert context.dist_project("typing_extensions-4.15.0-py3-none-any.whl") == \
+    assert buildcontext.requirement_names(image.folder) == {"typing-extensions"}
+    assert buildcontext.dist_project("typing_extensions-4.15.0-py3-none-any.whl") == \
         "typing-extensions"
-    assert context.dist_project("PyYAML-3.12.tar.gz") == "pyyaml"
+    assert buildcontext.dist_project("PyYAML-3.12.tar.gz") == "pyyaml"

@@ -38,7 +38,7 @@ def served(www):
     for name in ("images_001.tar.gz", "images_002.tar.gz"):
         md5 = hashlib.md5((www / name).read_bytes()).hexdigest()
         table.append(data.Dataset("chestxray14", name, "http://unused/" + name, "md5", md5,
-                                       "test"))
+                                  "test"))
     return table
 
 
@@ -47,7 +47,7 @@ def test_archives_verified_and_extracted(server, tmp_path):
     table = served(www)
     said = []
     root = data.fetch_chestxray(str(tmp_path / "cache"), mirror=url, echo=said.append,
-                                     archives=table)
+                                archives=table)
     assert sorted(os.listdir(os.path.join(root, "images"))) == [
         "00000001_000.png", "00000001_001.png", "00000002_000.png"]
     assert not os.path.exists(str(tmp_path / "cache" / "outside.png"))
@@ -55,7 +55,7 @@ def test_archives_verified_and_extracted(server, tmp_path):
     assert any("images_002.tar.gz fetched (md5 ok)" in s for s in said)
     n = len(requests)
     data.fetch_chestxray(str(tmp_path / "cache"), mirror=url, echo=said.append,
-                              archives=table)
+                         archives=table)
     assert len(requests) == n  # verified archives are not fetched again
 
 
@@ -106,8 +106,8 @@ def test_where_a_densenet_run_finds_its_data(tmp_path):
         def adapter_for(self, variant):
             return "pytorch"
 
-    opts = bench.Options(tasks=("densenet",), data_dir=str(local), workers=2, image_size=32,
-                          batch_size=4, results_root=str(tmp_path / "results"))
+    opts = bench.BenchOptions(tasks=("densenet",), data_dir=str(local), workers=2, image_size=32,
+                              batch_size=4, results_root=str(tmp_path / "results"))
     run = bench.Run(Image(), None, "densenet", "reference", 1, "cpu", opts, {})
     cmd = run.command()
     assert cmd[cmd.index("--data") + 1] == "/data"

@@ -78,7 +78,7 @@ def test_copies_are_2017s_resize_and_the_originals_untouched(originals, prepared
 
 
 def test_the_manifest_records_size_method_count_and_the_sources_checksums(originals,
-                                                                           prepared):
+                                                                          prepared):
     out, before, proc = prepared
     m = json.load(open(os.path.join(out, chestxray.MANIFEST)))
     assert m["complete"] is True and m["size"] == [264, 264] and m["mode"] == "RGB"

@@ -33,7 +33,7 @@ def _imdb(checksum_of):
     from harness.images import data
     d = data.DATASETS["imdb"]
     return data.Dataset("imdb", d.filename, d.url, "sha256",
-                             hashlib.sha256(checksum_of).hexdigest(), "test")
+                        hashlib.sha256(checksum_of).hexdigest(), "test")
 
 
 def _cache_with_own_copy(tmp_path):
@@ -50,7 +50,7 @@ def test_a_file_failing_its_check_survives_an_offline_fetch(tmp_path):
     said = []
     with pytest.raises(HarnessError) as e:
         data.fetch_one(_imdb(b"the published file"), str(dest),
-                            mirror="http://127.0.0.1:9", echo=said.append)
+                       mirror="http://127.0.0.1:9", echo=said.append)
     assert (dest / "imdb.npz").read_bytes() == b"my own copy"
     assert sorted(os.listdir(str(dest))) == ["imdb.npz"]
     assert "is left as it was" in e.value.message
@@ -64,7 +64,7 @@ def test_a_file_failing_its_check_survives_a_mirror_serving_another_file(tmp_pat
     dest = _cache_with_own_copy(tmp_path)
     with pytest.raises(HarnessError) as e:
         data.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
-                            echo=lambda *a, **k: None)
+                       echo=lambda *a, **k: None)
     assert (dest / "imdb.npz").read_bytes() == b"my own copy"
     assert sorted(os.listdir(str(dest))) == ["imdb.npz"]
     assert "is left as it was" in e.value.message
@@ -77,7 +77,7 @@ def test_a_verified_download_replaces_the_file_and_keeps_it_aside(tmp_path, www)
     dest = _cache_with_own_copy(tmp_path)
     said = []
     assert data.fetch_one(_imdb(b"the published file"), str(dest), mirror=url,
-                               echo=said.append) == "fetched"
+                          echo=said.append) == "fetched"
     assert (dest / "imdb.npz").read_bytes() == b"the published file"
     [aside] = [n for n in os.listdir(str(dest)) if n != "imdb.npz"]
     assert aside.startswith("imdb.npz.bad-")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import HANG_S, IMAGES
-from harness.images import buildneeds, doctor, pkgindex, registry, remote
+from harness.images import buildneeds, doctor, pkgindex, reachable, registry
 
 ARTIFACT = b"pretend this is torch-0.3.1-cp35-cp35m-linux_x86_64.whl\n" * 100
 ARTIFACT_SHA = hashlib.sha256(ARTIFACT).hexdigest()
@@ -116,7 +116,7 @@ def closed_port():
 
 @pytest.fixture
 def http():
-    return remote.Http(timeout=HANG_S)
+    return reachable.Http(timeout=HANG_S)
 
 
 def pin(server, http, project, version, python="3.5", local_dirs=(), glibc=(2, 23)):
@@ -125,24 +125,24 @@ def pin(server, http, project, version, python="3.5", local_dirs=(), glibc=(2, 2
 
 
 @pytest.mark.parametrize("project,version,python,expected", [
-    ("numpy", "1.14.1", "3.5", remote.OK),
-    ("numpy", "1.14.1", "3.11", remote.OK),       # no cp311 wheel, but the sdist builds
-    ("numpy", "1.14.2", "3.5", remote.ROTTED),    # a version the index never had
-    ("numpy", "2.4.6", "3.5", remote.ROTTED),     # only a cp311 wheel
-    ("numpy", "2.4.6", "3.11", remote.OK),
-    ("six", "1.11.0", "3.5", remote.OK),          # py2.py3-none-any
-    ("six", "1.11", "3.5", remote.OK),            # 1.11 == 1.11.0
-    ("newonly", "1.0", "3.5", remote.ROTTED),     # cp38 wheel; py3 wheel needs >=3.7
-    ("newonly", "1.0", "3.7", remote.OK),
-    ("glibcnew", "2.0", "3.5", remote.ROTTED),    # manylinux_2_28 on a glibc 2.23 base
-    ("srconly", "3.12", "3.5", remote.OK),
-    ("gone", "1.0", "3.5", remote.ROTTED),
-    ("yankedok", "0.2.0", "3.5", remote.OK),
-    ("nosuchproject", "1.0", "3.5", remote.ROTTED),
-    ("torch", "2.13.0+cpu", "3.11", remote.OK),
-    ("torch", "2.13.0", "3.11", remote.ROTTED),   # local version must match
-    ("jsonpkg", "1.0", "3.5", remote.OK),         # PEP 691 JSON page, abi3 wheel
-    ("jsonpkg", "1.0", "3.4", remote.ROTTED),
+    ("numpy", "1.14.1", "3.5", reachable.OK),
+    ("numpy", "1.14.1", "3.11", reachable.OK),       # no cp311 wheel, but the sdist builds
+    ("numpy", "1.14.2", "3.5", reachable.ROTTED),    # a version the index never had
+    ("numpy", "2.4.6", "3.5", reachable.ROTTED),     # only a cp311 wheel
+    ("numpy", "2.4.6", "3.11", reachable.OK),
+    ("six", "1.11.0", "3.5", reachable.OK),          # py2.py3-none-any
+    ("six", "1.11", "3.5", reachable.OK),            # 1.11 == 1.11.0
+    ("newonly", "1.0", "3.5", reachable.ROTTED),     # cp38 wheel; py3 wheel needs >=3.7
+    ("newonly", "1.0", "3.7", reachable.OK),
+    ("glibcnew", "2.0", "3.5", reachable.ROTTED),    # manylinux_2_28 on a glibc 2.23 base
+    ("srconly", "3.12", "3.5", reachable.OK),
+    ("gone", "1.0", "3.5", reachable.ROTTED),
+    ("yankedok", "0.2.0", "3.5", reachable.OK),
+    ("nosuchproject", "1.0", "3.5", reachable.ROTTED),
+    ("torch", "2.13.0+cpu", "3.11", reachable.OK),
+    ("torch", "2.13.0", "3.11", reachable.ROTTED),   # local version must match
+    ("jsonpkg", "1.0", "3.5", reachable.OK),         # PEP 691 JSON page, abi3 wheel
+    ("jsonpkg", "1.0", "3.4", reachable.ROTTED),
 ])
 def test_pins_against_a_loopback_index(server, http, project, version, python, expected):
     status, detail = pin(server, http, project, version, python,
@@ -152,7 +152,7 @@ def test_pins_against_a_loopback_index(server, http, project, version, python, e
 
 def test_rotted_detail_names_what_exists(server, http):
     status, detail = pin(server, http, "numpy", "1.14.2")
-    assert status == remote.ROTTED
+    assert status == reachable.ROTTED
     assert "1.14.1" in detail and "pin an obtainable version" in detail
     status, detail = pin(server, http, "glibcnew", "2.0")
     assert "no file for CPython 3.5" in detail
@@ -160,21 +160,21 @@ def test_rotted_detail_names_what_exists(server, http):
 
 def test_yanked_is_flagged(server, http):
     status, detail = pin(server, http, "yankedok", "0.2.0")
-    assert status == remote.OK and "YANKED" in detail
+    assert status == reachable.OK and "YANKED" in detail
 
 
 def test_unreachable_index_is_not_a_pass(closed_port, http):
     index = pkgindex.Index("http://127.0.0.1:%d/simple" % closed_port, http)
     status, detail = pkgindex.check_pin("numpy", "1.14.1", "3.5", [index])
-    assert status == remote.UNREACHABLE
+    assert status == reachable.UNREACHABLE
     assert "127.0.0.1:%d" % closed_port in detail
 
 
 def test_server_error_is_unreachable(server, http):
     index = pkgindex.Index(server + "/broken", http)
     # /broken/numpy/ -> 404 here, so use the 503 page itself through the artifact check
-    status, _ = remote.check_artifact(server + "/broken", "", http)
-    assert status == remote.UNREACHABLE
+    status, _ = reachable.check_artifact(server + "/broken", "", http)
+    assert status == reachable.UNREACHABLE
     assert index.url.endswith("/broken")
 
 
@@ -183,11 +183,11 @@ def test_unreachable_but_in_the_wheelhouse_is_local_only(closed_port, http, tmp_
     index = pkgindex.Index("http://127.0.0.1:%d/simple" % closed_port, http)
     status, detail = pkgindex.check_pin("numpy", "1.14.1", "3.5", [index], [str(tmp_path)],
                                         (2, 23))
-    assert status == remote.LOCAL_ONLY
+    assert status == reachable.LOCAL_ONLY
     assert str(tmp_path) in detail and "vendor" in detail
     # a wheel for another Python in the wheelhouse does not count
     status, _ = pkgindex.check_pin("numpy", "1.14.1", "3.6", [index], [str(tmp_path)], (2, 23))
-    assert status == remote.UNREACHABLE
+    assert status == reachable.UNREACHABLE
 
 
 def test_file_index_counts_as_local(tmp_path, http):
@@ -196,50 +196,50 @@ def test_file_index_counts_as_local(tmp_path, http):
     (folder / "six-1.11.0-py2.py3-none-any.whl").write_bytes(b"x")
     index = pkgindex.Index("file://%s" % (tmp_path / "simple"), http)
     status, _ = pkgindex.check_pin("six", "1.11.0", "3.5", [index])
-    assert status == remote.LOCAL_ONLY
+    assert status == reachable.LOCAL_ONLY
 
 
 def test_second_index_is_consulted(server, closed_port, http):
     first = pkgindex.Index("http://127.0.0.1:%d/simple" % closed_port, http)
     second = pkgindex.Index(server + "/simple", http)
     status, detail = pkgindex.check_pin("six", "1.11.0", "3.5", [first, second])
-    assert status == remote.OK and "from %s/simple" % server in detail
+    assert status == reachable.OK and "from %s/simple" % server in detail
 
 
 def test_artifact_sha256(server, closed_port, http):
     url = server + "/files/artifact.whl"
-    assert remote.check_artifact(url, ARTIFACT_SHA, http)[0] == remote.OK
-    status, detail = remote.check_artifact(url, "0" * 64, http)
-    assert status == remote.ROTTED and ARTIFACT_SHA in detail
-    assert remote.check_artifact(url, "", http)[0] == remote.UNVERIFIED
-    assert remote.check_artifact(server + "/files/deleted.whl", ARTIFACT_SHA, http)[0] \
-        == remote.ROTTED
-    status, _ = remote.check_artifact("http://127.0.0.1:%d/a.whl" % closed_port,
-                                      ARTIFACT_SHA, http)
-    assert status == remote.UNREACHABLE
+    assert reachable.check_artifact(url, ARTIFACT_SHA, http)[0] == reachable.OK
+    status, detail = reachable.check_artifact(url, "0" * 64, http)
+    assert status == reachable.ROTTED and ARTIFACT_SHA in detail
+    assert reachable.check_artifact(url, "", http)[0] == reachable.UNVERIFIED
+    assert reachable.check_artifact(server + "/files/deleted.whl", ARTIFACT_SHA, http)[0] \
+        == reachable.ROTTED
+    status, _ = reachable.check_artifact("http://127.0.0.1:%d/a.whl" % closed_port,
+                                         ARTIFACT_SHA, http)
+    assert status == reachable.UNREACHABLE
 
 
 def test_registry_with_token_challenge(server, closed_port, http):
     host = server[len("http://"):]
-    assert registry.check_registry(host + "/library/ubuntu:16.04", http)[0] == remote.OK
+    assert registry.check_registry(host + "/library/ubuntu:16.04", http)[0] == reachable.OK
     status, detail = registry.check_registry(host + "/library/ubuntu:8.0-deleted", http)
-    assert status == remote.ROTTED and "no longer serves" in detail
+    assert status == reachable.ROTTED and "no longer serves" in detail
     status, _ = registry.check_registry("127.0.0.1:%d/library/ubuntu:16.04" % closed_port, http)
-    assert status == remote.UNREACHABLE
+    assert status == reachable.UNREACHABLE
 
 
 def test_base_local_only_and_recipe_hint(server, closed_port, http):
     ref = "127.0.0.1:%d/library/debian:bookworm-slim" % closed_port
     status, detail = doctor.check_base(ref, http, {}, local=lambda r: True)
-    assert status == remote.LOCAL_ONLY and "local engine" in detail
+    assert status == reachable.LOCAL_ONLY and "local engine" in detail
     status, _ = doctor.check_base(ref, http, {}, local=lambda r: False)
-    assert status == remote.UNREACHABLE
+    assert status == reachable.UNREACHABLE
     recipe = os.path.join(IMAGES, "_base",
                           "cuda-8.0-cudnn6")
     status, detail = doctor.check_base("dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04", http,
                                        {"dlbench/cuda:8.0-cudnn6-runtime-ubuntu16.04": recipe},
                                        local=lambda r: False)
-    assert status == remote.TO_BUILD and "images/_base/cuda-8.0-cudnn6" in detail
+    assert status == reachable.TO_BUILD and "images/_base/cuda-8.0-cudnn6" in detail
 
 
 def test_doctor_follows_the_recipes_builds_use():

@@ -88,7 +88,7 @@ def test_vendor_build_of_a_bad_manifest_is_one_line(tmp_path, no_engine, manifes
 
 @pytest.mark.parametrize("name", ["../../../etc", "..", "Tiny", "a/b", "-x", ""])
 def test_a_manifest_image_name_is_checked_like_a_command_line_name(tmp_path, monkeypatch,
-                                                                    no_engine, name):
+                                                                   no_engine, name):
     read = []
     monkeypatch.setattr(catalog, "load_image", lambda folder: read.append(folder) or 1 / 0)
     archive = _archive(tmp_path / "evil.tar", {"image/tiny/Dockerfile": DOCKERFILE},

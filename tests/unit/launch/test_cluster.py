@@ -14,7 +14,7 @@ from helpers.fakes import stand_in_run
 from harness.images import push
 from harness.launch import kube, slurm
 from harness.results import results
-from harness.runs import rundesc
+from harness.runs import runspec
 from harness.core.errors import HarnessError
 
 from helpers import ROOT
@@ -42,7 +42,7 @@ def test_only_a_reference_by_digest_is_pulled():
     assert not push.is_digest_ref("localhost:5000/dlbench/pytorch-2.13:latest")
     with pytest.raises(HarnessError, match="not by digest"):
         push.pull_checked("localhost:5000/dlbench/pytorch-2.13:latest", "sha256:x",
-                               client=object())
+                          client=object())
 
 
 def test_another_image_behind_the_digest_is_refused_in_one_line():
@@ -93,15 +93,15 @@ def test_time_limit_seconds(value, seconds):
                                           ("partition", "gpu;x"), ("partition", "")])
 def test_a_slurm_name_with_a_newline_or_space_is_refused(option, value):
     with pytest.raises(HarnessError, match="a SLURM name is letters"):
-        slurm.Options(**{option: value})
+        slurm.SlurmOptions(**{option: value})
 
 
 def test_the_job_runs_the_spec_with_this_checkout_on_its_node(tmp_path):
     spec = stand_in_run(tmp_path).spec()
-    sopts = slurm.Options(partition="gpu", gpus_per_run=2, time_limit="10:00", account="lab",
-                          python="/usr/bin/python3")
+    sopts = slurm.SlurmOptions(partition="gpu", gpus_per_run=2, time_limit="10:00", account="lab",
+                               python="/usr/bin/python3")
     script = slurm.job_script(spec, "/shared/r/run.json", sopts.python)
-    assert "exec '/usr/bin/python3' -m harness.launch.node '/shared/r/run.json'" in script
+    assert "exec '/usr/bin/python3' -m harness.launch.slurm_node '/shared/r/run.json'" in script
     assert "PYTHONPATH='%s'" % ROOT in script
     cmd = slurm.sbatch_command(spec, "/shared/r/job.sh", sopts)
     assert cmd[:2] == ["sbatch", "--parsable"] and cmd[-1] == "/shared/r/job.sh"
@@ -109,12 +109,12 @@ def test_the_job_runs_the_spec_with_this_checkout_on_its_node(tmp_path):
     for part in ("--partition gpu", "--account lab", "--time 10:00", "--gpus-per-node 2",
                  "--exclusive", "--output %s" % os.path.join(spec.dir, "slurm.out")):
         assert part in flat
-    shared = slurm.sbatch_command(spec, "j.sh", slurm.Options(exclusive=False))
+    shared = slurm.sbatch_command(spec, "j.sh", slurm.SlurmOptions(exclusive=False))
     assert "--exclusive" not in shared and "--partition" not in shared
 
 
 def _node_result(run, status, reason):
-    """What harness/launch/node.py leaves: a collected result (with provenance)."""
+    """What harness/launch/slurm_node.py leaves: a collected result (with provenance)."""
     doc = results.failed_result(run.task, run.adapter, run.variant, run.device, run.source,
                                 reason, 143, image=run.image.name)
     doc["status"] = status
@@ -127,7 +127,7 @@ def test_a_job_past_its_time_limit_gets_slurms_reason_over_the_nodes(tmp_path):
     run = stand_in_run(tmp_path)
     _node_result(run, "failed", "terminated (SIGTERM)")
     st = slurm.JobState("17", "TIMEOUT", "node1")
-    doc = slurm.finalize(run.spec(), st, slurm.Options(time_limit="1"))
+    doc = slurm.finalize(run.spec(), st, slurm.SlurmOptions(time_limit="1"))
     assert doc["status"] == "failed"
     assert doc["reason"].startswith("SLURM job 17 TIMEOUT on node1: past its SLURM time limit "
                                     "(--time-limit 1)")
@@ -139,7 +139,7 @@ def test_a_job_past_its_time_limit_gets_slurms_reason_over_the_nodes(tmp_path):
 def test_a_cancelled_job_without_a_result_gets_a_failed_one(tmp_path):
     run = stand_in_run(tmp_path)
     st = slurm.JobState("18", "CANCELLED", "node2", exit_code="0:15")
-    doc = slurm.finalize(run.spec(), st, slurm.Options(partition="debug"))
+    doc = slurm.finalize(run.spec(), st, slurm.SlurmOptions(partition="debug"))
     assert doc["status"] == "failed" and "cancelled (scancel)" in doc["reason"]
     assert doc["exit_code"] == 143
     assert doc["provenance"]["slurm"] == {"job_id": "18", "node": "node2", "partition": "debug"}
@@ -173,9 +173,9 @@ def test_a_detached_bench_is_reconciled_later(tmp_path):
     run = stand_in_run(tmp_path)
     spec = run.spec()
     os.makedirs(spec.dir)
-    spec.write(os.path.join(spec.dir, rundesc.FILENAME))
+    spec.write(os.path.join(spec.dir, runspec.FILENAME))
     root = os.path.join(run.opts.results_root, run.opts.run_id)
-    slurm.save_jobs(root, [("21", spec)], slurm.Options())
+    slurm.save_jobs(root, [("21", spec)], slurm.SlurmOptions())
     lines = []
     saved = os.environ["PATH"]
     os.environ["PATH"] = str(tmp_path)  # no squeue
@@ -300,8 +300,8 @@ def test_two_variants_of_one_task_get_two_jobs(tmp_path):
     from harness.launch import bench
     image = catalog.lookup(["pytorch-2.13"])[0]
     image_obj = types.SimpleNamespace(id="sha256:" + "ab" * 32, labels={})
-    opts = bench.Options(synthetic=True, results_root=str(tmp_path / "results"),
-                          data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
+    opts = bench.BenchOptions(synthetic=True, results_root=str(tmp_path / "results"),
+                              data_dir=str(tmp_path / "data"), run_id="20260101-000000-abcd")
     specs = [bench.Run(image, image_obj, "cnn", variant, 1, "cpu", opts, {}).spec()
              for variant in ("reference", "tuned")]
     assert specs[0].name != specs[1].name
@@ -364,18 +364,18 @@ def test_reconcile_never_writes_where_a_file_points_outside_the_bench(tmp_path):
     (outside / "result.json").write_text("not a result: precious\n")
     spec = run.spec()
     spec.dir = str(outside)
-    spec.write(str(outside / rundesc.FILENAME))
+    spec.write(str(outside / runspec.FILENAME))
     inside = run.spec()  # a description in the bench's folder that names the outside folder
     os.makedirs(inside.dir)
-    named = rundesc.RunSpec.from_json(inside.to_json())
+    named = runspec.RunSpec.from_json(inside.to_json())
     named.dir = str(outside)
-    named.write(os.path.join(inside.dir, rundesc.FILENAME))
+    named.write(os.path.join(inside.dir, runspec.FILENAME))
     root = os.path.join(run.opts.results_root, run.opts.run_id)
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, slurm.JOBS_FILE), "w") as f:
-        json.dump({"jobs": [{"job_id": "7", "runfile": str(outside / rundesc.FILENAME)},
+        json.dump({"jobs": [{"job_id": "7", "runfile": str(outside / runspec.FILENAME)},
                             {"job_id": "8", "runfile": os.path.join(inside.dir,
-                                                                    rundesc.FILENAME)}]}, f)
+                                                                    runspec.FILENAME)}]}, f)
     (tmp_path / "bin").mkdir()
     for tool in ("squeue", "sacct"):  # SLURM knows neither job: a failed result would be written
         path = tmp_path / "bin" / tool

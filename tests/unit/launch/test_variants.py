@@ -1,20 +1,20 @@
 """--variant all expands per image and per task from the framework modules' variants."""
 import os
 
-from harness.core import catalog, frameworks, paths
+from harness.core import catalog, paths, taskfiles
 from harness.launch.bench import variants_to_run
 
 from helpers import ROOT, image
 
 
 def test_variants_per_task_from_the_framework_module():
-    fw = frameworks.load("pytorch", paths.tasks_dir(ROOT))
+    fw = taskfiles.load("pytorch", paths.tasks_dir(ROOT))
     assert fw.variant_names("cnn", "cpu") == ["reference", "tuned"]
     assert fw.variant_names("rnn", "cpu") == ["reference"]
     # TF32 and mixed precision: GPU math modes, offered on the GPU only
     assert fw.variant_names("cnn", "gpu") == ["reference", "tuned", "tf32", "amp-bf16"]
     assert fw.variant_names("rnn", "gpu") == ["reference", "tf32"]
-    assert frameworks.find("nosuch", paths.tasks_dir(ROOT)) is None
+    assert taskfiles.find("nosuch", paths.tasks_dir(ROOT)) is None
 
 
 def test_all_variants_per_task(monkeypatch):
@@ -108,7 +108,7 @@ def test_a_missing_task_file_of_the_second_adapter_is_a_problem(tmp_path):
 def test_all_variants_of_a_two_adapter_image_and_the_command_of_each(monkeypatch):
     import pytest
     from harness.core.errors import HarnessError
-    from harness.launch.bench import Run, Options
+    from harness.launch.bench import Run, BenchOptions
     monkeypatch.setenv("DLBENCH_ROOT", ROOT)
     tf_image = image("tensorflow-2.21")
     assert variants_to_run(tf_image, ("all",), "cnn", "cpu") == ["reference", "tuned", "graph"]
@@ -119,7 +119,7 @@ def test_all_variants_of_a_two_adapter_image_and_the_command_of_each(monkeypatch
     with pytest.raises(HarnessError) as e:  # the GPU-only variant of the first adapter
         variants_to_run(tf_image, ("graph", "tf32"), "cnn", "cpu")
     assert "variant tf32 of tensorflow-2.21 runs on gpu only" in str(e.value)
-    opts = Options(results_root="/nonexistent", run_id="x", synthetic=True)
+    opts = BenchOptions(results_root="/nonexistent", run_id="x", synthetic=True)
     for variant, adapter in (("reference", "tensorflow"), ("graph", "tensorflow1")):
         run = Run(tf_image, None, "cnn", variant, 1, "cpu", opts, {})
         assert run.adapter == adapter

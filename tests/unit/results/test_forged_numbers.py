@@ -6,7 +6,7 @@ import os
 import pytest
 
 from helpers.fakes import FakeEngine, collected_result, stand_in_run
-from harness.runs import collect
+from harness.runs import container_run
 from harness.containers import containers, engine
 
 
@@ -62,7 +62,7 @@ def test_a_container_result_with_nan_becomes_a_failed_run(tmp_path, monkeypatch)
     fake = FakeEngine(FakeContainer(b""), writes=body)
     monkeypatch.setattr(engine, "client", lambda: fake)
     run = stand_in_run(tmp_path)
-    result = collect.run_container(run, containers.Tracker(), lambda *a, **k: None)
+    result = container_run.run_container(run, containers.Tracker(), lambda *a, **k: None)
     assert result["status"] == "failed"
     assert "timings/images_per_second is NaN" in result["reason"]
     assert os.path.isfile(run.result_path + ".invalid")

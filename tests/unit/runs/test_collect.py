@@ -1,4 +1,4 @@
-"""harness/runs/collect.py with a stand-in container (tests/helpers/fakes.py): every way a run can end leaves
+"""harness/runs/container_run.py with a stand-in container (tests/helpers/fakes.py): every way a run can end leaves
 a written, schema-valid result.json; a failed one carries its reason, and a broken file the
 container wrote is kept as result.json.invalid. The real engine: tests/engine/test_engine_bench.py."""
 import json
@@ -9,7 +9,7 @@ import pytest
 
 from helpers.fakes import FakeContainer, FakeEngine, stand_in_run
 from harness.core import catalog
-from harness.runs import collect, contention, orphans, progress
+from harness.runs import container_run, contention, orphans, progress
 from harness.containers import containers, engine, ownership, signals
 from harness.results import results
 
@@ -46,7 +46,7 @@ def execute(tmp_path, monkeypatch, container=None, writes=None, error=None, **op
     fake = FakeEngine(container, writes=writes, error=error)
     monkeypatch.setattr(engine, "client", lambda: fake)
     run, said, tracker = make_run(tmp_path, **options), [], containers.Tracker()
-    result = collect.run_container(run, tracker, lambda line, **kw: said.append(line))
+    result = container_run.run_container(run, tracker, lambda line, **kw: said.append(line))
     return result, run, said, tracker
 
 
@@ -188,7 +188,7 @@ def test_ctrl_c_kills_removes_writes_interrupted_and_reraises(tmp_path, monkeypa
     run, tracker = make_run(tmp_path), containers.Tracker()
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        collect.run_container(run, tracker, lambda *a, **k: None)
+        container_run.run_container(run, tracker, lambda *a, **k: None)
     assert signal.getsignal(signal.SIGINT) is before  # the cleanup's handlers are undone
     assert c.killed and c.removed and tracker.containers == []
     r = results.read_upgraded(run.result_path)
@@ -225,7 +225,7 @@ def test_create_args_name_the_dlbench_process_and_the_result_folder(tmp_path, mo
 
 
 def test_a_start_failure_leaves_a_failed_result_and_removes_the_container(tmp_path,
-                                                                           monkeypatch):
+                                                                          monkeypatch):
     """The container is made, tracked, then started: a start the engine refuses (here its
     command cannot be found) leaves no container in state Created, and the engine's own words
     in the result."""
@@ -285,7 +285,7 @@ def test_a_stop_signal_while_the_container_runs(tmp_path, monkeypatch, sig, reas
     run, tracker = make_run(tmp_path, timeout=20), containers.Tracker()  # lost: fail, not hang
     with signals.handled():
         with pytest.raises(KeyboardInterrupt) as caught:
-            collect.run_container(run, tracker, lambda *a, **k: None)
+            container_run.run_container(run, tracker, lambda *a, **k: None)
     assert signals.signum_of(caught.value) == sig
     assert c.killed and c.removed and tracker.containers == []
     r = results.read_upgraded(run.result_path)
@@ -311,7 +311,7 @@ def test_a_stop_while_the_engine_makes_the_container_still_removes_it(tmp_path, 
     run, tracker = make_run(tmp_path, timeout=20), containers.Tracker()
     with signals.handled():
         with pytest.raises(signals.Stopped):
-            collect.run_container(run, tracker, lambda *a, **k: None)
+            container_run.run_container(run, tracker, lambda *a, **k: None)
     assert c.removed and not c.started and tracker.containers == []
     assert results.read_upgraded(run.result_path)["reason"] == "terminated (SIGTERM)"
 
@@ -326,7 +326,7 @@ def test_a_stop_after_the_run_ended_keeps_its_result(tmp_path, monkeypatch):
     run, tracker = make_run(tmp_path), containers.Tracker()
     with signals.handled():
         with pytest.raises(signals.Stopped):
-            collect.run_container(run, tracker, lambda *a, **k: None)
+            container_run.run_container(run, tracker, lambda *a, **k: None)
     r = results.read_upgraded(run.result_path)
     assert r["status"] == "ok" and r["metrics"]["test_accuracy"] == 0.5
     assert r["provenance"]["run_id"] == run.opts.run_id

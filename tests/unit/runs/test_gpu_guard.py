@@ -168,12 +168,12 @@ def gpu_host(monkeypatch):
 def test_auto_on_a_gpu_host_guards_a_cuda_build(gpu_host):
     old, said = lookup("pytorch"), []
     with pytest.raises(HarnessError) as e:
-        bench.device_for(old, built_as("8.0"), bench.Options(device="auto"),
-                          echo=lambda m, **kw: said.append(m))
+        bench.device_for(old, built_as("8.0"), bench.BenchOptions(device="auto"),
+                         echo=lambda m, **kw: said.append(m))
     assert "Error: " + e.value.message == REFUSAL and said == []
-    opts = bench.Options(device="auto", ignore_gpu_guard=True)
+    opts = bench.BenchOptions(device="auto", ignore_gpu_guard=True)
     got = bench.device_for(old, built_as("8.0"), opts,
-                            echo=lambda m, **kw: said.append((m, kw)))
+                           echo=lambda m, **kw: said.append((m, kw)))
     assert got == "gpu" and said == [(WARNING, {"err": True})]
 
 
@@ -183,12 +183,12 @@ def test_auto_guards_only_what_resolves_to_the_gpu(gpu_host, monkeypatch):
     def echo(m, **kw):
         said.append(m)
 
-    auto = bench.Options(device="auto")
+    auto = bench.BenchOptions(device="auto")
     # a CPU build of the 2017 image: auto takes the CPU, nothing to guard
     assert bench.device_for(old, built_as("none"), auto, echo) == "cpu"
     assert bench.device_for(old, built_as(""), auto, echo) == "cpu"
     # --device cpu: never the GPU
-    assert bench.device_for(old, built_as("8.0"), bench.Options(device="cpu"), echo) == "cpu"
+    assert bench.device_for(old, built_as("8.0"), bench.BenchOptions(device="cpu"), echo) == "cpu"
     # a modern CUDA build on the H100: the GPU, and the guard has nothing to say
     assert bench.device_for(lookup("pytorch-2.13"), built_as("12.8"), auto, echo) == "gpu"
     # the 2017 image on a P100: allowed

@@ -70,7 +70,7 @@ def test_a_container_without_owner_labels_is_never_judged():
     old = {catalog.RUN_LABEL: "r", catalog.IMAGE_NAME_LABEL: "pytorch-2.13"}
     assert ownership.owner_state(old, HERE, starts({})) == ownership.UNKNOWN
     assert ownership.owner_state(dict(old, **{ownership.HOST_LABEL: "bench-host",
-                                            ownership.PID_LABEL: "x"}), HERE, starts({})) \
+                                              ownership.PID_LABEL: "x"}), HERE, starts({})) \
         == ownership.UNKNOWN
 
 
@@ -86,7 +86,7 @@ def test_this_process_is_alive_and_an_ended_one_is_dead():
     assert ownership.owner_state(gone.labels(), me) == ownership.DEAD
     # a live pid with another start time: the dead run's pid was reused
     reused = ownership.Identity(me.host, me.boot_id, me.pid_ns, os.getpid(),
-                              str(int(me.start) + 1))
+                                str(int(me.start) + 1))
     assert ownership.owner_state(reused.labels(), me) == ownership.DEAD
 
 
@@ -121,7 +121,7 @@ def test_sweep_collects_a_running_orphan_and_spares_live_and_foreign_runs(tmp_pa
                            name="dlbench-orphan", hang=True)
     live = FakeContainer(labels=labels_of(OWNER, str(tmp_path / "live")), name="live")
     foreign = FakeContainer(labels=labels_of(ownership.Identity("other-host", "b", "n", 555,
-                                                              "42")), name="foreign")
+                                                                "42")), name="foreign")
     unlabelled = FakeContainer(labels={catalog.RUN_LABEL: "old"}, name="old")
     written, said = sweep(orphan, live, foreign, unlabelled)
 
@@ -168,7 +168,7 @@ def test_sweep_leaves_a_collected_result_alone(tmp_path):
     dead = ownership.Identity("bench-host", "boot-1", "pid:[4026531836]", 557, "42")
     folder = run_folder(tmp_path)
     doc = written_result(image="pytorch-2.13", provenance={"run_id": "20260101-000000-abcd",
-                                                   "image": "pytorch-2.13", "repeat": 1})
+                                                           "image": "pytorch-2.13", "repeat": 1})
     (folder / "result.json").write_text(json.dumps(doc))
     c = FakeContainer(labels=labels_of(dead, str(folder)), status="exited")
     written, said = sweep(c)

@@ -1,4 +1,4 @@
-"""The run description (harness/runs/rundesc.py): one plain JSON object per run, from which the local
+"""The run description (harness/runs/runspec.py): one plain JSON object per run, from which the local
 path and a SLURM node make the same container."""
 import json
 
@@ -6,7 +6,7 @@ import pytest
 
 from helpers.fakes import stand_in_run
 from harness.containers import hardening
-from harness.runs import orphans, rundesc
+from harness.runs import orphans, runspec
 
 
 def test_a_run_spec_is_plain_json_and_reads_back_equal(tmp_path):
@@ -14,13 +14,13 @@ def test_a_run_spec_is_plain_json_and_reads_back_equal(tmp_path):
     spec = run.spec()
     text = spec.to_json()
     doc = json.loads(text)  # nothing but JSON in it
-    assert doc["runspec_version"] == rundesc.VERSION
+    assert doc["runspec_version"] == runspec.VERSION
     assert doc["command"] == run.command() and doc["image_id"] == run.image_obj.id
-    back = rundesc.RunSpec.from_json(text)
+    back = runspec.RunSpec.from_json(text)
     assert back == spec
     path = str(tmp_path / "run.json")
     spec.write(path)
-    assert rundesc.RunSpec.read(path) == spec
+    assert runspec.RunSpec.read(path) == spec
 
 
 def test_the_local_container_is_made_from_the_spec(tmp_path):
@@ -28,7 +28,7 @@ def test_the_local_container_is_made_from_the_spec(tmp_path):
     the spec read back from JSON) give the engine the same arguments."""
     run = stand_in_run(tmp_path, env={"FOO": "1"}, memory="2g")
     local = run.container_args()
-    node = rundesc.SpecRun(rundesc.RunSpec.from_json(run.spec().to_json())).container_args()
+    node = runspec.SpecRun(runspec.RunSpec.from_json(run.spec().to_json())).container_args()
     assert local == node
     for key, value in hardening.settings(environment={"FOO": "1"}).items():
         assert node[key] == value, key
@@ -38,7 +38,7 @@ def test_the_local_container_is_made_from_the_spec(tmp_path):
 
 def test_a_spec_run_carries_the_owner_labels_and_the_run_fields(tmp_path):
     run = stand_in_run(tmp_path)
-    srun = rundesc.SpecRun(run.spec(), {"host": "node7"})
+    srun = runspec.SpecRun(run.spec(), {"host": "node7"})
     labels = srun.create_args()["labels"]
     assert labels[orphans.DIR_LABEL] == run.dir
     assert labels[orphans.ADAPTER_LABEL] == run.adapter
@@ -55,22 +55,22 @@ def test_gpu_runs_ask_for_gpus_and_a_node_narrows_them(tmp_path):
     spec = run.spec()
     spec.gpus = -1
     assert spec.docker_args()["device_requests"][0]["Count"] == -1
-    narrowed = rundesc.SpecRun(spec, gpu_ids=["2", "3"]).container_args()
+    narrowed = runspec.SpecRun(spec, gpu_ids=["2", "3"]).container_args()
     assert narrowed["device_requests"][0]["DeviceIDs"] == ["2", "3"]
 
 
 def test_another_version_or_an_unknown_field_is_refused(tmp_path):
     doc = stand_in_run(tmp_path).spec().to_dict()
     with pytest.raises(ValueError, match="same dlbench"):
-        rundesc.RunSpec.from_dict(dict(doc, runspec_version=99))
+        runspec.RunSpec.from_dict(dict(doc, runspec_version=99))
     with pytest.raises(ValueError, match="unknown RunSpec field"):
-        rundesc.RunSpec.from_dict(dict(doc, surprise=1))
+        runspec.RunSpec.from_dict(dict(doc, surprise=1))
 
 
 def test_node_provenance_names_the_node_job_and_partition():
-    prov = rundesc.node_provenance({"SLURMD_NODENAME": "gpu03", "SLURM_JOB_ID": "41",
+    prov = runspec.node_provenance({"SLURMD_NODENAME": "gpu03", "SLURM_JOB_ID": "41",
                                     "SLURM_JOB_PARTITION": "a100"})
     assert prov["host"] == "gpu03"
     assert prov["slurm"] == {"job_id": "41", "node": "gpu03", "partition": "a100",
                              "cluster": None}
-    assert "slurm" not in rundesc.node_provenance({"SLURMD_NODENAME": "x"})
+    assert "slurm" not in runspec.node_provenance({"SLURMD_NODENAME": "x"})

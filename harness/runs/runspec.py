@@ -7,9 +7,9 @@ user, no capabilities, read-only root, tmpfs, pids and log limits, no network), 
 the GPUs, the labels, the timeout, where the result goes, and what a failed result and the
 provenance need. It is JSON (to_json / from_json): the local executor runs it in this process,
 the SLURM executor writes it next to the run's result folder and the job runs it on its node
-(`python3 -m harness.launch.node RUNFILE`), the Kubernetes dry run turns it into a Job manifest.
+(`python3 -m harness.launch.slurm_node RUNFILE`), the Kubernetes dry run turns it into a Job manifest.
 
-SpecRun is a RunSpec seen as the run object harness/runs/collect.py runs (task, dir, result_path,
+SpecRun is a RunSpec seen as the run object harness/runs/container_run.py runs (task, dir, result_path,
 create_args(), ...), so both executors go through the same collect.run_container."""
 import json
 import os
@@ -109,7 +109,7 @@ class RunSpec(object):
 
     def image_for_engine(self):
         """What the engine runs: the image id (the node checked that the reference it pulled is
-        that image, harness/launch/node.py)."""
+        that image, harness/launch/slurm_node.py)."""
         return self.image_id
 
     def docker_args(self):
@@ -147,7 +147,7 @@ def mount(source, target, read_only):
 
 
 class _Opts(object):
-    """The few Options fields collect.py and orphans.py read from a run."""
+    """The few BenchOptions fields container_run.py and orphans.py read from a run."""
 
     def __init__(self, spec):
         self.timeout = spec.timeout
@@ -162,7 +162,7 @@ class _Image(object):
 
 
 class SpecRun(object):
-    """A RunSpec as the run object harness/runs/collect.py runs; extra_prov: what this machine adds to
+    """A RunSpec as the run object harness/runs/container_run.py runs; extra_prov: what this machine adds to
     the provenance (a SLURM node: its name, the job id, the partition)."""
 
     def __init__(self, spec, extra_prov=None, gpu_ids=None):

@@ -1,9 +1,9 @@
-"""What a SLURM job runs on its node: `python3 -m harness.launch.node RUNFILE`.
+"""What a SLURM job runs on its node: `python3 -m harness.launch.slurm_node RUNFILE`.
 
-RUNFILE is a run's description (harness/runs/rundesc.py RunSpec, written by the host). The node gets
+RUNFILE is a run's description (harness/runs/runspec.py RunSpec, written by the host). The node gets
 the image (pulls the registry reference by digest and refuses another image, or finds the image
 id on its engine when the run names no registry), then runs the container exactly as the local
-path does (harness/runs/collect.py: hardening, mounts, timeout, result written whatever happens) on
+path does (harness/runs/container_run.py: hardening, mounts, timeout, result written whatever happens) on
 the node's Docker engine, the results folder on the filesystem the nodes share. Its provenance
 gets the node's name (as `host` too), the job id and the partition, and the node's engine
 version and GPU driver.
@@ -17,7 +17,7 @@ import sys
 
 import click
 
-from ..runs import collect, rundesc
+from ..runs import container_run, runspec
 from ..containers import containers, engine, signals
 from ..images import push
 from ..results import results
@@ -25,7 +25,7 @@ from ..core.errors import HarnessError
 
 
 def node_prov(spec):
-    prov = rundesc.node_provenance()
+    prov = runspec.node_provenance()
     try:
         prov["docker_version"] = engine.version()
     except Exception:
@@ -49,16 +49,16 @@ def ensure_image(spec, client):
 
 
 def write_failed(run, reason, exit_code):
-    result = collect.failed_result(run, reason, exit_code, results.now_iso())
-    collect.record(run, result, 0.0)
+    result = container_run.failed_result(run, reason, exit_code, results.now_iso())
+    container_run.record(run, result, 0.0)
     return result
 
 
 def run_file(path, echo=click.echo):
     """Run the RunSpec in path; returns the result written."""
-    spec = rundesc.RunSpec.read(path)
+    spec = runspec.RunSpec.read(path)
     gpus = os.environ.get("SLURM_JOB_GPUS") or os.environ.get("SLURM_STEP_GPUS")
-    run = rundesc.SpecRun(spec, node_prov(spec),
+    run = runspec.SpecRun(spec, node_prov(spec),
                           gpu_ids=[g for g in gpus.split(",") if g] if gpus else None)
     echo("dlbench node: %s on %s" % (run.label, run.prov.get("host")))
     try:
@@ -68,7 +68,7 @@ def run_file(path, echo=click.echo):
         raise
     tracker = containers.Tracker()
     try:
-        return collect.run_container(run, tracker, echo)
+        return container_run.run_container(run, tracker, echo)
     finally:
         with signals.held():
             tracker.remove_all()
@@ -77,7 +77,7 @@ def run_file(path, echo=click.echo):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        click.echo("usage: python3 -m harness.launch.node RUNFILE (a run.json written by "
+        click.echo("usage: python3 -m harness.launch.slurm_node RUNFILE (a run.json written by "
                    "`dlbench bench --on slurm`)", err=True)
         return 2
     with signals.handled():
