@@ -90,11 +90,29 @@ def read_journal(out):
 
 
 def list_sources(src):
+    """The PNG names in src. A PNG that is a symbolic link to a file outside src, or to nothing,
+    is an error: the container that resizes sees only the data folder, so the link would be
+    skipped here and missing in every run."""
     if not os.path.isdir(src):
         raise SystemExit("error: no image folder %s: run 'dlbench data fetch chestxray14' "
                          "first (or give --data-dir a folder with images/)" % src)
-    names = sorted(n for n in os.listdir(src) if n.lower().endswith(".png")
-                   and os.path.isfile(os.path.join(src, n)))
+    inside = os.path.realpath(src) + os.sep
+    names, outside = [], []
+    for name in sorted(os.listdir(src)):
+        path = os.path.join(src, name)
+        if not name.lower().endswith(".png") or os.path.isdir(path):
+            continue
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if not target.startswith(inside) or not os.path.isfile(target):
+                outside.append((name, os.readlink(path)))
+                continue
+        names.append(name)
+    if outside:
+        raise SystemExit("error: %d image(s) in %s are symbolic links to files outside it or to "
+                         "nothing (first: %s -> %s): the preparation and the runs see only the "
+                         "data folder; put the files themselves in %s and run it again"
+                         % (len(outside), src, outside[0][0], outside[0][1], src))
     if not names:
         raise SystemExit("error: no PNG files in %s" % src)
     return names

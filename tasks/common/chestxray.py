@@ -28,6 +28,7 @@ rounds the second part up (ceil) and the first down: 21563 / 3080 / 6162 patient
 """
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -63,26 +64,51 @@ def multi_hot(findings):
     return y
 
 
+def image_name(text):
+    """An "Image Index" as a file name inside images/: a plain name, never a path (a label file
+    naming ../../etc/passwd would have the loaders open it); else ValueError."""
+    name = text.strip()
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError("Image Index %r is not a file name inside %s/" % (text, IMAGE_FOLDER))
+    return name
+
+
 def read_entries(root):
-    """[(image file name, multi-hot labels, patient id)] from DIR/Data_Entry_2017.csv."""
+    """[(image file name, multi-hot labels, patient id)] from DIR/Data_Entry_2017.csv (UTF-8,
+    with or without a byte-order mark). Every problem is one DataError naming the file and,
+    for a row, its line."""
     path = os.path.join(root, CSV_FILE)
     if not os.path.isfile(path):
         raise DataError("no ChestX-ray14 label file %s: run 'dlbench data fetch chestxray14' "
                         "(or give --data-dir with %s and %s/), or pass --synthetic"
                         % (path, CSV_FILE, IMAGE_FOLDER))
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (as spreadsheets save) is dropped
+    except UnicodeDecodeError as e:
+        raise DataError("%s line %d: not UTF-8 text (%s): fix or re-fetch the file"
+                        % (path, raw[:e.start].count(b"\n") + 1, e.reason))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     entries = []
-    with open(path) as f:
-        reader = csv.DictReader(f)
+    try:
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
             raise DataError("%s lacks the column(s) %s: not the NIH Data_Entry_2017.csv"
                             % (path, ", ".join(repr(c) for c in missing)))
-        for line, row in enumerate(reader, 2):
+        for row in reader:
             try:
-                entries.append((row["Image Index"].strip(), multi_hot(row["Finding Labels"]),
-                                int(row["Patient ID"])))
-            except (ValueError, AttributeError) as e:
-                raise DataError("%s line %d: %s: fix or re-fetch the file" % (path, line, e))
+                if None in row or None in row.values():  # a row longer or shorter
+                    raise ValueError("%d field(s), the header has %d" % (
+                        len([k for k, v in row.items() if k is not None and v is not None])
+                        + len(row.get(None) or ()), len(reader.fieldnames)))
+                entries.append((image_name(row["Image Index"]),
+                                multi_hot(row["Finding Labels"]), int(row["Patient ID"])))
+            except ValueError as e:
+                raise DataError("%s line %d: %s: fix or re-fetch the file"
+                                % (path, reader.line_num, e))
+    except csv.Error as e:
+        raise DataError("%s line %d: %s: fix or re-fetch the file" % (path, reader.line_num, e))
     if not entries:
         raise DataError("%s holds no images" % path)
     return entries

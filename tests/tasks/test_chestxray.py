@@ -211,3 +211,34 @@ def test_a_hostile_patient_id_is_one_error_not_gigabytes(tmp_path):
     with pytest.raises(DataError) as e:
         chestxray.load_index(str(tmp_path), P)
     assert "Patient ID 20000000 is beyond any ChestX-ray14 label file" in str(e.value)
+
+
+@pytest.mark.parametrize("row, said", [
+    ("../../../etc/passwd,Mass,0,1,30,M,PA,1,1,0.1,0.1,", "line 2: Image Index '../../../etc/passwd' "
+                                                          "is not a file name inside images/"),
+    ("..,Mass,0,1,30,M,PA,1,1,0.1,0.1,", "line 2: Image Index '..' is not a file name"),
+    ("x.png,Mass", "line 2: 2 field(s), the header has 12"),
+    ("x.png,Mass,0,1,30,M,PA,1,1,0.1,0.1,,extra", "line 2: 13 field(s), the header has 12"),
+    ("x.png,Mass,0,one,30,M,PA,1,1,0.1,0.1,", "line 2: invalid literal for int()"),
+])
+def test_a_bad_label_row_names_the_file_and_line(tmp_path, row, said):
+    """No path from the label file is ever opened, and a short, long or non-numeric row is one
+    DataError naming the file and line (not a bare TypeError)."""
+    path = tmp_path / "Data_Entry_2017.csv"
+    path.write_text(CHESTXRAY_HEADER + "\n" + row + "\n")
+    with pytest.raises(DataError) as e:
+        chestxray.read_entries(str(tmp_path))
+    assert str(e.value).startswith("%s %s" % (path, said)), str(e.value)
+
+
+def test_a_byte_order_mark_is_read_and_bad_bytes_are_one_line(tmp_path):
+    make_chestxray_dir(str(tmp_path), patients=2, per_patient=1, size=8)
+    path = tmp_path / "Data_Entry_2017.csv"
+    text = path.read_bytes()
+    path.write_bytes(b"\xef\xbb\xbf" + text)  # as a spreadsheet saves UTF-8
+    assert [e[0] for e in chestxray.read_entries(str(tmp_path))] == [
+        "00000001_000.png", "00000002_000.png"]
+    path.write_bytes(text + b"\xff\xfe,Mass,0,3,30,M,PA,1,1,0.1,0.1,\n")
+    with pytest.raises(DataError) as e:
+        chestxray.read_entries(str(tmp_path))
+    assert str(e.value).startswith("%s line 4: not UTF-8 text" % path), str(e.value)

@@ -6,6 +6,7 @@ tests/engine/test_engine_chestxray_prepare.py."""
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -273,3 +274,34 @@ def test_a_second_prepare_of_the_same_copies_is_refused_in_one_line(tmp_path):
             in e.value.message
     with data.only_run(str(tmp_path), out):  # free again
         pass
+
+
+@pytest.mark.parametrize("target", ["outside", "nothing"])
+def test_a_png_linking_outside_the_folder_is_refused_not_skipped(originals, tmp_path, target):
+    """A symbolic link to a file outside images/ (or to nothing) would be invisible in the
+    container: skipped here, missing in every run. The preparation names it and makes no
+    manifest."""
+    src = tmp_path / "images"
+    shutil.copytree(os.path.join(originals, "images"), str(src))
+    elsewhere = tmp_path / "elsewhere.png"
+    shutil.copy(str(src / "00000001_000.png"), str(elsewhere))
+    (src / "00000001_000.png").unlink()
+    (src / "00000001_000.png").symlink_to(str(elsewhere) if target == "outside"
+                                          else str(src / "gone.png"))
+    proc = prepare(str(src), str(tmp_path / "out"))
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: 1 image(s) in %s are symbolic links to files outside it or to nothing (first: "
+        "00000001_000.png -> " % src), lines
+    assert not (tmp_path / "out" / chestxray.MANIFEST).exists()
+
+
+def test_a_png_linking_inside_the_folder_is_prepared(originals, tmp_path):
+    src = tmp_path / "images"
+    shutil.copytree(os.path.join(originals, "images"), str(src))
+    (src / "00000001_000.png").rename(src / "real.png")
+    (src / "00000001_000.png").symlink_to("real.png")
+    proc = prepare(str(src), str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "00000001_000.png").is_file()
