@@ -158,7 +158,8 @@ def sbatch_command(spec, script, sopts):
 
 
 def submit(spec, sopts):
-    """Write the run's description and batch script into its folder, sbatch it; the job id."""
+    """Write the run's description and batch script into its folder, sbatch it; the job id.
+    A refusal writes the run's failed result (the reason: sbatch's words), then raises."""
     os.makedirs(spec.dir, exist_ok=True)
     runfile = os.path.join(spec.dir, runspec.FILENAME)
     spec.write(runfile)
@@ -167,9 +168,11 @@ def submit(spec, sopts):
         f.write(job_script(spec, runfile, sopts.python))
     os.chmod(script, 0o755)
     out = _run(sbatch_command(spec, script, sopts))
-    if out.returncode != 0:
-        raise HarnessError("sbatch refused %s: %s" % (
-            spec.label, " ".join((out.stderr or out.stdout).split())[:300]))
+    if out.returncode != 0:  # the run's folder still gets its (failed) result, as any run's
+        why = "sbatch refused %s: %s" % (spec.label,
+                                         " ".join((out.stderr or out.stdout).split())[:300])
+        write_failed(spec, why, None, None, sopts)
+        raise HarnessError(why)
     return out.stdout.strip().split(";")[0]
 
 
@@ -267,6 +270,12 @@ def finalize(spec, st, sopts=None, host_reason=None):
         rc, sig = st.exit_code.split(":", 1)
         code = 128 + int(sig) if sig.isdigit() and int(sig) else (int(rc) if rc.isdigit()
                                                                   else None)
+    return write_failed(spec, why, code, st, sopts)
+
+
+def write_failed(spec, why, code, st=None, sopts=None):
+    """A failed result for the run in its folder (st: its job's state, None when SLURM never
+    took it or forgot it). Returns it."""
     doc = results.failed_result(spec.task, spec.adapter, spec.variant, spec.device, spec.source,
                                 why, code, image=spec.image_name)
     prov = dict(spec.prov or {})

@@ -390,3 +390,27 @@ def test_reconcile_never_writes_where_a_file_points_outside_the_bench(tmp_path):
         os.environ["PATH"] = saved
     assert (outside / "result.json").read_text() == "not a result: precious\n"
     assert len(lines) == 2 and all("skipped" in line for line in lines), lines
+
+
+def test_a_job_sbatch_refuses_leaves_a_failed_result_that_results_lists(tmp_path, monkeypatch):
+    """sbatch's refusal (a bad account, partition, ...) ends the bench with its words, and the
+    run's folder gets a failed result with them, as every run's does: `dlbench results` lists it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "sbatch"
+    fake.write_text("#!/bin/sh\necho 'sbatch: error: Invalid account or account/partition "
+                    "combination specified' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    run = stand_in_run(tmp_path)
+    spec = run.spec()
+    with pytest.raises(HarnessError) as e:
+        slurm.submit(spec, slurm.SlurmOptions(account="nope"))
+    assert str(e.value) == ("sbatch refused %s: sbatch: error: Invalid account or "
+                            "account/partition combination specified" % spec.label)
+    doc = results.read_upgraded(spec.result_path)
+    assert doc["status"] == "failed" and doc["reason"] == str(e.value)
+    assert results.validate(doc) == []
+    assert doc["provenance"]["slurm"]["job_id"] is None
+    rows = results.table(spec.results_root)
+    assert any("FAILED" in line.upper() and "sbatch refused" in line for line in rows), rows
