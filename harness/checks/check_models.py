@@ -144,10 +144,9 @@ def images_to_check(names, echo):
         if image.problems(paths.tasks_dir()):
             missing.append(image.name)
             continue
-        try:
-            engine.client().images.get(image.tag)
+        if engine.local_image(image.tag) is not None:
             found.append(image)
-        except Exception:
+        else:
             missing.append(image.name)
     return found, missing
 

@@ -26,6 +26,23 @@ def client():
     return _client
 
 
+def local_image(ref, client_=None):
+    """The engine's image ref, or None when the engine does not have it. An engine that does
+    not answer is a HarnessError saying so (never "not built here": that advice would mislead)."""
+    import docker
+    c = client_ or client()
+    try:
+        return c.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as e:
+        raise HarnessError("the Docker engine could not look up %s: %s" % (ref, short_error(e)))
+    except Exception as e:  # requests' ConnectionError, a socket gone: the engine stopped
+        raise HarnessError(
+            "cannot reach the Docker engine (%s): start it (e.g. `sudo systemctl start docker`, "
+            "or `sudo dockerd &`) and check that you may use it (`docker info`)" % short_error(e))
+
+
 SHORT_ERROR_LIMIT = 400
 
 

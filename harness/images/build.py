@@ -29,14 +29,6 @@ def stamp():
     return time.strftime("%Y%m%d-%H%M%S")
 
 
-def _local_image(ref):
-    import docker
-    try:
-        return engine.client().images.get(ref)
-    except docker.errors.ImageNotFound:
-        return None
-
-
 def _run_script(script, ref, log):
     proc = subprocess.Popen(["sh", script, ref], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -69,7 +61,7 @@ def _build_recipe(dockerfile, ref, log):
 
 def ensure_base(ref, echo=click.echo, log=None):
     """The id of base image `ref`: present, pulled, or made by its images/_base/ recipe."""
-    img = _local_image(ref)
+    img = engine.local_image(ref)
     if img is not None:
         return img.id
     recipe = catalog.base_recipes().get(ref)
@@ -88,7 +80,7 @@ def ensure_base(ref, echo=click.echo, log=None):
         _run_script(recipe, ref, log)
     else:
         _build_recipe(recipe, ref, log)
-    img = _local_image(ref)
+    img = engine.local_image(ref)
     if img is None:
         raise HarnessError("%s ran but %s is still missing" % (recipe, ref))
     return img.id

@@ -39,9 +39,8 @@ def push(image, registry, echo, client=None):
     """Push the built image of catalog.Image `image` to registry; returns REPO@sha256:...."""
     client = client or engine.client()
     check_registry(registry)
-    try:
-        local = client.images.get(image.tag)
-    except Exception:
+    local = engine.local_image(image.tag, client)
+    if local is None:
         raise HarnessError("%s is not built here: run `dlbench build %s` first"
                            % (image.name, image.name))
     repo = repository(registry, image)

@@ -169,9 +169,8 @@ def save_bases(base_refs, name, work, echo):
     os.makedirs(os.path.join(work, "base"))
     bases = []
     for i, base_ref in enumerate(base_refs):
-        try:
-            base = engine.client().images.get(base_ref)
-        except Exception:
+        base = engine.local_image(base_ref)
+        if base is None:
             raise HarnessError("base image %s is not in the local engine: build or pull it "
                                "first (`dlbench build %s` does)" % (base_ref, name))
         echo("  docker save %s" % base_ref)
@@ -188,9 +187,8 @@ def save_layer_cache(image, work, echo):
     distribution-package layers (apt-get) then need no network either. The steps from
     `COPY _dlbench/` on differ in the offline context (no index) and run again offline.
     Returns its manifest entry."""
-    try:
-        built = engine.client().images.get(image.tag)
-    except Exception:
+    built = engine.local_image(image.tag)
+    if built is None:
         raise HarnessError("%s is not built here: run `dlbench build %s` first (its "
                            "apt layers go into the archive as a build cache), or pass "
                            "--no-cache-image" % (image.tag, image.name))

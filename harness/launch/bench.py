@@ -20,6 +20,7 @@ import click
 from ..images import build, data
 from ..core import catalog, paths, taskfiles
 from ..containers import engine, hardening, signals, testrun
+from ..results import results
 from ..runs import gpu_guard, orphans, provenance, runspec
 from ..core.errors import HarnessError
 
@@ -189,9 +190,8 @@ class Run(object):
         self.task, self.variant, self.repeat, self.device = task, variant, repeat, device
         self.adapter = image.adapter_for(variant)  # the image's adapter declaring the variant
         self.opts, self.prov = opts, prov
-        leaf = task if variant == "reference" else "%s-%s" % (task, variant)
         self.dir = os.path.join(opts.results_root, opts.run_id, image.name,
-                                "%s-r%d" % (leaf, repeat))
+                                results.run_folder(task, variant, repeat))
         self.result_path = os.path.join(self.dir, "result.json")
         self.log_path = os.path.join(self.dir, "container.log")
         self.events_path = os.path.join(self.dir, "events.jsonl")

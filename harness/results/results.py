@@ -201,6 +201,36 @@ def host_provenance_problem(result):
             "dlbench was killed before it could, or it ran without Docker); not a measurement")
 
 
+def run_folder(task, variant, repeat):
+    """The leaf folder of a run's results, <task>[-<variant>]-r<repeat> (the reference variant
+    unnamed): results/<run_id>/<image>/<this>/result.json, the one layout the host writes."""
+    leaf = task if variant == "reference" else "%s-%s" % (task, variant)
+    return "%s-r%d" % (leaf, repeat)
+
+
+def placement_problem(doc, path):
+    """None when a collected result lies where the host wrote it, as its own provenance says
+    (<run_id>/<image>/<run_folder>/result.json, its log beside it), else why it is not counted:
+    a result copied into another run's folder, or provenance made up by hand, would otherwise
+    pass as a measurement."""
+    prov = doc["provenance"]
+    repeat = prov.get("repeat")
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1 or \
+            not isinstance(doc.get("image"), str) or prov.get("image") != doc.get("image"):
+        return ("the host's provenance is incomplete (repeat %r, image %r): not written by "
+                "dlbench; not a measurement" % (repeat, prov.get("image")))
+    want = [prov["run_id"], doc["image"], run_folder(doc["task"], doc["variant"], repeat)]
+    have = os.path.abspath(path).split(os.sep)[-4:-1]
+    if have != want:
+        return ("its provenance places it in %s/, but it lies in %s/: moved or copied from "
+                "another run, or made by hand; not counted" % ("/".join(want), "/".join(have)))
+    log = prov.get("log")
+    if log is not None and log != "/".join(want + ["container.log"]):
+        return ("its provenance names the log %s, not the one beside it (%s): not written by "
+                "dlbench for this folder; not counted" % (log, "/".join(want + ["container.log"])))
+    return None
+
+
 def _task_of(doc):
     tasks = schema()["properties"]["task"]["enum"]
     task = doc.get("task") if isinstance(doc, dict) else None
@@ -241,6 +271,9 @@ def read_collected(path):
     missing = host_provenance_problem(doc)
     if missing:
         raise Unreadable(missing, task, status=NO_PROVENANCE)
+    misplaced = placement_problem(doc, path)
+    if misplaced:
+        raise Unreadable(misplaced, task)
     return doc
 
 

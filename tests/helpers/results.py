@@ -34,7 +34,11 @@ NETWORK = {"pytorch": "torchvision resnet50 structure, fc removed",
 
 def result(image, task, seconds=None, variant="reference", device="gpu", repeat=1,
            source=None, epochs=None, limit=None, accuracy=None, status="ok", reason=None,
-           probed=True, run_id=RUN):
+           probed=True, run_id=None):
+    """One collected result as the harness writes it; the CPU runs are another bench (their
+    own run id) beside the GPU ones."""
+    if run_id is None:
+        run_id = RUN if device == "gpu" else RUN + "-cpu"
     adapter = ADAPTER[image]
     params = dict(PARAMS[task])
     if epochs is not None:
@@ -86,15 +90,19 @@ def result(image, task, seconds=None, variant="reference", device="gpu", repeat=
     return doc
 
 
-def write(root, doc):
+def host_path(root, doc):
+    """Where the host writes doc's result: ROOT/<run_id>/<image>/<run folder>/result.json (as
+    its provenance says; `dlbench results` counts a result only there)."""
+    from harness.results import results
     prov = doc["provenance"]
-    name = doc["task"] + ("" if doc["variant"] == "reference" else "-" + doc["variant"])
-    folder = os.path.join(root, prov["run_id"], prov["image"], "%s-r%d" % (name, prov["repeat"]))
-    if doc["device"] == "cpu":
-        folder = os.path.join(root, prov["run_id"] + "-cpu", prov["image"],
-                              "%s-r%d" % (name, prov["repeat"]))
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "result.json")
+    return os.path.join(str(root), prov["run_id"], prov["image"],
+                        results.run_folder(doc["task"], doc["variant"], prov["repeat"]),
+                        "result.json")
+
+
+def write(root, doc):
+    path = host_path(root, doc)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(doc, f, indent=2)
     return path

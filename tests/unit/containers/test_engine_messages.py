@@ -99,3 +99,19 @@ def test_a_dockerfile_parse_error_is_shown(tmp_path, monkeypatch):
         build.stream_build(image, _BuildContext(), {}, "digest", io.StringIO(), False,
                            lambda *a, **k: None, "build.log")
     assert PARSE in e.value.message and "http+docker" not in e.value.message
+
+
+def test_an_engine_that_stopped_is_not_called_a_missing_image(tmp_path):
+    """A client whose engine went away (here: a socket nobody serves) gets "cannot reach the
+    Docker engine", never "not built here" / "not in the local engine"."""
+    import docker
+    from harness.images import push
+    gone = docker.DockerClient(base_url="unix://%s" % (tmp_path / "no-engine.sock"),
+                               version="1.41", timeout=5)
+    with pytest.raises(HarnessError) as e:
+        engine.local_image("dlbench/pytorch-2.13", gone)
+    assert str(e.value).startswith("cannot reach the Docker engine (")
+    with pytest.raises(HarnessError) as e:
+        push.push(catalog.lookup(["pytorch-2.13"])[0], "localhost:5000", print, client=gone)
+    assert str(e.value).startswith("cannot reach the Docker engine (")
+    assert "not built" not in str(e.value)

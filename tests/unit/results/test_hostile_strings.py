@@ -4,6 +4,7 @@ import os
 import re
 from helpers import run_cli
 from helpers.fakes import collected_result
+from helpers.results import host_path
 
 HOSTILE_REASON = ('<img src=x onerror=alert(1)> [click](http://evil.example) **loud** `code`'
                   '\n| injected | row |\x1b[2J\x1b]0;pwned\x07\r\u202eevil')
@@ -13,18 +14,20 @@ def _hostile_results(root):
     from harness.results import results
     docs = []
     bad = collected_result()
-    bad.update(status="failed", reason=HOSTILE_REASON, variant="<b>v</b>|x",
-               image="<script>alert(1)</script>")
+    # (image and variant are folder names, as the host writes them: no "/")
+    bad.update(status="failed", reason=HOSTILE_REASON, variant="<b>v<i>|x",
+               image="<script>alert(1)")
+    bad["provenance"].update(image=bad["image"], run_id="r0")
     bad["env"]["cpu"] = "**CPU** <i>x</i> | y"
     docs.append(bad)
     good = collected_result()
     good["variant"] = "tuned\x1b[31m_red_"
     good["provenance"].update(host="[host](javascript:alert(1))", run_id="r1\x1b[2J\rFAKE")
     docs.append(good)
-    for i, doc in enumerate(docs):
-        folder = os.path.join(root, "r%d" % i, "x", "cnn-r1")
-        os.makedirs(folder)
-        results.write(doc, os.path.join(folder, "result.json"))
+    for doc in docs:
+        path = host_path(root, doc)
+        os.makedirs(os.path.dirname(path))
+        results.write(doc, path)
 
 
 def _unescaped_pipes(line):

@@ -12,6 +12,7 @@ from harness.results import results
 from harness.cli import main as cli_main
 
 from helpers import FIXTURES
+from helpers.results import host_path
 
 
 def ok_result():
@@ -89,7 +90,9 @@ def test_add_provenance_sets_the_image():
 
 
 def test_read_upgrades_old_results(tmp_path):
-    path = str(tmp_path / "result.json")
+    path = host_path(tmp_path, json.load(open(os.path.join(FIXTURES,
+                                                           "result-v1-host-failed.json"))))
+    os.makedirs(os.path.dirname(path))
     shutil.copy(os.path.join(FIXTURES, "result-v1-host-failed.json"), path)
     doc = results.read_upgraded(path)
     assert doc["schema_version"] == results.SCHEMA_VERSION
@@ -148,11 +151,10 @@ def wrong_shapes_tree(root):
     good = root / "r1" / "pytorch-2.13" / "cnn-r1"
     good.mkdir(parents=True)
     results.write(ok_result(), str(good / "result.json"))
-    old = root / "r0" / "tensorflow-2.21"
     for name in ("result-v1-tensorflow2-cnn-ok.json", "result-v1-host-failed.json"):
-        folder = old / name.split("-", 2)[2][:-5]
-        folder.mkdir(parents=True)
-        shutil.copy(os.path.join(FIXTURES, name), str(folder / "result.json"))
+        path = host_path(root, json.load(open(os.path.join(FIXTURES, name))))
+        os.makedirs(os.path.dirname(path))
+        shutil.copy(os.path.join(FIXTURES, name), path)
     for name, text in WRONG_SHAPES.items():
         folder = root / "r2" / "bad" / name
         folder.mkdir(parents=True)
@@ -266,20 +268,24 @@ def test_the_report_of_hostile_files_lists_them(tmp_path):
 
 def test_a_copied_result_is_counted_once(tmp_path):
     """Two files with one run's identity (run id, repeat, image, task, variant, device) are one
-    run written twice: the report pooled them as n=2. The first is counted, the copy listed
-    with the reason; another repeat of the same run counts."""
+    run written twice: the report pooled them as n=2. Here both lie where the host writes them,
+    the copy in a backup of the run kept inside the results tree: the first is counted, the copy
+    listed with the reason; another repeat of the same run counts."""
     from harness.results import report
     root = tmp_path / "results"
-    for folder, repeat in (("a", 1), ("b", 1), ("c", 2)):
-        f = root / "r1" / "pytorch-2.13" / folder
-        f.mkdir(parents=True)
+    for where, repeat in (("a", 1), ("b", 1), ("a", 2)):
         doc = ok_result()
         doc["provenance"]["repeat"] = repeat
-        results.write(doc, str(f / "result.json"))
+        path = host_path(root / where, doc)
+        os.makedirs(os.path.dirname(path))
+        results.write(doc, path)
     good, bad = results.read_all_collected(str(root))
-    assert sorted(os.path.basename(os.path.dirname(p)) for p, _ in good) == ["a", "c"]
-    assert len(bad) == 1 and bad[0]["path"].endswith(os.path.join("b", "result.json"))
+    assert sorted(os.path.relpath(p, str(root)) for p, _ in good) == [
+        os.path.join("a", "r1", "pytorch-2.13", "cnn-r1", "result.json"),
+        os.path.join("a", "r1", "pytorch-2.13", "cnn-r2", "result.json")]
+    assert len(bad) == 1 and bad[0]["path"].endswith(
+        os.path.join("b", "r1", "pytorch-2.13", "cnn-r1", "result.json"))
     assert "a second result of run r1 repeat 1" in bad[0]["error"]
-    assert os.path.join("r1", "pytorch-2.13", "a", "result.json") in bad[0]["error"]
+    assert os.path.join("a", "r1", "pytorch-2.13", "cnn-r1", "result.json") in bad[0]["error"]
     view = report.build_view(str(root))
     assert view["n_results"] == 2 and len(view["unreadable"]) == 1

@@ -3,6 +3,8 @@
 dlbench writes its own "ok" result, which no host collected. And an ok run that shared the CPU
 is marked in `dlbench results`."""
 import json
+
+import pytest
 import os
 
 from click.testing import CliRunner
@@ -22,7 +24,10 @@ def collected(run_id="r1", **prov):
 
 
 def put(root, run_id, doc):
-    folder = os.path.join(str(root), run_id, "pytorch-2.13", "cnn-r1")
+    """doc in ROOT/<run_id>/pytorch-2.13/<its run folder>/, where the host writes it."""
+    repeat = (doc.get("provenance") or {}).get("repeat", 1)
+    folder = os.path.join(str(root), run_id, "pytorch-2.13",
+                          results.run_folder(doc["task"], doc["variant"], repeat))
     os.makedirs(folder)
     path = os.path.join(folder, "result.json")
     with open(path, "w") as f:
@@ -105,3 +110,34 @@ def test_a_run_whose_clock_stopped_early_is_marked_in_results_and_report(tmp_pat
     rows = [line["row"] for s in view["sections"] for line in s["lines"] if line["row"]]
     assert [r["flags"] for r in rows] == [
         ["clock stopped before the device finished in 1 of 2 runs"]]
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda doc: doc.update(provenance={"run_id": "r1"}),
+     "the host's provenance is incomplete (repeat None, image None)"),
+    (lambda doc: doc["provenance"].update(run_id="r9"),
+     "its provenance places it in r9/pytorch-2.13/cnn-r1/, but it lies in r1/pytorch-2.13/"
+     "cnn-r1/: moved or copied from another run, or made by hand"),
+    (lambda doc: doc["provenance"].update(repeat=3),
+     "its provenance places it in r1/pytorch-2.13/cnn-r3/"),
+    (lambda doc: doc.update(variant="tuned"),
+     "its provenance places it in r1/pytorch-2.13/cnn-tuned-r1/"),
+    (lambda doc: doc["provenance"].update(log="r0/pytorch-2.13/cnn-r1/container.log"),
+     "its provenance names the log r0/pytorch-2.13/cnn-r1/container.log, not the one beside "
+     "it (r1/pytorch-2.13/cnn-r1/container.log)"),
+])
+def test_a_result_whose_provenance_is_not_its_folder_is_not_counted(tmp_path, change, said):
+    """Provenance made up by hand (a bare run id), or a result moved into another run's folder,
+    would pass as a measurement: the file must lie where its own provenance says the host wrote
+    it, its log beside it."""
+    doc = collected("r1", log="r1/pytorch-2.13/cnn-r1/container.log")
+    path = put(tmp_path, "r1", doc)
+    assert results.read_collected(path)["provenance"]["run_id"] == "r1"  # as written: counted
+    change(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    with pytest.raises(results.Unreadable) as e:
+        results.read_collected(path)
+    assert str(e.value).startswith(said), str(e.value)
+    good, bad = results.read_all_collected(str(tmp_path))
+    assert good == [] and bad[0]["error"] == str(e.value)
