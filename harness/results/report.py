@@ -163,13 +163,12 @@ def primary_value(result):
     """The figure set beside the 2017 one. Training: the 2017-style cell time (cell_seconds:
     what the notebooks' %%time measured, first step included), else, for results written before
     it was recorded, the steady-state train_seconds. Images/s stays the steady-state rate.
-    DenseNet on real data: the cell time plus every validation pass (2017's real-data table
-    timed train + validation)."""
+    DenseNet on real data too: its cell time already spans every validation pass (2017's
+    real-data table timed train + validation in one cell; tasks/runtime/protocol.py
+    train_loader), so nothing is added to it."""
     t = result.get("timings") or {}
     if result.get("task") == "inference":
         return t.get("seconds_per_1000_images")
-    if result.get("task") == "densenet" and t.get("cell_seconds") is not None:
-        return t["cell_seconds"] + sum(t.get("valid_seconds") or [])
     if t.get("cell_seconds") is not None:
         return t["cell_seconds"]
     return t.get("train_seconds")
