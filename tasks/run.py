@@ -112,7 +112,12 @@ def densenet_params(args, p):
     if args.batch_size:
         p["batch_size_override"] = args.batch_size  # never beside a 2017 figure
         p["batch_size"] = args.batch_size
-    p = params.scale_for_devices(p, devices)
+    # the framework module (stdlib only at its top) says whether its notebook scaled the lr
+    try:
+        lr_scales = getattr(adapters.framework(args.adapter), "LR_SCALES_WITH_DEVICES", True)
+    except LookupError:  # an unknown adapter: said in the result once the run starts it
+        lr_scales = True
+    p = params.scale_for_devices(p, devices, lr_scales=lr_scales)
     if args.image_size:
         p["image_size_override"] = args.image_size  # a test run: never beside a 2017 figure
         p["height"] = p["width"] = args.image_size

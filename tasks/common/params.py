@@ -109,14 +109,15 @@ def for_task(task, epochs=None):
     return p
 
 
-def scale_for_devices(p, devices):
-    """The 2017 multi-GPU rule (PyTorch_MultiGPU and the other MultiGPU notebooks): the batch
-    and the learning rate are multiplied by the device count. Records per-device and global
-    figures in the parameters (the result keeps them)."""
+def scale_for_devices(p, devices, lr_scales=True):
+    """The 2017 multi-GPU rule: the batch is multiplied by the device count, and so is the
+    learning rate (PyTorch_MultiGPU, Keras_TF_, Tensorflow_, Gluon_MultiGPU: "LR *= GPU_COUNT"),
+    except where the framework module says its notebook kept it (lr_scales False: Chainer).
+    Records per-device and global figures in the parameters (the result keeps them)."""
     p = dict(p)
     devices = int(devices)
     p["devices"] = devices
     p["per_device_batch"] = p["batch_size"]
     p["global_batch"] = p["batch_size"] * devices
-    p["global_lr"] = p["lr"] * devices
+    p["global_lr"] = p["lr"] * devices if lr_scales else p["lr"]
     return p

@@ -25,6 +25,10 @@ VARIANTS = [
      "env": {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}"},
      "row": "Chainer"},
 ]
+# densenet on N devices: 2017's Chainer_MultiGPU kept the one-device learning rate ("if
+# MULTI_GPU: pass  # Seems both batch and LR are scaled", cell 8) while the batch grew N times
+# (one BATCHSIZE iterator per GPU); every other MultiGPU notebook multiplied both
+LR_SCALES_WITH_DEVICES = False
 DEVICE = {"gpu": False}  # set by init(), read by the task files
 chainer = None  # the framework module, once load() has imported it
 

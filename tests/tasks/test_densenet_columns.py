@@ -1,8 +1,10 @@
 """The DenseNet-121 task's Keras 3, Flax, MXNet and Chainer columns (issue 16), host side (no
 engine, no framework imported): Flax's host-device flag, the images declaring densenet with their
 decoders pinned. In the images: tests/engine/test_engine_densenet_columns.py."""
+import json
 import os
 import subprocess
+import sys
 
 from helpers import DENSENET_IMAGES, ROOT, TASKS
 
@@ -48,3 +50,22 @@ def test_no_engine_needed_for_the_host_checks():
             "print(sorted(m for m in ('jax', 'keras', 'PIL', 'grain') if m in sys.modules))"
             % TASKS)
     assert subprocess.check_output(["python3", "-c", code]).decode().strip() == "[]"
+
+
+def test_the_learning_rate_follows_each_notebooks_multi_gpu_rule():
+    """2017's MultiGPU notebooks multiplied the batch and the lr by the GPU count ("LR *=
+    GPU_COUNT"), except Chainer_MultiGPU, which kept the lr ("if MULTI_GPU: pass"): run.py's
+    parameters for 2 replicas, per framework module."""
+    code = ("import sys, json; sys.argv = ['run.py']; sys.path.insert(0, %r); import run; "
+            "out = {}\n"
+            "for a in ('pytorch', 'chainer', 'mxnet', 'keras3', 'flax', 'tensorflow'):\n"
+            "    args = run.parse_args(['densenet', '--adapter', a, '--workers', '2', "
+            "'--synthetic', '--out', '/dev/null'])\n"
+            "    p = run.densenet_params(args, run.params.for_task('densenet'))\n"
+            "    out[a] = [p['lr'], p['global_lr'], p['global_batch']]\n"
+            "print(json.dumps(out))" % TASKS)
+    found = json.loads(subprocess.check_output([sys.executable, "-c", code]).decode())
+    lr, batch = found["pytorch"][0], found["pytorch"][2]
+    assert lr == 1e-4 and batch == 2 * 64  # params_dense.py: LR 0.0001, BATCHSIZE 64 a GPU
+    assert found.pop("chainer") == [lr, lr, batch]
+    assert all(v == [lr, 2 * lr, batch] for v in found.values()), found
