@@ -41,7 +41,8 @@ SETTINGS = {"layout": "NCHW", "network": "DenseNet-121 written out as chainer.Ch
             "loader": "DatasetMixin + Pillow decode (+ resize: originals only, see "
                       "data.images), random crop + flip, "
                       "chainer.iterators.MultiprocessIterator (worker processes)",
-            "data_parallel": "chainer.training.updaters.ParallelUpdater, one process"}
+            "data_parallel": "chainer.training.updaters.ParallelUpdater, one process",
+            "switches": "type_check off; GPU: a 512 MB cuDNN workspace (2017's Chainer_MultiGPU)"}
 
 # torchvision's densenet121 count: 7,978,856 with the 1000-way classifier (batch-norm running
 # statistics not counted); the 14-way one replaces 1024 x 1000 + 1000 by 1024 x 14 + 14.
@@ -116,7 +117,11 @@ class DenseNet121(chainer.Chain):
 
 def start_devices(p, rank):
     n = p["devices"]
+    # as 2017's Chainer_MultiGPU (cell 3): no argument type checks, and on a GPU a 512 MB
+    # cuDNN workspace (autotune too: frameworks/chainer.py init)
+    chainer.global_config.type_check = False
     if fw.DEVICE["gpu"]:
+        chainer.backends.cuda.set_max_workspace_size(512 * 1024 * 1024)
         if fw.gpu_count() < n:
             raise RuntimeError("%d GPUs asked for, CuPy sees %d" % (n, fw.gpu_count()))
         devices = list(range(n))

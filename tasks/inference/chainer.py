@@ -17,7 +17,8 @@ from frameworks import chainer as fw
 
 EQUIVALENCE = {"family": "resnet50-caffe"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NCHW",
-            "network": "chainer.links.ResNet50Layers (Caffe ResNet-50), features at pool5"}
+            "network": "chainer.links.ResNet50Layers (Caffe ResNet-50), features at pool5",
+            "autotune": "off (2017's Chainer_Inference set none; its CNN notebook did)"}
 
 # Every weight the network uses, batch-norm running statistics included (the keras3 adapter's
 # count): 23,508,032 convolution and batch-norm parameters as in torchvision's ResNet-50 without
@@ -29,6 +30,9 @@ PARAMETERS = 23561216
 
 def build_model(p):
     model = L.ResNet50Layers(pretrained_model=None)  # random weights, no download
+    # cuDNN autotune off: 2017's Chainer_Inference never turned it on (frameworks/chainer.py
+    # init does, as Chainer_CNN and Chainer_MultiGPU did)
+    chainer.global_config.autotune = False
     if fw.DEVICE["gpu"]:
         model.to_gpu()
     return model

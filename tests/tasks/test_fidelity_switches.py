@@ -1,0 +1,43 @@
+"""The switches 2017's notebooks set that change what a row measures, many of them GPU-only
+(no GPU has run here): each is checked in the program as it would run, read from the task and
+framework files with ast (issue 26). The notebooks: ilkarman/DeepLearningFrameworks at 671e2a0,
+notebooks/."""
+import ast
+import os
+
+from helpers import TASKS
+
+
+def calls_in(path, function):
+    """Every call in `function` of the file at path, as source text."""
+    with open(path) as f:
+        source = f.read()
+    tree = ast.parse(source, path)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return [ast.get_source_segment(source, n) for n in ast.walk(node)
+                    if isinstance(n, (ast.Call, ast.Assign))]
+    raise AssertionError("%s has no %s()" % (path, function))
+
+
+def test_chainer_densenet_switches_are_chainer_multigpus():
+    """Chainer_MultiGPU cell 3: set_max_workspace_size(512 MB), type_check = False (and
+    autotune, which frameworks/chainer.py init sets on a GPU for every task)."""
+    found = calls_in(os.path.join(TASKS, "densenet", "chainer.py"), "start_devices")
+    assert "chainer.global_config.type_check = False" in found
+    assert "chainer.backends.cuda.set_max_workspace_size(512 * 1024 * 1024)" in found
+
+
+def test_chainer_inference_does_not_autotune():
+    """Chainer_Inference set no autotune (Chainer_CNN and Chainer_MultiGPU did)."""
+    found = calls_in(os.path.join(TASKS, "inference", "chainer.py"), "build_model")
+    assert "chainer.global_config.autotune = False" in found
+    init = calls_in(os.path.join(TASKS, "frameworks", "chainer.py"), "init")
+    assert "chainer.global_config.autotune = True" in init  # the CNN's and DenseNet's
+
+
+def test_the_check_reads_what_a_function_does(tmp_path):
+    path = tmp_path / "x.py"
+    path.write_text("def f():\n    g(1)\n    a.b = False\n")
+    assert sorted(calls_in(str(path), "f")) == ["a.b = False", "g(1)"]
+    assert "g(2)" not in calls_in(str(path), "f")
