@@ -41,3 +41,13 @@ def test_the_check_reads_what_a_function_does(tmp_path):
     path.write_text("def f():\n    g(1)\n    a.b = False\n")
     assert sorted(calls_in(str(path), "f")) == ["a.b = False", "g(1)"]
     assert "g(2)" not in calls_in(str(path), "f")
+
+
+def test_caffe2_searches_cudnn_algorithms_only_where_2017_did():
+    """Caffe2_CNN's arg scope asked for cudnn_exhaustive_search; Caffe2_Inference loaded the
+    model zoo's ResNet-50 net as stored, without it."""
+    cnn = calls_in(os.path.join(TASKS, "cnn", "caffe2.py"), "_arg_scope")
+    inference = calls_in(os.path.join(TASKS, "inference", "caffe2.py"), "build_model")
+    assert any("cudnn_exhaustive_search=True" in c for c in cnn)
+    assert "scope.update(use_cudnn=True)" in inference
+    assert not any("exhaustive" in c for c in inference)
