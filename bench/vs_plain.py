@@ -66,15 +66,20 @@ def train_loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda
     return loop.images / loop.seconds
 
 
-def forward_rate(fn, x, bs, warm_all=False):
+def forward_rate(fn, x, bs, warm_all=False, done=None):
     """Images per second of fn over the complete batches of x, after an untimed call on the
-    first batch (warm_all: on every batch, as protocol.infer's untimed pass)."""
+    first batch (warm_all: on every batch, as protocol.infer's untimed pass); done(): waits for
+    asynchronous work after each pass (MXNet's engine), inside the clock."""
     batches = [x[i:i + bs] for i in range(0, len(x) - bs + 1, bs)]
     for b in (batches if warm_all else batches[:1]):
         fn(b)
+    if done is not None:
+        done()
     start = clock()
     for b in batches:
         fn(b)
+    if done is not None:
+        done()
     return len(batches) * bs / (clock() - start)
 
 

@@ -146,7 +146,10 @@ def predict(model, x):
         out = model.get_outputs()[0]
     else:
         out = model(_array(x))  # (N, 2048, 1, 1)
-    return out.reshape((x.shape[0], -1)).asnumpy()  # features back on the host, as in 2017
+    # the features stay on the device: 2017's MXNet_Inference wrote them into an NDArray on its
+    # context and waited once (nd.waitall), Gluon_Inference copied them to the host once, after
+    # the last batch; a copy per batch would block MXNet's asynchronous engine every batch
+    return out.reshape((x.shape[0], -1))
 
 
 def sync(model):

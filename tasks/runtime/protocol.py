@@ -105,6 +105,14 @@ def evaluate(adapter, state, data, p):
     return {"eval_seconds": seconds}, accuracy
 
 
+def _host_copy(features):
+    """features as numpy: what predict returned, numpy already where the 2017 notebook copied
+    each batch to the host, or the framework's array where it kept them on the device (MXNet's
+    NDArray, whose host copy is asnumpy())."""
+    copy = getattr(features, "asnumpy", None)
+    return copy() if copy is not None else np.asarray(features)
+
+
 def infer(adapter, model, x, p, meter=None):
     """One untimed pass over every batch (the 2017 inference notebooks' warm-up), then the
     timed forward pass over every batch (meter around it, as in train)."""
@@ -124,7 +132,7 @@ def infer(adapter, model, x, p, meter=None):
     seconds = timer.clock() - start
     meter.stop()
     t = timer.clock()
-    shape = np.asarray(features[-1]).shape  # (batch, features): a real host copy, after the clock
+    shape = _host_copy(features[-1]).shape  # (batch, features): a real host copy, after the clock
     unsynced = timer.clock() - t
     n = steps * bs
     emit("batch", batches=steps, seconds=seconds, images_per_second=n / seconds)

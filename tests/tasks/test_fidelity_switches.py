@@ -51,3 +51,40 @@ def test_caffe2_searches_cudnn_algorithms_only_where_2017_did():
     assert any("cudnn_exhaustive_search=True" in c for c in cnn)
     assert "scope.update(use_cudnn=True)" in inference
     assert not any("exhaustive" in c for c in inference)
+
+
+def test_mxnet_inference_keeps_the_features_on_the_device():
+    """MXNet_Inference kept each batch's features in an NDArray on its context and waited once
+    (nd.waitall); Gluon_Inference copied once at the end. A copy per batch (asnumpy) would block
+    MXNet's asynchronous engine every batch on a GPU."""
+    predict = calls_in(os.path.join(TASKS, "inference", "mxnet.py"), "predict")
+    assert not any("asnumpy" in c for c in predict)
+    assert "mx.nd.waitall()" in calls_in(os.path.join(TASKS, "inference", "mxnet.py"), "sync")
+
+
+def test_the_protocol_copies_a_device_array_after_the_clock():
+    """protocol.infer's host copy of the last batch (after the clock) takes an array that has
+    its own host copy (MXNet's NDArray.asnumpy) as well as numpy."""
+    import sys
+    import numpy as np
+    sys.path.insert(0, TASKS)
+    from runtime import protocol
+
+    class DeviceArray(object):
+        def __init__(self, a):
+            self.a = a
+
+        def asnumpy(self):
+            return np.array(self.a)
+
+    class Adapter(object):
+        def predict(self, model, x):
+            return DeviceArray(np.zeros((len(x), 2048), np.float32))
+
+        def sync(self, model):
+            pass
+
+    timings, features, n = protocol.infer(Adapter(), None, np.zeros((64, 3, 4, 4), np.float32),
+                                          {"batch_size": 32})
+    assert (timings["batches"], features, n) == (2, 2048, 64)
+    assert timings["unsynced_seconds"] >= 0
