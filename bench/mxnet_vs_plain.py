@@ -8,7 +8,9 @@ process, alternating adapter/plain over --pairs rounds:
              module: a symbol, mx.mod.Module, forward/backward/update on DataBatches (the
              2017 MXNet_CNN loop); gluon: HybridSequential, hybridize, autograd.record,
              Trainer.step (the Gluon_CNN loop);
-  rnn        the same for the GRU (module: FusedRNNCell, time-major batches; gluon: rnn.GRU);
+  rnn        the same for the GRU (module: FusedRNNCell; gluon: rnn.GRU), each loop the
+             variant's program (reference: 2017's NTC batches and per-batch accuracy update;
+             -tuned: time-major batches, hybridized, no metric);
   inference  the adapter through protocol.infer against calling the adapter's model directly
              (Module.forward / the hybridized block) on the same batches.
 Prints examples/s of each and adapter/plain per round and their median (goal >= 0.95).
@@ -31,7 +33,7 @@ from vs_plain import (adapter_infer, adapter_train, alternate, cpu_name, forward
                       ratio_text, train_loop)
 
 
-def plain_cnn(api, x, y, epochs, bs, seed):
+def plain_cnn(api, x, y, epochs, bs, seed, tuned=False):
     import mxnet as mx
     from mxnet import autograd, gluon
     mx.random.seed(seed)
@@ -57,9 +59,13 @@ def plain_cnn(api, x, y, epochs, bs, seed):
                                                               ("momentum", 0.9)))
         assert sum(v.size for v in mod.get_params()[0].values()) == 3441592
 
+        metric = mx.metric.create("acc")
+
         def step(xb, yb):
-            mod.forward(mx.io.DataBatch([mx.nd.array(xb, ctx)], [mx.nd.array(yb, ctx)]),
-                        is_train=True)
+            batch = mx.io.DataBatch([mx.nd.array(xb, ctx)], [mx.nd.array(yb, ctx)])
+            mod.forward(batch, is_train=True)
+            if not tuned:  # MXNet_CNN's per-batch accuracy update, as the adapter's reference
+                mod.update_metric(metric, batch.label)
             mod.backward()
             mod.update()
         return _loop(step, x, y.astype(np.float32), epochs, bs, seed)
@@ -88,29 +94,42 @@ def plain_cnn(api, x, y, epochs, bs, seed):
     return _loop(gstep, x, y.astype(np.float32), epochs, bs, seed)
 
 
-def plain_rnn(api, x, y, epochs, bs, seed):
+def plain_rnn(api, x, y, epochs, bs, seed, tuned=False):
+    """The GRU loops: tuned False as 2017's MXNet_RNN / Gluon_RNN (batch-major NTC, a per-batch
+    accuracy update, the Gluon Block not hybridized), True as the -tuned variants (time-major
+    TNC batches transposed on the host, no metric, hybridized)."""
     import mxnet as mx
     from mxnet import autograd, gluon
     mx.random.seed(seed)
     ctx = mx.cpu()
     adam = {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
     xt = np.ascontiguousarray(x)
+
+    def feed(xb):
+        return mx.nd.array(xb.T if tuned else xb, ctx)
     if api == "module":
         emb = mx.sym.Embedding(mx.sym.Variable("data"), input_dim=30000, output_dim=125)
-        out, _ = mx.rnn.FusedRNNCell(100, num_layers=1, mode="gru", prefix="g_").unroll(
-            150, inputs=emb, layout="TNC", merge_outputs=True)
-        sym = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.SequenceLast(out),
-                                                         num_hidden=2),
+        cell = mx.rnn.FusedRNNCell(100, num_layers=1, mode="gru", prefix="g_")
+        if tuned:
+            out, _ = cell.unroll(150, inputs=emb, layout="TNC", merge_outputs=True)
+            last = mx.sym.SequenceLast(out)
+        else:
+            last = cell.unroll(150, inputs=emb, merge_outputs=False)[0][-1]
+        sym = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(last, num_hidden=2),
                                    mx.sym.Variable("softmax_label"))
         mod = mx.mod.Module(sym, context=ctx)
-        mod.bind(data_shapes=[mx.io.DataDesc("data", (150, bs), layout="TN")],
-                 label_shapes=[("softmax_label", (bs,))])
+        shape = mx.io.DataDesc("data", (150, bs), layout="TN") if tuned else \
+            mx.io.DataDesc("data", (bs, 150), layout="NT")
+        mod.bind(data_shapes=[shape], label_shapes=[("softmax_label", (bs,))])
         mod.init_params(mx.init.Xavier(rnd_type="uniform"))
         mod.init_optimizer(optimizer="adam", optimizer_params=sorted(adam.items()))
+        metric = mx.metric.create("acc")
 
         def step(xb, yb):
-            mod.forward(mx.io.DataBatch([mx.nd.array(xb.T, ctx)], [mx.nd.array(yb, ctx)]),
-                        is_train=True)
+            batch = mx.io.DataBatch([feed(xb)], [mx.nd.array(yb, ctx)])
+            mod.forward(batch, is_train=True)
+            if not tuned:
+                mod.update_metric(metric, batch.label)
             mod.backward()
             mod.update()
         return _loop(step, xt, y.astype(np.float32), epochs, bs, seed)
@@ -120,19 +139,21 @@ def plain_rnn(api, x, y, epochs, bs, seed):
             super(Net, self).__init__()
             with self.name_scope():
                 self.emb = gluon.nn.Embedding(30000, 125)
-                self.gru = gluon.rnn.GRU(100, layout="TNC")
+                self.gru = gluon.rnn.GRU(100, layout="TNC" if tuned else "NTC")
                 self.out = gluon.nn.Dense(2)
 
         def forward(self, data):
-            return self.out(self.gru(self.emb(data))[-1])
+            out = self.gru(self.emb(data))
+            return self.out(out[-1] if tuned else out[:, -1, :])
     net = Net()
     net.initialize(mx.init.Xavier(), ctx=ctx)
-    net.hybridize()
+    if tuned:
+        net.hybridize()
     trainer = gluon.Trainer(net.collect_params(), "adam", adam)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
 
     def gstep(xb, yb):
-        data, label = mx.nd.array(xb.T, ctx), mx.nd.array(yb, ctx)
+        data, label = feed(xb), mx.nd.array(yb, ctx)
         with autograd.record():
             loss = loss_fn(net(data), label)
         loss.backward()
@@ -203,7 +224,7 @@ def main(argv=None):
             adapter_side = lambda: adapter_train(module, p, d)  # noqa: E731
             fn = plain_cnn if task == "cnn" else plain_rnn
             plain_side = lambda: fn(api, d["x_train"], d["y_train"], 1,  # noqa: E731
-                                    p["batch_size"], 0)
+                                    p["batch_size"], 0, tuned=args.variant.endswith("-tuned"))
         runner, plain = alternate(
             args.pairs, adapter_side, _quietly(plain_side),
             lambda i, a, b: "%s round %d: adapter %.2f /s, plain %.2f /s" % (task, i, a, b))

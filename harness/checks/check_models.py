@@ -187,7 +187,6 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
     params file, input file)] in one container (the framework imported once); per task the
     container's check.json (or a failed record when it wrote none) and the output (or None).
     cache_dir: a compile cache the image's containers share (harness/containers/testrun.py)."""
-    import numpy as np
     os.makedirs(out_dir, exist_ok=True)
     cmd = ["python3", "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
            "--device", "cpu", "--out", "/check/out"]
@@ -218,12 +217,23 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
             found[task] = ({"status": "failed", "reason": problem or "exit %s, no check.json "
                             "(%s): %s" % (code, type(e).__name__, tail[:300])}, None)
             continue
-        out = None
-        if record.get("status") == "ok":
-            with np.load(os.path.join(folder, "outputs.npz")) as f:
-                out = f["output"]
-        found[task] = (record, out)
+        found[task] = job_output(folder, record)
     return found
+
+
+def job_output(folder, record):
+    """(record, output array or None) of one job: the output a job that says ok wrote in
+    folder/outputs.npz; an unreadable one (not a plain array: an object array pickled from a
+    framework's own array type) makes the row failed with why, never a traceback."""
+    import numpy as np
+    if record.get("status") != "ok":
+        return record, None
+    try:
+        with np.load(os.path.join(folder, "outputs.npz")) as f:
+            return record, f["output"]
+    except (OSError, ValueError, KeyError) as e:
+        return dict(record, status="failed", reason="outputs.npz unreadable (%s): %s"
+                    % (type(e).__name__, str(e)[:200])), None
 
 
 # ---------------------------------------------------------------- judging one row

@@ -87,7 +87,7 @@ def build_trainer(model, p):
         # Module scales the summed gradients by 1 / batch size: SGD on the mean loss
         model.init_optimizer(optimizer="sgd", optimizer_params=(("learning_rate", p["lr"]),
                                                                 ("momentum", p["momentum"])))
-        return {"model": model}
+        return {"model": model, "metric": mx.metric.create("acc")}  # MXNet_CNN's
     return {"model": model,
             "loss": gluon.loss.SoftmaxCrossEntropyLoss(),
             "trainer": gluon.Trainer(model.collect_params(), "sgd",
@@ -102,7 +102,10 @@ def train_step(state, x, y):
     model = state["model"]
     xb, yb = _array(x), _array(y.astype(np.float32))
     if fw.DEVICE["api"] == "module":
-        model.forward(mx.io.DataBatch(data=[xb], label=[yb]), is_train=True)  # dropout on
+        batch = mx.io.DataBatch(data=[xb], label=[yb])
+        model.forward(batch, is_train=True)  # dropout on
+        if not fw.DEVICE["tuned"]:  # 2017's MXNet_CNN updated an accuracy metric every batch
+            model.update_metric(state["metric"], batch.label)  # (it waits for the forward)
         model.backward()
         model.update()
         # SoftmaxOutput returns probabilities, not the loss: keep them with the labels (the

@@ -35,13 +35,16 @@ VARIANTS = [
      "env": {}, "row": "MXNet(Module)"},
     {"name": "gluon", "doc": "Gluon HybridBlocks, hybridized; MXNet's default threads and BLAS",
      "env": {}, "row": "MXNet(Gluon)"},
-    {"name": "module-tuned", "doc": "module; OpenMP threads = CPUs (passive), OpenBLAS kernel set",
+    {"name": "module-tuned", "doc": "module; OpenMP threads = CPUs (passive), OpenBLAS kernel "
+     "set; no per-batch accuracy update, the RNN time-major (TNC)",
      "env": dict(_TUNED_ENV), "row": "MXNet(Module)"},
-    {"name": "gluon-tuned", "doc": "gluon; OpenMP threads = CPUs (passive), OpenBLAS kernel set",
+    {"name": "gluon-tuned", "doc": "gluon; OpenMP threads = CPUs (passive), OpenBLAS kernel "
+     "set; the RNN hybridized and time-major (TNC)",
      "env": dict(_TUNED_ENV), "row": "MXNet(Gluon)"},
 ]
-# set by init(), read by the task files: which API builds the model, and where it runs
-DEVICE = {"gpu": False, "api": "module", "ctx": None}
+# set by init(), read by the task files: which API builds the model, where it runs, and whether
+# the program is 2017's (the reference variants) or its faster forms (the -tuned variants)
+DEVICE = {"gpu": False, "api": "module", "ctx": None, "tuned": False}
 # knobs that change MXNet's speed, recorded as set (unset: the default)
 MXNET_ENV = ("OMP_WAIT_POLICY", "MXNET_ENGINE_TYPE", "MXNET_CPU_WORKER_NTHREADS",
              "MXNET_CUDNN_AUTOTUNE_DEFAULT", "MXNET_EXEC_BULK_EXEC_TRAIN", "MXNET_MKLDNN_ENABLED",
@@ -96,11 +99,13 @@ def init(device, seed, variant):
         os.environ.setdefault("MXNET_CUDNN_AUTOTUNE_DEFAULT", "1")
     DEVICE["gpu"] = device == "gpu"
     DEVICE["api"] = api
+    DEVICE["tuned"] = variant.endswith("-tuned")
     DEVICE["ctx"] = mx.gpu(0) if DEVICE["gpu"] else mx.cpu()
     mx.random.seed(seed)
     import numpy as np
     np.random.seed(seed)  # MXNet's Module shuffles nothing here, but its initialisers may use it
-    return {"api": api, "context": str(DEVICE["ctx"]),
+    return {"api": api, "context": str(DEVICE["ctx"]), "program": "tuned" if DEVICE["tuned"]
+            else "2017's (MXNet_CNN / MXNet_RNN / Gluon_CNN / Gluon_RNN)",
             "cudnn_autotune": os.environ.get("MXNET_CUDNN_AUTOTUNE_DEFAULT"),
             "precision": {"dtype": "float32",
                           "tf32": os.environ.get("NVIDIA_TF32_OVERRIDE") != "0",

@@ -250,4 +250,4 @@ def import_params(model, params):
 
 def outputs(model, x):
     """The (N, 2048) pooled features of a batch, as numpy (eval mode: running statistics)."""
-    return predict(model, x)
+    return predict(model, x).asnumpy()

@@ -4,9 +4,13 @@ module: the fused RNN operator (mx.sym.RNN through mx.rnn.FusedRNNCell: cuDNN's 
 MXNet's own CPU kernel otherwise), trained by mx.mod.Module, Glorot-uniform weights
 (notebook MXNet_RNN: Xavier(rnd_type='uniform'); the fused parameter vector is initialised
 piece by piece, weights by that initialiser, biases zero). gluon: gluon.rnn.GRU, the same
-fused operator inside, Xavier() as notebook Gluon_RNN. Time-major (TNC) in both: the fused
-operator's own layout, fed as notebook MXNet_RNN_TNC fed it (batches transposed on the host;
-MXNet_RNN's NTC FusedRNNCell and Gluon_RNN's layout="NTC" GRU transposed inside the graph).
+fused operator inside, Xavier() as notebook Gluon_RNN. The reference variants run the tabled
+notebooks' program: batch-major (NTC) batches, transposed inside the graph (MXNet_RNN's
+FusedRNNCell unrolled with its default layout, merge_outputs=False; Gluon_RNN's layout="NTC"
+GRU in a Block that was never hybridized), and MXNet_RNN's per-batch accuracy update. The
+-tuned variants run the faster forms: time-major (TNC) batches transposed on the host, as the
+untabled MXNet_RNN_TNC notebook fed them (the fused operator's own layout), the Gluon network
+hybridized, no per-batch metric.
 The GRU holds two bias vectors (cuDNN's form): 68,100 weights. One file serves MXNet 0.12.1
 (the 2017 image: its fused RNN operator runs on GPUs only) and 1.9.
 """
@@ -18,16 +22,22 @@ from common import canonical
 from frameworks import mxnet as fw
 
 EQUIVALENCE = {"family": "gru-reset-after"}  # common/canonical.py FAMILIES
-SETTINGS = {"layout": "TNC (time-major)"}
+SETTINGS = {"layout": "NTC as 2017's MXNet_RNN and Gluon_RNN (reference variants); TNC "
+                      "time-major, transposed on the host (-tuned variants)"}
 
 
 def _symbol(p):
     """Embedding, fused GRU, last step, dense 2, SoftmaxOutput (MXNet_RNN)."""
     x = mx.sym.Embedding(mx.sym.Variable("data"), input_dim=p["max_features"],
-                         output_dim=p["embedding"])                       # (T, N, embedding)
+                         output_dim=p["embedding"])           # (N, T, emb); tuned: (T, N, emb)
     gru = mx.rnn.FusedRNNCell(p["hidden"], num_layers=1, mode="gru", prefix="gru_")
-    out, _ = gru.unroll(p["maxlen"], inputs=x, layout="TNC", merge_outputs=True)  # zero state
-    x = mx.sym.FullyConnected(mx.sym.SequenceLast(out), num_hidden=p["n_classes"])  # logits
+    if fw.DEVICE["tuned"]:
+        out, _ = gru.unroll(p["maxlen"], inputs=x, layout="TNC", merge_outputs=True)
+        last = mx.sym.SequenceLast(out)
+    else:  # as MXNet_RNN: the default NTC layout, one output per step, the last one taken
+        outs, _ = gru.unroll(p["maxlen"], inputs=x, merge_outputs=False)  # zero state
+        last = outs[-1]
+    x = mx.sym.FullyConnected(last, num_hidden=p["n_classes"])  # logits
     return mx.sym.SoftmaxOutput(x, mx.sym.Variable("softmax_label"), name="softmax")
 
 
@@ -40,13 +50,16 @@ class _GRUClassifier(gluon.Block):
         super(_GRUClassifier, self).__init__(**kwargs)
         with self.name_scope():
             self.embedding = gluon.nn.Embedding(p["max_features"], p["embedding"])
-            self.gru = gluon.rnn.GRU(p["hidden"], num_layers=1, layout="TNC",
+            self.time_major = fw.DEVICE["tuned"]
+            self.gru = gluon.rnn.GRU(p["hidden"], num_layers=1,
+                                     layout="TNC" if self.time_major else "NTC",
                                      input_size=p["embedding"])
             self.fc = gluon.nn.Dense(p["n_classes"], in_units=p["hidden"])
 
     def forward(self, x):
         out = self.gru(self.embedding(x))  # initial state: zeros
-        return self.fc(out[out.shape[0] - 1])  # last step -> logits; softmax in the loss
+        last = out[out.shape[0] - 1] if self.time_major else out[:, -1, :]  # the last step
+        return self.fc(last)  # logits; softmax in the loss
 
 
 def _version():
@@ -60,15 +73,17 @@ def build_model(p):
                                "came in 1.3): use --device gpu, the gluon variant, or the "
                                "mxnet-1.9 image" % mx.__version__)
         model = mx.mod.Module(_symbol(p), context=fw.DEVICE["ctx"])
-        # the batch is axis 1 of time-major data: Module reads it from the layout
-        model.bind(data_shapes=[mx.io.DataDesc("data", (p["maxlen"], p["batch_size"]),
-                                               layout="TN")],
-                   label_shapes=[("softmax_label", (p["batch_size"],))])
+        # time-major data has the batch on axis 1: Module reads it from the layout
+        data = (mx.io.DataDesc("data", (p["maxlen"], p["batch_size"]), layout="TN")
+                if fw.DEVICE["tuned"] else
+                mx.io.DataDesc("data", (p["batch_size"], p["maxlen"]), layout="NT"))
+        model.bind(data_shapes=[data], label_shapes=[("softmax_label", (p["batch_size"],))])
         model.init_params(initializer=mx.init.Xavier(rnd_type="uniform"))
         return model
     model = _GRUClassifier(p)
     model.initialize(mx.init.Xavier(), ctx=fw.DEVICE["ctx"])
-    model.hybridize()
+    if fw.DEVICE["tuned"]:  # Gluon_RNN never hybridized its network
+        model.hybridize()
     return model
 
 
@@ -85,7 +100,7 @@ def build_trainer(model, p):
     if fw.DEVICE["api"] == "module":
         # Module scales the summed gradients by 1 / batch size: Adam on the mean loss
         model.init_optimizer(optimizer="adam", optimizer_params=sorted(adam.items()))
-        return {"model": model}
+        return {"model": model, "metric": mx.metric.create("acc")}  # MXNet_RNN's
     return {"model": model,
             "loss": gluon.loss.SoftmaxCrossEntropyLoss(),
             "trainer": gluon.Trainer(model.collect_params(), "adam", adam)}
@@ -95,15 +110,20 @@ def _array(array):
     return mx.nd.array(array, ctx=fw.DEVICE["ctx"])  # host-to-device copy, timed as in 2017
 
 
-def _time_major(x):
-    return np.ascontiguousarray(x.T)  # (batch, time) -> (time, batch), as MXNet_RNN_TNC fed it
+def _layout(x):
+    """The batch as the variant feeds it: (batch, time) as 2017's tabled notebooks, or
+    time-major (time, batch) as MXNet_RNN_TNC fed it (-tuned)."""
+    return np.ascontiguousarray(x.T) if fw.DEVICE["tuned"] else x
 
 
 def train_step(state, x, y):
     model = state["model"]
-    xb, yb = _array(_time_major(x)), _array(y.astype(np.float32))
+    xb, yb = _array(_layout(x)), _array(y.astype(np.float32))
     if fw.DEVICE["api"] == "module":
-        model.forward(mx.io.DataBatch(data=[xb], label=[yb]), is_train=True)
+        batch = mx.io.DataBatch(data=[xb], label=[yb])
+        model.forward(batch, is_train=True)
+        if not fw.DEVICE["tuned"]:  # 2017's MXNet_RNN updated an accuracy metric every batch
+            model.update_metric(state["metric"], batch.label)  # (it waits for the forward)
         model.backward()
         model.update()
         # SoftmaxOutput returns probabilities, not the loss: keep them with the labels (the
@@ -127,11 +147,11 @@ def to_float(loss):
 def predict(state, x):
     model = state["model"]
     if fw.DEVICE["api"] == "module":
-        model.forward(mx.io.DataBatch(data=[_array(_time_major(x))], label=None),
+        model.forward(mx.io.DataBatch(data=[_array(_layout(x))], label=None),
                       is_train=False)
         out = model.get_outputs()[0]
     else:
-        out = model(_array(_time_major(x)))
+        out = model(_array(_layout(x)))
     return mx.nd.argmax(out, axis=1).asnumpy().astype(np.int64)
 
 
@@ -218,7 +238,7 @@ def import_params(state, params):
 def outputs(state, x):
     """The logits of a batch (N, T) of word indices, as numpy."""
     model = state["model"]
-    data = _array(_time_major(x))
+    data = _array(_layout(x))
     if fw.DEVICE["api"] == "module":
         # a Module of the symbol up to the logits (SoftmaxOutput outputs probabilities), with
         # the training Module's weights, bound for this batch

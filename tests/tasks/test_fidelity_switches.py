@@ -88,3 +88,24 @@ def test_the_protocol_copies_a_device_array_after_the_clock():
                                           {"batch_size": 32})
     assert (timings["batches"], features, n) == (2, 2048, 64)
     assert timings["unsynced_seconds"] >= 0
+
+
+def test_mxnet_reference_variants_run_the_tabled_notebooks_program():
+    """MXNet_CNN and MXNet_RNN updated an accuracy metric every batch (update_metric waits for
+    the forward); MXNet_RNN fed batch-major (NTC) batches to an NTC-unrolled FusedRNNCell and
+    Gluon_RNN's Block was never hybridized. The -tuned variants run the faster forms."""
+    for task in ("cnn", "rnn"):
+        step = calls_in(os.path.join(TASKS, task, "mxnet.py"), "train_step")
+        assert 'model.update_metric(state["metric"], batch.label)' in step, task
+    rnn = os.path.join(TASKS, "rnn", "mxnet.py")
+    with open(rnn) as f:
+        source = f.read()
+    assert "gru.unroll(p[\"maxlen\"], inputs=x, merge_outputs=False)" in source  # NTC default
+    assert 'layout="TNC" if self.time_major else "NTC"' in source
+    tree = ast.parse(source)
+    build = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "build_model"][0]
+    hybridize = [n for n in ast.walk(build) if isinstance(n, ast.If)
+                 and "hybridize" in ast.dump(n) and "tuned" in ast.dump(n.test)]
+    assert hybridize, "the Gluon RNN hybridizes only in the -tuned variants"
+    fw = os.path.join(TASKS, "frameworks", "mxnet.py")
+    assert 'DEVICE["tuned"] = variant.endswith("-tuned")' in calls_in(fw, "init")

@@ -424,3 +424,16 @@ def test_densenet_reference_is_O1_and_sensitive():
     broken[name] = np.ascontiguousarray(prm[name].transpose(0, 1, 3, 2))
     cmp = canonical.compare(ref, reference.forward(family, broken, x, p))
     assert not cmp["ok"] and cmp["max_abs_diff"] > 10 * cmp["tolerance"]
+
+
+def test_a_job_output_that_is_no_plain_array_fails_its_row(tmp_path):
+    """An adapter whose outputs() returned its framework's array (saved as an object array)
+    made check-models end in a traceback; now that row fails with the reason."""
+    np.savez(str(tmp_path / "outputs.npz"), output=np.array([object()], dtype=object))
+    record, out = check_models.job_output(str(tmp_path), {"status": "ok", "parameters": 1})
+    assert out is None and record["status"] == "failed"
+    assert record["reason"].startswith("outputs.npz unreadable (ValueError): Object arrays")
+    np.savez(str(tmp_path / "outputs.npz"), output=np.ones((2, 3), np.float32))
+    record, out = check_models.job_output(str(tmp_path), {"status": "ok"})
+    assert record == {"status": "ok"} and out.shape == (2, 3)
+    assert check_models.job_output(str(tmp_path), {"status": "failed"})[1] is None
