@@ -816,7 +816,9 @@ def densenet_section(task, entries, reference, results_dir, eq_marks=None, check
         tables.append({"source": source, "caption": ref["data"][source], "lines": lines})
     return {"task": task, "title": ref["title"], "table": ref["table"],
             "unit_label": ref["unit_label"], "hardware": ref["hardware"], "tables": tables,
-            "n_results": len(mine)}
+            "n_results": len(mine),
+            "ref_notes": [(r["framework"], note) for r in ref["rows"]
+                          for note in r.get("notes") or []]}
 
 
 def densenet_reference_view(row, ref, source):

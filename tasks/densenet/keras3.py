@@ -7,12 +7,13 @@ started from the ImageNet weights, a download). Channels-last (Keras 3's default
 channels_first for Keras 2.1 on TensorFlow 1.4).
 
 Data: a tf.data pipeline (TensorFlow is in the image whatever the backend, and Keras 3 takes
-tf.data on all three): read the PNG, tf.io.decode_png, resize to 264, random 224 crop, random
-horizontal flip, ImageNet mean/sd, batched; the map runs in parallel (AUTOTUNE) on TensorFlow's
-own C++ thread pool, which decodes without the GIL: tf.data has threads, not worker processes.
-2017 used Keras 2.1's ImageDataGenerator.flow_from_directory with 2 x CPU threads; Keras 3
-dropped it, and a PyDataset with worker processes would need a Python PNG decoder
-(keras.utils.load_img is Pillow, which the image does not have).
+tf.data on all three): read the PNG, tf.io.decode_png, resize to 224 (nearest neighbour), random
+horizontal flip, ImageNet mean/sd, batched (2017's flow_from_directory(target_size=224) resized
+the 264 copies as it loaded them, so its random crop to 224 cropped nothing); the map runs in
+parallel (AUTOTUNE) on TensorFlow's own C++ thread pool, which decodes without the GIL: tf.data
+has threads, not worker processes. 2017 used Keras 2.1's ImageDataGenerator.flow_from_directory
+with 2 x CPU threads; Keras 3 dropped it, and a PyDataset with worker processes would need a
+Python PNG decoder (keras.utils.load_img is Pillow, which the image does not have).
 
 Several devices (--gpus N / --workers N): the JAX backend's keras.distribution.DataParallel
 over N of the devices JAX sees (N host devices on a CPU: frameworks/keras3.py sets
@@ -33,9 +34,9 @@ EQUIVALENCE = {"family": "densenet121-keras"}  # common/canonical.py FAMILIES
 SETTINGS = {"layout": "NHWC",
             "network": "keras.applications.DenseNet121(include_top=False, pooling='avg') "
                        "+ Dense(14)",
-            "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
-                      "data.images), random crop + flip; parallel map "
-                      "(TensorFlow's threads)",
+            "loader": "tf.data: decode_png (+ bilinear resize to 264: originals only, see "
+                      "data.images), nearest resize to 224 + random flip (2017's "
+                      "flow_from_directory); parallel map (TensorFlow's threads)",
             "data_parallel": "keras.distribution.DataParallel (JAX backend), one process"}
 
 # Trainable weights (2017's Keras "Trainable params"): keras.applications' DenseNet121 with its
@@ -81,19 +82,20 @@ def make_loader(split, p, dist, train, seed):
     if "x" in split:
         return chestxray.InMemoryBatches(split, batch, train)
     import tensorflow as tf
-    resize, crop = chestxray.train_resize(split, p), (p["height"], p["width"], p["channels"])
+    resize, size = chestxray.train_resize(split, p), (p["height"], p["width"])
     mean = tf.constant(np.array(p["mean"], np.float32) * 255.0)
     sd = tf.constant(np.array(p["sd"], np.float32) * 255.0)
 
     def decode(path, label):
+        # 2017's Keras_TF_MultiGPU: flow_from_directory(target_size=(224, 224)) loaded every
+        # image resized to 224 (load_img's default, nearest neighbour), so its random 224 crop
+        # of a 224 image did nothing: resize + random flip for training, resize for evaluation
         image = tf.io.decode_png(tf.io.read_file(path), channels=3)  # grey, RGBA -> RGB
-        if train:  # (bilinear resize to 264,) random 224 crop, random flip
-            if resize:  # None: prepared copies, already 264 square
-                image = tf.image.resize(image, (resize, resize))
-            image = tf.image.random_crop(image, crop, seed=seed)
+        if train and resize:  # originals: the bilinear 264 copy first (None: prepared copies)
+            image = tf.image.resize(image, (resize, resize))
+        image = tf.image.resize(image, size, method="nearest")
+        if train:
             image = tf.image.random_flip_left_right(image, seed=seed)
-        else:  # evaluation: resized to 224, no augmentation
-            image = tf.image.resize(image, crop[:2])
         return (tf.cast(image, tf.float32) - mean) / sd, label
 
     ds = tf.data.Dataset.from_tensor_slices((list(split["paths"]),

@@ -12,9 +12,10 @@ flip, ImageNet normalisation). Differences, all recorded in SETTINGS:
   * 2017 used nn.DataParallel in one process (the README table's "4xV100"); this runs
     DistributedDataParallel, one process per device (run.py starts them; gloo on CPU, nccl on
     GPUs), PyTorch's recommended data-parallel path today.
-  * 2017's PyTorch notebook augmented with RandomResizedCrop(224) on the 264x264 copies; the
-    README's description of the task (and every other 2017 notebook) is a random 224 crop of the
-    264 image plus a flip: that is what every framework here does.
+  * 2017's PyTorch notebook augmented with RandomResizedCrop(224) on the 264x264 copies (so did
+    Gluon_MultiGPU); the README's description of the task, Tensorflow_MultiGPU and
+    Chainer_MultiGPU take a random 224 crop of the 264 image plus a flip, which this file does
+    (Keras_TF_MultiGPU resized to 224 and flipped: tasks/densenet/keras3.py).
 DenseNet-121: Huang et al. 2017 (growth 32, blocks 6/12/24/16, bottleneck 4*growth, compression
 0.5), torchvision's layout and module names (features.conv0 .. denseblock1.denselayer1 ..
 norm5, classifier: torchvision's state-dict names, the canonical ones of `dlbench check-models`).

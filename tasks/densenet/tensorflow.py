@@ -238,9 +238,10 @@ def make_loader(split, p, dist, train, seed):
         data = data.shuffle(len(split["paths"]), seed=seed, reshuffle_each_iteration=True)
     data = data.map(_decoder(p, train, seed, chestxray.train_resize(split, p)),
                     num_parallel_calls=p["loader_workers"])
+    # prefetch 10 batches, as 2017's Tensorflow_MultiGPU XrayData (buffer=10)
     if not train:
-        return data.batch(p["batch_size"]).prefetch(2)
-    data = data.batch(p["global_batch"], drop_remainder=True).prefetch(2)
+        return data.batch(p["batch_size"]).prefetch(10)
+    data = data.batch(p["global_batch"], drop_remainder=True).prefetch(10)
     return dist["strategy"].experimental_distribute_dataset(data)
 
 

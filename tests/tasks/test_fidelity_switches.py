@@ -109,3 +109,24 @@ def test_mxnet_reference_variants_run_the_tabled_notebooks_program():
     assert hybridize, "the Gluon RNN hybridizes only in the -tuned variants"
     fw = os.path.join(TASKS, "frameworks", "mxnet.py")
     assert 'DEVICE["tuned"] = variant.endswith("-tuned")' in calls_in(fw, "init")
+
+
+def source_of(*parts):
+    with open(os.path.join(TASKS, *parts)) as f:
+        return f.read()
+
+
+def test_densenet_loaders_are_their_notebooks():
+    """Keras_TF_MultiGPU: flow_from_directory(target_size=224) resized (nearest) as it loaded,
+    so its random crop of a 224 image did nothing: resize + flip. Tensorflow_MultiGPU:
+    prefetch(10). Chainer_MultiGPU: MultiprocessIterator(n_prefetch=10), CPU_COUNT processes on
+    one GPU, 2 per GPU on several."""
+    keras = calls_in(os.path.join(TASKS, "densenet", "keras3.py"), "make_loader")
+    assert 'tf.image.resize(image, size, method="nearest")' in keras
+    assert not any("random_crop" in c for c in keras)
+    assert any("random_flip_left_right" in c for c in keras)
+    tf_loader = calls_in(os.path.join(TASKS, "densenet", "tensorflow.py"), "make_loader")
+    assert sum("prefetch(10)" in c for c in tf_loader) >= 2
+    assert "n_prefetch=10" in source_of("densenet", "chainer.py")
+    rule = calls_in(os.path.join(TASKS, "densenet", "chainer.py"), "loader_processes")
+    assert 'want = (cpus or 1) if p["devices"] == 1 else 2 * p["devices"]' in rule
