@@ -14,13 +14,26 @@ import time
 from . import signals
 
 
-def remove_quietly(c):
-    """Remove container c, running or not; one already gone (or an engine that refuses) is no
-    error here: the callers are cleaning up after the run's outcome is known."""
+REMOVE_WAIT_S = 30  # at most this long for the engine to finish a removal it accepted
+
+
+def remove_quietly(c, wait_s=REMOVE_WAIT_S):
+    """Remove container c, running or not, and wait (wait_s at most) until the engine no longer
+    lists it: a loaded engine can answer the removal before it is done, and a dlbench that then
+    exits would leave it listed. One already gone (or an engine that refuses) is no error here:
+    the callers are cleaning up after the run's outcome is known."""
     try:
         c.remove(force=True)
-    except Exception:
-        pass
+    except Exception as e:
+        if "in progress" not in str(e):  # refused, or gone already: nothing to wait for
+            return
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        try:
+            c.reload()
+        except Exception:  # docker.errors.NotFound: gone (or no engine to ask: nothing to wait)
+            return
+        time.sleep(0.1)
 
 
 class Tracker(object):

@@ -258,10 +258,10 @@ def make_loader(split, p, dist, train, seed):
         return _Epochs(Synthetic(split), batch, False, 0)
     return _Epochs(XrayImages(split["paths"], split["labels"], p, train, seed,
                               chestxray.train_resize(split, p)), batch, train,
-                   loader_processes(p))
+                   _loader_processes(p))
 
 
-def loader_processes(p):
+def _loader_processes(p):
     """2017's Chainer_MultiGPU: on one GPU a MultiprocessIterator of CPU_COUNT processes, on N
     GPUs one of 2 processes per GPU (here one iterator feeds every device: 2 x N processes);
     never more than the CPUs this process may use."""

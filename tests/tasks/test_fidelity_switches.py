@@ -128,5 +128,5 @@ def test_densenet_loaders_are_their_notebooks():
     tf_loader = calls_in(os.path.join(TASKS, "densenet", "tensorflow.py"), "make_loader")
     assert sum("prefetch(10)" in c for c in tf_loader) >= 2
     assert "n_prefetch=10" in source_of("densenet", "chainer.py")
-    rule = calls_in(os.path.join(TASKS, "densenet", "chainer.py"), "loader_processes")
+    rule = calls_in(os.path.join(TASKS, "densenet", "chainer.py"), "_loader_processes")
     assert 'want = (cpus or 1) if p["devices"] == 1 else 2 * p["devices"]' in rule

@@ -66,6 +66,7 @@ def test_kill_exit_code_and_seconds_run():
 def test_tracker_removes_everything_even_when_a_remove_fails():
     class Stuck(FakeContainer):
         def remove(self, force=False):
+            self.removed = True  # the engine is removing it: gone once that ends
             raise RuntimeError("removal already in progress")
 
     a, b = FakeContainer(), Stuck()
@@ -74,6 +75,29 @@ def test_tracker_removes_everything_even_when_a_remove_fails():
     tracker.add(b)
     tracker.remove_all()
     assert a.removed and tracker.containers == []
+
+
+def test_a_removal_is_waited_for_until_the_engine_no_longer_lists_it():
+    """A loaded engine can answer a removal before it is done; dlbench waits (bounded) until
+    the container is gone, so nothing it removed is still listed when it exits."""
+    class Slow(FakeContainer):
+        def __init__(self):
+            FakeContainer.__init__(self)
+            self.reloads = 0
+
+        def reload(self):
+            self.reloads += 1
+            if self.reloads < 3:
+                return  # still listed, being removed
+            raise RuntimeError("404 no such container")
+
+    c = Slow()
+    containers.remove_quietly(c, wait_s=HANG_S)
+    assert c.removed and c.reloads == 3
+    refused = Slow()
+    refused.remove = lambda force=False: (_ for _ in ()).throw(RuntimeError("engine says no"))
+    containers.remove_quietly(refused, wait_s=HANG_S)
+    assert refused.reloads == 0  # refused: nothing to wait for
 
 
 def test_wait_exit_calls_between_slices_and_survives_its_errors():

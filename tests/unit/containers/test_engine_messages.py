@@ -7,6 +7,7 @@ import types
 
 import pytest
 
+from helpers import HANG_S
 from helpers.fakes import FakeEngine, stand_in_run
 from harness.images import build
 from harness.core import catalog
@@ -107,7 +108,7 @@ def test_an_engine_that_stopped_is_not_called_a_missing_image(tmp_path):
     import docker
     from harness.images import push
     gone = docker.DockerClient(base_url="unix://%s" % (tmp_path / "no-engine.sock"),
-                               version="1.41", timeout=5)
+                               version="1.41", timeout=HANG_S)
     with pytest.raises(HarnessError) as e:
         engine.local_image("dlbench/pytorch-2.13", gone)
     assert str(e.value).startswith("cannot reach the Docker engine (")
