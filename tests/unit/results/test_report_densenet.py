@@ -257,7 +257,10 @@ def test_the_deviations_from_2017_are_in_the_row_notes(tmp_path):
     md = open(written["md"], encoding="utf-8").read()
     for text in ("2017's PyTorch_MultiGPU used RandomResizedCrop(224)",
                  "channels-last (Keras 3's default); 2017 set channels_first",
-                 "2017's Gluon_CNN dropped 0.25 there"):
+                 "2017's Gluon_CNN dropped 0.25 there",
+                 "2017's Tensorflow_MultiGPU ran channels_first on the GPUs",
+                 "2017's Tensorflow_CNN ran channels_first (NCHW) on the GPU",
+                 "2017 ran nn.DataParallel in one process"):
         assert text in html, text
     md = md.replace("\\_", "_")
     assert "RandomResizedCrop(224)" in md and "Gluon_CNN dropped 0.25" in md
