@@ -189,7 +189,7 @@ def run_densenet(args, result, fw, adapter, settings, rank):
                                                       timings["train_seconds"])}
     result["parallel"] = {"devices": p["devices"], "per_device_batch": p["per_device_batch"],
                           "global_batch": p["global_batch"], "global_lr": p["global_lr"],
-                          "mode": getattr(fw, "DATA_PARALLEL", "in_process"),
+                          "mode": data_parallel_mode(fw, result.get("variant")),
                           "backend": dist.get("backend") if isinstance(dist, dict) else None}
     metrics = {"test_accuracy": None, "final_loss": loss}
     if valid_loss and valid_loss[0] is not None:
@@ -344,7 +344,7 @@ def main(argv=None):
         sys.stderr.write("dlbench %s/%s failed: %s\n" % (args.task, args.adapter, setup_error))
         return 1
     if (rank is None and args.task == "densenet" and p["devices"] > 1
-            and getattr(fw, "DATA_PARALLEL", None) == "processes"):
+            and data_parallel_mode(fw, variant) == "processes"):
         return launch_replicas(args, result, argv)
     try:
         run(args, result, rank)
@@ -370,6 +370,15 @@ def main(argv=None):
                                                          result["reason"]))
         return result["exit_code"]
     return 0
+
+
+def data_parallel_mode(fw, variant):
+    """How a densenet run's replicas run: "processes" (run.py starts one per replica) or
+    "in_process"; the framework module's DATA_PARALLEL, one value or one per variant."""
+    mode = getattr(fw, "DATA_PARALLEL", "in_process")
+    if isinstance(mode, dict):
+        mode = mode.get(variant, "in_process")
+    return mode
 
 
 def launch_replicas(args, result, argv):

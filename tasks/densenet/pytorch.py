@@ -9,9 +9,12 @@ flip, ImageNet normalisation). Differences, all recorded in SETTINGS:
     random weights: no download in a benchmark run. Speed is the same; the AUC is not 2017's.
   * 2017's head was Linear + Sigmoid with BCELoss; here the logits go to
     binary_cross_entropy_with_logits (the same loss, numerically safer), predict applies sigmoid.
-  * 2017 used nn.DataParallel in one process (the README table's "4xV100"); this runs
+  * On N GPUs the reference runs 2017's program, nn.DataParallel in one process (the README
+    table's "4xV100"): one DataLoader of 6 workers at the global batch, the model replicated on
+    every GPU each step, validation at the global batch on every GPU. nn.DataParallel replicates
+    over GPUs only: N replicas on the CPU need the ddp variant. The ddp variant runs
     DistributedDataParallel, one process per device (run.py starts them; gloo on CPU, nccl on
-    GPUs), PyTorch's recommended data-parallel path today.
+    GPUs), 6 loader workers each, validation on rank 0: PyTorch's recommended path today.
   * 2017's PyTorch notebook augmented with RandomResizedCrop(224) on the 264x264 copies (so did
     Gluon_MultiGPU); the README's description of the task, Tensorflow_MultiGPU and
     Chainer_MultiGPU take a random 224 crop of the 264 image plus a flip, which this file does
@@ -40,7 +43,8 @@ SETTINGS = {"layout": "NCHW",
                        "init (2017: ImageNet-pretrained)",
             "loader": "torch.utils.data.DataLoader, worker processes, PIL decode (+ bilinear "
                       "resize: originals only, see data.images), random crop + flip",
-            "data_parallel": "DistributedDataParallel, one process per device"}
+            "data_parallel": "nn.DataParallel in one process (reference: 2017's); "
+                             "DistributedDataParallel, one process per device (variant ddp)"}
 
 
 class DenseLayer(nn.Module):
@@ -154,17 +158,27 @@ class EpochLoader(object):
 
 def start_devices(p, rank):
     world = p["devices"]
+    if world > 1 and not fw.DEVICE["ddp"] and not fw.DEVICE["cuda"]:
+        raise RuntimeError("nn.DataParallel (the reference, 2017's PyTorch_MultiGPU) replicates "
+                           "over GPUs only: use --variant ddp for %d replicas on the CPU" % world)
+    if not fw.DEVICE["ddp"]:  # one process drives every GPU (nn.DataParallel), from cuda:0
+        rank = 0
     device = torch.device("cuda:%d" % rank if fw.DEVICE["cuda"] else "cpu")
     if fw.DEVICE["cuda"]:
+        if torch.cuda.device_count() < world:
+            raise RuntimeError("%d GPUs asked for, PyTorch sees %d"
+                               % (world, torch.cuda.device_count()))
         torch.cuda.set_device(rank)
     elif world > 1:  # the replicas share the CPU: split its threads between them
         torch.set_num_threads(max(1, torch.get_num_threads() // world))
-    if world > 1:
+    if world > 1 and fw.DEVICE["ddp"]:
         torch_dist.init_process_group("nccl" if fw.DEVICE["cuda"] else "gloo",
                                       init_method="env://", rank=rank, world_size=world)
-    return {"rank": rank, "world": world, "device": device,
-            "backend": torch_dist.get_backend() if world > 1 else None,
-            "threads": torch.get_num_threads()}
+    backend = None
+    if world > 1:
+        backend = torch_dist.get_backend() if fw.DEVICE["ddp"] else "nn.DataParallel"
+    return {"rank": rank, "world": world, "device": device, "backend": backend,
+            "ddp": fw.DEVICE["ddp"] and world > 1, "threads": torch.get_num_threads()}
 
 
 def build_model(p, dist):
@@ -177,29 +191,35 @@ def count_parameters(model):
 
 def build_trainer(model, p, dist):
     net = model
-    if dist["world"] > 1:
+    if dist["ddp"]:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[dist["rank"]] if fw.DEVICE["cuda"] else None)
+    elif dist["world"] > 1:  # 2017's: the global batch split over the GPUs every step
+        net = nn.DataParallel(model, device_ids=list(range(dist["world"])))
     return {"model": model, "net": net, "device": dist["device"],
             "optimizer": optim.Adam(net.parameters(), lr=p["global_lr"],
                                     betas=(p["beta1"], p["beta2"]), eps=p["eps"])}
 
 
 def make_loader(split, p, dist, train, seed):
+    # ddp: each rank loads its share at the per-device batch; else one loader at the global
+    # batch (2017's PyTorch_MultiGPU scaled BATCHSIZE by the GPU count for every loader)
+    ranks = dist["world"] if dist["ddp"] else 1
+    batch = p["batch_size"] if dist["ddp"] else p["global_batch"]
     if "x" in split:  # synthetic, in RAM: this replica's share of each global batch
-        return chestxray.InMemoryBatches(split, p["batch_size"], train, dist["rank"],
-                                         dist["world"], convert=torch.from_numpy)
+        return chestxray.InMemoryBatches(split, batch, train, dist["rank"] if dist["ddp"] else 0,
+                                         ranks, convert=torch.from_numpy)
     dataset = ChestXrays(split["paths"], split["labels"], p, train,
                          chestxray.train_resize(split, p))
     sampler = None
-    if train and dist["world"] > 1:
+    if train and dist["ddp"]:
         sampler = DistributedSampler(dataset, num_replicas=dist["world"], rank=dist["rank"],
                                      shuffle=True, seed=seed, drop_last=True)
     elif train:
         generator = torch.Generator()
         generator.manual_seed(seed)
         sampler = RandomSampler(dataset, generator=generator)
-    loader = DataLoader(dataset, batch_size=p["batch_size"], sampler=sampler,
+    loader = DataLoader(dataset, batch_size=batch, sampler=sampler,
                         drop_last=train, num_workers=p["loader_workers"],
                         pin_memory=fw.DEVICE["cuda"],
                         persistent_workers=p["loader_workers"] > 0)
@@ -224,7 +244,10 @@ def to_float(loss):
 
 
 def predict(state, x):
-    model = state["model"]  # the module itself: DDP's forward would wait for the other ranks
+    # ddp: the module itself (DDP's forward would wait for the other ranks); DataParallel:
+    # every GPU, as 2017 validated
+    model = state["model"] if isinstance(
+        state["net"], nn.parallel.DistributedDataParallel) else state["net"]
     model.eval()
     with torch.no_grad(), fw.autocast():
         out = torch.sigmoid(model(x.to(state["device"])).float())
@@ -237,7 +260,7 @@ def sync(state):
 
 
 def stop_devices(dist):
-    if dist["world"] > 1 and torch_dist.is_initialized():
+    if dist["ddp"] and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
 

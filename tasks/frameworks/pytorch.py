@@ -17,6 +17,9 @@ VARIANTS = [
      "env": {}, "row": "PyTorch"},
     {"name": "tuned", "doc": "channels-last memory format (PyTorch >= 1.5)",
      "env": {}, "tasks": ("cnn", "inference"), "row": "PyTorch"},
+    {"name": "ddp", "doc": "DistributedDataParallel, one process per device (6 loader workers "
+     "each, validation on rank 0): PyTorch's recommended path; the reference is 2017's "
+     "nn.DataParallel in one process", "env": {}, "tasks": ("densenet",), "row": "PyTorch"},
     # GPU math modes the 2017 K80/P100 did not have: never beside a 2017 (fp32) number
     {"name": "tf32", "doc": "TF32 tensor-core math in cuDNN convolutions and matmuls (Ampere "
      "and newer GPUs; PyTorch >= 1.7)", "env": {}, "devices": ["gpu"], "row": None},
@@ -24,10 +27,13 @@ VARIANTS = [
      "(PyTorch >= 1.10, GPUs with bf16)", "env": {}, "devices": ["gpu"],
      "tasks": ("cnn", "inference"), "row": None},
 ]
-# densenet: one process per data-parallel replica (DistributedDataParallel); run.py starts them
-DATA_PARALLEL = "processes"
+# densenet on N devices: the reference is 2017's PyTorch_MultiGPU program, nn.DataParallel in
+# one process (one DataLoader of 6 workers at the global batch, validation at the global batch on
+# every GPU); the ddp variant runs one process per replica (DistributedDataParallel), which
+# run.py starts
+DATA_PARALLEL = {"ddp": "processes"}
 # set by init(), read by the task files
-DEVICE = {"cuda": False, "channels_last": False, "autocast": None}
+DEVICE = {"cuda": False, "channels_last": False, "autocast": None, "ddp": False}
 torch = None  # the framework module, once load() has imported it
 
 
@@ -69,6 +75,7 @@ def init(device, seed, variant):
         torch.cuda.manual_seed(seed)
         torch.backends.cudnn.benchmark = True  # cuDNN autotune: pick the fastest kernels
     DEVICE["channels_last"] = variant == "tuned"
+    DEVICE["ddp"] = variant == "ddp"
     if DEVICE["channels_last"] and not hasattr(torch, "channels_last"):
         raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
     precision = _true_fp32()

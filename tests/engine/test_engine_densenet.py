@@ -22,9 +22,10 @@ IMAGES = [img.name for img in catalog.discover() if img.era == "current"
           and "densenet" in img.tasks]
 MODES = {"pytorch": ("processes", "gloo"),
          "tensorflow": ("in_process", "MirroredStrategy")}
-# the variant whose data-parallel path runs, where the image's reference cannot: Keras 3's
-# distribution API is the JAX backend's (tasks/densenet/keras3.py)
-VARIANT = {"keras-3.15": "jax"}
+# the variant whose data-parallel path runs on the CPU, where the image's reference cannot: Keras
+# 3's distribution API is the JAX backend's (tasks/densenet/keras3.py); PyTorch's reference is
+# 2017's nn.DataParallel, GPUs only (tasks/densenet/pytorch.py): ddp runs CPU replicas
+VARIANT = {"keras-3.15": "jax", "pytorch-2.13": "ddp"}
 
 
 @pytest.fixture(scope="module", params=IMAGES)

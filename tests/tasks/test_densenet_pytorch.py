@@ -39,7 +39,7 @@ def module(monkeypatch):
 def test_densenet121_parameter_counts(module):
     from common import params
     p = params.scale_for_devices(params.for_task("densenet"), 1)
-    dist = {"rank": 0, "world": 1, "device": torch.device("cpu")}
+    dist = {"rank": 0, "world": 1, "device": torch.device("cpu"), "ddp": False}
     assert module.count_parameters(module.build_model(p, dist)) == 6968206 == p["parameters"]
     imagenet = dict(p, n_classes=1000)  # torchvision's densenet121: 7,978,856
     assert module.count_parameters(module.build_model(imagenet, dist)) == 7978856
@@ -114,8 +114,8 @@ def test_two_ddp_processes_on_real_pngs(tmp_path):
     for name, value in (("name", "package-0"), ("energy_uj", 1000),
                         ("max_energy_range_uj", 262143328850)):
         (package / name).write_text("%s\n" % value)
-    r, events, proc = run_task(tmp_path, "--data", data, "--workers", "2", "--epochs", "2",
-                               "--image-size", "32", "--batch-size", "2",
+    r, events, proc = run_task(tmp_path, "--data", data, "--variant", "ddp", "--workers", "2",
+                               "--epochs", "2", "--image-size", "32", "--batch-size", "2",
                                DLBENCH_POWERCAP=str(tmp_path / "powercap"))
     assert proc.returncode == 0 and r["status"] == "ok", (r.get("reason"), proc.stderr[-2000:])
     assert r["data"]["source"] == "real" and r["data"]["sizes"] == {"train": 21, "valid": 3,
@@ -146,8 +146,26 @@ def test_a_failing_replica_fails_the_run_with_its_reason(tmp_path):
     """A data folder whose images vanish: every rank fails; the result says which and why."""
     data = str(tmp_path / "chestxray")
     make_chestxray_dir(data, patients=10, per_patient=1, size=40)
-    r, _, proc = run_task(tmp_path, "--data", str(tmp_path / "nowhere"), "--workers", "2",
-                          "--image-size", "32", "--batch-size", "2")
+    r, _, proc = run_task(tmp_path, "--data", str(tmp_path / "nowhere"), "--variant", "ddp",
+                          "--workers", "2", "--image-size", "32", "--batch-size", "2")
     assert proc.returncode == 1 and r["status"] == "failed"
     assert "Data_Entry_2017.csv" in r["reason"] and "dlbench data fetch chestxray14" in r["reason"]
     assert "Traceback" not in proc.stderr.strip().splitlines()[-1]
+
+
+def test_the_reference_is_2017s_data_parallel_and_refuses_cpu_replicas(tmp_path):
+    """2017's PyTorch_MultiGPU ran nn.DataParallel in one process: the reference does (GPUs
+    only, so N replicas on the CPU are one clear error pointing at the ddp variant, which runs
+    DistributedDataParallel in one process per replica)."""
+    r, _, proc = run_task(tmp_path, "--synthetic", "--workers", "2", "--image-size", "32",
+                          "--batch-size", "2")
+    assert proc.returncode == 1 and r["status"] == "failed"
+    assert r["reason"] == ("RuntimeError: nn.DataParallel (the reference, 2017's "
+                           "PyTorch_MultiGPU) replicates over GPUs only: use --variant ddp for "
+                           "2 replicas on the CPU")
+    import ast
+    with open(os.path.join(TASKS, "densenet", "pytorch.py")) as f:
+        source = f.read()
+    assert "net = nn.DataParallel(model, device_ids=list(range(dist[\"world\"])))" in source
+    assert 'batch = p["batch_size"] if dist["ddp"] else p["global_batch"]' in source
+    ast.parse(source)

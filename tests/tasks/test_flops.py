@@ -234,7 +234,8 @@ def test_densenet_matches_flop_counter(torch):
     assert flops.forward_flops("densenet", p) == 5666304000
     for size in (224, 32):
         q = dict(p, height=size, width=size)
-        m = dn.build_model(q, {"device": torch.device("cpu"), "rank": 0, "world": 1})
+        m = dn.build_model(q, {"device": torch.device("cpu"), "rank": 0, "world": 1,
+                               "ddp": False})
         x = torch.randn(2, 3, size, size)  # batch 2: batch-norm in training mode needs two
         m.eval()
         with torch.no_grad():

@@ -260,7 +260,7 @@ def test_the_deviations_from_2017_are_in_the_row_notes(tmp_path):
                  "2017's Gluon_CNN dropped 0.25 there",
                  "2017's Tensorflow_MultiGPU ran channels_first on the GPUs",
                  "2017's Tensorflow_CNN ran channels_first (NCHW) on the GPU",
-                 "2017 ran nn.DataParallel in one process"):
+                 "the ddp variant runs DistributedDataParallel"):
         assert text in html, text
     md = md.replace("\\_", "_")
     assert "RandomResizedCrop(224)" in md and "Gluon_CNN dropped 0.25" in md
