@@ -53,7 +53,7 @@ def drop_in(repo):
             copy("images/pytorch-2.13/" + name, "images/%s/%s" % (IMAGE, name))
     copy("images/pytorch-2.13/Dockerfile", "images/%s/Dockerfile" % IMAGE,
          ('org.dlbench.adapter="pytorch"', 'org.dlbench.adapter="%s"' % NEW),
-         ('org.dlbench.variants="reference,tuned,tf32,amp-bf16" \\\n', ""))  # the module's, by default
+         ('org.dlbench.variants="reference,tuned,ddp,tf32,amp-bf16" \\\n', ""))  # the module's, by default
     # the one mechanical change besides the new files: `make compose.yaml`
     with open(os.path.join(repo, "compose.yaml"), "w") as f:
         subprocess.run([sys.executable, "-m", "harness.images.compose"], cwd=repo, stdout=f,
