@@ -41,7 +41,7 @@ def test_an_image_without_a_variants_label_has_the_modules_variants(tmp_path):
         'org.dlbench.devices="cpu"\n')
     os.symlink(os.path.join(ROOT, "tasks"), str(tmp_path / "tasks"))
     img = catalog.load_image(str(folder))
-    assert img.variants == ("reference", "tuned", "tf32", "amp-bf16")
+    assert img.variants == ("reference", "tuned", "ddp", "tf32", "amp-bf16")
     assert img.problems(str(tmp_path / "tasks")) == []
 
 
