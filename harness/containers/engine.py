@@ -18,12 +18,16 @@ def client():
             c = docker.from_env(timeout=int(os.environ.get("DLBENCH_DOCKER_TIMEOUT", "300")))
             c.ping()
         except Exception as e:  # docker.errors.DockerException, requests errors, ...
-            raise HarnessError(
-                "cannot reach the Docker engine (%s): start it (e.g. `sudo systemctl start "
-                "docker`, or `sudo dockerd &`) and check that you may use it (`docker info`)"
-                % short_error(e))
+            raise unreachable(e)
         _client = c
     return _client
+
+
+def unreachable(e):
+    """The one line for an engine that does not answer (exception e: why)."""
+    return HarnessError(
+        "cannot reach the Docker engine (%s): start it (e.g. `sudo systemctl start docker`, or "
+        "`sudo dockerd &`) and check that you may use it (`docker info`)" % short_error(e))
 
 
 def local_image(ref, client_=None):
@@ -38,9 +42,7 @@ def local_image(ref, client_=None):
     except docker.errors.APIError as e:
         raise HarnessError("the Docker engine could not look up %s: %s" % (ref, short_error(e)))
     except Exception as e:  # requests' ConnectionError, a socket gone: the engine stopped
-        raise HarnessError(
-            "cannot reach the Docker engine (%s): start it (e.g. `sudo systemctl start docker`, "
-            "or `sudo dockerd &`) and check that you may use it (`docker info`)" % short_error(e))
+        raise unreachable(e)
 
 
 SHORT_ERROR_LIMIT = 400
