@@ -3,8 +3,9 @@
 For each adapter whose framework this Python can import (tasks/frameworks/*.py PACKAGES), each
 task it has and each variant it runs on the GPU (the reference, tuned, TF32, mixed precision),
 runs `tasks/run.py TASK --adapter A --variant V --device gpu --synthetic` on tiny synthetic
-data, and prints status, the precision the result recorded, the GPU's name, and the speed (a
-smoke run: synthetic, a few batches; not a benchmark figure). A failed run prints its reason.
+data, and prints status, the layout and precision the result recorded (TensorFlow's and Keras's
+CNN, TensorFlow's DenseNet: NCHW on a GPU, as 2017), the GPU's name, and the speed (a smoke run:
+synthetic, a few batches; not a benchmark figure). A failed run prints its reason.
 
     python bench/gpu_paths.py                       every adapter importable here
     python bench/gpu_paths.py pytorch flax --limit 640 --timeout 300
@@ -72,17 +73,20 @@ def main():
         f[:-3] for f in os.listdir(os.path.join(TASKS, "frameworks"))
         if f.endswith(".py") and not f.startswith("_"))
     failed = 0
-    print("%-10s %-10s %-22s %-7s %-28s %-22s %s" % (
-        "ADAPTER", "TASK", "VARIANT", "STATUS", "PRECISION", "GPU", "IMG/S (synthetic)"))
+    print("%-10s %-10s %-22s %-7s %-6s %-28s %-22s %s" % (
+        "ADAPTER", "TASK", "VARIANT", "STATUS", "LAYOUT", "PRECISION", "GPU",
+        "IMG/S (synthetic)"))
     for adapter, task, variant in runs(names):
         r = run_one(adapter, task, variant, args.limit, args.timeout)
         env = r.get("env") or {}
-        precision = (env.get("adapter_settings") or {}).get("precision") or {}
+        settings = env.get("adapter_settings") or {}
+        precision = settings.get("precision") or {}
         ips = (r.get("timings") or {}).get("images_per_second")
         ok = r.get("status") == "ok"
         failed += not ok
-        print("%-10s %-10s %-22s %-7s %-28s %-22s %s" % (
-            adapter, task, variant, r.get("status"), str(precision.get("dtype", ""))[:28],
+        print("%-10s %-10s %-22s %-7s %-6s %-28s %-22s %s" % (
+            adapter, task, variant, r.get("status"), str(settings.get("layout") or "")[:6],
+            str(precision.get("dtype", ""))[:28],
             str(env.get("gpu") or "")[:22],
             ("%.0f" % ips) if ok and ips else (r.get("reason") or "")[:200]))
     return 1 if failed else 0

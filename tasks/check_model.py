@@ -113,9 +113,7 @@ class Started(object):
                                                                        adapter))
         adapters.variant(self.fw, variant, task, device)
         module = importlib.import_module("%s.%s" % (task, adapter))
-        settings = dict(self.settings)
-        settings.update(module.SETTINGS)
-        return module, settings
+        return module, adapters.task_settings(self.fw, module, device, self.settings)
 
 
 def check(started, args, job, record):

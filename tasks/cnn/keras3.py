@@ -2,24 +2,32 @@
 
 Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the variant names the backend
 (frameworks/keras3.py sets it before keras is imported). Training uses the compiled train_on_batch
-(tf.function / jax.jit; eager on torch). Keras's default layout is channels_last: NHWC images.
-Model as in the 2017 benchmark's Keras CNN notebook.
+(tf.function / jax.jit; eager on torch). Channels-first on a GPU, as 2017's Keras_TF_CNN set
+(K.set_image_data_format('channels_first')); channels-last (Keras's default) on the CPU, where
+TensorFlow has no NCHW max-pool gradient. Model as in the 2017 benchmark's Keras CNN notebook.
 """
 import keras
 import numpy as np
 
 from common import canonical
+from frameworks import keras3 as fw
 
 EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
-SETTINGS = {"layout": "NHWC"}  # Keras's default image_data_format: channels_last
+SETTINGS = {"layout": "NHWC", "layout_gpu": "NCHW"}  # fw.DEVICE["layout"]: the one in effect
 
 
 def build_model(p):
     c1, c2, k = p["conv1_filters"], p["conv2_filters"], p["kernel"]
     L = keras.layers
+    if fw.DEVICE["layout"] == "NCHW":
+        keras.config.set_image_data_format("channels_first")
+        image = (p["channels"], p["height"], p["width"])
+    else:
+        keras.config.set_image_data_format("channels_last")
+        image = (p["height"], p["width"], p["channels"])
     # Keras's defaults are the 2017 ones: glorot-uniform kernels, zero biases
     return keras.Sequential([
-        keras.Input((p["height"], p["width"], p["channels"])),
+        keras.Input(image),
         L.Conv2D(c1, k, padding="same", activation="relu"),
         L.Conv2D(c1, k, padding="same"),
         L.MaxPooling2D(p["pool"]),
@@ -30,7 +38,7 @@ def build_model(p):
         L.MaxPooling2D(p["pool"]),
         L.Activation("relu"),
         L.Dropout(p["dropout_conv"]),
-        L.Flatten(),  # NHWC flatten order
+        L.Flatten(),  # (rows, columns, channels) order in both layouts (Keras 3's Flatten)
         L.Dense(p["dense_units"], activation="relu"),
         L.Dropout(p["dropout_dense"]),
         L.Dense(p["n_classes"]),  # logits: softmax lives in the loss
@@ -67,8 +75,8 @@ def sync(state):
 
 
 # model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
-# (in, out) here, OIHW and (out, in) there; the first Dense reads the NHWC-flattened map, so its
-# inputs are permuted from the canonical NCHW order
+# (in, out) here, OIHW and (out, in) there; the first Dense reads the map flattened in
+# (rows, columns, channels) order, so its inputs are permuted from the canonical NCHW order
 
 def _layers(model):
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]

@@ -2,8 +2,9 @@
 
 Plain TensorFlow: variables in a tf.Module, tf.nn ops, and the training step compiled to a graph
 by tf.function (TensorFlow's own fast path); no Keras, which has its own column (keras3).
-TensorFlow's CPU convolutions are NHWC. Model as in
-the 2017 benchmark's CNN notebooks; sizes in common/params.py.
+Channels-first (NCHW) on a GPU, as 2017's Tensorflow_CNN notebook built its tf.layers
+(data_format='channels_first'); NHWC on the CPU, where TensorFlow has no NCHW max-pool gradient.
+Model as in the 2017 benchmark's CNN notebooks; sizes in common/params.py.
 """
 import numpy as np
 import tensorflow as tf
@@ -12,7 +13,7 @@ from common import canonical
 from frameworks import tensorflow as fw
 
 EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
-SETTINGS = {"layout": "NHWC"}  # TensorFlow's CPU convolutions are channels-last
+SETTINGS = {"layout": "NHWC", "layout_gpu": "NCHW"}  # fw.DEVICE["layout"]: the one in effect
 
 
 def _glorot(shape, fan_in, fan_out):
@@ -30,8 +31,9 @@ def _dense(cin, cout):
     return (_glorot([cin, cout], cin, cout), tf.Variable(tf.zeros([cout])))
 
 
-def _conv2d(x, layer):
-    return tf.nn.bias_add(tf.nn.conv2d(x, layer[0], 1, "SAME"), layer[1])  # 'same' padding
+def _conv2d(x, layer, layout):
+    return tf.nn.bias_add(tf.nn.conv2d(x, layer[0], 1, "SAME", data_format=layout), layer[1],
+                          data_format=layout)  # 'same' padding; kernels HWIO in both layouts
 
 
 class VGGStyleCNN(tf.Module):
@@ -48,17 +50,21 @@ class VGGStyleCNN(tf.Module):
         self.drop_conv = p["dropout_conv"]
         self.drop_dense = p["dropout_dense"]
         self.pool = p["pool"]
+        self.layout = fw.DEVICE["layout"]
 
     def __call__(self, x, training):
         def drop(x, rate):
             return tf.nn.dropout(x, rate) if training else x
-        x = tf.nn.relu(_conv2d(x, self.conv1))
-        x = tf.nn.relu(tf.nn.max_pool2d(_conv2d(x, self.conv2), self.pool, self.pool, "VALID"))
+
+        def pool(x):
+            return tf.nn.max_pool2d(x, self.pool, self.pool, "VALID", data_format=self.layout)
+        x = tf.nn.relu(_conv2d(x, self.conv1, self.layout))
+        x = tf.nn.relu(pool(_conv2d(x, self.conv2, self.layout)))
         x = drop(x, self.drop_conv)
-        x = tf.nn.relu(_conv2d(x, self.conv3))
-        x = tf.nn.relu(tf.nn.max_pool2d(_conv2d(x, self.conv4), self.pool, self.pool, "VALID"))
+        x = tf.nn.relu(_conv2d(x, self.conv3, self.layout))
+        x = tf.nn.relu(pool(_conv2d(x, self.conv4, self.layout)))
         x = drop(x, self.drop_conv)
-        x = tf.reshape(x, [tf.shape(x)[0], -1])  # NHWC flatten order
+        x = tf.reshape(x, [tf.shape(x)[0], -1])  # flattened in the layout's order
         x = drop(tf.nn.relu(tf.matmul(x, self.fc1[0]) + self.fc1[1]), self.drop_dense)
         return tf.matmul(x, self.fc2[0]) + self.fc2[1]  # logits: softmax lives in the loss
 
@@ -121,8 +127,8 @@ def sync(state):
 
 
 # model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
-# (in, out) here, OIHW and (out, in) there; fc1 reads the NHWC-flattened map, so its inputs are
-# permuted from the canonical NCHW order
+# (in, out) here, OIHW and (out, in) there; on NHWC fc1 reads the NHWC-flattened map, so its
+# inputs are permuted from the canonical NCHW order
 
 _LAYERS = ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")  # each a [kernel, bias] pair
 
@@ -135,7 +141,8 @@ def export_params(state):
     m, out = state["model"], {}
     for name in _LAYERS:
         kernel, bias = getattr(m, name)
-        out[name + ".weight"] = canonical.cnn_weight_from_nhwc(name, kernel.numpy(), _chw(m))
+        out[name + ".weight"] = canonical.cnn_weight_from_nhwc(name, kernel.numpy(), _chw(m),
+                                                               m.layout)
         out[name + ".bias"] = bias.numpy()
     return out
 
@@ -145,7 +152,8 @@ def import_params(state, params):
     canonical.check_keys(params, list(export_params(state)))
     for name in _LAYERS:
         kernel, bias = getattr(m, name)
-        kernel.assign(canonical.cnn_weight_to_nhwc(name, params[name + ".weight"], _chw(m)))
+        kernel.assign(canonical.cnn_weight_to_nhwc(name, params[name + ".weight"], _chw(m),
+                                                   m.layout))
         bias.assign(params[name + ".bias"])
 
 

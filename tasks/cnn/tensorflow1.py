@@ -8,9 +8,9 @@ with tf.argmax of the logits. tf.layers is not reachable through tf.compat.v1 on
 2.21 without Keras 2 (tf.compat.v1.layers is Keras 2's legacy layers), so the same layers are
 written with what tf.layers built them from: tf.get_variable (no initializer given: Glorot-
 uniform kernels, as tf.layers' defaults; zero biases) and tf.nn ops. Only the TensorFlow 1.4
-API, reached as fw.tf (frameworks/tensorflow1.py). 2017 ran channels_first on its GPU; this
-file is NHWC on every device, the only layout of TensorFlow's CPU convolutions (as the tensorflow
-adapter). Sizes in common/params.py.
+API, reached as fw.tf (frameworks/tensorflow1.py). Channels-first (NCHW) on a GPU, as 2017's
+tf.layers (data_format='channels_first'); NHWC on the CPU, where TensorFlow has no NCHW max-pool
+gradient (as the tensorflow adapter). Sizes in common/params.py.
 """
 import numpy as np
 
@@ -20,16 +20,19 @@ from frameworks import tensorflow1 as fw
 tf = fw.tf  # TensorFlow 1's API: tensorflow 1.x itself, or tensorflow.compat.v1 on 2.x
 
 EQUIVALENCE = {"family": "cnn-vgg"}  # common/canonical.py FAMILIES
-SETTINGS = {"layout": "NHWC"}  # TensorFlow's CPU convolutions are channels-last
+SETTINGS = {"layout": "NHWC", "layout_gpu": "NCHW"}  # fw.DEVICE["layout"]: the one in effect
 
 
-def _conv(x, name, cout, k, relu=True):
-    # tf.layers.conv2d(padding='same'): kernel (k, k, in, out), Glorot-uniform, zero bias
+def _conv(x, name, cout, k, layout, relu=True):
+    # tf.layers.conv2d(padding='same'): kernel (k, k, in, out) in both layouts, Glorot-uniform,
+    # zero bias
+    cin = int(x.shape[1 if layout == "NCHW" else -1])
     with tf.variable_scope(name):
-        kernel = tf.get_variable("kernel", [k, k, int(x.shape[-1]), cout],
+        kernel = tf.get_variable("kernel", [k, k, cin, cout],
                                  initializer=tf.glorot_uniform_initializer())
         bias = tf.get_variable("bias", [cout], initializer=tf.zeros_initializer())
-    x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, [1, 1, 1, 1], "SAME"), bias)
+    x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, [1, 1, 1, 1], "SAME", data_format=layout), bias,
+                       data_format=layout)
     return tf.nn.relu(x) if relu else x
 
 
@@ -42,8 +45,9 @@ def _dense(x, name, cout):
     return tf.matmul(x, kernel) + bias
 
 
-def _pool(x, k):
-    return tf.nn.max_pool(x, [1, k, k, 1], [1, k, k, 1], "VALID")
+def _pool(x, k, layout):
+    window = [1, 1, k, k] if layout == "NCHW" else [1, k, k, 1]
+    return tf.nn.max_pool(x, window, window, "VALID", data_format=layout)
 
 
 def _dropout(x, rate, training):
@@ -53,23 +57,26 @@ def _dropout(x, rate, training):
 
 def build_model(p):
     c1, c2, k = p["conv1_filters"], p["conv2_filters"], p["kernel"]
+    layout = fw.DEVICE["layout"]
+    image = ([p["channels"], p["height"], p["width"]] if layout == "NCHW"
+             else [p["height"], p["width"], p["channels"]])
     with tf.device(fw.device()):
-        x = tf.placeholder(tf.float32, [None, p["height"], p["width"], p["channels"]], name="X")
+        x = tf.placeholder(tf.float32, [None] + image, name="X")
         y = tf.placeholder(tf.int32, [None], name="y")
         training = tf.placeholder_with_default(False, [], name="training")  # dropout switch
         with tf.variable_scope("cnn"):
-            h = _conv(x, "conv1", c1, k)
-            h = tf.nn.relu(_pool(_conv(h, "conv2", c1, k, relu=False), p["pool"]))
+            h = _conv(x, "conv1", c1, k, layout)
+            h = tf.nn.relu(_pool(_conv(h, "conv2", c1, k, layout, relu=False), p["pool"], layout))
             h = _dropout(h, p["dropout_conv"], training)
-            h = _conv(h, "conv3", c2, k)
-            h = tf.nn.relu(_pool(_conv(h, "conv4", c2, k, relu=False), p["pool"]))
+            h = _conv(h, "conv3", c2, k, layout)
+            h = tf.nn.relu(_pool(_conv(h, "conv4", c2, k, layout, relu=False), p["pool"], layout))
             h = _dropout(h, p["dropout_conv"], training)
             flat = c2 * (p["height"] // 4) * (p["width"] // 4)
-            h = tf.reshape(h, [-1, flat])  # NHWC flatten order
+            h = tf.reshape(h, [-1, flat])  # flattened in the layout's order
             h = _dropout(tf.nn.relu(_dense(h, "fc1", p["dense_units"])), p["dropout_dense"],
                          training)
             logits = _dense(h, "output", p["n_classes"])  # softmax lives in the loss
-    return {"x": x, "y": y, "training": training, "logits": logits,
+    return {"x": x, "y": y, "training": training, "logits": logits, "layout": layout,
             "weights": tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, "cnn")}
 
 
@@ -111,8 +118,8 @@ def sync(state):
 
 
 # model equivalence (`dlbench check-models`, common/canonical.py): kernels HWIO and dense
-# (in, out) here, OIHW and (out, in) there; fc1 reads the NHWC-flattened map, so its inputs are
-# permuted from the canonical NCHW order; tf.layers' "output" layer is fc2
+# (in, out) here, OIHW and (out, in) there; on NHWC fc1 reads the NHWC-flattened map, so its
+# inputs are permuted from the canonical NCHW order; tf.layers' "output" layer is fc2
 
 _LAYERS = (("conv1", "conv1"), ("conv2", "conv2"), ("conv3", "conv3"), ("conv4", "conv4"),
            ("fc1", "fc1"), ("fc2", "output"))
@@ -131,7 +138,8 @@ def export_params(state):
     found, sess, out = _by_name(state), state["session"], {}
     for name, scope in _LAYERS:
         out[name + ".weight"] = canonical.cnn_weight_from_nhwc(
-            name, sess.run(found["cnn/%s/kernel" % scope]), _chw(found))
+            name, sess.run(found["cnn/%s/kernel" % scope]), _chw(found),
+            state["model"]["layout"])
         out[name + ".bias"] = sess.run(found["cnn/%s/bias" % scope])
     return out
 
@@ -141,7 +149,8 @@ def import_params(state, params):
     canonical.check_keys(params, ["%s.%s" % (n, k) for n, _ in _LAYERS for k in ("weight", "bias")])
     for name, scope in _LAYERS:
         found["cnn/%s/kernel" % scope].load(
-            canonical.cnn_weight_to_nhwc(name, params[name + ".weight"], _chw(found)), sess)
+            canonical.cnn_weight_to_nhwc(name, params[name + ".weight"], _chw(found),
+                                         state["model"]["layout"]), sess)
         found["cnn/%s/bias" % scope].load(params[name + ".bias"], sess)
 
 

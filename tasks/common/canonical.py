@@ -493,24 +493,25 @@ def dense_nhwc_to_nchw(w, c, h, width):
     return np.ascontiguousarray(w.reshape(o, h, width, c).transpose(0, 3, 1, 2).reshape(o, -1))
 
 
-def cnn_weight_to_nhwc(name, w, chw):
+def cnn_weight_to_nhwc(name, w, chw, layout="NHWC"):
     """A canonical weight of the CNN's layer `name` (conv1..conv4, fc1, fc2) in the layout of
     an NHWC adapter (TensorFlow, Keras, Flax): convolutions HWIO, dense (in, out), fc1's inputs
-    in NHWC flatten order (chw: cnn_flat_shape of the network)."""
+    in NHWC flatten order (chw: cnn_flat_shape of the network). layout "NCHW": the same
+    adapter's channels-first program (its GPU layout), which flattens in the canonical order."""
     if name.startswith("conv"):
         return oihw_to_hwio(w)
-    if name == "fc1":
+    if name == "fc1" and layout == "NHWC":
         w = dense_nchw_to_nhwc(w, *chw)
     return dense_to_io(w)
 
 
-def cnn_weight_from_nhwc(name, kernel, chw):
+def cnn_weight_from_nhwc(name, kernel, chw, layout="NHWC"):
     """The inverse of cnn_weight_to_nhwc: an NHWC adapter's kernel of layer `name` in the
     canonical layout."""
     if name.startswith("conv"):
         return hwio_to_oihw(kernel)
     w = np.ascontiguousarray(np.transpose(kernel))
-    if name == "fc1":
+    if name == "fc1" and layout == "NHWC":
         w = dense_nhwc_to_nchw(w, *chw)
     return w
 

@@ -3,8 +3,10 @@
 As 2017's Keras_TF_MultiGPU notebook (ilkarman/DeepLearningFrameworks): keras.applications'
 DenseNet121(include_top=False, pooling='avg') with a 14-way Dense classifier on top, binary
 cross-entropy over 14 sigmoid outputs, Adam(lr 1e-4, 0.9, 0.999). Random weights here (2017
-started from the ImageNet weights, a download). Channels-last (Keras 3's default; 2017 set
-channels_first for Keras 2.1 on TensorFlow 1.4).
+started from the ImageNet weights, a download). Channels-last on every device: 2017 set
+channels_first for Keras 2.1 on TensorFlow 1.4, but Keras 3's keras.applications.DenseNet121
+refuses channels_first ("DenseNet does not support the `channels_first` image data format",
+Keras 3.15.1), a reported deviation (the row's note).
 
 Data: a tf.data pipeline (TensorFlow is in the image whatever the backend, and Keras 3 takes
 tf.data on all three): read the PNG, tf.io.decode_png, resize to 224 (nearest neighbour), random

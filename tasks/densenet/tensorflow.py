@@ -14,7 +14,9 @@ TensorFlow 2's own way, without Keras (its column is keras3):
     gradients (mean) and each applies the same Adam update to its copy of the weights;
   * DenseNet-121 written out (tf.Module, tf.nn ops), torchvision's layout and init (the PyTorch
     column's network: growth 32, blocks 6/12/24/16, bottleneck 4*growth, compression 0.5),
-    random weights (2017 warm-started from an ImageNet checkpoint). NHWC, TensorFlow's layout.
+    random weights (2017 warm-started from an ImageNet checkpoint). Channels-first (NCHW) on
+    GPUs, as 2017's slim arg_scope (data_format="NCHW"); NHWC on the CPU, where TensorFlow has
+    no NCHW max-pool gradient.
 Synthetic data (2017: numpy_input_fn over arrays in RAM, no augmentation): numpy batches from
 RAM, split between the replicas by the step.
 """
@@ -25,12 +27,24 @@ from common import canonical, chestxray
 from frameworks import tensorflow as fw
 
 EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
-SETTINGS = {"layout": "NHWC",
+SETTINGS = {"layout": "NHWC", "layout_gpu": "NCHW",  # fw.DEVICE["layout"]: the one in effect
             "network": "DenseNet-121 written out (torchvision's layout), tf.Module, random init "
                        "(2017: ImageNet checkpoint)",
             "loader": "tf.data: decode_png (+ bilinear resize: originals only, see "
                       "data.images), random_crop + random_flip, parallel map, prefetch",
             "data_parallel": "tf.distribute.MirroredStrategy (logical CPU devices on the CPU)"}
+
+
+# the channel axis and the spatial axes of a batch in each layout
+_AXES = {"NHWC": (3, (1, 2)), "NCHW": (1, (2, 3))}
+
+
+def _pad(x, n, layout, value=0.0):
+    """n rows and columns of `value` on each side of the image (torch's explicit padding)."""
+    pads = [[0, 0]] * 4
+    for axis in _AXES[layout][1]:
+        pads[axis] = [n, n]
+    return tf.pad(x, pads, constant_values=value)
 
 
 def _he_normal(shape):
@@ -41,8 +55,9 @@ def _he_normal(shape):
 class BatchNorm(tf.Module):
     """gamma, beta trainable; moving statistics (momentum 0.1, as torch) updated in training."""
 
-    def __init__(self, channels, eps):
+    def __init__(self, channels, eps, layout):
         super(BatchNorm, self).__init__()
+        self.layout = layout
         self.gamma = tf.Variable(tf.ones([channels]))
         self.beta = tf.Variable(tf.zeros([channels]))
         self.mean = tf.Variable(tf.zeros([channels]), trainable=False)
@@ -52,7 +67,8 @@ class BatchNorm(tf.Module):
     def __call__(self, x, training):
         if training:
             y, mean, var = tf.compat.v1.nn.fused_batch_norm(x, self.gamma, self.beta,
-                                                            epsilon=self.eps, is_training=True)
+                                                            epsilon=self.eps, is_training=True,
+                                                            data_format=self.layout)
             # each replica updates its own copy (its own batch), as DDP keeps rank 0's
             for stat, batch in ((self.mean, mean), (self.var, var)):
                 tf.raw_ops.AssignVariableOp(resource=stat.handle,
@@ -60,80 +76,84 @@ class BatchNorm(tf.Module):
             return y
         y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, self.gamma, self.beta, mean=self.mean,
                                                    variance=self.var, epsilon=self.eps,
-                                                   is_training=False)
+                                                   is_training=False, data_format=self.layout)
         return y
 
 
 class Conv(tf.Module):
-    def __init__(self, cin, cout, k):
+    def __init__(self, cin, cout, k, layout):
         super(Conv, self).__init__()
-        self.w = tf.Variable(_he_normal([k, k, cin, cout]))
+        self.w = tf.Variable(_he_normal([k, k, cin, cout]))  # HWIO in both layouts
+        self.layout = layout
 
     def __call__(self, x, stride=1, padding="SAME"):
-        return tf.nn.conv2d(x, self.w, stride, padding)
+        return tf.nn.conv2d(x, self.w, stride, padding, data_format=self.layout)
 
 
 class DenseLayer(tf.Module):
-    def __init__(self, channels, p):
+    def __init__(self, channels, p, layout):
         super(DenseLayer, self).__init__()
         width = p["bn_size"] * p["growth_rate"]
-        self.norm1 = BatchNorm(channels, p["bn_eps"])
-        self.conv1 = Conv(channels, width, 1)
-        self.norm2 = BatchNorm(width, p["bn_eps"])
-        self.conv2 = Conv(width, p["growth_rate"], 3)
+        self.norm1 = BatchNorm(channels, p["bn_eps"], layout)
+        self.conv1 = Conv(channels, width, 1, layout)
+        self.norm2 = BatchNorm(width, p["bn_eps"], layout)
+        self.conv2 = Conv(width, p["growth_rate"], 3, layout)
+        self.channel_axis = _AXES[layout][0]
 
     def __call__(self, x, training):
         out = self.conv1(tf.nn.relu(self.norm1(x, training)))
         out = self.conv2(tf.nn.relu(self.norm2(out, training)))
-        return tf.concat([x, out], axis=3)
+        return tf.concat([x, out], axis=self.channel_axis)
 
 
 class Transition(tf.Module):
-    def __init__(self, channels, out, p):
+    def __init__(self, channels, out, p, layout):
         super(Transition, self).__init__()
-        self.norm = BatchNorm(channels, p["bn_eps"])
-        self.conv = Conv(channels, out, 1)
+        self.norm = BatchNorm(channels, p["bn_eps"], layout)
+        self.conv = Conv(channels, out, 1, layout)
+        self.layout = layout
 
     def __call__(self, x, training):
         x = self.conv(tf.nn.relu(self.norm(x, training)))
-        return tf.nn.avg_pool2d(x, 2, 2, "VALID")
+        return tf.nn.avg_pool2d(x, 2, 2, "VALID", data_format=self.layout)
 
 
 class DenseNet121(tf.Module):
-    def __init__(self, p):
+    def __init__(self, p, layout):
         super(DenseNet121, self).__init__()
+        self.layout = layout
         channels = p["num_init_features"]
-        self.conv0 = Conv(p["channels"], channels, 7)
-        self.norm0 = BatchNorm(channels, p["bn_eps"])
+        self.conv0 = Conv(p["channels"], channels, 7, layout)
+        self.norm0 = BatchNorm(channels, p["bn_eps"], layout)
         self.blocks, self.transitions = [], []
         for i, n in enumerate(p["block_config"]):
             block = []
             for _ in range(n):
-                block.append(DenseLayer(channels, p))
+                block.append(DenseLayer(channels, p, layout))
                 channels += p["growth_rate"]
             self.blocks.append(block)
             if i != len(p["block_config"]) - 1:
                 out = int(channels * p["compression"])
-                self.transitions.append(Transition(channels, out, p))
+                self.transitions.append(Transition(channels, out, p, layout))
                 channels = out
-        self.norm5 = BatchNorm(channels, p["bn_eps"])
+        self.norm5 = BatchNorm(channels, p["bn_eps"], layout)
         bound = 1.0 / np.sqrt(channels)  # torch's Linear weight init, zero bias (torchvision)
         self.fc_w = tf.Variable(tf.random.uniform([channels, p["n_classes"]], -bound, bound))
         self.fc_b = tf.Variable(tf.zeros([p["n_classes"]]))
 
     def __call__(self, x, training):
         # torch's explicit paddings (3 for the 7x7/2 convolution, 1 for the 3x3/2 max-pool)
-        x = tf.pad(x, [[0, 0], [3, 3], [3, 3], [0, 0]])
+        x = _pad(x, 3, self.layout)
         x = tf.nn.relu(self.norm0(self.conv0(x, 2, "VALID"), training))
-        x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-np.inf)
-        x = tf.nn.max_pool2d(x, 3, 2, "VALID")
+        x = _pad(x, 1, self.layout, -np.inf)
+        x = tf.nn.max_pool2d(x, 3, 2, "VALID", data_format=self.layout)
         for i, block in enumerate(self.blocks):
             for layer in block:
                 x = layer(x, training)
             if i < len(self.transitions):
                 x = self.transitions[i](x, training)
         x = tf.nn.relu(self.norm5(x, training))
-        x = tf.reduce_mean(x, axis=[1, 2])
+        x = tf.reduce_mean(x, axis=list(_AXES[self.layout][1]))
         return tf.matmul(x, self.fc_w) + self.fc_b  # logits: the sigmoid lives in the loss
 
 
@@ -160,7 +180,7 @@ def start_devices(p, rank):
 
 def build_model(p, dist):
     with dist["strategy"].scope():
-        return DenseNet121(p)
+        return DenseNet121(p, fw.DEVICE["layout"])
 
 
 def count_parameters(model):
@@ -199,7 +219,8 @@ def build_trainer(model, p, dist):
         losses = strategy.run(replica_step, args=(x, y))
         return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
 
-    shape = [None, p["height"], p["width"], p["channels"]]
+    shape = ([None, p["channels"], p["height"], p["width"]] if model.layout == "NCHW"
+             else [None, p["height"], p["width"], p["channels"]])
 
     def probabilities(x):
         return tf.sigmoid(model(x, training=False))
@@ -224,7 +245,10 @@ def _decoder(p, train, seed, resize):
             image = tf.image.random_flip_left_right(image, seed=seed)
         else:  # evaluation: resized to 224, no augmentation
             image = tf.image.resize(image, crop[:2], method="bilinear")
-        return (tf.cast(image, tf.float32) - mean) / sd, label
+        image = (tf.cast(image, tf.float32) - mean) / sd
+        if fw.DEVICE["layout"] == "NCHW":  # decoded HWC; transposed in the loader's workers
+            image = tf.transpose(image, [2, 0, 1])
+        return image, label
 
     return decode
 

@@ -38,7 +38,8 @@ MIXED_POLICY = "mixed_bfloat16"
 # set by init(): gpu, and cudnn_gru: the RNN runs cuDNN's fused GRU (the 2017 Keras_TF_RNN ran
 # CuDNNGRU). Keras 3 has it on the tensorflow and torch backends on a GPU; JAX has no cuDNN GRU
 # (Keras runs its GRU there as a lax.scan), so the jax variant's GPU RNN is not the 2017 program.
-DEVICE = {"gpu": False, "cudnn_gru": False}
+# layout: the task file's image layout on this device, set by runtime/adapters.py start
+DEVICE = {"gpu": False, "cudnn_gru": False, "layout": "NHWC"}
 CUDNN_GRU_BACKENDS = ("tensorflow", "torch")
 keras = None
 

@@ -20,7 +20,8 @@ VARIANTS = [
     {"name": "tf32", "doc": "TF32 tensor-core math in convolutions and matmuls (Ampere and "
      "newer GPUs)", "env": {}, "devices": ["gpu"], "row": None},
 ]
-DEVICE = {"gpu": False}
+# layout: the task file's image layout on this device, set by runtime/adapters.py start
+DEVICE = {"gpu": False, "layout": "NHWC"}
 # what could switch oneDNN to bf16 fast math on the CPU (unset: strict fp32), recorded as set
 FPMATH_ENV = ("ONEDNN_DEFAULT_FPMATH_MODE", "TF_SET_ONEDNN_FPMATH_MODE")
 tf = None

@@ -24,7 +24,8 @@ VARIANTS = [
                              "(tf.compat.v1 on TensorFlow 2), NHWC",
      "env": {}, "row": "Tensorflow"},
 ]
-DEVICE = {"gpu": False}
+# layout: the task file's image layout on this device, set by runtime/adapters.py start
+DEVICE = {"gpu": False, "layout": "NHWC"}
 tf = None          # TensorFlow 1's API (tensorflow, or tensorflow.compat.v1 on TensorFlow 2)
 tensorflow = None  # the package itself
 CONFIG = {}        # tf.ConfigProto arguments for every Session, set by init

@@ -97,7 +97,27 @@ def start(task, adapter, variant_name, device, seed):
     os.environ.update(env)  # read when the framework is imported
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))
-    settings = dict(fw.init(device, seed, variant_name) or {})
-    settings.update(module.SETTINGS)
+    settings = task_settings(fw, module, device, fw.init(device, seed, variant_name))
     settings["variant_env"] = env
     return fw, module, settings
+
+
+def task_settings(fw, module, device, started):
+    """What the task file runs with on `device`, as recorded: `started` (what the framework's
+    init returned) updated with the task file's SETTINGS, its layout the one for the device
+    (layout_on), which fw.DEVICE["layout"] tells the task file and run.py feeds."""
+    settings = dict(started or {})
+    settings.update(module.SETTINGS)
+    settings["layout"] = layout_on(module.SETTINGS, device)
+    settings.pop("layout_gpu", None)
+    fw.DEVICE["layout"] = settings["layout"]
+    return settings
+
+
+def layout_on(declared, device):
+    """The image layout a task file runs on `device`: its SETTINGS' "layout_gpu" on a GPU where
+    it declares one (2017 ran some programs channels-first on its GPUs, a layout TensorFlow's
+    CPU kernels lack), else its "layout"."""
+    if device == "gpu" and declared.get("layout_gpu"):
+        return declared["layout_gpu"]
+    return declared.get("layout")

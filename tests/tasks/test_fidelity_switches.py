@@ -130,3 +130,44 @@ def test_densenet_loaders_are_their_notebooks():
     assert "n_prefetch=10" in source_of("densenet", "chainer.py")
     rule = calls_in(os.path.join(TASKS, "densenet", "chainer.py"), "_loader_processes")
     assert 'want = (cpus or 1) if p["devices"] == 1 else 2 * p["devices"]' in rule
+
+
+# point 7: the layouts 2017 set on its GPUs. Tensorflow_CNN: tf.layers data_format=
+# 'channels_first'; Keras_TF_CNN: K.set_image_data_format('channels_first'); Tensorflow_MultiGPU:
+# slim densenet_arg_scope(data_format="NCHW"). Tensorflow_Inference and Keras_TF_Inference stayed
+# channels-last; Keras_TF_MultiGPU's channels_first is refused by Keras 3's DenseNet121
+# (tests/engine/test_engine_gpu_layouts.py).
+CHANNELS_FIRST_ON_GPU = {("cnn", "tensorflow"), ("cnn", "tensorflow1"), ("cnn", "keras3"),
+                         ("densenet", "tensorflow")}
+
+
+def test_the_task_files_declare_2017s_gpu_layouts():
+    from helpers.taskfiles import declared
+    found = set()
+    for task in ("cnn", "rnn", "inference", "densenet"):
+        for name in os.listdir(os.path.join(TASKS, task)):
+            adapter = name[:-3]
+            if name.endswith(".py") and name != "__init__.py":
+                settings = declared(task, adapter, "SETTINGS", {})
+                if "layout_gpu" in settings:
+                    assert settings["layout"] == "NHWC" and settings["layout_gpu"] == "NCHW"
+                    found.add((task, adapter))
+    assert found == CHANNELS_FIRST_ON_GPU
+
+
+def test_a_gpu_run_records_and_builds_the_gpu_layout():
+    """runtime/adapters.py task_settings: the layout recorded, fed (run.py reads settings) and
+    told to the task file (fw.DEVICE) is the device's; the declaration itself is not recorded."""
+    import sys
+    import types
+    sys.path.insert(0, TASKS)
+    from runtime import adapters
+    module = types.SimpleNamespace(SETTINGS={"layout": "NHWC", "layout_gpu": "NCHW"})
+    for device, layout in (("cpu", "NHWC"), ("gpu", "NCHW")):
+        fw = types.SimpleNamespace(DEVICE={"gpu": device == "gpu"})
+        settings = adapters.task_settings(fw, module, device, {"onednn": True})
+        assert settings == {"onednn": True, "layout": layout}
+        assert fw.DEVICE["layout"] == layout
+    plain = types.SimpleNamespace(SETTINGS={"layout": "NCHW"})
+    assert adapters.layout_on(plain.SETTINGS, "gpu") == "NCHW"
+    assert adapters.layout_on({"layout": "NTC"}, "cpu") == "NTC"

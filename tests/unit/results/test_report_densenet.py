@@ -256,10 +256,10 @@ def test_the_deviations_from_2017_are_in_the_row_notes(tmp_path):
     html = open(written["html"], encoding="utf-8").read().replace("&#39;", "'")
     md = open(written["md"], encoding="utf-8").read()
     for text in ("2017's PyTorch_MultiGPU used RandomResizedCrop(224)",
-                 "channels-last (Keras 3's default); 2017 set channels_first",
+                 "which Keras 3's keras.applications.DenseNet121 refuses",
                  "2017's Gluon_CNN dropped 0.25 there",
-                 "2017's Tensorflow_MultiGPU ran channels_first on the GPUs",
-                 "2017's Tensorflow_CNN ran channels_first (NCHW) on the GPU",
+                 "channels-first (NCHW) on GPUs, as 2017's Tensorflow_MultiGPU",
+                 "channels-first (NCHW) on a GPU, as 2017's Tensorflow_CNN",
                  "the ddp variant runs DistributedDataParallel"):
         assert text in html, text
     md = md.replace("\\_", "_")
