@@ -1,8 +1,8 @@
 """CNN (VGG-style, CIFAR-10) in Theano.
 
 2017 built this network with Lasagne on Theano (ilkarman/DeepLearningFrameworks,
-notebooks/Theano_Lasagne_CNN.ipynb); here it is raw Theano (frameworks/theano.py says why),
-with the defaults the notebook's Lasagne layers kept: Glorot-uniform weights (gain 1), zero
+notebooks/Theano_Lasagne_CNN.ipynb: the lasagne adapter, tasks/cnn/lasagne.py); here it is raw
+Theano, with the defaults the notebook's Lasagne layers kept: Glorot-uniform weights (gain 1), zero
 biases, ReLU in every Conv2DLayer and the first DenseLayer, softmax on the last, inverted dropout,
 momentum SGD (v = momentum * v - lr * g; w += v). The graph is symbolic: the training step
 (forward, gradients, updates) is compiled by theano.function into C code linked to the BLAS, on

@@ -1,12 +1,11 @@
 """Theano: what every Theano task file shares.
 
-The 2017 row this stands beside is Lasagne(Theano): ilkarman/DeepLearningFrameworks,
-notebooks/Theano_Lasagne_CNN.ipynb (Theano 1.0.1, Lasagne 0.2.dev1) built the CNN with Lasagne's
-layers and compiled it with theano.function. The task files here are raw Theano without
-Lasagne: Lasagne 0.2.dev1 was a git checkout, never released to PyPI, and the last release,
-Lasagne 0.1 (2015), imports theano.tensor.signal.downsample, a module Theano 1.0 no longer has.
-So the layers Lasagne gave are written out in Theano (a few lines each), with Lasagne's defaults
-(named where they are used), and the graphs are compiled by theano.function, as the notebook did.
+Raw Theano, no 2017 row of its own: the Lasagne(Theano) row is the lasagne adapter's
+(frameworks/lasagne.py: 2017's Theano_Lasagne_CNN, the only program 2017 wrote on Theano). The
+task files here write the layers Lasagne gives out in Theano (a few lines each), with Lasagne's
+defaults (named where they are used), compiled by theano.function: the CNN beside Lasagne's,
+and the RNN and ResNet-50 inference that 2017 never wrote in Lasagne. The lasagne adapter calls
+this module's load, probe, init and gemm (Lasagne builds Theano graphs).
 
 Theano fixes its device, float type and C compiler when it is imported: from THEANO_FLAGS and
 the file THEANORC names (the images set device=cpu, floatX=float32, blas.ldflags=-lopenblas and a
@@ -18,12 +17,12 @@ NAME = "theano"
 PACKAGES = ("theano", "pygpu")  # pygpu: the GPU backend (libgpuarray), 2017 image only
 VARIANTS = [
     {"name": "reference", "doc": "Theano's C code linked to OpenBLAS, its default threads",
-     "env": {}, "row": "Lasagne(Theano)"},
+     "env": {}, "row": None},
     # OpenBLAS picks its kernel from the CPU it recognises: Debian bullseye's 0.3.13 takes a
     # recent AMD EPYC with AVX-512 for "Barcelona" (SSE only); the kernel matching the CPU's
     # flags made sgemm 4.7x faster there (measured: docs/frameworks.md, Theano)
     {"name": "tuned", "doc": "OpenBLAS's kernel set for this CPU's flags (OPENBLAS_CORETYPE)",
-     "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"}, "row": "Lasagne(Theano)"},
+     "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"}, "row": None},
 ]
 DEVICE = {"gpu": False, "seed": 0}  # set by init(), read by the task files
 theano = None  # the framework module, once load() has imported it
@@ -39,6 +38,7 @@ def version():
 
 
 def probe():
+    from common import cpus
     config = theano.config
     info = {"cuda": None,
             "device": config.device,
@@ -46,7 +46,7 @@ def probe():
             "cxx": config.cxx or None,  # empty: no C compiler, Theano runs Python code (slow)
             "blas_ldflags": config.blas.ldflags or None,  # empty: numpy's BLAS through Python
             "compiledir": config.compiledir,
-            "threads": {"cpu_count": os.cpu_count(), "openmp": bool(config.openmp),
+            "threads": {"cpu_count": cpus.total(), "openmp": bool(config.openmp),
                         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}}
     if config.device.startswith("cuda"):
         import pygpu

@@ -155,12 +155,13 @@ def test_the_report_still_renders_with_the_new_sections(tmp_path):
 
 
 def test_rows_dlbench_cannot_run_as_2017_did_say_so():
-    """The report shows a 2017 row's notes: the Lasagne(Theano) row's column is Theano without
-    Lasagne (never released for Theano 1.0), and the CNTK rows' adapter has never run."""
+    """The report shows a 2017 row's notes: the Lasagne(Theano) row runs Lasagne 0.1 patched for
+    Theano 1.0 (2017: 0.2.dev1, never released), and the CNTK rows run CNTK 2.7 on Python 2.7."""
     with open(os.path.join(ROOT, "harness", "results", "data", "reference_2017.json")) as f:
         tasks = json.load(f)["tasks"]
     lasagne = [r for r in tasks["cnn"]["rows"] if r["framework"] == "Lasagne(Theano)"][0]
-    assert any("without Lasagne" in n for n in lasagne.get("notes", []))
+    assert any("Lasagne 0.1" in n and "patches" in n and "0.2.dev1" in n
+               for n in lasagne.get("notes", []))
     for task in ("cnn", "rnn", "inference"):
         cntk = [r for r in tasks[task]["rows"] if r["framework"] == "CNTK"][0]
-        assert any("unverified" in n for n in cntk.get("notes", [])), task
+        assert any("CNTK 2.7" in n and "Python 2.7" in n for n in cntk.get("notes", [])), task

@@ -1,0 +1,63 @@
+"""Lasagne on Theano: what every Lasagne task file shares.
+
+The Lasagne(Theano) row of 2017: ilkarman/DeepLearningFrameworks,
+notebooks/Theano_Lasagne_CNN.ipynb (Theano 1.0.1, Lasagne 0.2.dev1) built the CNN from Lasagne's
+layers and compiled it with theano.function. 2017 wrote only the CNN in Lasagne: the RNN and
+inference on Theano are the theano adapter's (raw Theano). Here Lasagne 0.1, its last release,
+with the two patches images/theano-1.0/patches/ apply for Theano 1.0 (0.2.dev1 was a git
+checkout, never released). One difference 0.1 keeps: its Conv2DLayer(pad='same') computes a
+full convolution and crops it (0.2 used Theano's border_mode='half'), a little more work.
+
+Lasagne builds Theano graphs: the device, float type, BLAS and compiler settings, the checks
+and the peak probe are frameworks/theano.py's, called from here. The host imports this module
+without Lasagne or Theano installed.
+"""
+NAME = "lasagne"
+PACKAGES = ("lasagne", "theano")
+VARIANTS = [
+    {"name": "lasagne", "doc": "Lasagne 0.1's layers, Theano's C code linked to OpenBLAS",
+     "env": {}, "tasks": ["cnn"], "row": "Lasagne(Theano)"},
+    # the kernel matching this CPU's flags, as frameworks/theano.py's tuned variant
+    {"name": "lasagne-tuned", "doc": "Lasagne, OpenBLAS's kernel set for this CPU's flags "
+     "(OPENBLAS_CORETYPE)", "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"},
+     "tasks": ["cnn"], "row": "Lasagne(Theano)"},
+]
+DEVICE = {"gpu": False, "seed": 0}  # set by init(), read by the task files
+lasagne = None  # the framework module, once load() has imported it
+
+
+def _theano():
+    from frameworks import theano as theano_module
+    return theano_module
+
+
+def load():
+    global lasagne
+    _theano().load()
+    import lasagne
+
+
+def version():
+    return lasagne.__version__
+
+
+def probe():
+    info = _theano().probe()
+    info["theano"] = _theano().version()
+    return info
+
+
+def init(device, seed, variant):
+    import numpy as np
+    settings = _theano().init(device, seed, variant)
+    # Lasagne draws its initial weights and its dropout streams' seeds from this generator
+    lasagne.random.set_rng(np.random.RandomState(seed))
+    DEVICE["gpu"] = device == "gpu"
+    DEVICE["seed"] = seed
+    settings["theano"] = _theano().version()
+    return settings
+
+
+def gemm(n):
+    """The peak probe's product: Theano's (frameworks/theano.py), which Lasagne's graphs call."""
+    return _theano().gemm(n)
