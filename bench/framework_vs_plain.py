@@ -6,10 +6,13 @@ caffe2), times in ONE process, alternating A/B over --pairs rounds:
              against a plain hand-written training loop of the same CNN in the same framework
              (written again below, not taken from the adapter): a tf.function step, a
              TensorFlow 1 Session loop (placeholders, sess.run of the update with feed_dict, in
-             its own tf.Graph; tensorflow1 runs it through tf.compat.v1 on TensorFlow 2), Keras's
-             custom-training-loop pattern on the active backend (model.fit is no fair yardstick
-             here: its tf.data pipeline ran it at 156 img/s against train_on_batch's 217), a
-             jax.jit step, one hand-written Caffe2 core.Net run by workspace.RunNet;
+             its own tf.Graph; tensorflow1 runs it through tf.compat.v1 on TensorFlow 2), for
+             keras3 2017's notebook cell: one model.fit over every epoch (the adapter calls fit
+             once an epoch; variant tensorflow-steps, train_on_batch per minibatch, against
+             Keras's custom-training-loop pattern), a jax.jit step, one hand-written Caffe2
+             core.Net run by workspace.RunNet;
+  RNN        keras3 only: the adapter's fit per epoch against one model.fit of the same GRU
+             network over every epoch (2017's Keras_TF_RNN cell);
   inference  the adapter through protocol.infer against calling the framework's compiled
              forward pass directly (tf.function / sess.run / model.predict / jax.jit /
              FeedBlob, RunNet, FetchBlob) on the same model.
@@ -36,7 +39,7 @@ import sys
 import numpy as np
 
 from vs_plain import (adapter_infer, adapter_train, alternate, clock, cpu_name, cpu_only_skip,
-                      forward_rate, ratio_text, train_loop)
+                      fit_loop, forward_rate, ratio_text, train_loop)
 
 
 def plain_cnn_tensorflow(x, y, epochs, bs, seed):
@@ -116,6 +119,34 @@ def plain_cnn_tensorflow1(x, y, epochs, bs, seed):
         sess.run(tf.global_variables_initializer())
     return train_loop(lambda xb, yb: sess.run([update, loss], {xs: xb, ys: yb}), x, y, epochs,
                       bs, seed)
+
+
+def keras_fit(task, x, y, epochs, bs, seed):
+    """2017's Keras training cell on the active backend: the network built and compiled again
+    here (SGD with momentum for the CNN, Adam for the GRU; sparse labels, the accuracy metric as
+    2017 compiled it), then one model.fit over every epoch (vs_plain.fit_loop)."""
+    import keras
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    if task == "cnn":
+        model = keras.Sequential([
+            keras.Input((32, 32, 3)),
+            L.Conv2D(50, 3, padding="same", activation="relu"), L.Conv2D(50, 3, padding="same"),
+            L.MaxPooling2D(2), L.Activation("relu"), L.Dropout(0.25),
+            L.Conv2D(100, 3, padding="same", activation="relu"),
+            L.Conv2D(100, 3, padding="same"), L.MaxPooling2D(2), L.Activation("relu"),
+            L.Dropout(0.25), L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5),
+            L.Dense(10)])
+        assert model.count_params() == 3441592
+        opt = keras.optimizers.SGD(0.01, momentum=0.9)
+    else:
+        model = keras.Sequential([keras.Input((150,), dtype="int32"), L.Embedding(30000, 125),
+                                  L.GRU(100), L.Dense(2)])
+        opt = keras.optimizers.Adam(0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
+    model.compile(optimizer=opt,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["sparse_categorical_accuracy"])
+    return fit_loop(model, x, y.astype(np.int32), epochs, bs)
 
 
 def plain_cnn_keras(x, y, epochs, bs, seed):
@@ -306,6 +337,25 @@ def plain_forward(framework, adapter, model, x, bs):
     return forward_rate(fn, x, bs)
 
 
+def rnn_vs_fit(args, variant):
+    """keras3's GRU through the runner (fit per epoch; tensorflow-steps: train_on_batch) against
+    one model.fit over every epoch, on synthetic IMDB-shaped tokens (--examples sequences)."""
+    from common import params
+    from runtime import adapters, data
+    fw, rnn, settings = adapters.start("rnn", "keras3", variant, "cpu", 0)
+    p = params.for_task("rnn", args.epochs)
+    d = data.synthetic_imdb(p, 0, limit=args.examples)
+    by_epoch = settings.get("training_loop") == "train_epoch"
+    runner, plain = alternate(
+        args.pairs, lambda: adapter_train(rnn, p, d, by_epoch=by_epoch),
+        lambda: keras_fit("rnn", d["x_train"], d["y_train"], args.epochs, p["batch_size"], 0),
+        lambda i, a, b: "rnn round %d: adapter %.1f seq/s, plain fit %.1f seq/s" % (i, a, b))
+    print("RNN   keras3/%s (%d sequences x %d epochs, plain: one model.fit): adapter %.1f "
+          "seq/s, plain %.1f seq/s (medians); %s" % (
+              variant, args.examples, args.epochs, statistics.median(runner),
+              statistics.median(plain), ratio_text(runner, plain)))
+
+
 PLAIN_CNN = {"tensorflow": plain_cnn_tensorflow, "tensorflow1": plain_cnn_tensorflow1,
              "keras3": plain_cnn_keras, "flax": plain_cnn_flax, "caffe2": plain_cnn_caffe2}
 
@@ -377,15 +427,21 @@ def main():
     if layout == "NHWC":
         for k in ("x_train", "x_test"):
             d[k] = d[k].transpose(0, 2, 3, 1).copy()
+    by_epoch = settings.get("training_loop") == "train_epoch"  # keras3: fit once an epoch
+    plain_cnn = PLAIN_CNN[args.framework]
+    if by_epoch:
+        plain_cnn = lambda *a: keras_fit("cnn", *a)  # noqa: E731
     runner, plain = alternate(
-        args.pairs, lambda: adapter_train(cnn, p, d, lambda: own_graph(fw)),
-        lambda: PLAIN_CNN[args.framework](d["x_train"], d["y_train"], args.epochs,
-                                          p["batch_size"], 0),
+        args.pairs, lambda: adapter_train(cnn, p, d, lambda: own_graph(fw), by_epoch),
+        lambda: plain_cnn(d["x_train"], d["y_train"], args.epochs, p["batch_size"], 0),
         lambda i, a, b: "cnn round %d: adapter %.1f img/s, plain %.1f img/s" % (i, a, b))
     rm, pm = statistics.median(runner), statistics.median(plain)
-    print("CNN   %s/%s (%d examples x %d epochs): adapter %.1f img/s, plain %.1f img/s "
-          "(medians); %s" % (args.framework, variant, args.examples, args.epochs, rm, pm,
+    print("CNN   %s/%s (%d examples x %d epochs, %s): adapter %.1f img/s, plain %.1f img/s "
+          "(medians); %s" % (args.framework, variant, args.examples, args.epochs,
+                             "plain: one model.fit" if by_epoch else "plain loop", rm, pm,
                              ratio_text(runner, plain)))
+    if args.framework == "keras3":
+        rnn_vs_fit(args, variant)
     if args.skip_inference:
         return
     inf = importlib.import_module("inference." + args.framework)

@@ -6,7 +6,8 @@ process, alternating A/B over --pairs rounds, the CNN trained by
   adapter  the adapter through tasks/runtime/protocol.train (the runner's clock and loop), against
   plain    theano: a training loop written by hand here (not taken from the adapter): the graph,
            the momentum updates and one theano.function, called on each minibatch;
-           keras2: the same network as a Keras 2 Sequential model and a train_on_batch loop.
+           keras2: the same network as a Keras 2 Sequential model trained as 2017's Keras
+           notebooks did, one model.fit over every epoch (the adapter calls fit once an epoch).
 Prints images/s of each and the ratio adapter/plain (goal: >= 0.95), by wall time and by the
 process's CPU time (all its threads): on a shared, loaded machine wall time mostly measures the
 other work; CPU seconds per image measure this process's own. Synthetic inputs of the
@@ -32,7 +33,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported
-from vs_plain import alternate, cpu_name, quiet, ratio_text, run_loop  # noqa: E402
+from vs_plain import alternate, cpu_name, fit_run, quiet, ratio_text, run_loop  # noqa: E402
 
 
 def plain_cnn_theano(x, y, epochs, bs, seed):
@@ -80,7 +81,7 @@ def plain_cnn_theano(x, y, epochs, bs, seed):
 
 
 def plain_cnn_keras2(x, y, epochs, bs, seed):
-    """The Keras 2 way without the runner: a Sequential model and train_on_batch."""
+    """The Keras 2 way without the runner, 2017's cell: a Sequential model, one model.fit."""
     import keras
     keras.backend.set_image_data_format("channels_first")
     np.random.seed(seed)
@@ -96,8 +97,9 @@ def plain_cnn_keras2(x, y, epochs, bs, seed):
     assert model.count_params() == 3441592
     model.compile(optimizer=keras.optimizers.SGD(lr=0.01, momentum=0.9),
                   loss=lambda t, o: keras.backend.sparse_categorical_crossentropy(
-                      t, o, from_logits=True))
-    return _loop(lambda xb, yb: model.train_on_batch(xb, yb), x, y, epochs, bs, seed)
+                      t, o, from_logits=True), metrics=["sparse_categorical_accuracy"])
+    run = fit_run(model, x, y.astype(np.int32), epochs, bs)
+    return run.images / run.seconds, run.images / run.cpu_seconds
 
 
 def _loop(step, x, y, epochs, bs, seed):
@@ -132,13 +134,14 @@ def main(argv=None):
     d = data.synthetic_cifar(0, limit=args.examples)
     assert settings["layout"] == "NCHW"  # the synthetic data's own layout: no conversion
     bs = p["batch_size"]
+    by_epoch = settings.get("training_loop") == "train_epoch"  # keras2: fit once an epoch
 
     def adapter():
         state = cnn.build_trainer(cnn.build_model(p), p)
         cnn.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
         cpu = time.process_time()
         with quiet():  # the runner's progress events
-            timings, _ = protocol.train(cnn, state, d, p, 0)
+            timings, _ = protocol.train(cnn, state, d, p, 0, by_epoch=by_epoch)
         # CPU time of the runner's warm-up step and loop: one step more than timed
         images = (timings["batches"] + 1) * bs
         return timings["images_per_second"], images / (time.process_time() - cpu)

@@ -6,6 +6,9 @@ and prints the throughput of both and their ratio. The shared part, here once:
   train_loop / run_loop  the plain side's training loop and clock: one warm-up step (compiles,
                          as the runner's warm-up step does), then every complete minibatch of a
                          fresh permutation each epoch, timed with one clock around the loop;
+  fit_run / fit_loop     the plain side for Keras: 2017's notebooks' own loop, one model.fit
+                         over every epoch (Keras shuffles and batches), after a warm-up fit on
+                         the first minibatch;
   forward_rate           the plain side's timed forward pass over the complete batches;
   alternate              the rounds: both sides once a round, their order swapped every round
                          (adapter first in rounds 1, 3, ...), so a drift in what else the
@@ -66,6 +69,23 @@ def train_loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda
     return loop.images / loop.seconds
 
 
+def fit_run(model, x, y, epochs, bs):
+    """2017's Keras training cell: model.fit(x, y, batch_size, epochs, shuffle, verbose off) on
+    a compiled model, after an untimed fit on the first minibatch (Keras builds its training
+    function there, as the runner's warm-up does). A Loop of the timed fit (no last value)."""
+    model.fit(x[:bs], y[:bs], batch_size=bs, epochs=1, verbose=0)
+    n = len(x) // bs * bs  # complete batches, as the runner's
+    start, cpu = clock(), time.process_time()
+    model.fit(x[:n], y[:n], batch_size=bs, epochs=epochs, shuffle=True, verbose=0)
+    return Loop(n * epochs, clock() - start, time.process_time() - cpu, None)
+
+
+def fit_loop(model, x, y, epochs, bs):
+    """fit_run's images per second (wall time)."""
+    run = fit_run(model, x, y, epochs, bs)
+    return run.images / run.seconds
+
+
 def forward_rate(fn, x, bs, warm_all=False, done=None):
     """Images per second of fn over the complete batches of x, after an untimed call on the
     first batch (warm_all: on every batch, as protocol.infer's untimed pass); done(): waits for
@@ -83,15 +103,16 @@ def forward_rate(fn, x, bs, warm_all=False, done=None):
     return len(batches) * bs / (clock() - start)
 
 
-def adapter_train(module, p, d, context=contextlib.suppress):
+def adapter_train(module, p, d, context=contextlib.suppress, by_epoch=False):
     """Images per second of the adapter's task module through protocol.train (the runner's loop
     and clock, its warm-up step outside the figure) on data d, a model built afresh (inside
-    context(): tensorflow1 builds into a graph of its own)."""
+    context(): tensorflow1 builds into a graph of its own); by_epoch: train_epoch, as run.py
+    calls it where the settings' training_loop says so."""
     from runtime import protocol
     with context():
         state = module.build_trainer(module.build_model(p), p)
     with quiet():
-        timings, _ = protocol.train(module, state, d, p, 0)
+        timings, _ = protocol.train(module, state, d, p, 0, by_epoch=by_epoch)
     return timings["images_per_second"]
 
 

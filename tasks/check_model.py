@@ -17,6 +17,7 @@ compared with what was imported (names, shapes, values), and the task's seconds.
 with the numpy reference is the host's. Exit 0 when every check.json says ok, 1 otherwise, 2 for
 usage errors.
 """
+from __future__ import absolute_import, division, print_function
 import argparse
 import importlib
 import os

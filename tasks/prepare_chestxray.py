@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from common import chestxray  # noqa: E402
+from common import chestxray, cpus  # noqa: E402
 
 JOURNAL = ".journal"
 FILES = "files.tsv"
@@ -235,8 +235,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.size < 1:
         ap.error("--size must be at least 1")
-    workers = args.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                               else multiprocessing.cpu_count())
+    workers = args.workers or cpus.available()
     return prepare(os.path.abspath(args.src), os.path.abspath(args.out), args.size, workers)
 
 

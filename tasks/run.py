@@ -9,6 +9,7 @@
 Runs the same way inside an image (tasks/ mounted at /tasks) and from a checkout with any
 local Python that has the framework. See tasks/README.md for the adapter contract.
 """
+from __future__ import absolute_import, division, print_function
 import time
 
 PROCESS_START = getattr(time, "perf_counter", time.time)()  # measure/timer.py's clock
@@ -30,7 +31,7 @@ adapters.set_env_early(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 
-from common import canonical, chestxray, params  # noqa: E402
+from common import canonical, chestxray, cpus, params  # noqa: E402
 from measure import energy, envprobe, flops, peak, timer  # noqa: E402
 from runtime import data as datasets  # noqa: E402
 from runtime import output, protocol, workers  # noqa: E402
@@ -122,8 +123,7 @@ def densenet_params(args, p):
         p["image_size_override"] = args.image_size  # a test run: never beside a 2017 figure
         p["height"] = p["width"] = args.image_size
         p["resize"] = int(round(args.image_size * p["resize"] / 224.0))
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    p["loader_workers"] = max(1, min(p["loader_workers"], cpus or 1))
+    p["loader_workers"] = max(1, min(p["loader_workers"], cpus.available()))
     return p
 
 
@@ -300,7 +300,8 @@ def run(args, result, rank=None):
                                  % (features, p["features"]))
     else:
         state = adapter.build_trainer(model, p)
-        timings, loss = protocol.train(adapter, state, data, p, args.seed, meter)
+        timings, loss = protocol.train(adapter, state, data, p, args.seed, meter,
+                                       by_epoch=settings.get("training_loop") == "train_epoch")
         result["checks"] = {"clock": protocol.clock_check(timings["unsynced_seconds"],
                                                           timings["train_seconds"])}
         eval_timings, accuracy = protocol.evaluate(adapter, state, data, p)

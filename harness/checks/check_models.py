@@ -153,8 +153,8 @@ def images_to_check(names, echo):
 
 def not_built_lines(not_built, built):
     """What the check says of the discovered images that are not built here: each is not
-    checked; and an adapter that no built image runs (CNTK: no current base has a wheel for it)
-    is a column not run at all, said once per adapter."""
+    checked; and an adapter that no built image runs (e.g. CNTK when neither cntk-2.7 nor the
+    2017 cntk image is built) is a column not run at all, said once per adapter."""
     by_name = dict((i.name, i) for i in catalog.discover())
     runnable = set(a for image in built for a in image.adapters)
     lines, said = [], set()
@@ -168,7 +168,7 @@ def not_built_lines(not_built, built):
             said.add(adapter)
             images = sorted(i.name for i in by_name.values() if adapter in i.adapters)
             fw = taskfiles.load(adapter)
-            lines.append("%s (%s): not run: no image can run %s here (%s not built)"
+            lines.append("%s (%s): not run: no image built here runs %s (%s not built)"
                          % (adapter, ", ".join(fw.tasks()), fw.name.upper(), ", ".join(images)))
     return lines
 
@@ -188,7 +188,7 @@ def run_group(image, adapter, variant, jobs, inputs_dir, out_dir, timeout, cache
     container's check.json (or a failed record when it wrote none) and the output (or None).
     cache_dir: a compile cache the image's containers share (harness/containers/testrun.py)."""
     os.makedirs(out_dir, exist_ok=True)
-    cmd = ["python3", "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
+    cmd = [image.python, "/tasks/check_model.py", "--adapter", adapter, "--variant", variant,
            "--device", "cpu", "--out", "/check/out"]
     for task, family, params_file, input_file in jobs:
         cmd += ["--job", ",".join((task, family, "/check/in/" + os.path.basename(params_file),

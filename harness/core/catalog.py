@@ -203,6 +203,12 @@ class Image(object):
         return _split(self.label("tasks"))
 
     @property
+    def python(self):
+        """The command that runs the image's Python: python2 where LABEL org.dlbench.python says
+        2.x (cntk-2.7: CNTK's wheels are for Python 2.7 there), else python3."""
+        return "python2" if (self.label("python") or "").startswith("2.") else "python3"
+
+    @property
     def devices(self):
         return _split(self.label("devices"))
 

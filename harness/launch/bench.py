@@ -204,7 +204,7 @@ class Run(object):
 
     def command(self):
         o = self.opts
-        cmd = ["python3", "/tasks/run.py", self.task, "--framework", self.adapter,
+        cmd = [self.image.python, "/tasks/run.py", self.task, "--framework", self.adapter,
                "--variant", self.variant, "--device", self.device]
         if self.task != "inference":
             inside = "/data"

@@ -18,14 +18,14 @@ def dockerfile_sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def pip_freeze(image_id):
-    """`python3 -m pip freeze --all` inside the image, cached by image id; the container gets the
+def pip_freeze(image_id, python="python3"):
+    """`PYTHON -m pip freeze --all` inside the image, cached by image id; the container gets the
     settings of every dlbench container (harness/containers/oneshot.py: hardened, owner-labelled, removed after)."""
     cache = os.path.join(cache_dir(), "pip-freeze", image_id.replace(":", "_") + ".txt")
     if os.path.isfile(cache):
         with open(cache) as f:
             return [line for line in f.read().splitlines() if line]
-    done = oneshot.run(image_id, ["python3", "-m", "pip", "freeze", "--all"], "pip-freeze",
+    done = oneshot.run(image_id, [python, "-m", "pip", "freeze", "--all"], "pip-freeze",
                        environment={"PIP_DISABLE_PIP_VERSION_CHECK": "1"}, timeout=300,
                        stderr=False)
     if not done.ok:
@@ -48,7 +48,7 @@ def for_image(image, image_obj):
         "image_digest": digests[0] if digests else None,
         "dockerfile_sha256": dockerfile_sha256(image.dockerfile),
         "image_labels": dict(image_obj.labels or {}),
-        "pip_freeze": pip_freeze(image_obj.id),
+        "pip_freeze": pip_freeze(image_obj.id, image.python),
         "host": socket.gethostname(),
         "docker_version": engine.version(),
         "gpu_driver": engine.host_gpu_driver(),

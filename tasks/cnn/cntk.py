@@ -1,12 +1,13 @@
-"""CNN (VGG-style, CIFAR-10) in CNTK 2.4.
+"""CNN (VGG-style, CIFAR-10) in CNTK (2.4 in the 2017 image, 2.7 in cntk-2.7).
 
-Not run yet (see frameworks/cntk.py). Model as in the 2017 benchmark's CNTK_CNN notebook
+Model as in the 2017 benchmark's CNTK_CNN notebook
 (ilkarman/DeepLearningFrameworks, notebooks/CNTK_CNN.ipynb): cntk.layers under default_options
 with Glorot-uniform weights and ReLU, channels-first inputs (3, 32, 32), one-hot float32 labels,
 cross_entropy_with_softmax, momentum_sgd with a per-minibatch learning rate and unit_gain=False
 (the plain "v = momentum * v + gradient" form the other frameworks use), Trainer.train_minibatch
 per batch. Sizes in common/params.py.
 """
+from __future__ import absolute_import, division, print_function
 import numpy as np
 import cntk as C
 from cntk.layers import Convolution2D, Dense, Dropout, MaxPooling, default_options
@@ -75,12 +76,11 @@ def sync(state):
         to_float(state["trainer"])
 
 
-# Model equivalence (dlbench check-models): the weights in the canonical form. NOT RUN (see
-# frameworks/cntk.py), written to CNTK 2.4's documented API: each named layer is found with
-# Function.find_by_name and its parameters (W, b) read and set through .value. CNTK's
-# convolution is a cross-correlation with W (out, in, rows, columns): OIHW; its bias is
-# (out, 1, 1). Dense keeps W as (input shape..., out): fc1's is (C, H, W, 512), rows in the
-# canonical NCHW flatten order once reshaped to (C * H * W, 512) and transposed.
+# Model equivalence (dlbench check-models): the weights in the canonical form. Each named layer is
+# found with Function.find_by_name and its parameters (W, b) read and set through .value. CNTK's
+# convolution is a cross-correlation with W (out, in, rows, columns): OIHW; its bias is (out, 1,
+# 1). Dense keeps W as (input shape..., out): fc1's is (C, H, W, 512), rows in the canonical NCHW
+# flatten order once reshaped to (C * H * W, 512) and transposed.
 _LAYERS = ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")
 
 

@@ -2,12 +2,13 @@
 
 The 2017 Keras CNN notebooks (ilkarman/DeepLearningFrameworks, notebooks/Keras_Theano_CNN,
 Keras_TF_CNN and Keras_CNTK_CNN.ipynb; Keras 2.1.4) set Keras's image data format to
-channels_first for all three backends and trained with fit(); here the runner's loop calls
-train_on_batch, which runs the same compiled training function one minibatch at a time (Keras
-builds it on the first call: the runner's warm-up step; on Theano a minute or so of C
-compilation in a fresh container). Keras API kept to what 2.1.4 and 2.3.1 both accept. Sizes in
-common/params.py.
+channels_first for all three backends and trained with fit(metrics=['accuracy']); so does this
+file, one fit call per epoch over the batches the runner shuffled (train_epoch; Keras builds its
+training function on the first call, the runner's warm-up on one minibatch: on Theano a minute
+or so of C compilation in a fresh container). Keras API kept to what 2.1.4 and 2.3.1 both
+accept. Sizes in common/params.py.
 """
+from __future__ import absolute_import, division, print_function
 import keras
 import numpy as np
 
@@ -51,13 +52,24 @@ def count_parameters(model):
 def build_trainer(model, p):
     # SGD with momentum, Keras's form: v = momentum * v - lr * g; w += v
     model.compile(optimizer=keras.optimizers.SGD(lr=p["lr"], momentum=p["momentum"]),
-                  loss=_sparse_crossentropy_from_logits)
-    return {"model": model}
+                  loss=_sparse_crossentropy_from_logits,
+                  metrics=["sparse_categorical_accuracy"])  # 2017: accuracy, one-hot labels
+    return {"model": model, "batch_size": p["batch_size"]}
 
 
 def train_step(state, x, y):
     # the compiled training function (built on the first call), loss back on the host
     return state["model"].train_on_batch(x, y.astype(np.int32))
+
+
+def train_epoch(state, x, y):
+    # 2017's notebooks trained with model.fit(x, y, batch_size, epochs, verbose): Keras ran the
+    # batch loop. One fit per epoch over the runner's shuffled complete batches (shuffle off:
+    # the runner drew it); the loss back is Keras's mean over the epoch
+    history = state["model"].fit(x, y.astype(np.int32),
+                                 batch_size=state["batch_size"], epochs=1, shuffle=False,
+                                 verbose=0)
+    return history.history["loss"][-1]
 
 
 def to_float(loss):

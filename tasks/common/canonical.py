@@ -59,6 +59,7 @@ Tolerance (the one place it is stated): an fp32 output matches its reference whe
 
 Python 3.5, numpy only: this runs inside every image as well as on the host.
 """
+from __future__ import absolute_import, division, print_function
 import numpy as np
 
 RTOL = 1e-4
@@ -92,6 +93,8 @@ _RESNET_DEFAULTS = {
     "bn_eps": 1e-5,
     "preact": False,             # pre-activation units, bn_data on the input, bn_final at the end
     "maxpool_pad": (1, 1),       # (before, after) of the stem's 3x3/2 max-pool, -inf padding
+    "bn_divisor": "sqrt(var + eps)",  # what batch norm divides by (Keras 2.1's CNTK backend:
+                                      # sqrt(var) + eps)
 }
 
 
@@ -141,6 +144,19 @@ FAMILIES = {
                                "default eps 1e-3): stride on the first 1x1 convolution, every "
                                "convolution biased", stride_conv="1x1", bn_eps=1e-3,
                                conv_bias=("stem", "1x1", "3x3", "downsample")),
+    # 2017's Keras (2.1.4, pinned by the cntk-2.7 image) on its CNTK backend: the stem's
+    # max-pool unpadded, 55x55 maps in the first stage (Keras >= 2.2 pads it: 56x56); the stem
+    # convolution's padding='same', which CNTK centres on the first pixel (the outputs of
+    # padding 3, as resnet50-keras2); and Keras 2.1.4's CNTK batch_normalization divides by
+    # sqrt(var) + eps (keras/backend/cntk_backend.py; eps inside the root elsewhere). On
+    # TensorFlow, 2.1.4's 'same' pads 2 before at 224: the 2017 keras image's tensorflow
+    # variant (not built here) is neither family.
+    "resnet50-keras2.1": _resnet("keras.applications ResNet50 of Keras 2.1.x on CNTK: as "
+                                 "resnet50-keras2, but the stem's max-pool unpadded and batch "
+                                 "norm divided by sqrt(var) + eps",
+                                 stride_conv="1x1", bn_eps=1e-3,
+                                 conv_bias=("stem", "1x1", "3x3", "downsample"),
+                                 maxpool_pad=(0, 0), bn_divisor="sqrt(var) + eps"),
     "resnet50-tfslim": _resnet("TF-slim resnet_v1_50: stride on the 3x3 convolution of each "
                                "block's LAST unit (blocks 1-3), strided shortcuts subsampled, "
                                "max-pool 'SAME' (padding 0 before, 1 after)",
@@ -175,6 +191,7 @@ _DESCRIBE = {
     "bn_eps": "BN eps %s",
     "preact": "pre-activation: %s",
     "maxpool_pad": "stem max-pool padding %s",
+    "bn_divisor": "BN divides by %s",
     "form": "%s GRU",
     "bias_hh": "recurrent bias: %s",
     "h0": "trainable initial state: %s",

@@ -26,6 +26,7 @@ ORDER (sklearn train_test_split, shuffle=False) into 70% train, 10% valid, 20% t
 rounds the second part up (ceil) and the first down: 21563 / 3080 / 6162 patients, 87306 /
 7616 / 17198 images (the notebooks print these). patient_split() repeats that arithmetic.
 """
+from __future__ import absolute_import, division, print_function
 import csv
 import hashlib
 import io

@@ -1,6 +1,7 @@
 """What every dataset reader shares: the error that says what to do, and the checksums a result
 records (of the file read and of the exact arrays fed to the model). Python 3.5 and 2.7, numpy
 only."""
+from __future__ import absolute_import, division, print_function
 import hashlib
 
 import numpy as np

@@ -5,6 +5,7 @@ common/params_lstm.py of that repository, and the notebooks' model definitions. 
 reads its numbers from here; run.py may override epochs (and limit data) for quick runs, and the
 result records what was actually used.
 """
+from __future__ import absolute_import, division, print_function
 
 # VGG-style CNN on CIFAR-10 (the 2017 CNN notebooks).
 CNN = {

@@ -5,6 +5,7 @@ Float64 throughout (the adapters' fp32 outputs are compared against these), eval
 off, batch-norm on its running statistics). Convolution is im2col + one matrix product: meant
 for tiny batches. Python 3.5, numpy only.
 """
+from __future__ import absolute_import, division, print_function
 import numpy as np
 
 from common import canonical
@@ -58,10 +59,12 @@ def relu(x):
     return np.maximum(x, 0.0)
 
 
-def batch_norm(x, params, name, eps):
+def batch_norm(x, params, name, eps, eps_outside_root=False):
+    """Inference batch norm; eps_outside_root: divided by sqrt(var) + eps (Keras 2.1's CNTK
+    backend), else sqrt(var + eps)."""
     g, b = _f64(params[name + ".weight"]), _f64(params[name + ".bias"])
     m, v = _f64(params[name + ".running_mean"]), _f64(params[name + ".running_var"])
-    scale = g / np.sqrt(v + eps)
+    scale = g / (np.sqrt(v) + eps if eps_outside_root else np.sqrt(v + eps))
     return x * scale[None, :, None, None] + (b - m * scale)[None, :, None, None]
 
 
@@ -141,14 +144,14 @@ def gru(params, x, p, spec):
 def resnet50(params, x, p, spec):
     """ResNet-50 pooled features (N, 2048); x NCHW. spec: a ResNet family of
     canonical.FAMILIES (stride placement, biases by presence, pre-activation, BN eps, max-pool
-    padding)."""
+    padding, what batch norm divides by)."""
     eps = spec["bn_eps"]
 
     def conv(h, name, stride=1, pad=(0, 0)):
         return conv2d(h, params[name + ".weight"], params.get(name + ".bias"), stride, pad)
 
     def bn(h, name):
-        return batch_norm(h, params, name, eps)
+        return batch_norm(h, params, name, eps, spec["bn_divisor"] == "sqrt(var) + eps")
 
     h = _f64(x)
     if spec["preact"]:

@@ -34,6 +34,7 @@ import chainer.links as L
 from chainer import optimizers
 
 from common import canonical, chestxray
+from common import cpus as host_cpus
 from frameworks import chainer as fw
 
 EQUIVALENCE = {"family": "densenet121-torchvision"}  # common/canonical.py FAMILIES
@@ -265,7 +266,7 @@ def _loader_processes(p):
     """2017's Chainer_MultiGPU: on one GPU a MultiprocessIterator of CPU_COUNT processes, on N
     GPUs one of 2 processes per GPU (here one iterator feeds every device: 2 x N processes);
     never more than the CPUs this process may use."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = host_cpus.available()
     want = (cpus or 1) if p["devices"] == 1 else 2 * p["devices"]
     return max(1, min(want, cpus or 1))
 

@@ -58,7 +58,8 @@ def _cuda():
 
 
 def probe():
-    info = {"cuda": None, "cupy": None, "threads": {"cpu_count": os.cpu_count()},
+    from common import cpus
+    info = {"cuda": None, "cupy": None, "threads": {"cpu_count": cpus.total()},
             "config": {"use_cudnn": chainer.config.use_cudnn,
                        "use_ideep": getattr(chainer.config, "use_ideep", None),
                        "autotune": getattr(chainer.config, "autotune", None)}}

@@ -1,11 +1,14 @@
 """CNTK: what every CNTK task file shares.
 
-Written for the 2017 image (CNTK 2.4 GPU build, Python 3.5: images/cntk) and kept to CNTK 2.4's
-documented Python API. NOT RUN YET: no image built on this project's machines has CNTK (2.7,
-the last release, is for Python <= 3.7 only), so these files are checked statically (syntax,
-imports, skeleton) until a machine with images/cntk runs them. The host imports this module
-without CNTK installed: cntk is imported by load().
+Run here by images/cntk-2.7: CNTK 2.7 (its last release) on Python 2.7, the only Python its
+wheels (cp27mu, cp35m, cp36m) have that this machine's Debian still ships; the 2017 image
+(images/cntk: CNTK 2.4 GPU build, Python 3.5) runs the same files, kept to the API 2.4 and 2.7
+share. These files, the runtime and the keras2 files run on Python 2.7 and 3.5+ (vermin checks
+both: tests/tasks/test_tasks_static.py; `from __future__ import absolute_import`, or Python 2
+would import tasks/*/cntk.py itself for `import cntk`). The host imports this module without
+CNTK installed: cntk is imported by load().
 """
+from __future__ import absolute_import, division, print_function
 NAME = "cntk"
 PACKAGES = ("cntk",)
 VARIANTS = [
@@ -70,4 +73,4 @@ def gemm(n):
     # the sum adds n^2 additions (uncounted, 1/n of the product) and saves copying n^2 out
     total = C.reduce_sum(C.times(a, b))
     return (lambda: total.eval(), lambda out: None,
-            "cntk.times, evaluated through a reduce_sum (unverified: no CNTK image built)")
+            "cntk.times, evaluated through a reduce_sum")

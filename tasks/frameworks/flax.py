@@ -42,10 +42,11 @@ def version():
 
 
 def probe():
+    from common import cpus
     import optax
     dev = jax.devices()[0]
     info = {"cuda": None, "jax": jax.__version__, "optax": optax.__version__,
-            "backend": jax.default_backend(), "threads": {"cpu_count": os.cpu_count()}}
+            "backend": jax.default_backend(), "threads": {"cpu_count": cpus.total()}}
     if dev.platform == "gpu":
         info["gpu"] = dev.device_kind
         if getattr(dev, "compute_capability", None):

@@ -8,7 +8,7 @@ TensorFlow 1.4, CNTK 2.4, Theano 1.0.1) and Keras 2.3.1, the last multi-backend 
 (keras-2.3: Theano only). Each image names the variants it offers in its org.dlbench.variants
 label. The host imports this module without keras installed.
 """
-import os
+from __future__ import absolute_import, division, print_function
 import random
 
 NAME = "keras"
@@ -39,8 +39,9 @@ def version():
 
 
 def probe():
+    from common import cpus
     backend = keras.backend.backend()
-    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": os.cpu_count()}}
+    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": cpus.total()}}
     if backend == "theano":
         import theano
         info["backend_version"] = theano.__version__

@@ -20,6 +20,12 @@ VARIANTS = [
      "env": {"KERAS_BACKEND": "tensorflow"}, "row": "Keras(TF)"},
     {"name": "tensorflow-tuned", "doc": "TensorFlow backend, oneDNN CPU kernels on",
      "env": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "1"}, "row": "Keras(TF)"},
+    # the CNN and RNN step by step: train_on_batch per minibatch from the runner's loop, where
+    # the others call fit once an epoch as 2017 did (Keras 3's fit feeds numpy through tf.data
+    # on this backend)
+    {"name": "tensorflow-steps", "doc": "TensorFlow backend, train_on_batch per minibatch",
+     "env": {"KERAS_BACKEND": "tensorflow"}, "tasks": ["cnn", "rnn"], "loop": "steps",
+     "row": "Keras(TF)"},
     {"name": "jax", "doc": "JAX backend", "env": {"KERAS_BACKEND": "jax"}, "row": None},
     {"name": "torch", "doc": "PyTorch backend", "env": {"KERAS_BACKEND": "torch"}, "row": None},
 ]
@@ -69,8 +75,9 @@ def _tensorflow_module():
 
 
 def probe():
+    from common import cpus
     backend = keras.backend.backend()
-    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": os.cpu_count()}}
+    info = {"backend": backend, "cuda": None, "threads": {"cpu_count": cpus.total()}}
     if backend == "tensorflow":
         import tensorflow as tf
         info["backend_version"] = tf.__version__

@@ -113,10 +113,8 @@ def init(device, seed, variant):
 
 
 def _cpu_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
+    from common import cpus
+    return cpus.available()
 
 
 def gpu_count():

@@ -1,6 +1,6 @@
-"""Inference (ResNet-50 feature extraction) in CNTK 2.4.
+"""Inference (ResNet-50 feature extraction) in CNTK (2.4 in the 2017 image, 2.7 in cntk-2.7).
 
-Not run yet (see frameworks/cntk.py). 2017's CNTK_Inference notebook (ilkarman/
+2017's CNTK_Inference notebook (ilkarman/
 DeepLearningFrameworks, notebooks/CNTK_Inference.ipynb) loaded CNTK's pre-trained
 ResNet50_ImageNet_CNTK.model (from cntk.ai) and evaluated its node 'z.x', the output of the
 average pool (2048 features), on NCHW random images in batches of 32. The network is written out
@@ -11,6 +11,7 @@ the FIRST 1x1 convolution of stages 3-5 (stride1x1 = 2, stride3x3 = 1) and on th
 shortcuts, a padded 3x3 max pool, a 7x7 average pool; cut there. ResNet-50 layout: He et al.
 2015, table 1.
 """
+from __future__ import absolute_import, division, print_function
 import numpy as np
 import cntk as C
 from cntk.layers import AveragePooling, BatchNormalization, Convolution2D, MaxPooling
@@ -106,11 +107,11 @@ def sync(model):
 
 
 # Model equivalence (dlbench check-models): the weights in the canonical form, family
-# resnet50-cntk. NOT RUN (see frameworks/cntk.py), written to CNTK 2.4's documented API: every
-# convolution and batch norm is named as the canonical weights (torchvision's names, build_model)
-# and found with Function.find_by_name. A convolution's W is OIHW (a cross-correlation); a batch
-# norm holds scale and bias (parameters) and aggregate_mean and aggregate_variance (constants;
-# aggregate_count, a sample counter, is not a weight), eps CNTK's default 1e-5.
+# resnet50-cntk: every convolution and batch norm is named as the canonical weights
+# (torchvision's names, build_model) and found with Function.find_by_name. A convolution's W is
+# OIHW (a cross-correlation); a batch norm holds scale and bias (parameters) and aggregate_mean
+# and aggregate_variance (constants; aggregate_count, a sample counter, is not a weight), eps
+# CNTK's default 1e-5.
 _BN = (("weight", "scale"), ("bias", "bias"), ("running_mean", "aggregate_mean"),
        ("running_var", "aggregate_variance"))
 

@@ -12,8 +12,11 @@ A variant's `env` may hold two placeholders, expanded when the adapter starts (r
                        CPUs included; Sandybridge with AVX); a variable whose value expands to ""
                        is not set.
 """
+from __future__ import absolute_import, division, print_function
 import ctypes
 import os
+
+from common import cpus
 
 # OpenBLAS exports its API with a prefix and/or suffix in some builds: numpy >= 1.22 vendors
 # a 64-bit-integer OpenBLAS (suffix 64_), numpy 2 and scipy vendor scipy-openblas (prefix scipy_).
@@ -38,7 +41,8 @@ def mapped_libraries(maps="/proc/self/maps"):
 def _open(path):
     """The already-loaded library (never loads one anew), or None."""
     try:
-        return ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+        # RTLD_NOLOAD | RTLD_LAZY (Linux's 4 | 1; os has the names from Python 3.3)
+        return ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 4) | getattr(os, "RTLD_LAZY", 1))
     except (OSError, AttributeError):
         return None
 
@@ -172,10 +176,7 @@ def openblas_coretype(flags):
 
 
 def affinity_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return cpus.available()
 
 
 def expand(env, flags=None, cpus=None):

@@ -33,6 +33,7 @@ of every package over rank 0's timed span (all replicas, and anything else on th
 per 1000 images divides it by the images of all replicas. On GPUs, the gpu part sums the run's
 N boards over the same span.
 """
+from __future__ import absolute_import, division, print_function
 import ctypes
 import os
 import re

@@ -1,11 +1,13 @@
 """What the run ran on: Python, numpy, CPU, threads and the settings that change speed.
 The adapter's probe() adds what only the framework knows (its version, CUDA, cuDNN, GPU)."""
+from __future__ import absolute_import, division, print_function
 import os
 import platform
 import sys
 
 import numpy as np
 
+from common import cpus
 from measure import blas
 
 # Environment variables that change speed; every result records those that are set.
@@ -42,10 +44,7 @@ def cpu_flags():
 
 
 def cpu_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
+    return cpus.available()
 
 
 def probe(fw):

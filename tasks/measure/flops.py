@@ -28,6 +28,7 @@ the constant zero initial state). So training is 3x forward less those, a count
 torch.utils.flop_counter.FlopCounterMode reproduces exactly on the PyTorch adapters
 (tests/tasks/test_flops.py); 3x forward would overstate the CNN by 0.7 %.
 """
+from __future__ import absolute_import, division, print_function
 
 # ResNet-50's structure families: where a stage's stride sits. The weight shapes are the same in
 # all of them (the parameter counts differ only by biases and batch-norm), the FLOPs are not,

@@ -27,6 +27,7 @@ halved while the untimed product takes over 2 s (a slow CPU, a BLAS-less build);
 GPU. A product counts 2 n^3 FLOPs (measure/flops.py's convention). The record keeps the best
 path's figures (method: the path that gave the peak) and every path's in `candidates`.
 """
+from __future__ import absolute_import, division, print_function
 from measure import timer
 
 CPU_N = 2048

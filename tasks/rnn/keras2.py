@@ -7,10 +7,11 @@ On a GPU with the TensorFlow backend the GRU is CuDNNGRU, as Keras_TF_RNN ran it
 vectors: 68,100 weights); elsewhere Keras's GRU (one bias vector, reset gate before the
 recurrent product: 67,800) with hard-sigmoid gates, as Keras_CNTK_RNN ran it (2017 had no
 Keras(Theano) RNN; Keras 2.1.4's default gate, which Keras 2.3 changed to sigmoid: set here, so
-both images run 2017's network). The runner's loop calls train_on_batch (the compiled training
-function, built on the first call). Keras API kept to what 2.1.4 and 2.3.1 both accept. Sizes in
-common/params.py.
+both images run 2017's network). Trained as 2017 did, with fit(metrics=['accuracy']): one call
+per epoch over the batches the runner shuffled (train_epoch). Keras API kept to what 2.1.4 and
+2.3.1 both accept. Sizes in common/params.py.
 """
+from __future__ import absolute_import, division, print_function
 import keras
 import numpy as np
 
@@ -50,13 +51,24 @@ def count_parameters(model):
 def build_trainer(model, p):
     model.compile(optimizer=keras.optimizers.Adam(lr=p["lr"], beta_1=p["beta1"],
                                                   beta_2=p["beta2"], epsilon=p["eps"]),
-                  loss=_sparse_crossentropy_from_logits)
-    return {"model": model}
+                  loss=_sparse_crossentropy_from_logits,
+                  metrics=["sparse_categorical_accuracy"])  # 2017: accuracy, one-hot labels
+    return {"model": model, "batch_size": p["batch_size"]}
 
 
 def train_step(state, x, y):
     # the compiled training function (built on the first call), loss back on the host
     return state["model"].train_on_batch(x.astype(np.int32), y.astype(np.int32))
+
+
+def train_epoch(state, x, y):
+    # 2017's notebooks trained with model.fit(x, y, batch_size, epochs, verbose): Keras ran the
+    # batch loop. One fit per epoch over the runner's shuffled complete batches (shuffle off:
+    # the runner drew it); the loss back is Keras's mean over the epoch
+    history = state["model"].fit(x.astype(np.int32), y.astype(np.int32),
+                                 batch_size=state["batch_size"], epochs=1, shuffle=False,
+                                 verbose=0)
+    return history.history["loss"][-1]
 
 
 def to_float(loss):

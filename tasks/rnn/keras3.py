@@ -1,10 +1,11 @@
 """RNN (GRU sentiment classifier, IMDB) in Keras 3, on the backend the variant names.
 
 Keras 3 runs one model definition on TensorFlow, JAX or PyTorch; the variant names the backend
-(frameworks/keras3.py sets it before keras is imported). Training uses the compiled train_on_batch
-(tf.function / jax.jit; eager on torch). keras.layers.GRU defaults to the cuDNN/PyTorch form
-(reset_after=True, two bias vectors: 68,100 weights). Model as in the 2017 benchmark's Keras RNN
-notebook; sizes in common/params.py.
+(frameworks/keras3.py sets it before keras is imported). Training calls fit once an epoch, as
+2017's Keras_TF_RNN trained (train_epoch; variant tensorflow-steps: train_on_batch per
+minibatch), both the compiled step (tf.function / jax.jit; eager on torch). keras.layers.GRU
+defaults to the cuDNN/PyTorch form (reset_after=True, two bias vectors: 68,100 weights). Model
+as in the 2017 benchmark's Keras RNN notebook; sizes in common/params.py.
 """
 import keras
 import numpy as np
@@ -35,14 +36,25 @@ def count_parameters(model):
 def build_trainer(model, p):
     model.compile(optimizer=keras.optimizers.Adam(p["lr"], beta_1=p["beta1"],
                                                   beta_2=p["beta2"], epsilon=p["eps"]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return {"model": model}
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["sparse_categorical_accuracy"])  # 2017: accuracy, one-hot labels
+    return {"model": model, "batch_size": p["batch_size"]}
 
 
 def train_step(state, x, y):
     # the compiled step (tf.function / jax.jit on tensorflow / jax; eager on torch), compiled
     # during the runner's warm-up; returns the loss on the host
     return state["model"].train_on_batch(x.astype(np.int32), y.astype(np.int32))
+
+
+def train_epoch(state, x, y):
+    # 2017's notebooks trained with model.fit(x, y, batch_size, epochs, verbose): Keras ran the
+    # batch loop. One fit per epoch over the runner's shuffled complete batches (shuffle off:
+    # the runner drew it); the loss back is Keras's mean over the epoch
+    history = state["model"].fit(x.astype(np.int32), y.astype(np.int32),
+                                 batch_size=state["batch_size"], epochs=1, shuffle=False,
+                                 verbose=0)
+    return history.history["loss"][-1]
 
 
 def to_float(loss):

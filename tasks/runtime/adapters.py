@@ -3,6 +3,7 @@
 The order matters and lives here once: the variant's environment is set, then the framework
 is imported (load), then the task file (which imports the framework at its top), then init.
 """
+from __future__ import absolute_import, division, print_function
 import importlib
 import os
 
@@ -98,8 +99,23 @@ def start(task, adapter, variant_name, device, seed):
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))
     settings = task_settings(fw, module, device, fw.init(device, seed, variant_name))
+    loop = training_loop(module, declared)
+    if loop:
+        settings["training_loop"] = loop
     settings["variant_env"] = env
     return fw, module, settings
+
+
+def training_loop(module, declared):
+    """How the runner trains with this task file: "train_epoch" where the file hands each
+    epoch to its framework (2017's Keras fit) and the variant does not ask for one step per
+    minibatch (its declaration's "loop": "steps"); "train_step" for the other training files;
+    None for a file that does not train (inference)."""
+    if not hasattr(module, "train_step"):
+        return None
+    if hasattr(module, "train_epoch") and declared.get("loop") != "steps":
+        return "train_epoch"
+    return "train_step"
 
 
 def task_settings(fw, module, device, started):

@@ -5,8 +5,10 @@ source (real or synthetic), the file read, its sha256 and the sha256 of the arra
 the model. Layouts follow the 2017 benchmark: images NCHW float32 scaled to 0..1, labels int32;
 IMDB as int32 token matrices (N, maxlen) after the Keras preprocessing.
 """
+from __future__ import absolute_import, division, print_function
 import os
 import pickle
+import sys
 import tarfile
 
 import numpy as np
@@ -36,9 +38,11 @@ class _Unpickler(pickle.Unpickler):
 
 
 def _unpickle(fileobj, name):
+    # The official batches were pickled by Python 2: on Python 3 their keys come back as bytes
+    # (encoding="bytes"); Python 2 (the cntk-2.7 image) reads them as they are
+    options = {"encoding": "bytes"} if sys.version_info[0] >= 3 else {}
     try:
-        # The official batches were pickled by Python 2: keys come back as bytes.
-        batch = _Unpickler(fileobj, encoding="bytes").load()
+        batch = _Unpickler(fileobj, **options).load()
     except Exception as e:
         raise DataError("CIFAR-10 batch %s is corrupt (%s): delete it and run "
                         "'dlbench data fetch' again" % (name, e))

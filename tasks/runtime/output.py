@@ -1,4 +1,5 @@
 """Progress events (one JSON object per line on stdout) and the result file writer."""
+from __future__ import absolute_import, division, print_function
 import datetime
 import json
 import os

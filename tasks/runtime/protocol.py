@@ -2,7 +2,10 @@
 
 Boundaries follow the 2017 benchmark: training time is the wall time of the whole training
 loop, all epochs, minibatch generation, the per-epoch shuffle and host-to-device copies
-included, ending after the device has finished (adapter.sync). Two figures are kept:
+included, ending after the device has finished (adapter.sync). A task file whose 2017 program
+handed the epoch to the framework (Keras: one model.fit call) gets the epoch's shuffled
+complete batches in one train_epoch call instead of one train_step per minibatch (the runner
+still draws the shuffle, owns the clock and warms up on the first minibatch). Two figures:
   train_seconds  steady state: one warm-up step (graph compilation, cuDNN autotune) runs before
                  this clock for every framework alike; its time is recorded separately;
   cell_seconds   the 2017 notebooks' figure (the %%time of the training cell): from just before
@@ -17,10 +20,11 @@ Evaluation runs afterwards with its own clock. Inference, as every 2017 inferenc
 runs one untimed pass over all the batches, then times the forward pass over all of them and
 reports seconds per 1000 images.
 """
+from __future__ import absolute_import, division, print_function
 import numpy as np
 
 from measure import timer
-from runtime.batches import batches_in_order, minibatches, n_batches
+from runtime.batches import batches_in_order, epoch_arrays, minibatches, n_batches
 from runtime.output import emit
 
 UNSYNCED_LIMIT = 0.01  # of the timed span: above it, the clock stopped before the device finished
@@ -44,9 +48,11 @@ class _NoMeter(object):
         pass
 
 
-def train(adapter, state, data, p, seed, meter=None):
+def train(adapter, state, data, p, seed, meter=None, by_epoch=False):
     """Warm-up step, then the timed training loop. Returns the timings dict and final loss.
-    meter (measure/energy.Meter) is started just before the timed span and stopped just after."""
+    meter (measure/energy.Meter) is started just before the timed span and stopped just after.
+    by_epoch: adapter.train_epoch gets each epoch's batches (its warm-up: the first minibatch);
+    its loss is what the framework reports for the epoch (Keras: the mean over its batches)."""
     meter = meter or _NoMeter()
     rng = np.random.RandomState(seed)
     x, y = data["x_train"], data["y_train"]
@@ -55,8 +61,9 @@ def train(adapter, state, data, p, seed, meter=None):
     if steps == 0:
         raise ValueError("%d training examples make no complete batch of %d" % (len(x), bs))
 
+    step = adapter.train_epoch if by_epoch else adapter.train_step
     cell_start = t = timer.clock()
-    adapter.train_step(state, x[:bs], y[:bs])
+    step(state, x[:bs], y[:bs])
     adapter.sync(state)
     warmup = timer.clock() - t
 
@@ -67,8 +74,12 @@ def train(adapter, state, data, p, seed, meter=None):
     paused = 0.0  # the untimed host copies after each epoch's clock, kept out of the total
     for epoch in range(p["epochs"]):
         t = timer.clock()
-        for xb, yb in minibatches(x, y, bs, rng):
-            loss = adapter.train_step(state, xb, yb)
+        if by_epoch:
+            xe, ye = epoch_arrays(x, y, bs, rng)
+            loss = adapter.train_epoch(state, xe, ye)
+        else:
+            for xb, yb in minibatches(x, y, bs, rng):
+                loss = adapter.train_step(state, xb, yb)
         adapter.sync(state)
         epoch_seconds.append(timer.clock() - t)
         t = timer.clock()

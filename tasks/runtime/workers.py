@@ -5,6 +5,7 @@ DLBENCH_RANK / DLBENCH_WORLD and the rendezvous address (MASTER_ADDR, MASTER_POR
 environment. Rank 0 writes the result and prints the progress events; any other rank writes its
 result beside it (OUT.rankN, removed afterwards) so a failing rank's reason reaches the result.
 Standard library only."""
+from __future__ import absolute_import, division, print_function
 import json
 import os
 import socket
@@ -60,7 +61,7 @@ def launch(script, argv, world, out, grace=30.0):
         env_r[RANK] = str(r)
         # rank 0 speaks for the run; the others' progress events would repeat it
         procs.append(subprocess.Popen([sys.executable, script] + list(argv), env=env_r,
-                                      stdout=None if r == 0 else subprocess.DEVNULL))
+                                      stdout=None if r == 0 else open(os.devnull, "w")))
     failed_at = None
     try:
         while any(p.poll() is None for p in procs):

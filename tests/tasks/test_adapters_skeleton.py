@@ -102,16 +102,28 @@ def test_every_adapter_has_the_equivalence_block():
     assert missing == []
 
 
+# optional, right after train_step: the epoch handed to the framework (2017's Keras fit), with
+# train_step's arguments (x, y: the epoch's shuffled complete batches)
+EPOCH_STEP = "train_epoch"
+
+
 def contract_of(functions, task):
-    """The task's functions, then either the whole equivalence block or none of it."""
+    """The task's functions (train_epoch after train_step where the file has it), then either
+    the whole equivalence block or none of it."""
+    contract = list(CONTRACT[task])
+    if EPOCH_STEP in functions and "train_step" in contract:
+        contract.insert(contract.index("train_step") + 1, EPOCH_STEP)
     if any(name in functions for name in EQUIVALENCE_FUNCTIONS):
-        return CONTRACT[task] + EQUIVALENCE_FUNCTIONS
-    return CONTRACT[task]
+        return contract + EQUIVALENCE_FUNCTIONS
+    return contract
 
 
 def test_the_equivalence_block_is_all_or_nothing():
     assert contract_of(["build_model", "outputs"], "cnn") == TRAINING + EQUIVALENCE_FUNCTIONS
     assert contract_of(TRAINING, "cnn") == TRAINING
+    with_epoch = contract_of(["train_epoch"], "rnn")
+    assert with_epoch[with_epoch.index("train_step") + 1] == "train_epoch"
+    assert "train_epoch" not in contract_of(["train_epoch"], "inference")
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS)
@@ -124,7 +136,8 @@ def test_same_public_functions_in_the_same_order(task, adapter):
 def test_same_arguments(task, adapter):
     tree, ref = task_tree(task, adapter), task_tree(task, REFERENCE)
     for name in contract_of(public_functions(tree), task):
-        assert signature(tree, name) == signature(ref, name), name
+        expected = signature(ref, "train_step" if name == EPOCH_STEP else name)
+        assert signature(tree, name) == expected, name
 
 
 @pytest.mark.parametrize("task,adapter", PAIRS + [(t, REFERENCE) for t in CONTRACT])
@@ -213,7 +226,10 @@ def test_framework_module_shape(adapter):
     assert fw.variants, "no variants"
     seen = set()
     for v in fw.variants:
-        assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row"}, v
+        # loop "steps": the variant trains one train_step per minibatch where the task file
+        # also has train_epoch (runtime/adapters.py training_loop)
+        assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row", "loop"}, v
+        assert v.get("loop", "steps") == "steps", v
         assert set(v.get("devices", ("cpu",))) <= {"cpu", "gpu"}, v
         if v.get("devices") == ["gpu"]:  # a GPU math mode is never beside a 2017 fp32 number
             assert v["row"] is None, v

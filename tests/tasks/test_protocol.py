@@ -62,6 +62,58 @@ def test_cell_time_covers_the_warm_up_step_and_the_loop(capsys):
     assert timings["cell_seconds"] >= 7 * a.step
 
 
+class EpochRecorder(Recorder):
+    """A task file that hands each epoch to its framework (Keras's fit): train_epoch records
+    the arrays it was given."""
+
+    def __init__(self):
+        super(EpochRecorder, self).__init__()
+        self.epochs = []
+
+    def train_epoch(self, state, x, y):
+        self.calls.append(("epoch", len(x)))
+        self.epochs.append((x.copy(), y.copy()))
+        time.sleep(self.step)
+        return 0.5
+
+
+def test_an_epoch_step_gets_the_epochs_shuffled_complete_batches(capsys):
+    """issue 29: by_epoch hands train_epoch each epoch's complete batches in the order the
+    per-minibatch loop would have fed them (the runner draws the shuffle), once an epoch; the
+    warm-up is one train_epoch on the first minibatch; the clocks and counts are the loop's."""
+    from runtime.batches import minibatches
+    p = params.for_task("cnn", epochs=2)
+    bs = p["batch_size"]
+    n = 3 * bs + 5  # a tail that fills no batch: dropped, as the loop drops it
+    data = {"x_train": np.arange(n, dtype=np.float32).reshape(n, 1, 1, 1),
+            "y_train": np.arange(n, dtype=np.int32)}
+    a = EpochRecorder()
+    timings, loss = protocol.train(a, None, data, p, 7, by_epoch=True)
+    assert [c for c in a.calls if c[0] == "epoch"] == [("epoch", bs), ("epoch", 3 * bs),
+                                                        ("epoch", 3 * bs)]
+    assert not [c for c in a.calls if c[0] == "train"]  # no per-minibatch step
+    np.testing.assert_array_equal(a.epochs[0][1], np.arange(bs))  # warm-up: the first batch
+    rng = np.random.RandomState(7)
+    for (x, y), _ in zip(a.epochs[1:], range(2)):
+        expected = np.concatenate([yb for _, yb in minibatches(data["x_train"],
+                                                                data["y_train"], bs, rng)])
+        np.testing.assert_array_equal(y, expected)
+        np.testing.assert_array_equal(x.reshape(-1), expected.astype(np.float32))
+    assert len(set(tuple(y) for _, y in a.epochs[1:])) == 2  # reshuffled each epoch
+    assert timings["batches"] == 6 and loss == 0.5
+    assert timings["cell_seconds"] >= timings["train_seconds"] + timings["warmup_seconds"]
+
+
+def test_the_runtime_says_which_loop_trains():
+    import types
+    from runtime import adapters
+    both = types.SimpleNamespace(train_step=None, train_epoch=None)
+    assert adapters.training_loop(both, {"name": "tensorflow"}) == "train_epoch"
+    assert adapters.training_loop(both, {"name": "x", "loop": "steps"}) == "train_step"
+    assert adapters.training_loop(types.SimpleNamespace(train_step=None), {}) == "train_step"
+    assert adapters.training_loop(types.SimpleNamespace(predict=None), {}) is None
+
+
 class AsyncDevice(object):
     """A stand-in for an asynchronous device: train_step queues `step` seconds of work on a
     worker thread and returns at once; to_float waits for that work (a host copy). With

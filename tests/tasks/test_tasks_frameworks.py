@@ -85,8 +85,11 @@ def test_images_stay_small():
 
 def test_keras_backend_follows_the_variant():
     fw = taskfiles.load("keras3", TASKS)
-    assert fw.variant_names(device="cpu") == ["tensorflow", "tensorflow-tuned", "jax", "torch"]
+    assert fw.variant_names(device="cpu") == ["tensorflow", "tensorflow-tuned",
+                                              "tensorflow-steps", "jax", "torch"]
     assert fw.variant_names(device="gpu") == fw.variant_names()
+    # issue 29: the rows train with fit once an epoch; one variant keeps train_on_batch
+    assert [v["name"] for v in fw.variants if v.get("loop") == "steps"] == ["tensorflow-steps"]
     for v in fw.variants:  # set by run.py before keras is imported
         assert v["env"]["KERAS_BACKEND"] == v["name"].split("-")[0]
         assert (v["env"].get("TF_ENABLE_ONEDNN_OPTS") == "1") == v["name"].endswith("-tuned")

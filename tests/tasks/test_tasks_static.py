@@ -49,6 +49,23 @@ def test_vermin_python_35():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+# what the cntk-2.7 image runs on Python 2.7 (CNTK 2.7's wheels there are cp27mu): the runtime,
+# the checks' entry point, and the cntk and keras2 framework and task files. A line guarded for
+# Python 3 says so with a "novm" comment (common/cpus.py).
+PYTHON27 = (["run.py", "check_model.py", "common", "runtime", "measure",
+             os.path.join("frameworks", "cntk.py"), os.path.join("frameworks", "keras2.py")]
+            + [os.path.join(task, adapter + ".py") for task in ("cnn", "rnn", "inference")
+               for adapter in ("cntk", "keras2")])
+
+
+def test_vermin_python_27_for_the_cntk_image():
+    vermin = shutil.which("vermin") or pytest.fail("vermin missing: pip install -e .[test]")
+    proc = subprocess.run([vermin, "-t=2.7-", "--no-tips", "--violations"]
+                          + [os.path.join(TASKS, p) for p in PYTHON27],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_vermin_catches_an_f_string(tmp_path):
     """The check above can fail: an f-string is flagged."""
     (tmp_path / "x.py").write_text("x = 1\nprint(f'{x}')\n")

@@ -179,6 +179,7 @@ def test_every_family_has_a_reference_and_the_declared_counts():
     family (those added later too) draws a set and has a finite reference output."""
     counts = {"resnet50-torchvision": 23561152, "resnet50-tfslim": 23561152,
               "resnet50-keras": 23587712, "resnet50-keras2": 23587712,
+              "resnet50-keras2.1": 23587712,
               "resnet50-caffe": 23561216, "resnet50-gluon-v1": 23580032,
               "resnet50-mxnet-preact": 23546060, "resnet50-cntk": 23561152,
               "gru-reset-after": 3818302, "gru-reset-after-h0": 3824702,

@@ -102,6 +102,7 @@ def test_where_a_densenet_run_finds_its_data(tmp_path):
 
     class Image(object):
         name = "pytorch-2.13"
+        python = "python3"  # catalog.Image.python: the image's interpreter
 
         def adapter_for(self, variant):
             return "pytorch"
