@@ -385,7 +385,7 @@ def sibling_main(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("framework", help="the adapter: %s (theano, keras2, mxnet and chainer "
+    ap.add_argument("framework", help="the adapter: %s (theano, lasagne, keras2, mxnet, chainer "
                     "are handed to their sibling scripts; others have no plain loop here)"
                     % ", ".join(sorted(PLAIN_CNN)))
     ap.add_argument("--variant", default=None,
@@ -403,7 +403,7 @@ def main():
     if skip:  # make adapters-vs-plain hands over every variant, the GPU-only ones too
         print(skip)
         return
-    if args.framework in ("theano", "keras2"):  # NCHW graphs compiled by Theano: the sibling
+    if args.framework in ("theano", "lasagne", "keras2"):  # Theano's NCHW graphs: the sibling
         import theano_vs_plain
         return theano_vs_plain.main(sys.argv[1:])
     if args.framework in ("mxnet", "chainer"):  # siblings with every task of both frameworks

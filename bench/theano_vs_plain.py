@@ -1,4 +1,4 @@
-"""Adapter vs plain loop for the Theano columns (theano, keras2): a script, not a test.
+"""Adapter vs plain loop for the Theano columns (theano, lasagne, keras2): a script, not a test.
 
 The sibling of bench/framework_vs_plain.py (which hands these two adapters to it) for the
 adapters whose CNN is NCHW and whose framework compiles a graph with theano.function. In ONE
@@ -6,6 +6,8 @@ process, alternating A/B over --pairs rounds, the CNN trained by
   adapter  the adapter through tasks/runtime/protocol.train (the runner's clock and loop), against
   plain    theano: a training loop written by hand here (not taken from the adapter): the graph,
            the momentum updates and one theano.function, called on each minibatch;
+           lasagne: 2017's Theano_Lasagne_CNN cells as the notebook wrote them (Lasagne's layers,
+           one theano.function returning loss and accuracy, called on each minibatch);
            keras2: the same network as a Keras 2 Sequential model trained as 2017's Keras
            notebooks did, one model.fit over every epoch (the adapter calls fit once an epoch).
 Prints images/s of each and the ratio adapter/plain (goal: >= 0.95), by wall time and by the
@@ -80,6 +82,34 @@ def plain_cnn_theano(x, y, epochs, bs, seed):
     return _loop(lambda xb, yb: step(xb, yb.astype(np.int32)), x, y, epochs, bs, seed)
 
 
+def plain_cnn_lasagne(x, y, epochs, bs, seed):
+    """The notebook's program without the runner: Lasagne's layers on an InputLayer, the mean
+    categorical cross-entropy of the softmax, updates.momentum, train_func -> [loss, acc]."""
+    import lasagne
+    import lasagne.layers as L
+    import theano
+    import theano.tensor as T
+    lasagne.random.set_rng(np.random.RandomState(seed))
+    X = L.InputLayer(shape=(None, 3, 32, 32))
+    h = L.Conv2DLayer(X, num_filters=50, filter_size=(3, 3), pad="same")
+    h = L.Conv2DLayer(h, num_filters=50, filter_size=(3, 3), pad="same")
+    h = L.DropoutLayer(L.MaxPool2DLayer(h, pool_size=(2, 2), stride=(2, 2)), 0.25)
+    h = L.Conv2DLayer(h, num_filters=100, filter_size=(3, 3), pad="same")
+    h = L.Conv2DLayer(h, num_filters=100, filter_size=(3, 3), pad="same")
+    h = L.DropoutLayer(L.MaxPool2DLayer(h, pool_size=(2, 2), stride=(2, 2)), 0.25)
+    h = L.DropoutLayer(L.DenseLayer(L.FlattenLayer(h), 512), 0.5)
+    net = L.DenseLayer(h, 10, nonlinearity=lasagne.nonlinearities.softmax)
+    params = L.get_all_params(net)
+    assert sum(w.get_value().size for w in params) == 3441592
+    ys = T.ivector("y")
+    pred = L.get_output(net)
+    loss = T.mean(lasagne.objectives.categorical_crossentropy(pred, ys))
+    accuracy = T.mean(T.cast(lasagne.objectives.categorical_accuracy(pred, ys), "float32"))
+    updates = lasagne.updates.momentum(loss, params, 0.01, 0.9)
+    step = theano.function([X.input_var, ys], [loss, accuracy], updates=updates)
+    return _loop(lambda xb, yb: step(xb, yb.astype(np.int32)), x, y, epochs, bs, seed)
+
+
 def plain_cnn_keras2(x, y, epochs, bs, seed):
     """The Keras 2 way without the runner, 2017's cell: a Sequential model, one model.fit."""
     import keras
@@ -108,7 +138,8 @@ def _loop(step, x, y, epochs, bs, seed):
     return loop.images / loop.seconds, loop.images / loop.cpu_seconds
 
 
-PLAIN_CNN = {"theano": plain_cnn_theano, "keras2": plain_cnn_keras2}
+PLAIN_CNN = {"theano": plain_cnn_theano, "lasagne": plain_cnn_lasagne,
+             "keras2": plain_cnn_keras2}
 
 
 def main(argv=None):

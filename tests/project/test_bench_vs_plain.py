@@ -130,3 +130,18 @@ def test_gpu_only_variants_are_skipped_in_one_line():
                           "pytorch", "--variant", "amp-bf16"], capture_output=True, text=True,
                          timeout=HANG_S)
     assert res.returncode == 0 and res.stdout.startswith("# pytorch/amp-bf16 runs on gpu only")
+
+
+def test_fit_run_is_2017s_keras_cell():
+    """The plain side for the Keras rows (issue 29): an untimed fit on the first minibatch, then
+    one model.fit over every complete batch for all epochs, Keras shuffling."""
+    calls = []
+
+    class Model(object):
+        def fit(self, x, y, batch_size, epochs, verbose, shuffle=None):
+            calls.append((len(x), batch_size, epochs, shuffle, verbose))
+
+    x, y = np.zeros((10, 3), np.float32), np.zeros(10, np.int32)
+    run = vs_plain.fit_run(Model(), x, y, 3, 4)
+    assert calls == [(4, 4, 1, None, 0), (8, 4, 3, True, 0)]
+    assert run.images == 24 and run.seconds > 0 and run.last is None
