@@ -82,30 +82,21 @@ def sync(state):
 # Model equivalence (dlbench check-models): the weights in the canonical form. Lasagne's
 # Conv2DLayer is a true convolution (Theano's conv2d flips its filters), the canonical kernels
 # cross-correlations: a kernel is flipped in both spatial axes each way. Dense weights are
-# (in, out) here, (out, in) canonically; the flatten order is NCHW in both. get_all_params
-# lists W, b of each layer in the network's order: the canonical order.
-_CANONICAL = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
-              "conv3.bias", "conv4.weight", "conv4.bias", "fc1.weight", "fc1.bias",
-              "fc2.weight", "fc2.bias")
-
-
-def _to_canonical(value):
-    if value.ndim == 4:
-        return value[:, :, ::-1, ::-1].copy()  # convolution kernel <-> cross-correlation
-    if value.ndim == 2:
-        return value.T.copy()
-    return value.copy()
+# (in, out) here, (out, in) canonically; the flatten order is NCHW in both
+# (canonical.swap_true_convolution). get_all_params lists W, b of each layer in the network's
+# order: canonical.CNN_WEIGHTS.
 
 
 def export_params(state):
     values = L.get_all_param_values(state["model"], trainable=True)
-    return dict((c, _to_canonical(v)) for c, v in zip(_CANONICAL, values))
+    return dict((c, canonical.swap_true_convolution(v))
+                for c, v in zip(canonical.CNN_WEIGHTS, values))
 
 
 def import_params(state, params):
-    canonical.check_keys(params, _CANONICAL)
-    for c, w in zip(_CANONICAL, L.get_all_params(state["model"], trainable=True)):
-        w.set_value(canonical.checked(_to_canonical(np.asarray(params[c], dtype=np.float32)), c,
+    canonical.check_keys(params, canonical.CNN_WEIGHTS)
+    for c, w in zip(canonical.CNN_WEIGHTS, L.get_all_params(state["model"], trainable=True)):
+        w.set_value(canonical.checked(canonical.swap_true_convolution(params[c]), c,
                                       w.get_value(borrow=True).shape))
 
 

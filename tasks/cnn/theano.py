@@ -126,29 +126,19 @@ def sync(state):
 # Model equivalence (dlbench check-models): the weights in the canonical form. The convolutions
 # here are true convolutions (conv2d's filter_flip, as Lasagne's), the canonical kernels
 # cross-correlations: a kernel is flipped in both spatial axes each way. Dense weights are
-# (in, out) here, (out, in) canonically; the flatten order is NCHW in both.
-_CANONICAL = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
-              "conv3.bias", "conv4.weight", "conv4.bias", "fc1.weight", "fc1.bias",
-              "fc2.weight", "fc2.bias")
-
-
-def _to_canonical(name, value):
-    if value.ndim == 4:
-        return value[:, :, ::-1, ::-1].copy()  # convolution kernel -> cross-correlation
-    if value.ndim == 2:
-        return value.T.copy()
-    return value.copy()
+# (in, out) here, (out, in) canonically; the flatten order is NCHW in both
+# (canonical.swap_true_convolution, in canonical.CNN_WEIGHTS order: self.params' order).
 
 
 def export_params(state):
-    return dict((c, _to_canonical(c, w.get_value()))
-                for c, w in zip(_CANONICAL, state["model"].params))
+    return dict((c, canonical.swap_true_convolution(w.get_value()))
+                for c, w in zip(canonical.CNN_WEIGHTS, state["model"].params))
 
 
 def import_params(state, params):
-    canonical.check_keys(params, _CANONICAL)
-    for c, w in zip(_CANONICAL, state["model"].params):
-        value = _to_canonical(c, np.asarray(params[c], dtype=np.float32))  # its own inverse
+    canonical.check_keys(params, canonical.CNN_WEIGHTS)
+    for c, w in zip(canonical.CNN_WEIGHTS, state["model"].params):
+        value = canonical.swap_true_convolution(params[c])  # its own inverse
         if value.shape != w.get_value(borrow=True).shape:
             raise ValueError("%s: shape %s, Theano's is %s"
                              % (c, value.T.shape if value.ndim == 2 else value.shape,

@@ -533,6 +533,26 @@ def cnn_weight_from_nhwc(name, kernel, chw, layout="NHWC"):
     return w
 
 
+# The CNN's weights in network order, each layer's weight then its bias: the order a framework
+# that lists its parameters front to back holds them (Theano's list, Lasagne's get_all_params)
+CNN_WEIGHTS = tuple("%s.%s" % (layer, kind) for layer in ("conv1", "conv2", "conv3", "conv4",
+                                                            "fc1", "fc2")
+                    for kind in ("weight", "bias"))
+
+
+def swap_true_convolution(value):
+    """A CNN weight of a framework whose convolution is a true one (Theano's conv2d flips its
+    filters: Theano, Lasagne) <-> the canonical form, either way (its own inverse): a kernel
+    flipped in both spatial axes (the canonical ones are cross-correlations), a dense weight
+    (in, out) transposed, a bias as it is."""
+    value = np.asarray(value, dtype=np.float32)
+    if value.ndim == 4:
+        return value[:, :, ::-1, ::-1].copy()
+    if value.ndim == 2:
+        return value.T.copy()
+    return value.copy()
+
+
 def cnn_flat_shape(fc1_inputs, channels):
     """(C, H, W) of the CNN's flattened feature map (square), from fc1's input width and the
     last convolution's channels: what dense_nchw_to_nhwc needs."""
