@@ -126,20 +126,12 @@ def keras_fit(task, x, y, epochs, bs, seed):
     here (SGD with momentum for the CNN, Adam for the GRU; sparse labels, the accuracy metric as
     2017 compiled it), then one model.fit over every epoch (vs_plain.fit_loop)."""
     import keras
-    keras.utils.set_random_seed(seed)
     L = keras.layers
     if task == "cnn":
-        model = keras.Sequential([
-            keras.Input((32, 32, 3)),
-            L.Conv2D(50, 3, padding="same", activation="relu"), L.Conv2D(50, 3, padding="same"),
-            L.MaxPooling2D(2), L.Activation("relu"), L.Dropout(0.25),
-            L.Conv2D(100, 3, padding="same", activation="relu"),
-            L.Conv2D(100, 3, padding="same"), L.MaxPooling2D(2), L.Activation("relu"),
-            L.Dropout(0.25), L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5),
-            L.Dense(10)])
-        assert model.count_params() == 3441592
+        model = keras_cnn(seed)
         opt = keras.optimizers.SGD(0.01, momentum=0.9)
     else:
+        keras.utils.set_random_seed(seed)
         model = keras.Sequential([keras.Input((150,), dtype="int32"), L.Embedding(30000, 125),
                                   L.GRU(100), L.Dense(2)])
         opt = keras.optimizers.Adam(0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
@@ -149,10 +141,8 @@ def keras_fit(task, x, y, epochs, bs, seed):
     return fit_loop(model, x, y.astype(np.int32), epochs, bs)
 
 
-def plain_cnn_keras(x, y, epochs, bs, seed):
-    """Keras's own custom-training-loop pattern on the active backend: the model called with
-    training=True, the loss, the gradients and optimizer.apply in a compiled step (tf.function
-    on tensorflow, jax.jit over stateless_call on jax; eager autograd on torch)."""
+def keras_cnn(seed):
+    """The CNN as a Keras Sequential model, written again here (not the adapter's), seeded."""
     import keras
     keras.utils.set_random_seed(seed)
     L = keras.layers
@@ -164,6 +154,15 @@ def plain_cnn_keras(x, y, epochs, bs, seed):
         L.MaxPooling2D(2), L.Activation("relu"), L.Dropout(0.25),
         L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5), L.Dense(10)])
     assert model.count_params() == 3441592
+    return model
+
+
+def plain_cnn_keras(x, y, epochs, bs, seed):
+    """Keras's own custom-training-loop pattern on the active backend: the model called with
+    training=True, the loss, the gradients and optimizer.apply in a compiled step (tf.function
+    on tensorflow, jax.jit over stateless_call on jax; eager autograd on torch)."""
+    import keras
+    model = keras_cnn(seed)
     opt = keras.optimizers.SGD(0.01, momentum=0.9)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     backend = keras.backend.backend()
