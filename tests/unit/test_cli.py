@@ -35,7 +35,7 @@ def test_list_shows_images_and_tasks():
     res = run_cli("list")
     assert res.exit_code == 0
     assert "pytorch-2.13" in res.output and "cnn,rnn,inference" in res.output
-    assert "tensorflow,tensorflow-tuned,jax,torch" in res.output  # keras-3.15's variants
+    assert "tensorflow,tensorflow-tuned,tensorflow-steps,jax,torch" in res.output  # keras-3.15's variants
     assert "_base" not in res.output
 
 

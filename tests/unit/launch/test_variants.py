@@ -28,7 +28,9 @@ def test_all_variants_per_task(monkeypatch):
     assert variants_to_run(torch_image, ("tuned",), "cnn") == ["tuned"]
     keras = image("keras-3.15")
     assert variants_to_run(keras, ("all",), "rnn", "cpu") == ["tensorflow", "tensorflow-tuned",
-                                                              "jax", "torch"]
+                                                              "tensorflow-steps", "jax", "torch"]
+    # tensorflow-steps (train_on_batch per minibatch) trains only: no inference variant
+    assert "tensorflow-steps" not in variants_to_run(keras, ("all",), "inference", "cpu")
     old_torch = image("pytorch")  # the 2017 image's label narrows it: torch 0.3.1 has no
     assert variants_to_run(old_torch, ("all",), "cnn") == ["reference"]  # channels-last
 
