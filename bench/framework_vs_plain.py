@@ -26,7 +26,8 @@ real shapes; every figure printed here is synthetic-data throughput on this mach
     python bench/framework_vs_plain.py flax --examples 3200 --images 160 --pairs 2
 
 bench/runner_vs_plain.py is the PyTorch counterpart (fresh processes per run);
-bench/theano_vs_plain.py the one for theano and keras2 (Keras 2 on Theano), called from here.
+bench/theano_vs_plain.py the one for theano and keras2 (Keras 2 on Theano), called from here;
+bench/rkeras_vs_plain.py the one for rkeras (R task files, run inside R).
 The loop, the rounds and the ratio are bench/vs_plain.py's, shared with the sibling scripts.
 """
 import argparse
@@ -384,8 +385,8 @@ def sibling_main(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("framework", help="the adapter: %s (theano, lasagne, keras2, mxnet, chainer "
-                    "are handed to their sibling scripts; others have no plain loop here)"
+    ap.add_argument("framework", help="the adapter: %s (theano, lasagne, keras2, mxnet, chainer, "
+                    "rkeras are handed to their sibling scripts; others have no plain loop here)"
                     % ", ".join(sorted(PLAIN_CNN)))
     ap.add_argument("--variant", default=None,
                     help="the adapter's variant [default: its first], e.g. tuned; keras3: "
@@ -407,6 +408,9 @@ def main():
         return theano_vs_plain.main(sys.argv[1:])
     if args.framework in ("mxnet", "chainer"):  # siblings with every task of both frameworks
         return sibling_main(args)
+    if args.framework == "rkeras":  # R task files: the sibling runs inside R
+        import rkeras_vs_plain
+        return rkeras_vs_plain.main(sys.argv[1:])
     if args.framework not in PLAIN_CNN:  # a framework dropped in without a plain loop here
         print("# %s: no plain loop in bench/framework_vs_plain.py; skipped" % args.framework)
         return

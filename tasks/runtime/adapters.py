@@ -84,7 +84,27 @@ def set_env_early(argv):
         os.environ.update(variant_env(fw, variant(fw, name, args.task, args.device),
                                       args.device))
     except (LookupError, ValueError, IndexError, TypeError, SystemExit, ImportError):
-        pass
+        return
+    rehost(fw)
+
+
+HOSTED_ENV = "DLBENCH_HOSTED_BY"
+
+
+def rehost(fw):
+    """A framework whose task files are programs in another language declares HOST: the command
+    of a program that embeds Python and runs a script in it with its arguments (R:
+    runtime/rhost.R, frameworks/rkeras.py). The process re-executes itself under that host,
+    once (HOSTED_ENV marks the hosted one), before numpy or the framework is imported; the
+    hosted script parses the same arguments and does everything else as here."""
+    host = getattr(fw, "HOST", None)
+    if not host or os.environ.get(HOSTED_ENV) == host[0]:
+        return
+    import sys
+    os.environ[HOSTED_ENV] = host[0]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(host[0], list(host) + [os.path.abspath(sys.argv[0])] + sys.argv[1:])
 
 
 def start(task, adapter, variant_name, device, seed):

@@ -138,7 +138,9 @@ def test_densenet_loaders_are_their_notebooks():
 # channels-last; Keras_TF_MultiGPU's channels_first is refused by Keras 3's DenseNet121
 # (tests/engine/test_engine_gpu_layouts.py).
 CHANNELS_FIRST_ON_GPU = {("cnn", "tensorflow"), ("cnn", "tensorflow1"), ("cnn", "keras3"),
-                         ("densenet", "tensorflow")}
+                         ("densenet", "tensorflow"),
+                         ("cnn", "rkeras")}  # KerasR_TF_CNN: set_image_data_format
+
 
 
 def test_the_task_files_declare_2017s_gpu_layouts():

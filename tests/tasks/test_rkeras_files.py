@@ -1,0 +1,89 @@
+"""The R-Keras(TF) column: its task files are R (tasks/<task>/rkeras.R), called from
+tasks/<task>/rkeras.py, and its processes re-execute under R (runtime/adapters.py rehost). These
+checks need no R: what each side names must exist on the other, and the re-execution itself is
+run for real with a Python host standing in for Rscript. The R side runs in the r-keras image
+(tests/engine/test_engine_frameworks.py, test_engine_equivalence.py)."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from helpers import ROOT
+TASKS = os.path.join(ROOT, "tasks")
+R_DEFINITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*) <- function\(", re.M)
+
+
+def r_functions(path):
+    with open(path) as f:
+        return set(R_DEFINITION.findall(f.read()))
+
+
+@pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
+def test_every_r_function_the_python_side_calls_is_defined(task):
+    with open(os.path.join(TASKS, task, "rkeras.py")) as f:
+        called = set(re.findall(r'R\["([A-Za-z_.0-9]+)"\]', f.read()))
+    defined = r_functions(os.path.join(TASKS, task, "rkeras.R"))
+    assert called and called <= defined, called - defined
+
+
+@pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
+def test_the_r_task_files_call_only_defined_r_keras_functions(task):
+    """Each R keras name a task file calls (keras_*, layer_*, optimizer_*, loss_*, application_*,
+    backend_*, predict_*, and fit/compile/train_on_batch/count_params) is defined by
+    tasks/common/rkeras.R: R's keras package is not there to supply it."""
+    common = r_functions(os.path.join(TASKS, "common", "rkeras.R"))
+    with open(os.path.join(TASKS, task, "rkeras.R")) as f:
+        code = "\n".join(line.split("#")[0] for line in f)
+    calls = set(re.findall(r"\b((?:keras|layer|optimizer|loss|application|backend|predict)_"
+                           r"[a-z0-9_]+|fit|compile|train_on_batch|count_params)\(", code))
+    calls -= r_functions(os.path.join(TASKS, task, "rkeras.R"))  # the task's own functions
+    assert calls and calls <= common, calls - common
+
+
+def test_rkeras_declares_its_r_host():
+    from harness.core import taskfiles
+    fw = taskfiles.load("rkeras", TASKS).module
+    assert fw.HOST[0] == "Rscript" and fw.HOST[1].endswith(os.path.join("runtime", "rhost.R"))
+    assert os.path.exists(os.path.join(TASKS, "runtime", "rhost.R"))
+
+
+def test_a_script_re_executes_once_under_its_host(tmp_path):
+    """rehost replaces the process with HOST + the script's path and arguments, marks the hosted
+    process, and does nothing there: a Python host that prints what it was given stands in for
+    Rscript."""
+    host = tmp_path / "host.py"
+    host.write_text(textwrap.dedent("""\
+        import os, sys
+        print("hosted", sys.argv[1:], os.environ.get("DLBENCH_HOSTED_BY"))
+        """))
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""\
+        import sys, types
+        sys.path.insert(0, %r)
+        from runtime import adapters
+        fw = types.SimpleNamespace(HOST=[%r, %r])
+        adapters.rehost(fw)
+        print("not hosted")
+        """ % (TASKS, sys.executable, str(host))))
+    out = subprocess.run([sys.executable, str(script), "cnn", "--adapter", "x"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "hosted %r %s" % (
+        [str(script), "cnn", "--adapter", "x"], sys.executable)
+    # the hosted process (the marker set) goes on instead of re-executing again
+    env = dict(os.environ, DLBENCH_HOSTED_BY=sys.executable)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.stdout.strip() == "not hosted", out.stderr
+
+
+def test_a_framework_without_a_host_runs_where_it_is(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys, types\nsys.path.insert(0, %r)\nfrom runtime import adapters\n"
+                      "adapters.rehost(types.SimpleNamespace())\nprint('here')\n" % TASKS)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "here", out.stderr
