@@ -58,7 +58,7 @@ def main(argv=None):
     from runtime import data
     for task in args.task or ["cnn", "rnn"]:
         fw, module, settings = adapters.start(task, "rkeras", "reference", "cpu", 0)
-        plain = fw.rhost.r_source([os.path.join(ROOT, "tasks", "common", "rkeras.R"),
+        plain = fw.host.source([os.path.join(ROOT, "tasks", "common", "rkeras.R"),
                                    os.path.join(ROOT, "bench", "rkeras_plain.R")])
         print("# rkeras/%s vs the notebook's R fit cell: %s, synthetic data, CPU, %s, Keras %s, "
               "%s" % (task, platform.node(), cpu_name(), fw.version(), settings["host"]))

@@ -127,8 +127,9 @@ def check(started, args, job, record):
     missing = [f for f in EQUIVALENCE_FUNCTIONS if not hasattr(module, f)]
     if missing:
         record["status"] = "not-checked"
-        record["reason"] = "not checked: no %s in tasks/%s/%s.py" % (
-            ", ".join(missing), task, args.adapter)
+        record["reason"] = "not checked: no %s in tasks/%s/%s.py%s" % (
+            ", ".join(missing), task, args.adapter,
+            ": " + module.NOT_CHECKED if getattr(module, "NOT_CHECKED", None) else "")
         return
     family = declared_family(module, record["variant"])
     record["declared_family"] = family

@@ -390,8 +390,9 @@ def assign_families(rows, canonical):
         missing = [f for f in EQUIVALENCE_FUNCTIONS if f not in decl["functions"]]
         family = family_of(decl, row.variant)
         if missing:
-            row.set("not-checked", "not checked: no %s in tasks/%s/%s.py"
-                    % (", ".join(missing), row.task, row.adapter))
+            row.set("not-checked", "not checked: no %s in tasks/%s/%s.py%s"
+                    % (", ".join(missing), row.task, row.adapter,
+                       ": " + decl["not_checked"] if decl.get("not_checked") else ""))
         elif family not in canonical.FAMILIES:
             row.set("not-checked", "not checked: tasks/%s/%s.py declares no known family "
                     "(EQUIVALENCE = %r)" % (row.task, row.adapter, decl["equivalence"]))

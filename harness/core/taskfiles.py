@@ -156,16 +156,17 @@ def common_modules(tasks_root=None):
     return _common_modules[root]
 
 
-
 def declaration(task, adapter, tasks_root=None):
-    """{"functions": [...public functions], "equivalence": EQUIVALENCE or None} of
-    tasks/<task>/<adapter>.py, read with ast (no framework imported)."""
+    """{"functions": [...public functions], "equivalence": EQUIVALENCE or None, "not_checked":
+    NOT_CHECKED or None (why a file has no equivalence block)} of tasks/<task>/<adapter>.py,
+    read with ast (no framework imported)."""
     path = os.path.join(tasks_root or paths.tasks_dir(), task, adapter + ".py")
     with open(path) as f:
         tree = ast.parse(f.read(), path)
-    eq = None
+    found = {"EQUIVALENCE": None, "NOT_CHECKED": None}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EQUIVALENCE":
-            eq = ast.literal_eval(node.value)
+        name = getattr(node.targets[0], "id", None) if isinstance(node, ast.Assign) else None
+        if name in found:
+            found[name] = ast.literal_eval(node.value)
     return {"functions": [n.name for n in tree.body if isinstance(n, ast.FunctionDef)],
-            "equivalence": eq}
+            "equivalence": found["EQUIVALENCE"], "not_checked": found["NOT_CHECKED"]}

@@ -31,13 +31,13 @@ DEVICE = {"gpu": False, "layout": "NHWC"}  # set by init(), read by the task fil
 TASKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = ["Rscript", os.path.join(TASKS, "runtime", "rhost.R")]  # runtime/adapters.py rehost
 keras = None  # Python Keras, once load() has imported it
-rhost = None  # runtime/rhost.py: what R handed over
+host = None  # runtime/host.py: what R handed over
 
 
 def load():
-    global keras, rhost
-    from runtime import rhost
-    if not rhost.hosted():
+    global keras, host
+    from runtime import host
+    if not host.hosted():
         raise RuntimeError("the rkeras adapter's task files are R programs: run them through "
                            "tasks/run.py or tasks/check_model.py, which start R (%s)"
                            % " ".join(HOST))
@@ -53,7 +53,7 @@ def probe():
     import tensorflow as tf
     info = {"backend": "tensorflow", "backend_version": tf.__version__, "cuda": None,
             "threads": {"cpu_count": cpus.total()},
-            "r": rhost.r_session["version"], "reticulate": rhost.r_session["reticulate"]}
+            "r": host.session["version"], "reticulate": host.session["reticulate"]}
     return info
 
 
@@ -63,7 +63,7 @@ def init(device, seed, variant):
                            "use --device cpu")
     keras.utils.set_random_seed(seed)  # Keras draws the initial weights (R's seed: unused)
     return {"backend": keras.backend.backend(), "host": "%s, reticulate %s"
-            % (rhost.r_session["version"], rhost.r_session["reticulate"]),
+            % (host.session["version"], host.session["reticulate"]),
             "precision": {"dtype": keras.config.floatx()}}
 
 
@@ -77,5 +77,5 @@ def gemm(n):
 def r_functions(task):
     """The functions of tasks/<task>/rkeras.R, sourced after tasks/common/rkeras.R (the R keras
     functions the task files call), by name, each a Python callable."""
-    return rhost.r_source([os.path.join(TASKS, "common", "rkeras.R"),
+    return host.source([os.path.join(TASKS, "common", "rkeras.R"),
                            os.path.join(TASKS, task, "rkeras.R")])

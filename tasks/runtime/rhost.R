@@ -2,20 +2,20 @@
 # as its HOST): the runtime's script, started by python3 as for every image, re-executes itself
 # here (runtime/adapters.py rehost); R starts, reticulate embeds Python, and the script runs in
 # that Python with the same arguments, owning the clock and writing the result as anywhere.
-# The R task files' functions reach the Python side through runtime/rhost.py's r_source.
+# The R task files' functions reach the Python side through runtime/host.py's source.
 #
 #   Rscript tasks/runtime/rhost.R SCRIPT [ARGS...]
 self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])
 tasks <- dirname(dirname(normalizePath(self)))
-host <- reticulate::import_from_path("runtime.rhost", path = tasks)
+host <- reticulate::import_from_path("runtime.host", path = tasks)
 
 # source R files, in order, into one new environment; its functions by name (each a Python
 # callable on the other side: reticulate converts the arguments to R and the value back)
-host$r_source <- function(paths) {
+host$source <- function(paths) {
   env <- new.env(parent = globalenv())
   for (path in paths) sys.source(path, envir = env, keep.source = FALSE)
   as.list(env)
 }
-host$r_session <- list(version = R.version.string,
+host$session <- list(version = R.version.string,
                        reticulate = as.character(utils::packageVersion("reticulate")))
 quit(save = "no", status = host$run_script(as.list(commandArgs(trailingOnly = TRUE))))

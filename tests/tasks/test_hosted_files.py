@@ -1,8 +1,11 @@
-"""The R-Keras(TF) column: its task files are R (tasks/<task>/rkeras.R), called from
-tasks/<task>/rkeras.py, and its processes re-execute under R (runtime/adapters.py rehost). These
-checks need no R: what each side names must exist on the other, and the re-execution itself is
-run for real with a Python host standing in for Rscript. The R side runs in the r-keras image
-(tests/engine/test_engine_frameworks.py, test_engine_equivalence.py)."""
+"""The columns whose task files are another language's programs, run by a host that embeds the
+runtime's Python: R-Keras(TF) (tasks/<task>/rkeras.R, Rscript + reticulate) and Knet
+(tasks/<task>/knet.jl, Julia + PyCall), called from tasks/<task>/<adapter>.py; their processes
+re-execute under the host (runtime/adapters.py rehost). These checks need neither R nor Julia:
+what each side names must exist on the other, and the re-execution itself is run for real with
+a Python host standing in for Rscript. The R side runs in the r-keras image
+(tests/engine/test_engine_frameworks.py, test_engine_equivalence.py); the Julia side in no image
+built here (images/knet is a 2017 recipe)."""
 import os
 import re
 import subprocess
@@ -14,6 +17,9 @@ import pytest
 from helpers import ROOT
 TASKS = os.path.join(ROOT, "tasks")
 R_DEFINITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*) <- function\(", re.M)
+# Julia: `function name(` or a one-line `name(args) =` at the start of a line
+JULIA_DEFINITION = re.compile(r"^(?:function ([A-Za-z_][A-Za-z0-9_!]*)\(|"
+                              r"([A-Za-z_][A-Za-z0-9_!]*)\([^\n]*\)\s*=[^=])", re.M)
 
 
 def r_functions(path):
@@ -43,11 +49,38 @@ def test_the_r_task_files_call_only_defined_r_keras_functions(task):
     assert calls and calls <= common, calls - common
 
 
+def julia_functions(path):
+    with open(path) as f:
+        return set(a or b for a, b in JULIA_DEFINITION.findall(f.read()))
+
+
+@pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
+def test_every_julia_function_the_python_side_calls_is_defined(task):
+    with open(os.path.join(TASKS, task, "knet.py")) as f:
+        called = set(re.findall(r'JULIA\["([A-Za-z_!0-9]+)"\]', f.read()))
+    defined = julia_functions(os.path.join(TASKS, task, "knet.jl"))
+    assert called and called <= defined, called - defined
+
+
+@pytest.mark.parametrize("task", ["cnn", "rnn", "inference"])
+def test_the_julia_task_files_use_only_what_common_defines_or_knet_exports(task):
+    """whcn, labels, classes: tasks/common/knet.jl's, included before each task file."""
+    common = julia_functions(os.path.join(TASKS, "common", "knet.jl"))
+    assert {"init", "whcn", "labels", "classes"} <= common
+    with open(os.path.join(TASKS, task, "knet.jl")) as f:
+        code = f.read()
+    used = set(re.findall(r"\b(whcn|labels|classes)\(", code))
+    assert used <= common
+
+
 def test_rkeras_declares_its_r_host():
     from harness.core import taskfiles
     fw = taskfiles.load("rkeras", TASKS).module
     assert fw.HOST[0] == "Rscript" and fw.HOST[1].endswith(os.path.join("runtime", "rhost.R"))
     assert os.path.exists(os.path.join(TASKS, "runtime", "rhost.R"))
+    fw = taskfiles.load("knet", TASKS).module
+    assert fw.HOST[0] == "julia" and fw.HOST[1].endswith(os.path.join("runtime", "jlhost.jl"))
+    assert os.path.exists(fw.HOST[1])
 
 
 def test_a_script_re_executes_once_under_its_host(tmp_path):
