@@ -34,13 +34,12 @@ import argparse
 import contextlib
 import importlib
 import platform
-import statistics
 import sys
 
 import numpy as np
 
 from vs_plain import (adapter_infer, adapter_train, alternate, clock, cpu_name, cpu_only_skip,
-                      fit_loop, forward_rate, ratio_text, train_loop)
+                      fit_loop, forward_rate, median, ratio_text, train_loop)
 
 
 def plain_cnn_tensorflow(x, y, epochs, bs, seed):
@@ -352,8 +351,8 @@ def rnn_vs_fit(args, variant):
         lambda i, a, b: "rnn round %d: adapter %.1f seq/s, plain fit %.1f seq/s" % (i, a, b))
     print("RNN   keras3/%s (%d sequences x %d epochs, plain: one model.fit): adapter %.1f "
           "seq/s, plain %.1f seq/s (medians); %s" % (
-              variant, args.examples, args.epochs, statistics.median(runner),
-              statistics.median(plain), ratio_text(runner, plain)))
+              variant, args.examples, args.epochs, median(runner),
+              median(plain), ratio_text(runner, plain)))
 
 
 PLAIN_CNN = {"tensorflow": plain_cnn_tensorflow, "tensorflow1": plain_cnn_tensorflow1,
@@ -438,7 +437,7 @@ def main():
         args.pairs, lambda: adapter_train(cnn, p, d, lambda: own_graph(fw), by_epoch),
         lambda: plain_cnn(d["x_train"], d["y_train"], args.epochs, p["batch_size"], 0),
         lambda i, a, b: "cnn round %d: adapter %.1f img/s, plain %.1f img/s" % (i, a, b))
-    rm, pm = statistics.median(runner), statistics.median(plain)
+    rm, pm = median(runner), median(plain)
     print("CNN   %s/%s (%d examples x %d epochs, %s): adapter %.1f img/s, plain %.1f img/s "
           "(medians); %s" % (args.framework, variant, args.examples, args.epochs,
                              "plain: one model.fit" if by_epoch else "plain loop", rm, pm,
@@ -456,7 +455,7 @@ def main():
         args.pairs, lambda: adapter_infer(inf, model, x, pi),
         lambda: plain_forward(args.framework, inf, model, x, pi["batch_size"]),
         lambda i, a, b: "inference round %d: adapter %.2f img/s, plain %.2f img/s" % (i, a, b))
-    rm, pm = statistics.median(runner), statistics.median(plain)
+    rm, pm = median(runner), median(plain)
     print("INFER %s/%s (ResNet-50, %d images, batch 32): adapter %.2f img/s, plain %.2f img/s "
           "(medians); %s" % (args.framework, variant, len(x), rm, pm, ratio_text(runner, plain)))
 

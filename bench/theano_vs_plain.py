@@ -1,4 +1,4 @@
-"""Adapter vs plain loop for the Theano columns (theano, lasagne, keras2): a script, not a test.
+"""Adapter vs plain loop for the Theano and Keras 2 columns (theano, lasagne, keras2): a script.
 
 The sibling of bench/framework_vs_plain.py (which hands these two adapters to it) for the
 adapters whose CNN is NCHW and whose framework compiles a graph with theano.function. In ONE
@@ -9,7 +9,10 @@ process, alternating A/B over --pairs rounds, the CNN trained by
            lasagne: 2017's Theano_Lasagne_CNN cells as the notebook wrote them (Lasagne's layers,
            one theano.function returning loss and accuracy, called on each minibatch);
            keras2: the same network as a Keras 2 Sequential model trained as 2017's Keras
-           notebooks did, one model.fit over every epoch (the adapter calls fit once an epoch).
+           notebooks did, one model.fit over every epoch (the adapter calls fit once an epoch);
+and for keras2 also the GRU, the adapter's fit per epoch against one model.fit (Keras_CNTK_RNN's
+cell). Keras 2 on CNTK (cntk-2.7) runs it on Python 2.7: this script and bench/vs_plain.py keep
+to what Python 2.7 and 3.5 both run (vermin checks it).
 Prints images/s of each and the ratio adapter/plain (goal: >= 0.95), by wall time and by the
 process's CPU time (all its threads): on a shared, loaded machine wall time mostly measures the
 other work; CPU seconds per image measure this process's own. Synthetic inputs of the
@@ -20,22 +23,24 @@ it inside the image (Theano and its BLAS settings are the image's):
         python3 bench/theano_vs_plain.py theano --examples 640 --pairs 3
     docker run --rm -v "$PWD":/src:ro -w /src dlbench/keras-2.3 \
         python3 bench/theano_vs_plain.py keras2 --examples 640 --pairs 3
+    docker run --rm -v "$PWD":/src:ro -w /src dlbench/cntk-2.7 \
+        python2 bench/theano_vs_plain.py keras2 --variant cntk --examples 640 --pairs 3
 
 The first round of each side compiles (Theano's C code, cached under its compiledir for the
 later rounds); the runner's warm-up step and the plain loop's first step take it, outside the
 figures compared. The loop, the rounds and the ratio are bench/vs_plain.py's.
 """
+from __future__ import absolute_import, division, print_function
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported
-from vs_plain import alternate, cpu_name, fit_run, quiet, ratio_text, run_loop  # noqa: E402
+from vs_plain import (alternate, cpu_clock, cpu_name, fit_run, median, quiet,  # noqa: E402
+                      ratio_text, run_loop)
 
 
 def plain_cnn_theano(x, y, epochs, bs, seed):
@@ -142,53 +147,87 @@ PLAIN_CNN = {"theano": plain_cnn_theano, "lasagne": plain_cnn_lasagne,
              "keras2": plain_cnn_keras2}
 
 
+def plain_rnn_keras2(x, y, epochs, bs, seed):
+    """2017's Keras RNN cell without the runner (Keras_CNTK_RNN): Embedding, GRU with Keras
+    2.1.4's hard-sigmoid gates, Dense, Adam; one model.fit over every epoch."""
+    import keras
+    np.random.seed(seed)
+    L = keras.layers
+    model = keras.models.Sequential([
+        L.Embedding(30000, 125, input_length=150),
+        L.GRU(100, recurrent_activation="hard_sigmoid"), L.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(lr=0.001, beta_1=0.9, beta_2=0.999,
+                                                  epsilon=1e-8),
+                  loss=lambda t, o: keras.backend.sparse_categorical_crossentropy(
+                      t, o, from_logits=True), metrics=["sparse_categorical_accuracy"])
+    run = fit_run(model, x.astype(np.int32), y.astype(np.int32), epochs, bs)
+    return run.images / run.seconds, run.images / run.cpu_seconds
+
+
+PLAIN_RNN = {"keras2": plain_rnn_keras2}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("framework", choices=sorted(PLAIN_CNN))
+    ap.add_argument("framework", help="the adapter: %s" % ", ".join(sorted(PLAIN_CNN)))
     ap.add_argument("--variant", default=None, help="the adapter's variant [default: its first]")
-    ap.add_argument("--examples", type=int, default=640, help="CNN training examples")
+    ap.add_argument("--examples", type=int, default=640, help="training examples per task")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--pairs", type=int, default=3, help="adapter/plain rounds, alternating")
+    ap.add_argument("--task", action="append", choices=["cnn", "rnn"],
+                    help="cnn, rnn (keras2 only) [default: each the adapter has here]")
     ap.add_argument("--images", type=int, help="ignored (framework_vs_plain.py's option)")
-    ap.add_argument("--skip-inference", action="store_true", help="ignored: CNN only here")
+    ap.add_argument("--skip-inference", action="store_true", help="ignored: training only")
     args = ap.parse_args(argv)
+    if args.framework not in PLAIN_CNN:  # cntk-2.7's cntk adapter: make adapters-vs-plain
+        print("# %s: no plain loop in bench/theano_vs_plain.py; skipped" % args.framework)
+        return
+    for task in args.task or (["cnn", "rnn"] if args.framework in PLAIN_RNN else ["cnn"]):
+        compare(task, args)
 
+
+def compare(task, args):
     from common import params
     from runtime import adapters, data, protocol
     variant = args.variant or adapters.variant_names(adapters.framework(args.framework),
-                                                     "cnn")[0]
-    fw, cnn, settings = adapters.start("cnn", args.framework, variant, "cpu", 0)
-    print("# %s/%s vs plain %s loop: %s, synthetic data, CPU, %s, %s %s"
-          % (args.framework, variant, args.framework, platform.node(), cpu_name(), fw.NAME,
-             fw.version()))
-    p = params.for_task("cnn", args.epochs)
-    d = data.synthetic_cifar(0, limit=args.examples)
-    assert settings["layout"] == "NCHW"  # the synthetic data's own layout: no conversion
+                                                     task)[0]
+    fw, module, settings = adapters.start(task, args.framework, variant, "cpu", 0)
+    print("# %s/%s %s vs plain %s loop: %s, synthetic data, CPU, %s, %s %s"
+          % (args.framework, variant, task, args.framework, platform.node(), cpu_name(),
+             fw.NAME, fw.version()))
+    p = params.for_task(task, args.epochs)
+    if task == "cnn":
+        d = data.synthetic_cifar(0, limit=args.examples)
+        assert settings["layout"] == "NCHW"  # the synthetic data's own layout: no conversion
+        plain = PLAIN_CNN[args.framework]
+    else:
+        d = data.synthetic_imdb(p, 0, limit=args.examples)
+        plain = PLAIN_RNN[args.framework]
     bs = p["batch_size"]
     by_epoch = settings.get("training_loop") == "train_epoch"  # keras2: fit once an epoch
 
     def adapter():
-        state = cnn.build_trainer(cnn.build_model(p), p)
-        cnn.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
-        cpu = time.process_time()
+        state = module.build_trainer(module.build_model(p), p)
+        module.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
+        cpu = cpu_clock()
         with quiet():  # the runner's progress events
-            timings, _ = protocol.train(cnn, state, d, p, 0, by_epoch=by_epoch)
+            timings, _ = protocol.train(module, state, d, p, 0, by_epoch=by_epoch)
         # CPU time of the runner's warm-up step and loop: one step more than timed
         images = (timings["batches"] + 1) * bs
-        return timings["images_per_second"], images / (time.process_time() - cpu)
+        return timings["images_per_second"], images / (cpu_clock() - cpu)
 
     runs, plain_runs = alternate(
         args.pairs, adapter,
-        lambda: PLAIN_CNN[args.framework](d["x_train"], d["y_train"], args.epochs, bs, 0),
-        lambda i, a, b: "cnn round %d: adapter %.2f img/s (%.2f per CPU s), plain %.2f img/s "
-                        "(%.2f per CPU s)" % (i, a[0], a[1], b[0], b[1]))
+        lambda: plain(d["x_train"], d["y_train"], args.epochs, bs, 0),
+        lambda i, a, b: "%s round %d: adapter %.2f img/s (%.2f per CPU s), plain %.2f img/s "
+                        "(%.2f per CPU s)" % (task, i, a[0], a[1], b[0], b[1]))
     runner, runner_cpu = [r[0] for r in runs], [r[1] for r in runs]
     plain, plain_cpu = [r[0] for r in plain_runs], [r[1] for r in plain_runs]
     for label, a, b in (("wall", runner, plain), ("CPU", runner_cpu, plain_cpu)):
-        print("CNN   %s/%s (%d examples x %d epochs), by %s time: adapter %.2f, plain %.2f "
-              "images per second (medians); %s" % (args.framework, variant, args.examples,
-                                                   args.epochs, label, statistics.median(a),
-                                                   statistics.median(b), ratio_text(a, b)))
+        print("%s   %s/%s (%d examples x %d epochs), by %s time: adapter %.2f, plain %.2f "
+              "per second (medians); %s" % (task.upper(), args.framework, variant,
+                                            args.examples, args.epochs, label, median(a),
+                                            median(b), ratio_text(a, b)))
 
 
 if __name__ == "__main__":

@@ -20,15 +20,16 @@ and prints the throughput of both and their ratio. The shared part, here once:
   cpu_only_skip          a GPU-only variant (TF32, mixed precision) skipped in one line.
 
 These scripts run inside the framework images, from Python 3.5 (the 2017 images) to current
-ones: Python 3.5 syntax, the standard library and numpy only here (tests/project/test_bench_vs_plain.py
-checks it with vermin). Importing this module puts tasks/ on sys.path (tasks/runtime is what the
-scripts time the adapters with).
+ones, and this module and bench/theano_vs_plain.py on Python 2.7 too (cntk-2.7: Keras on CNTK):
+the standard library and numpy only here (tests/project/test_bench_vs_plain.py checks both with
+vermin). Importing this module puts tasks/ on sys.path (tasks/runtime is what the scripts time
+the adapters with).
 """
+from __future__ import absolute_import, division, print_function
 import collections
 import contextlib
 import os
 import platform
-import statistics
 import sys
 import time
 
@@ -37,7 +38,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if os.path.join(ROOT, "tasks") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
-clock = time.perf_counter
+clock = getattr(time, "perf_counter", time.time)  # Python 2.7: time.time
+# the process's CPU seconds, all its threads (Python 2.7: time.clock, the same on Linux)
+cpu_clock = getattr(time, "process_time", None) or getattr(time, "clock")
 GOAL = 0.95  # adapter/plain: the runner within 5 % of a plain loop
 
 Loop = collections.namedtuple("Loop", "images seconds cpu_seconds last")
@@ -53,14 +56,14 @@ def run_loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda a
     done()
     steps = len(x) // bs
     last = None
-    start, cpu = clock(), time.process_time()
+    start, cpu = clock(), cpu_clock()
     for _ in range(epochs):
         order = rng.permutation(len(x))
         for i in range(steps):
             idx = order[i * bs:(i + 1) * bs]
             last = step(to_device(x[idx]), to_device(y[idx]))
     done()
-    return Loop(steps * bs * epochs, clock() - start, time.process_time() - cpu, last)
+    return Loop(steps * bs * epochs, clock() - start, cpu_clock() - cpu, last)
 
 
 def train_loop(step, x, y, epochs, bs, seed, done=lambda: None, to_device=lambda a: a):
@@ -75,9 +78,9 @@ def fit_run(model, x, y, epochs, bs):
     function there, as the runner's warm-up does). A Loop of the timed fit (no last value)."""
     model.fit(x[:bs], y[:bs], batch_size=bs, epochs=1, verbose=0)
     n = len(x) // bs * bs  # complete batches, as the runner's
-    start, cpu = clock(), time.process_time()
+    start, cpu = clock(), cpu_clock()
     model.fit(x[:n], y[:n], batch_size=bs, epochs=epochs, shuffle=True, verbose=0)
-    return Loop(n * epochs, clock() - start, time.process_time() - cpu, None)
+    return Loop(n * epochs, clock() - start, cpu_clock() - cpu, None)
 
 
 def fit_loop(model, x, y, epochs, bs):
@@ -103,7 +106,19 @@ def forward_rate(fn, x, bs, warm_all=False, done=None):
     return len(batches) * bs / (clock() - start)
 
 
-def adapter_train(module, p, d, context=contextlib.suppress, by_epoch=False):
+@contextlib.contextmanager
+def nothing():
+    yield
+
+
+def median(values):
+    """The median (statistics.median, which Python 2.7 lacks)."""
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def adapter_train(module, p, d, context=nothing, by_epoch=False):
     """Images per second of the adapter's task module through protocol.train (the runner's loop
     and clock, its warm-up step outside the figure) on data d, a model built afresh (inside
     context(): tensorflow1 builds into a graph of its own); by_epoch: train_epoch, as run.py
@@ -157,7 +172,7 @@ def ratio_text(adapter, plain, names="adapter/plain"):
     their median, the figure to quote."""
     r = [a / p for a, p in zip(adapter, plain)]
     return "%s per round %s, median %.3f (goal >= %.2f)" % (
-        names, ", ".join("%.3f" % v for v in r), statistics.median(r), GOAL)
+        names, ", ".join("%.3f" % v for v in r), median(r), GOAL)
 
 
 def cpu_only_skip(adapter, variant):

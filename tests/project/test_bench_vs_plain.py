@@ -19,7 +19,10 @@ sys.path.insert(0, BENCH)
 import vs_plain  # noqa: E402
 
 SCRIPTS = ["vs_plain.py", "framework_vs_plain.py", "mxnet_vs_plain.py", "chainer_vs_plain.py",
-           "theano_vs_plain.py", "runner_vs_plain.py", "plain_pytorch_cnn.py"]
+           "theano_vs_plain.py", "runner_vs_plain.py", "plain_pytorch_cnn.py",
+           "rkeras_vs_plain.py"]
+# cntk-2.7 runs Keras on CNTK on Python 2.7: the Keras 2 comparison and the shared module
+PYTHON27 = ["vs_plain.py", "theano_vs_plain.py"]
 
 
 def test_the_scripts_keep_to_python_3_5():
@@ -29,6 +32,20 @@ def test_the_scripts_keep_to_python_3_5():
                           "--no-parse-comments"] + paths,
                          capture_output=True, text=True, timeout=HANG_S)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_keras2_comparison_keeps_to_python_2_7():
+    vermin = shutil.which("vermin") or pytest.fail("vermin missing: pip install -e .[test]")
+    res = subprocess.run([vermin, "-t=2.7-", "--no-tips", "--violations"]
+                         + [os.path.join(BENCH, name) for name in PYTHON27],
+                         capture_output=True, text=True, timeout=HANG_S)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_median_is_statistics_median():
+    import statistics
+    for values in ([3.0], [2.0, 1.0], [5.0, 1.0, 3.0], [4.0, 1.0, 3.0, 2.0]):
+        assert vs_plain.median(values) == statistics.median(values)
 
 
 def test_every_sibling_uses_the_shared_module():
