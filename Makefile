@@ -83,14 +83,15 @@ overhead:
 # off, the repository mounted read-only. Prints figures; a framework without a plain loop in the
 # script says so (PyTorch's is bench/runner_vs_plain.py), and so does a GPU-only variant (TF32,
 # mixed precision: these scripts time the CPU). An image without Python 3 (cntk-2.7, Python 2.7)
-# runs bench/theano_vs_plain.py instead, the Keras 2 comparison that keeps to Python 2.7.
+# runs bench/cntk_vs_plain.py instead (CNTK's plain loop; Keras 2's fit comparison), which keeps
+# to Python 2.7.
 VS_ARGS ?= --examples 3200 --images 96 --pairs 3
 adapters-vs-plain:
 	@$(DLBENCH) list --runs | while read -r image adapter variant; do \
 	    echo "### $$image $$adapter $$variant"; \
 	    docker run --rm --network none --user $$(id -u):$$(id -g) -v "$(CURDIR)":/src:ro \
 	        -w /src -e TF_CPP_MIN_LOG_LEVEL=2 dlbench/$$image sh -c \
-	        'command -v python3 >/dev/null && exec python3 "$$@"; shift; exec python2 bench/theano_vs_plain.py "$$@"' \
+	        'command -v python3 >/dev/null && exec python3 "$$@"; shift; exec python2 bench/cntk_vs_plain.py "$$@"' \
 	        sh bench/framework_vs_plain.py $$adapter --variant $$variant $(VS_ARGS) \
 	        || exit 1; \
 	done

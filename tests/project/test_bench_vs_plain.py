@@ -20,9 +20,9 @@ import vs_plain  # noqa: E402
 
 SCRIPTS = ["vs_plain.py", "framework_vs_plain.py", "mxnet_vs_plain.py", "chainer_vs_plain.py",
            "theano_vs_plain.py", "runner_vs_plain.py", "plain_pytorch_cnn.py",
-           "rkeras_vs_plain.py"]
-# cntk-2.7 runs Keras on CNTK on Python 2.7: the Keras 2 comparison and the shared module
-PYTHON27 = ["vs_plain.py", "theano_vs_plain.py"]
+           "rkeras_vs_plain.py", "cntk_vs_plain.py"]
+# cntk-2.7 runs CNTK and Keras on CNTK on Python 2.7: its comparisons and the shared module
+PYTHON27 = ["vs_plain.py", "theano_vs_plain.py", "cntk_vs_plain.py"]
 
 
 def test_the_scripts_keep_to_python_3_5():
