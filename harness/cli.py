@@ -134,6 +134,12 @@ def _known_tasks(ctx, param, values):
 @click.option("--batch-size", type=click.IntRange(min=1),
               help="densenet: per-device batch instead of 64 (recorded; never beside a 2017 "
                    "figure)")
+@click.option("--latency", is_flag=True,
+              help="inference: also time requests one by one at batch 1 and 8 after the "
+                   "throughput pass (p50/p90/p99 per request; beyond 2017, in the report's "
+                   "latency table)")
+@click.option("--latency-requests", type=click.IntRange(min=1), default=None,
+              help="inference --latency: requests per batch size [default: 50]")
 @click.option("--ignore-gpu-guard", is_flag=True,
               help="start GPU runs even on a GPU newer than the image's CUDA drives (the GPU "
                    "guard refuses them otherwise; see harness/runs/gpu_guard.py)")
@@ -162,9 +168,9 @@ def _known_tasks(ctx, param, values):
               help="--on kubernetes: the manifests' namespace  [default: default]")
 def bench_command(names, tasks, device, repeat, synthetic, keep_going, timeout, epochs, limit,
                   seed, variants, memory, env, data_dir, results_dir, base, build_args, offline,
-                  verbose, gpus, workers, image_size, batch_size, ignore_gpu_guard, on, registry,
-                  partition, account, gpus_per_run, time_limit, share_nodes, detach, dry_run,
-                  namespace):
+                  verbose, gpus, workers, image_size, batch_size, latency, latency_requests,
+                  ignore_gpu_guard, on, registry, partition, account, gpus_per_run, time_limit,
+                  share_nodes, detach, dry_run, namespace):
     """Build (if needed) the images NAMES and run their tasks, one container per run.
 
     Results: results/<run_id>/<image>/<task>-r<N>/result.json (+ container.log, events.jsonl).
@@ -183,7 +189,8 @@ def bench_command(names, tasks, device, repeat, synthetic, keep_going, timeout, 
                               memory=memory, env=env, data_dir=data_dir, results_root=results_dir,
                               base=base, build_args=build_args, offline=offline,
                               ignore_gpu_guard=ignore_gpu_guard, gpus=gpus, workers=workers,
-                              image_size=image_size, batch_size=batch_size, on=on, registry=registry,
+                              image_size=image_size, batch_size=batch_size, latency=latency,
+                              latency_requests=latency_requests, on=on, registry=registry,
                               slurm=cluster, dry_run=dry_run,
                               namespace=_namespace(namespace))
     writable_dir(opts.results_root, "--results-dir" if results_dir else "results folder")

@@ -55,6 +55,12 @@ def parse_args(argv):
     ap.add_argument("--limit", type=int, help="keep the first N examples of each split")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weights", help="inference: local file of pretrained weights")
+    ap.add_argument("--latency", action="store_true",
+                    help="inference: also time requests one by one at batch 1 and 8 (p50, p90, "
+                         "p99 per request; beyond 2017), after the throughput pass")
+    ap.add_argument("--latency-requests", type=int, default=None,
+                    help="inference --latency: requests per batch size [default: %d]"
+                         % protocol.LATENCY_REQUESTS)
     ap.add_argument("--out", required=True, help="result JSON to write")
     ap.add_argument("--gpus", type=int, help="densenet, --device gpu: data-parallel replicas, "
                                              "one per GPU [default: every GPU visible]")
@@ -76,6 +82,10 @@ def parse_args(argv):
         value = getattr(args, name)
         if value is not None and value < low:
             ap.error("--%s must be at least %d" % (name.replace("_", "-"), low))
+    if (args.latency or args.latency_requests is not None) and args.task != "inference":
+        ap.error("--latency is an inference option")
+    if args.latency_requests is not None and args.latency_requests < 1:
+        ap.error("--latency-requests must be at least 1")
     if args.task != "inference" and not args.synthetic and not args.data:
         ap.error("give --data DIR or --synthetic")
     for name in ("epochs", "limit"):
@@ -298,6 +308,10 @@ def run(args, result, rank=None):
         if features != p["features"]:
             raise AssertionError("ResNet-50 gave %d features, expected %d"
                                  % (features, p["features"]))
+        if args.latency:  # after the throughput pass, outside every figure above
+            result["latency"] = protocol.latency(
+                adapter, model, data["x"],
+                requests=args.latency_requests or protocol.LATENCY_REQUESTS)
     else:
         state = adapter.build_trainer(model, p)
         timings, loss = protocol.train(adapter, state, data, p, args.seed, meter,

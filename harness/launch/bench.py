@@ -38,7 +38,7 @@ class BenchOptions(object):
                  memory=None, env=None, data_dir=None, results_root=None, base=None,
                  build_args=None, offline=False, run_id=None, ignore_gpu_guard=False,
                  gpus=None, workers=None, image_size=None, batch_size=None,
-                 on="local", registry=None, slurm=None, dry_run=False, namespace="default"):
+                 latency=False, latency_requests=None, on="local", registry=None, slurm=None, dry_run=False, namespace="default"):
         self.tasks = tuple(tasks)
         self.device = device
         self.repeat = repeat
@@ -68,6 +68,9 @@ class BenchOptions(object):
         self.workers = workers
         self.image_size = image_size
         self.batch_size = batch_size
+        # inference only: request latency at batch 1 and 8 after the throughput pass
+        self.latency = latency or latency_requests is not None
+        self.latency_requests = latency_requests
         self.run_id = run_id or "%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])
         # where the runs go (harness/launch/executors.py): local (this engine), slurm (one job per
         # run; slurm: a harness.launch.slurm.SlurmOptions) or kubernetes (dry_run: manifests only)
@@ -215,6 +218,10 @@ class Run(object):
             cmd += ["--epochs", str(o.epochs)]
         if o.limit is not None:
             cmd += ["--limit", str(o.limit)]
+        if o.latency and self.task == "inference":
+            cmd += ["--latency"]
+            if o.latency_requests is not None:
+                cmd += ["--latency-requests", str(o.latency_requests)]
         if self.task == "densenet":
             if o.gpus is not None and self.device == "gpu":
                 cmd += ["--gpus", str(o.gpus)]

@@ -588,6 +588,7 @@ def build_view(results_dir, reference=None):
         "reference_hardware": reference["hardware"],
         "reference_source": reference["source"],
         "sections": sections,
+        "latency": _latency_view(entries),
         "multi_gpu": multi_gpu,
         "unreadable": unreadable,
         "n_results": len(entries),
@@ -595,6 +596,16 @@ def build_view(results_dir, reference=None):
         "n_synthetic": sum(1 for e in entries if e.source == "synthetic"),
         "runs": _sorted_unique(e.run_id for e in entries),
     }
+
+
+def _latency_view(entries):
+    """The request-latency table and chart (harness/results/latency.py), or None when no
+    inference run measured it."""
+    from . import latency
+    found = latency.rows(entries, hardware_label)
+    if not found:
+        return None
+    return {"lines": latency.table_lines(found), "chart": latency.chart(found)}
 
 
 def load_entries(results_dir, reference):

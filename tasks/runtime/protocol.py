@@ -155,6 +155,50 @@ def infer(adapter, model, x, p, meter=None):
     }, int(shape[-1]), n
 
 
+# Request latency (beyond 2017, which timed batch-32 throughput only): what serving asks.
+LATENCY_BATCH_SIZES = (1, 8)
+LATENCY_REQUESTS = 50
+
+
+def latency(adapter, model, x, batch_sizes=LATENCY_BATCH_SIZES, requests=LATENCY_REQUESTS):
+    """For each batch size, `requests` requests one after another, each timed alone from the
+    call until its features are on the host (predict, sync, the host copy: what a caller waits
+    for), after one untimed request of that size (the first call of a new shape compiles or
+    plans in several frameworks). Requests take consecutive slices of x, wrapping round.
+    {"<batch size>": summary of the request times (latency_summary)}."""
+    out = {}
+    for bs in batch_sizes:
+        if bs > len(x):
+            raise ValueError("latency at batch %d needs at least %d images; this run has %d "
+                             "(--limit)" % (bs, bs, len(x)))
+        starts = list(range(0, len(x) - bs + 1, bs))
+        _host_copy(adapter.predict(model, x[:bs]))  # the untimed request
+        adapter.sync(model)
+        seconds = []
+        for i in range(requests):
+            xb = x[starts[i % len(starts)]:][:bs]
+            t = timer.clock()
+            features = adapter.predict(model, xb)
+            adapter.sync(model)
+            _host_copy(features)
+            seconds.append(timer.clock() - t)
+        out[str(bs)] = latency_summary(seconds, bs)
+        emit("latency", batch_size=bs, requests=requests, p50_ms=out[str(bs)]["p50_ms"])
+    return out
+
+
+def latency_summary(seconds, batch_size):
+    """Milliseconds per request: p50, p90, p99 (numpy's linear interpolation: with fewer than
+    100 requests p99 lies between the two slowest), min, max, mean, standard deviation, and
+    the images per second the requests sustained one at a time."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    p50, p90, p99 = (float(v) for v in np.percentile(ms, [50, 90, 99]))
+    return {"batch_size": batch_size, "requests": len(ms), "p50_ms": p50, "p90_ms": p90,
+            "p99_ms": p99, "min_ms": float(ms.min()), "max_ms": float(ms.max()),
+            "mean_ms": float(ms.mean()), "std_ms": float(ms.std()),
+            "images_per_second": batch_size * len(ms) / (float(ms.sum()) / 1000.0)}
+
+
 # ---------------------------------------------------------------- DenseNet-121 (loader-fed)
 
 # A DenseNet epoch lasts hours on a CPU (87,306 images): a "progress" event at most this often

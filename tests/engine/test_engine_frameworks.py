@@ -84,7 +84,11 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
             continue
         variants = variants_of(img, task) if task == "cnn" else firsts_of(img, task)
         limit = "32" if task == "inference" else "128"
-        res, found = bench(out, img.name, "--task", task, "--limit", limit, *opts(variants))
+        # inference also times one request at batch 1 and at 8 (--latency): every adapter's
+        # forward pass takes other batch sizes than 2017's 32
+        latency = ["--latency-requests", "1"] if task == "inference" else []
+        res, found = bench(out, img.name, "--task", task, "--limit", limit, *(
+            opts(variants) + latency))
         assert res.exit_code == 0, res.output
         expected += [(task, v) for v in variants]
     assert sorted((r["task"], r["variant"]) for r in found) == sorted(expected)
@@ -131,6 +135,8 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
                                                         "PARAMETERS")
             assert r["env"]["adapter_settings"]["network"]
             assert r["metrics"]["features"] == 2048
+            assert sorted(r["latency"]) == ["1", "8"], r.get("latency")
+            assert all(s["requests"] == 1 and s["p50_ms"] > 0 for s in r["latency"].values())
 
 
 def assert_variant_env(declared, recorded, env):

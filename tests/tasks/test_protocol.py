@@ -230,3 +230,37 @@ def test_the_densenet_figure_beside_2017_counts_validation_once(capsys, monkeypa
     assert timings["cell_seconds"] == 1.0 + 2.0 + 0.5 + 3.0 + 0.5
     result = {"task": "densenet", "timings": timings}
     assert report.primary_value(result) == timings["cell_seconds"] == 7.0
+
+
+def test_latency_times_each_request_alone_after_an_untimed_one(capsys):
+    """--latency: per batch size one untimed request, then `requests` requests, each waited for
+    (sync) inside its own clock; consecutive slices of the images, wrapping round."""
+    a = Recorder(step=0.003)
+    x = np.arange(20, dtype=np.float32).reshape(20, 1, 1, 1)
+    seen = []
+    predict = a.predict
+    a.predict = lambda model, xb: seen.append(xb[:, 0, 0, 0].tolist()) or predict(model, xb)
+    out = protocol.latency(a, None, x, batch_sizes=(1, 8), requests=4)
+    assert sorted(out) == ["1", "8"]
+    assert [len(b) for b in seen] == [1] * 5 + [8] * 5  # one untimed request each, then 4
+    assert seen[6:] == [list(range(0, 8)), list(range(8, 16)), list(range(0, 8)),
+                        list(range(8, 16))]  # 20 images hold two batches of 8: wrap round
+    assert [c[0] for c in a.calls[:4]] == ["predict", "sync", "predict", "sync"]
+    for bs, s in ((1, out["1"]), (8, out["8"])):
+        assert s["batch_size"] == bs and s["requests"] == 4
+        assert s["min_ms"] >= a.step * 1000 * 0.9  # each request's own predict time
+        assert s["min_ms"] <= s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] <= s["max_ms"]
+        assert abs(s["images_per_second"] - bs * 1000.0 / s["mean_ms"]) < 1e-6 * bs * 1000
+
+
+def test_latency_summary_percentiles():
+    s = protocol.latency_summary([0.010, 0.020, 0.030, 0.040, 0.100], 1)
+    assert s["p50_ms"] == 30.0 and s["min_ms"] == 10.0 and s["max_ms"] == 100.0
+    assert abs(s["p90_ms"] - 76.0) < 1e-9  # numpy's linear interpolation
+    assert abs(s["mean_ms"] - 40.0) < 1e-9 and s["requests"] == 5
+
+
+def test_latency_refuses_a_batch_larger_than_the_images():
+    import pytest
+    with pytest.raises(ValueError, match="--limit"):
+        protocol.latency(Recorder(), None, np.zeros((4, 1, 1, 1), np.float32), (8,), 2)
