@@ -11,6 +11,7 @@ written result.json, is harness/runs/container_run.py; the container lifecycle (
 output, waiting, killing) is harness/containers/containers.py; the stop signals (Ctrl-C, SIGTERM, SIGHUP)
 are harness/containers/signals.py; containers whose dlbench died are collected by harness/runs/orphans.py
 before a bench starts anything."""
+import json
 import os
 import time
 import uuid
@@ -327,6 +328,26 @@ def _shown(path):
     return path if rel.startswith("..") else rel
 
 
+PEAK_ENV = "DLBENCH_PEAK"  # tasks/run.py's: a peak measured earlier in this bench
+
+
+def hand_on_peak(spec, peak):
+    """The peak probe runs once per (image, adapter, variant, device) in a bench: a later run
+    gets the first one's record (tasks/run.py reused_peak records it as reused, from which
+    run); a local bench only (the runs of one host)."""
+    if peak is not None:
+        spec.hardening["environment"] = dict(spec.hardening.get("environment") or {},
+                                             **{PEAK_ENV: json.dumps(peak, sort_keys=True)})
+
+
+def keep_peak(peaks, key, result, run, opts):
+    """Keep the run's own peak record (not one it reused) for the later runs of its key."""
+    peak = result.get("peak")
+    if key not in peaks and isinstance(peak, dict) and peak.get("gflops") and \
+            not peak.get("reused"):
+        peaks[key] = dict(peak, run=os.path.relpath(run.dir, opts.results_root))
+
+
 def run(images, opts, echo=click.echo, verbose=False):
     """Build (or reuse) each image and run its tasks; returns the list of results (None for a
     bench that only submitted or wrote its runs: --detach, --dry-run). Each run is described
@@ -338,6 +359,7 @@ def run(images, opts, echo=click.echo, verbose=False):
     run_root = os.path.join(opts.results_root, opts.run_id)
     executor = executors.make(opts, run_root, echo)
     collected = []
+    peaks = {}  # (image id, adapter, variant, device) -> the first run's peak record
     try:
         for image in images:
             try:
@@ -370,10 +392,13 @@ def run(images, opts, echo=click.echo, verbose=False):
                         run = Run(image, image_obj, task, variant, k, device, opts, prov)
                         spec = run.spec()
                         spec.image_ref = ref
+                        key = (image_obj.id, run.adapter, variant, device)
+                        hand_on_peak(spec, peaks.get(key))
                         result = executor.add(spec)
                         if result is None:
                             continue
                         collected.append(result)
+                        keep_peak(peaks, key, result, run, opts)
                         if result["status"] != "ok":
                             echo("  %s: FAILED: %s" % (run.label, result.get("reason")),
                                  err=True)

@@ -109,3 +109,17 @@ def test_a_local_run_without_memory_gets_the_hosts_memory_less_a_reserve(tmp_pat
     assert (given.memory, given.memory_source) == ("3g", "--memory")
     slurm = bench.BenchOptions(on="slurm", results_root=str(tmp_path), data_dir=str(tmp_path))
     assert slurm.memory is None  # the nodes' memory is not this host's
+
+
+def test_a_peak_handed_on_by_the_harness_is_reused_and_marked(runner):
+    """tasks/run.py PEAK_ENV: the record of an earlier run's probe (same image, adapter,
+    variant, device) replaces the probe, marked reused with where it came from."""
+    run = runner
+    earlier = {"gflops": 61.0, "method": "torch.mm", "device": "cpu", "matrix": [2048] * 3,
+               "seconds": 3.2, "run": "20261207-000000-abcd/pytorch-2.13/cnn-r1"}
+    got = run.reused_peak("cpu", {run.PEAK_ENV: json.dumps(earlier)})
+    assert got["gflops"] == 61.0 and got["seconds"] == 0.0 and "run" not in got
+    assert got["reused"] == {"from": earlier["run"], "probe_seconds": 3.2}
+    assert run.reused_peak("gpu", {run.PEAK_ENV: json.dumps(earlier)}) is None  # other device
+    assert run.reused_peak("cpu", {}) is None
+    assert run.reused_peak("cpu", {run.PEAK_ENV: "{not json"}) is None
