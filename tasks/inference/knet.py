@@ -9,6 +9,10 @@ import numpy as np
 
 from frameworks import knet as fw
 
+# the network's structure (MatConvNet's ResNet-50, converted from the Caffe model: stride on the
+# first 1x1 convolution), which the FLOPs count follows (the family's stem bias aside:
+# resnetlib adds one only with the trained weights); no weight mapping below
+EQUIVALENCE = {"family": "resnet50-caffe"}
 SETTINGS = {"layout": "NCHW",
             "network": "ResNetLib.resnet50 (Knet examples/resnet/resnetlib.jl), stage=5"}
 NOT_CHECKED = ("no weight mapping written: resnetlib.jl's flat weight list (MatConvNet's order) "

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from helpers import ROOT
+from helpers import HANG_S, ROOT
 TASKS = os.path.join(ROOT, "tasks")
 R_DEFINITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*) <- function\(", re.M)
 # Julia: `function name(` or a one-line `name(args) =` at the start of a line
@@ -102,14 +102,14 @@ def test_a_script_re_executes_once_under_its_host(tmp_path):
         print("not hosted")
         """ % (TASKS, sys.executable, str(host))))
     out = subprocess.run([sys.executable, str(script), "cnn", "--adapter", "x"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "hosted %r %s" % (
         [str(script), "cnn", "--adapter", "x"], sys.executable)
     # the hosted process (the marker set) goes on instead of re-executing again
     env = dict(os.environ, DLBENCH_HOSTED_BY=sys.executable)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60, env=env)
+                         timeout=HANG_S, env=env)
     assert out.stdout.strip() == "not hosted", out.stderr
 
 
@@ -118,5 +118,5 @@ def test_a_framework_without_a_host_runs_where_it_is(tmp_path):
     script.write_text("import sys, types\nsys.path.insert(0, %r)\nfrom runtime import adapters\n"
                       "adapters.rehost(types.SimpleNamespace())\nprint('here')\n" % TASKS)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60)
+                         timeout=HANG_S)
     assert out.stdout.strip() == "here", out.stderr

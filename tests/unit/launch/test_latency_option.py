@@ -6,7 +6,7 @@ import types
 
 from harness.core import catalog
 from harness.launch import bench
-from helpers import TASKS
+from helpers import HANG_S, TASKS
 
 
 def command(tmp_path, task, **options):
@@ -29,5 +29,5 @@ def test_latency_goes_to_the_inference_runs_only(tmp_path):
 def test_run_py_refuses_latency_for_training_tasks(tmp_path):
     res = subprocess.run([sys.executable, TASKS + "/run.py", "cnn", "--adapter", "pytorch",
                           "--synthetic", "--latency", "--out", str(tmp_path / "r.json")],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert res.returncode == 2 and "--latency is an inference option" in res.stderr
