@@ -36,8 +36,9 @@ def load():
     global host
     from runtime import host
     if not host.hosted():
-        raise RuntimeError("the knet adapter's task files are Julia programs: run them through "
-                           "tasks/run.py or tasks/check_model.py, which start Julia (%s)"
+        raise RuntimeError("the knet adapter's task files are Julia programs, run by julia "
+                           "with PyCall: this process was not started under it (%s); run them "
+                           "in the knet image, where tasks/run.py starts it itself"
                            % " ".join(HOST))
 
 

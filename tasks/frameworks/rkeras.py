@@ -38,8 +38,9 @@ def load():
     global keras, host
     from runtime import host
     if not host.hosted():
-        raise RuntimeError("the rkeras adapter's task files are R programs: run them through "
-                           "tasks/run.py or tasks/check_model.py, which start R (%s)"
+        raise RuntimeError("the rkeras adapter's task files are R programs, run by Rscript "
+                           "with reticulate: this process was not started under it (%s); run "
+                           "them in the r-keras image, where tasks/run.py starts it itself"
                            % " ".join(HOST))
     import keras
 
@@ -78,4 +79,4 @@ def r_functions(task):
     """The functions of tasks/<task>/rkeras.R, sourced after tasks/common/rkeras.R (the R keras
     functions the task files call), by name, each a Python callable."""
     return host.source([os.path.join(TASKS, "common", "rkeras.R"),
-                           os.path.join(TASKS, task, "rkeras.R")])
+                        os.path.join(TASKS, task, "rkeras.R")])

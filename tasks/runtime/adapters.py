@@ -91,6 +91,12 @@ def set_env_early(argv):
 HOSTED_ENV = "DLBENCH_HOSTED_BY"
 
 
+def on_path(program):
+    """Whether an executable named program is on PATH (shutil.which, which Python 2.7 lacks)."""
+    return any(os.access(os.path.join(folder, program), os.X_OK)
+               for folder in os.environ.get("PATH", "").split(os.pathsep) if folder)
+
+
 def rehost(fw):
     """A framework whose task files are programs in another language declares HOST: the command
     of a program that embeds Python and runs a script in it with its arguments (R:
@@ -98,8 +104,8 @@ def rehost(fw):
     once (HOSTED_ENV marks the hosted one), before numpy or the framework is imported; the
     hosted script parses the same arguments and does everything else as here."""
     host = getattr(fw, "HOST", None)
-    if not host or os.environ.get(HOSTED_ENV) == host[0]:
-        return
+    if not host or os.environ.get(HOSTED_ENV) == host[0] or not on_path(host[0]):
+        return  # no host program here: the framework's load() says what is missing
     import sys
     os.environ[HOSTED_ENV] = host[0]
     sys.stdout.flush()

@@ -120,3 +120,17 @@ def test_a_framework_without_a_host_runs_where_it_is(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=HANG_S)
     assert out.stdout.strip() == "here", out.stderr
+
+
+def test_without_its_host_program_the_script_runs_where_it_is_and_load_says_why(tmp_path):
+    """No Rscript here (the host machine): rehost does not exec; the framework's load() then
+    fails with the one line saying where the adapter runs."""
+    script = tmp_path / "script.py"
+    script.write_text("import sys, types\nsys.path.insert(0, %r)\nfrom runtime import adapters\n"
+                      "adapters.rehost(types.SimpleNamespace(HOST=['no-such-host-program-x']))\n"
+                      "from frameworks import rkeras\n"
+                      "try:\n    rkeras.load()\nexcept RuntimeError as e:\n    print(e)\n"
+                      % TASKS)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=HANG_S)
+    assert "run them in the r-keras image" in out.stdout, out.stderr
