@@ -335,7 +335,8 @@ def run(args, result, rank=None):
         if features != p["features"]:
             raise AssertionError("ResNet-50 gave %d features, expected %d"
                                  % (features, p["features"]))
-        if args.latency:  # after the throughput pass, outside every figure above
+        if args.latency or args.latency_requests is not None:  # after the throughput pass,
+            # outside every figure above (--latency-requests implies --latency, as in bench)
             result["latency"] = protocol.latency(
                 adapter, model, data["x"],
                 requests=args.latency_requests or protocol.LATENCY_REQUESTS)
