@@ -15,7 +15,9 @@ DISTRIBUTIONS = ("torch",)  # the engine tests' pip freeze check: the framework'
 VARIANTS = [
     {"name": "reference", "doc": "PyTorch's defaults, NCHW tensors",
      "env": {}, "row": "PyTorch"},
-    {"name": "tuned", "doc": "channels-last memory format (PyTorch >= 1.5)",
+    {"name": "tuned", "doc": "channels-last memory format (PyTorch >= 1.5); inference on the "
+     "CPU also TorchScript, frozen and optimised for inference (batch-norm folded, oneDNN "
+     "convolutions; PyTorch >= 1.10)",
      "env": {}, "tasks": ("cnn", "inference"), "row": "PyTorch"},
     {"name": "ddp", "doc": "DistributedDataParallel, one process per device (6 loader workers "
      "each, validation on rank 0): PyTorch's recommended path; the reference is 2017's "
@@ -32,8 +34,11 @@ VARIANTS = [
 # every GPU); the ddp variant runs one process per replica (DistributedDataParallel), which
 # run.py starts
 DATA_PARALLEL = {"ddp": "processes"}
+# what init() records that one task only uses (runtime/adapters.py task_settings)
+SETTINGS_TASKS = {"inference_graph": ("inference",)}
 # set by init(), read by the task files
-DEVICE = {"cuda": False, "channels_last": False, "autocast": None, "ddp": False}
+DEVICE = {"cuda": False, "channels_last": False, "freeze": False, "autocast": None,
+          "ddp": False}
 torch = None  # the framework module, once load() has imported it
 
 
@@ -76,6 +81,10 @@ def init(device, seed, variant):
         torch.backends.cudnn.benchmark = True  # cuDNN autotune: pick the fastest kernels
     DEVICE["channels_last"] = variant == "tuned"
     DEVICE["ddp"] = variant == "ddp"
+    # tuned inference on the CPU: TorchScript, frozen and optimised for inference
+    # (tasks/inference/pytorch.py); PyTorch >= 1.10 (torch.jit.optimize_for_inference)
+    DEVICE["freeze"] = (variant == "tuned" and not DEVICE["cuda"]
+                        and hasattr(torch.jit, "optimize_for_inference"))
     if DEVICE["channels_last"] and not hasattr(torch, "channels_last"):
         raise RuntimeError("variant tuned needs channels_last (PyTorch >= 1.5)")
     precision = _true_fp32()
@@ -88,8 +97,11 @@ def init(device, seed, variant):
             raise RuntimeError("variant amp-bf16: this GPU has no bfloat16 (use reference)")
         DEVICE["autocast"] = "bfloat16"
         precision.update({"dtype": "mixed", "autocast": "bfloat16"})
-    return {"memory_format": "channels_last" if DEVICE["channels_last"] else "contiguous",
-            "precision": precision}
+    settings = {"memory_format": "channels_last" if DEVICE["channels_last"] else "contiguous",
+                "precision": precision}
+    if DEVICE["freeze"]:
+        settings["inference_graph"] = "torchscript: traced, frozen, optimize_for_inference"
+    return settings
 
 
 class _Off(object):

@@ -146,9 +146,14 @@ def training_loop(module, declared):
 
 def task_settings(fw, module, device, started):
     """What the task file runs with on `device`, as recorded: `started` (what the framework's
-    init returned) updated with the task file's SETTINGS, its layout the one for the device
+    init returned, less the keys its SETTINGS_TASKS scopes to other tasks) updated with the
+    task file's SETTINGS, its layout the one for the device
     (layout_on), which fw.DEVICE["layout"] tells the task file and run.py feeds."""
     settings = dict(started or {})
+    task = module.__name__.split(".")[0]
+    for key, tasks in getattr(fw, "SETTINGS_TASKS", {}).items():  # e.g. an inference-only switch
+        if task not in tasks:
+            settings.pop(key, None)
     settings.update(module.SETTINGS)
     settings["layout"] = layout_on(module.SETTINGS, device)
     settings.pop("layout_gpu", None)

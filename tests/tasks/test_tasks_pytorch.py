@@ -118,8 +118,10 @@ def test_tuned_variant_runs_channels_last(tmp_path, task):
     if task == "cnn":
         assert r["timings"]["batches"] == 50
         assert r["metrics"]["final_loss"] > 0 and 0 <= r["metrics"]["test_accuracy"] <= 1
+        assert "inference_graph" not in r["env"]["adapter_settings"]
     else:
         assert r["metrics"]["features"] == 2048
+        assert r["env"]["adapter_settings"]["inference_graph"].startswith("torchscript")
 
 
 def test_unknown_framework_leaves_failed_result(tmp_path):
@@ -229,3 +231,38 @@ def test_channels_last_computes_the_same_logits_as_nchw():
         fw.DEVICE["channels_last"] = False
     assert b.is_contiguous(memory_format=torch.channels_last) or b.dim() == 2
     assert torch.allclose(a, b, atol=1e-5), float((a - b).abs().max())
+
+
+def test_frozen_inference_computes_the_eager_features():
+    """The tuned variant's inference on the CPU runs a TorchScript form of the model, frozen
+    and optimised for inference (batch-norm folded into the convolutions): the same features
+    as the eager model with the same weights, on every batch size after the first, and weights
+    imported before the first batch are the ones frozen in (check-models' order)."""
+    import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, "tasks"))
+    from common import params
+    from runtime import adapters
+    p = dict(params.INFERENCE, height=64, width=64)
+    fw, m, settings = adapters.start("inference", "pytorch", "tuned", "cpu", 0)
+    try:
+        assert fw.DEVICE["freeze"] and settings["inference_graph"].startswith("torchscript")
+        tuned = m.build_model(p)
+        fw.DEVICE.update(freeze=False, channels_last=False)
+        eager = m.build_model(p)
+        rng = np.random.RandomState(0)
+        for name, value in eager.state_dict().items():  # batch-norm statistics that matter
+            if name.endswith("running_var"):
+                value.copy_(torch.from_numpy(rng.uniform(0.5, 2, value.shape).astype("f")))
+            elif name.endswith("running_mean") or name.endswith("bn3.weight"):
+                value.copy_(torch.from_numpy(rng.uniform(-0.5, 0.5, value.shape).astype("f")))
+        m.import_params(tuned, m.export_params(eager))
+        x = rng.rand(4, 3, 64, 64).astype(np.float32)
+        want = [m.predict(eager, x[:n]) for n in (4, 1, 2)]
+        fw.DEVICE.update(freeze=True, channels_last=True)
+        got = [m.predict(tuned, x[:n]) for n in (4, 1, 2)]
+        assert id(tuned) in m._FROZEN
+    finally:
+        fw.DEVICE.update(freeze=False, channels_last=False)
+    for a, b in zip(want, got):
+        assert a.shape == b.shape
+        assert np.allclose(a, b, rtol=1e-3, atol=1e-4), float(np.abs(a - b).max())
