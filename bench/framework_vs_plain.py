@@ -9,7 +9,8 @@ caffe2), times in ONE process, alternating A/B over --pairs rounds:
              its own tf.Graph; tensorflow1 runs it through tf.compat.v1 on TensorFlow 2), for
              keras3 2017's notebook cell: one model.fit over every epoch (the adapter calls fit
              once an epoch; variant tensorflow-steps, train_on_batch per minibatch, against
-             Keras's custom-training-loop pattern), a jax.jit step, one hand-written Caffe2
+             Keras's custom-training-loop pattern; the two fit sides' models built once and
+             trained again each round), a jax.jit step, one hand-written Caffe2
              core.Net run by workspace.RunNet;
   RNN        keras3 only: the adapter's fit per epoch against one model.fit of the same GRU
              network over every epoch (2017's Keras_TF_RNN cell);
@@ -38,8 +39,8 @@ import sys
 
 import numpy as np
 
-from vs_plain import (adapter_infer, adapter_train, alternate, clock, cpu_name, cpu_only_skip,
-                      fit_loop, forward_rate, median, ratio_text, train_loop)
+from vs_plain import (adapter_infer, adapter_train, alternate, built_once, clock, cpu_name,
+                      cpu_only_skip, fit_loop, forward_rate, median, ratio_text, train_loop)
 
 
 def plain_cnn_tensorflow(x, y, epochs, bs, seed):
@@ -121,10 +122,10 @@ def plain_cnn_tensorflow1(x, y, epochs, bs, seed):
                       bs, seed)
 
 
-def keras_fit(task, x, y, epochs, bs, seed):
-    """2017's Keras training cell on the active backend: the network built and compiled again
-    here (SGD with momentum for the CNN, Adam for the GRU; sparse labels, the accuracy metric as
-    2017 compiled it), then one model.fit over every epoch (vs_plain.fit_loop)."""
+def keras_compiled(task, seed):
+    """2017's Keras model on the active backend: the network built and compiled again here (SGD
+    with momentum for the CNN, Adam for the GRU; sparse labels, the accuracy metric as 2017
+    compiled it), for keras_fit."""
     import keras
     L = keras.layers
     if task == "cnn":
@@ -138,6 +139,12 @@ def keras_fit(task, x, y, epochs, bs, seed):
     model.compile(optimizer=opt,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["sparse_categorical_accuracy"])
+    return model
+
+
+def keras_fit(model, x, y, epochs, bs):
+    """2017's Keras training cell: one model.fit over every epoch (vs_plain.fit_loop) of a
+    keras_compiled model."""
     return fit_loop(model, x, y.astype(np.int32), epochs, bs)
 
 
@@ -345,9 +352,12 @@ def rnn_vs_fit(args, variant):
     p = params.for_task("rnn", args.epochs)
     d = data.synthetic_imdb(p, 0, limit=args.examples)
     by_epoch = settings.get("training_loop") == "train_epoch"
+    # both models built once, trained again each round (vs_plain.built_once)
+    state = built_once(lambda: rnn.build_trainer(rnn.build_model(p), p))
+    model = built_once(lambda: keras_compiled("rnn", 0))
     runner, plain = alternate(
-        args.pairs, lambda: adapter_train(rnn, p, d, by_epoch=by_epoch),
-        lambda: keras_fit("rnn", d["x_train"], d["y_train"], args.epochs, p["batch_size"], 0),
+        args.pairs, lambda: adapter_train(rnn, p, d, by_epoch=by_epoch, state=state()),
+        lambda: keras_fit(model(), d["x_train"], d["y_train"], args.epochs, p["batch_size"]),
         lambda i, a, b: "rnn round %d: adapter %.1f seq/s, plain fit %.1f seq/s" % (i, a, b))
     print("RNN   keras3/%s (%d sequences x %d epochs, plain: one model.fit): adapter %.1f "
           "seq/s, plain %.1f seq/s (medians); %s" % (
@@ -431,10 +441,14 @@ def main():
             d[k] = d[k].transpose(0, 2, 3, 1).copy()
     by_epoch = settings.get("training_loop") == "train_epoch"  # keras3: fit once an epoch
     plain_cnn = PLAIN_CNN[args.framework]
-    if by_epoch:
-        plain_cnn = lambda *a: keras_fit("cnn", *a)  # noqa: E731
+    adapter_side = lambda: adapter_train(cnn, p, d, lambda: own_graph(fw), by_epoch)  # noqa: E731
+    if by_epoch:  # Keras's fit: both models built once, trained again each round (built_once)
+        state = built_once(lambda: cnn.build_trainer(cnn.build_model(p), p))
+        model = built_once(lambda: keras_compiled("cnn", 0))
+        adapter_side = lambda: adapter_train(cnn, p, d, by_epoch=True, state=state())  # noqa
+        plain_cnn = lambda x, y, epochs, bs, seed: keras_fit(model(), x, y, epochs, bs)  # noqa
     runner, plain = alternate(
-        args.pairs, lambda: adapter_train(cnn, p, d, lambda: own_graph(fw), by_epoch),
+        args.pairs, adapter_side,
         lambda: plain_cnn(d["x_train"], d["y_train"], args.epochs, p["batch_size"], 0),
         lambda i, a, b: "cnn round %d: adapter %.1f img/s, plain %.1f img/s" % (i, a, b))
     rm, pm = median(runner), median(plain)

@@ -9,7 +9,9 @@ process, alternating A/B over --pairs rounds, the CNN trained by
            lasagne: 2017's Theano_Lasagne_CNN cells as the notebook wrote them (Lasagne's layers,
            one theano.function returning loss and accuracy, called on each minibatch);
            keras2: the same network as a Keras 2 Sequential model trained as 2017's Keras
-           notebooks did, one model.fit over every epoch (the adapter calls fit once an epoch);
+           notebooks did, one model.fit over every epoch (the adapter calls fit once an epoch;
+           both sides' models built once and trained again each round, so a round is seconds
+           of training on each side and the machine's speed changes fall on both alike);
 and for keras2 also the GRU, the adapter's fit per epoch against one model.fit (Keras_CNTK_RNN's
 cell). Keras 2 on CNTK (cntk-2.7) runs it on Python 2.7: this script and bench/vs_plain.py keep
 to what Python 2.7 and 3.5 both run (vermin checks it).
@@ -39,8 +41,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported
-from vs_plain import (alternate, cpu_clock, cpu_name, fit_run, median, quiet,  # noqa: E402
-                      ratio_text, run_loop)
+from vs_plain import (alternate, built_once, cpu_clock, cpu_name, fit_run, median,  # noqa
+                      quiet, ratio_text, run_loop)
 
 
 def plain_cnn_theano(x, y, epochs, bs, seed):
@@ -115,8 +117,19 @@ def plain_cnn_lasagne(x, y, epochs, bs, seed):
     return _loop(lambda xb, yb: step(xb, yb.astype(np.int32)), x, y, epochs, bs, seed)
 
 
+KERAS2_MODELS = {}  # task -> the plain side's compiled model: built once, trained each round
+
+
 def plain_cnn_keras2(x, y, epochs, bs, seed):
-    """The Keras 2 way without the runner, 2017's cell: a Sequential model, one model.fit."""
+    """The Keras 2 way without the runner, 2017's cell: a Sequential model, one model.fit (the
+    model built on the first round, trained again in the later ones, as the adapter's)."""
+    if "cnn" not in KERAS2_MODELS:
+        KERAS2_MODELS["cnn"] = keras2_cnn(seed)
+    run = fit_run(KERAS2_MODELS["cnn"], x, y.astype(np.int32), epochs, bs)
+    return run.images / run.seconds, run.images / run.cpu_seconds
+
+
+def keras2_cnn(seed):
     import keras
     keras.backend.set_image_data_format("channels_first")
     np.random.seed(seed)
@@ -133,8 +146,7 @@ def plain_cnn_keras2(x, y, epochs, bs, seed):
     model.compile(optimizer=keras.optimizers.SGD(lr=0.01, momentum=0.9),
                   loss=lambda t, o: keras.backend.sparse_categorical_crossentropy(
                       t, o, from_logits=True), metrics=["sparse_categorical_accuracy"])
-    run = fit_run(model, x, y.astype(np.int32), epochs, bs)
-    return run.images / run.seconds, run.images / run.cpu_seconds
+    return model
 
 
 def _loop(step, x, y, epochs, bs, seed):
@@ -149,7 +161,15 @@ PLAIN_CNN = {"theano": plain_cnn_theano, "lasagne": plain_cnn_lasagne,
 
 def plain_rnn_keras2(x, y, epochs, bs, seed):
     """2017's Keras RNN cell without the runner (Keras_CNTK_RNN): Embedding, GRU with Keras
-    2.1.4's hard-sigmoid gates, Dense, Adam; one model.fit over every epoch."""
+    2.1.4's hard-sigmoid gates, Dense, Adam; one model.fit over every epoch (the model built
+    on the first round, trained again in the later ones)."""
+    if "rnn" not in KERAS2_MODELS:
+        KERAS2_MODELS["rnn"] = keras2_rnn(seed)
+    run = fit_run(KERAS2_MODELS["rnn"], x.astype(np.int32), y.astype(np.int32), epochs, bs)
+    return run.images / run.seconds, run.images / run.cpu_seconds
+
+
+def keras2_rnn(seed):
     import keras
     np.random.seed(seed)
     L = keras.layers
@@ -160,8 +180,7 @@ def plain_rnn_keras2(x, y, epochs, bs, seed):
                                                   epsilon=1e-8),
                   loss=lambda t, o: keras.backend.sparse_categorical_crossentropy(
                       t, o, from_logits=True), metrics=["sparse_categorical_accuracy"])
-    run = fit_run(model, x.astype(np.int32), y.astype(np.int32), epochs, bs)
-    return run.images / run.seconds, run.images / run.cpu_seconds
+    return model
 
 
 PLAIN_RNN = {"keras2": plain_rnn_keras2}
@@ -206,9 +225,16 @@ def compare(task, args):
     bs = p["batch_size"]
     by_epoch = settings.get("training_loop") == "train_epoch"  # keras2: fit once an epoch
 
-    def adapter():
+    def build():
         state = module.build_trainer(module.build_model(p), p)
         module.train_step(state, d["x_train"][:bs], d["y_train"][:bs])  # compile first
+        return state
+    # keras2: both sides' models built once and trained again each round (vs_plain.built_once),
+    # as the plain side's (KERAS2_MODELS)
+    kept = built_once(build) if args.framework == "keras2" else build
+
+    def adapter():
+        state = kept()
         cpu = cpu_clock()
         with quiet():  # the runner's progress events
             timings, _ = protocol.train(module, state, d, p, 0, by_epoch=by_epoch)

@@ -9,6 +9,10 @@ and prints the throughput of both and their ratio. The shared part, here once:
   fit_run / fit_loop     the plain side for Keras: 2017's notebooks' own loop, one model.fit
                          over every epoch (Keras shuffles and batches), after a warm-up fit on
                          the first minibatch;
+  built_once             a model built on the first round and trained again in every later
+                         one (the Keras comparisons: a round is then seconds of training on
+                         each side, no model building between them, so the machine's speed
+                         changes fall on both sides of a round alike);
   forward_rate           the plain side's timed forward pass over the complete batches;
   alternate              the rounds: both sides once a round, their order swapped every round
                          (adapter first in rounds 1, 3, ...), so a drift in what else the
@@ -118,14 +122,27 @@ def median(values):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
 
 
-def adapter_train(module, p, d, context=nothing, by_epoch=False):
+def built_once(build):
+    """A function returning build()'s value: built on its first call, the same one after."""
+    kept = []
+
+    def get():
+        if not kept:
+            kept.append(build())
+        return kept[0]
+    return get
+
+
+def adapter_train(module, p, d, context=nothing, by_epoch=False, state=None):
     """Images per second of the adapter's task module through protocol.train (the runner's loop
     and clock, its warm-up step outside the figure) on data d, a model built afresh (inside
-    context(): tensorflow1 builds into a graph of its own); by_epoch: train_epoch, as run.py
-    calls it where the settings' training_loop says so."""
+    context(): tensorflow1 builds into a graph of its own) unless state (build_trainer's) is
+    given; by_epoch: train_epoch, as run.py calls it where the settings' training_loop says
+    so."""
     from runtime import protocol
-    with context():
-        state = module.build_trainer(module.build_model(p), p)
+    if state is None:
+        with context():
+            state = module.build_trainer(module.build_model(p), p)
     with quiet():
         timings, _ = protocol.train(module, state, d, p, 0, by_epoch=by_epoch)
     return timings["images_per_second"]
