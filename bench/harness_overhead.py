@@ -9,8 +9,8 @@
    container lifetime) and in-container start-up (lifetime - measured: Python, the framework
    import, synthetic data, the peak probe, warm-up), and wall minus the run.py process's own
    wall time (timings.process_seconds): what the harness alone adds (goal <= 1 s).
-4. The README's quick start on a built image (`dlbench bench IMAGE --synthetic --epochs 1
-   --limit 512`: CNN, RNN, inference in three containers), --quickstart times: its wall time
+4. The README's quick start on a built image (its `dlbench bench` line, read from README.md:
+   CNN, RNN, inference in three containers), --quickstart times: its wall time
    (goal < 60 s), the harness's share per run ((wall - the runs' process seconds) / runs) and
    the peak probe's seconds in all (it runs once, the later runs reuse its record).
 5. --profile: one single-run bench (3.'s command) under cProfile, and the cumulative seconds of
@@ -35,7 +35,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DLBENCH = [sys.executable, "-m", "harness.cli"]
 ONE_RUN = ["--task", "cnn", "--synthetic", "--epochs", "1", "--limit", "256"]
-QUICK_START = ["--synthetic", "--epochs", "1", "--limit", "512"]  # README.md's quick start
+
+
+def quick_start():
+    """The README's quick start: (image, options) of its first `dlbench bench IMAGE ...` line."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        for line in f:
+            if line.startswith("dlbench bench "):
+                return line.split()[2], line.split()[3:]
+    sys.exit("README.md has no `dlbench bench` line")
 
 
 def timed(argv):
@@ -73,8 +81,8 @@ def one_run(args, tmp):
         probe = (r.get("peak") or {}).get("seconds") or 0.0
         rows.append((wall, measured, lifetime, process))
         print("  run %d: wall %.2f s, container %.2f s, run.py process %.2f s (peak probe "
-              "%.2f s), measured in container %.2f s" % (i + 1, wall, lifetime, process, probe,
-                                                          measured))
+              "%.2f s), measured in container %.2f s"
+              % (i + 1, wall, lifetime, process, probe, measured))
     over = [w - m for w, m, _, _ in rows]
     harness = [w - c for w, _, c, _ in rows]
     startup = [c - m for _, m, c, _ in rows]
@@ -85,15 +93,16 @@ def one_run(args, tmp):
     print("  of which in-container start-up (lifetime - measured): median %.2f s"
           % statistics.median(startup))
     print("harness overhead beyond the task process (wall - run.py process_seconds): "
-          "median %.2f s  (%s; goal <= 1 s)" % (statistics.median(beyond_task),
-                                               listing(beyond_task)))
+          "median %.2f s  (%s; goal <= 1 s)"
+          % (statistics.median(beyond_task), listing(beyond_task)))
 
 
-def quick_start(args, tmp):
+def time_quick_start(args, tmp):
+    image, options = quick_start()
     walls, per_run, probes = [], [], []
     for i in range(args.quickstart):
         out = os.path.join(tmp, "q%d" % i)
-        wall = timed(DLBENCH + ["bench", args.image] + QUICK_START + ["--results-dir", out])
+        wall = timed(DLBENCH + ["bench", image] + options + ["--results-dir", out])
         found = results_of(out)
         process = sum(r["timings"].get("process_seconds") or 0 for r in found)
         probe = sum((r.get("peak") or {}).get("seconds") or 0 for r in found)
@@ -105,7 +114,7 @@ def quick_start(args, tmp):
                                  process, probe))
     print("README quick start (dlbench bench %s %s): median wall %.2f s (%s; goal < 60 s); "
           "harness per run (wall - processes) / runs: median %.2f s; peak probes: median "
-          "%.2f s" % (args.image, " ".join(QUICK_START), statistics.median(walls),
+          "%.2f s" % (image, " ".join(options), statistics.median(walls),
                       listing(walls), statistics.median(per_run), statistics.median(probes)))
 
 
@@ -148,7 +157,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         one_run(args, tmp)
         if args.quickstart:
-            quick_start(args, tmp)
+            time_quick_start(args, tmp)
         if args.profile:
             profile(args, tmp)
 
