@@ -150,7 +150,7 @@ def task_settings(fw, module, device, started):
     task file's SETTINGS, its layout the one for the device
     (layout_on), which fw.DEVICE["layout"] tells the task file and run.py feeds."""
     settings = dict(started or {})
-    task = module.__name__.split(".")[0]
+    task = getattr(module, "__name__", "").split(".")[0]
     for key, tasks in getattr(fw, "SETTINGS_TASKS", {}).items():  # e.g. an inference-only switch
         if task not in tasks:
             settings.pop(key, None)
