@@ -162,3 +162,22 @@ def test_fit_run_is_2017s_keras_cell():
     run = vs_plain.fit_run(Model(), x, y, 3, 4)
     assert calls == [(4, 4, 1, None, 0), (8, 4, 3, True, 0)]
     assert run.images == 24 and run.seconds > 0 and run.last is None
+
+
+def test_built_once_builds_on_the_first_call_only():
+    built = []
+    get = vs_plain.built_once(lambda: built.append(len(built)) or ["model %d" % len(built)])
+    first = get()
+    assert get() is first and get() is first
+    assert built == [0]
+
+
+def test_the_overhead_script_times_the_readmes_quick_start():
+    """bench/harness_overhead.py reads the quick start it times from README.md: the README's
+    `dlbench bench` line (a synthetic run of the three tasks on one image)."""
+    import harness_overhead
+    image, options = harness_overhead.quick_start()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        line = [x for x in f if x.startswith("dlbench bench ")][0].split()
+    assert [image] + options == line[2:]
+    assert image == "pytorch-2.13" and "--synthetic" in options and "--task" not in options
