@@ -229,14 +229,17 @@ class Entry:
         # MFU (tasks/measure/flops.py, peak.py; the nominal share from harness/results/mfu.py)
         mfu = result.get("mfu") if isinstance(result.get("mfu"), dict) else {}
         peak = result.get("peak") if isinstance(result.get("peak"), dict) else {}
-        self.mfu = _number(mfu.get("of_measured_peak")) if self.ok else None
+        peak_check = (result.get("checks") or {}).get("peak") or {}
+        above = isinstance(peak_check, dict) and peak_check.get("flagged")
+        self.mfu = _number(mfu.get("of_measured_peak")) if self.ok and not above else None
         self.mfu_nominal = _number(mfu.get("of_nominal_peak")) if self.ok else None
         self.nominal_gpu = mfu.get("nominal_gpu")
         self.achieved_gflops = _number(mfu.get("achieved_gflops")) if self.ok else None
         self.peak_gflops = _number(peak.get("gflops"))
         self.peak_method = peak.get("method")
         self.mfu_reason = None if self.mfu is not None else (
-            "no MFU recorded (a result from before the peak probe)" if not mfu
+            "above the measured peak, probed twice (tasks/run.py check_peak)" if above
+            else "no MFU recorded (a result from before the peak probe)" if not mfu
             else result.get("peak_error") or "no peak measured")
         # energy per 1000 images over the timed span (tasks/measure/energy.py)
         self.energy_parts, self.energy_reason = energy_of(result) if self.ok else ({}, None)

@@ -352,7 +352,8 @@ def contention_note(result):
 
 def check_notes(result):
     """What the measurement's own checks flagged: the runtime's clock check (checks.clock:
-    "clock stopped before the device finished") and the host's CPU contention record."""
+    "clock stopped before the device finished"), its peak check (checks.peak: the run above
+    both probes of the peak) and the host's CPU contention record."""
     notes = []
     clock = (result.get("checks") or {}).get("clock")
     if isinstance(clock, dict) and clock.get("flagged"):
@@ -360,6 +361,9 @@ def check_notes(result):
         notes.append("clock stopped before the device finished (%s of the timed span came after "
                      "it)" % ("%.0f %%" % (100 * share) if isinstance(share, (int, float))
                               else "part"))
+    peak = (result.get("checks") or {}).get("peak")
+    if isinstance(peak, dict) and peak.get("flagged"):
+        notes.append("MFU above the measured peak, probed twice: no measure")
     contention = contention_note(result)
     if contention:
         notes.append(contention)

@@ -123,3 +123,51 @@ def test_a_peak_handed_on_by_the_harness_is_reused_and_marked(runner):
     assert run.reused_peak("gpu", {run.PEAK_ENV: json.dumps(earlier)}) is None  # other device
     assert run.reused_peak("cpu", {}) is None
     assert run.reused_peak("cpu", {run.PEAK_ENV: "{not json"}) is None
+
+
+def _tiny_peak_handed_on(monkeypatch, runner):
+    monkeypatch.setenv(runner.PEAK_ENV, json.dumps(
+        {"gflops": 1e-9, "method": "a slow moment", "device": "cpu", "matrix": [2048] * 3,
+         "seconds": 3.0, "run": "20261207-000000-abcd/x/inference-r1"}))
+
+
+def test_a_run_above_its_handed_on_peak_probes_again_and_keeps_the_higher(
+        runner, monkeypatch, tmp_path):
+    """tasks/run.py check_peak: an achieved rate above the peak re-runs the probe after the
+    timed span; the higher probe is the peak, the MFU is recomputed, checks.peak says so."""
+    from harness.results import results
+    _tiny_peak_handed_on(monkeypatch, runner)
+    probes = []
+    monkeypatch.setattr(runner.peak, "measure", lambda fw, device, threads=None: probes.append(
+        device) or {"gflops": 1e12, "method": "again", "device": device, "matrix": [2048] * 3,
+                    "seconds": 3.0})
+    code, r = run(runner, monkeypatch, tmp_path, stand_in(23587712, 23587712)[0])
+    assert code == 0 and r["status"] == "ok", r.get("reason")
+    assert probes == ["cpu"]  # once, after the timed span
+    assert r["peak"]["method"] == "again" and r["mfu"]["measured_peak_gflops"] == 1e12
+    assert 0 < r["mfu"]["of_measured_peak"] < 1
+    check = r["checks"]["peak"]
+    assert check["first_gflops"] == 1e-9 and check["first_reused"] is True
+    assert check["reprobed_gflops"] == 1e12 and check["flagged"] is False
+    assert not [e for e in results.validate(r) if e.startswith("checks")]
+    assert not [n for n in results.check_notes(r) if "peak" in n]
+
+
+def test_a_run_above_both_probes_is_flagged_and_its_mfu_not_reported(
+        runner, monkeypatch, tmp_path):
+    from harness.results import report, results
+
+    def fails(fw, device, threads=None):
+        raise RuntimeError("no BLAS")
+    _tiny_peak_handed_on(monkeypatch, runner)
+    monkeypatch.setattr(runner.peak, "measure", fails)
+    code, r = run(runner, monkeypatch, tmp_path, stand_in(23587712, 23587712)[0])
+    assert code == 0 and r["status"] == "ok", r.get("reason")
+    check = r["checks"]["peak"]
+    assert check["flagged"] is True and check["reprobed_gflops"] is None
+    assert check["error"] == "RuntimeError: no BLAS"
+    assert r["mfu"]["of_measured_peak"] > 1  # kept as measured, flagged beside it
+    assert not [e for e in results.validate(r) if e.startswith("checks")]
+    assert "MFU above the measured peak, probed twice: no measure" in results.check_notes(r)
+    entry = report.Entry(str(tmp_path / "r.json"), r, report.load_reference(), str(tmp_path))
+    assert entry.mfu is None and "above the measured peak" in entry.mfu_reason

@@ -26,6 +26,12 @@ def test_the_first_runs_peak_is_handed_to_the_later_ones(tmp_path):
     # a later run's (reused) record never replaces it; another key gets nothing
     bench.keep_peak(peaks, key, {"peak": dict(measured, gflops=1.0, reused={})}, run, opts)
     assert peaks[key]["gflops"] == 60.0
+    # a later run's own probe (check_peak's second) replaces it only when higher
+    bench.keep_peak(peaks, key, {"peak": dict(measured, gflops=50.0)}, run, opts)
+    assert peaks[key]["gflops"] == 60.0
+    later = types.SimpleNamespace(dir=str(tmp_path / "id" / "pytorch-2.13" / "cnn-r2"))
+    bench.keep_peak(peaks, key, {"peak": dict(measured, gflops=70.0)}, later, opts)
+    assert peaks[key] == dict(measured, gflops=70.0, run="id/pytorch-2.13/cnn-r2")
     other = spec()
     bench.hand_on_peak(other, peaks.get(("sha256:ab", "pytorch", "tuned", "cpu")))
     assert bench.PEAK_ENV not in other.hardening["environment"]
