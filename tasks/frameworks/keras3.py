@@ -198,7 +198,8 @@ def gemm(n):
     matrix product on the run's device: keras.ops.matmul as an eager call, and on the tensorflow
     and jax backends also compiled as the training step is (model.compile's jit_compile="auto":
     tf.function with XLA, jax.jit; the torch backend trains eagerly): the CNN's XLA-compiled
-    step read MFU 106 % against the eager matmul alone on the tensorflow backend."""
+    step read MFU 106 % against the eager matmul alone on the tensorflow backend. On the torch
+    backend's CPU also oneDNN's inner product, the library of its convolutions."""
     import numpy as np
     rng = np.random.RandomState(0)
     ops = keras.ops
@@ -219,4 +220,15 @@ def gemm(n):
         compiled = jax.jit(ops.matmul)
         paths.append((lambda: compiled(a, b), wait,
                       "jax.jit(keras.ops.matmul) (as the compiled training step)"))
+    elif backend == "torch":
+        import torch
+        linear = getattr(getattr(torch._C, "_nn", None), "mkldnn_linear", None)
+        if linear is not None and torch.backends.mkldnn.is_available() and \
+                a.device.type == "cpu":
+            # torch's CPU convolutions run on oneDNN, its matmul on the wheel's MKL (half
+            # oneDNN's rate on an AMD EPYC): frameworks/pytorch.py gemm
+            am, wm = a.to_mkldnn(), b.t().contiguous().to_mkldnn()
+            paths.append((lambda: linear(am, wm), lambda out: None,
+                          "oneDNN inner product (torch._C._nn.mkldnn_linear), the library of "
+                          "torch's CPU convolutions"))
     return paths

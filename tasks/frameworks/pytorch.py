@@ -151,8 +151,13 @@ def _true_fp32():
 
 
 def gemm(n):
-    """The peak probe's product (measure/peak.py): (matmul, wait, method) for an n x n float32
-    matrix product on the run's device."""
+    """The peak probe's products (measure/peak.py): (matmul, wait, method) for an n x n float32
+    matrix product on the run's device. On the CPU two paths: torch.mm (the BLAS the wheel
+    links: MKL in PyPI's x86 wheels, which nn.Linear and the GRU's products use) and, where the
+    build has oneDNN, its inner product (torch._C._nn.mkldnn_linear), the library PyTorch's CPU
+    convolutions run on: the CNN cannot outrun its yardstick through oneDNN when MKL is the
+    slower (measured in pytorch-2.13 on an AMD EPYC: torch.mm 170-190 GFLOP/s, mkldnn_linear
+    412-425, no MKL_* setting changed torch.mm)."""
     import numpy as np
     rng = np.random.RandomState(0)
     a = torch.from_numpy(rng.standard_normal((n, n)).astype(np.float32))
@@ -161,4 +166,13 @@ def gemm(n):
         a, b = a.cuda(), b.cuda()
         return (lambda: torch.mm(a, b), lambda out: torch.cuda.synchronize(),
                 "torch.mm on cuda, torch.cuda.synchronize")
-    return lambda: torch.mm(a, b), lambda out: None, "torch.mm on the CPU"
+    paths = [(lambda: torch.mm(a, b), lambda out: None, "torch.mm on the CPU")]
+    linear = getattr(getattr(torch._C, "_nn", None), "mkldnn_linear", None)  # PyTorch >= 1.2
+    mkldnn = getattr(torch.backends, "mkldnn", None)
+    if linear is not None and mkldnn is not None and mkldnn.is_available():
+        dense = b.t().contiguous()  # linear's weight is (out, in): x . w^T = a . b
+        am, wm = a.to_mkldnn(), dense.to_mkldnn()
+        paths.append((lambda: linear(am, wm), lambda out: None,
+                      "oneDNN inner product (torch._C._nn.mkldnn_linear) on the CPU, the "
+                      "library of PyTorch's CPU convolutions"))
+    return paths

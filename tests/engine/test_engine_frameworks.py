@@ -114,6 +114,10 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
             assert coretype.lower() in [str(k).lower() for k in kernels], (coretype, kernels)
         if r["adapter"] == "keras3":
             assert settings["backend"] == r["variant"].split("-")[0]
+        paths = [c.get("method", "") for c in r["peak"]["candidates"]]
+        if r["adapter"] == "pytorch" or settings.get("backend") == "torch":
+            # torch's CPU convolutions run on oneDNN, its matmul on MKL: both probed
+            assert any(m.startswith("oneDNN inner product") for m in paths), paths
         precision = settings["precision"]  # true fp32 pinned, and recorded
         assert precision["dtype"] == "float32", precision
         assert not any(precision.get(k) for k in ("tf32", "cudnn_tf32", "matmul_tf32"))
