@@ -109,19 +109,28 @@ def _tensor(array):
 _NO_GRAD = getattr(torch, "no_grad", None)  # PyTorch >= 0.4; 0.3.1 marks inputs volatile
 
 
-_FROZEN = {}  # id(model) -> (model, its frozen TorchScript form): the tuned CPU variant's
+_FROZEN = {}  # id(model) -> (model, its compiled form): the tuned CPU variant's
 
 
 def _runnable(model, t):
-    """What runs the batch: the model itself, or (tuned on the CPU: fw.DEVICE["freeze"]) its
-    TorchScript form, traced on the first batch (the untimed pass), frozen (weights become
-    constants) and optimised for inference (batch-norm folded into the convolutions, oneDNN
-    convolutions): PyTorch's CPU inference practice (its performance tuning guide)."""
+    """What runs the batch: the model itself, or (tuned on the CPU: fw.DEVICE["freeze"]) a
+    compiled form, built on the first batch (the untimed pass): torch.compile's inductor with
+    freezing (weights become constants, batch-norm folded into the convolutions, oneDNN
+    weights prepacked; C++ kernels for the rest), or where the image has no C++ compiler
+    TorchScript, traced, frozen and optimised for inference: PyTorch's CPU inference practice
+    (its performance tuning guide). A new batch size compiles again, on its first (untimed)
+    batch."""
     if not fw.DEVICE["freeze"]:
         return model
     if id(model) not in _FROZEN:
-        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, t)))
-        _FROZEN[id(model)] = (model, frozen)  # the model kept: its id stays its own
+        if fw.DEVICE["freeze"] == "inductor":
+            import torch._inductor.config as inductor_config
+            inductor_config.freezing = True
+            compiled = torch.compile(model)
+        else:
+            compiled = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model,
+                                                                                         t)))
+        _FROZEN[id(model)] = (model, compiled)  # the model kept: its id stays its own
     return _FROZEN[id(model)][1]
 
 

@@ -1,6 +1,7 @@
 """The PyTorch tasks end to end on CPU, through tasks/run.py, with tiny sizes."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -121,7 +122,9 @@ def test_tuned_variant_runs_channels_last(tmp_path, task):
         assert "inference_graph" not in r["env"]["adapter_settings"]
     else:
         assert r["metrics"]["features"] == 2048
-        assert r["env"]["adapter_settings"]["inference_graph"].startswith("torchscript")
+        graph = r["env"]["adapter_settings"]["inference_graph"]
+        assert graph.startswith("torch.compile: inductor" if shutil.which("g++") or
+                                shutil.which("c++") else "torchscript"), graph
 
 
 def test_unknown_framework_leaves_failed_result(tmp_path):
@@ -233,21 +236,29 @@ def test_channels_last_computes_the_same_logits_as_nchw():
     assert torch.allclose(a, b, atol=1e-5), float((a - b).abs().max())
 
 
-def test_frozen_inference_computes_the_eager_features():
-    """The tuned variant's inference on the CPU runs a TorchScript form of the model, frozen
-    and optimised for inference (batch-norm folded into the convolutions): the same features
-    as the eager model with the same weights, on every batch size after the first, and weights
-    imported before the first batch are the ones frozen in (check-models' order)."""
+@pytest.mark.parametrize("graph", ["torchscript", "inductor"])
+def test_frozen_inference_computes_the_eager_features(graph):
+    """The tuned variant's inference on the CPU runs a compiled form of the model, frozen
+    (batch-norm folded into the convolutions): torch.compile's inductor where a C++ compiler
+    is found, else TorchScript optimised for inference. Either gives the eager model's features
+    with the same weights, on every batch size after the first, and weights imported before
+    the first batch are the ones frozen in (check-models' order)."""
     import numpy as np
     sys.path.insert(0, os.path.join(ROOT, "tasks"))
     from common import params
     from runtime import adapters
     p = dict(params.INFERENCE, height=64, width=64)
     fw, m, settings = adapters.start("inference", "pytorch", "tuned", "cpu", 0)
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if graph == "inductor" and not compiler:
+        pytest.skip("no C++ compiler: inductor cannot build its CPU kernels here")
     try:
-        assert fw.DEVICE["freeze"] and settings["inference_graph"].startswith("torchscript")
+        found = "inductor" if compiler and hasattr(torch, "compile") else "torchscript"
+        assert fw.DEVICE["freeze"] == found
+        assert settings["inference_graph"].startswith(
+            "torch.compile: inductor" if found == "inductor" else "torchscript")
         tuned = m.build_model(p)
-        fw.DEVICE.update(freeze=False, channels_last=False)
+        fw.DEVICE.update(freeze=None, channels_last=False)
         eager = m.build_model(p)
         rng = np.random.RandomState(0)
         for name, value in eager.state_dict().items():  # batch-norm statistics that matter
@@ -257,12 +268,16 @@ def test_frozen_inference_computes_the_eager_features():
                 value.copy_(torch.from_numpy(rng.uniform(-0.5, 0.5, value.shape).astype("f")))
         m.import_params(tuned, m.export_params(eager))
         x = rng.rand(4, 3, 64, 64).astype(np.float32)
-        want = [m.predict(eager, x[:n]) for n in (4, 1, 2)]
-        fw.DEVICE.update(freeze=True, channels_last=True)
-        got = [m.predict(tuned, x[:n]) for n in (4, 1, 2)]
+        sizes = (4, 1, 2) if graph == "torchscript" else (4, 2)  # inductor: a compile each
+        want = [m.predict(eager, x[:n]) for n in sizes]
+        fw.DEVICE.update(freeze=graph, channels_last=True)
+        got = [m.predict(tuned, x[:n]) for n in sizes]
         assert id(tuned) in m._FROZEN
+        compiled = m._FROZEN[id(tuned)][1]
+        assert isinstance(compiled, torch.jit.ScriptModule) == (graph == "torchscript")
     finally:
-        fw.DEVICE.update(freeze=False, channels_last=False)
+        fw.DEVICE.update(freeze=None, channels_last=False)
+        m._FROZEN.clear()
     for a, b in zip(want, got):
         assert a.shape == b.shape
         assert np.allclose(a, b, rtol=1e-3, atol=1e-4), float(np.abs(a - b).max())
