@@ -18,8 +18,9 @@ VARIANTS = [
     {"name": "reference", "doc": "PyTorch's defaults, NCHW tensors",
      "env": {}, "row": "PyTorch"},
     {"name": "tuned", "doc": "channels-last memory format (PyTorch >= 1.5); inference on the "
-     "CPU also TorchScript, frozen and optimised for inference (batch-norm folded, oneDNN "
-     "convolutions; PyTorch >= 1.10)",
+     "CPU also compiled and frozen (batch-norm folded, oneDNN convolutions): torch.compile's "
+     "inductor where the image has a C++ compiler (PyTorch >= 2.0), else TorchScript "
+     "optimised for inference (PyTorch >= 1.10)",
      "env": {}, "tasks": ("cnn", "inference"), "row": "PyTorch"},
     {"name": "ddp", "doc": "DistributedDataParallel, one process per device (6 loader workers "
      "each, validation on rank 0): PyTorch's recommended path; the reference is 2017's "
