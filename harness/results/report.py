@@ -434,6 +434,16 @@ def rank_cells(cells, lower_is_better=True):
 
 # ---------------------------------------------------------------- the report model
 
+def cpu_limit(result):
+    """What holds this variant's task below the CPU's peak, as its framework module says
+    (VARIANTS "cpu_limits", measured there), for a CPU run; None where it says nothing."""
+    if result.get("device") != "cpu" or not isinstance(result.get("adapter"), str):
+        return None
+    fw = taskfiles.find(result["adapter"])
+    variant = fw.variant(result.get("variant")) if fw is not None else None
+    return ((variant or {}).get("cpu_limits") or {}).get(result.get("task"))
+
+
 def _prov_lines(row, results_dir):
     es = row.entries
     # runs that failed before probing have an empty env: describe the probed ones
@@ -466,6 +476,7 @@ def _prov_lines(row, results_dir):
         ("data", _sorted_unique("%s: %s" % (e.source, (e.result.get("data") or {}).get("dataset") or "")
                                 for e in es)),
         ("network", row.networks),
+        ("what limits it on the CPU", _sorted_unique(cpu_limit(e.result) for e in es)),
         ("weights", [row.parameters] if row.parameters else []),
         ("runs", _sorted_unique(e.run_id for e in es)),
         ("dates", ["%s – %s" % (started[0], finished[-1])] if started and finished else []),

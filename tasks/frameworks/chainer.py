@@ -23,7 +23,14 @@ VARIANTS = [
      "env": {}, "row": "Chainer"},
     {"name": "tuned", "doc": "OpenBLAS told this process's CPU count and this CPU's kernel",
      "env": {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}"},
-     "row": "Chainer"},
+     "row": "Chainer",
+     # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
+     "cpu_limits": {"cnn": "Chainer's CPU convolutions are im2col and numpy's GEMM; iDeep, its "
+                    "one faster CPU path, has wheels for Python <= 3.7 only (ideep4py "
+                    "2.0.0.post3: cp27-cp37, not this image's 3.11), and in a Python 2.7 build "
+                    "of Chainer 6.7 ran the CNN at 29 img/s against numpy's 48-62 (its "
+                    "convolutions fell back to im2col and BLAS as well, MKLDNN_VERBOSE "
+                    "'gemm:blas'; 2-CPU AMD EPYC)"}},
 ]
 # densenet on N devices: 2017's Chainer_MultiGPU kept the one-device learning rate ("if
 # MULTI_GPU: pass  # Seems both batch and LR are scaled", cell 8) while the batch grew N times

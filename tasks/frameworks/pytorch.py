@@ -21,7 +21,13 @@ VARIANTS = [
      "CPU also compiled and frozen (batch-norm folded, oneDNN convolutions): torch.compile's "
      "inductor where the image has a C++ compiler (PyTorch >= 2.0), else TorchScript "
      "optimised for inference (PyTorch >= 1.10)",
-     "env": {}, "tasks": ("cnn", "inference"), "row": "PyTorch"},
+     "env": {}, "tasks": ("cnn", "inference"), "row": "PyTorch",
+     # what holds each task below the CPU's peak, measured (shown in the report's footnote)
+     "cpu_limits": {"cnn": "channels-last eager is PyTorch's fastest CNN training measured here "
+                    "(torch.compile's inductor 490-540 img/s, eager 560-597, NCHW 365-392; "
+                    "2-CPU AMD EPYC); its step profiled: convolutions (oneDNN) 69 % of the "
+                    "time, dropout's masks (bernoulli_) 9 %, the dense layers on the wheel's "
+                    "MKL (half oneDNN's GEMM rate on that AMD CPU) 9 %"}},
     {"name": "ddp", "doc": "DistributedDataParallel, one process per device (6 loader workers "
      "each, validation on rank 0): PyTorch's recommended path; the reference is 2017's "
      "nn.DataParallel in one process", "env": {}, "tasks": ("densenet",), "row": "PyTorch"},

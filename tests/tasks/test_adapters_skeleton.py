@@ -234,8 +234,13 @@ def test_framework_module_shape(adapter):
     for v in fw.variants:
         # loop "steps": the variant trains one train_step per minibatch where the task file
         # also has train_epoch (runtime/adapters.py training_loop)
-        assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row", "loop"}, v
+        # cpu_limits: {task: what holds it below the CPU's peak, measured} (the report's
+        # footnote, harness/results/report.py cpu_limit)
+        assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row", "loop",
+                          "cpu_limits"}, v
         assert v.get("loop", "steps") == "steps", v
+        assert all(isinstance(t, str) and isinstance(x, str) and t in fw.tasks()
+                   for t, x in (v.get("cpu_limits") or {}).items()), v
         assert set(v.get("devices", ("cpu",))) <= {"cpu", "gpu"}, v
         if v.get("devices") == ["gpu"]:  # a GPU math mode is never beside a 2017 fp32 number
             assert v["row"] is None, v

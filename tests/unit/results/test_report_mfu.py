@@ -90,3 +90,40 @@ def test_mfu_and_energy_cells_and_chart(tmp_path):
     assert "| 15 % | 10.0 |" in line
     line = [x for x in md.splitlines() if "| flax-0.12" in x][0]
     assert "| 39 % | — |" in line and CPU in md
+
+
+def test_a_cpu_rows_footnote_says_what_its_framework_module_measured_limits_it():
+    """VARIANTS "cpu_limits" (the framework module, one place): the footnote of a CPU row of
+    that variant and task carries it; a GPU row, another task and an unknown adapter do not."""
+    sys.path.insert(0, TASKS)
+    from frameworks import flax as flax_module
+    declared = [v for v in flax_module.VARIANTS if v["name"] == "reference"][0]["cpu_limits"]
+    cpu = result("flax-0.12", "cnn", 30.0, device="cpu")
+    assert report.cpu_limit(cpu) == declared["cnn"] and "XLA" in declared["cnn"]
+    assert report.cpu_limit(result("flax-0.12", "cnn", 30.0, device="gpu")) is None
+    assert report.cpu_limit(result("flax-0.12", "rnn", 30.0, device="cpu")) is None
+    assert report.cpu_limit(dict(cpu, adapter="nosuch")) is None
+
+
+def test_every_declared_cpu_limit_names_a_task_its_variant_runs():
+    from harness.core import taskfiles
+    found = 0
+    for name in taskfiles.adapter_names():
+        fw = taskfiles.load(name)
+        for v in fw.variants:
+            for task, text in (v.get("cpu_limits") or {}).items():
+                assert task in v.get("tasks", params.TASKS), (name, v["name"], task)
+                assert "cpu" in v.get("devices", ["cpu"]), (name, v["name"])
+                assert "GFLOP/s" in text or "img/s" in text, text  # a measured figure
+                found += 1
+    assert found >= 6
+
+
+def test_the_report_footnote_shows_the_cpu_limit(tmp_path):
+    root = str(tmp_path)
+    write(root, result("flax-0.12", "cnn", 30.0, device="cpu"))
+    out = tmp_path / "out"
+    paths = report.render_report(root, str(out))
+    md = open(paths["md"]).read()
+    assert "what limits it on the CPU" in md and "XLA" in md
+    assert "what limits it on the CPU" in open(paths["html"]).read()
