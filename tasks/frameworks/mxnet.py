@@ -25,9 +25,10 @@ PACKAGES = ("mxnet",)
 # OpenMP threads that sleep instead of spinning between parallel regions: with spinning (GNU
 # OpenMP's default), two threads on a 2-CPU machine shared with other work trained the CNN at
 # 15 img/s against 141 with PASSIVE (gluon-tuned, 320 synthetic images, load average 17).
-# {openblas_coretype} is Haswell on any AVX2 CPU (tasks/measure/blas.py): the OpenBLAS 0.3.13 in
-# MXNet 1.9's wheel, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (probed in the
-# container); unasked, it picked the generic "Barcelona". On a CPU without AVX2 no kernel is set.
+# {openblas_coretype} is SkylakeX on an AVX-512 CPU, Haswell on AVX2 (tasks/measure/blas.py):
+# the OpenBLAS 0.3.13 in MXNet 1.9's wheel, asked for SkylakeX on an AVX-512 EPYC, runs Haswell
+# (probed in the container); unasked, it picked the generic "Barcelona". On a CPU without AVX2
+# no kernel is set.
 _TUNED_ENV = {"OMP_NUM_THREADS": "{cpu_count}", "OPENBLAS_CORETYPE": "{openblas_coretype}",
               "OMP_WAIT_POLICY": "PASSIVE"}
 # what holds the tuned CNN below the CPU's peak, measured (shown in the report's footnote)

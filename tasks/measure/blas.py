@@ -8,9 +8,9 @@ the kernel (OpenBLAS core name) and thread count; and what OpenMP runtimes repor
 
 A variant's `env` may hold two placeholders, expanded when the adapter starts (runtime/adapters.py):
   {cpu_count}          the CPUs this process may run on (its affinity mask)
-  {openblas_coretype}  the OpenBLAS kernel for this CPU's flags (Haswell with AVX2 and FMA, AVX-512
-                       CPUs included; Sandybridge with AVX); a variable whose value expands to ""
-                       is not set.
+  {openblas_coretype}  the OpenBLAS kernel for this CPU's flags (SkylakeX with AVX-512 F, BW, VL
+                       and DQ; Haswell with AVX2 and FMA; Sandybridge with AVX); a variable whose
+                       value expands to "" is not set.
 """
 from __future__ import absolute_import, division, print_function
 import ctypes
@@ -163,11 +163,21 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
     return set()
 
 
+AVX512_SKYLAKEX = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # what OpenBLAS's kernel uses
+
+
 def openblas_coretype(flags):
-    """The OpenBLAS kernel for these CPU flags ("" when none is known to match): Haswell (AVX2 +
-    FMA) also on AVX-512 CPUs, because not every bundled OpenBLAS carries SkylakeX: MXNet 1.9.1's
-    OpenBLAS 0.3.13, asked for SkylakeX on an AVX-512 EPYC, ran Haswell (measured), while
-    without a setting it and numpy 1.23's OpenBLAS took that CPU for Barcelona (no AVX)."""
+    """The OpenBLAS kernel for these CPU flags ("" when none is known to match): SkylakeX on
+    AVX-512 CPUs, Haswell with AVX2 + FMA, Sandybridge with AVX. An OpenBLAS built without the
+    SkylakeX kernel runs Haswell when asked for it (MXNet 1.9.1's bundled 0.3.13, probed), so
+    asking is never worse than Haswell; unasked, old builds took an AVX-512 EPYC for Barcelona
+    (no AVX). Measured on a 2-CPU AMD EPYC with AVX-512, the image's own fp32 GEMM probe:
+    Theano (bullseye's OpenBLAS 0.3.13) 385 GFLOP/s with SkylakeX, 215 with Haswell, 93 unasked
+    (Barcelona), 58 asked for Cooperlake (a name 0.3.13 lacks: it falls back to its detection);
+    Chainer (numpy 1.26's OpenBLAS 0.3.23, which detects the CPU itself) 414 SkylakeX, 416
+    unasked, 211 Haswell."""
+    if AVX512_SKYLAKEX <= flags:
+        return "SkylakeX"
     if {"avx2", "fma"} <= flags:
         return "Haswell"
     if "avx" in flags:

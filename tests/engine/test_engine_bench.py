@@ -117,17 +117,18 @@ def test_all_three_tasks_on_synthetic_data(built_image, engine, tmp_path):
 def test_tuned_inference_compiles_with_inductor_in_the_hardened_container(built_image,
                                                                           tmp_path):
     """The image carries the C++ compiler and Python.h that torch.compile's inductor builds its
-    CPU kernels with: the tuned ResNet-50 inference compiles (batch 32, then 1 and 8 for the
-    latency requests) as an unnamed uid on a read-only root, its cache on the tmpfs."""
+    CPU kernels with: the tuned ResNet-50 inference compiles as an unnamed uid on a read-only
+    root, its cache on the tmpfs. (One batch size: each other size compiles again, 20-30 s on 2
+    CPUs; the host's test_tasks_pytorch checks a second size's features.)"""
     res, found, out = run_bench(tmp_path, "--synthetic", "--task", "inference", "--variant",
-                                "tuned", "--limit", "32", "--latency-requests", "1")
+                                "tuned", "--limit", "32")
     assert res.exit_code == 0, res.output
     (r,) = found
     assert r["status"] == "ok", r.get("reason")
     graph = r["env"]["adapter_settings"]["inference_graph"]
     assert graph.startswith("torch.compile: inductor, freezing"), graph
     assert r["env"]["adapter_settings"]["memory_format"] == "channels_last"
-    assert r["metrics"]["features"] == 2048 and sorted(r["latency"]) == ["1", "8"]
+    assert r["metrics"]["features"] == 2048 and r["timings"]["images_per_second"] > 0
 
 
 def test_real_format_data_and_repeats(built_image, data_dir, tmp_path):
