@@ -21,7 +21,12 @@ HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
 VARIANTS = [
     {"name": "reference", "doc": "jax.jit on XLA's defaults, NHWC", "env": {}, "row": None,
      # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
-     "cpu_limits": {"cnn": "XLA's CPU convolutions: the CNN's four layers, forward and both gradients, ran at 64-198 GFLOP/s under jax.jit against 300-347 for TensorFlow's oneDNN and about 400 for XLA's own matmul (flax-0.12, tensorflow-2.21, 2-CPU AMD EPYC); XLA's flags tried (oneDNN, XNNPACK, the thunk runtime off, fast math) changed neither the layers nor the CNN"}},
+     "cpu_limits": {"cnn": "XLA's CPU convolutions: the CNN's four layers, forward and both "
+                           "gradients, ran at 64-198 GFLOP/s under jax.jit against 300-347 for "
+                           "TensorFlow's oneDNN and about 400 for XLA's own matmul (flax-0.12, "
+                           "tensorflow-2.21, 2-CPU AMD EPYC); XLA's flags tried (oneDNN, XNNPACK, "
+                           "the thunk runtime off, fast math) changed neither the layers nor "
+                           "the CNN"}},
     # a GPU math mode the 2017 K80/P100 did not have (mixed precision is not offered here: it
     # needs a dtype through every layer of the task files; the keras3 jax-mixed-bf16 variant
     # runs JAX in bfloat16)

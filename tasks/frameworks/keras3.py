@@ -28,7 +28,12 @@ VARIANTS = [
      "row": "Keras(TF)"},
     {"name": "jax", "doc": "JAX backend", "env": {"KERAS_BACKEND": "jax"}, "row": None,
      # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
-     "cpu_limits": {"cnn": "XLA's CPU convolutions: the CNN's four layers, forward and both gradients, ran at 64-198 GFLOP/s under jax.jit against 300-347 for TensorFlow's oneDNN and about 400 for XLA's own matmul (flax-0.12, tensorflow-2.21, 2-CPU AMD EPYC); XLA's flags tried (oneDNN, XNNPACK, the thunk runtime off, fast math) changed neither the layers nor the CNN; compile(steps_per_execution=16 or 64) no faster"}},
+     "cpu_limits": {"cnn": "XLA's CPU convolutions: the CNN's four layers, forward and both "
+                           "gradients, ran at 64-198 GFLOP/s under jax.jit against 300-347 for "
+                           "TensorFlow's oneDNN and about 400 for XLA's own matmul (flax-0.12, "
+                           "tensorflow-2.21, 2-CPU AMD EPYC); XLA's flags tried (oneDNN, XNNPACK, "
+                           "the thunk runtime off, fast math) changed neither the layers nor the "
+                           "CNN; compile(steps_per_execution=16 or 64) no faster"}},
     {"name": "torch", "doc": "PyTorch backend", "env": {"KERAS_BACKEND": "torch"}, "row": None,
      "cpu_limits": {"cnn": "Keras's channels-last layers on torch's channels-first kernels: "
                     "torch.profiler over 20 steps at about 410 img/s (2-CPU AMD EPYC): "
@@ -227,14 +232,11 @@ def gemm(n):
         paths.append((lambda: compiled(a, b), wait,
                       "jax.jit(keras.ops.matmul) (as the compiled training step)"))
     elif backend == "torch":
-        import torch
-        linear = getattr(getattr(torch._C, "_nn", None), "mkldnn_linear", None)
-        if linear is not None and torch.backends.mkldnn.is_available() and \
-                a.device.type == "cpu":
-            # torch's CPU convolutions run on oneDNN, its matmul on the wheel's MKL (half
-            # oneDNN's rate on an AMD EPYC): frameworks/pytorch.py gemm
-            am, wm = a.to_mkldnn(), b.t().contiguous().to_mkldnn()
-            paths.append((lambda: linear(am, wm), lambda out: None,
-                          "oneDNN inner product (torch._C._nn.mkldnn_linear), the library of "
-                          "torch's CPU convolutions"))
+        # torch's CPU convolutions run on oneDNN, its matmul on the wheel's MKL (half oneDNN's
+        # rate on an AMD EPYC): frameworks/pytorch.py gemm
+        from frameworks import pytorch as torch_module
+        torch_module.load()
+        onednn = torch_module.onednn_gemm(a, b)
+        if onednn is not None:
+            paths.append(onednn)
     return paths

@@ -46,8 +46,8 @@ DATA_PARALLEL = {"ddp": "processes"}
 # what init() records that one task only uses (runtime/adapters.py task_settings)
 SETTINGS_TASKS = {"inference_graph": ("inference",)}
 # set by init(), read by the task files
-DEVICE = {"cuda": False, "channels_last": False, "freeze": None, "compiler": None, "autocast": None,
-          "ddp": False}
+DEVICE = {"cuda": False, "channels_last": False, "freeze": None, "compiler": None,
+          "autocast": None, "ddp": False}
 torch = None  # the framework module, once load() has imported it
 
 
@@ -199,12 +199,20 @@ def gemm(n):
         return (lambda: torch.mm(a, b), lambda out: torch.cuda.synchronize(),
                 "torch.mm on cuda, torch.cuda.synchronize")
     paths = [(lambda: torch.mm(a, b), lambda out: None, "torch.mm on the CPU")]
-    linear = getattr(getattr(torch._C, "_nn", None), "mkldnn_linear", None)  # PyTorch >= 1.2
+    onednn = onednn_gemm(a, b)
+    return paths + [onednn] if onednn is not None else paths
+
+
+def onednn_gemm(a, b):
+    """The product a . b of two CPU float32 tensors through oneDNN's inner product
+    (torch._C._nn.mkldnn_linear, PyTorch >= 1.2), as a peak probe path (matmul, wait, method),
+    or None where the build has no oneDNN. Shared with frameworks/keras3.py (Keras on torch)."""
+    linear = getattr(getattr(torch._C, "_nn", None), "mkldnn_linear", None)
     mkldnn = getattr(torch.backends, "mkldnn", None)
-    if linear is not None and mkldnn is not None and mkldnn.is_available():
-        dense = b.t().contiguous()  # linear's weight is (out, in): x . w^T = a . b
-        am, wm = a.to_mkldnn(), dense.to_mkldnn()
-        paths.append((lambda: linear(am, wm), lambda out: None,
-                      "oneDNN inner product (torch._C._nn.mkldnn_linear) on the CPU, the "
-                      "library of PyTorch's CPU convolutions"))
-    return paths
+    if linear is None or mkldnn is None or not mkldnn.is_available() or a.is_cuda:
+        return None
+    dense = b.t().contiguous()  # linear's weight is (out, in): x . w^T = a . b
+    am, wm = a.to_mkldnn(), dense.to_mkldnn()
+    return (lambda: linear(am, wm), lambda out: None,
+            "oneDNN inner product (torch._C._nn.mkldnn_linear) on the CPU, the library of "
+            "torch's CPU convolutions")
