@@ -452,6 +452,7 @@ def table(results_root=None):
                      "`dlbench data prepare chestxray14` makes the copies")
     if any(r[7] == "ok" + CONTENDED for r in rows[1:]):
         lines.append("%s: a check of the measurement flagged the run (REASON says which: CPU "
-                     "contention, provenance.contention; or the clock stopped before the device "
-                     "finished, checks.clock): its timing may be spoiled" % ("ok" + CONTENDED))
+                     "contention, provenance.contention; the clock stopped before the device "
+                     "finished, checks.clock; or the run beat both probes of the peak, "
+                     "checks.peak): its timing may be spoiled" % ("ok" + CONTENDED))
     return lines
