@@ -179,11 +179,17 @@ def measure_peak(fw, device, result):
     if reused is not None:
         result["peak"] = reused
         return
+    result["peak"], error = probe_peak(fw, device, result)
+    if error is not None:
+        result["peak_error"] = error
+
+
+def probe_peak(fw, device, result):
+    """(the peak probe's record, None), or (None, its error in one line)."""
     try:
-        result["peak"] = peak.measure(fw, device, threads=result["env"].get("threads"))
+        return peak.measure(fw, device, threads=result["env"].get("threads")), None
     except Exception as e:
-        result["peak"] = None
-        result["peak_error"] = ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
+        return None, peak.one_line(e)
 
 
 def check_peak(fw, args, result):
@@ -198,12 +204,7 @@ def check_peak(fw, args, result):
     if not result.get("peak") or share is None or share <= 1.0:
         return
     first = result["peak"]
-    try:
-        again = peak.measure(fw, args.device, threads=result["env"].get("threads"))
-    except Exception as e:
-        again, error = None, ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
-    else:
-        error = None
+    again, error = probe_peak(fw, args.device, result)
     if again is not None and again["gflops"] > first["gflops"]:
         result["peak"] = again
         result["mfu"] = flops.mfu(args.task, result["flops"], result["timings"], again)

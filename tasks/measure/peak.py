@@ -39,6 +39,11 @@ BUDGET_SECONDS = 3.0   # the samples of all paths stop after this long, shared e
 SLOW_SECONDS = 2.0     # an untimed product longer than this halves n
 
 
+def one_line(e):
+    """An error as "Type: first line of its message"."""
+    return ("%s: %s" % (type(e).__name__, e)).splitlines()[0]
+
+
 def numpy_gemm(n):
     """The fallback: numpy's float32 dot (the BLAS numpy links), for a framework module without
     gemm(); the result says so."""
@@ -99,8 +104,7 @@ def measure(fw, device, threads=None, n=None, repeats=REPEATS, budget=BUDGET_SEC
         except Exception as e:  # one path failing (an op this build lacks) leaves the others
             if count == 1:
                 raise
-            candidates.append({"path": index, "error": ("%s: %s" % (
-                type(e).__name__, e)).splitlines()[0]})
+            candidates.append({"path": index, "error": one_line(e)})
             continue
         flop = 2.0 * size * size * size
         ordered = sorted(samples)
