@@ -15,6 +15,22 @@ VARIANTS = [
     {"name": "reference",
      "doc": "CNTK's defaults, NCHW; the GRU is cuDNN's optimized_rnnstack on a GPU",
      "env": {}, "row": "CNTK"},
+    # CNTK 2.7's MKL (MKLML) runs a generic path on an AMD CPU unless told its AVX2 kernels are
+    # fine there ({mkl_amd_cpu_type}: tasks/measure/blas.py; nothing set on Intel). Measured
+    # (2-CPU AMD EPYC with AVX-512, Python 2.7, alternating rounds): GEMM 78/81 -> 202/207
+    # GFLOP/s, the CNN 109/102 -> 166/203 img/s, ResNet-50 inference 5.2/5.2 -> 12.2/9.8, the
+    # GRU 217/238 -> 473/262 sequences/s
+    {"name": "tuned", "doc": "MKL's AVX2 kernels on an AMD CPU (MKL_DEBUG_CPU_TYPE=5)",
+     "env": {"MKL_DEBUG_CPU_TYPE": "{mkl_amd_cpu_type}"}, "row": "CNTK",
+     # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
+     "cpu_limits": {"cnn": "CNTK's CPU convolutions: its profiler (cntk.debugging, 20 steps of "
+                    "64, 215 img/s; 2-CPU AMD EPYC, MKL's AVX2 path) puts the four "
+                    "convolutions at 75 % of the step, forward and backward each about 100 "
+                    "GFLOP/s (75 on the 32x32 layer) against MKL's GEMM at 205; the ReLUs' "
+                    "forward 8 %, pooling 5 %, dropout 4 %",
+                    "inference": "not profiled per node (CNTK's profiler times training "
+                    "only): the whole pass runs at about 100 GFLOP/s (12.6 img/s, batch 32) "
+                    "against MKL's GEMM at 205, as its CNN's convolutions do"}},
 ]
 DEVICE = {"gpu": False}  # set by init(), read by the task files
 C = None  # the framework module, once load() has imported it

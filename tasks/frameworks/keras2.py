@@ -11,21 +11,47 @@ label. The host imports this module without keras installed.
 from __future__ import absolute_import, division, print_function
 import random
 
+# the tasks whose tuned variant turns Theano's OpenMP on: frameworks/theano.py OPENMP_TASKS
+# (measured there), written out since the host reads this file with the standard library only
+OPENMP_TASKS = {"cnn": {"THEANO_FLAGS": "openmp=True"},
+                "inference": {"THEANO_FLAGS": "openmp=True"}}
 NAME = "keras"
 PACKAGES = ("keras", "theano", "tensorflow", "cntk")
 VARIANTS = [
     {"name": "theano", "doc": "Theano backend", "env": {"KERAS_BACKEND": "theano"},
      "row": "Keras(Theano)"},
-    # OpenBLAS's kernel for this CPU's flags: frameworks/theano.py's tuned variant, on Keras
-    {"name": "theano-tuned", "doc": "Theano backend, OpenBLAS's kernel set for this CPU's flags",
+    # OpenBLAS's kernel for this CPU's flags and, for the CNN and inference, Theano's OpenMP:
+    # frameworks/theano.py's tuned variant, on Keras. Measured on Keras (2-CPU AMD EPYC,
+    # alternating rounds): CNN 159/189 -> 196/225 img/s, inference 5.3/5.4 -> 6.1/5.9 img/s,
+    # GRU 595/745 -> 537/588 sequences/s (so not for the RNN)
+    {"name": "theano-tuned", "doc": "Theano backend, OpenBLAS's kernel set for this CPU's flags; "
+     "for the CNN and inference also Theano's OpenMP (THEANO_FLAGS=openmp=True); the "
+     "inference graph built with the learning phase fixed",
      "env": {"KERAS_BACKEND": "theano", "OPENBLAS_CORETYPE": "{openblas_coretype}"},
-     "row": "Keras(Theano)"},
+     "task_env": OPENMP_TASKS, "row": "Keras(Theano)",
+     # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
+     "cpu_limits": {"cnn": "Theano's convolutions and max-pool gradient: profiled "
+                    "(THEANO_FLAGS profile=True, OpenMP on; 2-CPU AMD EPYC, 1,024 synthetic, "
+                    "238 img/s), MaxPoolGrad 24 % of the step, the convolutions (CorrMM: "
+                    "im2col and an OpenBLAS GEMM per image) 48 %, dropout's masks 6 %",
+                    "inference": "Keras's channels-last batch-norms as Theano element-wise ops: "
+                    "profiled (OpenMP on, learning phase fixed, 192 synthetic images, 9 img/s), "
+                    "element-wise ops 48 % of the time, the convolutions (CorrMM) 44 % at "
+                    "about 165 GFLOP/s, the stem's max pooling 6 %"}},
     {"name": "tensorflow", "doc": "TensorFlow backend", "env": {"KERAS_BACKEND": "tensorflow"},
      "row": "Keras(TF)"},
     {"name": "cntk", "doc": "CNTK backend", "env": {"KERAS_BACKEND": "cntk"},
      "row": "Keras(CNTK)"},
+    # MKL's AVX2 kernels on an AMD CPU: frameworks/cntk.py's tuned variant, on Keras (the CNN
+    # 124/130 -> 213/198 img/s, 2-CPU AMD EPYC, alternating rounds)
+    {"name": "cntk-tuned", "doc": "CNTK backend, MKL's AVX2 kernels on an AMD CPU "
+     "(MKL_DEBUG_CPU_TYPE=5); the inference graph built with the learning phase fixed", "env": {"KERAS_BACKEND": "cntk",
+                                       "MKL_DEBUG_CPU_TYPE": "{mkl_amd_cpu_type}"},
+     "row": "Keras(CNTK)"},
 ]
-DEVICE = {"gpu": False, "cudnn_gru": False}  # set by init(), read by the task files
+# set by init(), read by the task files; tuned: a -tuned variant (the inference graph is built
+# for inference only, tasks/inference/keras2.py)
+DEVICE = {"gpu": False, "cudnn_gru": False, "tuned": False}
 keras = None  # the framework module, once load() has imported it
 
 
@@ -105,6 +131,7 @@ def init(device, seed, variant):
     DEVICE["gpu"] = gpu
     # the 2017 Keras(TF) RNN notebook ran CuDNNGRU on the GPU: TensorFlow backend only
     DEVICE["cudnn_gru"] = gpu and backend == "tensorflow"
+    DEVICE["tuned"] = variant.endswith("-tuned")
     return {"backend": backend, "precision": {"dtype": keras.backend.floatx()},
             "gru": "CuDNNGRU" if DEVICE["cudnn_gru"] else "GRU"}
 

@@ -14,6 +14,9 @@ compile cache under /tmp). The host imports this module without Theano installed
 import os
 
 NAME = "theano"
+# the tasks whose tuned variants turn Theano's OpenMP on (measured below, VARIANTS)
+OPENMP_TASKS = {"cnn": {"THEANO_FLAGS": "openmp=True"},
+                "inference": {"THEANO_FLAGS": "openmp=True"}}
 PACKAGES = ("theano", "pygpu")  # pygpu: the GPU backend (libgpuarray), 2017 image only
 VARIANTS = [
     {"name": "reference", "doc": "Theano's C code linked to OpenBLAS, its default threads",
@@ -21,8 +24,26 @@ VARIANTS = [
     # OpenBLAS picks its kernel from the CPU it recognises: Debian bullseye's 0.3.13 takes a
     # recent AMD EPYC with AVX-512 for "Barcelona" (SSE only); the kernel matching the CPU's
     # flags made sgemm 4.7x faster there (measured: docs/frameworks.md, Theano)
-    {"name": "tuned", "doc": "OpenBLAS's kernel set for this CPU's flags (OPENBLAS_CORETYPE)",
-     "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"}, "row": None},
+    # Theano's OpenMP (THEANO_FLAGS openmp, off by default: configdefaults.py says it slowed
+    # small ops) parallelises its im2col convolutions (CorrMM), pooling and large element-wise
+    # ops. Measured (2-CPU AMD EPYC, 1,024 synthetic, alternating rounds): CNN 147/148 -> 218/240
+    # img/s, ResNet-50 inference 11.7/13.5 -> 17.5/17.2 img/s, but the GRU 497/670 -> 440/525
+    # sequences/s (its steps are small): on for the CNN and inference only (task_env; added
+    # after a THEANO_FLAGS given with `dlbench bench -e`, runtime/adapters.py LIST_ENV)
+    {"name": "tuned", "doc": "OpenBLAS's kernel set for this CPU's flags (OPENBLAS_CORETYPE); "
+     "for the CNN and inference also Theano's OpenMP (THEANO_FLAGS=openmp=True)",
+     "env": {"OPENBLAS_CORETYPE": "{openblas_coretype}"}, "task_env": OPENMP_TASKS, "row": None,
+     # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
+     "cpu_limits": {"cnn": "Theano's convolutions and max-pool gradient: profiled "
+                    "(THEANO_FLAGS profile=True, OpenMP on; 2-CPU AMD EPYC, 1,024 synthetic, "
+                    "237 img/s), MaxPoolGrad (a C loop per pooling window) 24 % of the step, "
+                    "the convolutions (CorrMM: im2col and an OpenBLAS GEMM per image) 48 % at "
+                    "about 180 GFLOP/s against OpenBLAS's 400, dropout's masks (mrg_uniform) "
+                    "6 %",
+                    "inference": "Theano's convolutions and its unfused batch-norms: profiled "
+                    "(OpenMP on, 192 synthetic images, 18 img/s), CorrMM 78 % of the time at "
+                    "about 200 GFLOP/s against OpenBLAS's 400, the batch-norm and ReLU "
+                    "element-wise ops 20 %"}},
 ]
 DEVICE = {"gpu": False, "seed": 0}  # set by init(), read by the task files
 theano = None  # the framework module, once load() has imported it

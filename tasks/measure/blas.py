@@ -9,8 +9,11 @@ the kernel (OpenBLAS core name) and thread count; and what OpenMP runtimes repor
 A variant's `env` may hold two placeholders, expanded when the adapter starts (runtime/adapters.py):
   {cpu_count}          the CPUs this process may run on (its affinity mask)
   {openblas_coretype}  the OpenBLAS kernel for this CPU's flags (SkylakeX with AVX-512 F, BW, VL
-                       and DQ; Haswell with AVX2 and FMA; Sandybridge with AVX); a variable whose
-                       value expands to "" is not set.
+                       and DQ; Haswell with AVX2 and FMA; Sandybridge with AVX)
+  {mkl_amd_cpu_type}   "5" on an AMD CPU with AVX2, else "": MKL_DEBUG_CPU_TYPE=5 makes MKL up to
+                       2020.0 run its AVX2 kernels there, which it keeps for Intel CPUs otherwise
+                       (later MKLs ignore the variable)
+A variable whose value expands to "" is not set.
 """
 from __future__ import absolute_import, division, print_function
 import ctypes
@@ -185,14 +188,41 @@ def openblas_coretype(flags):
     return ""
 
 
+def cpu_vendor(cpuinfo="/proc/cpuinfo"):
+    """The CPU's vendor string (GenuineIntel, AuthenticAMD), "" when unknown."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except (IOError, OSError):
+        pass
+    return ""
+
+
+def mkl_amd_cpu_type(vendor, flags):
+    """MKL_DEBUG_CPU_TYPE for this CPU: "5" (MKL's AVX2 code path) on an AMD CPU with AVX2 and
+    FMA, "" elsewhere (on an Intel CPU MKL picks its best path itself, AVX-512 included, which
+    "5" would cap at AVX2). MKL up to 2020.0 dispatches on the vendor, not the flags: on AMD it
+    ran a generic SSE path. Measured on a 2-CPU AMD EPYC with AVX-512, each image's own fp32
+    GEMM probe: Caffe2 (torch 1.8.1's MKL 2020.0.0) 80/81 GFLOP/s unset, 215/218 with 5; CNTK
+    2.7 (its MKLML) 78/81 unset, 202/207 with 5."""
+    if vendor == "AuthenticAMD" and {"avx2", "fma"} <= flags:
+        return "5"
+    return ""
+
+
 def affinity_count():
     return cpus.available()
 
 
-def expand(env, flags=None, cpus=None):
+def expand(env, flags=None, cpus=None, vendor=None):
     """A variant's env with the placeholders filled in for this machine; "" drops the variable."""
+    flags = cpu_flags() if flags is None else flags
+    vendor = cpu_vendor() if vendor is None else vendor
     values = {"cpu_count": str(cpus if cpus is not None else affinity_count()),
-              "openblas_coretype": openblas_coretype(cpu_flags() if flags is None else flags)}
+              "openblas_coretype": openblas_coretype(flags),
+              "mkl_amd_cpu_type": mkl_amd_cpu_type(vendor, flags)}
     out = {}
     for key, value in env.items():
         value = value.format(**values) if "{" in value else value

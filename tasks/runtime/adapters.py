@@ -54,10 +54,22 @@ def variant(fw, name, task, device=None):
                      % (name, fw.NAME, ", ".join(variant_names(fw, task))))
 
 
-def variant_env(fw, declared, device):
-    """The environment a run of this variant sets: its `env` with the placeholders filled in,
-    and for a CPU run every GPU hidden."""
-    env = blas.expand(declared.get("env", {}))  # {cpu_count}, {openblas_coretype} filled in
+# variables that hold a list: a variant's entries are added after the caller's (the 2017 Theano
+# image's CPU runs take -e THEANO_FLAGS=device=cpu; a later flag wins in Theano's parser)
+LIST_ENV = {"THEANO_FLAGS": ","}
+
+
+def variant_env(fw, declared, device, task=None):
+    """The environment a run of this variant sets: its `env`, plus what its `task_env` adds for
+    this task (a setting measured to help one task and hurt another), with the placeholders
+    filled in, and for a CPU run every GPU hidden."""
+    env = dict(declared.get("env", {}))
+    env.update((declared.get("task_env") or {}).get(task) or {})
+    env = blas.expand(env)  # {cpu_count}, {openblas_coretype} filled in
+    for key, sep in LIST_ENV.items():  # added to what the caller set, not replacing it
+        given = [f for f in os.environ.get(key, "").split(sep) if f]
+        if key in env and given:
+            env[key] = sep.join(given + [f for f in env[key].split(sep) if f not in given])
     if device == "cpu":
         # a CPU run hides every GPU from the framework before it is imported, so a CUDA build
         # never initialises CUDA or places work there (Keras's torch backend picks its device at
@@ -82,7 +94,7 @@ def set_env_early(argv):
         fw = framework(args.adapter)
         name = args.variant or variant_names(fw, args.task)[0]
         os.environ.update(variant_env(fw, variant(fw, name, args.task, args.device),
-                                      args.device))
+                                      args.device, args.task))
     except (LookupError, ValueError, IndexError, TypeError, SystemExit, ImportError):
         return
     rehost(fw)
@@ -120,7 +132,7 @@ def start(task, adapter, variant_name, device, seed):
         raise LookupError("no %s adapter '%s' (tasks/%s/%s.py); known: %s"
                           % (task, adapter, task, adapter, ", ".join(adapters_for(task))))
     declared = variant(fw, variant_name, task, device)
-    env = variant_env(fw, declared, device)
+    env = variant_env(fw, declared, device, task)
     os.environ.update(env)  # read when the framework is imported
     fw.load()
     module = importlib.import_module("%s.%s" % (task, adapter))

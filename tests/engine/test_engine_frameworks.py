@@ -107,7 +107,9 @@ def test_all_tasks_on_tiny_synthetic_data(image, tmp_path):
         dists = getattr(fw.module, "DISTRIBUTIONS", fw.packages)
         assert any(line.split("==")[0].startswith(p) for p in dists for line in freeze)
         settings = r["env"]["adapter_settings"]
-        assert_variant_env(fw.variant(r["variant"])["env"], settings["variant_env"], r["env"])
+        declared = fw.variant(r["variant"])
+        wanted = dict(declared["env"], **(declared.get("task_env") or {}).get(r["task"], {}))
+        assert_variant_env(wanted, settings["variant_env"], r["env"])
         coretype = settings["variant_env"].get("OPENBLAS_CORETYPE")
         if coretype:  # the kernel asked for is the kernel an OpenBLAS of the process ran
             # (or, asked for SkylakeX, Haswell: an OpenBLAS built without SkylakeX, as MXNet's,

@@ -236,8 +236,12 @@ def test_framework_module_shape(adapter):
         # also has train_epoch (runtime/adapters.py training_loop)
         # cpu_limits: {task: what holds it below the CPU's peak, measured} (the report's
         # footnote, harness/results/report.py cpu_limit)
+        # task_env: {task: env added for that task only} (runtime/adapters.py variant_env)
         assert set(v) <= {"name", "doc", "env", "tasks", "devices", "row", "loop",
-                          "cpu_limits"}, v
+                          "cpu_limits", "task_env"}, v
+        assert all(t in fw.tasks() and all(isinstance(k, str) and isinstance(x, str)
+                                           for k, x in e.items())
+                   for t, e in (v.get("task_env") or {}).items()), v
         assert v.get("loop", "steps") == "steps", v
         assert all(isinstance(t, str) and isinstance(x, str) and t in fw.tasks()
                    for t, x in (v.get("cpu_limits") or {}).items()), v

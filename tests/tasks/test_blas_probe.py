@@ -65,6 +65,23 @@ def test_placeholders_expand_and_empty_values_are_dropped():
                                                      "KERAS_BACKEND": "jax"}
 
 
+def test_mkl_gets_its_avx2_path_on_amd_only():
+    """MKL_DEBUG_CPU_TYPE=5 on an AMD CPU with AVX2; never on Intel (it would cap MKL at AVX2)
+    nor on a CPU without AVX2; the vendor read from cpuinfo."""
+    env = {"MKL_DEBUG_CPU_TYPE": "{mkl_amd_cpu_type}"}
+    avx2 = {"avx", "avx2", "fma"}
+    assert blas.expand(env, flags=avx2, vendor="AuthenticAMD") == {"MKL_DEBUG_CPU_TYPE": "5"}
+    assert blas.expand(env, flags=avx2 | {"avx512f"}, vendor="GenuineIntel") == {}
+    assert blas.expand(env, flags={"avx", "sse2"}, vendor="AuthenticAMD") == {}
+
+
+def test_cpu_vendor_is_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2\n")
+    assert blas.cpu_vendor(str(info)) == "AuthenticAMD"
+    assert blas.cpu_vendor(str(tmp_path / "missing")) == ""
+
+
 def test_run_py_sets_the_variant_env_before_numpy_loads_its_openblas():
     """numpy's OpenBLAS reads OMP_NUM_THREADS / OPENBLAS_CORETYPE once, when numpy imports it:
     run.py's first step (adapters.set_env_early) puts the variant's env in place before that, so

@@ -106,6 +106,37 @@ def test_tensorflow_tuned_switches_onednn_on_before_import():
     assert fw.variant("reference")["env"] == {}
 
 
+def test_theano_openmp_is_set_for_the_tasks_it_helps_and_added_to_the_callers_flags(
+        monkeypatch):
+    """A variant's task_env adds settings for some tasks only (Theano's OpenMP: faster CNN and
+    inference, slower GRU, measured in frameworks/theano.py); THEANO_FLAGS the caller set (the
+    2017 image's CPU runs: device=cpu) are kept, the variant's flag after them, once."""
+    sys.path.insert(0, TASKS)
+    try:
+        from runtime import adapters
+    finally:
+        sys.path.remove(TASKS)
+    monkeypatch.delenv("THEANO_FLAGS", raising=False)
+    for adapter, name in (("theano", "tuned"), ("keras2", "theano-tuned"),
+                          ("lasagne", "lasagne-tuned")):
+        fw = adapters.framework(adapter)
+        tuned = adapters.variant(fw, name, "cnn")
+        assert adapters.variant_env(fw, tuned, "cpu", "cnn")["THEANO_FLAGS"] == "openmp=True"
+        if "rnn" in fw.VARIANTS[0].get("tasks", ("rnn",)):
+            assert "THEANO_FLAGS" not in adapters.variant_env(fw, tuned, "cpu", "rnn")
+            assert adapters.variant_env(fw, tuned, "cpu", "inference")["THEANO_FLAGS"] == \
+                "openmp=True"
+        reference = adapters.variant(fw, adapters.variant_names(fw, "cnn")[0], "cnn")
+        assert "THEANO_FLAGS" not in adapters.variant_env(fw, reference, "cpu", "cnn")
+    fw = adapters.framework("theano")
+    monkeypatch.setenv("THEANO_FLAGS", "device=cpu,floatX=float32")
+    env = adapters.variant_env(fw, adapters.variant(fw, "tuned", "cnn"), "cpu", "cnn")
+    assert env["THEANO_FLAGS"] == "device=cpu,floatX=float32,openmp=True"
+    monkeypatch.setenv("THEANO_FLAGS", env["THEANO_FLAGS"])  # run.py sets it twice: no repeat
+    assert adapters.variant_env(fw, adapters.variant(fw, "tuned", "cnn"), "cpu", "cnn")[
+        "THEANO_FLAGS"] == "device=cpu,floatX=float32,openmp=True"
+
+
 def test_tensorflow_graph_is_the_tensorflow1_adapter_beside_the_same_row():
     """TensorFlow 1's program (tensorflow1: placeholders, a Session) is the tensorflow-2.21
     image's `graph` variant and the 2017 image's only one; both TensorFlow programs stand beside
