@@ -27,9 +27,10 @@ VARIANTS = [
     {"name": "reference", "doc": "R 4.2 + reticulate driving Keras 3 on TensorFlow (CPU)",
      "env": {"KERAS_BACKEND": "tensorflow"}, "row": "R-Keras(TF)",
      # what holds each task below the CPU's peak, measured (shown in the report's footnote)
-     "cpu_limits": {"cnn": "Keras 3's fit on TensorFlow, as the Keras(TF) row: R adds nothing "
-                    "measurable (the adapter's fit against a plain Python fit in this image, "
-                    "0.988 median of 5 rounds; docs/frameworks.md)",
+     "cpu_limits": {"cnn": "Keras 3's fit on TensorFlow, as the Keras(TF) row (398 img/s, "
+                    "38 % MFU in one bench on a 2-CPU AMD EPYC): R adds nothing measurable "
+                    "(the adapter's fit against a plain Python fit in this image, 0.988 "
+                    "median of 5 rounds; docs/frameworks.md)",
                     "inference": "2017's predict() per batch and R's arrays: in this image "
                     "(2-CPU AMD EPYC), Keras's predict() took 1,029-1,191 ms a batch of 32 "
                     "against predict_on_batch's 900-906 (it builds its data pipeline every "

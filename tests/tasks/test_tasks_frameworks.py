@@ -111,11 +111,8 @@ def test_theano_openmp_is_set_for_the_tasks_it_helps_and_added_to_the_callers_fl
     """A variant's task_env adds settings for some tasks only (Theano's OpenMP: faster CNN and
     inference, slower GRU, measured in frameworks/theano.py); THEANO_FLAGS the caller set (the
     2017 image's CPU runs: device=cpu) are kept, the variant's flag after them, once."""
-    sys.path.insert(0, TASKS)
-    try:
-        from runtime import adapters
-    finally:
-        sys.path.remove(TASKS)
+    monkeypatch.syspath_prepend(TASKS)  # runtime/ and frameworks/, as run.py finds them
+    from runtime import adapters
     monkeypatch.delenv("THEANO_FLAGS", raising=False)
     for adapter, name in (("theano", "tuned"), ("keras2", "theano-tuned"),
                           ("lasagne", "lasagne-tuned")):
