@@ -6,7 +6,8 @@ is set. So every result records, for each BLAS library loaded into the process (
 /proc/self/maps, asked through its own C API with ctypes): its kind, file, version/config string,
 the kernel (OpenBLAS core name) and thread count; and what OpenMP runtimes report.
 
-A variant's `env` may hold two placeholders, expanded when the adapter starts (runtime/adapters.py):
+A variant's `env` may hold three placeholders, expanded when the adapter starts
+(runtime/adapters.py):
   {cpu_count}          the CPUs this process may run on (its affinity mask)
   {openblas_coretype}  the OpenBLAS kernel for this CPU's flags (SkylakeX with AVX-512 F, BW, VL
                        and DQ; Haswell with AVX2 and FMA; Sandybridge with AVX)

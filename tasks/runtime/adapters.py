@@ -65,7 +65,7 @@ def variant_env(fw, declared, device, task=None):
     filled in, and for a CPU run every GPU hidden."""
     env = dict(declared.get("env", {}))
     env.update((declared.get("task_env") or {}).get(task) or {})
-    env = blas.expand(env)  # {cpu_count}, {openblas_coretype} filled in
+    env = blas.expand(env)  # {cpu_count}, {openblas_coretype}, {mkl_amd_cpu_type} filled in
     for key, sep in LIST_ENV.items():  # added to what the caller set, not replacing it
         given = [f for f in os.environ.get(key, "").split(sep) if f]
         if key in env and given:
