@@ -45,8 +45,8 @@ VARIANTS = [
     # MKL's AVX2 kernels on an AMD CPU: frameworks/cntk.py's tuned variant, on Keras (the CNN
     # 124/130 -> 213/198 img/s, 2-CPU AMD EPYC, alternating rounds)
     {"name": "cntk-tuned", "doc": "CNTK backend, MKL's AVX2 kernels on an AMD CPU "
-     "(MKL_DEBUG_CPU_TYPE=5); the inference graph built with the learning phase fixed", "env": {"KERAS_BACKEND": "cntk",
-                                       "MKL_DEBUG_CPU_TYPE": "{mkl_amd_cpu_type}"},
+     "(MKL_DEBUG_CPU_TYPE=5); the inference graph built with the learning phase fixed",
+     "env": {"KERAS_BACKEND": "cntk", "MKL_DEBUG_CPU_TYPE": "{mkl_amd_cpu_type}"},
      "row": "Keras(CNTK)",
      # what holds each task below the CPU's peak, measured (shown in the report's footnote)
      "cpu_limits": {"cnn": "CNTK's convolutions, as CNTK's own tuned row (profiled there): "
