@@ -27,7 +27,11 @@ VARIANTS = [
                            "tensorflow-2.21, 2-CPU AMD EPYC); XLA's flags tried (oneDNN, XNNPACK, "
                            "the thunk runtime off, fast math) changed neither the layers nor "
                            "the CNN",
-                    "inference": "XLA's CPU convolutions on ResNet-50's shapes (batch 32, forward, jax.jit, 2-CPU AMD EPYC): the 7x7 stem 95 GFLOP/s, a first-stage 3x3 141 and 1x1 45, against TensorFlow's oneDNN on the same shapes 252, 350 and 243; only the last stages' 3x3s come near (361 and 298 against 432 and 473)"}},
+                    "inference": "XLA's CPU convolutions on ResNet-50's shapes (batch 32, "
+                                 "forward, jax.jit, 2-CPU AMD EPYC): the 7x7 stem 95 GFLOP/s, a "
+                                 "first-stage 3x3 141 and 1x1 45, against TensorFlow's oneDNN on "
+                                 "the same shapes 252, 350 and 243; only the last stages' 3x3s "
+                                 "come near (361 and 298 against 432 and 473)"}},
     # a GPU math mode the 2017 K80/P100 did not have (mixed precision is not offered here: it
     # needs a dtype through every layer of the task files; the keras3 jax-mixed-bf16 variant
     # runs JAX in bfloat16)

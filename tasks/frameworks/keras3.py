@@ -39,7 +39,11 @@ VARIANTS = [
                            "tensorflow-2.21, 2-CPU AMD EPYC); XLA's flags tried (oneDNN, XNNPACK, "
                            "the thunk runtime off, fast math) changed neither the layers nor the "
                            "CNN; compile(steps_per_execution=16 or 64) no faster",
-                    "inference": "XLA's CPU convolutions on ResNet-50's shapes (batch 32, forward, jax.jit, 2-CPU AMD EPYC): the 7x7 stem 95 GFLOP/s, a first-stage 3x3 141 and 1x1 45, against TensorFlow's oneDNN on the same shapes 252, 350 and 243; only the last stages' 3x3s come near (361 and 298 against 432 and 473)"}},
+                    "inference": "XLA's CPU convolutions on ResNet-50's shapes (batch 32, "
+                                 "forward, jax.jit, 2-CPU AMD EPYC): the 7x7 stem 95 GFLOP/s, a "
+                                 "first-stage 3x3 141 and 1x1 45, against TensorFlow's oneDNN on "
+                                 "the same shapes 252, 350 and 243; only the last stages' 3x3s "
+                                 "come near (361 and 298 against 432 and 473)"}},
     {"name": "torch", "doc": "PyTorch backend", "env": {"KERAS_BACKEND": "torch"}, "row": None,
      "cpu_limits": {"cnn": "Keras's channels-last layers on torch's channels-first kernels: "
                     "torch.profiler over 20 steps at about 410 img/s (2-CPU AMD EPYC): "

@@ -16,7 +16,12 @@ VARIANTS = [
     {"name": "tuned", "doc": "oneDNN CPU kernels on",
      "env": {"TF_ENABLE_ONEDNN_OPTS": "1"}, "row": "Tensorflow",
      # what holds the CNN below the CPU's peak, measured (shown in the report's footnote)
-     "cpu_limits": {"cnn": "TensorFlow's oneDNN convolutions on the CNN's four layers ran forward and both gradients at 300-347 GFLOP/s (81-94 % of a 370-410 peak; tensorflow-2.21, 2-CPU AMD EPYC), the whole step at 56-61 % (570 and 621 img/s, one bench, two repeats): the rest of the step (pooling, dropout, ReLU, the optimizer; not profiled per op) makes the difference"}},
+     "cpu_limits": {"cnn": "TensorFlow's oneDNN convolutions on the CNN's four layers ran forward "
+                           "and both gradients at 300-347 GFLOP/s (81-94 % of a 370-410 peak; "
+                           "tensorflow-2.21, 2-CPU AMD EPYC), the whole step at 56-61 % (570 and "
+                           "621 img/s, one bench, two repeats): the rest of the step (pooling, "
+                           "dropout, ReLU, the optimizer; not profiled per op) makes the "
+                           "difference"}},
     # a GPU math mode the 2017 K80/P100 did not have: never beside a 2017 (fp32) number. Mixed
     # precision is TensorFlow's Keras policy: the keras3 adapter's *-mixed-bf16 variants have it
     {"name": "tf32", "doc": "TF32 tensor-core math in convolutions and matmuls (Ampere and "
