@@ -45,18 +45,19 @@ VARIANTS = [
     # MKL's AVX2 kernels on an AMD CPU: frameworks/cntk.py's tuned variant, on Keras (the CNN
     # 124/130 -> 213/198 img/s, 2-CPU AMD EPYC, alternating rounds)
     {"name": "cntk-tuned", "doc": "CNTK backend, MKL's AVX2 kernels on an AMD CPU "
-     "(MKL_DEBUG_CPU_TYPE=5); the inference graph built with the learning phase fixed",
+     "(MKL_DEBUG_CPU_TYPE=5)",
      "env": {"KERAS_BACKEND": "cntk", "MKL_DEBUG_CPU_TYPE": "{mkl_amd_cpu_type}"},
      "row": "Keras(CNTK)",
      # what holds each task below the CPU's peak, measured (shown in the report's footnote)
      "cpu_limits": {"cnn": "CNTK's convolutions, as CNTK's own tuned row (profiled there): "
                     "189.7 img/s against CNTK's 196.4 in one bench (2-CPU AMD EPYC)",
-                    "inference": "Keras 2.1.4's graph on CNTK: 2.2 img/s against CNTK's own "
-                    "ResNet-50 at 12.1 in one bench (2-CPU AMD EPYC); not profiled per node "
-                    "(CNTK's profiler times training only)"}},
+                    "inference": "Keras 2.1.4's graph on CNTK: the cntk variant ran 1.7 img/s "
+                    "against CNTK's own ResNet-50 at 5.2 (reference) and 12.1 (tuned) in one "
+                    "bench (2-CPU AMD EPYC); not profiled per node (CNTK's profiler times "
+                    "training only)"}},
 ]
-# set by init(), read by the task files; tuned: a -tuned variant (the inference graph is built
-# for inference only, tasks/inference/keras2.py)
+# set by init(), read by the task files; tuned: a -tuned variant (on Theano the inference graph
+# is built for inference only, tasks/inference/keras2.py)
 DEVICE = {"gpu": False, "cudnn_gru": False, "tuned": False}
 keras = None  # the framework module, once load() has imported it
 
